@@ -1,0 +1,149 @@
+//! CPU cost of the relay per relayed datagram, under paced G.711-like load.
+//!
+//! Every session gets one 172-byte datagram (RTP header + 20 ms of G.711) in each
+//! direction every 20 ms, from a generator thread. The relay runs alone on a
+//! current-thread runtime on the main thread, so that thread's CPU time (from
+//! `/proc/thread-self/stat`, Linux only, 10 ms resolution) is the relay's cost.
+//!
+//! `cargo bench -p switchyard-media --bench relay_cpu`; environment knobs:
+//! `RELAY_BENCH_SESSIONS` (default 500) and `RELAY_BENCH_SECONDS` (default 5).
+//! A rough gauge only: the load generator proper lives elsewhere.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark paces its load and measures by the wall clock"
+)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use media::{Channel, PortRange, Relay, RelayConfig, Session, Side};
+
+const PACKET_INTERVAL: Duration = Duration::from_millis(20);
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn main() {
+    let sessions = knob("RELAY_BENCH_SESSIONS", 500);
+    let seconds = knob("RELAY_BENCH_SECONDS", 5);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the benchmark");
+    let _entered = runtime.enter();
+    let max_port = u16::try_from(10_000 + sessions * 4 + 64).expect("too many sessions");
+    let relay = Relay::new(RelayConfig {
+        bind_ip: LOCALHOST,
+        advertise_ip: LOCALHOST,
+        ports: PortRange {
+            min: 10_000,
+            max: max_port,
+        },
+        recv_buffer: 1 << 20,
+    })
+    .expect("relay");
+    let (calls, streams) = set_up_calls(&relay, sessions);
+
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let rounds = seconds * 1000 / 20;
+    let generator = std::thread::spawn(move || {
+        generate(&streams, rounds);
+        let _ = done_tx.send(());
+    });
+    let cpu_before = thread_cpu_seconds();
+    let wall = Instant::now();
+    runtime.block_on(async {
+        let _ = done_rx.await;
+        // Let the backlog through before counting: until the count stops moving.
+        let mut last = None;
+        while last != Some(totals(&calls)) {
+            last = Some(totals(&calls));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let cpu = thread_cpu_seconds() - cpu_before;
+    let wall = wall.elapsed().as_secs_f64();
+    generator.join().expect("generator thread");
+    report(&calls, sessions, rounds, cpu, wall);
+}
+
+fn set_up_calls(relay: &Relay, sessions: usize) -> (Vec<Session>, Vec<(UdpSocket, SocketAddr)>) {
+    let mut calls = Vec::with_capacity(sessions);
+    let mut streams = Vec::with_capacity(sessions * 2);
+    for _ in 0..sessions {
+        let session = relay.allocate().expect("enough ports");
+        for side in Side::ALL {
+            let phone = UdpSocket::bind((LOCALHOST, 0)).expect("phone socket");
+            let addr = phone.local_addr().expect("bound");
+            session.set_remote(side, addr, None);
+            streams.push((phone, session.local(side)));
+        }
+        calls.push(session);
+    }
+    (calls, streams)
+}
+
+fn generate(streams: &[(UdpSocket, SocketAddr)], rounds: usize) {
+    let mut packet = [0_u8; 172];
+    packet[0] = 0x80;
+    let start = Instant::now();
+    for round in 0..rounds {
+        for (phone, relay_addr) in streams {
+            // A full receive queue on the phone side is fine: nobody reads it.
+            let _ = phone.send_to(&packet, relay_addr);
+        }
+        let next = start + PACKET_INTERVAL * u32::try_from(round + 1).unwrap_or(u32::MAX);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+}
+
+fn report(calls: &[Session], sessions: usize, rounds: usize, cpu: f64, wall: f64) {
+    let (relayed, dropped) = totals(calls);
+    let offered = (sessions * 2 * rounds) as u64;
+    let per_packet_us = if relayed == 0 {
+        f64::NAN
+    } else {
+        cpu * 1e6 / relayed as f64
+    };
+    println!(
+        "relay_cpu: {sessions} sessions, {wall:.1} s: offered {offered}, relayed {relayed} \
+         ({:.1}%), dropped {dropped}, relay thread CPU {cpu:.2} s ({:.0}% of one core), {per_packet_us:.2} us/packet",
+        relayed as f64 * 100.0 / offered as f64,
+        cpu * 100.0 / wall,
+    );
+}
+
+/// Relayed and dropped RTP datagrams over all sessions.
+fn totals(calls: &[Session]) -> (u64, u64) {
+    let (mut relayed, mut dropped) = (0, 0);
+    for call in calls {
+        let stats = call.stats();
+        for side in Side::ALL {
+            let flow = stats.flow(side, Channel::Rtp);
+            relayed += flow.relayed_packets;
+            dropped += flow.dropped.total();
+        }
+    }
+    (relayed, dropped)
+}
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// User + system CPU time of the calling thread.
+fn thread_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|field| field.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / CLOCK_TICKS_PER_SECOND
+}

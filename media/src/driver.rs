@@ -1,0 +1,202 @@
+//! The tokio task that relays one session's datagrams, and the state it shares with the
+//! [`Session`](crate::Session) handle.
+//!
+//! One task per session polls all four sockets (A RTP, A RTCP, B RTP, B RTCP) from a single
+//! `poll_fn`, so a call costs one task and one wake-up per burst of datagrams, not four.
+//! Per datagram it does one `recvfrom` into a buffer the task owns, asks the [`Latch`] what
+//! to do, and one non-blocking `sendto` out of the other side's socket: no allocation, no
+//! queue. A datagram the kernel will not take right now is dropped and counted: for live audio a
+//! lost packet does less harm than a late one.
+//!
+//! State sits behind one mutex per session, as a connection's state does in quinn: the task
+//! locks it once per wake-up, the handle locks it for `set_remote`, `stats` and close.
+//! Closing takes the sockets out under the lock (they close on the spot, so their ports can
+//! be bound again at once) and wakes the task, which finds no sockets and ends.
+
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use socket2::{SockAddr, SockRef};
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+
+use crate::{Channel, DropReason, Latch, SessionStats, Side, Verdict};
+
+/// Bytes the task can receive in one datagram; a datagram that fills the buffer may have
+/// been truncated, so it is dropped as oversized. RTP over an Ethernet MTU fits easily.
+pub(crate) const RECV_BUFFER: usize = 2048;
+
+/// Datagrams taken from one socket per wake-up before the task yields, so one flooded
+/// socket cannot starve the session's other sockets or other sessions on the worker.
+const BATCH: usize = 16;
+
+/// A session's four bound sockets.
+#[derive(Debug)]
+pub(crate) struct Sockets {
+    /// Indexed by `Side::index() * 2 + Channel::index()`.
+    all: [UdpSocket; 4],
+}
+
+impl Sockets {
+    /// `a` and `b` are each side's `[rtp, rtcp]` sockets.
+    pub(crate) fn new(a: [UdpSocket; 2], b: [UdpSocket; 2]) -> Self {
+        let [a_rtp, a_rtcp] = a;
+        let [b_rtp, b_rtcp] = b;
+        Self {
+            all: [a_rtp, a_rtcp, b_rtp, b_rtcp],
+        }
+    }
+
+    fn get(&self, side: Side, channel: Channel) -> &UdpSocket {
+        &self.all[side.index() * 2 + channel.index()]
+    }
+}
+
+/// Everything the task and the handle share about one session.
+#[derive(Debug)]
+pub(crate) struct SessionState {
+    pub(crate) latch: Latch,
+    pub(crate) stats: SessionStats,
+    /// `None` once the session is closed: the task ends when it sees that.
+    sockets: Option<Sockets>,
+    /// The task's waker, to end it on close even when no datagram arrives.
+    waker: Option<Waker>,
+}
+
+/// The lock around a session's state.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<SessionState>,
+}
+
+impl Shared {
+    pub(crate) fn new(sockets: Sockets) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(SessionState {
+                latch: Latch::new(),
+                stats: SessionStats::default(),
+                sockets: Some(sockets),
+                waker: None,
+            }),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
+        // Nothing panics while holding the lock, and the state is valid after any partial
+        // update anyway (counters and addresses), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes the sockets now and tells the task to end.
+    pub(crate) fn close(&self) {
+        let (sockets, waker) = {
+            let mut state = self.lock();
+            (state.sockets.take(), state.waker.take())
+        };
+        drop(sockets);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// Relays datagrams until the session is closed.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let mut buf = vec![0_u8; RECV_BUFFER].into_boxed_slice();
+    poll_fn(|cx| poll_relay(&shared, &mut buf, cx)).await;
+    tracing::debug!("relay stopped");
+}
+
+fn poll_relay(shared: &Shared, buf: &mut [u8], cx: &mut Context<'_>) -> Poll<()> {
+    let mut guard = shared.lock();
+    let SessionState {
+        latch,
+        stats,
+        sockets,
+        waker,
+    } = &mut *guard;
+    let Some(sockets) = sockets.as_ref() else {
+        return Poll::Ready(());
+    };
+    if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        *waker = Some(cx.waker().clone());
+    }
+    let mut relay = Relaying {
+        latch,
+        stats,
+        sockets,
+        buf,
+    };
+    let mut more = false;
+    for side in Side::ALL {
+        for channel in Channel::ALL {
+            more |= relay.drain(cx, side, channel);
+        }
+    }
+    if more {
+        cx.waker().wake_by_ref();
+    }
+    Poll::Pending
+}
+
+/// One wake-up's borrow of the session state.
+struct Relaying<'a> {
+    latch: &'a mut Latch,
+    stats: &'a mut SessionStats,
+    sockets: &'a Sockets,
+    buf: &'a mut [u8],
+}
+
+impl Relaying<'_> {
+    /// Relays what waits on one socket, up to [`BATCH`] datagrams. Returns whether it
+    /// stopped at the limit (more may be waiting) rather than on an empty socket, which
+    /// leaves the task registered for the socket's next datagram.
+    fn drain(&mut self, cx: &mut Context<'_>, side: Side, channel: Channel) -> bool {
+        let ingress = self.sockets.get(side, channel);
+        for _ in 0..BATCH {
+            let mut read = ReadBuf::new(self.buf);
+            match ingress.poll_recv_from(cx, &mut read) {
+                Poll::Pending => return false,
+                Poll::Ready(Ok(source)) => {
+                    let len = read.filled().len();
+                    self.relay_one(side, channel, source, len);
+                }
+                Poll::Ready(Err(error)) => {
+                    tracing::debug!(?side, ?channel, %error, "receive failed");
+                    let flow = self.stats.flow_mut(side, channel);
+                    flow.dropped.record(DropReason::ReceiveFailed);
+                }
+            }
+        }
+        true
+    }
+
+    /// Decides on and sends the `len` bytes at the start of the buffer.
+    fn relay_one(&mut self, side: Side, channel: Channel, source: SocketAddr, len: usize) {
+        let flow = self.stats.flow_mut(side, channel);
+        if len >= self.buf.len() {
+            flow.dropped.record(DropReason::Oversized);
+            return;
+        }
+        let to = match self.latch.handle_packet(side, channel, source) {
+            Verdict::Forward(to) => to,
+            Verdict::Drop(reason) => {
+                flow.dropped.record(reason);
+                return;
+            }
+        };
+        // Straight to the kernel: the socket is non-blocking, and going around tokio's
+        // write-readiness tracking saves its bookkeeping on every datagram.
+        let egress = SockRef::from(self.sockets.get(side.other(), channel));
+        let datagram = self.buf.get(..len).unwrap_or_default();
+        match egress.send_to(datagram, &SockAddr::from(to)) {
+            Ok(_) => flow.record_relayed(len),
+            Err(error) => {
+                tracing::trace!(?side, ?channel, %error, "send failed");
+                flow.dropped.record(DropReason::SendFailed);
+            }
+        }
+    }
+}

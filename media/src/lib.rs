@@ -1,0 +1,64 @@
+//! Switchyard's media plane. For now: an RTP/RTCP relay that anchors every B2BUA call's
+//! media on the node.
+//!
+//! # Contract
+//!
+//! The node creates one [`Relay`] (inside its tokio runtime) and, per call, allocates a
+//! [`Session`]. A session holds two endpoints, each an even RTP port and the RTCP port
+//! right above it:
+//!
+//! ```text
+//!   caller ──RTP/RTCP──► [side A: local(A)]  relay task  [side B: local(B)] ──► callee
+//!   caller ◄──────────── [                ]  ◄────────── [                ] ◄── callee
+//! ```
+//!
+//! Datagrams arriving on side A's RTP socket leave through side B's RTP socket toward the
+//! callee, and the reverse; RTCP likewise on the +1 sockets. Payloads pass through
+//! untouched: the relay neither parses nor rewrites RTP.
+//!
+//! Call order, per call:
+//!
+//! 1. [`Relay::allocate`] → [`Session`]; write [`Session::local`] for each side into the
+//!    SDP sent to that side's peer.
+//! 2. [`Session::set_remote`] for each side with the address from that peer's SDP, when it
+//!    is known (offer for A, answer for B); again on every re-INVITE.
+//! 3. [`Session::stats`] whenever counters are wanted.
+//! 4. Drop the [`Session`] (or [`Session::close`] to also wait for its task): relaying
+//!    stops, the sockets close and the ports return to the pool at once.
+//!
+//! Packets are forwarded only between sides that have signalled addresses, and each flow
+//! latches to the real source of its first plausible packet (symmetric RTP, for phones
+//! behind NAT). The rules, and which packets are dropped, are in [`Latch`], the sans-IO
+//! core that makes every forwarding decision; drops are counted per reason in
+//! [`SessionStats`]. Nothing a peer sends can make the relay fail: bad datagrams are
+//! dropped and counted.
+//!
+//! Ports come from [`RelayConfig::ports`]: pairs never used first, then freed pairs least
+//! recently freed first; ports held by other processes are skipped;
+//! [`RelayError::Exhausted`] when none is left.
+//!
+//! # Cost
+//!
+//! One tokio task per session polls its four sockets; per datagram it does one receive
+//! into a buffer the task owns, one decision, one non-blocking send — no allocation.
+//!
+//! # Scope
+//!
+//! Relay only. Codecs and transcoding, RFC 4733 telephone-events and in-band DTMF, the
+//! jitter buffer, prompt playback, recording, mixing, SRTP, RTCP-mux and quality (MOS)
+//! estimation come later, on top of the same sessions.
+
+#![forbid(unsafe_code)]
+
+mod driver;
+mod error;
+mod latch;
+mod ports;
+mod relay;
+mod stats;
+
+pub use error::RelayError;
+pub use latch::{Channel, DropReason, Latch, Side, Verdict};
+pub use ports::PortRange;
+pub use relay::{Relay, RelayConfig, Session};
+pub use stats::{DropCounts, FlowStats, SessionStats, SideStats};

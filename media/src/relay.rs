@@ -1,0 +1,309 @@
+//! The relay a node creates once, and the sessions it allocates per call.
+//!
+//! [`Relay::allocate`] binds two port pairs from the pool (side A, side B), spawns the
+//! session's task on the runtime the relay was created in, and returns the [`Session`]
+//! handle. Dropping the handle closes the four sockets at once, ends the task and returns
+//! both pairs to the pool: the same ports can be allocated again right after the drop.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use crate::driver::{self, Shared, Sockets};
+use crate::ports::{BindFailure, PortPool};
+use crate::{Channel, PortRange, RelayError, SessionStats, Side};
+
+/// How a node's relay binds its sockets and what it advertises in SDP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelayConfig {
+    /// The local IP the media sockets bind to (may be unspecified, `0.0.0.0` or `::`).
+    pub bind_ip: IpAddr,
+    /// The IP written into SDP for peers to send to (the public address behind a 1:1 NAT).
+    pub advertise_ip: IpAddr,
+    /// The ports RTP/RTCP pairs are taken from.
+    pub ports: PortRange,
+    /// `SO_RCVBUF` for every media socket, in bytes; 0 keeps the system default. The
+    /// kernel caps it at `net.core.rmem_max`.
+    pub recv_buffer: usize,
+}
+
+/// A node's media relay: the port pool and the runtime sessions run on. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Relay {
+    inner: Arc<RelayInner>,
+}
+
+#[derive(Debug)]
+struct RelayInner {
+    config: RelayConfig,
+    pool: Mutex<PortPool>,
+    runtime: Handle,
+}
+
+impl Relay {
+    /// Creates the relay. Must be called from within a tokio runtime, which runs the
+    /// sessions' tasks. Fails if the port range holds no RTP/RTCP pair.
+    pub fn new(config: RelayConfig) -> Result<Self, RelayError> {
+        let runtime = Handle::try_current().map_err(|_| RelayError::NoRuntime)?;
+        let pool = Mutex::new(PortPool::new(config.ports)?);
+        let inner = Arc::new(RelayInner {
+            config,
+            pool,
+            runtime,
+        });
+        Ok(Self { inner })
+    }
+
+    /// The configuration the relay was created with.
+    #[must_use]
+    pub fn config(&self) -> &RelayConfig {
+        &self.inner.config
+    }
+
+    /// Binds a port pair for each side and starts relaying between them. Until
+    /// [`Session::set_remote`] is called for both sides, datagrams are dropped (counted).
+    ///
+    /// Ports another process holds are skipped. Fails with [`RelayError::Exhausted`] when
+    /// no two pairs are free, or [`RelayError::Bind`] when binding fails for a reason no
+    /// other port would fix (the bind IP is not local, no permission).
+    pub fn allocate(&self) -> Result<Session, RelayError> {
+        let inner = &self.inner;
+        let _runtime = inner.runtime.enter();
+        let (ports, sockets) = inner.bind_two_pairs()?;
+        let shared = Shared::new(sockets);
+        let span = tracing::debug_span!("rtp_relay", a = ports[0], b = ports[1]);
+        let task = inner
+            .runtime
+            .spawn(driver::run(Arc::clone(&shared)).instrument(span));
+        Ok(Session {
+            shared,
+            relay: Arc::clone(inner),
+            ports,
+            task: Some(task),
+        })
+    }
+}
+
+impl RelayInner {
+    fn pool(&self) -> MutexGuard<'_, PortPool> {
+        // The pool is a queue of ports, consistent after every operation.
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn bind_two_pairs(&self) -> Result<([u16; 2], Sockets), RelayError> {
+        let mut pool = self.pool();
+        let (a_port, a) = pool.take(|port| self.bind_pair(port))?;
+        match pool.take(|port| self.bind_pair(port)) {
+            Ok((b_port, b)) => Ok(([a_port, b_port], Sockets::new(a, b))),
+            Err(error) => {
+                drop(a);
+                pool.release(a_port);
+                Err(error)
+            }
+        }
+    }
+
+    fn bind_pair(&self, rtp_port: u16) -> Result<[UdpSocket; 2], BindFailure> {
+        let rtcp_port = rtp_port.checked_add(1).ok_or(BindFailure::InUse)?;
+        let rtp = self.bind_one(rtp_port)?;
+        let rtcp = self.bind_one(rtcp_port)?;
+        Ok([rtp, rtcp])
+    }
+
+    fn bind_one(&self, port: u16) -> Result<UdpSocket, BindFailure> {
+        let addr = SocketAddr::new(self.config.bind_ip, port);
+        let fatal = |source: io::Error| BindFailure::Fatal(RelayError::Bind { addr, source });
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+            .map_err(fatal)?;
+        if addr.is_ipv6() {
+            // Keep families apart: v4 peers reach the v4 relay, never as mapped addresses.
+            socket.set_only_v6(true).map_err(fatal)?;
+        }
+        if self.config.recv_buffer > 0
+            && let Err(error) = socket.set_recv_buffer_size(self.config.recv_buffer)
+        {
+            tracing::debug!(%error, "SO_RCVBUF not applied");
+        }
+        socket.set_nonblocking(true).map_err(fatal)?;
+        match socket.bind(&addr.into()) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::AddrInUse => {
+                return Err(BindFailure::InUse);
+            }
+            Err(error) => return Err(fatal(error)),
+        }
+        UdpSocket::from_std(socket.into()).map_err(fatal)
+    }
+
+    fn release(&self, ports: [u16; 2]) {
+        let mut pool = self.pool();
+        for port in ports {
+            pool.release(port);
+        }
+    }
+}
+
+/// One call's relayed media: side A faces the caller, side B the callee.
+///
+/// Dropping it stops relaying at once and returns its ports to the pool.
+pub struct Session {
+    shared: Arc<Shared>,
+    relay: Arc<RelayInner>,
+    /// RTP ports of side A and side B.
+    ports: [u16; 2],
+    /// Taken by [`Session::close`] to wait for the task's end.
+    task: Option<JoinHandle<()>>,
+}
+
+impl Session {
+    /// The address to write into SDP for `side`'s peer: the advertised IP and the RTP port.
+    #[must_use]
+    pub fn local(&self, side: Side) -> SocketAddr {
+        SocketAddr::new(self.relay.config.advertise_ip, self.ports[side.index()])
+    }
+
+    /// `side`'s RTCP address (the RTP port + 1), for an SDP `a=rtcp` attribute.
+    #[must_use]
+    pub fn local_rtcp(&self, side: Side) -> SocketAddr {
+        let rtp = self.local(side);
+        // The pool only holds RTP ports below the range's maximum, so +1 fits.
+        SocketAddr::new(rtp.ip(), rtp.port().saturating_add(1))
+    }
+
+    /// Records the RTP (and RTCP, default RTP + 1) address `side` signalled in SDP. Call it
+    /// again on re-INVITE: a changed address lets the flow re-latch to a new source, the
+    /// same address keeps the current latch. An unspecified IP or port 0 stops sending to
+    /// that side. The latching rule is spelled out in [`Latch`](crate::Latch).
+    pub fn set_remote(&self, side: Side, rtp: SocketAddr, rtcp: Option<SocketAddr>) {
+        self.shared.lock().latch.set_remote(side, rtp, rtcp);
+    }
+
+    /// Counters and latched addresses so far.
+    #[must_use]
+    pub fn stats(&self) -> SessionStats {
+        let state = self.shared.lock();
+        let mut stats = state.stats;
+        for side in Side::ALL {
+            for channel in Channel::ALL {
+                stats.flow_mut(side, channel).latched = state.latch.latched(side, channel);
+            }
+        }
+        stats
+    }
+
+    /// Like dropping the session, and then waits until its task has ended.
+    pub async fn close(mut self) {
+        let task = self.task.take();
+        drop(self);
+        if let Some(task) = task {
+            // The task only ends by returning; a panic or runtime shutdown ends it too.
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Sockets first: once closed, their ports can be bound by the next allocation.
+        self.shared.close();
+        self.relay.release(self.ports);
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("a", &self.local(Side::A))
+            .field("b", &self.local(Side::B))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn relay(min: u16, max: u16) -> Relay {
+        let localhost = IpAddr::from([127, 0, 0, 1]);
+        Relay::new(RelayConfig {
+            bind_ip: localhost,
+            advertise_ip: localhost,
+            ports: PortRange { min, max },
+            recv_buffer: 1 << 16,
+        })
+        .expect("valid test config")
+    }
+
+    /// Relays one datagram A → B, which proves the task runs and then waits on its sockets.
+    async fn relay_one_datagram(session: &Session) {
+        let localhost = IpAddr::from([127, 0, 0, 1]);
+        let caller = UdpSocket::bind((localhost, 0))
+            .await
+            .expect("caller socket");
+        let callee = UdpSocket::bind((localhost, 0))
+            .await
+            .expect("callee socket");
+        let addr = |s: &UdpSocket| s.local_addr().expect("bound");
+        session.set_remote(Side::A, addr(&caller), None);
+        session.set_remote(Side::B, addr(&callee), None);
+        caller
+            .send_to(b"ping", session.local(Side::A))
+            .await
+            .expect("send on localhost");
+        let mut buf = [0; 16];
+        let received = tokio::time::timeout(Duration::from_secs(5), callee.recv(&mut buf));
+        let len = received.await.expect("relayed").expect("recv on localhost");
+        assert_eq!(buf.get(..len), Some(&b"ping"[..]));
+    }
+
+    #[tokio::test]
+    async fn dropping_the_session_ends_its_waiting_task() {
+        let relay = relay(24100, 24103);
+        let mut session = relay.allocate().expect("two pairs free");
+        relay_one_datagram(&session).await;
+        let task = session.task.take().expect("allocate spawns the task");
+        assert!(!task.is_finished());
+        drop(session);
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("task ends after drop")
+            .expect("task did not panic");
+    }
+
+    #[tokio::test]
+    async fn close_waits_for_the_task_and_frees_the_ports() {
+        let relay = relay(24110, 24113);
+        let session = relay.allocate().expect("two pairs free");
+        relay_one_datagram(&session).await;
+        let weak = Arc::downgrade(&session.shared);
+        tokio::time::timeout(Duration::from_secs(5), session.close())
+            .await
+            .expect("close finishes");
+        assert_eq!(weak.strong_count(), 0, "task released the session state");
+        let again = relay.allocate().expect("ports are back");
+        assert_eq!(again.ports, [24110, 24112]);
+    }
+
+    #[test]
+    fn relay_needs_a_runtime() {
+        let result = Relay::new(RelayConfig {
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            advertise_ip: IpAddr::from([127, 0, 0, 1]),
+            ports: PortRange {
+                min: 24120,
+                max: 24123,
+            },
+            recv_buffer: 0,
+        });
+        assert!(matches!(result, Err(RelayError::NoRuntime)));
+    }
+}
