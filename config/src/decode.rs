@@ -11,7 +11,7 @@ use toml::de::DeTable;
 
 use crate::error::{ConfigError, ProblemKind, Problems};
 use crate::reader::{Field, Section, resolve};
-use crate::rules::{Bound, Order, check_order, digest_algorithms};
+use crate::rules::{Bound, Order, check_order, digest_algorithms, trusted_sources};
 use crate::sections::{
     AuthConfig, CallsConfig, DEFAULT_SQLITE_FILE, HttpConfig, LogConfig, MediaConfig, NodeConfig,
     NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl, TlsConfig, TlsIdentity,
@@ -45,6 +45,7 @@ const AUTH_KEYS: &[&str] = &[
     "max_failures",
     "failure_window_s",
     "ban_s",
+    "trusted",
 ];
 const MEDIA_KEYS: &[&str] = &["bind", "advertise", "rtp_port_min", "rtp_port_max"];
 const STORE_KEYS: &[&str] = &["url", "cdr_batch_max"];
@@ -277,6 +278,7 @@ fn auth_section(s: &Section<'_, '_>, d: &AuthConfig, p: &mut Problems) -> AuthCo
             d.failure_window
         }),
         ban: value_or(s.seconds(p, "ban_s", 1..=604_800), || d.ban),
+        trusted: trusted_sources(s, p).unwrap_or_else(|| d.trusted.clone()),
     }
 }
 

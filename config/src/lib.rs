@@ -39,6 +39,7 @@
 mod decode;
 mod demo;
 mod error;
+mod ipnet;
 mod reader;
 mod rules;
 mod sections;
@@ -48,6 +49,7 @@ use std::path::Path;
 pub use decode::SCHEMA;
 pub use demo::demo_toml;
 pub use error::{ConfigError, Diagnostic, ProblemKind};
+pub use ipnet::{IpNet, IpNetError};
 pub use sections::{
     AuthConfig, CallsConfig, DigestAlgorithm, HttpConfig, LogConfig, MediaConfig, NodeConfig,
     NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl, TlsConfig, TlsIdentity,

@@ -1,4 +1,4 @@
-//! Checks that relate several keys, and the digest algorithm list.
+//! Checks that relate several keys, and the list-valued keys of `[auth]`.
 //!
 //! A cross-key problem is reported at the key the file actually set: when
 //! `t1_ms = 5000` is written and `t2_ms` is left at its default, the message
@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use crate::error::{ProblemKind, Problems};
+use crate::ipnet::IpNet;
 use crate::reader::{Field, Section};
 use crate::sections::DigestAlgorithm;
 
@@ -143,4 +144,27 @@ pub(crate) fn digest_algorithms(
         usable = false;
     }
     (usable && !out.is_empty()).then_some(out)
+}
+
+/// `auth.trusted`: a list of IP addresses and CIDR prefixes, possibly empty.
+/// Each rejected element is reported at its own value. Returns `None` when the
+/// key is absent or has problems (they are reported).
+pub(crate) fn trusted_sources(s: &Section<'_, '_>, p: &mut Problems) -> Option<Vec<IpNet>> {
+    const KEY: &str = "trusted";
+    let expected = "an array of IP addresses or CIDR prefixes such as \"10.0.0.0/8\"";
+    let field = s.strings(p, KEY, expected)?;
+    let mut out = Vec::with_capacity(field.value.len());
+    let mut usable = true;
+    for item in &field.value {
+        let text = *item.get_ref();
+        match text.parse::<IpNet>() {
+            Ok(net) => out.push(net),
+            Err(err) => {
+                let what = format!("{err}, found {text:?}");
+                s.invalid(p, item.span(), KEY, ProblemKind::InvalidValue, &what);
+                usable = false;
+            }
+        }
+    }
+    usable.then_some(out)
 }

@@ -9,6 +9,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::ipnet::IpNet;
+
 /// The whole node configuration, as loaded from one TOML file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -143,6 +145,18 @@ pub struct AuthConfig {
     pub failure_window: Duration,
     /// How long a banned source is ignored.
     pub ban: Duration,
+    /// Sources whose INVITEs are not challenged for digest credentials (trunks,
+    /// an SBC, a load generator on loopback); empty by default, so every
+    /// source authenticates. See [`AuthConfig::trusts`].
+    pub trusted: Vec<IpNet>,
+}
+
+impl AuthConfig {
+    /// Whether `source` is in one of the [`trusted`](Self::trusted) networks.
+    #[must_use]
+    pub fn trusts(&self, source: IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(source))
+    }
 }
 
 /// `[media]`: where RTP is bound and advertised.
@@ -247,6 +261,7 @@ impl NodeConfig {
                 max_failures: 5,
                 failure_window: Duration::from_secs(60),
                 ban: Duration::from_secs(300),
+                trusted: Vec::new(),
             },
             store: StoreConfig {
                 url: StoreUrl::Sqlite(data_dir.join(DEFAULT_SQLITE_FILE)),

@@ -54,6 +54,8 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(config.auth.max_failures, 5);
     assert_eq!(config.auth.failure_window, Duration::from_secs(60));
     assert_eq!(config.auth.ban, Duration::from_secs(300));
+    assert!(config.auth.trusted.is_empty());
+    assert!(!config.auth.trusts(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     assert_eq!(config.media.bind, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     assert_eq!(config.media.advertise, config.sip.advertise);
     assert_eq!(
@@ -178,6 +180,30 @@ fn algorithms_keep_the_written_order() {
     );
     let only = parse("auth.algorithms = [\"SHA-256\"]\n");
     assert_eq!(only.auth.algorithms, [DigestAlgorithm::Sha256]);
+}
+
+#[test]
+fn trusted_sources_are_parsed_in_the_written_order() {
+    let config = parse("[auth]\ntrusted = [\"127.0.0.1\", \"10.0.0.0/8\", \"2001:db8::/32\"]\n");
+    let written: Vec<String> = config
+        .auth
+        .trusted
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(written, ["127.0.0.1/32", "10.0.0.0/8", "2001:db8::/32"]);
+    assert!(config.auth.trusts(IpAddr::V4(Ipv4Addr::new(10, 200, 0, 1))));
+    assert!(
+        config
+            .auth
+            .trusts(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 7, 0, 0, 0, 0, 1)))
+    );
+    assert!(!config.auth.trusts(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))));
+    assert!(!config.auth.trusts(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+
+    let empty = parse("auth.trusted = []\n");
+    assert!(empty.auth.trusted.is_empty());
+    assert_eq!(empty, NodeConfig::default());
 }
 
 #[test]

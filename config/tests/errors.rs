@@ -127,6 +127,63 @@ fn cases() -> Vec<Case> {
                       algorithm, found []",
         },
         Case {
+            name: "trusted that is not an array",
+            text: "[auth]\ntrusted = \"127.0.0.1\"\n",
+            kind: WrongType,
+            display: "switchyard.toml:2:11: auth.trusted: expected an array of IP addresses \
+                      or CIDR prefixes such as \"10.0.0.0/8\", found \"127.0.0.1\"",
+        },
+        Case {
+            name: "non-string trusted source",
+            text: "[auth]\ntrusted = [\"127.0.0.1\", 10]\n",
+            kind: WrongType,
+            display: "switchyard.toml:2:25: auth.trusted: expected an array of IP addresses \
+                      or CIDR prefixes such as \"10.0.0.0/8\", found 10",
+        },
+        Case {
+            name: "trusted source that is not an address",
+            text: "[auth]\ntrusted = [\"10.0.0.0/8\", \"localhost\"]\n",
+            kind: InvalidValue,
+            display: "switchyard.toml:2:26: auth.trusted: expected an IP address or CIDR \
+                      prefix such as \"10.0.0.0/8\", found \"localhost\"",
+        },
+        Case {
+            name: "IPv4 prefix longer than 32",
+            text: "[auth]\ntrusted = [\n  \"127.0.0.1\",\n  \"10.0.0.0/33\",\n]\n",
+            kind: InvalidValue,
+            display: "switchyard.toml:4:3: auth.trusted: expected a prefix length 0..=32 \
+                      after the `/`, found \"10.0.0.0/33\"",
+        },
+        Case {
+            name: "IPv6 prefix longer than 128",
+            text: "[auth]\ntrusted = [\"2001:db8::/129\"]\n",
+            kind: InvalidValue,
+            display: "switchyard.toml:2:12: auth.trusted: expected a prefix length 0..=128 \
+                      after the `/`, found \"2001:db8::/129\"",
+        },
+        Case {
+            name: "prefix that is not a number",
+            text: "auth.trusted = [\"10.0.0.0/x\"]\n",
+            kind: InvalidValue,
+            display: "switchyard.toml:1:17: auth.trusted: expected a prefix length 0..=32 \
+                      after the `/`, found \"10.0.0.0/x\"",
+        },
+        Case {
+            name: "IPv4 prefix with host bits set",
+            text: "[auth]\ntrusted = [\"10.0.0.1/8\"]\n",
+            kind: InvalidValue,
+            display: "switchyard.toml:2:12: auth.trusted: must have no host bits set after \
+                      the prefix length (the network is 10.0.0.0/8), found \"10.0.0.1/8\"",
+        },
+        Case {
+            name: "IPv6 prefix with host bits set",
+            text: "[auth]\ntrusted = [\"2001:db8::1/32\"]\n",
+            kind: InvalidValue,
+            display: "switchyard.toml:2:12: auth.trusted: must have no host bits set after \
+                      the prefix length (the network is 2001:db8::/32), found \
+                      \"2001:db8::1/32\"",
+        },
+        Case {
             name: "odd rtp_port_min",
             text: "[media]\nrtp_port_min = 20001\n",
             kind: InvalidValue,
@@ -313,6 +370,26 @@ fn all_problems_are_reported_in_file_order() {
     );
     let lines: Vec<String> = err.diagnostics().iter().map(ToString::to_string).collect();
     assert_eq!(err.to_string(), lines.join("\n"));
+}
+
+#[test]
+fn every_rejected_trusted_source_is_reported_at_its_element() {
+    let text =
+        "[auth]\ntrusted = [\n  \"10.0.0.1/8\",\n  \"::1\",\n  \"fe80::1%eth0\",\n  true,\n]\n";
+    let err = NodeConfig::parse(text, Path::new("n.toml")).unwrap_err();
+    let located: Vec<(usize, usize, ProblemKind, &str)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.column, d.kind, d.key.as_str()))
+        .collect();
+    assert_eq!(
+        located,
+        vec![
+            (3, 3, ProblemKind::InvalidValue, "auth.trusted"),
+            (5, 3, ProblemKind::InvalidValue, "auth.trusted"),
+            (6, 3, ProblemKind::WrongType, "auth.trusted"),
+        ]
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The documented example file parses, sets every key of the schema, shows the
-//! true defaults, and gives every key a `Default:` comment.
+//! true defaults, gives every key a `Default:` comment, and the `Example:`
+//! values its comments suggest are valid.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -104,4 +105,35 @@ fn check_default(dotted: &str, value: &str, comments: &[&str], shares_block: boo
             "{dotted}: example value {value} but comment says Default: {default}"
         );
     }
+}
+
+/// Each `# Example: key = value` comment line is a valid setting of a key of
+/// its section that differs from the default.
+#[test]
+fn every_example_comment_is_a_valid_non_default_setting() {
+    let mut section = "";
+    let mut checked = 0;
+    for line in EXAMPLE.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name;
+        } else if let Some(setting) = line.strip_prefix("# Example: ") {
+            let key = setting.split_once('=').map_or("", |(k, _)| k.trim());
+            let known = SCHEMA
+                .iter()
+                .any(|(s, keys)| *s == section && keys.contains(&key));
+            assert!(known, "[{section}] {setting}: not a key of the section");
+            let text = format!("[{section}]\n{setting}\n");
+            let config = NodeConfig::parse(&text, Path::new(ORIGIN))
+                .unwrap_or_else(|e| panic!("[{section}] {setting}: {e}"));
+            assert_ne!(config, NodeConfig::default(), "[{section}] {setting}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "the example has no `Example:` comments");
+}
+
+#[test]
+fn the_example_trusts_no_source() {
+    let example = NodeConfig::parse(EXAMPLE, Path::new(ORIGIN)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(example.auth.trusted.is_empty());
 }

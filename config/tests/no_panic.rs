@@ -35,6 +35,8 @@ fn value() -> impl Strategy<Value = String> {
         Just("\"sqlite://\"".to_owned()),
         Just("[\"MD5\", \"SHA-256\", \"MD5\"]".to_owned()),
         Just("[]".to_owned()),
+        Just("[\"10.0.0.1/8\", \"::ffff:0:0/96\", \"1.2.3.4/99\", 7]".to_owned()),
+        "\\[\"[0-9a-f:./]{0,16}\"\\]",
         Just("{ a = 1 }".to_owned()),
         Just("1.5".to_owned()),
         Just("true".to_owned()),
