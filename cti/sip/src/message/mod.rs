@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 
 pub use header::{Header, HeaderName, Headers};
 pub use method::Method;
-pub use parse::{Frame, MAX_BODY, MAX_HEAD, ParseError, frame, parse};
+pub use parse::{Frame, MAX_BODY, MAX_HEAD, MAX_HEADERS, ParseError, frame, parse};
 pub use typed::{CSeq, Contacts, HeaderError, MAGIC_COOKIE, NameAddr, Transport, Via};
 pub use uri::{Host, Params, SipUri, Uri, UriError};
 

@@ -1,0 +1,509 @@
+//! One B2BUA call: a task that owns the caller's leg (A), the callee forks and
+//! answered leg (B), the media session anchoring their RTP, and the call's CDR.
+//!
+//! The endpoint hands the task SIP events for its transactions and dialogs
+//! ([`CallEvent`]); the task answers with [`Command`]s. Every decision about
+//! what to send next is made here, from the events and the task's own state:
+//!
+//! ```text
+//!  A ──INVITE──► node ──INVITE (fork per contact)──► B
+//!  A ◄─18x/200── node ◄─18x/200──────────────────── B     (SDP rewritten to the relay)
+//!  A ──ACK─────► node ──ACK (sent at once)─────────► B
+//!  A ◄─BYE/re-INVITE/INFO relayed both ways──────────► B
+//! ```
+//!
+//! The CDR is committed before the caller hears the final word: the failure
+//! response, or the 200 to a BYE.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use media::{Session, Side};
+use sip::dialog::Dialog;
+use sip::message::{HeaderName, Method, Request, Response};
+use sip::net::{Source, Target};
+use sip::sdp::{LegOrigin, Sdp};
+use sip::transaction::TsxKey;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Instant;
+use tracing::debug;
+
+use crate::endpoint::{CallEvent, CallRef, Command};
+use crate::node::Ctx;
+use crate::registrar::Binding;
+use crate::store::{Cdr, Disposition};
+
+/// What the endpoint knows when it starts a call.
+pub(crate) struct CallSetup {
+    pub(crate) id: CallRef,
+    pub(crate) key: TsxKey,
+    pub(crate) invite: Request,
+    pub(crate) source: Source,
+    pub(crate) caller: String,
+    pub(crate) callee: String,
+    pub(crate) bindings: Vec<Binding>,
+}
+
+/// One outgoing INVITE to one contact of the callee.
+struct Fork {
+    key: TsxKey,
+    invite: Request,
+    target: Target,
+    done: bool,
+}
+
+/// An in-dialog request relayed from one leg to the other, waiting for its answer.
+struct Relayed {
+    client: TsxKey,
+    server: TsxKey,
+    to_leg: Side,
+    request: Request,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Routing,
+    Answered,
+    Ended,
+}
+
+struct Call {
+    ctx: Arc<Ctx>,
+    id: CallRef,
+    a_key: TsxKey,
+    a_invite: Request,
+    a_source: Source,
+    a_tag: String,
+    a_dialog: Option<Dialog>,
+    b_call_id: String,
+    b_tag: String,
+    forks: Vec<Fork>,
+    b: Option<(Dialog, Target)>,
+    relayed: Vec<Relayed>,
+    media: Option<Session>,
+    origin_a: LegOrigin,
+    origin_b: LegOrigin,
+    phase: Phase,
+    best_failure: Option<u16>,
+    pending_bye: Option<(TsxKey, Request)>,
+    cdr: Cdr,
+    deadline: Instant,
+}
+
+/// Runs a call to its end; the endpoint spawned it with the receiving end of
+/// the call's event channel.
+pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, mut events: UnboundedReceiver<CallEvent>) {
+    let (mut call, bindings) = Call::new(ctx, setup);
+    call.start(bindings).await;
+    while !call.finished() {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(ev) => call.handle(ev).await,
+                None => break,
+            },
+            _ = tokio::time::sleep_until(call.deadline) => call.on_deadline().await,
+        }
+    }
+    call.ctx.send(Command::Done { call: call.id });
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+
+impl Call {
+    fn new(ctx: Arc<Ctx>, s: CallSetup) -> (Call, Vec<Binding>) {
+        let call_id = s.invite.headers.call_id().unwrap_or_default().to_owned();
+        let cdr = Cdr::begin(&call_id, &s.caller, &s.callee, unix_ms());
+        let session_id = u64::from(rand::random::<u32>());
+        let call = Call {
+            deadline: Instant::now() + ctx.ring_timeout,
+            a_tag: ctx.new_tag(),
+            b_call_id: ctx.new_call_id(),
+            b_tag: ctx.new_tag(),
+            origin_a: LegOrigin::new("switchyard", session_id, 1),
+            origin_b: LegOrigin::new("switchyard", session_id + 1, 1),
+            id: s.id,
+            a_key: s.key,
+            a_invite: s.invite,
+            a_source: s.source,
+            a_dialog: None,
+            forks: Vec::new(),
+            b: None,
+            relayed: Vec::new(),
+            media: None,
+            phase: Phase::Routing,
+            best_failure: None,
+            pending_bye: None,
+            cdr,
+            ctx,
+        };
+        (call, s.bindings)
+    }
+
+    fn finished(&self) -> bool {
+        self.phase == Phase::Ended && self.forks.iter().all(|f| f.done)
+    }
+
+    /// Routes the call: no contact → 480 (or 404 for an unknown extension);
+    /// else one INVITE per contact, all ringing in parallel.
+    async fn start(&mut self, bindings: Vec<Binding>) {
+        self.ctx.send(Command::Route { call: self.id, call_id: self.a_call_id().to_owned(), local_tag: self.a_tag.clone() });
+        self.ctx.send(Command::Route { call: self.id, call_id: self.b_call_id.clone(), local_tag: self.b_tag.clone() });
+        if bindings.is_empty() {
+            let known = self.ctx.store.extension(&self.cdr.callee).await.ok().flatten().is_some();
+            let (status, disposition) = if known { (480, Disposition::Unavailable) } else { (404, Disposition::NotFound) };
+            return self.fail(status, disposition, &status.to_string()).await;
+        }
+        let offer = match self.offer_for_b() {
+            Ok(offer) => offer,
+            Err(status) => return self.fail(status, Disposition::Failed, "media").await,
+        };
+        for b in bindings {
+            let invite = self.fork_invite(&b, offer.as_deref());
+            let target = Target::from(b.source);
+            let key = self.ctx.send_request(self.id, invite.clone(), target).await;
+            self.forks.push(Fork { key, invite, target, done: false });
+        }
+    }
+
+    fn a_call_id(&self) -> &str {
+        self.a_invite.headers.call_id().unwrap_or_default()
+    }
+
+    /// Allocates the relay and rewrites A's offer for B; `Err(status)` when
+    /// the offer is unusable or no ports are left.
+    fn offer_for_b(&mut self) -> Result<Option<Vec<u8>>, u16> {
+        if self.a_invite.body.is_empty() {
+            return Ok(None);
+        }
+        let mut sdp = Sdp::parse(&self.a_invite.body).map_err(|_| 488u16)?;
+        let session = self.ctx.relay.allocate().map_err(|_| 503u16)?;
+        if let Some(remote) = sdp.audio_remote() {
+            session.set_remote(Side::A, remote.rtp, remote.rtcp);
+        }
+        sdp.rewrite_for_relay(self.ctx.media_ip, &[session.local(Side::B).port()], &mut self.origin_b);
+        self.media = Some(session);
+        Ok(Some(sdp.to_bytes()))
+    }
+
+    fn fork_invite(&self, b: &Binding, sdp: Option<&[u8]>) -> Request {
+        let mut req = Request::new(Method::Invite, b.contact.uri.clone());
+        let a = &self.a_invite.headers;
+        let h = &mut req.headers;
+        let mut from = a.from().expect("parsed INVITE has a From");
+        from.params.set("tag", Some(&self.b_tag));
+        h.push(HeaderName::From, from.to_string());
+        let mut to = a.to().expect("parsed INVITE has a To");
+        to.params.remove("tag");
+        h.push(HeaderName::To, to.to_string());
+        h.push(HeaderName::CallId, self.b_call_id.clone());
+        h.push(HeaderName::CSeq, "1 INVITE");
+        h.push(HeaderName::Contact, self.ctx.contact(b.source.transport));
+        self.ctx.common_headers(h);
+        if let Some(sdp) = sdp {
+            h.push(HeaderName::ContentType, "application/sdp");
+            req.body = sdp.to_vec();
+        }
+        req
+    }
+
+    async fn handle(&mut self, ev: CallEvent) {
+        match ev {
+            CallEvent::Response { key, response } => self.on_response(key, response).await,
+            CallEvent::Request { key, request } => self.on_request(key, request).await,
+            CallEvent::Ack => {}
+            CallEvent::Cancelled if self.phase == Phase::Routing => {
+                self.cancel_forks();
+                self.fail(487, Disposition::Cancelled, "caller_cancel").await;
+            }
+            CallEvent::Cancelled => {}
+            CallEvent::TimedOut { key } => self.on_timeout(key).await,
+        }
+    }
+
+    async fn on_deadline(&mut self) {
+        match self.phase {
+            Phase::Routing => {
+                self.cancel_forks();
+                self.fail(480, Disposition::NoAnswer, "ring_timeout").await;
+            }
+            Phase::Answered => self.hang_up_both("max_duration").await,
+            Phase::Ended => self.forks.iter_mut().for_each(|f| f.done = true),
+        }
+    }
+
+    async fn on_timeout(&mut self, key: TsxKey) {
+        if let Some(i) = self.forks.iter().position(|f| f.key == key) {
+            return self.fork_failed(i, 408).await;
+        }
+        if key == self.a_key && self.phase == Phase::Answered {
+            return self.hang_up_both("ack_timeout").await;
+        }
+        if let Some(i) = self.relayed.iter().position(|r| r.client == key) {
+            let r = self.relayed.remove(i);
+            self.respond_relayed(&r, 408, None);
+        }
+    }
+
+    async fn on_response(&mut self, key: TsxKey, resp: Response) {
+        if let Some(i) = self.forks.iter().position(|f| f.key == key) {
+            return self.on_fork_response(i, resp).await;
+        }
+        if let Some(i) = self.relayed.iter().position(|r| r.client == key) {
+            if resp.status < 200 {
+                return;
+            }
+            let r = self.relayed.remove(i);
+            if let Some((dialog, _)) = self.b.as_mut().filter(|_| r.to_leg == Side::B) {
+                dialog.handle_refresh_response(&resp);
+            }
+            let body = self.relay_sdp(r.to_leg, &resp.body);
+            self.respond_relayed(&r, resp.status, body);
+        }
+    }
+
+    async fn on_fork_response(&mut self, i: usize, resp: Response) {
+        match resp.status {
+            100 => {}
+            101..=199 if self.phase == Phase::Routing => {
+                let body = self.relay_sdp(Side::B, &resp.body);
+                let provisional = self.answer_a(resp.status, body);
+                self.ctx.send(Command::Respond { key: self.a_key.clone(), response: provisional });
+            }
+            200..=299 => self.on_fork_answer(i, resp).await,
+            300.. => self.fork_failed(i, resp.status).await,
+            _ => {}
+        }
+    }
+
+    async fn on_fork_answer(&mut self, i: usize, resp: Response) {
+        self.forks[i].done = true;
+        let fork = &self.forks[i];
+        let Ok(mut dialog) = Dialog::uac(&fork.invite, &resp) else {
+            debug!(call = self.id.0, "2xx without a usable dialog; ignoring it");
+            return;
+        };
+        let (key, target) = (fork.key.clone(), fork.target);
+        self.ctx.send(Command::Ack { invite: key, ack: dialog.ack(1), target });
+        if self.phase != Phase::Routing {
+            // A second fork answered, or the caller has gone: hang this one up.
+            let bye = dialog.request(Method::Bye);
+            self.ctx.send_request(self.id, bye, target).await;
+            return;
+        }
+        self.cancel_forks();
+        let body = self.relay_sdp(Side::B, &resp.body);
+        let ok = self.answer_a(200, body);
+        self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
+        self.ctx.send(Command::Respond { key: self.a_key.clone(), response: ok });
+        self.b = Some((dialog, target));
+        self.phase = Phase::Answered;
+        self.cdr.answered_at = Some(unix_ms());
+        self.deadline = Instant::now() + self.ctx.max_duration;
+    }
+
+    async fn fork_failed(&mut self, i: usize, status: u16) {
+        self.forks[i].done = true;
+        self.best_failure = Some(best_failure(self.best_failure, status));
+        if self.phase == Phase::Routing && self.forks.iter().all(|f| f.done) {
+            let status = self.best_failure.unwrap_or(480);
+            let disposition = match status {
+                486 | 600 => Disposition::Busy,
+                408 | 480 => Disposition::NoAnswer,
+                _ => Disposition::Failed,
+            };
+            self.fail(status, disposition, &status.to_string()).await;
+        }
+    }
+
+    fn cancel_forks(&mut self) {
+        for f in self.forks.iter().filter(|f| !f.done) {
+            self.ctx.send(Command::Cancel { key: f.key.clone() });
+        }
+    }
+
+    /// Ends an unanswered call: the CDR is committed, then A hears `status`.
+    async fn fail(&mut self, status: u16, disposition: Disposition, cause: &str) {
+        self.end(disposition, cause, Some(status)).await;
+        let resp = self.answer_a(status, None);
+        self.ctx.send(Command::Respond { key: self.a_key.clone(), response: resp });
+    }
+
+    async fn on_request(&mut self, key: TsxKey, req: Request) {
+        let from_a = req.headers.call_id() == Some(self.a_call_id());
+        let dialog = if from_a { self.a_dialog.as_mut() } else { self.b.as_mut().map(|(d, _)| d) };
+        let Some(dialog) = dialog else {
+            return self.ctx.respond(&key, &req, 481);
+        };
+        if dialog.handle_request(&req).is_err() {
+            return self.ctx.respond(&key, &req, 500);
+        }
+        match req.method {
+            Method::Ack => {}
+            Method::Bye => {
+                self.pending_bye = Some((key, req));
+                let cause = if from_a { "caller_bye" } else { "callee_bye" };
+                self.hang_up(if from_a { Side::B } else { Side::A }, cause).await;
+            }
+            Method::Options => self.ctx.respond(&key, &req, 200),
+            _ if self.phase != Phase::Answered => self.ctx.respond(&key, &req, 481),
+            Method::Invite if !self.relayed.is_empty() => self.ctx.respond(&key, &req, 491),
+            _ => self.relay_request(key, req, if from_a { Side::B } else { Side::A }).await,
+        }
+    }
+
+    /// Passes an in-dialog request (re-INVITE, UPDATE, INFO, …) to the other leg.
+    async fn relay_request(&mut self, server: TsxKey, req: Request, to_leg: Side) {
+        let body = self.relay_sdp(to_leg.other(), &req.body);
+        let (dialog, target) = match to_leg {
+            Side::A => (self.a_dialog.as_mut(), self.a_source.into()),
+            Side::B => match self.b.as_mut() {
+                Some((d, t)) => (Some(d), *t),
+                None => (None, self.a_source.into()),
+            },
+        };
+        let Some(dialog) = dialog else { return self.ctx.respond(&server, &req, 481) };
+        let mut out = dialog.request(req.method.clone());
+        out.headers.push(HeaderName::Contact, self.ctx.contact(target.transport));
+        self.ctx.common_headers(&mut out.headers);
+        copy_body(&req, &mut out, body);
+        let client = self.ctx.send_request(self.id, out, target).await;
+        self.relayed.push(Relayed { client, server, to_leg, request: req });
+    }
+
+    fn respond_relayed(&self, r: &Relayed, status: u16, body: Option<Vec<u8>>) {
+        let mut resp = Response::to_request(&r.request, status);
+        let refresh = matches!(r.request.method, Method::Invite | Method::Update);
+        if refresh && (200..300).contains(&status) {
+            let source = if r.to_leg == Side::A { self.b.as_ref().map(|(_, t)| t.transport) } else { Some(self.a_source.transport) };
+            resp.headers.push(HeaderName::Contact, self.ctx.contact(source.unwrap_or(self.a_source.transport)));
+        }
+        self.ctx.common_headers(&mut resp.headers);
+        if let Some(body) = body {
+            resp.headers.push(HeaderName::ContentType, "application/sdp");
+            resp.body = body;
+        }
+        self.ctx.send(Command::Respond { key: r.server.clone(), response: resp });
+    }
+
+    /// Rewrites an SDP body that arrived from `from` so the other leg sends
+    /// its RTP to the relay, and points the relay at the sender's address.
+    fn relay_sdp(&mut self, from: Side, body: &[u8]) -> Option<Vec<u8>> {
+        if body.is_empty() {
+            return None;
+        }
+        let mut sdp = Sdp::parse(body).ok()?;
+        let session = self.media.as_ref()?;
+        if let Some(remote) = sdp.audio_remote() {
+            session.set_remote(from, remote.rtp, remote.rtcp);
+        }
+        let (port, origin) = match from {
+            Side::A => (session.local(Side::B).port(), &mut self.origin_b),
+            Side::B => (session.local(Side::A).port(), &mut self.origin_a),
+        };
+        sdp.rewrite_for_relay(self.ctx.media_ip, &[port], origin);
+        Some(sdp.to_bytes())
+    }
+
+    /// A response to A's INVITE, with our To tag and Contact.
+    fn answer_a(&self, status: u16, sdp: Option<Vec<u8>>) -> Response {
+        let mut resp = Response::to_request(&self.a_invite, status);
+        if status > 100 {
+            let mut to = self.a_invite.headers.to().expect("parsed INVITE has a To");
+            to.params.set("tag", Some(&self.a_tag));
+            resp.headers.set(HeaderName::To, to.to_string());
+        }
+        if (101..300).contains(&status) {
+            resp.headers.push(HeaderName::Contact, self.ctx.contact(self.a_source.transport));
+        }
+        self.ctx.common_headers(&mut resp.headers);
+        if let Some(sdp) = sdp {
+            resp.headers.push(HeaderName::ContentType, "application/sdp");
+            resp.body = sdp;
+        }
+        resp
+    }
+
+    async fn hang_up_both(&mut self, cause: &str) {
+        self.send_bye(Side::A).await;
+        self.hang_up(Side::B, cause).await;
+    }
+
+    /// Sends BYE to `leg`, commits the CDR and answers a pending BYE.
+    async fn hang_up(&mut self, leg: Side, cause: &str) {
+        self.send_bye(leg).await;
+        self.end(Disposition::Answered, cause, None).await;
+        if let Some((key, bye)) = self.pending_bye.take() {
+            self.ctx.respond(&key, &bye, 200);
+        }
+    }
+
+    async fn send_bye(&mut self, leg: Side) {
+        let (dialog, target) = match leg {
+            Side::A => (self.a_dialog.as_mut(), self.a_source.into()),
+            Side::B => match self.b.as_mut() {
+                Some((d, t)) => (Some(d), *t),
+                None => (None, self.a_source.into()),
+            },
+        };
+        if let Some(dialog) = dialog {
+            let mut bye = dialog.request(Method::Bye);
+            self.ctx.common_headers(&mut bye.headers);
+            self.ctx.send_request(self.id, bye, target).await;
+        }
+    }
+
+    /// Ends the call once: frees the media and commits the CDR.
+    async fn end(&mut self, disposition: Disposition, cause: &str, status: Option<u16>) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        self.phase = Phase::Ended;
+        self.media = None;
+        self.deadline = Instant::now() + self.ctx.linger;
+        self.cdr.finish(disposition, cause, status, unix_ms());
+        if let Err(e) = self.ctx.cdrs.write(self.cdr.clone()).await {
+            tracing::error!(call = self.id.0, error = %e, "CDR not written");
+        }
+    }
+}
+
+fn copy_body(from: &Request, to: &mut Request, rewritten: Option<Vec<u8>>) {
+    if from.body.is_empty() {
+        return;
+    }
+    if let Some(ct) = from.headers.get(&HeaderName::ContentType) {
+        to.headers.push(HeaderName::ContentType, ct);
+    }
+    to.body = rewritten.unwrap_or_else(|| from.body.clone());
+}
+
+/// RFC 3261 §16.7 step 6, simplified: a 6xx wins, then 486 Busy, then the
+/// lowest class seen.
+fn best_failure(current: Option<u16>, new: u16) -> u16 {
+    let rank = |s: u16| match s {
+        600..=699 => 0,
+        486 => 1,
+        _ => 2 + s / 100,
+    };
+    match current {
+        Some(c) if rank(c) <= rank(new) => c,
+        _ => new,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::best_failure;
+
+    #[test]
+    fn best_failure_prefers_global_then_busy() {
+        assert_eq!(best_failure(None, 480), 480);
+        assert_eq!(best_failure(Some(480), 486), 486);
+        assert_eq!(best_failure(Some(486), 603), 603);
+        assert_eq!(best_failure(Some(603), 486), 603);
+        assert_eq!(best_failure(Some(408), 500), 408);
+    }
+}

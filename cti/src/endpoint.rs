@@ -1,0 +1,441 @@
+//! The SIP endpoint task: the one owner of the transaction layer, the
+//! location service and the digest state. It is a thin driver (STYLE §1):
+//! bytes from the transports go into the sans-IO [`TransactionLayer`]; its
+//! transmits go to the transports; its events are answered here (REGISTER,
+//! OPTIONS, authentication, stray requests) or routed to the call task that
+//! owns the transaction or dialog.
+//!
+//! ```text
+//!  Transports ──Inbound──► Endpoint ──CallEvent──► call task (one per call)
+//!  Transports ◄─Transmit── Endpoint ◄──Command──── call task
+//!                              │ ▲
+//!              store lookup ───┘ └── Internal (HA1 found / not found)
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sip::auth::{Credentials, DigestAlgorithm, DigestServer, Throttle, Verdict};
+use sip::message::{HeaderName, Method, Request, Response};
+use sip::net::{Source, Target};
+use sip::transaction::{TransactionLayer, TsxEvent, TsxKey};
+use sip::transport::{Inbound, Transports};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, trace};
+
+use crate::call::{self, CallSetup};
+use crate::node::Ctx;
+use crate::registrar::{Location, RegisterError, RegistrarConfig};
+use crate::store::Extension;
+
+/// A call's handle in the endpoint's routing tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CallRef(pub(crate) u64);
+
+/// What a call task asks of the endpoint.
+pub(crate) enum Command {
+    /// Start a client transaction; its key comes back on `reply`.
+    Send { call: CallRef, request: Request, target: Target, reply: oneshot::Sender<TsxKey> },
+    /// Answer a server transaction.
+    Respond { key: TsxKey, response: Response },
+    /// CANCEL a client INVITE transaction.
+    Cancel { key: TsxKey },
+    /// ACK a 2xx (and re-ACK its retransmissions).
+    Ack { invite: TsxKey, ack: Request, target: Target },
+    /// Route in-dialog requests with this Call-ID and our tag to `call`.
+    Route { call: CallRef, call_id: String, local_tag: String },
+    /// The call is over: forget its routes.
+    Done { call: CallRef },
+}
+
+/// What the endpoint passes to a call task.
+pub(crate) enum CallEvent {
+    /// A response to one of the call's client transactions.
+    Response { key: TsxKey, response: Response },
+    /// An in-dialog request.
+    Request { key: TsxKey, request: Request },
+    /// An ACK for a 2xx the call sent.
+    Ack,
+    /// The caller CANCELled (the layer already answered the CANCEL).
+    Cancelled,
+    /// A transaction of the call timed out.
+    TimedOut { key: TsxKey },
+}
+
+/// Why a request needs a user's HA1 (what to do once it is known).
+#[derive(Clone, Copy, Debug)]
+enum Purpose {
+    Register,
+    Invite,
+}
+
+/// Results of work the endpoint handed to other tasks.
+enum Internal {
+    Looked { key: TsxKey, request: Request, source: Source, purpose: Purpose, creds: Box<sip::auth::DigestCredentials>, ext: Option<Extension> },
+}
+
+/// Endpoint settings taken from the node config.
+pub(crate) struct EndpointConfig {
+    pub(crate) registrar: RegistrarConfig,
+    pub(crate) trusted: Vec<config::IpNet>,
+}
+
+/// The endpoint task's state.
+pub(crate) struct Endpoint {
+    layer: TransactionLayer,
+    transports: Transports,
+    location: Location,
+    digest: DigestServer,
+    throttle: Throttle,
+    cfg: EndpointConfig,
+    ctx: Arc<Ctx>,
+    calls: HashMap<CallRef, mpsc::UnboundedSender<CallEvent>>,
+    owners: HashMap<TsxKey, CallRef>,
+    dialogs: HashMap<(String, String), CallRef>,
+    next_call: u64,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    internal_rx: mpsc::UnboundedReceiver<Internal>,
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Endpoint {
+    pub(crate) fn new(
+        layer: TransactionLayer,
+        transports: Transports,
+        digest: DigestServer,
+        throttle: Throttle,
+        cfg: EndpointConfig,
+        ctx: Arc<Ctx>,
+    ) -> Endpoint {
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        Endpoint {
+            layer,
+            transports,
+            location: Location::new(),
+            digest,
+            throttle,
+            cfg,
+            ctx,
+            calls: HashMap::new(),
+            owners: HashMap::new(),
+            dialogs: HashMap::new(),
+            next_call: 1,
+            internal_tx,
+            internal_rx,
+        }
+    }
+
+    /// Runs until the inbound channel closes.
+    pub(crate) async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut purge = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            self.drain();
+            let deadline = self.layer.poll_timeout().map(tokio::time::Instant::from_std);
+            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+            tokio::select! {
+                msg = inbound.recv() => {
+                    let Some(msg) = msg else { break };
+                    self.layer.handle_received(now(), msg.source, &msg.bytes);
+                    // Take what else is queued before polling outputs again.
+                    for _ in 0..64 {
+                        let Ok(msg) = inbound.try_recv() else { break };
+                        self.layer.handle_received(now(), msg.source, &msg.bytes);
+                        self.drain();
+                    }
+                }
+                Some(cmd) = commands.recv() => self.on_command(cmd),
+                Some(done) = self.internal_rx.recv() => self.on_internal(done),
+                _ = tokio::time::sleep_until(deadline.unwrap_or(far)) => self.layer.handle_timeout(now()),
+                _ = purge.tick() => { self.location.purge(now()); }
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        loop {
+            while let Some(t) = self.layer.poll_transmit() {
+                self.transports.send(t);
+            }
+            let Some(ev) = self.layer.poll_event() else { break };
+            self.on_event(ev);
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        let now = now();
+        match cmd {
+            Command::Send { call, request, target, reply } => {
+                let key = self.layer.send_request(now, request, target);
+                self.owners.insert(key.clone(), call);
+                let _ = reply.send(key);
+            }
+            Command::Respond { key, response } => self.layer.respond(now, &key, response),
+            Command::Cancel { key } => {
+                if let (Some(cancel), Some(&call)) = (self.layer.cancel(now, &key), self.owners.get(&key)) {
+                    self.owners.insert(cancel, call);
+                }
+            }
+            Command::Ack { invite, ack, target } => self.layer.ack_2xx(now, &invite, ack, target),
+            Command::Route { call, call_id, local_tag } => {
+                self.dialogs.insert((call_id, local_tag), call);
+            }
+            Command::Done { call } => {
+                self.calls.remove(&call);
+                self.dialogs.retain(|_, c| *c != call);
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: TsxEvent) {
+        match ev {
+            TsxEvent::Request { key, request, source } => self.on_request(key, request, source),
+            TsxEvent::Ack { request, .. } => {
+                if let Some(call) = self.dialog_owner(&request) {
+                    self.to_call(call, CallEvent::Ack);
+                }
+            }
+            TsxEvent::Cancelled { invite, .. } => {
+                if let Some(&call) = self.owners.get(&invite) {
+                    self.to_call(call, CallEvent::Cancelled);
+                }
+            }
+            TsxEvent::Response { key, response } => {
+                if let Some(&call) = self.owners.get(&key) {
+                    self.to_call(call, CallEvent::Response { key, response });
+                }
+            }
+            TsxEvent::TimedOut { key } => {
+                if let Some(&call) = self.owners.get(&key) {
+                    self.to_call(call, CallEvent::TimedOut { key });
+                }
+            }
+            TsxEvent::StrayResponse { response, .. } => trace!(status = response.status, "stray response dropped"),
+            TsxEvent::Terminated { key } => {
+                self.owners.remove(&key);
+            }
+        }
+    }
+
+    fn to_call(&mut self, call: CallRef, ev: CallEvent) {
+        if let Some(tx) = self.calls.get(&call) {
+            if tx.send(ev).is_err() {
+                self.calls.remove(&call);
+            }
+        }
+    }
+
+    fn dialog_owner(&self, req: &Request) -> Option<CallRef> {
+        let call_id = req.headers.call_id()?;
+        let to = req.headers.to()?;
+        let tag = to.tag()?;
+        self.dialogs.get(&(call_id.to_owned(), tag.to_owned())).copied()
+    }
+
+    fn on_request(&mut self, key: TsxKey, req: Request, source: Source) {
+        if !self.throttle.check(source.remote.ip(), now()) {
+            debug!(source = %source.remote.ip(), "request from a banned source ignored");
+            return;
+        }
+        let in_dialog = req.headers.to().is_some_and(|t| t.tag().is_some());
+        if in_dialog && req.method != Method::Register {
+            return match self.dialog_owner(&req) {
+                Some(call) => self.to_call(call, CallEvent::Request { key, request: req }),
+                None if req.method == Method::Options => self.reply(&key, &req, 200),
+                None => self.reply(&key, &req, 481),
+            };
+        }
+        if let Some(status) = self.precheck(&req) {
+            return self.reply_with(&key, &req, status);
+        }
+        match req.method {
+            Method::Register => self.authenticate(key, req, source, Purpose::Register),
+            Method::Invite if self.cfg.trusted.iter().any(|n| n.contains(source.remote.ip())) => {
+                let caller = req.headers.from().and_then(|f| f.uri.sip().and_then(|u| u.user.clone())).unwrap_or_default();
+                self.start_call(key, req, source, caller);
+            }
+            Method::Invite => self.authenticate(key, req, source, Purpose::Invite),
+            Method::Options => self.reply(&key, &req, 200),
+            Method::Ack | Method::Cancel => {}
+            Method::Bye | Method::Info | Method::Update | Method::Prack | Method::Notify => self.reply(&key, &req, 481),
+            _ => self.reply(&key, &req, 501),
+        }
+    }
+
+    /// Checks every out-of-dialog request gets before its method is looked
+    /// at: URI scheme (416), Require (420), body type (415), Max-Forwards (483).
+    fn precheck(&self, req: &Request) -> Option<u16> {
+        if req.uri.sip().is_none() {
+            return Some(416);
+        }
+        if req.headers.values(&HeaderName::Require).is_some_and(|v| !v.is_empty()) && req.method != Method::Cancel {
+            return Some(420);
+        }
+        if req.method == Method::Invite && !req.body.is_empty() {
+            let ct = req.headers.get(&HeaderName::ContentType).unwrap_or_default();
+            if !ct.trim().to_ascii_lowercase().starts_with("application/sdp") {
+                return Some(415);
+            }
+        }
+        if req.headers.max_forwards() == Some(0) && req.method != Method::Options {
+            return Some(483);
+        }
+        None
+    }
+
+    fn reply(&mut self, key: &TsxKey, req: &Request, status: u16) {
+        self.reply_with(key, req, status);
+    }
+
+    fn reply_with(&mut self, key: &TsxKey, req: &Request, status: u16) {
+        let mut resp = Response::to_request(req, status);
+        add_to_tag(&mut resp, &self.ctx.new_tag());
+        self.ctx.common_headers(&mut resp.headers);
+        match status {
+            420 => {
+                let unsupported = req.headers.values(&HeaderName::Require).unwrap_or_default().join(", ");
+                resp.headers.push(HeaderName::Unsupported, unsupported);
+            }
+            415 => resp.headers.push(HeaderName::Accept, "application/sdp"),
+            200 if req.method == Method::Options => resp.headers.push(HeaderName::Accept, "application/sdp"),
+            _ => {}
+        }
+        self.layer.respond(now(), key, resp);
+    }
+
+    /// Challenges, or looks up the user's HA1 and comes back in `on_internal`.
+    fn authenticate(&mut self, key: TsxKey, req: Request, source: Source, purpose: Purpose) {
+        let header = match purpose {
+            Purpose::Register => HeaderName::Authorization,
+            Purpose::Invite => HeaderName::ProxyAuthorization,
+        };
+        let digest = req
+            .headers
+            .get_all(&header)
+            .filter_map(|v| match Credentials::parse(v) {
+                Ok(Credentials::Digest(d)) if d.realm == self.digest.realm() => Some(Ok(d)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .next();
+        match digest {
+            None => self.challenge(&key, &req, purpose, false),
+            Some(Err(_)) => {
+                self.throttle.record_failure(source.remote.ip(), now());
+                self.reply(&key, &req, 400);
+            }
+            Some(Ok(creds)) => {
+                let store = self.ctx.store.clone();
+                let tx = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    let ext = store.extension(&creds.username).await.ok().flatten();
+                    let creds = Box::new(creds);
+                    let _ = tx.send(Internal::Looked { key, request: req, source, purpose, creds, ext });
+                });
+            }
+        }
+    }
+
+    fn challenge(&mut self, key: &TsxKey, req: &Request, purpose: Purpose, stale: bool) {
+        let (status, header) = match purpose {
+            Purpose::Register => (401, HeaderName::WwwAuthenticate),
+            Purpose::Invite => (407, HeaderName::ProxyAuthenticate),
+        };
+        let mut resp = Response::to_request(req, status);
+        add_to_tag(&mut resp, &self.ctx.new_tag());
+        self.ctx.common_headers(&mut resp.headers);
+        for value in self.digest.challenge(unix_now(), rand::random(), stale) {
+            resp.headers.push(header.clone(), value);
+        }
+        self.layer.respond(now(), key, resp);
+    }
+
+    fn on_internal(&mut self, done: Internal) {
+        let Internal::Looked { key, request, source, purpose, creds, ext } = done;
+        let lookup = |alg: DigestAlgorithm, _user: &str| ext.as_ref().map(|e| e.ha1(alg).to_owned());
+        let uri = request.uri.to_string();
+        let verdict = self.digest.verify(unix_now(), request.method.as_str(), &uri, &creds, lookup);
+        let ip = source.remote.ip();
+        match verdict {
+            Verdict::Accepted { user } => {
+                self.throttle.record_success(ip);
+                match purpose {
+                    Purpose::Register => self.register(key, request, source, &user),
+                    Purpose::Invite => self.start_call(key, request, source, user),
+                }
+            }
+            Verdict::Stale => self.challenge(&key, &request, purpose, true),
+            Verdict::Rejected(reason) => {
+                debug!(source = %ip, ?reason, "authentication failed");
+                self.throttle.record_failure(ip, now());
+                self.challenge(&key, &request, purpose, false);
+            }
+            Verdict::Malformed(reason) => {
+                debug!(source = %ip, ?reason, "malformed credentials");
+                self.throttle.record_failure(ip, now());
+                self.reply(&key, &request, 400);
+            }
+        }
+    }
+
+    fn register(&mut self, key: TsxKey, req: Request, source: Source, user: &str) {
+        let Some(aor) = req.headers.to().and_then(|t| t.uri.sip().and_then(|u| u.user.clone())) else {
+            return self.reply(&key, &req, 416);
+        };
+        if aor != user {
+            return self.reply(&key, &req, 403);
+        }
+        match self.location.register(now(), user, &req, source, &self.cfg.registrar) {
+            Ok(contacts) => {
+                let mut resp = Response::to_request(&req, 200);
+                add_to_tag(&mut resp, &self.ctx.new_tag());
+                for c in contacts {
+                    resp.headers.push(HeaderName::Contact, c);
+                }
+                self.ctx.common_headers(&mut resp.headers);
+                self.layer.respond(now(), &key, resp);
+            }
+            Err(RegisterError::IntervalTooBrief(min)) => {
+                let mut resp = Response::to_request(&req, 423);
+                add_to_tag(&mut resp, &self.ctx.new_tag());
+                resp.headers.push(HeaderName::MinExpires, min.to_string());
+                self.layer.respond(now(), &key, resp);
+            }
+            Err(RegisterError::Bad(_)) => self.reply(&key, &req, 400),
+        }
+    }
+
+    fn start_call(&mut self, key: TsxKey, invite: Request, source: Source, caller: String) {
+        let Some(callee) = invite.uri.sip().and_then(|u| u.user.clone()) else {
+            return self.reply(&key, &invite, 404);
+        };
+        let id = CallRef(self.next_call);
+        self.next_call += 1;
+        let bindings = self.location.lookup(now(), &callee);
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.calls.insert(id, tx);
+        self.owners.insert(key.clone(), id);
+        let setup = CallSetup { id, key, invite, source, caller, callee, bindings };
+        tokio::spawn(call::run(self.ctx.clone(), setup, rx));
+    }
+}
+
+/// Adds our tag to a response's To (RFC 3261 §8.2.6.2) unless it has one.
+fn add_to_tag(resp: &mut Response, tag: &str) {
+    if resp.status == 100 {
+        return;
+    }
+    if let Some(mut to) = resp.headers.to() {
+        if to.tag().is_none() {
+            to.params.set("tag", Some(tag));
+            resp.headers.set(HeaderName::To, to.to_string());
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Wiring of the on-prem node: binds the transports and the media relay,
+//! opens the store, and starts the endpoint task. [`Ctx`] is the small,
+//! read-only context every call task shares (handles, not state).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use config::{DigestAlgorithm as CfgAlg, NodeConfig, TlsIdentity};
+use media::{PortRange, Relay, RelayConfig};
+use sip::auth::{DigestAlgorithm, DigestConfig, DigestServer, Throttle, ThrottleConfig};
+use sip::message::{HeaderName, Headers, Host, Request, Response};
+use sip::net::{Target, TransportKind};
+use sip::transaction::{LayerConfig, ListenPorts, Timers, TransactionLayer, TsxKey};
+use sip::transport::{TransportConfig, Transports};
+use tokio::sync::{mpsc, oneshot};
+use tracing::info;
+
+use crate::endpoint::{CallRef, Command, Endpoint, EndpointConfig};
+use crate::registrar::RegistrarConfig;
+use crate::store::{CdrWriter, Store};
+
+/// Why the node could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// A socket could not be bound.
+    #[error("cannot bind {what}: {source}")]
+    Bind {
+        /// What was being bound.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// TLS material could not be loaded or made.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The media relay could not start.
+    #[error("media relay: {0}")]
+    Media(#[from] media::RelayError),
+    /// Digest settings were refused.
+    #[error("auth: {0}")]
+    Auth(#[from] sip::auth::AuthError),
+}
+
+/// What call tasks share: handles to the endpoint, store, relay, and the
+/// few settings they need.
+pub(crate) struct Ctx {
+    cmds: mpsc::UnboundedSender<Command>,
+    pub(crate) store: Store,
+    pub(crate) cdrs: CdrWriter,
+    pub(crate) relay: Relay,
+    pub(crate) media_ip: IpAddr,
+    advertise: Host,
+    ports: Ports,
+    pub(crate) ring_timeout: Duration,
+    pub(crate) max_duration: Duration,
+    pub(crate) linger: Duration,
+    user_agent: String,
+}
+
+#[derive(Clone, Copy)]
+struct Ports {
+    udp: u16,
+    tcp: u16,
+    tls: Option<u16>,
+}
+
+impl Ctx {
+    pub(crate) fn send(&self, cmd: Command) {
+        // The endpoint outlives every call; a send error means shutdown.
+        let _ = self.cmds.send(cmd);
+    }
+
+    /// Starts a client transaction through the endpoint and returns its key.
+    pub(crate) async fn send_request(&self, call: CallRef, request: Request, target: Target) -> TsxKey {
+        let (reply, key) = oneshot::channel();
+        self.send(Command::Send { call, request, target, reply });
+        match key.await {
+            Ok(key) => key,
+            // The endpoint has stopped: the node is shutting down; park the call.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Answers a server transaction with a bare status.
+    pub(crate) fn respond(&self, key: &TsxKey, req: &Request, status: u16) {
+        let mut resp = Response::to_request(req, status);
+        self.common_headers(&mut resp.headers);
+        self.send(Command::Respond { key: key.clone(), response: resp });
+    }
+
+    /// Our Contact for a leg on `kind`.
+    pub(crate) fn contact(&self, kind: TransportKind) -> String {
+        match kind {
+            TransportKind::Udp => format!("<sip:switchyard@{}:{}>", self.advertise, self.ports.udp),
+            TransportKind::Tcp => format!("<sip:switchyard@{}:{};transport=tcp>", self.advertise, self.ports.tcp),
+            TransportKind::Tls => {
+                let port = self.ports.tls.unwrap_or(self.ports.tcp);
+                format!("<sip:switchyard@{}:{};transport=tls>", self.advertise, port)
+            }
+        }
+    }
+
+    /// Headers every message the node originates carries.
+    pub(crate) fn common_headers(&self, h: &mut Headers) {
+        h.push(HeaderName::Allow, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER");
+        h.push(HeaderName::UserAgent, self.user_agent.as_str());
+    }
+
+    /// A fresh tag (RFC 3261 §19.3: at least 32 bits of randomness).
+    pub(crate) fn new_tag(&self) -> String {
+        format!("{:016x}", rand::random::<u64>())
+    }
+
+    /// A fresh Call-ID for a leg the node originates.
+    pub(crate) fn new_call_id(&self) -> String {
+        format!("{:032x}@{}", rand::random::<u128>(), self.advertise)
+    }
+}
+
+/// Runs a node until the process is stopped.
+pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
+    let store = Store::open_config(&cfg.store.url).await?;
+    let cdrs = CdrWriter::spawn(store.clone(), cfg.store.cdr_batch_max);
+    let relay = Relay::new(RelayConfig {
+        bind_ip: cfg.media.bind,
+        advertise_ip: cfg.media.advertise,
+        ports: PortRange { min: cfg.media.rtp_port_min, max: cfg.media.rtp_port_max },
+        recv_buffer: 1 << 20,
+    })?;
+    let sip = &cfg.sip;
+    let tls = match &sip.tls {
+        Some(t) => Some((std::net::SocketAddr::new(sip.listen, t.port), tls_server(&cfg, &t.identity)?)),
+        None => None,
+    };
+    let tcfg = TransportConfig {
+        udp: Some(std::net::SocketAddr::new(sip.listen, sip.port)),
+        tcp: Some(std::net::SocketAddr::new(sip.listen, sip.port)),
+        tls,
+        tls_client: None,
+        recv_buffer: sip.recv_buffer_bytes,
+        tcp_idle_timeout: sip.tcp_idle_timeout,
+        max_connections: 10_000,
+    };
+    let (transports, inbound) = Transports::bind(tcfg).await.map_err(|source| NodeError::Bind { what: "SIP", source })?;
+    let ports = Ports {
+        udp: transports.local_addr(TransportKind::Udp).map_or(sip.port, |a| a.port()),
+        tcp: transports.local_addr(TransportKind::Tcp).map_or(sip.port, |a| a.port()),
+        tls: transports.local_addr(TransportKind::Tls).map(|a| a.port()),
+    };
+    let advertise = Host::Ip(sip.advertise);
+    let mut lcfg = LayerConfig::new(advertise.clone());
+    lcfg.timers = Timers { t1: sip.t1, t2: sip.t2, t4: sip.t4, ..Timers::default() };
+    lcfg.ports = ListenPorts { udp: ports.udp, tcp: ports.tcp, tls: ports.tls.unwrap_or(ports.tcp) };
+    let layer = TransactionLayer::new(lcfg, rand::random());
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let ctx = Arc::new(Ctx {
+        cmds: cmd_tx,
+        store,
+        cdrs,
+        relay,
+        media_ip: cfg.media.advertise,
+        advertise,
+        ports,
+        ring_timeout: cfg.calls.ring_timeout,
+        max_duration: cfg.calls.max_duration,
+        linger: sip.t1 * 64,
+        user_agent: format!("Switchyard/{} ({})", env!("CARGO_PKG_VERSION"), cfg.node.name),
+    });
+    let endpoint = Endpoint::new(layer, transports, digest_server(&cfg)?, throttle(&cfg), endpoint_config(&cfg), ctx);
+    info!(udp = ports.udp, tcp = ports.tcp, tls = ?ports.tls, "SIP listening");
+    endpoint.run(inbound, cmd_rx).await;
+    Ok(())
+}
+
+fn digest_server(cfg: &NodeConfig) -> Result<DigestServer, NodeError> {
+    let mut dc = DigestConfig::new(cfg.sip.domain.clone(), rand::random());
+    dc.nonce_ttl = cfg.auth.nonce_ttl;
+    dc.algorithms = cfg
+        .auth
+        .algorithms
+        .iter()
+        .map(|a| match a {
+            CfgAlg::Sha256 => DigestAlgorithm::Sha256,
+            CfgAlg::Md5 => DigestAlgorithm::Md5,
+        })
+        .collect();
+    Ok(DigestServer::new(dc)?)
+}
+
+fn throttle(cfg: &NodeConfig) -> Throttle {
+    Throttle::new(ThrottleConfig {
+        max_failures: cfg.auth.max_failures as usize,
+        window: cfg.auth.failure_window,
+        ban: cfg.auth.ban,
+        ..ThrottleConfig::default()
+    })
+}
+
+fn endpoint_config(cfg: &NodeConfig) -> EndpointConfig {
+    let r = &cfg.registrar;
+    EndpointConfig {
+        registrar: RegistrarConfig {
+            min_expires: r.min_expires.as_secs() as u32,
+            default_expires: r.default_expires.as_secs() as u32,
+            max_expires: r.max_expires.as_secs() as u32,
+            max_contacts: r.max_contacts,
+        },
+        trusted: cfg.auth.trusted.clone(),
+    }
+}
+
+/// Loads the TLS identity, or makes and keeps a self-signed one in the data dir.
+fn tls_server(cfg: &NodeConfig, id: &TlsIdentity) -> Result<Arc<rustls::ServerConfig>, NodeError> {
+    let tls_err = |e: &dyn std::fmt::Display| NodeError::Tls(e.to_string());
+    let (cert, key) = match id {
+        TlsIdentity::Files { cert, key } => (
+            std::fs::read(cert).map_err(|e| tls_err(&format_args!("{}: {e}", cert.display())))?,
+            std::fs::read(key).map_err(|e| tls_err(&format_args!("{}: {e}", key.display())))?,
+        ),
+        TlsIdentity::SelfSigned => {
+            let dir = cfg.node.data_dir.join("tls");
+            let (cp, kp) = (dir.join("node.crt"), dir.join("node.key"));
+            if !cp.exists() || !kp.exists() {
+                let (c, k) = sip::transport::self_signed(&[cfg.sip.domain.clone(), cfg.sip.advertise.to_string()])
+                    .map_err(|e| tls_err(&e))?;
+                std::fs::create_dir_all(&dir).map_err(|e| tls_err(&e))?;
+                std::fs::write(&cp, c).map_err(|e| tls_err(&e))?;
+                std::fs::write(&kp, k).map_err(|e| tls_err(&e))?;
+            }
+            (std::fs::read(&cp).map_err(|e| tls_err(&e))?, std::fs::read(&kp).map_err(|e| tls_err(&e))?)
+        }
+    };
+    sip::transport::tls_server_config(&cert, &key).map_err(|e| tls_err(&e))
+}

@@ -1,0 +1,235 @@
+//! Call detail records: one row per call, written once when the call ends.
+//!
+//! Rows are inserted by [`super::CdrWriter`] only; an id that is already
+//! stored is skipped, so writing the same record twice is harmless.
+
+use sqlx::Row as _;
+
+use super::{Db, Store, StoreError};
+
+/// How a call ended, from the caller's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// The callee answered.
+    Answered,
+    /// The callee was busy (486, 600).
+    Busy,
+    /// Nobody answered before the ring timeout (408, 480 after ringing).
+    NoAnswer,
+    /// The caller hung up before an answer (CANCEL, 487).
+    Cancelled,
+    /// The call failed for another reason (a 4xx–6xx not listed here, a
+    /// transport error, a timeout of the transaction).
+    Failed,
+    /// The callee exists but has no registered contact.
+    Unavailable,
+    /// The dialled number is not provisioned.
+    NotFound,
+}
+
+impl Disposition {
+    /// Every disposition, in declaration order.
+    pub const ALL: [Disposition; 7] = [
+        Self::Answered,
+        Self::Busy,
+        Self::NoAnswer,
+        Self::Cancelled,
+        Self::Failed,
+        Self::Unavailable,
+        Self::NotFound,
+    ];
+
+    /// The stored token: `answered`, `busy`, `no_answer`, `cancelled`,
+    /// `failed`, `unavailable` or `not_found`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Busy => "busy",
+            Self::NoAnswer => "no_answer",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+            Self::Unavailable => "unavailable",
+            Self::NotFound => "not_found",
+        }
+    }
+
+    /// The disposition whose token is `token`.
+    #[must_use]
+    pub fn parse(token: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == token)
+    }
+}
+
+impl std::fmt::Display for Disposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One call's record. Times are unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cdr {
+    /// Unique id chosen by the caller (UUID-like); a second write of the same
+    /// id is ignored.
+    pub id: String,
+    /// The SIP Call-ID of the caller's leg.
+    pub call_id: String,
+    /// The calling party (extension or number).
+    pub caller: String,
+    /// The dialled party.
+    pub callee: String,
+    /// When the INVITE arrived (unix ms).
+    pub started_at: i64,
+    /// When the callee answered, if it did (unix ms).
+    pub answered_at: Option<i64>,
+    /// When the call ended (unix ms).
+    pub ended_at: i64,
+    /// How the call ended.
+    pub disposition: Disposition,
+    /// Who or what ended it: `caller_bye`, `callee_bye`, or the final SIP
+    /// status of a failed attempt such as `487` or `480`.
+    pub hangup_cause: String,
+    /// The final SIP status sent to the caller, when there was one.
+    pub sip_status: Option<u16>,
+}
+
+impl Cdr {
+    /// The record of a call that starts now: a fresh random id (a UUID v4 in
+    /// its usual text form), not answered, and until [`Cdr::finish`] ended at
+    /// `started_at` with disposition [`Disposition::Failed`].
+    #[must_use]
+    pub fn begin(call_id: &str, caller: &str, callee: &str, started_at: i64) -> Self {
+        Self {
+            id: random_uuid(&mut rand::rng()),
+            call_id: call_id.to_owned(),
+            caller: caller.to_owned(),
+            callee: callee.to_owned(),
+            started_at,
+            answered_at: None,
+            ended_at: started_at,
+            disposition: Disposition::Failed,
+            hangup_cause: String::new(),
+            sip_status: None,
+        }
+    }
+
+    /// Records how and when the call ended.
+    pub fn finish(
+        &mut self,
+        disposition: Disposition,
+        cause: &str,
+        sip_status: Option<u16>,
+        ended_at: i64,
+    ) {
+        self.disposition = disposition;
+        cause.clone_into(&mut self.hangup_cause);
+        self.sip_status = sip_status;
+        self.ended_at = ended_at;
+    }
+
+    /// Total length, from INVITE to end; never negative.
+    #[must_use]
+    pub fn duration_ms(&self) -> i64 {
+        self.ended_at.saturating_sub(self.started_at).max(0)
+    }
+
+    /// Billable length, from answer to end; 0 for an unanswered call.
+    #[must_use]
+    pub fn billsec_ms(&self) -> i64 {
+        self.answered_at
+            .map_or(0, |answered| self.ended_at.saturating_sub(answered).max(0))
+    }
+}
+
+/// 122 random bits in the RFC 9562 version-4 layout, as
+/// `xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx`.
+fn random_uuid(rng: &mut impl rand::Rng) -> String {
+    let bits: u128 = rng.random();
+    let bits = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+impl Store {
+    /// The `limit` most recently ended calls, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`]
+    /// when a row holds an unknown disposition or an out-of-range status.
+    pub async fn cdrs(&self, limit: u32) -> Result<Vec<Cdr>, StoreError> {
+        let rows = sqlx::query::<Db>(
+            "SELECT id, call_id, caller, callee, started_at, answered_at, ended_at,
+                    disposition, hangup_cause, sip_status
+             FROM cdrs ORDER BY ended_at DESC, id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(cdr_from_row).collect()
+    }
+}
+
+/// Inserts `cdrs` in one transaction (the group commit of
+/// [`super::CdrWriter`]). Rows whose id is already stored are skipped.
+pub(super) async fn insert_batch<'a>(
+    store: &Store,
+    cdrs: impl Iterator<Item = &'a Cdr>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = store.pool().begin().await?;
+    for cdr in cdrs {
+        sqlx::query::<Db>(
+            "INSERT INTO cdrs (id, call_id, caller, callee, started_at, answered_at, ended_at,
+                               disposition, hangup_cause, sip_status, duration_ms, billsec_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&cdr.id)
+        .bind(&cdr.call_id)
+        .bind(&cdr.caller)
+        .bind(&cdr.callee)
+        .bind(cdr.started_at)
+        .bind(cdr.answered_at)
+        .bind(cdr.ended_at)
+        .bind(cdr.disposition.as_str())
+        .bind(&cdr.hangup_cause)
+        .bind(cdr.sip_status.map(i32::from))
+        .bind(cdr.duration_ms())
+        .bind(cdr.billsec_ms())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+fn cdr_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Cdr, StoreError> {
+    let id: String = row.try_get("id")?;
+    let token: String = row.try_get("disposition")?;
+    let disposition = Disposition::parse(&token)
+        .ok_or_else(|| StoreError::Corrupt(format!("cdr {id}: unknown disposition {token:?}")))?;
+    let status: Option<i32> = row.try_get("sip_status")?;
+    let sip_status = status.map(u16::try_from).transpose().map_err(|_| {
+        StoreError::Corrupt(format!("cdr {id}: SIP status {status:?} out of range"))
+    })?;
+    Ok(Cdr {
+        call_id: row.try_get("call_id")?,
+        caller: row.try_get("caller")?,
+        callee: row.try_get("callee")?,
+        started_at: row.try_get("started_at")?,
+        answered_at: row.try_get("answered_at")?,
+        ended_at: row.try_get("ended_at")?,
+        disposition,
+        hangup_cause: row.try_get("hangup_cause")?,
+        sip_status,
+        id,
+    })
+}
