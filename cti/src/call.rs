@@ -201,7 +201,7 @@ impl Call {
         h.push(HeaderName::CallId, self.b_call_id.clone());
         h.push(HeaderName::CSeq, "1 INVITE");
         h.push(HeaderName::Contact, self.ctx.contact(b.source.transport));
-        self.ctx.common_headers(h);
+        self.ctx.request_headers(h);
         if let Some(sdp) = sdp {
             h.push(HeaderName::ContentType, "application/sdp");
             req.body = sdp.to_vec();
@@ -367,7 +367,7 @@ impl Call {
         let Some(dialog) = dialog else { return self.ctx.respond(&server, &req, 481) };
         let mut out = dialog.request(req.method.clone());
         out.headers.push(HeaderName::Contact, self.ctx.contact(target.transport));
-        self.ctx.common_headers(&mut out.headers);
+        self.ctx.request_headers(&mut out.headers);
         copy_body(&req, &mut out, body);
         let client = self.ctx.send_request(self.id, out, target).await;
         self.relayed.push(Relayed { client, server, to_leg, request: req });
@@ -380,7 +380,7 @@ impl Call {
             let source = if r.to_leg == Side::A { self.b.as_ref().map(|(_, t)| t.transport) } else { Some(self.a_source.transport) };
             resp.headers.push(HeaderName::Contact, self.ctx.contact(source.unwrap_or(self.a_source.transport)));
         }
-        self.ctx.common_headers(&mut resp.headers);
+        self.ctx.response_headers(&mut resp.headers);
         if let Some(body) = body {
             resp.headers.push(HeaderName::ContentType, "application/sdp");
             resp.body = body;
@@ -418,7 +418,7 @@ impl Call {
         if (101..300).contains(&status) {
             resp.headers.push(HeaderName::Contact, self.ctx.contact(self.a_source.transport));
         }
-        self.ctx.common_headers(&mut resp.headers);
+        self.ctx.response_headers(&mut resp.headers);
         if let Some(sdp) = sdp {
             resp.headers.push(HeaderName::ContentType, "application/sdp");
             resp.body = sdp;
@@ -450,7 +450,7 @@ impl Call {
         };
         if let Some(dialog) = dialog {
             let mut bye = dialog.request(Method::Bye);
-            self.ctx.common_headers(&mut bye.headers);
+            self.ctx.request_headers(&mut bye.headers);
             self.ctx.send_request(self.id, bye, target).await;
         }
     }

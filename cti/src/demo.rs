@@ -261,12 +261,10 @@ impl DemoSetup {
             .tls
             .as_ref()
             .map_or(String::new(), |t| format!(", TLS on port {}", t.port));
-        let http = SocketAddr::new(self.config.http.listen, self.config.http.port);
         let mut out = format!(
             "Switchyard demo node\n\
              \x20 registrar:   {registrar} (UDP and TCP{tls})\n\
              \x20 realm:       {realm}\n\
-             \x20 HTTP API:    http://{http}/\n\
              \x20 config:      {config}\n\
              \x20 credentials: {creds}\n\n\
              Extensions (SIP user name = extension, password):\n",

@@ -297,7 +297,7 @@ impl Endpoint {
     fn reply_with(&mut self, key: &TsxKey, req: &Request, status: u16) {
         let mut resp = Response::to_request(req, status);
         add_to_tag(&mut resp, &self.ctx.new_tag());
-        self.ctx.common_headers(&mut resp.headers);
+        self.ctx.response_headers(&mut resp.headers);
         match status {
             420 => {
                 let unsupported = req.headers.values(&HeaderName::Require).unwrap_or_default().join(", ");
@@ -350,7 +350,7 @@ impl Endpoint {
         };
         let mut resp = Response::to_request(req, status);
         add_to_tag(&mut resp, &self.ctx.new_tag());
-        self.ctx.common_headers(&mut resp.headers);
+        self.ctx.response_headers(&mut resp.headers);
         for value in self.digest.challenge(unix_now(), rand::random(), stale) {
             resp.headers.push(header.clone(), value);
         }
@@ -399,7 +399,7 @@ impl Endpoint {
                 for c in contacts {
                     resp.headers.push(HeaderName::Contact, c);
                 }
-                self.ctx.common_headers(&mut resp.headers);
+                self.ctx.response_headers(&mut resp.headers);
                 self.layer.respond(now(), &key, resp);
             }
             Err(RegisterError::IntervalTooBrief(min)) => {

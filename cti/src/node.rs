@@ -46,6 +46,9 @@ pub enum NodeError {
     Auth(#[from] sip::auth::AuthError),
 }
 
+/// The methods the node handles, for Allow headers.
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
+
 /// What call tasks share: handles to the endpoint, store, relay, and the
 /// few settings they need.
 pub(crate) struct Ctx {
@@ -89,7 +92,7 @@ impl Ctx {
     /// Answers a server transaction with a bare status.
     pub(crate) fn respond(&self, key: &TsxKey, req: &Request, status: u16) {
         let mut resp = Response::to_request(req, status);
-        self.common_headers(&mut resp.headers);
+        self.response_headers(&mut resp.headers);
         self.send(Command::Respond { key: key.clone(), response: resp });
     }
 
@@ -105,10 +108,16 @@ impl Ctx {
         }
     }
 
-    /// Headers every message the node originates carries.
-    pub(crate) fn common_headers(&self, h: &mut Headers) {
-        h.push(HeaderName::Allow, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER");
+    /// Headers every request the node originates carries.
+    pub(crate) fn request_headers(&self, h: &mut Headers) {
+        h.push(HeaderName::Allow, ALLOW);
         h.push(HeaderName::UserAgent, self.user_agent.as_str());
+    }
+
+    /// Headers every response the node sends carries.
+    pub(crate) fn response_headers(&self, h: &mut Headers) {
+        h.push(HeaderName::Allow, ALLOW);
+        h.push(HeaderName::Server, self.user_agent.as_str());
     }
 
     /// A fresh tag (RFC 3261 §19.3: at least 32 bits of randomness).
