@@ -162,7 +162,7 @@ impl Call {
         };
         for b in bindings {
             let invite = self.fork_invite(&b, offer.as_deref());
-            let target = Target::from(b.source);
+            let target = b.target();
             let key = self.ctx.send_request(self.id, invite.clone(), target).await;
             self.forks.push(Fork { key, invite, target, done: false });
         }

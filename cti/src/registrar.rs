@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sip::message::{Contacts, HeaderName, NameAddr, Request, parse_delta};
-use sip::net::Source;
+use std::net::SocketAddr;
+
+use sip::net::{Source, Target};
 
 /// Registrar limits, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +41,25 @@ pub struct Binding {
     cseq: u32,
     /// When it was first added (for the oldest-first eviction).
     created: Instant,
+}
+
+impl Binding {
+    /// Where requests for this contact go. Over TCP/TLS: the connection the
+    /// phone registered on. Over UDP: the Contact's address when the phone
+    /// sent from that same IP (not behind NAT), else the address the REGISTER
+    /// really came from (symmetric signalling through the NAT binding).
+    pub fn target(&self) -> Target {
+        if self.source.transport.is_reliable() {
+            return Target::from(self.source);
+        }
+        let contact = self.contact.uri.sip().and_then(|u| u.host.ip().map(|ip| (ip, u.port.unwrap_or(5060))));
+        match contact {
+            Some((ip, port)) if ip.to_canonical() == self.source.remote.ip().to_canonical() => {
+                Target { transport: self.source.transport, remote: SocketAddr::new(ip, port), conn: None }
+            }
+            _ => Target::from(self.source),
+        }
+    }
 }
 
 /// Why a REGISTER was refused (the status to answer).
@@ -241,6 +262,17 @@ Contact: {contact}\r\n{extra}Content-Length: 0\r\n\r\n"
         let mut q = register(6, "<sip:x@y>", "");
         q.headers.remove(&HeaderName::Contact);
         assert!(loc.register(t0, "1001", &q, src(), &CFG).unwrap().is_empty());
+    }
+
+    #[test]
+    fn calls_go_to_the_contact_unless_the_phone_is_behind_nat() {
+        let t0 = Instant::now();
+        let mut loc = Location::new();
+        let local = Source { transport: TransportKind::Udp, remote: "10.0.0.1:40000".parse().unwrap(), conn: None };
+        loc.register(t0, "1001", &register(1, "<sip:1001@10.0.0.1:5070>", ""), local, &CFG).unwrap();
+        assert_eq!(loc.lookup(t0, "1001")[0].target().remote, "10.0.0.1:5070".parse().unwrap());
+        loc.register(t0, "1002", &register(1, "<sip:1002@10.0.0.1:5070>", ""), src(), &CFG).unwrap();
+        assert_eq!(loc.lookup(t0, "1002")[0].target().remote, src().remote, "NATed: reply to where it came from");
     }
 
     #[test]
