@@ -270,7 +270,7 @@ impl Call {
             101..=199 if self.phase == Phase::Routing => {
                 let body = self.relay_sdp(Side::B, &resp.body);
                 let provisional = self.answer_a(resp.status, body);
-                self.ctx.send(Command::Respond { key: self.a_key.clone(), response: provisional });
+                self.ctx.send(Command::Respond { key: self.a_key, response: provisional });
             }
             200..=299 => self.on_fork_answer(i, resp).await,
             300.. => self.fork_failed(i, resp.status).await,
@@ -285,7 +285,7 @@ impl Call {
             debug!(call = self.id.0, "2xx without a usable dialog; ignoring it");
             return;
         };
-        let (key, target) = (fork.key.clone(), fork.target);
+        let (key, target) = (fork.key, fork.target);
         self.ctx.send(Command::Ack { invite: key, ack: dialog.ack(1), target });
         if self.phase != Phase::Routing {
             // A second fork answered, or the caller has gone: hang this one up.
@@ -297,7 +297,7 @@ impl Call {
         let body = self.relay_sdp(Side::B, &resp.body);
         let ok = self.answer_a(200, body);
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
-        self.ctx.send(Command::Respond { key: self.a_key.clone(), response: ok });
+        self.ctx.send(Command::Respond { key: self.a_key, response: ok });
         self.b = Some((dialog, target));
         self.phase = Phase::Answered;
         self.cdr.answered_at = Some(unix_ms());
@@ -320,7 +320,7 @@ impl Call {
 
     fn cancel_forks(&mut self) {
         for f in self.forks.iter().filter(|f| !f.done) {
-            self.ctx.send(Command::Cancel { key: f.key.clone() });
+            self.ctx.send(Command::Cancel { key: f.key });
         }
     }
 
@@ -328,7 +328,7 @@ impl Call {
     async fn fail(&mut self, status: u16, disposition: Disposition, cause: &str) {
         self.end(disposition, cause, Some(status)).await;
         let resp = self.answer_a(status, None);
-        self.ctx.send(Command::Respond { key: self.a_key.clone(), response: resp });
+        self.ctx.send(Command::Respond { key: self.a_key, response: resp });
     }
 
     async fn on_request(&mut self, key: TsxKey, req: Request) {
@@ -385,7 +385,7 @@ impl Call {
             resp.headers.push(HeaderName::ContentType, "application/sdp");
             resp.body = body;
         }
-        self.ctx.send(Command::Respond { key: r.server.clone(), response: resp });
+        self.ctx.send(Command::Respond { key: r.server, response: resp });
     }
 
     /// Rewrites an SDP body that arrived from `from` so the other leg sends

@@ -143,11 +143,11 @@ impl Endpoint {
             tokio::select! {
                 msg = inbound.recv() => {
                     let Some(msg) = msg else { break };
-                    self.layer.handle_received(now(), msg.source, &msg.bytes);
-                    // Take what else is queued before polling outputs again.
+                    self.receive(msg);
+                    // Take what else is queued before waiting again.
                     for _ in 0..64 {
                         let Ok(msg) = inbound.try_recv() else { break };
-                        self.layer.handle_received(now(), msg.source, &msg.bytes);
+                        self.receive(msg);
                         self.drain();
                     }
                 }
@@ -157,6 +157,18 @@ impl Endpoint {
                 _ = purge.tick() => { self.location.purge(now()); }
             }
         }
+    }
+
+    /// Feeds one message to the layer, unless its source is banned for
+    /// failed authentications: then nothing at all is sent back, not even a
+    /// 100 Trying.
+    fn receive(&mut self, msg: Inbound) {
+        let now = now();
+        if !self.throttle.check(msg.source.remote.ip(), now) {
+            trace!(source = %msg.source.remote.ip(), "message from a banned source ignored");
+            return;
+        }
+        self.layer.handle_received(now, msg.source, &msg.bytes);
     }
 
     fn drain(&mut self) {
@@ -174,7 +186,7 @@ impl Endpoint {
         match cmd {
             Command::Send { call, request, target, reply } => {
                 let key = self.layer.send_request(now, request, target);
-                self.owners.insert(key.clone(), call);
+                self.owners.insert(key, call);
                 let _ = reply.send(key);
             }
             Command::Respond { key, response } => self.layer.respond(now, &key, response),
@@ -199,22 +211,22 @@ impl Endpoint {
             TsxEvent::Request { key, request, source } => self.on_request(key, request, source),
             TsxEvent::Ack { request, .. } => {
                 if let Some(call) = self.dialog_owner(&request) {
-                    self.to_call(call, CallEvent::Ack);
+                    self.deliver(call, CallEvent::Ack);
                 }
             }
             TsxEvent::Cancelled { invite, .. } => {
                 if let Some(&call) = self.owners.get(&invite) {
-                    self.to_call(call, CallEvent::Cancelled);
+                    self.deliver(call, CallEvent::Cancelled);
                 }
             }
             TsxEvent::Response { key, response } => {
                 if let Some(&call) = self.owners.get(&key) {
-                    self.to_call(call, CallEvent::Response { key, response });
+                    self.deliver(call, CallEvent::Response { key, response });
                 }
             }
             TsxEvent::TimedOut { key } => {
                 if let Some(&call) = self.owners.get(&key) {
-                    self.to_call(call, CallEvent::TimedOut { key });
+                    self.deliver(call, CallEvent::TimedOut { key });
                 }
             }
             TsxEvent::StrayResponse { response, .. } => trace!(status = response.status, "stray response dropped"),
@@ -224,12 +236,11 @@ impl Endpoint {
         }
     }
 
-    fn to_call(&mut self, call: CallRef, ev: CallEvent) {
-        if let Some(tx) = self.calls.get(&call) {
-            if tx.send(ev).is_err() {
+    fn deliver(&mut self, call: CallRef, ev: CallEvent) {
+        if let Some(tx) = self.calls.get(&call)
+            && tx.send(ev).is_err() {
                 self.calls.remove(&call);
             }
-        }
     }
 
     fn dialog_owner(&self, req: &Request) -> Option<CallRef> {
@@ -240,14 +251,10 @@ impl Endpoint {
     }
 
     fn on_request(&mut self, key: TsxKey, req: Request, source: Source) {
-        if !self.throttle.check(source.remote.ip(), now()) {
-            debug!(source = %source.remote.ip(), "request from a banned source ignored");
-            return;
-        }
         let in_dialog = req.headers.to().is_some_and(|t| t.tag().is_some());
         if in_dialog && req.method != Method::Register {
             return match self.dialog_owner(&req) {
-                Some(call) => self.to_call(call, CallEvent::Request { key, request: req }),
+                Some(call) => self.deliver(call, CallEvent::Request { key, request: req }),
                 None if req.method == Method::Options => self.reply(&key, &req, 200),
                 None => self.reply(&key, &req, 481),
             };
@@ -421,7 +428,7 @@ impl Endpoint {
         let bindings = self.location.lookup(now(), &callee);
         let (tx, rx) = mpsc::unbounded_channel();
         self.calls.insert(id, tx);
-        self.owners.insert(key.clone(), id);
+        self.owners.insert(key, id);
         let setup = CallSetup { id, key, invite, source, caller, callee, bindings };
         tokio::spawn(call::run(self.ctx.clone(), setup, rx));
     }
@@ -432,10 +439,9 @@ fn add_to_tag(resp: &mut Response, tag: &str) {
     if resp.status == 100 {
         return;
     }
-    if let Some(mut to) = resp.headers.to() {
-        if to.tag().is_none() {
+    if let Some(mut to) = resp.headers.to()
+        && to.tag().is_none() {
             to.params.set("tag", Some(tag));
             resp.headers.set(HeaderName::To, to.to_string());
         }
-    }
 }

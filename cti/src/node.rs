@@ -93,7 +93,7 @@ impl Ctx {
     pub(crate) fn respond(&self, key: &TsxKey, req: &Request, status: u16) {
         let mut resp = Response::to_request(req, status);
         self.response_headers(&mut resp.headers);
-        self.send(Command::Respond { key: key.clone(), response: resp });
+        self.send(Command::Respond { key: *key, response: resp });
     }
 
     /// Our Contact for a leg on `kind`.

@@ -118,8 +118,7 @@ impl Location {
                         e.ok_or(RegisterError::Bad("bad expires parameter"))
                     })
                     .collect::<Result<Vec<u32>, _>>()?;
-                if let Some(&brief) = wanted.iter().find(|&&e| e != 0 && e < cfg.min_expires) {
-                    let _ = brief;
+                if wanted.iter().any(|&e| e != 0 && e < cfg.min_expires) {
                     return Err(RegisterError::IntervalTooBrief(cfg.min_expires));
                 }
                 let list = self.bindings.entry(ext.to_owned()).or_default();
@@ -139,7 +138,7 @@ impl Location {
     pub fn lookup(&self, now: Instant, ext: &str) -> Vec<Binding> {
         let mut live: Vec<Binding> =
             self.bindings.get(ext).into_iter().flatten().filter(|b| b.expires_at > now).cloned().collect();
-        live.sort_by(|a, b| b.expires_at.cmp(&a.expires_at));
+        live.sort_by_key(|b| std::cmp::Reverse(b.expires_at));
         live
     }
 

@@ -134,21 +134,19 @@ impl Dialog {
             }
             self.remote_seq = Some(cseq.seq);
         }
-        if matches!(req.method, Method::Invite | Method::Update) {
-            if let Some(target) = contact_uri(&req.headers) {
+        if matches!(req.method, Method::Invite | Method::Update)
+            && let Some(target) = contact_uri(&req.headers) {
                 self.remote_target = target;
             }
-        }
         Ok(())
     }
 
     /// Applies a 2xx to a target-refresh request we sent (§12.2.1.2).
     pub fn handle_refresh_response(&mut self, resp: &Response) {
-        if (200..300).contains(&resp.status) {
-            if let Some(target) = contact_uri(&resp.headers) {
+        if (200..300).contains(&resp.status)
+            && let Some(target) = contact_uri(&resp.headers) {
                 self.remote_target = target;
             }
-        }
     }
 }
 

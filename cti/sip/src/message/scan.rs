@@ -106,13 +106,12 @@ pub(crate) fn unescape(s: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+        if b[i] == b'%' && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
                 out.push(h << 4 | l);
                 i += 3;
                 continue;
             }
-        }
         out.push(b[i]);
         i += 1;
     }

@@ -103,7 +103,7 @@ impl Via {
                 rest = rest.trim_start_matches([' ', '\t']).strip_prefix('/').ok_or(err(H, "bad sent-protocol"))?;
                 rest = rest.trim_start_matches([' ', '\t']);
             }
-            let end = rest.find(|c: char| c == '/' || c == ' ' || c == '\t').unwrap_or(rest.len());
+            let end = rest.find(['/', ' ', '\t']).unwrap_or(rest.len());
             *f = &rest[..end];
             rest = &rest[end..];
         }

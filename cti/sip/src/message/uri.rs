@@ -253,11 +253,10 @@ impl Params {
             if name.is_empty() || value == Some("") || !param_text_ok(name) {
                 return Err(UriError::BadParam);
             }
-            if let Some(v) = value {
-                if !(quoted && v.starts_with('"')) && !param_text_ok(v) {
+            if let Some(v) = value
+                && !(quoted && v.starts_with('"')) && !param_text_ok(v) {
                     return Err(UriError::BadParam);
                 }
-            }
             out.push((name.to_owned(), value.map(str::to_owned)));
         }
         Ok(Params(out))
