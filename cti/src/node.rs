@@ -239,10 +239,18 @@ fn tls_server(cfg: &NodeConfig, id: &TlsIdentity) -> Result<Arc<rustls::ServerCo
                     .map_err(|e| tls_err(&e))?;
                 std::fs::create_dir_all(&dir).map_err(|e| tls_err(&e))?;
                 std::fs::write(&cp, c).map_err(|e| tls_err(&e))?;
-                std::fs::write(&kp, k).map_err(|e| tls_err(&e))?;
+                write_private(&kp, k.as_bytes()).map_err(|e| tls_err(&e))?;
             }
             (std::fs::read(&cp).map_err(|e| tls_err(&e))?, std::fs::read(&kp).map_err(|e| tls_err(&e))?)
         }
     };
     sip::transport::tls_server_config(&cert, &key).map_err(|e| tls_err(&e))
+}
+
+/// Writes a file only its owner can read (a private key).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.write_all(bytes)
 }
