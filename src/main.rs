@@ -84,7 +84,9 @@ enum ExtCommand {
     },
 }
 
-#[tokio::main]
+// Signalling runs on this one thread; the node starts its own runtime for
+// media (see `cti::run_node`).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Node { config } => node(&config).await,

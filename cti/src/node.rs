@@ -135,12 +135,16 @@ impl Ctx {
 pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
     let store = Store::open_config(&cfg.store.url).await?;
     let cdrs = CdrWriter::spawn(store.clone(), cfg.store.cdr_batch_max);
-    let relay = Relay::new(RelayConfig {
-        bind_ip: cfg.media.bind,
-        advertise_ip: cfg.media.advertise,
-        ports: PortRange { min: cfg.media.rtp_port_min, max: cfg.media.rtp_port_max },
-        recv_buffer: 1 << 20,
-    })?;
+    let media_rt = media_runtime().map_err(|source| NodeError::Bind { what: "media runtime", source })?;
+    let relay = {
+        let _enter = media_rt.enter();
+        Relay::new(RelayConfig {
+            bind_ip: cfg.media.bind,
+            advertise_ip: cfg.media.advertise,
+            ports: PortRange { min: cfg.media.rtp_port_min, max: cfg.media.rtp_port_max },
+            recv_buffer: 1 << 20,
+        })?
+    };
     let sip = &cfg.sip;
     let tls = match &sip.tls {
         Some(t) => Some((std::net::SocketAddr::new(sip.listen, t.port), tls_server(&cfg, &t.identity)?)),
@@ -183,7 +187,17 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
     let endpoint = Endpoint::new(layer, transports, digest_server(&cfg)?, throttle(&cfg), endpoint_config(&cfg), ctx);
     info!(udp = ports.udp, tcp = ports.tcp, tls = ?ports.tls, "SIP listening");
     endpoint.run(inbound, cmd_rx).await;
+    media_rt.shutdown_background();
     Ok(())
+}
+
+/// RTP is relayed on a runtime of its own, one worker per core, so that
+/// packet forwarding never waits behind signalling and signalling (one
+/// thread: the endpoint, call tasks and the store) does not pay for
+/// cross-thread wake-ups on every message.
+fn media_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name("media").enable_all().build()
 }
 
 fn digest_server(cfg: &NodeConfig) -> Result<DigestServer, NodeError> {

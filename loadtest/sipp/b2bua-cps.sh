@@ -37,6 +37,8 @@ tls_port = 0
 domain = "127.0.0.1"
 recv_buffer_bytes = 4194304
 [auth]
+# SIPp 3.6 answers only MD5 and reads the first challenge.
+algorithms = ["MD5", "SHA-256"]
 trusted = ["127.0.0.1"]
 [media]
 bind = "127.0.0.1"

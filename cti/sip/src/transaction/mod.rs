@@ -117,7 +117,7 @@ impl LayerConfig {
             via_host,
             ports: ListenPorts::default(),
             user_agent: None,
-            max_transactions: 50_000,
+            max_transactions: 250_000,
         }
     }
 }

@@ -148,6 +148,12 @@ impl ServerInvite {
             State::ExpectDialogAck { acked, .. } if !*acked => {
                 *acked = true;
                 ctx.disarm(TimerKind::Resend2xx);
+                // The client has the 2xx (it ACKed): only a duplicated INVITE
+                // can still arrive, so absorb for T4 rather than all of 64·T1
+                // (at thousands of calls a second, the difference is most of
+                // the layer's memory).
+                ctx.disarm(TimerKind::L);
+                ctx.arm(TimerKind::L, ctx.timers.t4);
                 ctx.emit(TsxEvent::Ack { request, source });
                 Flow::Continue
             }
