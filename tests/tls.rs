@@ -1,5 +1,5 @@
-//! SIP over TLS against the demo node: a rustls client that trusts the
-//! node's self-signed certificate registers with SHA-256 digest credentials
+//! SIP over TLS: a rustls client that trusts the node's self-signed
+//! certificate registers with SHA-256 digest credentials
 //! over one TLS connection (401, then 200 on the same connection).
 
 mod common;
@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Node;
+use common::{Node, NodeSpec};
 use sip::auth::{Challenge, DigestAlgorithm, DigestRequest, respond};
 use sip::message::{Frame, HeaderName, Message, Response, frame, parse};
 
@@ -43,9 +43,9 @@ fn register(port: u16, local: &str, cseq: u32, auth: Option<&str>) -> String {
 
 #[test]
 fn register_over_tls_with_sha256_digest() {
-    let node = Node::demo();
+    let node = Node::start(&NodeSpec { tls: true, ..NodeSpec::default() });
     let port = node.ports.tls();
-    let pem = std::fs::read(node.dir().join("demo/tls/node.crt")).expect("the demo made its certificate");
+    let pem = std::fs::read(node.dir().join("tls/node.crt")).expect("the node made its certificate");
     let config: Arc<rustls::ClientConfig> = sip::transport::tls_client_config_trusting(&pem).expect("client config");
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("server name");
     let conn = rustls::ClientConnection::new(config, name).expect("TLS client");

@@ -32,6 +32,11 @@ port = {sip_port}
 tls_port = {tls_port}
 domain = "127.0.0.1"
 
+[auth]
+# MD5 only, so that every softphone can register: baresip 1.0 refuses a
+# registrar that also offers SHA-256. A production node offers SHA-256 first.
+algorithms = ["MD5"]
+
 [media]
 bind = "127.0.0.1"
 

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use config::{NodeConfig, StoreUrl, TlsConfig, TlsIdentity, demo_toml};
+use config::{DigestAlgorithm, NodeConfig, StoreUrl, TlsConfig, TlsIdentity, demo_toml};
 use proptest::prelude::*;
 
 fn expected(dir: &Path, sip_port: u16, http_port: u16) -> NodeConfig {
@@ -18,6 +18,7 @@ fn expected(dir: &Path, sip_port: u16, http_port: u16) -> NodeConfig {
         identity: TlsIdentity::SelfSigned,
     });
     c.sip.domain = "127.0.0.1".to_owned();
+    c.auth.algorithms = vec![DigestAlgorithm::Md5];
     c.media.bind = loopback;
     c.media.advertise = loopback;
     c.http.listen = loopback;

@@ -57,6 +57,8 @@ struct Relayed {
     client: TsxKey,
     server: TsxKey,
     to_leg: Side,
+    /// CSeq number of the request sent on `to_leg` (its ACK reuses it).
+    seq: u32,
     request: Request,
 }
 
@@ -256,8 +258,14 @@ impl Call {
                 return;
             }
             let r = self.relayed.remove(i);
-            if let Some((dialog, _)) = self.b.as_mut().filter(|_| r.to_leg == Side::B) {
+            if let Some((dialog, target)) = self.leg(r.to_leg) {
                 dialog.handle_refresh_response(&resp);
+                // We are the UAC on that leg: a 2xx to our re-INVITE is ACKed
+                // by us, at once; the other party's ACK to our 2xx ends with us.
+                if r.request.method == Method::Invite && (200..300).contains(&resp.status) {
+                    let ack = dialog.ack(r.seq);
+                    self.ctx.send(Command::Ack { invite: key, ack, target });
+                }
             }
             let body = self.relay_sdp(r.to_leg, &resp.body);
             self.respond_relayed(&r, resp.status, body);
@@ -357,20 +365,22 @@ impl Call {
     /// Passes an in-dialog request (re-INVITE, UPDATE, INFO, …) to the other leg.
     async fn relay_request(&mut self, server: TsxKey, req: Request, to_leg: Side) {
         let body = self.relay_sdp(to_leg.other(), &req.body);
-        let (dialog, target) = match to_leg {
-            Side::A => (self.a_dialog.as_mut(), self.a_source.into()),
-            Side::B => match self.b.as_mut() {
-                Some((d, t)) => (Some(d), *t),
-                None => (None, self.a_source.into()),
-            },
-        };
-        let Some(dialog) = dialog else { return self.ctx.respond(&server, &req, 481) };
+        let Some((dialog, target)) = self.leg(to_leg) else { return self.ctx.respond(&server, &req, 481) };
         let mut out = dialog.request(req.method.clone());
+        let seq = out.headers.cseq().map_or(0, |c| c.seq);
         out.headers.push(HeaderName::Contact, self.ctx.contact(target.transport));
         self.ctx.request_headers(&mut out.headers);
         copy_body(&req, &mut out, body);
         let client = self.ctx.send_request(self.id, out, target).await;
-        self.relayed.push(Relayed { client, server, to_leg, request: req });
+        self.relayed.push(Relayed { client, server, to_leg, seq, request: req });
+    }
+
+    /// The dialog and where to send for one leg, once it has a dialog.
+    fn leg(&mut self, side: Side) -> Option<(&mut Dialog, Target)> {
+        match side {
+            Side::A => self.a_dialog.as_mut().map(|d| (d, Target::from(self.a_source))),
+            Side::B => self.b.as_mut().map(|(d, t)| (d, *t)),
+        }
     }
 
     fn respond_relayed(&self, r: &Relayed, status: u16, body: Option<Vec<u8>>) {
@@ -434,25 +444,17 @@ impl Call {
     /// Sends BYE to `leg`, commits the CDR and answers a pending BYE.
     async fn hang_up(&mut self, leg: Side, cause: &str) {
         self.send_bye(leg).await;
-        self.end(Disposition::Answered, cause, None).await;
+        self.end(Disposition::Answered, cause, Some(200)).await;
         if let Some((key, bye)) = self.pending_bye.take() {
             self.ctx.respond(&key, &bye, 200);
         }
     }
 
     async fn send_bye(&mut self, leg: Side) {
-        let (dialog, target) = match leg {
-            Side::A => (self.a_dialog.as_mut(), self.a_source.into()),
-            Side::B => match self.b.as_mut() {
-                Some((d, t)) => (Some(d), *t),
-                None => (None, self.a_source.into()),
-            },
-        };
-        if let Some(dialog) = dialog {
-            let mut bye = dialog.request(Method::Bye);
-            self.ctx.request_headers(&mut bye.headers);
-            self.ctx.send_request(self.id, bye, target).await;
-        }
+        let Some((dialog, target)) = self.leg(leg) else { return };
+        let mut bye = dialog.request(Method::Bye);
+        self.ctx.request_headers(&mut bye.headers);
+        self.ctx.send_request(self.id, bye, target).await;
     }
 
     /// Ends the call once: frees the media and commits the CDR.

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sip::auth::{Credentials, DigestAlgorithm, DigestServer, Throttle, Verdict};
+use sip::auth::{Credentials, DigestAlgorithm, DigestServer, RejectReason, Throttle, Verdict};
 use sip::message::{HeaderName, Method, Request, Response};
 use sip::net::{Source, Target};
 use sip::transaction::{TransactionLayer, TsxEvent, TsxKey};
@@ -382,7 +382,17 @@ impl Endpoint {
             Verdict::Rejected(reason) => {
                 debug!(source = %ip, ?reason, "authentication failed");
                 self.throttle.record_failure(ip, now());
-                self.challenge(&key, &request, purpose, false);
+                // Wrong credentials end the attempt with 403, as Asterisk and
+                // most registrars do: a phone with a mistyped password then
+                // fails once per registration attempt instead of answering
+                // challenge after challenge into a ban. Unknown users get the
+                // same 403, so nothing tells them apart.
+                match reason {
+                    RejectReason::WrongResponse | RejectReason::UnknownUser | RejectReason::Replayed => {
+                        self.reply(&key, &request, 403)
+                    }
+                    _ => self.challenge(&key, &request, purpose, false),
+                }
             }
             Verdict::Malformed(reason) => {
                 debug!(source = %ip, ?reason, "malformed credentials");

@@ -1,0 +1,742 @@
+//! Interop with SIPp 3.6: registration with digest auth, calls through the
+//! node's B2BUA between a SIPp caller (UAC) and a SIPp phone registered to
+//! the node (one SIPp sends the REGISTER, a second one runs the UAS scenario
+//! at the registered Contact), CANCEL, BYE from either side, rejections, a
+//! re-INVITE, a short burst, and the CDR each call leaves.
+//!
+//! Scenarios live in `tests/interop/sipp/`, named for the behaviour they
+//! test. SIPp 3.6 answers only MD5 challenges and reads the first
+//! `algorithm=` of the challenge headers, so these nodes offer
+//! `["MD5", "SHA-256"]`; the SHA-256 path is checked by the demo test in
+//! this file with a hand-made digest.
+//!
+//! Each SIPp run is a child process with `-m N` and timeouts; its exit code
+//! (0: every call succeeded) decides, and its error, message and log traces
+//! are kept under the node's directory and printed on failure. Without
+//! `sipp` on PATH the tests skip loudly, or fail when
+//! `SWITCHYARD_REQUIRE_PEERS=1`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Cdr, Node, NodeSpec, Peer, SipProbe, tail, udp_port_bound, wait_until};
+
+/// Challenge order SIPp can answer: it reads the first algorithm offered.
+const SIPP_ALGORITHMS: &[&str] = &["MD5", "SHA-256"];
+/// Sources whose INVITEs the node does not challenge.
+const LOOPBACK: &[&str] = &["127.0.0.1"];
+/// Upper bound for one short SIPp run.
+const SHORT: Duration = Duration::from_secs(30);
+/// Upper bound for CDRs to reach the store after the calls ended.
+const CDR_WAIT: Duration = Duration::from_secs(15);
+
+fn sipp_available() -> bool {
+    common::peer_available("sipp")
+}
+
+fn trusted_node() -> Node {
+    Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        ..NodeSpec::default()
+    })
+}
+
+// ---------------------------------------------------------------- driver
+
+/// One SIPp invocation being put together.
+struct Sipp {
+    name: String,
+    dir: PathBuf,
+    port: u16,
+    cmd: Command,
+}
+
+impl Sipp {
+    /// SIPp running `tests/interop/sipp/{scenario}.xml` on a port of the
+    /// node's block, with traces in `NODE_DIR/sipp-{name}/`.
+    fn new(node: &Node, name: &str, scenario: &str) -> Sipp {
+        let dir = node.dir().join(format!("sipp-{name}"));
+        std::fs::create_dir_all(&dir).expect("create a SIPp trace directory");
+        let port = node.ports.peer();
+        let media = node.ports.peer_media(4); // audio and video, RTP and RTCP
+        let file = |ext: &str| dir.join(format!("{name}.{ext}"));
+        let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/interop/sipp/{scenario}.xml"));
+        let mut cmd = Command::new("sipp");
+        cmd.arg("-sf").arg(scenario);
+        cmd.args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &media.start().to_string(),
+        ]);
+        cmd.args([
+            "-buff_size",
+            "4194304",
+            "-nostdin",
+            "-recv_timeout",
+            "10000",
+            "-timeout",
+            "120s",
+            "-timeout_error",
+        ]);
+        cmd.arg("-trace_err").arg("-error_file").arg(file("errors"));
+        cmd.arg("-trace_msg")
+            .arg("-message_file")
+            .arg(file("messages"));
+        cmd.arg("-trace_logs").arg("-log_file").arg(file("log"));
+        cmd.arg("-trace_screen")
+            .arg("-screen_file")
+            .arg(file("screen"));
+        Sipp {
+            name: name.to_owned(),
+            dir,
+            port,
+            cmd,
+        }
+    }
+
+    /// Sends the scenario's requests to the node.
+    fn target(mut self, node: &Node) -> Sipp {
+        self.cmd.arg(node.sip_target());
+        self
+    }
+
+    /// Appends raw SIPp arguments.
+    fn args(mut self, args: &[&str]) -> Sipp {
+        self.cmd.args(args);
+        self
+    }
+
+    /// `[service]`, the user part of the request URI.
+    fn service(self, ext: &str) -> Sipp {
+        self.args(&["-s", ext])
+    }
+
+    /// `[caller]`, the calling extension.
+    fn caller(self, ext: &str) -> Sipp {
+        self.args(&["-key", "caller", ext])
+    }
+
+    /// Digest credentials of `ext`.
+    fn auth(self, node: &Node, ext: &str) -> Sipp {
+        self.args(&["-au", ext, "-ap", node.password(ext)])
+    }
+
+    /// Number of calls, after which SIPp exits.
+    fn calls(self, count: u32) -> Sipp {
+        self.args(&["-m", &count.to_string()])
+    }
+
+    /// Milliseconds a `<pause/>` lasts.
+    fn hold_ms(self, ms: u32) -> Sipp {
+        self.args(&["-d", &ms.to_string()])
+    }
+
+    fn start(mut self) -> SippRun {
+        let log = self.dir.join(format!("{}.stdout", self.name));
+        let peer = Peer::spawn(&format!("sipp {}", self.name), &mut self.cmd, log);
+        SippRun {
+            name: self.name,
+            dir: self.dir,
+            port: self.port,
+            peer,
+        }
+    }
+
+    /// Starts SIPp and waits for it to finish.
+    fn run(self, within: Duration) -> SippDone {
+        self.start().finish(within)
+    }
+}
+
+/// A SIPp process that is running.
+struct SippRun {
+    name: String,
+    dir: PathBuf,
+    port: u16,
+    peer: Peer,
+}
+
+impl SippRun {
+    /// Waits until SIPp has bound its UDP port (it then takes calls).
+    fn bound(self) -> SippRun {
+        let port = self.port;
+        wait_until(
+            &format!("sipp {} to bind UDP port {port}", self.name),
+            Duration::from_secs(10),
+            || udp_port_bound(port).then_some(()),
+        );
+        self
+    }
+
+    fn finish(mut self, within: Duration) -> SippDone {
+        let status = self.peer.wait(within);
+        SippDone {
+            name: self.name,
+            dir: self.dir,
+            code: status.code(),
+        }
+    }
+}
+
+/// A SIPp run that has ended.
+struct SippDone {
+    name: String,
+    dir: PathBuf,
+    code: Option<i32>,
+}
+
+impl SippDone {
+    fn file(&self, ext: &str) -> PathBuf {
+        self.dir.join(format!("{}.{ext}", self.name))
+    }
+
+    /// Panics unless SIPp exited 0 (every call succeeded), showing why.
+    fn assert_ok(self) -> SippDone {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "sipp {} failed (exit code {:?}; 1 = failed calls, 255 = fatal error)\n\
+             ---- errors ----\n{}\n---- screen ----\n{}\n---- last messages ----\n{}",
+            self.name,
+            self.code,
+            tail(&self.file("errors"), 20),
+            tail(&self.file("screen"), 40),
+            tail(&self.file("messages"), 60),
+        );
+        self
+    }
+
+    /// Words of each `<log>` line starting with `tag`, without the tag.
+    fn logged(&self, tag: &str) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(self.file("log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| line.strip_prefix(tag))
+            .filter(|rest| rest.starts_with(' '))
+            .map(|rest| rest.split_whitespace().map(str::to_owned).collect())
+            .collect()
+    }
+
+    /// The whole message trace.
+    fn messages(&self) -> String {
+        std::fs::read_to_string(self.file("messages")).unwrap_or_default()
+    }
+}
+
+/// Registers `ext` with its Contact at `contact_port` (digest auth).
+fn register(node: &Node, ext: &str, contact_port: u16) -> SippDone {
+    Sipp::new(
+        node,
+        &format!("register-{ext}-{contact_port}"),
+        "register-digest",
+    )
+    .target(node)
+    .service(ext)
+    .auth(node, ext)
+    .args(&["-key", "contact_port", &contact_port.to_string()])
+    .calls(1)
+    .run(SHORT)
+    .assert_ok()
+}
+
+/// Starts a SIPp UAS running `scenario` for `calls` calls and registers it
+/// as `ext`.
+fn phone(node: &Node, ext: &str, scenario: &str, calls: u32, hold_ms: u32) -> SippRun {
+    let uas = Sipp::new(node, &format!("{scenario}-{ext}"), scenario)
+        .calls(calls)
+        .hold_ms(hold_ms)
+        .start()
+        .bound();
+    register(node, ext, uas.port);
+    uas
+}
+
+/// Checks that every SDP the peer logged under `tag` points at the node's
+/// relay (127.0.0.1, a port of its RTP range), not at the other peer.
+fn assert_anchored(node: &Node, run: &SippDone, tag: &str, calls: usize) {
+    let sdps = run.logged(tag);
+    assert_eq!(
+        sdps.len(),
+        calls,
+        "sipp {} logged {} `{tag}` SDPs, expected {calls}",
+        run.name,
+        sdps.len()
+    );
+    for words in sdps {
+        let port: u16 = words
+            .get(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("bad `{tag}` log line {words:?}"));
+        assert_eq!(
+            words[0], "127.0.0.1",
+            "{tag} SDP at sipp {} does not point at the node: {words:?}",
+            run.name
+        );
+        assert!(
+            node.ports.rtp().contains(&port),
+            "{tag} SDP port {port} at sipp {} is outside the node's RTP range {:?}",
+            run.name,
+            node.ports.rtp()
+        );
+    }
+}
+
+/// Checks the CDRs against the calls made, as (caller, callee, disposition,
+/// sip_status) in any order. An answered call's row may leave sip_status
+/// empty or hold 200; expect `None` for it.
+fn assert_cdrs(node: &Node, expected: &[(&str, &str, &str, Option<i64>)]) -> Vec<Cdr> {
+    let rows = node.wait_cdrs(expected.len(), CDR_WAIT);
+    for row in rows.iter().filter(|c| c.disposition == "answered") {
+        assert!(
+            row.answered && matches!(row.sip_status, None | Some(200)),
+            "inconsistent answered CDR: {row:#?}"
+        );
+    }
+    let status = |c: &Cdr| {
+        if c.disposition == "answered" {
+            None
+        } else {
+            c.sip_status
+        }
+    };
+    let mut got: Vec<_> = rows
+        .iter()
+        .map(|c| {
+            (
+                c.caller.as_str(),
+                c.callee.as_str(),
+                c.disposition.as_str(),
+                status(c),
+            )
+        })
+        .collect();
+    let mut want = expected.to_vec();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "CDRs differ from the calls made: {rows:#?}");
+    rows
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn register_with_digest_auth() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        ..NodeSpec::default()
+    });
+    let contact_port = node.ports.peer();
+    let done = register(&node, "1001", contact_port);
+    let challenge = done.logged("challenge");
+    assert_eq!(challenge.len(), 1, "no 401 challenge logged");
+    assert_eq!(
+        challenge[0].last().map(String::as_str),
+        Some("MD5"),
+        "first algorithm offered: {challenge:?}"
+    );
+    let bound = done.logged("registered");
+    assert_eq!(
+        bound,
+        vec![vec![format!("127.0.0.1:{contact_port}")]],
+        "200 OK does not list the registered Contact"
+    );
+    assert!(
+        done.messages().contains("qop=\"auth\""),
+        "the challenge does not offer qop=\"auth\""
+    );
+    Sipp::new(&node, "wrong-password", "register-wrong-password")
+        .target(&node)
+        .service("1002")
+        .args(&["-au", "1002", "-ap", "not-the-password"])
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+}
+
+#[test]
+fn call_with_proxy_auth_is_relayed_and_media_anchored() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        ..NodeSpec::default()
+    });
+    let uas = phone(&node, "1002", "uas-answer", 1, 0);
+    let uac = Sipp::new(&node, "uac-auth", "uac-call-with-proxy-auth")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .auth(&node, "1001")
+        .args(&["-auth_uri", &format!("1002@{}", node.sip_target())])
+        .hold_ms(500)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    let uas = uas.finish(SHORT).assert_ok();
+    assert_anchored(&node, &uac, "answer", 1);
+    assert_anchored(&node, &uas, "offer", 1);
+    let rows = assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
+    assert!(
+        rows[0].answered && rows[0].billsec_ms >= 400,
+        "answered call with billsec {} ms",
+        rows[0].billsec_ms
+    );
+}
+
+#[test]
+fn calls_from_a_trusted_source_are_not_challenged() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let uas = phone(&node, "1002", "uas-answer", 5, 0);
+    let uac = Sipp::new(&node, "uac-trusted", "uac-call-trusted")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .args(&["-l", "1", "-r", "10"])
+        .hold_ms(200)
+        .calls(5)
+        .run(SHORT)
+        .assert_ok();
+    uas.finish(SHORT).assert_ok();
+    assert_anchored(&node, &uac, "answer", 5);
+    assert!(
+        !uac.messages().contains("SIP/2.0 407"),
+        "an INVITE from a trusted source was challenged"
+    );
+    assert_cdrs(&node, &[("1001", "1002", "answered", None); 5]);
+}
+
+#[test]
+fn cancel_before_answer_gives_487() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let uas = phone(&node, "1002", "uas-ring-until-cancelled", 1, 0);
+    Sipp::new(&node, "uac-cancel", "uac-cancel-after-ringing")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    uas.finish(SHORT).assert_ok();
+    assert_cdrs(&node, &[("1001", "1002", "cancelled", Some(487))]);
+}
+
+#[test]
+fn callee_hangs_up() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let uas = phone(&node, "1002", "uas-answer-then-hang-up", 1, 1000);
+    Sipp::new(&node, "uac-callee-bye", "uac-call-callee-hangs-up")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    uas.finish(SHORT).assert_ok();
+    let rows = assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
+    assert!(
+        rows[0].billsec_ms >= 900,
+        "callee hung up after 1 s, billsec {} ms",
+        rows[0].billsec_ms
+    );
+}
+
+#[test]
+fn unregistered_extension_gets_480_and_unknown_number_404() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    for (callee, scenario) in [
+        ("1003", "uac-call-unavailable-480"),
+        ("9999", "uac-call-unknown-404"),
+    ] {
+        Sipp::new(&node, scenario, scenario)
+            .target(&node)
+            .service(callee)
+            .caller("1001")
+            .calls(1)
+            .run(SHORT)
+            .assert_ok();
+    }
+    assert_cdrs(
+        &node,
+        &[
+            ("1001", "1003", "unavailable", Some(480)),
+            ("1001", "9999", "not_found", Some(404)),
+        ],
+    );
+}
+
+#[test]
+fn busy_callee_gives_486() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let uas = phone(&node, "1002", "uas-busy-486", 1, 0);
+    Sipp::new(&node, "uac-busy", "uac-call-busy-486")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    uas.finish(SHORT).assert_ok();
+    assert_cdrs(&node, &[("1001", "1002", "busy", Some(486))]);
+}
+
+#[test]
+fn reinvite_is_relayed_with_its_direction() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let uas = phone(&node, "1002", "uas-answer-reinvite", 1, 0);
+    let uac = Sipp::new(&node, "uac-reinvite", "uac-reinvite-hold")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .hold_ms(300)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    let uas = uas.finish(SHORT).assert_ok();
+    assert_anchored(&node, &uac, "reanswer", 1);
+    let reoffer = uas.logged("reoffer");
+    assert_eq!(reoffer.len(), 1, "the callee got no re-INVITE");
+    assert_eq!(
+        reoffer[0][0], "127.0.0.1",
+        "re-INVITE SDP not anchored: {reoffer:?}"
+    );
+    assert!(
+        node.ports
+            .rtp()
+            .contains(&reoffer[0][1].parse::<u16>().unwrap_or(0)),
+        "re-INVITE SDP port outside the relay: {reoffer:?}"
+    );
+    assert_eq!(
+        reoffer[0].get(2).map(String::as_str),
+        Some("sendonly"),
+        "hold direction lost in the relayed re-INVITE: {reoffer:?}"
+    );
+    assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
+}
+
+#[test]
+fn burst_of_200_calls_at_50_cps_has_no_failures() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let uas = phone(&node, "1002", "uas-answer", 200, 0);
+    Sipp::new(&node, "uac-burst", "uac-call-trusted")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .args(&["-r", "50", "-l", "200"])
+        .hold_ms(1000)
+        .calls(200)
+        .run(Duration::from_secs(90))
+        .assert_ok();
+    uas.finish(SHORT).assert_ok();
+    let rows = node.wait_cdrs(200, CDR_WAIT);
+    let answered = rows.iter().filter(|c| c.disposition == "answered").count();
+    assert_eq!(
+        (rows.len(), answered),
+        (200, 200),
+        "CDRs after the burst: {:#?}",
+        &rows[..rows.len().min(5)]
+    );
+}
+
+#[test]
+fn repeated_auth_failures_ban_the_source() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        ..NodeSpec::default()
+    });
+    Sipp::new(&node, "brute-force", "register-wrong-password")
+        .target(&node)
+        .service("1001")
+        .args(&["-au", "1001", "-ap", "guess", "-l", "1"])
+        .calls(5)
+        .run(SHORT)
+        .assert_ok();
+    let probe = SipProbe::new("127.0.0.1");
+    assert!(
+        probe
+            .options(node.sip_addr(), Duration::from_secs(2))
+            .is_none(),
+        "a source with 5 failed authentications within 60 s is still answered"
+    );
+    let other = SipProbe::new("127.0.0.2");
+    let answer = other.options(node.sip_addr(), Duration::from_secs(2));
+    assert_eq!(
+        answer.map(|r| r.status),
+        Some(200),
+        "the ban reaches beyond the failing source address"
+    );
+}
+
+// ---------------------------------------------------------------- demo
+
+/// The demo provisions 1001–1010 and offers MD5 only (baresip 1.0 refuses a
+/// registrar that also offers SHA-256), the same way for unknown users.
+#[test]
+fn demo_node_provisions_extensions_and_challenges_with_md5() {
+    let node = Node::demo();
+    let exts: Vec<&str> = node.passwords().keys().map(String::as_str).collect();
+    let wanted: Vec<String> = (1001..=1010).map(|e: u16| e.to_string()).collect();
+    assert_eq!(exts, wanted, "demo-credentials.txt does not list 1001-1010");
+    let probe = SipProbe::new("127.0.0.1");
+    let first = raw_register(&probe, &node, "1001", 1, None);
+    assert_eq!(first.status, 401, "unauthenticated REGISTER:\n{}", first.text);
+    let offered = first.headers("WWW-Authenticate");
+    let algorithms: Vec<_> = offered.iter().map(|c| digest_param(c, "algorithm")).collect();
+    assert_eq!(algorithms, [Some("MD5".to_owned())], "challenges: {offered:?}");
+    let unknown = raw_register(&probe, &node, "9999", 1, None);
+    assert_eq!(challenge_shape(&unknown), challenge_shape(&first), "an unknown user is challenged differently");
+}
+
+/// A node with the default algorithms challenges with SHA-256 first, then
+/// MD5 (RFC 8760), and accepts a hand-made SHA-256 digest, since neither
+/// SIPp 3.6 nor baresip 1.0 computes one. Known and unknown users get the
+/// same challenge.
+#[test]
+fn sha256_is_challenged_first_and_accepted() {
+    let node = Node::start(&NodeSpec::default());
+    let probe = SipProbe::new("127.0.0.1");
+    let first = raw_register(&probe, &node, "1001", 1, None);
+    assert_eq!(
+        first.status, 401,
+        "unauthenticated REGISTER:\n{}",
+        first.text
+    );
+    let offered = first.headers("WWW-Authenticate");
+    let algorithms: Vec<_> = offered
+        .iter()
+        .map(|c| digest_param(c, "algorithm"))
+        .collect();
+    assert_eq!(
+        algorithms,
+        [Some("SHA-256".to_owned()), Some("MD5".to_owned())],
+        "challenges: {offered:?}"
+    );
+    assert!(
+        offered
+            .iter()
+            .all(|c| digest_param(c, "qop").as_deref() == Some("auth")),
+        "challenges: {offered:?}"
+    );
+    let unknown = raw_register(&probe, &node, "9999", 1, None);
+    assert_eq!(
+        challenge_shape(&unknown),
+        challenge_shape(&first),
+        "an unknown user is challenged differently from a known one"
+    );
+    let authorization = sha256_authorization(&node, "1001", &offered[0]);
+    let second = raw_register(&probe, &node, "1001", 2, Some(&authorization));
+    assert_eq!(
+        second.status, 200,
+        "REGISTER with a SHA-256 digest:\n{}",
+        second.text
+    );
+}
+
+/// Status and (algorithm, qop, realm) of each challenge: what must not
+/// tell a known user from an unknown one.
+#[derive(Debug, PartialEq)]
+struct ChallengeShape {
+    status: u16,
+    challenges: Vec<(Option<String>, Option<String>, Option<String>)>,
+}
+
+fn challenge_shape(response: &common::SipResponse) -> ChallengeShape {
+    let challenges = response.headers("WWW-Authenticate");
+    let params = |c: &String| {
+        let p = |name| digest_param(c, name);
+        (p("algorithm"), p("qop"), p("realm"))
+    };
+    ChallengeShape {
+        status: response.status,
+        challenges: challenges.iter().map(params).collect(),
+    }
+}
+
+fn raw_register(
+    probe: &SipProbe,
+    node: &Node,
+    ext: &str,
+    cseq: u32,
+    authorization: Option<&str>,
+) -> common::SipResponse {
+    let local = probe.local();
+    let call_id = format!("reg-{ext}-{}", local.port());
+    let branch = common::unique("z9hG4bK");
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "REGISTER sip:{target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
+         From: <sip:{ext}@127.0.0.1>;tag=t{ext}\r\nTo: <sip:{ext}@127.0.0.1>\r\nCall-ID: {call_id}\r\n\
+         CSeq: {cseq} REGISTER\r\nContact: <sip:{ext}@{local}>\r\nExpires: 300\r\nMax-Forwards: 70\r\n{auth}Content-Length: 0\r\n\r\n",
+        target = node.sip_target(),
+    );
+    probe
+        .exchange(&request, node.sip_addr(), Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("no answer to REGISTER for {ext}"))
+}
+
+/// The value of `name` in a Digest challenge, quotes removed.
+fn digest_param(challenge: &str, name: &str) -> Option<String> {
+    let params = challenge.trim().strip_prefix("Digest")?;
+    params.split(',').find_map(|p| {
+        let (key, value) = p.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// RFC 7616 digest response with qop=auth and SHA-256.
+fn sha256_authorization(node: &Node, ext: &str, challenge: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let h = |s: String| format!("{:x}", Sha256::digest(s.as_bytes()));
+    let realm = digest_param(challenge, "realm").expect("realm in challenge");
+    let nonce = digest_param(challenge, "nonce").expect("nonce in challenge");
+    let uri = format!("sip:{}", node.sip_target());
+    let cnonce = "0a4f113b";
+    let ha1 = h(format!("{ext}:{realm}:{}", node.password(ext)));
+    let ha2 = h(format!("REGISTER:{uri}"));
+    let response = h(format!("{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}"));
+    let opaque = digest_param(challenge, "opaque")
+        .map(|o| format!(", opaque=\"{o}\""))
+        .unwrap_or_default();
+    format!(
+        "Digest username=\"{ext}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", \
+         algorithm=SHA-256, cnonce=\"{cnonce}\", qop=auth, nc=00000001{opaque}"
+    )
+}
