@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sip::auth::{Credentials, DigestAlgorithm, DigestServer, RejectReason, Throttle, Verdict};
+use sip::auth::{Credentials, DigestAlgorithm, DigestCredentials, DigestServer, RejectReason, Throttle, Verdict};
 use sip::message::{HeaderName, Method, Request, Response};
 use sip::net::{Source, Target};
 use sip::transaction::{TransactionLayer, TsxEvent, TsxKey};
@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, trace};
 
 use crate::call::{self, CallSetup};
+use crate::directory::Directory;
 use crate::node::Ctx;
 use crate::registrar::{Location, RegisterError, RegistrarConfig};
 use crate::store::Extension;
@@ -72,7 +73,7 @@ enum Purpose {
 
 /// Results of work the endpoint handed to other tasks.
 enum Internal {
-    Looked { key: TsxKey, request: Request, source: Source, purpose: Purpose, creds: Box<sip::auth::DigestCredentials>, ext: Option<Extension> },
+    Looked { key: TsxKey, request: Request, source: Source, purpose: Purpose, creds: Box<DigestCredentials>, ext: Option<Extension> },
 }
 
 /// Endpoint settings taken from the node config.
@@ -86,6 +87,7 @@ pub(crate) struct Endpoint {
     layer: TransactionLayer,
     transports: Transports,
     location: Location,
+    directory: Directory,
     digest: DigestServer,
     throttle: Throttle,
     cfg: EndpointConfig,
@@ -120,6 +122,7 @@ impl Endpoint {
             layer,
             transports,
             location: Location::new(),
+            directory: Directory::new(Duration::from_secs(10), 100_000),
             digest,
             throttle,
             cfg,
@@ -339,6 +342,10 @@ impl Endpoint {
                 self.reply(&key, &req, 400);
             }
             Some(Ok(creds)) => {
+                if let Some(ext) = self.directory.get(&creds.username, now()) {
+                    let ext = ext.cloned();
+                    return self.verify(key, req, source, purpose, &creds, ext);
+                }
                 let store = self.ctx.store.clone();
                 let tx = self.internal_tx.clone();
                 tokio::spawn(async move {
@@ -366,9 +373,22 @@ impl Endpoint {
 
     fn on_internal(&mut self, done: Internal) {
         let Internal::Looked { key, request, source, purpose, creds, ext } = done;
+        self.directory.put(&creds.username, ext.clone(), now());
+        self.verify(key, request, source, purpose, &creds, ext);
+    }
+
+    fn verify(
+        &mut self,
+        key: TsxKey,
+        request: Request,
+        source: Source,
+        purpose: Purpose,
+        creds: &DigestCredentials,
+        ext: Option<Extension>,
+    ) {
         let lookup = |alg: DigestAlgorithm, _user: &str| ext.as_ref().map(|e| e.ha1(alg).to_owned());
         let uri = request.uri.to_string();
-        let verdict = self.digest.verify(unix_now(), request.method.as_str(), &uri, &creds, lookup);
+        let verdict = self.digest.verify(unix_now(), request.method.as_str(), &uri, creds, lookup);
         let ip = source.remote.ip();
         match verdict {
             Verdict::Accepted { user } => {

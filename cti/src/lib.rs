@@ -14,6 +14,7 @@
 
 mod call;
 pub mod demo;
+mod directory;
 mod endpoint;
 mod node;
 pub mod registrar;

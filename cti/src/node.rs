@@ -133,6 +133,12 @@ impl Ctx {
 
 /// Runs a node until the process is stopped.
 pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
+    // Every call holds four RTP/RTCP sockets: take all the descriptors the
+    // system allows this process.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => info!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     let store = Store::open_config(&cfg.store.url).await?;
     let cdrs = CdrWriter::spawn(store.clone(), cfg.store.cdr_batch_max);
     let media_rt = media_runtime().map_err(|source| NodeError::Bind { what: "media runtime", source })?;
