@@ -368,7 +368,8 @@ impl Endpoint {
         for value in self.digest.challenge(unix_now(), rand::random(), stale) {
             resp.headers.push(header.clone(), value);
         }
-        self.layer.respond(now(), key, resp);
+        // A retransmitted request simply gets a fresh challenge.
+        self.layer.respond_and_end(now(), key, resp);
     }
 
     fn on_internal(&mut self, done: Internal) {

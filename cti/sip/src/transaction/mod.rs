@@ -117,7 +117,7 @@ impl LayerConfig {
             via_host,
             ports: ListenPorts::default(),
             user_agent: None,
-            max_transactions: 250_000,
+            max_transactions: 1_000_000,
         }
     }
 }
@@ -295,6 +295,28 @@ impl TransactionLayer {
         if ran && accepted {
             self.watch_for_ack(*key, &resp);
         }
+        self.tidy();
+    }
+
+    /// Sends a final response and ends the server transaction at once,
+    /// without staying to absorb retransmissions of the request. For answers
+    /// the TU would simply make again for a retransmission — a digest
+    /// challenge above all, which registrars commonly send statelessly: a
+    /// retransmitted request then starts a new transaction and gets a fresh
+    /// challenge. Halves the state a registration storm leaves behind.
+    /// Provisional responses are sent as with [`respond`](Self::respond).
+    pub fn respond_and_end(&mut self, now: Instant, key: &TsxKey, resp: Response) {
+        if !(200..700).contains(&resp.status) {
+            return self.respond(now, key, resp);
+        }
+        self.drive(now, *key, |m, ctx| {
+            match m {
+                Machine::ServerInvite(s) => s.respond(ctx, &resp),
+                Machine::ServerNonInvite(s) => s.respond(ctx, &resp),
+                _ => return Flow::Continue,
+            };
+            Flow::Terminate
+        });
         self.tidy();
     }
 

@@ -27,7 +27,7 @@ use crate::net::Source;
 pub(crate) struct ServerInvite {
     state: State,
     /// What the layer answers when the TU does not.
-    timeout_reply: Response,
+    timeout_reply: Option<Response>,
     /// The To tag of the last response sent (an RFC 2543 ACK must carry it;
     /// the 200 to a CANCEL reuses it).
     to_tag: Option<String>,
@@ -63,7 +63,7 @@ impl ServerInvite {
         ctx.arm(TimerKind::Answer, ctx.timers.c);
         ServerInvite {
             state: State::ExpectTuFinal { last },
-            timeout_reply,
+            timeout_reply: Some(timeout_reply),
             to_tag: None,
             reported: false,
         }
@@ -114,6 +114,8 @@ impl ServerInvite {
             return Flow::Continue;
         }
         ctx.disarm(TimerKind::Answer);
+        // Only needed while the TU may still fail to answer.
+        self.timeout_reply = None;
         if status < 300 {
             ctx.arm_unreliable(TimerKind::Resend2xx, t1);
             ctx.arm(TimerKind::L, ctx.timers.timeout());
@@ -195,8 +197,10 @@ impl ServerInvite {
             (TimerKind::I, State::AbsorbAcks) => Flow::Terminate,
             (TimerKind::Answer, State::ExpectTuFinal { .. }) => {
                 self.report(ctx);
-                let reply = self.timeout_reply.clone();
-                self.respond(ctx, &reply)
+                match self.timeout_reply.take() {
+                    Some(reply) => self.respond(ctx, &reply),
+                    None => Flow::Continue,
+                }
             }
             _ => Flow::Continue,
         }

@@ -21,7 +21,7 @@ use crate::message::Response;
 pub(crate) struct ServerNonInvite {
     state: State,
     /// What the layer answers when the TU does not.
-    timeout_reply: Response,
+    timeout_reply: Option<Response>,
 }
 
 #[derive(Debug)]
@@ -41,7 +41,7 @@ impl ServerNonInvite {
         ctx.arm(TimerKind::Answer, ctx.timers.timeout());
         ServerNonInvite {
             state: State::ExpectTuResponse,
-            timeout_reply,
+            timeout_reply: Some(timeout_reply),
         }
     }
 
@@ -67,6 +67,8 @@ impl ServerNonInvite {
             return Flow::Continue;
         }
         ctx.disarm(TimerKind::Answer);
+        // Only needed while the TU may still fail to answer.
+        self.timeout_reply = None;
         self.state = State::AbsorbRetransmits { last };
         ctx.linger(TimerKind::J, ctx.timers.timeout())
     }
@@ -77,8 +79,10 @@ impl ServerNonInvite {
             TimerKind::J => Flow::Terminate,
             TimerKind::Answer => {
                 ctx.time_out();
-                let reply = self.timeout_reply.clone();
-                self.respond(ctx, &reply)
+                match self.timeout_reply.take() {
+                    Some(reply) => self.respond(ctx, &reply),
+                    None => Flow::Continue,
+                }
             }
             _ => Flow::Continue,
         }

@@ -300,3 +300,23 @@ fn sustained_churn_keeps_the_deadline_heap_bounded() {
     }
     assert_eq!((l.stats().live(), l.heap.len()), (0, 0));
 }
+
+#[test]
+fn respond_and_end_leaves_no_state_and_a_retransmission_is_new() {
+    let mut p = Pair::udp();
+    p.send(request(Method::Register, "challenge"));
+    let (skey, req) = p.server.expect_request();
+    let now = p.now;
+    p.server.layer.respond_and_end(now, &skey, answer(&req, 401));
+    p.flush();
+    assert_eq!(p.server.sent_at("SIP/2.0 401").len(), 1);
+    assert_eq!(p.server.layer.stats().live(), 0, "nothing stays to absorb");
+    p.server.expect(TsxEvent::Terminated { key: skey });
+    // The client's retransmission (its 401 was, say, lost) is a new request.
+    let from = p.client_source();
+    let bytes = p.client.sent.first().map(|(_, t)| t.bytes.clone()).unwrap();
+    p.server.layer.handle_received(p.now, from, &bytes);
+    p.flush();
+    let (again, _) = p.server.expect_request();
+    assert_ne!(again, skey);
+}
