@@ -179,36 +179,50 @@ impl Store {
     }
 }
 
-/// Inserts `cdrs` in one transaction (the group commit of
-/// [`super::CdrWriter`]). Rows whose id is already stored are skipped.
+/// Rows per INSERT statement: 12 parameters each stays under SQLite's
+/// 32,766 and PostgreSQL's 65,535 bound parameters.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Inserts `cdrs` atomically (the group commit of [`super::CdrWriter`]):
+/// one multi-row INSERT per [`ROWS_PER_STATEMENT`] rows, so a batch costs one
+/// round trip to the database rather than one per row. Rows whose id is
+/// already stored are skipped.
 pub(super) async fn insert_batch<'a>(
     store: &Store,
     cdrs: impl Iterator<Item = &'a Cdr>,
 ) -> Result<(), sqlx::Error> {
+    let cdrs: Vec<&Cdr> = cdrs.collect();
+    if cdrs.len() <= ROWS_PER_STATEMENT {
+        return insert_statement(&cdrs).build().execute(store.pool()).await.map(drop);
+    }
     let mut tx = store.pool().begin().await?;
-    for cdr in cdrs {
-        sqlx::query::<Db>(
-            "INSERT INTO cdrs (id, call_id, caller, callee, started_at, answered_at, ended_at,
-                               disposition, hangup_cause, sip_status, duration_ms, billsec_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&cdr.id)
-        .bind(&cdr.call_id)
-        .bind(&cdr.caller)
-        .bind(&cdr.callee)
-        .bind(cdr.started_at)
-        .bind(cdr.answered_at)
-        .bind(cdr.ended_at)
-        .bind(cdr.disposition.as_str())
-        .bind(&cdr.hangup_cause)
-        .bind(cdr.sip_status.map(i32::from))
-        .bind(cdr.duration_ms())
-        .bind(cdr.billsec_ms())
-        .execute(&mut *tx)
-        .await?;
+    for chunk in cdrs.chunks(ROWS_PER_STATEMENT) {
+        insert_statement(chunk).build().execute(&mut *tx).await?;
     }
     tx.commit().await
+}
+
+fn insert_statement(cdrs: &[&Cdr]) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::new(
+        "INSERT INTO cdrs (id, call_id, caller, callee, started_at, answered_at, ended_at, \
+         disposition, hangup_cause, sip_status, duration_ms, billsec_ms) ",
+    );
+    q.push_values(cdrs, |mut row, cdr| {
+        row.push_bind(cdr.id.clone())
+            .push_bind(cdr.call_id.clone())
+            .push_bind(cdr.caller.clone())
+            .push_bind(cdr.callee.clone())
+            .push_bind(cdr.started_at)
+            .push_bind(cdr.answered_at)
+            .push_bind(cdr.ended_at)
+            .push_bind(cdr.disposition.as_str())
+            .push_bind(cdr.hangup_cause.clone())
+            .push_bind(cdr.sip_status.map(i32::from))
+            .push_bind(cdr.duration_ms())
+            .push_bind(cdr.billsec_ms());
+    });
+    q.push(" ON CONFLICT (id) DO NOTHING");
+    q
 }
 
 fn cdr_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Cdr, StoreError> {
