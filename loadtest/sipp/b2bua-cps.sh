@@ -25,7 +25,8 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+ulimit -Hn 262144 2>/dev/null || true
+ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cat >"$work/node.toml" <<EOF
 [node]
@@ -96,8 +97,11 @@ ok, failed, rate = int(ok), int(failed), int(rate)
 cpu_s = (int(c1) - int(c0)) / int(hz)
 wall = float(t1) - float(t0)
 per_call = 1000 * cpu_s / max(ok, 1)
-print(f"{label:7} rate={rate:5}/s ok={ok:6} failed={failed:4} wall={wall:5.1f}s "
-      f"node_cpu={cpu_s:6.2f}s  {per_call:.3f} ms/call  {100 * cpu_s / wall / (ok / wall / 1000 or 1):5.1f}% of a core per 1,000 CPS")
+line = f"{label:7} rate={rate:5}/s ok={ok:6} failed={failed:4} wall={wall:5.1f}s"
+if label == "b2bua":
+    line += (f" node_cpu={cpu_s:6.2f}s  {per_call:.3f} ms/call"
+             f"  {100 * cpu_s / wall / max(ok / wall / 1000, 1e-9):5.1f}% of a core per 1,000 CPS")
+print(line)
 PY
 }
 

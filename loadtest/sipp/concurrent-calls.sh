@@ -21,9 +21,12 @@ command -v sipp >/dev/null || { echo "sipp is missing: apt-get install sip-teste
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"; }
 trap cleanup EXIT
-ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# Each call holds four sockets on the node: lift the descriptor limit (root
+# may raise the hard limit too).
+ulimit -Hn 262144 2>/dev/null || true
+ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cat >"$work/node.toml" <<EOF
 [node]
@@ -62,7 +65,7 @@ sleep 2
 before=$(rss)
 
 sipp -sn uac "127.0.0.1:$node_port" -s 2000 -i 127.0.0.1 -p "$uac_port" -r "$rate" -m "$calls" -l "$calls" \
-  -d "$hold_ms" -buff_size 4194304 -nostdin -trace_stat -stf "$work/uac_stat.csv" -fd 1 >/dev/null 2>&1 &
+  -d "$hold_ms" -buff_size 4194304 -nostdin -trace_stat -stf "$work/uac_stat.csv" -fd 1 -trace_err -error_file "$work/uac_err.log" >/dev/null 2>&1 &
 pids+=("$!")
 
 current() {

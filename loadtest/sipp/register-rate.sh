@@ -46,7 +46,7 @@ echo "SEQUENTIAL" >"$work/users.csv"
 for i in $(seq 1 "$users"); do
   ext=$((100000 + i))
   "$bin" ext add "$ext" --password "pw$ext" --config "$work/node.toml" >/dev/null
-  echo "$ext;pw$ext" >>"$work/users.csv"
+  echo "$ext;[authentication username=$ext password=pw$ext]" >>"$work/users.csv"
 done
 
 nice -n -20 "$bin" node --config "$work/node.toml" 2>"$work/node.log" &

@@ -179,8 +179,14 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT);
+        // Connections are opened once and kept: a node that runs out of file
+        // descriptors under load (every call holds four sockets) must still
+        // be able to write its call records.
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            .min_connections(MAX_CONNECTIONS)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open {
