@@ -50,12 +50,19 @@
 
 #![forbid(unsafe_code)]
 
+pub mod codec;
 mod driver;
+pub mod dtmf;
 mod error;
+pub mod jitter;
 mod latch;
+pub mod mix;
 mod ports;
+pub mod quality;
 mod relay;
+pub mod rtp;
 mod stats;
+pub mod wav;
 
 pub use error::RelayError;
 pub use latch::{Channel, DropReason, Latch, Side, Verdict};
