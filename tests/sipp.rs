@@ -419,6 +419,43 @@ fn calls_from_a_trusted_source_are_not_challenged() {
     assert_cdrs(&node, &[("1001", "1002", "answered", None); 5]);
 }
 
+/// TCP end to end: the callee registers over TCP from one SIPp process (whose
+/// connection then closes) and takes the call in another, so the node must
+/// open a new connection to the registered Contact; the caller's INVITE,
+/// ACK and BYE come over a TCP connection of their own.
+#[test]
+fn call_over_tcp_reaches_a_callee_registered_over_tcp() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let uas = Sipp::new(&node, "uas-tcp-1002", "uas-answer").args(&["-t", "t1"]).calls(1).hold_ms(0).start();
+    let port = uas.port;
+    wait_until("sipp to listen on TCP", Duration::from_secs(10), || {
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_err().then_some(())
+    });
+    Sipp::new(&node, "register-tcp-1002", "register-digest")
+        .target(&node)
+        .service("1002")
+        .auth(&node, "1002")
+        .args(&["-key", "contact_port", &port.to_string(), "-t", "t1"])
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    let uac = Sipp::new(&node, "uac-tcp", "uac-call-trusted")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .args(&["-t", "t1"])
+        .hold_ms(200)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    uas.finish(SHORT).assert_ok();
+    assert!(uac.messages().contains("SIP/2.0/TCP"), "the caller did not use TCP");
+    assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
+}
+
 #[test]
 fn cancel_before_answer_gives_487() {
     if !sipp_available() {

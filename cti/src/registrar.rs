@@ -49,15 +49,22 @@ impl Binding {
     /// sent from that same IP (not behind NAT), else the address the REGISTER
     /// really came from (symmetric signalling through the NAT binding).
     pub fn target(&self) -> Target {
-        if self.source.transport.is_reliable() {
-            return Target::from(self.source);
-        }
-        let contact = self.contact.uri.sip().and_then(|u| u.host.ip().map(|ip| (ip, u.port.unwrap_or(5060))));
-        match contact {
-            Some((ip, port)) if ip.to_canonical() == self.source.remote.ip().to_canonical() => {
-                Target { transport: self.source.transport, remote: SocketAddr::new(ip, port), conn: None }
+        let contact = self.contact.uri.sip().and_then(|u| u.host.ip().map(|ip| (ip, u.port)));
+        let source_ip = self.source.remote.ip().to_canonical();
+        let direct = match contact {
+            Some((ip, port)) if ip.to_canonical() == source_ip => {
+                let default = if self.source.transport == sip::net::TransportKind::Tls { 5061 } else { 5060 };
+                Some(SocketAddr::new(ip, port.unwrap_or(default)))
             }
-            _ => Target::from(self.source),
+            _ => None,
+        };
+        match (self.source.transport.is_reliable(), direct) {
+            // Over TCP/TLS the phone's own connection is used while it is
+            // open; if it closed, a new one goes to the Contact (or, behind
+            // NAT, back to where the phone connected from).
+            (true, _) => Target { remote: direct.unwrap_or(self.source.remote), ..Target::from(self.source) },
+            (false, Some(remote)) => Target { transport: self.source.transport, remote, conn: None },
+            (false, None) => Target::from(self.source),
         }
     }
 }
