@@ -524,6 +524,31 @@ fn unregistered_extension_gets_480_and_unknown_number_404() {
     );
 }
 
+/// Ring timeout: nobody answers within `[calls] ring_timeout_s`, so the caller
+/// gets 480 and the ringing phone a CANCEL (to which it answers 487).
+#[test]
+fn unanswered_call_times_out_with_480_and_cancels_the_callee() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        ring_timeout_s: 2,
+        ..NodeSpec::default()
+    });
+    let uas = phone(&node, "1002", "uas-ring-until-cancelled", 1, 0);
+    Sipp::new(&node, "uac-ring-timeout", "uac-call-unavailable-480")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    uas.finish(SHORT).assert_ok();
+    assert_cdrs(&node, &[("1001", "1002", "no_answer", Some(480))]);
+}
+
 #[test]
 fn busy_callee_gives_486() {
     if !sipp_available() {
