@@ -549,6 +549,39 @@ fn unanswered_call_times_out_with_480_and_cancels_the_callee() {
     assert_cdrs(&node, &[("1001", "1002", "no_answer", Some(480))]);
 }
 
+/// RFC 4733 digits relayed through the node are seen by it: SIPp plays its
+/// captures of 1, 5 and # (each with three redundant end packets) into an
+/// answered call, and the node reports each digit once, from the caller.
+#[test]
+fn rfc4733_digits_from_the_caller_are_seen_by_the_node() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        log: "info,cti::call=debug",
+        ..NodeSpec::default()
+    });
+    let uas = phone(&node, "1002", "uas-answer", 1, 0);
+    Sipp::new(&node, "uac-dtmf", "uac-call-sends-dtmf")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    uas.finish(SHORT).assert_ok();
+    assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
+    let log = node.log_tail(400);
+    let digits: String = log
+        .lines()
+        .filter(|l| l.contains("DTMF received") && l.contains("party=\"caller\""))
+        .filter_map(|l| l.split("digit=").nth(1)?.chars().next())
+        .collect();
+    assert_eq!(digits, "15#", "digits the node reported:\n{log}");
+}
+
 #[test]
 fn busy_callee_gives_486() {
     if !sipp_available() {

@@ -18,11 +18,11 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use media::{Session, Side};
+use media::{MediaEvent, Session, Side};
 use sip::dialog::Dialog;
 use sip::message::{HeaderName, Method, Request, Response};
 use sip::net::{Source, Target};
-use sip::sdp::{LegOrigin, Sdp};
+use sip::sdp::{LegOrigin, MediaKind, Sdp};
 use sip::transaction::TsxKey;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
@@ -83,6 +83,8 @@ struct Call {
     b: Option<(Dialog, Target)>,
     relayed: Vec<Relayed>,
     media: Option<Session>,
+    /// Digits and other events the relay notices in this call's media.
+    media_events: Option<UnboundedReceiver<MediaEvent>>,
     origin_a: LegOrigin,
     origin_b: LegOrigin,
     phase: Phase,
@@ -103,10 +105,32 @@ pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, mut events: UnboundedRe
                 Some(ev) => call.handle(ev).await,
                 None => break,
             },
+            Some(ev) = next_media_event(&mut call.media_events) => call.on_media(ev),
             _ = tokio::time::sleep_until(call.deadline) => call.on_deadline().await,
         }
     }
     call.ctx.send(Command::Done { call: call.id });
+}
+
+/// The next media event, or never when the call has no media session.
+async fn next_media_event(events: &mut Option<UnboundedReceiver<MediaEvent>>) -> Option<MediaEvent> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Listens for RFC 4733 digits from `side` when its SDP offers telephone-event.
+fn watch_dtmf(session: &Session, side: Side, sdp: &Sdp) {
+    let event = sdp
+        .media
+        .iter()
+        .filter(|m| m.kind == MediaKind::Audio && m.port != 0)
+        .flat_map(|m| m.payloads())
+        .find(|p| p.name.eq_ignore_ascii_case("telephone-event"));
+    if let Some(p) = event {
+        let _ = session.watch_dtmf(side, p.pt.0, p.clock_rate);
+    }
 }
 
 fn unix_ms() -> i64 {
@@ -135,6 +159,7 @@ impl Call {
             b: None,
             relayed: Vec::new(),
             media: None,
+            media_events: None,
             phase: Phase::Routing,
             best_failure: None,
             pending_bye: None,
@@ -185,6 +210,8 @@ impl Call {
         if let Some(remote) = sdp.audio_remote() {
             session.set_remote(Side::A, remote.rtp, remote.rtcp);
         }
+        self.media_events = Some(session.events());
+        watch_dtmf(&session, Side::A, &sdp);
         sdp.rewrite_for_relay(self.ctx.media_ip, &[session.local(Side::B).port()], &mut self.origin_b);
         self.media = Some(session);
         Ok(Some(sdp.to_bytes()))
@@ -222,6 +249,15 @@ impl Call {
             }
             CallEvent::Cancelled => {}
             CallEvent::TimedOut { key } => self.on_timeout(key).await,
+        }
+    }
+
+    /// Something noticed in the call's media. Digits are logged at debug
+    /// level only: a caller may be keying a card number.
+    fn on_media(&mut self, ev: MediaEvent) {
+        if let MediaEvent::Digit { side, digit, duration } = ev {
+            let party = if side == Side::A { "caller" } else { "callee" };
+            debug!(call = self.id.0, party, digit = %digit.as_char(), ms = duration.as_millis() as u64, "DTMF received");
         }
     }
 
@@ -409,6 +445,7 @@ impl Call {
         if let Some(remote) = sdp.audio_remote() {
             session.set_remote(from, remote.rtp, remote.rtcp);
         }
+        watch_dtmf(session, from, &sdp);
         let (port, origin) = match from {
             Side::A => (session.local(Side::B).port(), &mut self.origin_b),
             Side::B => (session.local(Side::A).port(), &mut self.origin_a),

@@ -22,6 +22,7 @@ use socket2::{SockAddr, SockRef};
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 
+use crate::tap::{MediaEvent, Taps};
 use crate::{Channel, DropReason, Latch, SessionStats, Side, Verdict};
 
 /// Bytes the task can receive in one datagram; a datagram that fills the buffer may have
@@ -59,6 +60,10 @@ impl Sockets {
 pub(crate) struct SessionState {
     pub(crate) latch: Latch,
     pub(crate) stats: SessionStats,
+    /// What the relay listens for in the packets it forwards.
+    pub(crate) taps: Taps,
+    /// Where [`MediaEvent`]s go; events are dropped while nobody listens.
+    pub(crate) events: Option<tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
     /// `None` once the session is closed: the task ends when it sees that.
     sockets: Option<Sockets>,
     /// The task's waker, to end it on close even when no datagram arrives.
@@ -77,6 +82,8 @@ impl Shared {
             state: Mutex::new(SessionState {
                 latch: Latch::new(),
                 stats: SessionStats::default(),
+                taps: Taps::default(),
+                events: None,
                 sockets: Some(sockets),
                 waker: None,
             }),
@@ -114,6 +121,8 @@ fn poll_relay(shared: &Shared, buf: &mut [u8], cx: &mut Context<'_>) -> Poll<()>
     let SessionState {
         latch,
         stats,
+        taps,
+        events,
         sockets,
         waker,
     } = &mut *guard;
@@ -126,6 +135,8 @@ fn poll_relay(shared: &Shared, buf: &mut [u8], cx: &mut Context<'_>) -> Poll<()>
     let mut relay = Relaying {
         latch,
         stats,
+        taps,
+        events: events.as_ref(),
         sockets,
         buf,
     };
@@ -145,6 +156,8 @@ fn poll_relay(shared: &Shared, buf: &mut [u8], cx: &mut Context<'_>) -> Poll<()>
 struct Relaying<'a> {
     latch: &'a mut Latch,
     stats: &'a mut SessionStats,
+    taps: &'a mut Taps,
+    events: Option<&'a tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
     sockets: &'a Sockets,
     buf: &'a mut [u8],
 }
@@ -173,6 +186,20 @@ impl Relaying<'_> {
         true
     }
 
+    /// Hands an accepted RTP datagram to the session's taps (the only clock
+    /// read on this path, and only for sessions that are listened to).
+    fn listen(&mut self, side: Side, len: usize) {
+        let mut found = Vec::new();
+        let now = tokio::time::Instant::now().into_std();
+        self.taps.inspect(side, self.buf.get(..len).unwrap_or_default(), now, &mut found);
+        if let Some(events) = self.events {
+            for event in found {
+                // The listener may have gone; the relay carries on regardless.
+                let _ = events.send(event);
+            }
+        }
+    }
+
     /// Decides on and sends the `len` bytes at the start of the buffer.
     fn relay_one(&mut self, side: Side, channel: Channel, source: SocketAddr, len: usize) {
         let flow = self.stats.flow_mut(side, channel);
@@ -197,6 +224,9 @@ impl Relaying<'_> {
                 tracing::trace!(?side, ?channel, %error, "send failed");
                 flow.dropped.record(DropReason::SendFailed);
             }
+        }
+        if channel == Channel::Rtp && !self.taps.is_empty() {
+            self.listen(side, len);
         }
     }
 }

@@ -61,10 +61,13 @@ mod ports;
 pub mod quality;
 mod relay;
 pub mod rtp;
+pub mod srtp;
 mod stats;
+mod tap;
 pub mod wav;
 
 pub use error::RelayError;
+pub use tap::MediaEvent;
 pub use latch::{Channel, DropReason, Latch, Side, Verdict};
 pub use ports::PortRange;
 pub use relay::{Relay, RelayConfig, Session};

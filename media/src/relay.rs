@@ -185,6 +185,26 @@ impl Session {
         self.shared.lock().latch.set_remote(side, rtp, rtcp);
     }
 
+    /// Listens for RFC 4733 digits in the RTP that `side` sends, with payload
+    /// type `pt` at `clock_rate` (both from the SDP that side sent); they are
+    /// reported on [`Session::events`].
+    ///
+    /// # Errors
+    ///
+    /// A clock rate the DTMF receiver cannot use.
+    pub fn watch_dtmf(&self, side: Side, pt: u8, clock_rate: u32) -> Result<(), crate::dtmf::ConfigError> {
+        self.shared.lock().taps.watch_dtmf(side, pt, clock_rate)
+    }
+
+    /// A new channel of this session's [`MediaEvent`](crate::MediaEvent)s
+    /// (the previous receiver, if any, hears nothing more).
+    #[must_use]
+    pub fn events(&self) -> tokio::sync::mpsc::UnboundedReceiver<crate::MediaEvent> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.shared.lock().events = Some(tx);
+        rx
+    }
+
     /// Counters and latched addresses so far.
     #[must_use]
     pub fn stats(&self) -> SessionStats {

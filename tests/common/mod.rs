@@ -215,6 +215,8 @@ pub(crate) struct NodeSpec {
     pub(crate) ring_timeout_s: u32,
     /// TLS on [`Ports::tls`] with a self-signed certificate in `DIR/tls/`.
     pub(crate) tls: bool,
+    /// `[log] level` unless `SWITCHYARD_TEST_LOG` says otherwise.
+    pub(crate) log: &'static str,
 }
 
 impl Default for NodeSpec {
@@ -225,6 +227,7 @@ impl Default for NodeSpec {
             extensions: 1001..=1005,
             ring_timeout_s: 30,
             tls: false,
+            log: "info",
         }
     }
 }
@@ -452,7 +455,7 @@ fn config_text(dir: &Path, ports: &Ports, spec: &NodeSpec) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let level = std::env::var("SWITCHYARD_TEST_LOG").unwrap_or_else(|_| "info".to_owned());
+    let level = std::env::var("SWITCHYARD_TEST_LOG").unwrap_or_else(|_| spec.log.to_owned());
     format!(
         "[node]\nname = \"interop\"\ndata_dir = {dir:?}\n\n\
          [sip]\nlisten = \"127.0.0.1\"\nport = {sip}\ntls_port = {tls}\ndomain = \"127.0.0.1\"\n\n\

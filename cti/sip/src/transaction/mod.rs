@@ -310,7 +310,8 @@ impl TransactionLayer {
             return self.respond(now, key, resp);
         }
         self.drive(now, *key, |m, ctx| {
-            match m {
+            // Whatever the machine would do next, the transaction ends here.
+            let _sent = match m {
                 Machine::ServerInvite(s) => s.respond(ctx, &resp),
                 Machine::ServerNonInvite(s) => s.respond(ctx, &resp),
                 _ => return Flow::Continue,
