@@ -45,6 +45,8 @@ const TEMPLATES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/bare
 /// One baresip process and its control connection.
 struct Baresip {
     ext: String,
+    /// The `cons` module's UDP port: a datagram there is a key press.
+    cons: u16,
     peer: Peer,
     ctrl: Ctrl,
 }
@@ -55,12 +57,13 @@ impl Baresip {
         let dir = node.dir().join(format!("baresip-{ext}"));
         std::fs::create_dir_all(&dir).expect("create a baresip directory");
         let ctrl_port = node.ports.peer();
+        let cons = node.ports.peer();
         let media = node.ports.peer_media(20);
         let config = template("config.template")
             .replace("@NAME@", &format!("ext{ext}"))
             .replace("@SIPPORT@", &node.ports.peer().to_string())
             .replace("@CTRLPORT@", &ctrl_port.to_string())
-            .replace("@CONSPORT@", &node.ports.peer().to_string())
+            .replace("@CONSPORT@", &cons.to_string())
             .replace("@RTPLO@", &media.start().to_string())
             .replace("@RTPHI@", &media.end().to_string());
         let accounts = template("accounts.template")
@@ -89,6 +92,7 @@ impl Baresip {
         );
         Baresip {
             ext: ext.to_owned(),
+            cons,
             peer,
             ctrl: Ctrl::new(ctrl),
         }
@@ -131,6 +135,15 @@ impl Baresip {
                 tail(self.peer.log(), 30)
             ),
         }
+    }
+
+    /// Presses `key` for about 200 ms (baresip sends it as RFC 4733 events
+    /// during a call) through the `cons` module.
+    fn press(&self, key: char) {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a cons client");
+        sock.send_to(key.to_string().as_bytes(), ("127.0.0.1", self.cons)).expect("send a key");
+        std::thread::sleep(Duration::from_millis(200)); // the key is held this long
+        sock.send_to(b"\x04", ("127.0.0.1", self.cons)).expect("release the key");
     }
 
     /// Quits and waits for the process to exit (its output is then complete).
@@ -283,6 +296,7 @@ fn two_phones_call_through_the_node_with_audio_both_ways() {
     }
     let node = Node::start(&NodeSpec {
         algorithms: BARESIP_ALGORITHMS,
+        log: "info,cti::call=debug",
         ..NodeSpec::default()
     });
     let mut a = Baresip::start(&node, "1001", node.password("1001"));
@@ -312,6 +326,19 @@ fn two_phones_call_through_the_node_with_audio_both_ways() {
         phone.event("CALL_RTPESTAB");
     }
     std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
+    for key in ['4', '2', '#'] {
+        a.press(key);
+    }
+    let digits = wait_until("the node to see 1001's digits", STEP, || {
+        let log = node.log_tail(400);
+        let digits: String = log
+            .lines()
+            .filter(|l| l.contains("DTMF received") && l.contains("party=\"caller\""))
+            .filter_map(|l| l.split("digit=").nth(1)?.chars().next())
+            .collect();
+        (digits.len() >= 3).then_some(digits)
+    });
+    assert_eq!(digits, "42#", "digits the node saw from baresip");
     a.command("hangup", "");
     a.event("CALL_CLOSED");
     b.event("CALL_CLOSED");
