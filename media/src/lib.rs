@@ -1,5 +1,5 @@
-//! Switchyard's media plane. For now: an RTP/RTCP relay that anchors every B2BUA call's
-//! media on the node.
+//! Switchyard's media plane: the RTP/RTCP relay that anchors every B2BUA call's media on
+//! the node, and the sans-IO parts of the media engine built on it (see Scope).
 //!
 //! # Contract
 //!
@@ -44,9 +44,13 @@
 //!
 //! # Scope
 //!
-//! Relay only. Codecs and transcoding, RFC 4733 telephone-events and in-band DTMF, the
-//! jitter buffer, prompt playback, recording, mixing, SRTP, RTCP-mux and quality (MOS)
-//! estimation come later, on top of the same sessions.
+//! In calls today: the relay, and [`MediaEvent`]s for RFC 4733 digits a watched side sends
+//! ([`Session::watch_dtmf`], [`Session::events`]). Built and tested as sans-IO parts, to be
+//! wired in: [`rtp`] (RTP/RTCP codec, receiver statistics, stream rewriter), [`codec`]
+//! (G.711, resampling, Opus), [`dtmf`] (RFC 4733 and in-band), [`jitter`] (adaptive
+//! buffer, G.711 PLC), [`quality`] (G.107 E-model), [`srtp`] (RFC 3711 with SDES keys),
+//! [`wav`] (prompts and the stereo call recorder) and [`mix`] (conferences and supervisor
+//! modes). Not yet: RTCP-mux, transcoding on the relay path, DTLS-SRTP.
 
 #![forbid(unsafe_code)]
 
