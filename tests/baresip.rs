@@ -360,6 +360,11 @@ fn two_phones_call_through_the_node_with_audio_both_ways() {
         "billsec {} ms for {AUDIO_PERIOD:?} of audio",
         cdr.billsec_ms
     );
+    // Clean loopback audio both ways: the E-model gives G.711's best.
+    let (caller, callee) = cdr.mos;
+    for (party, mos) in [("caller", caller), ("callee", callee)] {
+        assert!(mos.is_some_and(|m| m > 4.0), "{party} MOS {mos:?}");
+    }
 }
 
 /// Both phones received RTP from a node relay port, and each direction

@@ -572,7 +572,8 @@ fn rfc4733_digits_from_the_caller_are_seen_by_the_node() {
         .run(SHORT)
         .assert_ok();
     uas.finish(SHORT).assert_ok();
-    assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
+    let rows = assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
+    assert!(rows[0].mos.0.is_none(), "telephone-events alone are no audio to rate: {:?}", rows[0].mos);
     let log = node.log_tail(400);
     let digits: String = log
         .lines()

@@ -18,6 +18,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use media::quality::Codec as QualityCodec;
 use media::{MediaEvent, Session, Side};
 use sip::dialog::Dialog;
 use sip::message::{HeaderName, Method, Request, Response};
@@ -31,7 +32,7 @@ use tracing::debug;
 use crate::endpoint::{CallEvent, CallRef, Command};
 use crate::node::Ctx;
 use crate::registrar::Binding;
-use crate::store::{Cdr, Disposition};
+use crate::store::{Cdr, Disposition, PartyQuality};
 
 /// What the endpoint knows when it starts a call.
 pub(crate) struct CallSetup {
@@ -120,17 +121,32 @@ async fn next_media_event(events: &mut Option<UnboundedReceiver<MediaEvent>>) ->
     }
 }
 
-/// Listens for RFC 4733 digits from `side` when its SDP offers telephone-event.
-fn watch_dtmf(session: &Session, side: Side, sdp: &Sdp) {
-    let event = sdp
+/// Listens to what `side` sends, as its SDP describes it: RFC 4733 digits
+/// when it offers telephone-event, and the quality of its audio stream.
+fn watch_media(session: &Session, side: Side, sdp: &Sdp) {
+    let payloads: Vec<_> = sdp
         .media
         .iter()
         .filter(|m| m.kind == MediaKind::Audio && m.port != 0)
         .flat_map(|m| m.payloads())
-        .find(|p| p.name.eq_ignore_ascii_case("telephone-event"));
-    if let Some(p) = event {
+        .collect();
+    let (events, audio): (Vec<_>, Vec<_>) =
+        payloads.iter().partition(|p| p.name.eq_ignore_ascii_case("telephone-event"));
+    if let Some(p) = events.first() {
         let _ = session.watch_dtmf(side, p.pt.0, p.clock_rate);
     }
+    if let Some(p) = audio.first() {
+        let codec = if p.name.eq_ignore_ascii_case("opus") { QualityCodec::Opus } else { QualityCodec::G711Plc };
+        session.watch_quality(side, p.clock_rate, codec);
+    }
+}
+
+fn party_quality(q: Option<media::LegQuality>) -> Option<PartyQuality> {
+    q.filter(|q| q.received > 0).map(|q| PartyQuality {
+        mos: q.mos,
+        loss_pct: 100.0 * q.lost as f64 / (q.received + q.lost) as f64,
+        jitter_ms: q.jitter_ms,
+    })
 }
 
 fn unix_ms() -> i64 {
@@ -211,7 +227,7 @@ impl Call {
             session.set_remote(Side::A, remote.rtp, remote.rtcp);
         }
         self.media_events = Some(session.events());
-        watch_dtmf(&session, Side::A, &sdp);
+        watch_media(&session, Side::A, &sdp);
         sdp.rewrite_for_relay(self.ctx.media_ip, &[session.local(Side::B).port()], &mut self.origin_b);
         self.media = Some(session);
         Ok(Some(sdp.to_bytes()))
@@ -445,7 +461,7 @@ impl Call {
         if let Some(remote) = sdp.audio_remote() {
             session.set_remote(from, remote.rtp, remote.rtcp);
         }
-        watch_dtmf(session, from, &sdp);
+        watch_media(session, from, &sdp);
         let (port, origin) = match from {
             Side::A => (session.local(Side::B).port(), &mut self.origin_b),
             Side::B => (session.local(Side::A).port(), &mut self.origin_a),
@@ -500,7 +516,10 @@ impl Call {
             return;
         }
         self.phase = Phase::Ended;
-        self.media = None;
+        if let Some(session) = self.media.take() {
+            self.cdr.caller_quality = party_quality(session.quality(Side::A));
+            self.cdr.callee_quality = party_quality(session.quality(Side::B));
+        }
         self.deadline = Instant::now() + self.ctx.linger;
         self.cdr.finish(disposition, cause, status, unix_ms());
         if let Err(e) = self.ctx.cdrs.write(self.cdr.clone()).await {

@@ -71,7 +71,7 @@ mod tap;
 pub mod wav;
 
 pub use error::RelayError;
-pub use tap::MediaEvent;
+pub use tap::{LegQuality, MediaEvent};
 pub use latch::{Channel, DropReason, Latch, Side, Verdict};
 pub use ports::PortRange;
 pub use relay::{Relay, RelayConfig, Session};

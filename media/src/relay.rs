@@ -196,6 +196,19 @@ impl Session {
         self.shared.lock().taps.watch_dtmf(side, pt, clock_rate)
     }
 
+    /// Measures the audio `side` sends, whose codec runs at `clock_rate`
+    /// (`codec` tells the E-model how robust it is to loss); read it with
+    /// [`Session::quality`].
+    pub fn watch_quality(&self, side: Side, clock_rate: u32, codec: crate::quality::Codec) {
+        self.shared.lock().taps.watch_quality(side, clock_rate, codec);
+    }
+
+    /// Loss, jitter and MOS of the audio `side` has sent so far.
+    #[must_use]
+    pub fn quality(&self, side: Side) -> Option<crate::LegQuality> {
+        self.shared.lock().taps.quality(side)
+    }
+
     /// A new channel of this session's [`MediaEvent`](crate::MediaEvent)s
     /// (the previous receiver, if any, hears nothing more).
     #[must_use]

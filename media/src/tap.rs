@@ -1,5 +1,6 @@
 //! Listening in on relayed RTP: what the node learns from the packets it
-//! forwards without changing them. For now: RFC 4733 digits, per side.
+//! forwards without changing them: RFC 4733 digits, and how each side's
+//! stream arrived (loss, jitter, and the MOS they imply), per side.
 //!
 //! Sans-IO: the relay task hands each RTP datagram of a watched side to
 //! [`Taps::inspect`] with `now`; digits come back as [`MediaEvent`]s. A side
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::Side;
 use crate::dtmf::{ConfigError, Digit, EventReceiver, PacketInfo, ReceiverConfig};
-use crate::rtp::RtpPacket;
+use crate::quality::{Codec, LegReport, MeterConfig, QualityMeter};
+use crate::rtp::{ReceiverStats, RtpPacket};
 
 /// Something the relay noticed in a session's media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,10 +28,40 @@ pub enum MediaEvent {
     },
 }
 
+/// How one side's audio reached the node, measured on the packets relayed
+/// from it (RFC 3550 receiver statistics), and the listening quality that
+/// implies by the ITU-T G.107 E-model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LegQuality {
+    /// Packets received.
+    pub received: u64,
+    /// Packets lost (expected but never received).
+    pub lost: u64,
+    /// Interarrival jitter, in milliseconds.
+    pub jitter_ms: f64,
+    /// E-model rating R (0–100).
+    pub r: f64,
+    /// Mean opinion score (1–4.5).
+    pub mos: f64,
+}
+
 /// The taps of one session.
 #[derive(Debug, Default)]
 pub(crate) struct Taps {
     dtmf: [Option<DtmfTap>; 2],
+    quality: [Option<QualityTap>; 2],
+}
+
+#[derive(Debug)]
+struct QualityTap {
+    clock_rate: u32,
+    codec: Codec,
+    stats: Option<ReceiverStats>,
+    /// Timestamp and arrival of the last audio packet: telephone-events share
+    /// the stream's sequence numbers, so they are counted (or their numbers
+    /// would look lost), at the timestamp audio would have had (so their
+    /// frozen event timestamps do not look like jitter).
+    last_audio: Option<(u32, Instant)>,
 }
 
 #[derive(Debug)]
@@ -39,10 +71,51 @@ struct DtmfTap {
     receiver: EventReceiver,
 }
 
+impl QualityTap {
+    fn record(&mut self, h: &crate::rtp::RtpHeader, event: bool, now: Instant) {
+        let timestamp = if event {
+            let Some((ts, at)) = self.last_audio else { return };
+            let elapsed = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
+            ts.wrapping_add(elapsed as u32)
+        } else {
+            self.last_audio = Some((h.timestamp, now));
+            h.timestamp
+        };
+        if self.stats.as_ref().is_none_or(|s| s.ssrc() != h.ssrc) {
+            self.stats = Some(ReceiverStats::new(h.ssrc, self.clock_rate));
+        }
+        if let Some(stats) = self.stats.as_mut() {
+            let _ = stats.record(h.seq, timestamp, now);
+        }
+    }
+}
+
 impl Taps {
     /// True when no side is watched.
     pub(crate) fn is_empty(&self) -> bool {
-        self.dtmf.iter().all(Option::is_none)
+        self.dtmf.iter().all(Option::is_none) && self.quality.iter().all(Option::is_none)
+    }
+
+    /// Measures `side`'s audio stream, whose codec runs at `clock_rate`.
+    pub(crate) fn watch_quality(&mut self, side: Side, clock_rate: u32, codec: Codec) {
+        self.quality[side.index()] = Some(QualityTap { clock_rate, codec, stats: None, last_audio: None });
+    }
+
+    /// What was measured on `side` so far; `None` before its first packet.
+    pub(crate) fn quality(&self, side: Side) -> Option<LegQuality> {
+        let tap = self.quality[side.index()].as_ref()?;
+        let stats = tap.stats.as_ref()?;
+        let expected = stats.expected();
+        let lost = u64::try_from(stats.lost().max(0)).unwrap_or(0);
+        let report = LegReport {
+            loss_fraction: if expected == 0 { 0.0 } else { (lost as f64 / expected as f64).min(1.0) },
+            jitter_ms: stats.jitter_ms(),
+            rtt_ms: None,
+            burst_ratio: None,
+            buffer_delay_ms: None,
+        };
+        let score = QualityMeter::new(MeterConfig::new(tap.codec)).observe(&report).ok()?;
+        Some(LegQuality { received: stats.received(), lost, jitter_ms: report.jitter_ms, r: score.r, mos: score.mos })
     }
 
     /// Watches `side`'s RTP for telephone-events of payload type `pt` at
@@ -56,12 +129,17 @@ impl Taps {
     /// Looks at one RTP datagram that arrived from `side`; appends what it
     /// learnt to `out`.
     pub(crate) fn inspect(&mut self, side: Side, datagram: &[u8], now: Instant, out: &mut Vec<MediaEvent>) {
+        let Ok(packet) = RtpPacket::parse(datagram) else { return };
+        let h = &packet.header;
+        let event_pt = self.dtmf[side.index()].as_ref().map(|t| t.pt);
+        if let Some(q) = self.quality[side.index()].as_mut() {
+            q.record(h, Some(h.pt.get()) == event_pt, now);
+        }
         let Some(tap) = self.dtmf[side.index()].as_mut() else { return };
         if tap.receiver.poll_timeout().is_some_and(|at| at <= now) {
             tap.receiver.handle_timeout(now);
         }
-        if let Ok(packet) = RtpPacket::parse(datagram) {
-            let h = &packet.header;
+        {
             if h.pt.get() == tap.pt {
                 if tap.ssrc.is_some_and(|s| s != h.ssrc.0) {
                     tap.receiver.reset();
@@ -114,5 +192,36 @@ mod tests {
         // Garbage never disturbs it.
         taps.inspect(Side::A, &[0x80, 101, 0], t0, &mut out);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn quality_follows_loss_and_ignores_telephone_events() {
+        let t0 = Instant::now();
+        let mut taps = Taps::default();
+        taps.watch_quality(Side::B, 8000, Codec::G711Plc);
+        taps.watch_dtmf(Side::B, 101, 8000).expect("valid config");
+        let mut out = Vec::new();
+        assert!(taps.quality(Side::B).is_none(), "nothing measured yet");
+        for i in 0..200u16 {
+            let at = t0 + Duration::from_millis(20 * u64::from(i));
+            match i % 20 {
+                7 => {} // lost
+                // A key press takes the stream's sequence numbers (not lost)
+                // with a frozen timestamp (not jitter).
+                10..=13 => taps.inspect(Side::B, &rtp(101, i, 1600, false, &[1, 10, 0, 160]), at, &mut out),
+                _ => taps.inspect(Side::B, &rtp(0, i, 160 * u32::from(i), false, &[0xff; 160]), at, &mut out),
+            }
+        }
+        let q = taps.quality(Side::B).expect("measured");
+        assert_eq!((q.received, q.lost), (190, 10));
+        assert!(q.jitter_ms < 1.0, "steady arrivals: {q:?}");
+        let mut clean = Taps::default();
+        clean.watch_quality(Side::A, 8000, Codec::G711Plc);
+        for i in 0..200u16 {
+            let at = t0 + Duration::from_millis(20 * u64::from(i));
+            clean.inspect(Side::A, &rtp(0, i, 160 * u32::from(i), false, &[0xff; 160]), at, &mut out);
+        }
+        let c = clean.quality(Side::A).expect("measured");
+        assert!(c.mos > 4.3 && q.mos < c.mos - 0.2, "5 % loss must cost MOS: clean {c:?}, lossy {q:?}");
     }
 }

@@ -506,7 +506,7 @@ fn spawn_logged(cmd: &mut Command, log: &Path) -> Child {
 // ---------------------------------------------------------------- CDRs
 
 /// One row of the node's `cdrs` table (the columns the tests check).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Cdr {
     /// Calling extension.
     pub(crate) caller: String,
@@ -520,6 +520,8 @@ pub(crate) struct Cdr {
     pub(crate) answered: bool,
     /// Answered time in milliseconds.
     pub(crate) billsec_ms: i64,
+    /// MOS of the caller's and the callee's audio as the node received it.
+    pub(crate) mos: (Option<f64>, Option<f64>),
 }
 
 /// The `cdrs` columns [`Cdr`] is made from.
@@ -531,6 +533,8 @@ struct CdrRow {
     sip_status: Option<i64>,
     answered_at: Option<i64>,
     billsec_ms: i64,
+    caller_mos: Option<f64>,
+    callee_mos: Option<f64>,
 }
 
 fn read_cdrs(db: &Path) -> Result<Vec<Cdr>, sqlx::Error> {
@@ -545,7 +549,8 @@ fn read_cdrs(db: &Path) -> Result<Vec<Cdr>, sqlx::Error> {
     let rows: Vec<CdrRow> = runtime.block_on(async {
         let mut conn = options.connect().await?;
         sqlx::query_as(
-            "SELECT caller, callee, disposition, sip_status, answered_at, billsec_ms FROM cdrs ORDER BY started_at, id",
+            "SELECT caller, callee, disposition, sip_status, answered_at, billsec_ms, caller_mos, callee_mos \
+             FROM cdrs ORDER BY started_at, id",
         )
         .fetch_all(&mut conn)
         .await
@@ -559,6 +564,7 @@ fn read_cdrs(db: &Path) -> Result<Vec<Cdr>, sqlx::Error> {
             sip_status: row.sip_status,
             answered: row.answered_at.is_some(),
             billsec_ms: row.billsec_ms,
+            mos: (row.caller_mos, row.callee_mos),
         })
         .collect())
 }

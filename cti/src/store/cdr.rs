@@ -68,8 +68,19 @@ impl std::fmt::Display for Disposition {
     }
 }
 
+/// How one party's audio reached the node during a call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartyQuality {
+    /// Mean opinion score by the ITU-T G.107 E-model (1–4.5).
+    pub mos: f64,
+    /// Packets lost, in percent of those expected.
+    pub loss_pct: f64,
+    /// RFC 3550 interarrival jitter, in milliseconds.
+    pub jitter_ms: f64,
+}
+
 /// One call's record. Times are unix milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cdr {
     /// Unique id chosen by the caller (UUID-like); a second write of the same
     /// id is ignored.
@@ -93,6 +104,10 @@ pub struct Cdr {
     pub hangup_cause: String,
     /// The final SIP status sent to the caller, when there was one.
     pub sip_status: Option<u16>,
+    /// The caller's audio as received, when it sent any.
+    pub caller_quality: Option<PartyQuality>,
+    /// The callee's audio as received, when it sent any.
+    pub callee_quality: Option<PartyQuality>,
 }
 
 impl Cdr {
@@ -112,6 +127,8 @@ impl Cdr {
             disposition: Disposition::Failed,
             hangup_cause: String::new(),
             sip_status: None,
+            caller_quality: None,
+            callee_quality: None,
         }
     }
 
@@ -169,7 +186,9 @@ impl Store {
     pub async fn cdrs(&self, limit: u32) -> Result<Vec<Cdr>, StoreError> {
         let rows = sqlx::query::<Db>(
             "SELECT id, call_id, caller, callee, started_at, answered_at, ended_at,
-                    disposition, hangup_cause, sip_status
+                    disposition, hangup_cause, sip_status,
+                    caller_mos, caller_loss_pct, caller_jitter_ms,
+                    callee_mos, callee_loss_pct, callee_jitter_ms
              FROM cdrs ORDER BY ended_at DESC, id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
@@ -179,7 +198,7 @@ impl Store {
     }
 }
 
-/// Rows per INSERT statement: 12 parameters each stays under SQLite's
+/// Rows per INSERT statement: 18 parameters each stays under SQLite's
 /// 32,766 and PostgreSQL's 65,535 bound parameters.
 const ROWS_PER_STATEMENT: usize = 1000;
 
@@ -205,7 +224,8 @@ pub(super) async fn insert_batch<'a>(
 fn insert_statement(cdrs: &[&Cdr]) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::new(
         "INSERT INTO cdrs (id, call_id, caller, callee, started_at, answered_at, ended_at, \
-         disposition, hangup_cause, sip_status, duration_ms, billsec_ms) ",
+         disposition, hangup_cause, sip_status, duration_ms, billsec_ms, \
+         caller_mos, caller_loss_pct, caller_jitter_ms, callee_mos, callee_loss_pct, callee_jitter_ms) ",
     );
     q.push_values(cdrs, |mut row, cdr| {
         row.push_bind(cdr.id.clone())
@@ -220,6 +240,9 @@ fn insert_statement(cdrs: &[&Cdr]) -> sqlx::QueryBuilder<Db> {
             .push_bind(cdr.sip_status.map(i32::from))
             .push_bind(cdr.duration_ms())
             .push_bind(cdr.billsec_ms());
+        for q in [cdr.caller_quality, cdr.callee_quality] {
+            row.push_bind(q.map(|q| q.mos)).push_bind(q.map(|q| q.loss_pct)).push_bind(q.map(|q| q.jitter_ms));
+        }
     });
     q.push(" ON CONFLICT (id) DO NOTHING");
     q
@@ -244,6 +267,18 @@ fn cdr_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Cdr, StoreError> {
         disposition,
         hangup_cause: row.try_get("hangup_cause")?,
         sip_status,
+        caller_quality: party_quality(row, "caller")?,
+        callee_quality: party_quality(row, "callee")?,
         id,
+    })
+}
+
+fn party_quality(row: &<Db as sqlx::Database>::Row, party: &str) -> Result<Option<PartyQuality>, StoreError> {
+    let mos: Option<f64> = row.try_get(format!("{party}_mos").as_str())?;
+    let loss: Option<f64> = row.try_get(format!("{party}_loss_pct").as_str())?;
+    let jitter: Option<f64> = row.try_get(format!("{party}_jitter_ms").as_str())?;
+    Ok(match (mos, loss, jitter) {
+        (Some(mos), Some(loss_pct), Some(jitter_ms)) => Some(PartyQuality { mos, loss_pct, jitter_ms }),
+        _ => None,
     })
 }

@@ -48,7 +48,7 @@ use sqlx::SqlSafeStr as _;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use cdr::{Cdr, Disposition};
+pub use cdr::{Cdr, Disposition, PartyQuality};
 pub use extension::{Extension, GENERATED_PASSWORD_LEN, generate_password, validate_ext};
 pub use writer::{CdrWriter, CdrWriterStats};
 
@@ -232,9 +232,8 @@ fn migrator() -> Migrator {
             false,
         )
     };
-    Migrator::with_migrations(vec![step(
-        1,
-        "extensions and cdrs",
-        include_str!("../../migrations/0001_extensions_and_cdrs.sql"),
-    )])
+    Migrator::with_migrations(vec![
+        step(1, "extensions and cdrs", include_str!("../../migrations/0001_extensions_and_cdrs.sql")),
+        step(2, "cdr media quality", include_str!("../../migrations/0002_cdr_media_quality.sql")),
+    ])
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use sip::auth::{DigestAlgorithm, ha1};
 
-use super::{Cdr, CdrWriter, Disposition, Store, StoreError, validate_ext};
+use super::{Cdr, CdrWriter, Disposition, PartyQuality, Store, StoreError, validate_ext};
 
 const REALM: &str = "pbx.example";
 
@@ -32,6 +32,9 @@ fn cdr(id: usize) -> Cdr {
         disposition: Disposition::Answered,
         hangup_cause: "caller_bye".to_owned(),
         sip_status: Some(200),
+        // Every other record carries media quality, so both forms round-trip.
+        caller_quality: (id % 2 == 0).then_some(PartyQuality { mos: 4.2, loss_pct: 1.5, jitter_ms: 3.25 }),
+        callee_quality: None,
     }
 }
 
