@@ -141,9 +141,11 @@ impl Baresip {
     /// during a call) through the `cons` module.
     fn press(&self, key: char) {
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a cons client");
-        sock.send_to(key.to_string().as_bytes(), ("127.0.0.1", self.cons)).expect("send a key");
+        sock.send_to(key.to_string().as_bytes(), ("127.0.0.1", self.cons))
+            .expect("send a key");
         std::thread::sleep(Duration::from_millis(200)); // the key is held this long
-        sock.send_to(b"\x04", ("127.0.0.1", self.cons)).expect("release the key");
+        sock.send_to(b"\x04", ("127.0.0.1", self.cons))
+            .expect("release the key");
     }
 
     /// Quits and waits for the process to exit (its output is then complete).
@@ -330,12 +332,7 @@ fn two_phones_call_through_the_node_with_audio_both_ways() {
         a.press(key);
     }
     let digits = wait_until("the node to see 1001's digits", STEP, || {
-        let log = node.log_tail(400);
-        let digits: String = log
-            .lines()
-            .filter(|l| l.contains("DTMF received") && l.contains("party=\"caller\""))
-            .filter_map(|l| l.split("digit=").nth(1)?.chars().next())
-            .collect();
+        let digits = node.digits_seen("caller");
         (digits.len() >= 3).then_some(digits)
     });
     assert_eq!(digits, "42#", "digits the node saw from baresip");
@@ -422,7 +419,9 @@ fn wrong_password_is_refused_without_banning_the_phone() {
     });
     let info = phone.command("reginfo", "");
     assert!(
-        !info.lines().any(|l| l.contains("sip:1003@127.0.0.1") && l.contains("OK")),
+        !info
+            .lines()
+            .any(|l| l.contains("sip:1003@127.0.0.1") && l.contains("OK")),
         "registered with a wrong password: {info:?}"
     );
     assert!(node.running(), "the node died:\n{}", node.log_tail(40));

@@ -53,13 +53,34 @@ fn start_node(rtp_base: u16) -> Node {
     )
     .expect("write config");
     let bin = env!("CARGO_BIN_EXE_switchyard");
-    let status = Command::new(bin).args(["ext", "add", "1002", "--password", "secret1002", "--config"]).arg(&cfg).output().expect("ext add");
-    assert!(status.status.success(), "ext add failed: {}", String::from_utf8_lossy(&status.stderr));
-    let child = Command::new(bin).arg("node").arg("--config").arg(&cfg).stdout(Stdio::null()).spawn().expect("start node");
-    let node = Node { child, sip: SocketAddr::from(([127, 0, 0, 1], port)), _dir: dir };
+    let status = Command::new(bin)
+        .args(["ext", "add", "1002", "--password", "secret1002", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("ext add");
+    assert!(
+        status.status.success(),
+        "ext add failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let child = Command::new(bin)
+        .arg("node")
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start node");
+    let node = Node {
+        child,
+        sip: SocketAddr::from(([127, 0, 0, 1], port)),
+        _dir: dir,
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while !alive(&node) {
-        assert!(Instant::now() < deadline, "node did not start answering OPTIONS");
+        assert!(
+            Instant::now() < deadline,
+            "node did not start answering OPTIONS"
+        );
     }
     node
 }
@@ -79,7 +100,9 @@ fn alive(node: &Node) -> bool {
 }
 
 fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// The first final (or, failing that, any) status received within `wait`.
@@ -88,7 +111,8 @@ fn final_status(sock: &UdpSocket, wait: Duration) -> Option<u16> {
     let mut seen = None;
     let mut buf = [0u8; 65536];
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        sock.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
+        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .ok()?;
         let Ok(n) = sock.recv(&mut buf) else { break };
         let status = status_of(&buf[..n]);
         if status.is_some_and(|s| s >= 200) {
@@ -123,7 +147,10 @@ fn torture_messages_get_allowed_answers_and_the_node_survives() {
     let node = start_node(26000);
     let manifest = std::fs::read_to_string(fixtures().join("manifest.tsv")).expect("manifest");
     let mut failures = Vec::new();
-    for row in manifest.lines().filter(|l| !l.starts_with('#') && !l.starts_with("file\t")) {
+    for row in manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("file\t"))
+    {
         let f: Vec<&str> = row.split('\t').collect();
         let bytes = std::fs::read(fixtures().join(f[0])).expect("fixture");
         // Fixtures name documentation addresses in their Via; re-point the
@@ -156,7 +183,9 @@ fn rewrite_top_via(bytes: &[u8], me: SocketAddr) -> Option<Vec<u8>> {
     let value = loop {
         let line = &bytes[line_start..];
         let colon = line.iter().position(|&b| b == b':' || b == b'\n')?;
-        let name = String::from_utf8_lossy(&line[..colon]).trim().to_ascii_lowercase();
+        let name = String::from_utf8_lossy(&line[..colon])
+            .trim()
+            .to_ascii_lowercase();
         if line[colon] == b':' && (name == "via" || name == "v") {
             break line_start + colon + 1;
         }
@@ -171,7 +200,9 @@ fn rewrite_top_via(bytes: &[u8], me: SocketAddr) -> Option<Vec<u8>> {
     i += bytes[i..].iter().position(|&b| !lws(b))?;
     i += bytes[i..].iter().position(|&b| lws(b))?;
     i += bytes[i..].iter().position(|&b| !lws(b))?;
-    let host_len = bytes[i..].iter().position(|&b| b == b';' || b == b',' || lws(b))?;
+    let host_len = bytes[i..]
+        .iter()
+        .position(|&b| b == b';' || b == b',' || lws(b))?;
     let mut out = bytes[..i].to_vec();
     out.extend_from_slice(me.to_string().as_bytes());
     out.extend_from_slice(&bytes[i + host_len..]);
@@ -179,23 +210,41 @@ fn rewrite_top_via(bytes: &[u8], me: SocketAddr) -> Option<Vec<u8>> {
 }
 
 fn protos_cases() -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    let archive = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/protos-c07-sip/protos-cases.tar.xz");
+    let archive = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/testdata/protos-c07-sip/protos-cases.tar.xz");
     if !archive.exists() {
         return None;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let ok = Command::new("tar").arg("-xJf").arg(&archive).arg("-C").arg(dir.path()).status().expect("tar");
+    let ok = Command::new("tar")
+        .arg("-xJf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .expect("tar");
     assert!(ok.success(), "could not unpack the PROTOS archive");
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir.path().join("cases")).expect("cases").map(|e| e.expect("entry").path()).collect();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir.path().join("cases"))
+        .expect("cases")
+        .map(|e| e.expect("entry").path())
+        .collect();
     names.sort();
-    Some(names.iter().map(|p| split_case(&std::fs::read(p).expect("case"))).collect())
+    Some(
+        names
+            .iter()
+            .map(|p| split_case(&std::fs::read(p).expect("case")))
+            .collect(),
+    )
 }
 
 /// `<len> <invite><len> <teardown>`.
 fn split_case(data: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let take = |d: &[u8]| -> (Vec<u8>, usize) {
         let sp = d.iter().position(|&b| b == b' ').unwrap_or(0);
-        let len: usize = std::str::from_utf8(&d[..sp]).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        let len: usize = std::str::from_utf8(&d[..sp])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
         let end = (sp + 1 + len).min(d.len());
         (d[sp + 1..end].to_vec(), end)
     };
@@ -219,7 +268,10 @@ fn fill(template: &[u8], me: SocketAddr, n: usize, teardown: &str) -> Vec<u8> {
     ] {
         out = replace(&out, k.as_bytes(), v.as_bytes());
     }
-    let body_len = find(&out, b"\r\n\r\n").map(|i| out.len() - i - 4).or_else(|| find(&out, b"\n\n").map(|i| out.len() - i - 2)).unwrap_or(0);
+    let body_len = find(&out, b"\r\n\r\n")
+        .map(|i| out.len() - i - 4)
+        .or_else(|| find(&out, b"\n\n").map(|i| out.len() - i - 2))
+        .unwrap_or(0);
     replace(&out, b"<Content-Length>", body_len.to_string().as_bytes())
 }
 
@@ -246,7 +298,10 @@ fn replace(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 fn protos_c07_cases_leave_the_node_answering() {
     let Some(cases) = protos_cases() else {
         let msg = "PROTOS c07-sip cases not found beside the repository (../shared/testdata)";
-        assert!(std::env::var_os("SWITCHYARD_REQUIRE_PEERS").is_none(), "{msg}");
+        assert!(
+            std::env::var_os("SWITCHYARD_REQUIRE_PEERS").is_none(),
+            "{msg}"
+        );
         eprintln!("skipped: {msg}");
         return;
     };
@@ -269,8 +324,14 @@ fn protos_c07_cases_leave_the_node_answering() {
             assert!(alive(&node), "node stopped answering after PROTOS case {n}");
         }
     }
-    assert!(alive(&node), "node stopped answering after the last PROTOS case");
-    eprintln!("PROTOS: {answered} of {} cases answered within 30 ms", cases.len());
+    assert!(
+        alive(&node),
+        "node stopped answering after the last PROTOS case"
+    );
+    eprintln!(
+        "PROTOS: {answered} of {} cases answered within 30 ms",
+        cases.len()
+    );
 }
 
 fn send_tcp(to: SocketAddr, bytes: &[u8]) {

@@ -258,6 +258,21 @@ fn phone(node: &Node, ext: &str, scenario: &str, calls: u32, hold_ms: u32) -> Si
     uas
 }
 
+/// One call from 1001 (running `uac`) to 1002 (a registered SIPp running
+/// `uas`); both must succeed. Returns the caller's run.
+fn one_call(node: &Node, uas: &str, uac: &str) -> SippDone {
+    let callee = phone(node, "1002", uas, 1, 0);
+    let caller = Sipp::new(node, uac, uac)
+        .target(node)
+        .service("1002")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    callee.finish(SHORT).assert_ok();
+    caller
+}
+
 /// Checks that every SDP the peer logged under `tag` points at the node's
 /// relay (127.0.0.1, a port of its RTP range), not at the other peer.
 fn assert_anchored(node: &Node, run: &SippDone, tag: &str, calls: usize) {
@@ -429,10 +444,16 @@ fn call_over_tcp_reaches_a_callee_registered_over_tcp() {
         return;
     }
     let node = trusted_node();
-    let uas = Sipp::new(&node, "uas-tcp-1002", "uas-answer").args(&["-t", "t1"]).calls(1).hold_ms(0).start();
+    let uas = Sipp::new(&node, "uas-tcp-1002", "uas-answer")
+        .args(&["-t", "t1"])
+        .calls(1)
+        .hold_ms(0)
+        .start();
     let port = uas.port;
     wait_until("sipp to listen on TCP", Duration::from_secs(10), || {
-        std::net::TcpListener::bind(("127.0.0.1", port)).is_err().then_some(())
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .is_err()
+            .then_some(())
     });
     Sipp::new(&node, "register-tcp-1002", "register-digest")
         .target(&node)
@@ -452,7 +473,10 @@ fn call_over_tcp_reaches_a_callee_registered_over_tcp() {
         .run(SHORT)
         .assert_ok();
     uas.finish(SHORT).assert_ok();
-    assert!(uac.messages().contains("SIP/2.0/TCP"), "the caller did not use TCP");
+    assert!(
+        uac.messages().contains("SIP/2.0/TCP"),
+        "the caller did not use TCP"
+    );
     assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
 }
 
@@ -462,15 +486,11 @@ fn cancel_before_answer_gives_487() {
         return;
     }
     let node = trusted_node();
-    let uas = phone(&node, "1002", "uas-ring-until-cancelled", 1, 0);
-    Sipp::new(&node, "uac-cancel", "uac-cancel-after-ringing")
-        .target(&node)
-        .service("1002")
-        .caller("1001")
-        .calls(1)
-        .run(SHORT)
-        .assert_ok();
-    uas.finish(SHORT).assert_ok();
+    one_call(
+        &node,
+        "uas-ring-until-cancelled",
+        "uac-cancel-after-ringing",
+    );
     assert_cdrs(&node, &[("1001", "1002", "cancelled", Some(487))]);
 }
 
@@ -537,15 +557,11 @@ fn unanswered_call_times_out_with_480_and_cancels_the_callee() {
         ring_timeout_s: 2,
         ..NodeSpec::default()
     });
-    let uas = phone(&node, "1002", "uas-ring-until-cancelled", 1, 0);
-    Sipp::new(&node, "uac-ring-timeout", "uac-call-unavailable-480")
-        .target(&node)
-        .service("1002")
-        .caller("1001")
-        .calls(1)
-        .run(SHORT)
-        .assert_ok();
-    uas.finish(SHORT).assert_ok();
+    one_call(
+        &node,
+        "uas-ring-until-cancelled",
+        "uac-call-unavailable-480",
+    );
     assert_cdrs(&node, &[("1001", "1002", "no_answer", Some(480))]);
 }
 
@@ -563,24 +579,19 @@ fn rfc4733_digits_from_the_caller_are_seen_by_the_node() {
         log: "info,cti::call=debug",
         ..NodeSpec::default()
     });
-    let uas = phone(&node, "1002", "uas-answer", 1, 0);
-    Sipp::new(&node, "uac-dtmf", "uac-call-sends-dtmf")
-        .target(&node)
-        .service("1002")
-        .caller("1001")
-        .calls(1)
-        .run(SHORT)
-        .assert_ok();
-    uas.finish(SHORT).assert_ok();
+    one_call(&node, "uas-answer", "uac-call-sends-dtmf");
     let rows = assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
-    assert!(rows[0].mos.0.is_none(), "telephone-events alone are no audio to rate: {:?}", rows[0].mos);
-    let log = node.log_tail(400);
-    let digits: String = log
-        .lines()
-        .filter(|l| l.contains("DTMF received") && l.contains("party=\"caller\""))
-        .filter_map(|l| l.split("digit=").nth(1)?.chars().next())
-        .collect();
-    assert_eq!(digits, "15#", "digits the node reported:\n{log}");
+    assert!(
+        rows[0].mos.0.is_none(),
+        "telephone-events alone are no audio to rate: {:?}",
+        rows[0].mos
+    );
+    assert_eq!(
+        node.digits_seen("caller"),
+        "15#",
+        "digits the node reported:\n{}",
+        node.log_tail(60)
+    );
 }
 
 #[test]
@@ -589,15 +600,7 @@ fn busy_callee_gives_486() {
         return;
     }
     let node = trusted_node();
-    let uas = phone(&node, "1002", "uas-busy-486", 1, 0);
-    Sipp::new(&node, "uac-busy", "uac-call-busy-486")
-        .target(&node)
-        .service("1002")
-        .caller("1001")
-        .calls(1)
-        .run(SHORT)
-        .assert_ok();
-    uas.finish(SHORT).assert_ok();
+    one_call(&node, "uas-busy-486", "uac-call-busy-486");
     assert_cdrs(&node, &[("1001", "1002", "busy", Some(486))]);
 }
 
@@ -709,12 +712,27 @@ fn demo_node_provisions_extensions_and_challenges_with_md5() {
     assert_eq!(exts, wanted, "demo-credentials.txt does not list 1001-1010");
     let probe = SipProbe::new("127.0.0.1");
     let first = raw_register(&probe, &node, "1001", 1, None);
-    assert_eq!(first.status, 401, "unauthenticated REGISTER:\n{}", first.text);
+    assert_eq!(
+        first.status, 401,
+        "unauthenticated REGISTER:\n{}",
+        first.text
+    );
     let offered = first.headers("WWW-Authenticate");
-    let algorithms: Vec<_> = offered.iter().map(|c| digest_param(c, "algorithm")).collect();
-    assert_eq!(algorithms, [Some("MD5".to_owned())], "challenges: {offered:?}");
+    let algorithms: Vec<_> = offered
+        .iter()
+        .map(|c| digest_param(c, "algorithm"))
+        .collect();
+    assert_eq!(
+        algorithms,
+        [Some("MD5".to_owned())],
+        "challenges: {offered:?}"
+    );
     let unknown = raw_register(&probe, &node, "9999", 1, None);
-    assert_eq!(challenge_shape(&unknown), challenge_shape(&first), "an unknown user is challenged differently");
+    assert_eq!(
+        challenge_shape(&unknown),
+        challenge_shape(&first),
+        "an unknown user is challenged differently"
+    );
 }
 
 /// A node with the default algorithms challenges with SHA-256 first, then

@@ -114,7 +114,9 @@ pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, mut events: UnboundedRe
 }
 
 /// The next media event, or never when the call has no media session.
-async fn next_media_event(events: &mut Option<UnboundedReceiver<MediaEvent>>) -> Option<MediaEvent> {
+async fn next_media_event(
+    events: &mut Option<UnboundedReceiver<MediaEvent>>,
+) -> Option<MediaEvent> {
     match events {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -130,13 +132,18 @@ fn watch_media(session: &Session, side: Side, sdp: &Sdp) {
         .filter(|m| m.kind == MediaKind::Audio && m.port != 0)
         .flat_map(|m| m.payloads())
         .collect();
-    let (events, audio): (Vec<_>, Vec<_>) =
-        payloads.iter().partition(|p| p.name.eq_ignore_ascii_case("telephone-event"));
+    let (events, audio): (Vec<_>, Vec<_>) = payloads
+        .iter()
+        .partition(|p| p.name.eq_ignore_ascii_case("telephone-event"));
     if let Some(p) = events.first() {
         let _ = session.watch_dtmf(side, p.pt.0, p.clock_rate);
     }
     if let Some(p) = audio.first() {
-        let codec = if p.name.eq_ignore_ascii_case("opus") { QualityCodec::Opus } else { QualityCodec::G711Plc };
+        let codec = if p.name.eq_ignore_ascii_case("opus") {
+            QualityCodec::Opus
+        } else {
+            QualityCodec::G711Plc
+        };
         session.watch_quality(side, p.clock_rate, codec);
     }
 }
@@ -150,9 +157,10 @@ fn party_quality(q: Option<media::LegQuality>) -> Option<PartyQuality> {
 }
 
 fn unix_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
-
 
 impl Call {
     fn new(ctx: Arc<Ctx>, s: CallSetup) -> (Call, Vec<Binding>) {
@@ -192,11 +200,30 @@ impl Call {
     /// Routes the call: no contact → 480 (or 404 for an unknown extension);
     /// else one INVITE per contact, all ringing in parallel.
     async fn start(&mut self, bindings: Vec<Binding>) {
-        self.ctx.send(Command::Route { call: self.id, call_id: self.a_call_id().to_owned(), local_tag: self.a_tag.clone() });
-        self.ctx.send(Command::Route { call: self.id, call_id: self.b_call_id.clone(), local_tag: self.b_tag.clone() });
+        self.ctx.send(Command::Route {
+            call: self.id,
+            call_id: self.a_call_id().to_owned(),
+            local_tag: self.a_tag.clone(),
+        });
+        self.ctx.send(Command::Route {
+            call: self.id,
+            call_id: self.b_call_id.clone(),
+            local_tag: self.b_tag.clone(),
+        });
         if bindings.is_empty() {
-            let known = self.ctx.store.extension(&self.cdr.callee).await.ok().flatten().is_some();
-            let (status, disposition) = if known { (480, Disposition::Unavailable) } else { (404, Disposition::NotFound) };
+            let known = self
+                .ctx
+                .store
+                .extension(&self.cdr.callee)
+                .await
+                .ok()
+                .flatten()
+                .is_some();
+            let (status, disposition) = if known {
+                (480, Disposition::Unavailable)
+            } else {
+                (404, Disposition::NotFound)
+            };
             return self.fail(status, disposition, &status.to_string()).await;
         }
         let offer = match self.offer_for_b() {
@@ -207,7 +234,12 @@ impl Call {
             let invite = self.fork_invite(&b, offer.as_deref());
             let target = b.target();
             let key = self.ctx.send_request(self.id, invite.clone(), target).await;
-            self.forks.push(Fork { key, invite, target, done: false });
+            self.forks.push(Fork {
+                key,
+                invite,
+                target,
+                done: false,
+            });
         }
     }
 
@@ -228,7 +260,11 @@ impl Call {
         }
         self.media_events = Some(session.events());
         watch_media(&session, Side::A, &sdp);
-        sdp.rewrite_for_relay(self.ctx.media_ip, &[session.local(Side::B).port()], &mut self.origin_b);
+        sdp.rewrite_for_relay(
+            self.ctx.media_ip,
+            &[session.local(Side::B).port()],
+            &mut self.origin_b,
+        );
         self.media = Some(session);
         Ok(Some(sdp.to_bytes()))
     }
@@ -261,7 +297,8 @@ impl Call {
             CallEvent::Ack => {}
             CallEvent::Cancelled if self.phase == Phase::Routing => {
                 self.cancel_forks();
-                self.fail(487, Disposition::Cancelled, "caller_cancel").await;
+                self.fail(487, Disposition::Cancelled, "caller_cancel")
+                    .await;
             }
             CallEvent::Cancelled => {}
             CallEvent::TimedOut { key } => self.on_timeout(key).await,
@@ -271,7 +308,12 @@ impl Call {
     /// Something noticed in the call's media. Digits are logged at debug
     /// level only: a caller may be keying a card number.
     fn on_media(&mut self, ev: MediaEvent) {
-        if let MediaEvent::Digit { side, digit, duration } = ev {
+        if let MediaEvent::Digit {
+            side,
+            digit,
+            duration,
+        } = ev
+        {
             let party = if side == Side::A { "caller" } else { "callee" };
             debug!(call = self.id.0, party, digit = %digit.as_char(), ms = duration.as_millis() as u64, "DTMF received");
         }
@@ -316,7 +358,11 @@ impl Call {
                 // by us, at once; the other party's ACK to our 2xx ends with us.
                 if r.request.method == Method::Invite && (200..300).contains(&resp.status) {
                     let ack = dialog.ack(r.seq);
-                    self.ctx.send(Command::Ack { invite: key, ack, target });
+                    self.ctx.send(Command::Ack {
+                        invite: key,
+                        ack,
+                        target,
+                    });
                 }
             }
             let body = self.relay_sdp(r.to_leg, &resp.body);
@@ -330,7 +376,10 @@ impl Call {
             101..=199 if self.phase == Phase::Routing => {
                 let body = self.relay_sdp(Side::B, &resp.body);
                 let provisional = self.answer_a(resp.status, body);
-                self.ctx.send(Command::Respond { key: self.a_key, response: provisional });
+                self.ctx.send(Command::Respond {
+                    key: self.a_key,
+                    response: provisional,
+                });
             }
             200..=299 => self.on_fork_answer(i, resp).await,
             300.. => self.fork_failed(i, resp.status).await,
@@ -346,7 +395,11 @@ impl Call {
             return;
         };
         let (key, target) = (fork.key, fork.target);
-        self.ctx.send(Command::Ack { invite: key, ack: dialog.ack(1), target });
+        self.ctx.send(Command::Ack {
+            invite: key,
+            ack: dialog.ack(1),
+            target,
+        });
         if self.phase != Phase::Routing {
             // A second fork answered, or the caller has gone: hang this one up.
             let bye = dialog.request(Method::Bye);
@@ -357,7 +410,10 @@ impl Call {
         let body = self.relay_sdp(Side::B, &resp.body);
         let ok = self.answer_a(200, body);
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
-        self.ctx.send(Command::Respond { key: self.a_key, response: ok });
+        self.ctx.send(Command::Respond {
+            key: self.a_key,
+            response: ok,
+        });
         self.b = Some((dialog, target));
         self.phase = Phase::Answered;
         self.cdr.answered_at = Some(unix_ms());
@@ -388,12 +444,19 @@ impl Call {
     async fn fail(&mut self, status: u16, disposition: Disposition, cause: &str) {
         self.end(disposition, cause, Some(status)).await;
         let resp = self.answer_a(status, None);
-        self.ctx.send(Command::Respond { key: self.a_key, response: resp });
+        self.ctx.send(Command::Respond {
+            key: self.a_key,
+            response: resp,
+        });
     }
 
     async fn on_request(&mut self, key: TsxKey, req: Request) {
         let from_a = req.headers.call_id() == Some(self.a_call_id());
-        let dialog = if from_a { self.a_dialog.as_mut() } else { self.b.as_mut().map(|(d, _)| d) };
+        let dialog = if from_a {
+            self.a_dialog.as_mut()
+        } else {
+            self.b.as_mut().map(|(d, _)| d)
+        };
         let Some(dialog) = dialog else {
             return self.ctx.respond(&key, &req, 481);
         };
@@ -405,32 +468,48 @@ impl Call {
             Method::Bye => {
                 self.pending_bye = Some((key, req));
                 let cause = if from_a { "caller_bye" } else { "callee_bye" };
-                self.hang_up(if from_a { Side::B } else { Side::A }, cause).await;
+                self.hang_up(if from_a { Side::B } else { Side::A }, cause)
+                    .await;
             }
             Method::Options => self.ctx.respond(&key, &req, 200),
             _ if self.phase != Phase::Answered => self.ctx.respond(&key, &req, 481),
             Method::Invite if !self.relayed.is_empty() => self.ctx.respond(&key, &req, 491),
-            _ => self.relay_request(key, req, if from_a { Side::B } else { Side::A }).await,
+            _ => {
+                self.relay_request(key, req, if from_a { Side::B } else { Side::A })
+                    .await
+            }
         }
     }
 
     /// Passes an in-dialog request (re-INVITE, UPDATE, INFO, …) to the other leg.
     async fn relay_request(&mut self, server: TsxKey, req: Request, to_leg: Side) {
         let body = self.relay_sdp(to_leg.other(), &req.body);
-        let Some((dialog, target)) = self.leg(to_leg) else { return self.ctx.respond(&server, &req, 481) };
+        let Some((dialog, target)) = self.leg(to_leg) else {
+            return self.ctx.respond(&server, &req, 481);
+        };
         let mut out = dialog.request(req.method.clone());
         let seq = out.headers.cseq().map_or(0, |c| c.seq);
-        out.headers.push(HeaderName::Contact, self.ctx.contact(target.transport));
+        out.headers
+            .push(HeaderName::Contact, self.ctx.contact(target.transport));
         self.ctx.request_headers(&mut out.headers);
         copy_body(&req, &mut out, body);
         let client = self.ctx.send_request(self.id, out, target).await;
-        self.relayed.push(Relayed { client, server, to_leg, seq, request: req });
+        self.relayed.push(Relayed {
+            client,
+            server,
+            to_leg,
+            seq,
+            request: req,
+        });
     }
 
     /// The dialog and where to send for one leg, once it has a dialog.
     fn leg(&mut self, side: Side) -> Option<(&mut Dialog, Target)> {
         match side {
-            Side::A => self.a_dialog.as_mut().map(|d| (d, Target::from(self.a_source))),
+            Side::A => self
+                .a_dialog
+                .as_mut()
+                .map(|d| (d, Target::from(self.a_source))),
             Side::B => self.b.as_mut().map(|(d, t)| (d, *t)),
         }
     }
@@ -439,15 +518,26 @@ impl Call {
         let mut resp = Response::to_request(&r.request, status);
         let refresh = matches!(r.request.method, Method::Invite | Method::Update);
         if refresh && (200..300).contains(&status) {
-            let source = if r.to_leg == Side::A { self.b.as_ref().map(|(_, t)| t.transport) } else { Some(self.a_source.transport) };
-            resp.headers.push(HeaderName::Contact, self.ctx.contact(source.unwrap_or(self.a_source.transport)));
+            let source = if r.to_leg == Side::A {
+                self.b.as_ref().map(|(_, t)| t.transport)
+            } else {
+                Some(self.a_source.transport)
+            };
+            resp.headers.push(
+                HeaderName::Contact,
+                self.ctx.contact(source.unwrap_or(self.a_source.transport)),
+            );
         }
         self.ctx.response_headers(&mut resp.headers);
         if let Some(body) = body {
-            resp.headers.push(HeaderName::ContentType, "application/sdp");
+            resp.headers
+                .push(HeaderName::ContentType, "application/sdp");
             resp.body = body;
         }
-        self.ctx.send(Command::Respond { key: r.server, response: resp });
+        self.ctx.send(Command::Respond {
+            key: r.server,
+            response: resp,
+        });
     }
 
     /// Rewrites an SDP body that arrived from `from` so the other leg sends
@@ -479,11 +569,15 @@ impl Call {
             resp.headers.set(HeaderName::To, to.to_string());
         }
         if (101..300).contains(&status) {
-            resp.headers.push(HeaderName::Contact, self.ctx.contact(self.a_source.transport));
+            resp.headers.push(
+                HeaderName::Contact,
+                self.ctx.contact(self.a_source.transport),
+            );
         }
         self.ctx.response_headers(&mut resp.headers);
         if let Some(sdp) = sdp {
-            resp.headers.push(HeaderName::ContentType, "application/sdp");
+            resp.headers
+                .push(HeaderName::ContentType, "application/sdp");
             resp.body = sdp;
         }
         resp
@@ -504,7 +598,9 @@ impl Call {
     }
 
     async fn send_bye(&mut self, leg: Side) {
-        let Some((dialog, target)) = self.leg(leg) else { return };
+        let Some((dialog, target)) = self.leg(leg) else {
+            return;
+        };
         let mut bye = dialog.request(Method::Bye);
         self.ctx.request_headers(&mut bye.headers);
         self.ctx.send_request(self.id, bye, target).await;

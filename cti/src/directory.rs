@@ -22,7 +22,11 @@ pub(crate) struct Directory {
 
 impl Directory {
     pub(crate) fn new(ttl: Duration, capacity: usize) -> Directory {
-        Directory { entries: HashMap::new(), ttl, capacity }
+        Directory {
+            entries: HashMap::new(),
+            ttl,
+            capacity,
+        }
     }
 
     /// The cached answer for `user`, if fresh: `Some(None)` means "no such
@@ -37,7 +41,8 @@ impl Directory {
     pub(crate) fn put(&mut self, user: &str, ext: Option<Extension>, now: Instant) {
         if self.entries.len() >= self.capacity && !self.entries.contains_key(user) {
             let ttl = self.ttl;
-            self.entries.retain(|_, (_, at)| now.saturating_duration_since(*at) < ttl);
+            self.entries
+                .retain(|_, (_, at)| now.saturating_duration_since(*at) < ttl);
             if self.entries.len() >= self.capacity {
                 self.entries.clear();
             }
@@ -68,7 +73,12 @@ mod tests {
         assert!(d.get("1001", t0).is_none());
         d.put("1001", Some(ext("1001")), t0);
         d.put("9999", None, t0);
-        assert_eq!(d.get("1001", t0 + Duration::from_secs(4)).flatten().map(|e| e.ext.as_str()), Some("1001"));
+        assert_eq!(
+            d.get("1001", t0 + Duration::from_secs(4))
+                .flatten()
+                .map(|e| e.ext.as_str()),
+            Some("1001")
+        );
         assert_eq!(d.get("9999", t0 + Duration::from_secs(4)), Some(None));
         assert!(d.get("1001", t0 + Duration::from_secs(5)).is_none());
     }

@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sip::auth::{Credentials, DigestAlgorithm, DigestCredentials, DigestServer, RejectReason, Throttle, Verdict};
+use sip::auth::{
+    Credentials, DigestAlgorithm, DigestCredentials, DigestServer, RejectReason, Throttle, Verdict,
+};
 use sip::message::{HeaderName, Method, Request, Response};
 use sip::net::{Source, Target};
 use sip::transaction::{TransactionLayer, TsxEvent, TsxKey};
@@ -37,15 +39,28 @@ pub(crate) struct CallRef(pub(crate) u64);
 /// What a call task asks of the endpoint.
 pub(crate) enum Command {
     /// Start a client transaction; its key comes back on `reply`.
-    Send { call: CallRef, request: Request, target: Target, reply: oneshot::Sender<TsxKey> },
+    Send {
+        call: CallRef,
+        request: Request,
+        target: Target,
+        reply: oneshot::Sender<TsxKey>,
+    },
     /// Answer a server transaction.
     Respond { key: TsxKey, response: Response },
     /// CANCEL a client INVITE transaction.
     Cancel { key: TsxKey },
     /// ACK a 2xx (and re-ACK its retransmissions).
-    Ack { invite: TsxKey, ack: Request, target: Target },
+    Ack {
+        invite: TsxKey,
+        ack: Request,
+        target: Target,
+    },
     /// Route in-dialog requests with this Call-ID and our tag to `call`.
-    Route { call: CallRef, call_id: String, local_tag: String },
+    Route {
+        call: CallRef,
+        call_id: String,
+        local_tag: String,
+    },
     /// The call is over: forget its routes.
     Done { call: CallRef },
 }
@@ -73,7 +88,14 @@ enum Purpose {
 
 /// Results of work the endpoint handed to other tasks.
 enum Internal {
-    Looked { key: TsxKey, request: Request, source: Source, purpose: Purpose, creds: Box<DigestCredentials>, ext: Option<Extension> },
+    Looked {
+        key: TsxKey,
+        request: Request,
+        source: Source,
+        purpose: Purpose,
+        creds: Box<DigestCredentials>,
+        ext: Option<Extension>,
+    },
 }
 
 /// Endpoint settings taken from the node config.
@@ -105,7 +127,9 @@ fn now() -> std::time::Instant {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Endpoint {
@@ -137,11 +161,18 @@ impl Endpoint {
     }
 
     /// Runs until the inbound channel closes.
-    pub(crate) async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    pub(crate) async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
         let mut purge = tokio::time::interval(Duration::from_secs(30));
         loop {
             self.drain();
-            let deadline = self.layer.poll_timeout().map(tokio::time::Instant::from_std);
+            let deadline = self
+                .layer
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
             let far = tokio::time::Instant::now() + Duration::from_secs(3600);
             tokio::select! {
                 msg = inbound.recv() => {
@@ -179,7 +210,9 @@ impl Endpoint {
             while let Some(t) = self.layer.poll_transmit() {
                 self.transports.send(t);
             }
-            let Some(ev) = self.layer.poll_event() else { break };
+            let Some(ev) = self.layer.poll_event() else {
+                break;
+            };
             self.on_event(ev);
         }
     }
@@ -187,19 +220,34 @@ impl Endpoint {
     fn on_command(&mut self, cmd: Command) {
         let now = now();
         match cmd {
-            Command::Send { call, request, target, reply } => {
+            Command::Send {
+                call,
+                request,
+                target,
+                reply,
+            } => {
                 let key = self.layer.send_request(now, request, target);
                 self.owners.insert(key, call);
                 let _ = reply.send(key);
             }
             Command::Respond { key, response } => self.layer.respond(now, &key, response),
             Command::Cancel { key } => {
-                if let (Some(cancel), Some(&call)) = (self.layer.cancel(now, &key), self.owners.get(&key)) {
+                if let (Some(cancel), Some(&call)) =
+                    (self.layer.cancel(now, &key), self.owners.get(&key))
+                {
                     self.owners.insert(cancel, call);
                 }
             }
-            Command::Ack { invite, ack, target } => self.layer.ack_2xx(now, &invite, ack, target),
-            Command::Route { call, call_id, local_tag } => {
+            Command::Ack {
+                invite,
+                ack,
+                target,
+            } => self.layer.ack_2xx(now, &invite, ack, target),
+            Command::Route {
+                call,
+                call_id,
+                local_tag,
+            } => {
                 self.dialogs.insert((call_id, local_tag), call);
             }
             Command::Done { call } => {
@@ -211,7 +259,11 @@ impl Endpoint {
 
     fn on_event(&mut self, ev: TsxEvent) {
         match ev {
-            TsxEvent::Request { key, request, source } => self.on_request(key, request, source),
+            TsxEvent::Request {
+                key,
+                request,
+                source,
+            } => self.on_request(key, request, source),
             TsxEvent::Ack { request, .. } => {
                 if let Some(call) = self.dialog_owner(&request) {
                     self.deliver(call, CallEvent::Ack);
@@ -232,7 +284,9 @@ impl Endpoint {
                     self.deliver(call, CallEvent::TimedOut { key });
                 }
             }
-            TsxEvent::StrayResponse { response, .. } => trace!(status = response.status, "stray response dropped"),
+            TsxEvent::StrayResponse { response, .. } => {
+                trace!(status = response.status, "stray response dropped")
+            }
             TsxEvent::Terminated { key } => {
                 self.owners.remove(&key);
             }
@@ -241,16 +295,19 @@ impl Endpoint {
 
     fn deliver(&mut self, call: CallRef, ev: CallEvent) {
         if let Some(tx) = self.calls.get(&call)
-            && tx.send(ev).is_err() {
-                self.calls.remove(&call);
-            }
+            && tx.send(ev).is_err()
+        {
+            self.calls.remove(&call);
+        }
     }
 
     fn dialog_owner(&self, req: &Request) -> Option<CallRef> {
         let call_id = req.headers.call_id()?;
         let to = req.headers.to()?;
         let tag = to.tag()?;
-        self.dialogs.get(&(call_id.to_owned(), tag.to_owned())).copied()
+        self.dialogs
+            .get(&(call_id.to_owned(), tag.to_owned()))
+            .copied()
     }
 
     fn on_request(&mut self, key: TsxKey, req: Request, source: Source) {
@@ -267,14 +324,26 @@ impl Endpoint {
         }
         match req.method {
             Method::Register => self.authenticate(key, req, source, Purpose::Register),
-            Method::Invite if self.cfg.trusted.iter().any(|n| n.contains(source.remote.ip())) => {
-                let caller = req.headers.from().and_then(|f| f.uri.sip().and_then(|u| u.user.clone())).unwrap_or_default();
+            Method::Invite
+                if self
+                    .cfg
+                    .trusted
+                    .iter()
+                    .any(|n| n.contains(source.remote.ip())) =>
+            {
+                let caller = req
+                    .headers
+                    .from()
+                    .and_then(|f| f.uri.sip().and_then(|u| u.user.clone()))
+                    .unwrap_or_default();
                 self.start_call(key, req, source, caller);
             }
             Method::Invite => self.authenticate(key, req, source, Purpose::Invite),
             Method::Options => self.reply(&key, &req, 200),
             Method::Ack | Method::Cancel => {}
-            Method::Bye | Method::Info | Method::Update | Method::Prack | Method::Notify => self.reply(&key, &req, 481),
+            Method::Bye | Method::Info | Method::Update | Method::Prack | Method::Notify => {
+                self.reply(&key, &req, 481)
+            }
             _ => self.reply(&key, &req, 501),
         }
     }
@@ -285,12 +354,24 @@ impl Endpoint {
         if req.uri.sip().is_none() {
             return Some(416);
         }
-        if req.headers.values(&HeaderName::Require).is_some_and(|v| !v.is_empty()) && req.method != Method::Cancel {
+        if req
+            .headers
+            .values(&HeaderName::Require)
+            .is_some_and(|v| !v.is_empty())
+            && req.method != Method::Cancel
+        {
             return Some(420);
         }
         if req.method == Method::Invite && !req.body.is_empty() {
-            let ct = req.headers.get(&HeaderName::ContentType).unwrap_or_default();
-            if !ct.trim().to_ascii_lowercase().starts_with("application/sdp") {
+            let ct = req
+                .headers
+                .get(&HeaderName::ContentType)
+                .unwrap_or_default();
+            if !ct
+                .trim()
+                .to_ascii_lowercase()
+                .starts_with("application/sdp")
+            {
                 return Some(415);
             }
         }
@@ -310,11 +391,17 @@ impl Endpoint {
         self.ctx.response_headers(&mut resp.headers);
         match status {
             420 => {
-                let unsupported = req.headers.values(&HeaderName::Require).unwrap_or_default().join(", ");
+                let unsupported = req
+                    .headers
+                    .values(&HeaderName::Require)
+                    .unwrap_or_default()
+                    .join(", ");
                 resp.headers.push(HeaderName::Unsupported, unsupported);
             }
             415 => resp.headers.push(HeaderName::Accept, "application/sdp"),
-            200 if req.method == Method::Options => resp.headers.push(HeaderName::Accept, "application/sdp"),
+            200 if req.method == Method::Options => {
+                resp.headers.push(HeaderName::Accept, "application/sdp")
+            }
             _ => {}
         }
         self.layer.respond(now(), key, resp);
@@ -351,7 +438,14 @@ impl Endpoint {
                 tokio::spawn(async move {
                     let ext = store.extension(&creds.username).await.ok().flatten();
                     let creds = Box::new(creds);
-                    let _ = tx.send(Internal::Looked { key, request: req, source, purpose, creds, ext });
+                    let _ = tx.send(Internal::Looked {
+                        key,
+                        request: req,
+                        source,
+                        purpose,
+                        creds,
+                        ext,
+                    });
                 });
             }
         }
@@ -373,7 +467,14 @@ impl Endpoint {
     }
 
     fn on_internal(&mut self, done: Internal) {
-        let Internal::Looked { key, request, source, purpose, creds, ext } = done;
+        let Internal::Looked {
+            key,
+            request,
+            source,
+            purpose,
+            creds,
+            ext,
+        } = done;
         self.directory.put(&creds.username, ext.clone(), now());
         self.verify(key, request, source, purpose, &creds, ext);
     }
@@ -387,9 +488,12 @@ impl Endpoint {
         creds: &DigestCredentials,
         ext: Option<Extension>,
     ) {
-        let lookup = |alg: DigestAlgorithm, _user: &str| ext.as_ref().map(|e| e.ha1(alg).to_owned());
+        let lookup =
+            |alg: DigestAlgorithm, _user: &str| ext.as_ref().map(|e| e.ha1(alg).to_owned());
         let uri = request.uri.to_string();
-        let verdict = self.digest.verify(unix_now(), request.method.as_str(), &uri, creds, lookup);
+        let verdict = self
+            .digest
+            .verify(unix_now(), request.method.as_str(), &uri, creds, lookup);
         let ip = source.remote.ip();
         match verdict {
             Verdict::Accepted { user } => {
@@ -409,9 +513,9 @@ impl Endpoint {
                 // challenge after challenge into a ban. Unknown users get the
                 // same 403, so nothing tells them apart.
                 match reason {
-                    RejectReason::WrongResponse | RejectReason::UnknownUser | RejectReason::Replayed => {
-                        self.reply(&key, &request, 403)
-                    }
+                    RejectReason::WrongResponse
+                    | RejectReason::UnknownUser
+                    | RejectReason::Replayed => self.reply(&key, &request, 403),
                     _ => self.challenge(&key, &request, purpose, false),
                 }
             }
@@ -424,13 +528,20 @@ impl Endpoint {
     }
 
     fn register(&mut self, key: TsxKey, req: Request, source: Source, user: &str) {
-        let Some(aor) = req.headers.to().and_then(|t| t.uri.sip().and_then(|u| u.user.clone())) else {
+        let Some(aor) = req
+            .headers
+            .to()
+            .and_then(|t| t.uri.sip().and_then(|u| u.user.clone()))
+        else {
             return self.reply(&key, &req, 416);
         };
         if aor != user {
             return self.reply(&key, &req, 403);
         }
-        match self.location.register(now(), user, &req, source, &self.cfg.registrar) {
+        match self
+            .location
+            .register(now(), user, &req, source, &self.cfg.registrar)
+        {
             Ok(contacts) => {
                 let mut resp = Response::to_request(&req, 200);
                 add_to_tag(&mut resp, &self.ctx.new_tag());
@@ -460,7 +571,15 @@ impl Endpoint {
         let (tx, rx) = mpsc::unbounded_channel();
         self.calls.insert(id, tx);
         self.owners.insert(key, id);
-        let setup = CallSetup { id, key, invite, source, caller, callee, bindings };
+        let setup = CallSetup {
+            id,
+            key,
+            invite,
+            source,
+            caller,
+            callee,
+            bindings,
+        };
         tokio::spawn(call::run(self.ctx.clone(), setup, rx));
     }
 }
@@ -471,8 +590,9 @@ fn add_to_tag(resp: &mut Response, tag: &str) {
         return;
     }
     if let Some(mut to) = resp.headers.to()
-        && to.tag().is_none() {
-            to.params.set("tag", Some(tag));
-            resp.headers.set(HeaderName::To, to.to_string());
-        }
+        && to.tag().is_none()
+    {
+        to.params.set("tag", Some(tag));
+        resp.headers.set(HeaderName::To, to.to_string());
+    }
 }

@@ -79,9 +79,19 @@ impl Ctx {
     }
 
     /// Starts a client transaction through the endpoint and returns its key.
-    pub(crate) async fn send_request(&self, call: CallRef, request: Request, target: Target) -> TsxKey {
+    pub(crate) async fn send_request(
+        &self,
+        call: CallRef,
+        request: Request,
+        target: Target,
+    ) -> TsxKey {
         let (reply, key) = oneshot::channel();
-        self.send(Command::Send { call, request, target, reply });
+        self.send(Command::Send {
+            call,
+            request,
+            target,
+            reply,
+        });
         match key.await {
             Ok(key) => key,
             // The endpoint has stopped: the node is shutting down; park the call.
@@ -93,14 +103,20 @@ impl Ctx {
     pub(crate) fn respond(&self, key: &TsxKey, req: &Request, status: u16) {
         let mut resp = Response::to_request(req, status);
         self.response_headers(&mut resp.headers);
-        self.send(Command::Respond { key: *key, response: resp });
+        self.send(Command::Respond {
+            key: *key,
+            response: resp,
+        });
     }
 
     /// Our Contact for a leg on `kind`.
     pub(crate) fn contact(&self, kind: TransportKind) -> String {
         match kind {
             TransportKind::Udp => format!("<sip:switchyard@{}:{}>", self.advertise, self.ports.udp),
-            TransportKind::Tcp => format!("<sip:switchyard@{}:{};transport=tcp>", self.advertise, self.ports.tcp),
+            TransportKind::Tcp => format!(
+                "<sip:switchyard@{}:{};transport=tcp>",
+                self.advertise, self.ports.tcp
+            ),
             TransportKind::Tls => {
                 let port = self.ports.tls.unwrap_or(self.ports.tcp);
                 format!("<sip:switchyard@{}:{};transport=tls>", self.advertise, port)
@@ -141,19 +157,28 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
     }
     let store = Store::open_config(&cfg.store.url).await?;
     let cdrs = CdrWriter::spawn(store.clone(), cfg.store.cdr_batch_max);
-    let media_rt = media_runtime().map_err(|source| NodeError::Bind { what: "media runtime", source })?;
+    let media_rt = media_runtime().map_err(|source| NodeError::Bind {
+        what: "media runtime",
+        source,
+    })?;
     let relay = {
         let _enter = media_rt.enter();
         Relay::new(RelayConfig {
             bind_ip: cfg.media.bind,
             advertise_ip: cfg.media.advertise,
-            ports: PortRange { min: cfg.media.rtp_port_min, max: cfg.media.rtp_port_max },
+            ports: PortRange {
+                min: cfg.media.rtp_port_min,
+                max: cfg.media.rtp_port_max,
+            },
             recv_buffer: 1 << 20,
         })?
     };
     let sip = &cfg.sip;
     let tls = match &sip.tls {
-        Some(t) => Some((std::net::SocketAddr::new(sip.listen, t.port), tls_server(&cfg, &t.identity)?)),
+        Some(t) => Some((
+            std::net::SocketAddr::new(sip.listen, t.port),
+            tls_server(&cfg, &t.identity)?,
+        )),
         None => None,
     };
     let tcfg = TransportConfig {
@@ -165,16 +190,34 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         tcp_idle_timeout: sip.tcp_idle_timeout,
         max_connections: 10_000,
     };
-    let (transports, inbound) = Transports::bind(tcfg).await.map_err(|source| NodeError::Bind { what: "SIP", source })?;
+    let (transports, inbound) = Transports::bind(tcfg)
+        .await
+        .map_err(|source| NodeError::Bind {
+            what: "SIP",
+            source,
+        })?;
     let ports = Ports {
-        udp: transports.local_addr(TransportKind::Udp).map_or(sip.port, |a| a.port()),
-        tcp: transports.local_addr(TransportKind::Tcp).map_or(sip.port, |a| a.port()),
+        udp: transports
+            .local_addr(TransportKind::Udp)
+            .map_or(sip.port, |a| a.port()),
+        tcp: transports
+            .local_addr(TransportKind::Tcp)
+            .map_or(sip.port, |a| a.port()),
         tls: transports.local_addr(TransportKind::Tls).map(|a| a.port()),
     };
     let advertise = Host::Ip(sip.advertise);
     let mut lcfg = LayerConfig::new(advertise.clone());
-    lcfg.timers = Timers { t1: sip.t1, t2: sip.t2, t4: sip.t4, ..Timers::default() };
-    lcfg.ports = ListenPorts { udp: ports.udp, tcp: ports.tcp, tls: ports.tls.unwrap_or(ports.tcp) };
+    lcfg.timers = Timers {
+        t1: sip.t1,
+        t2: sip.t2,
+        t4: sip.t4,
+        ..Timers::default()
+    };
+    lcfg.ports = ListenPorts {
+        udp: ports.udp,
+        tcp: ports.tcp,
+        tls: ports.tls.unwrap_or(ports.tcp),
+    };
     let layer = TransactionLayer::new(lcfg, rand::random());
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let ctx = Arc::new(Ctx {
@@ -188,9 +231,20 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         ring_timeout: cfg.calls.ring_timeout,
         max_duration: cfg.calls.max_duration,
         linger: sip.t1 * 64,
-        user_agent: format!("Switchyard/{} ({})", env!("CARGO_PKG_VERSION"), cfg.node.name),
+        user_agent: format!(
+            "Switchyard/{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            cfg.node.name
+        ),
     });
-    let endpoint = Endpoint::new(layer, transports, digest_server(&cfg)?, throttle(&cfg), endpoint_config(&cfg), ctx);
+    let endpoint = Endpoint::new(
+        layer,
+        transports,
+        digest_server(&cfg)?,
+        throttle(&cfg),
+        endpoint_config(&cfg),
+        ctx,
+    );
     info!(udp = ports.udp, tcp = ports.tcp, tls = ?ports.tls, "SIP listening");
     endpoint.run(inbound, cmd_rx).await;
     media_rt.shutdown_background();
@@ -203,7 +257,11 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
 /// cross-thread wake-ups on every message.
 fn media_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name("media").enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("media")
+        .enable_all()
+        .build()
 }
 
 fn digest_server(cfg: &NodeConfig) -> Result<DigestServer, NodeError> {
@@ -255,13 +313,19 @@ fn tls_server(cfg: &NodeConfig, id: &TlsIdentity) -> Result<Arc<rustls::ServerCo
             let dir = cfg.node.data_dir.join("tls");
             let (cp, kp) = (dir.join("node.crt"), dir.join("node.key"));
             if !cp.exists() || !kp.exists() {
-                let (c, k) = sip::transport::self_signed(&[cfg.sip.domain.clone(), cfg.sip.advertise.to_string()])
-                    .map_err(|e| tls_err(&e))?;
+                let (c, k) = sip::transport::self_signed(&[
+                    cfg.sip.domain.clone(),
+                    cfg.sip.advertise.to_string(),
+                ])
+                .map_err(|e| tls_err(&e))?;
                 std::fs::create_dir_all(&dir).map_err(|e| tls_err(&e))?;
                 std::fs::write(&cp, c).map_err(|e| tls_err(&e))?;
                 write_private(&kp, k.as_bytes()).map_err(|e| tls_err(&e))?;
             }
-            (std::fs::read(&cp).map_err(|e| tls_err(&e))?, std::fs::read(&kp).map_err(|e| tls_err(&e))?)
+            (
+                std::fs::read(&cp).map_err(|e| tls_err(&e))?,
+                std::fs::read(&kp).map_err(|e| tls_err(&e))?,
+            )
         }
     };
     sip::transport::tls_server_config(&cert, &key).map_err(|e| tls_err(&e))
@@ -271,6 +335,11 @@ fn tls_server(cfg: &NodeConfig, id: &TlsIdentity) -> Result<Arc<rustls::ServerCo
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)
 }

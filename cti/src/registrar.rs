@@ -49,11 +49,19 @@ impl Binding {
     /// sent from that same IP (not behind NAT), else the address the REGISTER
     /// really came from (symmetric signalling through the NAT binding).
     pub fn target(&self) -> Target {
-        let contact = self.contact.uri.sip().and_then(|u| u.host.ip().map(|ip| (ip, u.port)));
+        let contact = self
+            .contact
+            .uri
+            .sip()
+            .and_then(|u| u.host.ip().map(|ip| (ip, u.port)));
         let source_ip = self.source.remote.ip().to_canonical();
         let direct = match contact {
             Some((ip, port)) if ip.to_canonical() == source_ip => {
-                let default = if self.source.transport == sip::net::TransportKind::Tls { 5061 } else { 5060 };
+                let default = if self.source.transport == sip::net::TransportKind::Tls {
+                    5061
+                } else {
+                    5060
+                };
                 Some(SocketAddr::new(ip, port.unwrap_or(default)))
             }
             _ => None,
@@ -62,8 +70,15 @@ impl Binding {
             // Over TCP/TLS the phone's own connection is used while it is
             // open; if it closed, a new one goes to the Contact (or, behind
             // NAT, back to where the phone connected from).
-            (true, _) => Target { remote: direct.unwrap_or(self.source.remote), ..Target::from(self.source) },
-            (false, Some(remote)) => Target { transport: self.source.transport, remote, conn: None },
+            (true, _) => Target {
+                remote: direct.unwrap_or(self.source.remote),
+                ..Target::from(self.source)
+            },
+            (false, Some(remote)) => Target {
+                transport: self.source.transport,
+                remote,
+                conn: None,
+            },
             (false, None) => Target::from(self.source),
         }
     }
@@ -108,7 +123,9 @@ impl Location {
             None => None,
         };
         match h.contacts() {
-            None if h.count(&HeaderName::Contact) > 0 => return Err(RegisterError::Bad("bad Contact")),
+            None if h.count(&HeaderName::Contact) > 0 => {
+                return Err(RegisterError::Bad("bad Contact"));
+            }
             None => {}
             Some(Contacts::Star) => {
                 if header_expires != Some(0) {
@@ -121,7 +138,11 @@ impl Location {
                     .iter()
                     .map(|c| {
                         let e = c.params.get("expires").flatten().map(parse_delta);
-                        let e = e.unwrap_or(header_expires.map(Some).unwrap_or(Some(cfg.default_expires)));
+                        let e = e.unwrap_or(
+                            header_expires
+                                .map(Some)
+                                .unwrap_or(Some(cfg.default_expires)),
+                        );
                         e.ok_or(RegisterError::Bad("bad expires parameter"))
                     })
                     .collect::<Result<Vec<u32>, _>>()?;
@@ -130,7 +151,15 @@ impl Location {
                 }
                 let list = self.bindings.entry(ext.to_owned()).or_default();
                 for (contact, expires) in contacts.into_iter().zip(wanted) {
-                    apply(list, now, contact, expires.min(cfg.max_expires), source, &call_id, cseq);
+                    apply(
+                        list,
+                        now,
+                        contact,
+                        expires.min(cfg.max_expires),
+                        source,
+                        &call_id,
+                        cseq,
+                    );
                 }
                 list.sort_by_key(|b| b.created);
                 while list.len() > cfg.max_contacts {
@@ -143,8 +172,14 @@ impl Location {
 
     /// Live bindings of `ext`, most recently refreshed first.
     pub fn lookup(&self, now: Instant, ext: &str) -> Vec<Binding> {
-        let mut live: Vec<Binding> =
-            self.bindings.get(ext).into_iter().flatten().filter(|b| b.expires_at > now).cloned().collect();
+        let mut live: Vec<Binding> = self
+            .bindings
+            .get(ext)
+            .into_iter()
+            .flatten()
+            .filter(|b| b.expires_at > now)
+            .cloned()
+            .collect();
         live.sort_by_key(|b| std::cmp::Reverse(b.expires_at));
         live
     }
@@ -184,7 +219,15 @@ impl Location {
     }
 }
 
-fn apply(list: &mut Vec<Binding>, now: Instant, mut contact: NameAddr, expires: u32, source: Source, call_id: &str, cseq: u32) {
+fn apply(
+    list: &mut Vec<Binding>,
+    now: Instant,
+    mut contact: NameAddr,
+    expires: u32,
+    source: Source,
+    call_id: &str,
+    cseq: u32,
+) {
     contact.params.remove("expires");
     let key = contact.uri.to_string();
     let pos = list.iter().position(|b| b.contact.uri.to_string() == key);
@@ -218,7 +261,12 @@ mod tests {
     use sip::message::{Message, parse};
     use sip::net::TransportKind;
 
-    const CFG: RegistrarConfig = RegistrarConfig { min_expires: 60, default_expires: 3600, max_expires: 7200, max_contacts: 3 };
+    const CFG: RegistrarConfig = RegistrarConfig {
+        min_expires: 60,
+        default_expires: 3600,
+        max_expires: 7200,
+        max_contacts: 3,
+    };
 
     fn register(cseq: u32, contact: &str, extra: &str) -> Request {
         let text = format!(
@@ -233,22 +281,55 @@ Contact: {contact}\r\n{extra}Content-Length: 0\r\n\r\n"
     }
 
     fn src() -> Source {
-        Source { transport: TransportKind::Udp, remote: "203.0.113.5:40000".parse().unwrap(), conn: None }
+        Source {
+            transport: TransportKind::Udp,
+            remote: "203.0.113.5:40000".parse().unwrap(),
+            conn: None,
+        }
     }
 
     #[test]
     fn bindings_expire_refresh_and_unregister() {
         let t0 = Instant::now();
         let mut loc = Location::new();
-        let ok = loc.register(t0, "1001", &register(1, "<sip:1001@10.0.0.1:5070>", "Expires: 120\r\n"), src(), &CFG).unwrap();
+        let ok = loc
+            .register(
+                t0,
+                "1001",
+                &register(1, "<sip:1001@10.0.0.1:5070>", "Expires: 120\r\n"),
+                src(),
+                &CFG,
+            )
+            .unwrap();
         assert_eq!(ok, ["<sip:1001@10.0.0.1:5070>;expires=120"]);
         assert_eq!(loc.lookup(t0 + Duration::from_secs(119), "1001").len(), 1);
         assert!(loc.lookup(t0 + Duration::from_secs(120), "1001").is_empty());
         // Refresh, then an out-of-order CSeq that must not change anything.
-        loc.register(t0 + Duration::from_secs(100), "1001", &register(2, "<sip:1001@10.0.0.1:5070>", "Expires: 120\r\n"), src(), &CFG).unwrap();
-        loc.register(t0 + Duration::from_secs(101), "1001", &register(2, "<sip:1001@10.0.0.1:5070>;expires=0", ""), src(), &CFG).unwrap();
+        loc.register(
+            t0 + Duration::from_secs(100),
+            "1001",
+            &register(2, "<sip:1001@10.0.0.1:5070>", "Expires: 120\r\n"),
+            src(),
+            &CFG,
+        )
+        .unwrap();
+        loc.register(
+            t0 + Duration::from_secs(101),
+            "1001",
+            &register(2, "<sip:1001@10.0.0.1:5070>;expires=0", ""),
+            src(),
+            &CFG,
+        )
+        .unwrap();
         assert_eq!(loc.lookup(t0 + Duration::from_secs(200), "1001").len(), 1);
-        loc.register(t0 + Duration::from_secs(102), "1001", &register(3, "<sip:1001@10.0.0.1:5070>;expires=0", ""), src(), &CFG).unwrap();
+        loc.register(
+            t0 + Duration::from_secs(102),
+            "1001",
+            &register(3, "<sip:1001@10.0.0.1:5070>;expires=0", ""),
+            src(),
+            &CFG,
+        )
+        .unwrap();
         assert!(loc.lookup(t0 + Duration::from_secs(103), "1001").is_empty());
     }
 
@@ -257,37 +338,118 @@ Contact: {contact}\r\n{extra}Content-Length: 0\r\n\r\n"
         let t0 = Instant::now();
         let mut loc = Location::new();
         let two = "<sip:1001@10.0.0.1:5070>, <sip:1001@10.0.0.2:5070>;expires=300";
-        assert_eq!(loc.register(t0, "1001", &register(1, two, ""), src(), &CFG).unwrap().len(), 2);
-        assert_eq!(loc.register(t0, "1001", &register(2, "<sip:1001@10.0.0.3>", "Expires: 30\r\n"), src(), &CFG), Err(RegisterError::IntervalTooBrief(60)));
-        assert_eq!(loc.register(t0, "1001", &register(3, "*", "Expires: 5\r\n"), src(), &CFG), Err(RegisterError::Bad("Contact: * requires Expires: 0")));
+        assert_eq!(
+            loc.register(t0, "1001", &register(1, two, ""), src(), &CFG)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            loc.register(
+                t0,
+                "1001",
+                &register(2, "<sip:1001@10.0.0.3>", "Expires: 30\r\n"),
+                src(),
+                &CFG
+            ),
+            Err(RegisterError::IntervalTooBrief(60))
+        );
+        assert_eq!(
+            loc.register(t0, "1001", &register(3, "*", "Expires: 5\r\n"), src(), &CFG),
+            Err(RegisterError::Bad("Contact: * requires Expires: 0"))
+        );
         let over = "<sip:a@10.0.0.3>, <sip:b@10.0.0.4>";
-        assert_eq!(loc.register(t0 + Duration::from_secs(1), "1001", &register(4, over, ""), src(), &CFG).unwrap().len(), 3);
-        assert!(loc.register(t0, "1001", &register(5, "*", "Expires: 0\r\n"), src(), &CFG).unwrap().is_empty());
+        assert_eq!(
+            loc.register(
+                t0 + Duration::from_secs(1),
+                "1001",
+                &register(4, over, ""),
+                src(),
+                &CFG
+            )
+            .unwrap()
+            .len(),
+            3
+        );
+        assert!(
+            loc.register(t0, "1001", &register(5, "*", "Expires: 0\r\n"), src(), &CFG)
+                .unwrap()
+                .is_empty()
+        );
         assert!(loc.is_empty());
         // A query (no Contact) lists without changing.
         let mut q = register(6, "<sip:x@y>", "");
         q.headers.remove(&HeaderName::Contact);
-        assert!(loc.register(t0, "1001", &q, src(), &CFG).unwrap().is_empty());
+        assert!(
+            loc.register(t0, "1001", &q, src(), &CFG)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn calls_go_to_the_contact_unless_the_phone_is_behind_nat() {
         let t0 = Instant::now();
         let mut loc = Location::new();
-        let local = Source { transport: TransportKind::Udp, remote: "10.0.0.1:40000".parse().unwrap(), conn: None };
-        loc.register(t0, "1001", &register(1, "<sip:1001@10.0.0.1:5070>", ""), local, &CFG).unwrap();
-        assert_eq!(loc.lookup(t0, "1001")[0].target().remote, "10.0.0.1:5070".parse().unwrap());
-        loc.register(t0, "1002", &register(1, "<sip:1002@10.0.0.1:5070>", ""), src(), &CFG).unwrap();
-        assert_eq!(loc.lookup(t0, "1002")[0].target().remote, src().remote, "NATed: reply to where it came from");
+        let local = Source {
+            transport: TransportKind::Udp,
+            remote: "10.0.0.1:40000".parse().unwrap(),
+            conn: None,
+        };
+        loc.register(
+            t0,
+            "1001",
+            &register(1, "<sip:1001@10.0.0.1:5070>", ""),
+            local,
+            &CFG,
+        )
+        .unwrap();
+        assert_eq!(
+            loc.lookup(t0, "1001")[0].target().remote,
+            "10.0.0.1:5070".parse().unwrap()
+        );
+        loc.register(
+            t0,
+            "1002",
+            &register(1, "<sip:1002@10.0.0.1:5070>", ""),
+            src(),
+            &CFG,
+        )
+        .unwrap();
+        assert_eq!(
+            loc.lookup(t0, "1002")[0].target().remote,
+            src().remote,
+            "NATed: reply to where it came from"
+        );
     }
 
     #[test]
     fn uri_params_stay_and_contact_params_do_not() {
         let t0 = Instant::now();
         let mut loc = Location::new();
-        loc.register(t0, "1001", &register(1, "sip:1001@gw1.example.net;unknownparam", ""), src(), &CFG).unwrap();
-        loc.register(t0, "1002", &register(1, "<sip:1002@gw1.example.net;unknownparam>", ""), src(), &CFG).unwrap();
-        assert_eq!(loc.lookup(t0, "1001")[0].contact.uri.to_string(), "sip:1001@gw1.example.net");
-        assert_eq!(loc.lookup(t0, "1002")[0].contact.uri.to_string(), "sip:1002@gw1.example.net;unknownparam");
+        loc.register(
+            t0,
+            "1001",
+            &register(1, "sip:1001@gw1.example.net;unknownparam", ""),
+            src(),
+            &CFG,
+        )
+        .unwrap();
+        loc.register(
+            t0,
+            "1002",
+            &register(1, "<sip:1002@gw1.example.net;unknownparam>", ""),
+            src(),
+            &CFG,
+        )
+        .unwrap();
+        assert_eq!(
+            loc.lookup(t0, "1001")[0].contact.uri.to_string(),
+            "sip:1001@gw1.example.net"
+        );
+        assert_eq!(
+            loc.lookup(t0, "1002")[0].contact.uri.to_string(),
+            "sip:1002@gw1.example.net;unknownparam"
+        );
     }
 }

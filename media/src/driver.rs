@@ -191,7 +191,12 @@ impl Relaying<'_> {
     fn listen(&mut self, side: Side, len: usize) {
         let mut found = Vec::new();
         let now = tokio::time::Instant::now().into_std();
-        self.taps.inspect(side, self.buf.get(..len).unwrap_or_default(), now, &mut found);
+        self.taps.inspect(
+            side,
+            self.buf.get(..len).unwrap_or_default(),
+            now,
+            &mut found,
+        );
         if let Some(events) = self.events {
             for event in found {
                 // The listener may have gone; the relay carries on regardless.

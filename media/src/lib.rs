@@ -71,8 +71,8 @@ mod tap;
 pub mod wav;
 
 pub use error::RelayError;
-pub use tap::{LegQuality, MediaEvent};
 pub use latch::{Channel, DropReason, Latch, Side, Verdict};
 pub use ports::PortRange;
 pub use relay::{Relay, RelayConfig, Session};
 pub use stats::{DropCounts, FlowStats, SessionStats, SideStats};
+pub use tap::{LegQuality, MediaEvent};

@@ -192,7 +192,12 @@ impl Session {
     /// # Errors
     ///
     /// A clock rate the DTMF receiver cannot use.
-    pub fn watch_dtmf(&self, side: Side, pt: u8, clock_rate: u32) -> Result<(), crate::dtmf::ConfigError> {
+    pub fn watch_dtmf(
+        &self,
+        side: Side,
+        pt: u8,
+        clock_rate: u32,
+    ) -> Result<(), crate::dtmf::ConfigError> {
         self.shared.lock().taps.watch_dtmf(side, pt, clock_rate)
     }
 
@@ -200,7 +205,10 @@ impl Session {
     /// (`codec` tells the E-model how robust it is to loss); read it with
     /// [`Session::quality`].
     pub fn watch_quality(&self, side: Side, clock_rate: u32, codec: crate::quality::Codec) {
-        self.shared.lock().taps.watch_quality(side, clock_rate, codec);
+        self.shared
+            .lock()
+            .taps
+            .watch_quality(side, clock_rate, codec);
     }
 
     /// Loss, jitter and MOS of the audio `side` has sent so far.

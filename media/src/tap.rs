@@ -74,8 +74,11 @@ struct DtmfTap {
 impl QualityTap {
     fn record(&mut self, h: &crate::rtp::RtpHeader, event: bool, now: Instant) {
         let timestamp = if event {
-            let Some((ts, at)) = self.last_audio else { return };
-            let elapsed = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
+            let Some((ts, at)) = self.last_audio else {
+                return;
+            };
+            let elapsed =
+                now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
             ts.wrapping_add(elapsed as u32)
         } else {
             self.last_audio = Some((h.timestamp, now));
@@ -98,7 +101,12 @@ impl Taps {
 
     /// Measures `side`'s audio stream, whose codec runs at `clock_rate`.
     pub(crate) fn watch_quality(&mut self, side: Side, clock_rate: u32, codec: Codec) {
-        self.quality[side.index()] = Some(QualityTap { clock_rate, codec, stats: None, last_audio: None });
+        self.quality[side.index()] = Some(QualityTap {
+            clock_rate,
+            codec,
+            stats: None,
+            last_audio: None,
+        });
     }
 
     /// What was measured on `side` so far; `None` before its first packet.
@@ -108,34 +116,68 @@ impl Taps {
         let expected = stats.expected();
         let lost = u64::try_from(stats.lost().max(0)).unwrap_or(0);
         let report = LegReport {
-            loss_fraction: if expected == 0 { 0.0 } else { (lost as f64 / expected as f64).min(1.0) },
+            loss_fraction: if expected == 0 {
+                0.0
+            } else {
+                (lost as f64 / expected as f64).min(1.0)
+            },
             jitter_ms: stats.jitter_ms(),
             rtt_ms: None,
             burst_ratio: None,
             buffer_delay_ms: None,
         };
-        let score = QualityMeter::new(MeterConfig::new(tap.codec)).observe(&report).ok()?;
-        Some(LegQuality { received: stats.received(), lost, jitter_ms: report.jitter_ms, r: score.r, mos: score.mos })
+        let score = QualityMeter::new(MeterConfig::new(tap.codec))
+            .observe(&report)
+            .ok()?;
+        Some(LegQuality {
+            received: stats.received(),
+            lost,
+            jitter_ms: report.jitter_ms,
+            r: score.r,
+            mos: score.mos,
+        })
     }
 
     /// Watches `side`'s RTP for telephone-events of payload type `pt` at
     /// `clock_rate` (from the SDP the side sent). Replaces an earlier watch.
-    pub(crate) fn watch_dtmf(&mut self, side: Side, pt: u8, clock_rate: u32) -> Result<(), ConfigError> {
-        let receiver = EventReceiver::new(ReceiverConfig { clock_rate, ..ReceiverConfig::default() })?;
-        self.dtmf[side.index()] = Some(DtmfTap { pt, ssrc: None, receiver });
+    pub(crate) fn watch_dtmf(
+        &mut self,
+        side: Side,
+        pt: u8,
+        clock_rate: u32,
+    ) -> Result<(), ConfigError> {
+        let receiver = EventReceiver::new(ReceiverConfig {
+            clock_rate,
+            ..ReceiverConfig::default()
+        })?;
+        self.dtmf[side.index()] = Some(DtmfTap {
+            pt,
+            ssrc: None,
+            receiver,
+        });
         Ok(())
     }
 
     /// Looks at one RTP datagram that arrived from `side`; appends what it
     /// learnt to `out`.
-    pub(crate) fn inspect(&mut self, side: Side, datagram: &[u8], now: Instant, out: &mut Vec<MediaEvent>) {
-        let Ok(packet) = RtpPacket::parse(datagram) else { return };
+    pub(crate) fn inspect(
+        &mut self,
+        side: Side,
+        datagram: &[u8],
+        now: Instant,
+        out: &mut Vec<MediaEvent>,
+    ) {
+        let Ok(packet) = RtpPacket::parse(datagram) else {
+            return;
+        };
         let h = &packet.header;
         let event_pt = self.dtmf[side.index()].as_ref().map(|t| t.pt);
         if let Some(q) = self.quality[side.index()].as_mut() {
             q.record(h, Some(h.pt.get()) == event_pt, now);
         }
-        let Some(tap) = self.dtmf[side.index()].as_mut() else { return };
+        let Some(tap) = self.dtmf[side.index()].as_mut() else {
+            return;
+        };
         if tap.receiver.poll_timeout().is_some_and(|at| at <= now) {
             tap.receiver.handle_timeout(now);
         }
@@ -145,13 +187,21 @@ impl Taps {
                     tap.receiver.reset();
                 }
                 tap.ssrc = Some(h.ssrc.0);
-                let info = PacketInfo { timestamp: h.timestamp, marker: h.marker, sequence: h.seq.0 };
+                let info = PacketInfo {
+                    timestamp: h.timestamp,
+                    marker: h.marker,
+                    sequence: h.seq.0,
+                };
                 // A malformed event payload is the peer's problem: it is ignored.
                 let _ = tap.receiver.handle_packet(now, info, packet.payload);
             }
         }
         while let Some(event) = tap.receiver.poll_event() {
-            out.push(MediaEvent::Digit { side, digit: event.digit, duration: event.duration });
+            out.push(MediaEvent::Digit {
+                side,
+                digit: event.digit,
+                duration: event.duration,
+            });
         }
     }
 }
@@ -181,14 +231,34 @@ mod tests {
         let mut out = Vec::new();
         // Audio on the watched side and anything on the other side are ignored.
         taps.inspect(Side::A, &rtp(0, 1, 0, false, &[0xff; 160]), t0, &mut out);
-        taps.inspect(Side::B, &rtp(101, 1, 0, true, &[5, 0x8a, 0, 160]), t0, &mut out);
-        let packets = EventSender::new(8000).expect("valid rate").packets(Digit::from_char('5').expect("digit"), Duration::from_millis(100), 10, 800).expect("plan");
+        taps.inspect(
+            Side::B,
+            &rtp(101, 1, 0, true, &[5, 0x8a, 0, 160]),
+            t0,
+            &mut out,
+        );
+        let packets = EventSender::new(8000)
+            .expect("valid rate")
+            .packets(
+                Digit::from_char('5').expect("digit"),
+                Duration::from_millis(100),
+                10,
+                800,
+            )
+            .expect("plan");
         for (i, p) in packets.iter().enumerate() {
             let seq = 2 + u16::try_from(i).expect("few packets");
-            taps.inspect(Side::A, &rtp(101, seq, p.timestamp, p.marker, &p.payload), t0 + p.at, &mut out);
+            taps.inspect(
+                Side::A,
+                &rtp(101, seq, p.timestamp, p.marker, &p.payload),
+                t0 + p.at,
+                &mut out,
+            );
         }
         assert_eq!(out.len(), 1, "{out:?}");
-        assert!(matches!(out[0], MediaEvent::Digit { side: Side::A, digit, .. } if digit.as_char() == '5'));
+        assert!(
+            matches!(out[0], MediaEvent::Digit { side: Side::A, digit, .. } if digit.as_char() == '5')
+        );
         // Garbage never disturbs it.
         taps.inspect(Side::A, &[0x80, 101, 0], t0, &mut out);
         assert_eq!(out.len(), 1);
@@ -208,8 +278,18 @@ mod tests {
                 7 => {} // lost
                 // A key press takes the stream's sequence numbers (not lost)
                 // with a frozen timestamp (not jitter).
-                10..=13 => taps.inspect(Side::B, &rtp(101, i, 1600, false, &[1, 10, 0, 160]), at, &mut out),
-                _ => taps.inspect(Side::B, &rtp(0, i, 160 * u32::from(i), false, &[0xff; 160]), at, &mut out),
+                10..=13 => taps.inspect(
+                    Side::B,
+                    &rtp(101, i, 1600, false, &[1, 10, 0, 160]),
+                    at,
+                    &mut out,
+                ),
+                _ => taps.inspect(
+                    Side::B,
+                    &rtp(0, i, 160 * u32::from(i), false, &[0xff; 160]),
+                    at,
+                    &mut out,
+                ),
             }
         }
         let q = taps.quality(Side::B).expect("measured");
@@ -219,9 +299,17 @@ mod tests {
         clean.watch_quality(Side::A, 8000, Codec::G711Plc);
         for i in 0..200u16 {
             let at = t0 + Duration::from_millis(20 * u64::from(i));
-            clean.inspect(Side::A, &rtp(0, i, 160 * u32::from(i), false, &[0xff; 160]), at, &mut out);
+            clean.inspect(
+                Side::A,
+                &rtp(0, i, 160 * u32::from(i), false, &[0xff; 160]),
+                at,
+                &mut out,
+            );
         }
         let c = clean.quality(Side::A).expect("measured");
-        assert!(c.mos > 4.3 && q.mos < c.mos - 0.2, "5 % loss must cost MOS: clean {c:?}, lossy {q:?}");
+        assert!(
+            c.mos > 4.3 && q.mos < c.mos - 0.2,
+            "5 % loss must cost MOS: clean {c:?}, lossy {q:?}"
+        );
     }
 }

@@ -404,6 +404,18 @@ impl Node {
         tail(&self.log, lines)
     }
 
+    /// The DTMF digits the node logged from `party` ("caller" or "callee"),
+    /// in order; needs `cti::call=debug` in the spec's log level.
+    pub(crate) fn digits_seen(&self, party: &str) -> String {
+        let wanted = format!("party=\"{party}\"");
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("DTMF received") && l.contains(&wanted))
+            .filter_map(|l| l.split("digit=").nth(1)?.chars().next())
+            .collect()
+    }
+
     /// Waits until the `cdrs` table holds at least `count` rows (the node
     /// group-commits them) and returns all rows in start order.
     pub(crate) fn wait_cdrs(&self, count: usize, within: Duration) -> Vec<Cdr> {

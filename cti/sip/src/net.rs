@@ -84,7 +84,11 @@ pub struct Target {
 
 impl From<Source> for Target {
     fn from(s: Source) -> Target {
-        Target { transport: s.transport, remote: s.remote, conn: s.conn }
+        Target {
+            transport: s.transport,
+            remote: s.remote,
+            conn: s.conn,
+        }
     }
 }
 

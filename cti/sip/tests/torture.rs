@@ -21,7 +21,12 @@ fn cases() -> Vec<Case> {
         .filter(|l| !l.starts_with('#') && !l.starts_with("file\t") && !l.trim().is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            Case { file: f[0].to_owned(), kind: f[3].to_owned(), validity: f[4].to_owned(), expect: f[5].split(',').map(str::to_owned).collect() }
+            Case {
+                file: f[0].to_owned(),
+                kind: f[3].to_owned(),
+                validity: f[4].to_owned(),
+                expect: f[5].split(',').map(str::to_owned).collect(),
+            }
         })
         .collect()
 }
@@ -43,7 +48,10 @@ fn allowed(expect: &[String], outcome: Result<(), Option<u16>>) -> bool {
         ("ok", Ok(())) => true,
         // A parsed request reaches the UAS, which answers codes like these.
         (code, Ok(())) if code != "400" && code != "drop" => true,
-        (code, Err(Some(s))) => code == s.to_string() || (code.ends_with("xx") && code.as_bytes()[0] - b'0' == (s / 100) as u8),
+        (code, Err(Some(s))) => {
+            code == s.to_string()
+                || (code.ends_with("xx") && code.as_bytes()[0] - b'0' == (s / 100) as u8)
+        }
         _ => false,
     })
 }
@@ -54,7 +62,9 @@ fn every_torture_message_gets_an_allowed_outcome() {
     assert_eq!(cases.len(), 61, "49 RFC 4475 + 12 RFC 5118 messages");
     let mut failures = Vec::new();
     for case in &cases {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(&case.file);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(&case.file);
         let bytes = std::fs::read(&path).expect("fixture readable");
         let parsed = parse(&bytes, false);
         let outcome = match (&parsed, case.kind.as_str()) {
@@ -66,12 +76,22 @@ fn every_torture_message_gets_an_allowed_outcome() {
             (Err(e), _) => Err(e.status),
         };
         if !allowed(&case.expect, outcome) {
-            failures.push(format!("{}: {:?} not in {:?}", case.file, parsed.as_ref().map(|_| ()).map_err(|e| e.to_string()), case.expect));
+            failures.push(format!(
+                "{}: {:?} not in {:?}",
+                case.file,
+                parsed.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+                case.expect
+            ));
         }
         if let Ok(msg) = parsed {
             let again = parse(&msg.to_bytes(), true).expect("serialised message parses");
             // The serialiser writes Content-Length last, from the body.
-            assert_eq!(without_length(again), without_length(msg), "{} does not round-trip", case.file);
+            assert_eq!(
+                without_length(again),
+                without_length(msg),
+                "{} does not round-trip",
+                case.file
+            );
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

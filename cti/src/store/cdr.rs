@@ -212,7 +212,11 @@ pub(super) async fn insert_batch<'a>(
 ) -> Result<(), sqlx::Error> {
     let cdrs: Vec<&Cdr> = cdrs.collect();
     if cdrs.len() <= ROWS_PER_STATEMENT {
-        return insert_statement(&cdrs).build().execute(store.pool()).await.map(drop);
+        return insert_statement(&cdrs)
+            .build()
+            .execute(store.pool())
+            .await
+            .map(drop);
     }
     let mut tx = store.pool().begin().await?;
     for chunk in cdrs.chunks(ROWS_PER_STATEMENT) {
@@ -241,7 +245,9 @@ fn insert_statement(cdrs: &[&Cdr]) -> sqlx::QueryBuilder<Db> {
             .push_bind(cdr.duration_ms())
             .push_bind(cdr.billsec_ms());
         for q in [cdr.caller_quality, cdr.callee_quality] {
-            row.push_bind(q.map(|q| q.mos)).push_bind(q.map(|q| q.loss_pct)).push_bind(q.map(|q| q.jitter_ms));
+            row.push_bind(q.map(|q| q.mos))
+                .push_bind(q.map(|q| q.loss_pct))
+                .push_bind(q.map(|q| q.jitter_ms));
         }
     });
     q.push(" ON CONFLICT (id) DO NOTHING");
@@ -273,12 +279,19 @@ fn cdr_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Cdr, StoreError> {
     })
 }
 
-fn party_quality(row: &<Db as sqlx::Database>::Row, party: &str) -> Result<Option<PartyQuality>, StoreError> {
+fn party_quality(
+    row: &<Db as sqlx::Database>::Row,
+    party: &str,
+) -> Result<Option<PartyQuality>, StoreError> {
     let mos: Option<f64> = row.try_get(format!("{party}_mos").as_str())?;
     let loss: Option<f64> = row.try_get(format!("{party}_loss_pct").as_str())?;
     let jitter: Option<f64> = row.try_get(format!("{party}_jitter_ms").as_str())?;
     Ok(match (mos, loss, jitter) {
-        (Some(mos), Some(loss_pct), Some(jitter_ms)) => Some(PartyQuality { mos, loss_pct, jitter_ms }),
+        (Some(mos), Some(loss_pct), Some(jitter_ms)) => Some(PartyQuality {
+            mos,
+            loss_pct,
+            jitter_ms,
+        }),
         _ => None,
     })
 }

@@ -233,7 +233,15 @@ fn migrator() -> Migrator {
         )
     };
     Migrator::with_migrations(vec![
-        step(1, "extensions and cdrs", include_str!("../../migrations/0001_extensions_and_cdrs.sql")),
-        step(2, "cdr media quality", include_str!("../../migrations/0002_cdr_media_quality.sql")),
+        step(
+            1,
+            "extensions and cdrs",
+            include_str!("../../migrations/0001_extensions_and_cdrs.sql"),
+        ),
+        step(
+            2,
+            "cdr media quality",
+            include_str!("../../migrations/0002_cdr_media_quality.sql"),
+        ),
     ])
 }

@@ -52,35 +52,70 @@ impl Dialog {
         local.params.set("tag", Some(local_tag));
         let remote = h.from().ok_or(DialogError::Incomplete("From"))?;
         let remote_target = contact_uri(h).ok_or(DialogError::Incomplete("Contact"))?;
-        let route_set = h.name_addrs(&HeaderName::RecordRoute).map_err(|_| DialogError::Incomplete("Record-Route"))?;
+        let route_set = h
+            .name_addrs(&HeaderName::RecordRoute)
+            .map_err(|_| DialogError::Incomplete("Record-Route"))?;
         let id = DialogId {
-            call_id: h.call_id().ok_or(DialogError::Incomplete("Call-ID"))?.to_owned(),
+            call_id: h
+                .call_id()
+                .ok_or(DialogError::Incomplete("Call-ID"))?
+                .to_owned(),
             local_tag: local_tag.to_owned(),
             remote_tag: remote.tag().unwrap_or_default().to_owned(),
         };
         let remote_seq = h.cseq().map(|c| c.seq);
-        Ok(Dialog { id, local, remote, local_seq: 0, remote_seq, remote_target, route_set })
+        Ok(Dialog {
+            id,
+            local,
+            remote,
+            local_seq: 0,
+            remote_seq,
+            remote_target,
+            route_set,
+        })
     }
 
     /// The UAC side, formed from the INVITE we sent and a tagged response to
     /// it. The route set is the response's Record-Route reversed (§12.1.2).
     pub fn uac(invite: &Request, response: &Response) -> Result<Dialog, DialogError> {
-        let local = invite.headers.from().ok_or(DialogError::Incomplete("From"))?;
+        let local = invite
+            .headers
+            .from()
+            .ok_or(DialogError::Incomplete("From"))?;
         let remote = response.headers.to().ok_or(DialogError::Incomplete("To"))?;
-        let remote_tag = remote.tag().ok_or(DialogError::Incomplete("To tag"))?.to_owned();
-        let remote_target = contact_uri(&response.headers).ok_or(DialogError::Incomplete("Contact"))?;
+        let remote_tag = remote
+            .tag()
+            .ok_or(DialogError::Incomplete("To tag"))?
+            .to_owned();
+        let remote_target =
+            contact_uri(&response.headers).ok_or(DialogError::Incomplete("Contact"))?;
         let mut route_set = response
             .headers
             .name_addrs(&HeaderName::RecordRoute)
             .map_err(|_| DialogError::Incomplete("Record-Route"))?;
         route_set.reverse();
         let id = DialogId {
-            call_id: invite.headers.call_id().ok_or(DialogError::Incomplete("Call-ID"))?.to_owned(),
-            local_tag: local.tag().ok_or(DialogError::Incomplete("From tag"))?.to_owned(),
+            call_id: invite
+                .headers
+                .call_id()
+                .ok_or(DialogError::Incomplete("Call-ID"))?
+                .to_owned(),
+            local_tag: local
+                .tag()
+                .ok_or(DialogError::Incomplete("From tag"))?
+                .to_owned(),
             remote_tag,
         };
         let local_seq = invite.headers.cseq().map_or(1, |c| c.seq);
-        Ok(Dialog { id, local, remote, local_seq, remote_seq: None, remote_target, route_set })
+        Ok(Dialog {
+            id,
+            local,
+            remote,
+            local_seq,
+            remote_seq: None,
+            remote_target,
+            route_set,
+        })
     }
 
     /// The dialog's identity.
@@ -95,7 +130,9 @@ impl Dialog {
 
     /// The URI of the next hop: the first route (loose routing), else the remote target.
     pub fn next_hop(&self) -> &Uri {
-        self.route_set.first().map_or(&self.remote_target, |r| &r.uri)
+        self.route_set
+            .first()
+            .map_or(&self.remote_target, |r| &r.uri)
     }
 
     /// Builds an in-dialog request with the next local CSeq (§12.2.1.1).
@@ -135,18 +172,20 @@ impl Dialog {
             self.remote_seq = Some(cseq.seq);
         }
         if matches!(req.method, Method::Invite | Method::Update)
-            && let Some(target) = contact_uri(&req.headers) {
-                self.remote_target = target;
-            }
+            && let Some(target) = contact_uri(&req.headers)
+        {
+            self.remote_target = target;
+        }
         Ok(())
     }
 
     /// Applies a 2xx to a target-refresh request we sent (§12.2.1.2).
     pub fn handle_refresh_response(&mut self, resp: &Response) {
         if (200..300).contains(&resp.status)
-            && let Some(target) = contact_uri(&resp.headers) {
-                self.remote_target = target;
-            }
+            && let Some(target) = contact_uri(&resp.headers)
+        {
+            self.remote_target = target;
+        }
     }
 }
 
@@ -185,20 +224,34 @@ Contact: <sip:alice@192.0.2.1:5070>\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(bye.headers.to().unwrap().tag(), Some("a"));
         assert_eq!(bye.headers.cseq().unwrap().seq, 1);
         let routes: Vec<_> = bye.headers.get_all(&HeaderName::Route).collect();
-        assert_eq!(routes, ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]);
+        assert_eq!(
+            routes,
+            ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
+        );
     }
 
     #[test]
     fn uac_dialog_reverses_route_set_and_acks_with_invite_cseq() {
         let inv = invite();
         let mut resp = Response::to_request(&inv, 200);
-        resp.headers.set(HeaderName::To, "<sip:bob@example.com>;tag=z");
-        resp.headers.push(HeaderName::RecordRoute, "<sip:p1.example.com;lr>, <sip:p2.example.com;lr>");
-        resp.headers.push(HeaderName::Contact, "<sip:bob@192.0.2.4>");
+        resp.headers
+            .set(HeaderName::To, "<sip:bob@example.com>;tag=z");
+        resp.headers.push(
+            HeaderName::RecordRoute,
+            "<sip:p1.example.com;lr>, <sip:p2.example.com;lr>",
+        );
+        resp.headers
+            .push(HeaderName::Contact, "<sip:bob@192.0.2.4>");
         let d = Dialog::uac(&inv, &resp).unwrap();
         assert_eq!(d.next_hop().to_string(), "sip:p2.example.com;lr");
         let ack = d.ack(7);
-        assert_eq!(ack.headers.cseq().unwrap(), CSeq { seq: 7, method: Method::Ack });
+        assert_eq!(
+            ack.headers.cseq().unwrap(),
+            CSeq {
+                seq: 7,
+                method: Method::Ack
+            }
+        );
         assert_eq!(ack.uri.to_string(), "sip:bob@192.0.2.4");
     }
 
@@ -209,7 +262,9 @@ Contact: <sip:alice@192.0.2.1:5070>\r\nContent-Length: 0\r\n\r\n";
         let mut again = inv.clone();
         assert_eq!(d.handle_request(&again), Err(DialogError::OutOfOrder));
         again.headers.set(HeaderName::CSeq, "8 INVITE");
-        again.headers.set(HeaderName::Contact, "<sip:alice@198.51.100.9>");
+        again
+            .headers
+            .set(HeaderName::Contact, "<sip:alice@198.51.100.9>");
         d.handle_request(&again).unwrap();
         assert_eq!(d.remote_target().to_string(), "sip:alice@198.51.100.9");
         let mut ack = again.clone();

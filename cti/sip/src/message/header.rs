@@ -136,12 +136,18 @@ impl Headers {
 
     /// The first value of `name`.
     pub fn get(&self, name: &HeaderName) -> Option<&str> {
-        self.0.iter().find(|h| &h.name == name).map(|h| h.value.as_str())
+        self.0
+            .iter()
+            .find(|h| &h.name == name)
+            .map(|h| h.value.as_str())
     }
 
     /// Every line of `name`, unsplit.
     pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |h| &h.name == name).map(|h| h.value.as_str())
+        self.0
+            .iter()
+            .filter(move |h| &h.name == name)
+            .map(|h| h.value.as_str())
     }
 
     /// Every list element of `name` across all its lines, trimmed. Elements are
@@ -149,9 +155,18 @@ impl Headers {
     /// an unterminated quote or `<`.
     pub fn values(&self, name: &HeaderName) -> Option<Vec<&str>> {
         let mut out = Vec::new();
-        for v in self.0.iter().filter(|h| &h.name == name).map(|h| h.value.as_str()) {
+        for v in self
+            .0
+            .iter()
+            .filter(|h| &h.name == name)
+            .map(|h| h.value.as_str())
+        {
             if name.is_list() {
-                out.extend(split_top(v, b',')?.into_iter().map(|s| s.trim_matches([' ', '\t'])));
+                out.extend(
+                    split_top(v, b',')?
+                        .into_iter()
+                        .map(|s| s.trim_matches([' ', '\t'])),
+                );
             } else {
                 out.push(v);
             }
@@ -166,12 +181,21 @@ impl Headers {
 
     /// Appends a line.
     pub fn push(&mut self, name: HeaderName, value: impl Into<String>) {
-        self.0.push(Header { name, value: value.into() });
+        self.0.push(Header {
+            name,
+            value: value.into(),
+        });
     }
 
     /// Inserts a line before every other (a new top Via).
     pub fn push_front(&mut self, name: HeaderName, value: impl Into<String>) {
-        self.0.insert(0, Header { name, value: value.into() });
+        self.0.insert(
+            0,
+            Header {
+                name,
+                value: value.into(),
+            },
+        );
     }
 
     /// Replaces every line of `name` with one line, in the place of the first.
@@ -181,7 +205,12 @@ impl Headers {
             Some(i) => {
                 self.0[i].value = value;
                 let mut seen = 0usize;
-                self.0.retain(|h| h.name != name || { seen += 1; seen == 1 });
+                self.0.retain(|h| {
+                    h.name != name || {
+                        seen += 1;
+                        seen == 1
+                    }
+                });
             }
             None => self.push(name, value),
         }
@@ -236,20 +265,32 @@ mod tests {
         assert_eq!(HeaderName::parse("i"), HeaderName::CallId);
         assert_eq!(HeaderName::parse("l"), HeaderName::ContentLength);
         assert_eq!(HeaderName::parse("cseq"), HeaderName::CSeq);
-        assert_eq!(HeaderName::parse("C%6Fntact"), HeaderName::Other("C%6Fntact".into()));
+        assert_eq!(
+            HeaderName::parse("C%6Fntact"),
+            HeaderName::Other("C%6Fntact".into())
+        );
         assert_eq!(HeaderName::parse("X-Foo").as_str(), "X-Foo");
     }
 
     #[test]
     fn list_values_split_across_lines() {
         let mut h = Headers::new();
-        h.push(HeaderName::Via, "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b");
+        h.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b",
+        );
         h.push(HeaderName::Via, "SIP/2.0/TCP c");
         h.push(HeaderName::Subject, "a, b");
         assert_eq!(h.values(&HeaderName::Via).unwrap().len(), 3);
         assert_eq!(h.values(&HeaderName::Subject).unwrap(), ["a, b"]);
-        assert_eq!(h.pop_first_value(&HeaderName::Via).unwrap(), "SIP/2.0/UDP a;branch=z9hG4bK1");
-        assert_eq!(h.values(&HeaderName::Via).unwrap(), ["SIP/2.0/UDP b", "SIP/2.0/TCP c"]);
+        assert_eq!(
+            h.pop_first_value(&HeaderName::Via).unwrap(),
+            "SIP/2.0/UDP a;branch=z9hG4bK1"
+        );
+        assert_eq!(
+            h.values(&HeaderName::Via).unwrap(),
+            ["SIP/2.0/UDP b", "SIP/2.0/TCP c"]
+        );
         h.set(HeaderName::Via, "SIP/2.0/UDP x");
         assert_eq!(h.count(&HeaderName::Via), 1);
         assert_eq!(h.remove(&HeaderName::Subject), 1);

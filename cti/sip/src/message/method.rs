@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn methods_are_case_sensitive_tokens() {
         assert_eq!(Method::parse("INVITE"), Some(Method::Invite));
-        assert_eq!(Method::parse("invite"), Some(Method::Extension("invite".into())));
+        assert_eq!(
+            Method::parse("invite"),
+            Some(Method::Extension("invite".into()))
+        );
         assert_eq!(
             Method::parse("RE%47IST%45R").map(|m| m.to_string()),
             Some("RE%47IST%45R".to_owned())

@@ -81,7 +81,12 @@ impl Message {
 impl Request {
     /// A request with no headers or body.
     pub fn new(method: Method, uri: Uri) -> Request {
-        Request { method, uri, headers: Headers::new(), body: Vec::new() }
+        Request {
+            method,
+            uri,
+            headers: Headers::new(),
+            body: Vec::new(),
+        }
     }
 
     /// Serialises the request; Content-Length is always written from the body.
@@ -104,11 +109,23 @@ impl Response {
     pub fn from_headers(h: &Headers, status: u16) -> Response {
         let mut headers = Headers::new();
         for hdr in h.iter() {
-            if matches!(hdr.name, HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq) {
+            if matches!(
+                hdr.name,
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
+            ) {
                 headers.push(hdr.name.clone(), hdr.value.clone());
             }
         }
-        Response { status, reason: reason_phrase(status).to_owned(), headers, body: Vec::new() }
+        Response {
+            status,
+            reason: reason_phrase(status).to_owned(),
+            headers,
+            body: Vec::new(),
+        }
     }
 
     /// Serialises the response; Content-Length is always written from the body.
@@ -125,7 +142,10 @@ impl Response {
 }
 
 fn finish(mut s: String, headers: &Headers, body: &[u8]) -> Vec<u8> {
-    for h in headers.iter().filter(|h| h.name != HeaderName::ContentLength) {
+    for h in headers
+        .iter()
+        .filter(|h| h.name != HeaderName::ContentLength)
+    {
         let _ = write!(s, "{}: {}\r\n", h.name, h.value);
     }
     let _ = write!(s, "Content-Length: {}\r\n\r\n", body.len());
@@ -165,7 +185,11 @@ impl Headers {
 
     /// Every Via, top first.
     pub fn vias(&self) -> Vec<Via> {
-        self.values(&HeaderName::Via).unwrap_or_default().into_iter().filter_map(|v| Via::parse(v).ok()).collect()
+        self.values(&HeaderName::Via)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| Via::parse(v).ok())
+            .collect()
     }
 
     /// The Contact header(s); `None` when absent or malformed.
@@ -178,7 +202,10 @@ impl Headers {
 
     /// Name-addrs of a list header such as Route or Record-Route, in order.
     pub fn name_addrs(&self, name: &HeaderName) -> Result<Vec<NameAddr>, HeaderError> {
-        let values = self.values(name).ok_or(HeaderError { header: "address list", why: "unbalanced" })?;
+        let values = self.values(name).ok_or(HeaderError {
+            header: "address list",
+            why: "unbalanced",
+        })?;
         values.into_iter().map(NameAddr::parse).collect()
     }
 
@@ -199,7 +226,10 @@ pub fn parse_delta(s: &str) -> Option<u32> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(s.parse::<u64>().map_or(u32::MAX, |v| v.min(u32::MAX as u64) as u32))
+    Some(
+        s.parse::<u64>()
+            .map_or(u32::MAX, |v| v.min(u32::MAX as u64) as u32),
+    )
 }
 
 /// The default reason phrase of a status code.

@@ -37,7 +37,11 @@ pub struct ParseError {
 
 impl ParseError {
     fn fatal(reason: &'static str) -> ParseError {
-        ParseError { reason, status: None, headers: None }
+        ParseError {
+            reason,
+            status: None,
+            headers: None,
+        }
     }
 }
 
@@ -67,16 +71,26 @@ pub fn frame(buf: &[u8]) -> Result<Frame, ParseError> {
         return Ok(match buf.get(2) {
             Some(b'\r') if buf.len() < 4 => Frame::Incomplete,
             None => Frame::Incomplete,
-            _ => Frame::KeepAlive { len: 2, ping: false },
+            _ => Frame::KeepAlive {
+                len: 2,
+                ping: false,
+            },
         });
     }
     let Some((head_len, body_start)) = head_end(buf) else {
-        return if buf.len() > MAX_HEAD { Err(ParseError::fatal("header section too large")) } else { Ok(Frame::Incomplete) };
+        return if buf.len() > MAX_HEAD {
+            Err(ParseError::fatal("header section too large"))
+        } else {
+            Ok(Frame::Incomplete)
+        };
     };
-    let head = std::str::from_utf8(&buf[..head_len]).map_err(|_| ParseError::fatal("header section is not UTF-8"))?;
+    let head = std::str::from_utf8(&buf[..head_len])
+        .map_err(|_| ParseError::fatal("header section is not UTF-8"))?;
     let mut len = None;
     for line in unfolded_lines(head).skip(1) {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         if HeaderName::parse(name.trim_end_matches([' ', '\t'])) == HeaderName::ContentLength {
             let v: usize = decimal(value.trim()).ok_or(ParseError::fatal("bad Content-Length"))?;
             if len.is_some_and(|l| l != v) {
@@ -90,38 +104,65 @@ pub fn frame(buf: &[u8]) -> Result<Frame, ParseError> {
         return Err(ParseError::fatal("body too large"));
     }
     let total = body_start + len;
-    Ok(if buf.len() >= total { Frame::Message(total) } else { Frame::Incomplete })
+    Ok(if buf.len() >= total {
+        Frame::Message(total)
+    } else {
+        Frame::Incomplete
+    })
 }
 
 /// Parses one message. On a datagram (`stream == false`) a missing
 /// Content-Length means the body runs to the end, and bytes after the
 /// declared body are ignored (RFC 3261 §18.3).
 pub fn parse(buf: &[u8], stream: bool) -> Result<Message, ParseError> {
-    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
     let buf = &buf[start..];
-    let (head_len, body_start) = head_end(buf).ok_or(ParseError::fatal("no end of header section"))?;
+    let (head_len, body_start) =
+        head_end(buf).ok_or(ParseError::fatal("no end of header section"))?;
     if head_len > MAX_HEAD {
         return Err(ParseError::fatal("header section too large"));
     }
-    let head = std::str::from_utf8(&buf[..head_len]).map_err(|_| ParseError::fatal("header section is not UTF-8"))?;
+    let head = std::str::from_utf8(&buf[..head_len])
+        .map_err(|_| ParseError::fatal("header section is not UTF-8"))?;
     let mut lines = unfolded_lines(head);
     let start_line = lines.next().ok_or(ParseError::fatal("empty message"))?;
     let is_request = !start_line.starts_with("SIP/");
     let headers = parse_headers(lines, is_request)?;
-    let fail = |reason, status| ParseError { reason, status: is_request.then_some(status), headers: Some(headers.clone()) };
+    let fail = |reason, status| ParseError {
+        reason,
+        status: is_request.then_some(status),
+        headers: Some(headers.clone()),
+    };
     let start = if is_request {
-        parse_request_line(&start_line).map(StartLine::Request).map_err(|(r, s)| fail(r, s))?
+        parse_request_line(&start_line)
+            .map(StartLine::Request)
+            .map_err(|(r, s)| fail(r, s))?
     } else {
-        parse_status_line(&start_line).map(StartLine::Status).map_err(|r| fail(r, 400))?
+        parse_status_line(&start_line)
+            .map(StartLine::Status)
+            .map_err(|r| fail(r, 400))?
     };
     let body = take_body(&headers, &buf[body_start..], stream).map_err(|r| fail(r, 400))?;
     validate_common(&headers).map_err(|r| fail(r, 400))?;
     Ok(match start {
         StartLine::Request((method, uri)) => {
             validate_request(&method, &headers).map_err(|r| fail(r, 400))?;
-            Message::Request(Request { method, uri, headers, body })
+            Message::Request(Request {
+                method,
+                uri,
+                headers,
+                body,
+            })
         }
-        StartLine::Status((status, reason)) => Message::Response(Response { status, reason, headers, body }),
+        StartLine::Status((status, reason)) => Message::Response(Response {
+            status,
+            reason,
+            headers,
+            body,
+        }),
     })
 }
 
@@ -146,7 +187,10 @@ fn head_end(buf: &[u8]) -> Option<(usize, usize)> {
 
 /// Lines of the header section with folding undone (RFC 3261 §7.3.1).
 fn unfolded_lines(head: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
-    let mut raw = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).peekable();
+    let mut raw = head
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .peekable();
     std::iter::from_fn(move || {
         let first = raw.next()?;
         if !raw.peek().is_some_and(|n| n.starts_with([' ', '\t'])) {
@@ -161,9 +205,16 @@ fn unfolded_lines(head: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>>
     })
 }
 
-fn parse_headers<'a>(lines: impl Iterator<Item = std::borrow::Cow<'a, str>>, is_request: bool) -> Result<Headers, ParseError> {
+fn parse_headers<'a>(
+    lines: impl Iterator<Item = std::borrow::Cow<'a, str>>,
+    is_request: bool,
+) -> Result<Headers, ParseError> {
     let status = is_request.then_some(400);
-    let bad = |reason| ParseError { reason, status, headers: None };
+    let bad = |reason| ParseError {
+        reason,
+        status,
+        headers: None,
+    };
     let mut headers = Headers::new();
     for line in lines {
         if headers.len() >= MAX_HEADERS {
@@ -202,12 +253,18 @@ fn take_body(headers: &Headers, rest: &[u8], stream: bool) -> Result<Vec<u8>, &'
 
 fn parse_request_line(line: &str) -> Result<(Method, Uri), (&'static str, u16)> {
     let mut parts = line.split(' ');
-    let (Some(m), Some(u), Some(v), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(m), Some(u), Some(v), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(("malformed Request-Line", 400));
     };
     if v != "SIP/2.0" {
         let looks_like_version = v.starts_with("SIP/") && v[4..].split_once('.').is_some();
-        return Err(if looks_like_version { ("SIP version not supported", 505) } else { ("malformed Request-Line", 400) });
+        return Err(if looks_like_version {
+            ("SIP version not supported", 505)
+        } else {
+            ("malformed Request-Line", 400)
+        });
     }
     let method = Method::parse(m).ok_or(("bad method", 400))?;
     let uri = Uri::parse(u).map_err(|_| ("bad Request-URI", 400))?;
@@ -217,7 +274,9 @@ fn parse_request_line(line: &str) -> Result<(Method, Uri), (&'static str, u16)> 
 fn parse_status_line(line: &str) -> Result<(u16, String), &'static str> {
     let rest = line.strip_prefix("SIP/2.0 ").ok_or("bad Status-Line")?;
     let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
-    let status = decimal::<u16>(code).filter(|c| code.len() == 3 && (100..700).contains(c)).ok_or("bad status code")?;
+    let status = decimal::<u16>(code)
+        .filter(|c| code.len() == 3 && (100..700).contains(c))
+        .ok_or("bad status code")?;
     Ok((status, reason.to_owned()))
 }
 
@@ -258,12 +317,14 @@ fn validate_request(method: &Method, h: &Headers) -> Result<(), &'static str> {
     match h.count(&HeaderName::MaxForwards) {
         0 => {}
         1 => {
-            decimal::<u8>(h.get(&HeaderName::MaxForwards).unwrap_or_default()).ok_or("bad Max-Forwards")?;
+            decimal::<u8>(h.get(&HeaderName::MaxForwards).unwrap_or_default())
+                .ok_or("bad Max-Forwards")?;
         }
         _ => return Err("repeated Max-Forwards"),
     }
     if h.count(&HeaderName::Contact) > 0 {
-        Contacts::parse(h.values(&HeaderName::Contact).ok_or("bad Contact")?).map_err(|_| "bad Contact")?;
+        Contacts::parse(h.values(&HeaderName::Contact).ok_or("bad Contact")?)
+            .map_err(|_| "bad Contact")?;
     }
     Ok(())
 }

@@ -106,12 +106,14 @@ pub(crate) fn unescape(s: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
         out.push(b[i]);
         i += 1;
     }
@@ -149,7 +151,10 @@ mod tests {
     fn unescape_and_decimal() {
         assert_eq!(unescape("%75se%72%4"), b"user%4");
         assert_eq!(unescape("a%00b"), b"a\0b");
-        assert_eq!(decimal::<u32>("0000000000000000000000000000000000000000000010"), Some(10));
+        assert_eq!(
+            decimal::<u32>("0000000000000000000000000000000000000000000010"),
+            Some(10)
+        );
         assert_eq!(decimal::<u32>("-1"), None);
         assert_eq!(decimal::<u32>("4294967296"), None);
         assert_eq!(unquote(r#""a\"b""#), "a\"b");

@@ -41,7 +41,10 @@ fn parses_compact_forms_and_frames_body() {
 fn folded_headers_are_unfolded() {
     let text = INVITE.replace("Max-Forwards: 70\r\n", "Subject: I know you're there,\r\n  pick up the phone\r\n\tand talk to me!\r\nMax-Forwards: 70\r\n");
     let r = req(&text);
-    assert_eq!(r.headers.get(&HeaderName::Subject), Some("I know you're there, pick up the phone and talk to me!"));
+    assert_eq!(
+        r.headers.get(&HeaderName::Subject),
+        Some("I know you're there, pick up the phone and talk to me!")
+    );
 }
 
 #[test]
@@ -54,15 +57,50 @@ fn missing_mandatory_headers_get_400_with_headers_to_answer() {
 
 #[test]
 fn rejects_what_rfc_4475_calls_invalid() {
-    assert_eq!(rejected(&INVITE.replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS")).status, Some(400));
-    assert_eq!(rejected(&INVITE.replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia")).status, Some(505));
-    assert_eq!(rejected(&INVITE.replace("l: 4", "l: 9999")).status, Some(400));
-    assert_eq!(rejected(&INVITE.replace("l: 4", "l: -999")).status, Some(400));
-    assert_eq!(rejected(&INVITE.replace("l: 4", "l: 4\r\nContent-Length: 5")).status, Some(400));
-    assert_eq!(rejected(&INVITE.replace("CSeq: 1", "CSeq: 36893488147419103232")).status, Some(400));
-    assert_eq!(rejected(&INVITE.replace("t: <", "t: <sip:x@y>\r\nTo: <")).status, Some(400));
-    assert_eq!(rejected(&INVITE.replace("INVITE sip:1002@127.0.0.1 SIP", "INVITE  sip:1002@127.0.0.1 SIP")).status, Some(400));
-    assert_eq!(rejected(&INVITE.replace("INVITE sip:1002@127.0.0.1 SIP", "INVITE <sip:1002@127.0.0.1> SIP")).status, Some(400));
+    assert_eq!(
+        rejected(&INVITE.replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS")).status,
+        Some(400)
+    );
+    assert_eq!(
+        rejected(&INVITE.replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia")).status,
+        Some(505)
+    );
+    assert_eq!(
+        rejected(&INVITE.replace("l: 4", "l: 9999")).status,
+        Some(400)
+    );
+    assert_eq!(
+        rejected(&INVITE.replace("l: 4", "l: -999")).status,
+        Some(400)
+    );
+    assert_eq!(
+        rejected(&INVITE.replace("l: 4", "l: 4\r\nContent-Length: 5")).status,
+        Some(400)
+    );
+    assert_eq!(
+        rejected(&INVITE.replace("CSeq: 1", "CSeq: 36893488147419103232")).status,
+        Some(400)
+    );
+    assert_eq!(
+        rejected(&INVITE.replace("t: <", "t: <sip:x@y>\r\nTo: <")).status,
+        Some(400)
+    );
+    assert_eq!(
+        rejected(&INVITE.replace(
+            "INVITE sip:1002@127.0.0.1 SIP",
+            "INVITE  sip:1002@127.0.0.1 SIP"
+        ))
+        .status,
+        Some(400)
+    );
+    assert_eq!(
+        rejected(&INVITE.replace(
+            "INVITE sip:1002@127.0.0.1 SIP",
+            "INVITE <sip:1002@127.0.0.1> SIP"
+        ))
+        .status,
+        Some(400)
+    );
 }
 
 #[test]
@@ -95,8 +133,17 @@ fn framing_by_content_length() {
     let mut two = bytes.to_vec();
     two.extend_from_slice(bytes);
     assert_eq!(frame(&two).unwrap(), Frame::Message(bytes.len()));
-    assert_eq!(frame(b"\r\n\r\nINVITE").unwrap(), Frame::KeepAlive { len: 4, ping: true });
-    assert_eq!(frame(b"\r\nINVITE").unwrap(), Frame::KeepAlive { len: 2, ping: false });
+    assert_eq!(
+        frame(b"\r\n\r\nINVITE").unwrap(),
+        Frame::KeepAlive { len: 4, ping: true }
+    );
+    assert_eq!(
+        frame(b"\r\nINVITE").unwrap(),
+        Frame::KeepAlive {
+            len: 2,
+            ping: false
+        }
+    );
     assert!(frame(INVITE.replace("l: 4", "l: x").as_bytes()).is_err());
     assert!(frame(&vec![b'a'; MAX_HEAD + 1]).is_err());
 }
@@ -104,7 +151,8 @@ fn framing_by_content_length() {
 #[test]
 fn pop_top_via_and_build_response() {
     let mut r = req(INVITE);
-    r.headers.push_front(HeaderName::Via, "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKtop");
+    r.headers
+        .push_front(HeaderName::Via, "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKtop");
     assert_eq!(r.headers.top_via().unwrap().branch(), Some("z9hG4bKtop"));
     let resp = Response::to_request(&r, 180);
     assert_eq!(resp.headers.vias().len(), 2);

@@ -100,7 +100,10 @@ impl Via {
         let mut fields = [""; 3];
         for (i, f) in fields.iter_mut().enumerate() {
             if i > 0 {
-                rest = rest.trim_start_matches([' ', '\t']).strip_prefix('/').ok_or(err(H, "bad sent-protocol"))?;
+                rest = rest
+                    .trim_start_matches([' ', '\t'])
+                    .strip_prefix('/')
+                    .ok_or(err(H, "bad sent-protocol"))?;
                 rest = rest.trim_start_matches([' ', '\t']);
             }
             let end = rest.find(['/', ' ', '\t']).unwrap_or(rest.len());
@@ -118,14 +121,22 @@ impl Via {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
-        let sent_by: String = sent_by.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let sent_by: String = sent_by
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
         let (host, port) = parse_hostport(&sent_by).map_err(|_| err(H, "bad sent-by"))?;
         let params = if params.is_empty() {
             Params::default()
         } else {
             Params::parse(params, true).map_err(|_| err(H, "bad parameter"))?
         };
-        Ok(Via { transport: Transport::parse(fields[2]), host, port, params })
+        Ok(Via {
+            transport: Transport::parse(fields[2]),
+            host,
+            port,
+            params,
+        })
     }
 
     /// The `branch` parameter.
@@ -162,9 +173,12 @@ impl CSeq {
     /// Parses a CSeq value.
     pub fn parse(s: &str) -> Result<CSeq, HeaderError> {
         let s = s.trim_matches([' ', '\t']);
-        let (n, m) = s.split_once([' ', '\t']).ok_or(err("CSeq", "expected number and method"))?;
+        let (n, m) = s
+            .split_once([' ', '\t'])
+            .ok_or(err("CSeq", "expected number and method"))?;
         let seq = decimal(n).ok_or(err("CSeq", "sequence number is not a 32-bit integer"))?;
-        let method = Method::parse(m.trim_start_matches([' ', '\t'])).ok_or(err("CSeq", "bad method"))?;
+        let method =
+            Method::parse(m.trim_start_matches([' ', '\t'])).ok_or(err("CSeq", "bad method"))?;
         Ok(CSeq { seq, method })
     }
 }
@@ -190,7 +204,11 @@ pub struct NameAddr {
 impl NameAddr {
     /// A bare `<uri>`.
     pub fn new(uri: Uri) -> NameAddr {
-        NameAddr { display: None, uri, params: Params::default() }
+        NameAddr {
+            display: None,
+            uri,
+            params: Params::default(),
+        }
     }
 
     /// Parses one name-addr / addr-spec with parameters.
@@ -213,7 +231,11 @@ impl NameAddr {
         } else {
             Params::parse(rest, true).map_err(|_| err(H, "bad parameter"))?
         };
-        Ok(NameAddr { display, uri, params })
+        Ok(NameAddr {
+            display,
+            uri,
+            params,
+        })
     }
 
     /// The `tag` parameter.
@@ -243,10 +265,16 @@ fn parse_display(d: &str) -> Result<Option<String>, HeaderError> {
         return Ok(Some(unquote(d)));
     }
     // *(token LWS): tokens separated by white space.
-    if d.split(|c: char| is_ws(c as u8)).filter(|t| !t.is_empty()).all(is_token) {
+    if d.split(|c: char| is_ws(c as u8))
+        .filter(|t| !t.is_empty())
+        .all(is_token)
+    {
         Ok(Some(d.to_owned()))
     } else {
-        Err(err("address", "display name is neither tokens nor a quoted string"))
+        Err(err(
+            "address",
+            "display name is neither tokens nor a quoted string",
+        ))
     }
 }
 
@@ -273,9 +301,17 @@ impl Contacts {
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Contacts, HeaderError> {
         let values: Vec<&str> = values.into_iter().collect();
         if values.iter().any(|v| v.trim() == "*") {
-            return if values.len() == 1 { Ok(Contacts::Star) } else { Err(err("Contact", "'*' mixed with addresses")) };
+            return if values.len() == 1 {
+                Ok(Contacts::Star)
+            } else {
+                Err(err("Contact", "'*' mixed with addresses"))
+            };
         }
-        values.into_iter().map(NameAddr::parse).collect::<Result<_, _>>().map(Contacts::List)
+        values
+            .into_iter()
+            .map(NameAddr::parse)
+            .collect::<Result<_, _>>()
+            .map(Contacts::List)
     }
 }
 
@@ -285,15 +321,23 @@ mod tests {
 
     #[test]
     fn via_with_odd_whitespace_and_ipv6() {
-        let v = Via::parse("SIP  /   2.0  /UDP    192.0.2.2;received=192.0.2.1;branch=390skdjuw").unwrap();
+        let v = Via::parse("SIP  /   2.0  /UDP    192.0.2.2;received=192.0.2.1;branch=390skdjuw")
+            .unwrap();
         assert_eq!(v.transport, Transport::Udp);
         assert_eq!(v.host.to_string(), "192.0.2.2");
         assert_eq!(v.branch(), Some("390skdjuw"));
-        let v = Via::parse("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3").unwrap();
+        let v =
+            Via::parse("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3")
+                .unwrap();
         assert_eq!(v.params.get("received"), Some(Some("2001:db8::9:255")));
         let v = Via::parse("SIP/2.0/UDP host:5070;rport").unwrap();
         assert_eq!((v.port, v.rport()), (Some(5070), Some(None)));
-        assert_eq!(Via::parse("SIP/2.0/TCP a.example.com;branch=x").unwrap().to_string(), "SIP/2.0/TCP a.example.com;branch=x");
+        assert_eq!(
+            Via::parse("SIP/2.0/TCP a.example.com;branch=x")
+                .unwrap()
+                .to_string(),
+            "SIP/2.0/TCP a.example.com;branch=x"
+        );
     }
 
     #[test]
@@ -306,8 +350,14 @@ mod tests {
     #[test]
     fn name_addr_forms() {
         let a = NameAddr::parse("\"caller\"<sip:caller@example.com>;tag=323").unwrap();
-        assert_eq!((a.display.as_deref(), a.tag()), (Some("caller"), Some("323")));
-        let a = NameAddr::parse("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;tag=_token~1'+`*%!-.").unwrap();
+        assert_eq!(
+            (a.display.as_deref(), a.tag()),
+            (Some("caller"), Some("323"))
+        );
+        let a = NameAddr::parse(
+            "token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;tag=_token~1'+`*%!-.",
+        )
+        .unwrap();
         assert_eq!(a.display.as_deref(), Some("token1~` token2'+_ token3*%!.-"));
         let a = NameAddr::parse("sip:+19725552222@gw1.example.net;unknownparam").unwrap();
         assert!(a.uri.sip().unwrap().params.0.is_empty());

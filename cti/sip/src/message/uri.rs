@@ -80,7 +80,9 @@ impl Uri {
         if !valid_scheme(scheme) {
             return Err(UriError::NoScheme);
         }
-        if s.bytes().any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"' || b >= 0x7f) {
+        if s.bytes()
+            .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"' || b >= 0x7f)
+        {
             return Err(UriError::BadChar);
         }
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
@@ -143,7 +145,15 @@ impl SipUri {
             None => (before_q, Params::default()),
         };
         let (host, port) = parse_hostport(hostport)?;
-        Ok(SipUri { secure, user, password, host, port, params, headers })
+        Ok(SipUri {
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
     }
 
     /// The user part with `%HH` escapes decoded once, as bytes.
@@ -153,7 +163,10 @@ impl SipUri {
 
     /// The value of the `transport` parameter, lower-cased.
     pub fn transport(&self) -> Option<String> {
-        self.params.get("transport").flatten().map(str::to_ascii_lowercase)
+        self.params
+            .get("transport")
+            .flatten()
+            .map(str::to_ascii_lowercase)
     }
 
     /// An address-of-record key: `user@host`, user unescaped, host lower-cased,
@@ -199,9 +212,14 @@ impl Host {
             return Err(UriError::BadHost);
         }
         if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return s.parse::<Ipv4Addr>().map(|ip| Host::Ip(ip.into())).map_err(|_| UriError::BadHost);
+            return s
+                .parse::<Ipv4Addr>()
+                .map(|ip| Host::Ip(ip.into()))
+                .map_err(|_| UriError::BadHost);
         }
-        let ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+        let ok = s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
         if !ok || s.starts_with(['.', '-']) {
             return Err(UriError::BadHost);
         }
@@ -247,16 +265,21 @@ impl Params {
         for p in parts {
             let p = p.trim_matches([' ', '\t']);
             let (name, value) = match p.split_once('=') {
-                Some((n, v)) => (n.trim_end_matches([' ', '\t']), Some(v.trim_start_matches([' ', '\t']))),
+                Some((n, v)) => (
+                    n.trim_end_matches([' ', '\t']),
+                    Some(v.trim_start_matches([' ', '\t'])),
+                ),
                 None => (p, None),
             };
             if name.is_empty() || value == Some("") || !param_text_ok(name) {
                 return Err(UriError::BadParam);
             }
             if let Some(v) = value
-                && !(quoted && v.starts_with('"')) && !param_text_ok(v) {
-                    return Err(UriError::BadParam);
-                }
+                && !(quoted && v.starts_with('"'))
+                && !param_text_ok(v)
+            {
+                return Err(UriError::BadParam);
+            }
             out.push((name.to_owned(), value.map(str::to_owned)));
         }
         Ok(Params(out))
@@ -264,7 +287,10 @@ impl Params {
 
     /// `Some(value)` when the parameter is present (`Some(None)` for a flag).
     pub fn get(&self, name: &str) -> Option<Option<&str>> {
-        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_deref())
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
     }
 
     /// True when the parameter is present, with or without a value.
@@ -275,7 +301,11 @@ impl Params {
     /// Sets (replacing) a parameter.
     pub fn set(&mut self, name: &str, value: Option<&str>) {
         let value = value.map(str::to_owned);
-        match self.0.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             Some(slot) => slot.1 = value,
             None => self.0.push((name.to_owned(), value)),
         }
@@ -288,7 +318,8 @@ impl Params {
 }
 
 fn param_text_ok(s: &str) -> bool {
-    s.bytes().all(|b| b > b' ' && b != 0x7f && !b";,?<>\"".contains(&b))
+    s.bytes()
+        .all(|b| b > b' ' && b != 0x7f && !b";,?<>\"".contains(&b))
 }
 
 impl fmt::Display for Params {
@@ -347,9 +378,17 @@ mod tests {
 
     #[test]
     fn parses_unusual_user_parts() {
-        let u = sip("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com");
-        assert_eq!(u.user.as_deref(), Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
-        assert_eq!(u.password.as_deref(), Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"));
+        let u = sip(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+        );
+        assert_eq!(
+            u.user.as_deref(),
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert_eq!(
+            u.password.as_deref(),
+            Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)")
+        );
         assert_eq!(u.host, Host::Domain("example.com".into()));
         let u = sip("sip:user;par=u%40example.net@example.com");
         assert_eq!(u.user.as_deref(), Some("user;par=u%40example.net"));
@@ -373,8 +412,14 @@ mod tests {
 
     #[test]
     fn other_schemes_and_rejections() {
-        assert!(matches!(Uri::parse("tel:+1-800-555-0100").unwrap(), Uri::Other(_)));
-        assert!(matches!(Uri::parse("soap.beep://192.0.2.103:3002").unwrap(), Uri::Other(_)));
+        assert!(matches!(
+            Uri::parse("tel:+1-800-555-0100").unwrap(),
+            Uri::Other(_)
+        ));
+        assert!(matches!(
+            Uri::parse("soap.beep://192.0.2.103:3002").unwrap(),
+            Uri::Other(_)
+        ));
         assert!(Uri::parse("<sip:user@example.com>").is_err());
         assert!(Uri::parse("sip:user@example.com; lr").is_err());
         assert!(Uri::parse("sip:user@exa mple.com").is_err());
@@ -396,7 +441,10 @@ mod tests {
 
     #[test]
     fn aor_unescapes_once_and_lowercases_host() {
-        assert_eq!(sip("sip:%75se%72@EXAMPLE.com:5070;x").aor(), "user@example.com");
+        assert_eq!(
+            sip("sip:%75se%72@EXAMPLE.com:5070;x").aor(),
+            "user@example.com"
+        );
         assert_eq!(sip("sip:value%2541@h").aor(), "value%41@h");
     }
 }

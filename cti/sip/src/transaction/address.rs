@@ -20,7 +20,10 @@ pub(crate) fn stamp_via(headers: &mut Headers, source: &Source) -> Option<Via> {
     let host_matches = via.host.ip().map(|h| h.to_canonical()) == Some(ip);
     // A `received` the sender wrote itself is never trusted: it would let any
     // peer point our responses at a third party (a reflection attack).
-    let forged_received = via.params.get("received").is_some_and(|r| r.and_then(parse_ip) != Some(ip));
+    let forged_received = via
+        .params
+        .get("received")
+        .is_some_and(|r| r.and_then(parse_ip) != Some(ip));
     if !wants_rport && host_matches && !forged_received {
         return Some(via);
     }
@@ -148,10 +151,21 @@ mod tests {
             "domain without received: no DNS, use the source"
         );
         let mut h = Headers::new();
-        h.push(HeaderName::Via, "SIP/2.0/UDP 127.0.0.1:5070;received=192.0.2.99");
-        let s = Source { transport: crate::net::TransportKind::Udp, remote: "127.0.0.1:5070".parse().unwrap(), conn: None };
+        h.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP 127.0.0.1:5070;received=192.0.2.99",
+        );
+        let s = Source {
+            transport: crate::net::TransportKind::Udp,
+            remote: "127.0.0.1:5070".parse().unwrap(),
+            conn: None,
+        };
         let stamped = stamp_via(&mut h, &s).unwrap();
-        assert_eq!(stamped.params.get("received"), Some(Some("127.0.0.1")), "a forged received is overwritten");
+        assert_eq!(
+            stamped.params.get("received"),
+            Some(Some("127.0.0.1")),
+            "a forged received is overwritten"
+        );
         assert_eq!(response_target(&stamped, &s).remote, s.remote);
         let v = Via::parse("SIP/2.0/UDP [2001:db8::1];received=2001:db8::9").unwrap();
         assert_eq!(

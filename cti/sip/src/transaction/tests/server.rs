@@ -307,7 +307,9 @@ fn respond_and_end_leaves_no_state_and_a_retransmission_is_new() {
     p.send(request(Method::Register, "challenge"));
     let (skey, req) = p.server.expect_request();
     let now = p.now;
-    p.server.layer.respond_and_end(now, &skey, answer(&req, 401));
+    p.server
+        .layer
+        .respond_and_end(now, &skey, answer(&req, 401));
     p.flush();
     assert_eq!(p.server.sent_at("SIP/2.0 401").len(), 1);
     assert_eq!(p.server.layer.stats().live(), 0, "nothing stays to absorb");
