@@ -19,9 +19,11 @@
     reason = "a benchmark measures by the wall clock"
 )]
 
+mod common;
+
 use std::f64::consts::TAU;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use media::codec::{
     Codec, OpusConfig, OpusDecoder, OpusEncoder, Resampler, SampleRate, Transcoder, g711,
@@ -57,7 +59,7 @@ fn main() {
 /// Runs `step` (which handles `items` items per call) until `budget` of this thread's
 /// CPU time has passed; returns the CPU seconds per item.
 fn time_per_item(budget: Duration, items: usize, mut step: impl FnMut()) -> f64 {
-    let start = cpu_time();
+    let start = common::thread_cpu_seconds();
     let (mut calls, mut batch) = (0_u32, 1_u32);
     loop {
         // Batches that double keep the clock reads (a file read each) out of the figure.
@@ -65,27 +67,12 @@ fn time_per_item(budget: Duration, items: usize, mut step: impl FnMut()) -> f64 
             step();
         }
         calls += batch;
-        let spent = cpu_time() - start;
+        let spent = common::thread_cpu_seconds() - start;
         if spent >= budget.as_secs_f64() {
             return spent / (f64::from(calls) * items as f64);
         }
         batch = batch.saturating_mul(2).min(1 << 16);
     }
-}
-
-/// CPU time this thread has run (seconds): the scheduler's nanosecond count on Linux
-/// (`/proc/thread-self/schedstat`), so that other load on the machine does not count;
-/// elsewhere the wall clock.
-fn cpu_time() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|stat| stat.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or_else(|| wall_clock().elapsed().as_secs_f64(), |ns| ns / 1e9)
-}
-
-fn wall_clock() -> &'static Instant {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now)
 }
 
 fn g711_lines(voice8: &[i16], budget: Duration) {

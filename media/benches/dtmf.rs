@@ -12,6 +12,8 @@
     reason = "a benchmark measures by the clock"
 )]
 
+mod common;
+
 use std::f32::consts::TAU;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -37,7 +39,7 @@ fn main() {
 fn detector_line(name: &str, rate: u32, pcm: &[i16], rounds: u32) {
     let frame = rate as usize / 50;
     let t0 = Instant::now();
-    let start = cpu_time();
+    let start = common::thread_cpu();
     let mut found = 0;
     for _ in 0..rounds {
         let mut detector = ToneDetector::new(ToneConfig::new(rate)).expect("valid rate");
@@ -49,7 +51,7 @@ fn detector_line(name: &str, rate: u32, pcm: &[i16], rounds: u32) {
         }
     }
     let frames = f64::from(rounds) * pcm.len().div_ceil(frame) as f64;
-    let per_frame = (cpu_time() - start).as_secs_f64() / frames;
+    let per_frame = (common::thread_cpu() - start).as_secs_f64() / frames;
     println!(
         "tone detector, {name:15}: {:6.2} µs per 20 ms frame, {:6.0} streams per core ({} digits)",
         per_frame * 1e6,
@@ -70,10 +72,10 @@ fn receiver_line(rounds: u32) {
         );
     }
     let t0 = Instant::now();
-    let start = cpu_time();
+    let start = common::thread_cpu();
     let (mut digits, mut runs) = (0u64, 0u32);
     // Whole runs until 200 ms of CPU: the clock ticks too coarsely for one.
-    while runs < rounds || cpu_time() - start < Duration::from_millis(200) {
+    while runs < rounds || common::thread_cpu() - start < Duration::from_millis(200) {
         let mut rx = EventReceiver::new(ReceiverConfig::default()).expect("valid config");
         for (seq, p) in packets.iter().enumerate() {
             let info = PacketInfo {
@@ -90,7 +92,7 @@ fn receiver_line(rounds: u32) {
         runs += 1;
     }
     let n = f64::from(runs) * packets.len() as f64;
-    let per_packet = (cpu_time() - start).as_secs_f64() / n;
+    let per_packet = (common::thread_cpu() - start).as_secs_f64() / n;
     println!(
         "event receiver: {:.0} ns per packet ({} digits per run of {} packets)",
         per_packet * 1e9,
@@ -121,14 +123,4 @@ fn digits(rate: u32) -> Vec<i16> {
         out.extend(std::iter::repeat_n(0, n(80)));
     }
     out
-}
-
-/// This thread's CPU time, or the wall clock where schedstat is missing.
-fn cpu_time() -> Duration {
-    static WALL: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map(Duration::from_nanos)
-        .unwrap_or_else(|| WALL.get_or_init(Instant::now).elapsed())
 }

@@ -14,13 +14,14 @@
     reason = "a benchmark paces its load and measures by the wall clock"
 )]
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use media::{Channel, PortRange, Relay, RelayConfig, Session, Side};
 
 const PACKET_INTERVAL: Duration = Duration::from_millis(20);
-const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 fn main() {
@@ -50,7 +51,7 @@ fn main() {
         generate(&streams, rounds);
         let _ = done_tx.send(());
     });
-    let cpu_before = thread_cpu_seconds();
+    let cpu_before = common::thread_cpu_seconds();
     let wall = Instant::now();
     runtime.block_on(async {
         let _ = done_rx.await;
@@ -61,7 +62,7 @@ fn main() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
-    let cpu = thread_cpu_seconds() - cpu_before;
+    let cpu = common::thread_cpu_seconds() - cpu_before;
     let wall = wall.elapsed().as_secs_f64();
     generator.join().expect("generator thread");
     report(&calls, sessions, rounds, cpu, wall);
@@ -132,18 +133,4 @@ fn knob(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// User + system CPU time of the calling thread.
-fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after_name
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|field| field.parse::<u64>().ok())
-        .sum();
-    ticks as f64 / CLOCK_TICKS_PER_SECOND
 }

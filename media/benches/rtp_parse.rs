@@ -14,6 +14,8 @@
     reason = "a benchmark measures by the wall clock"
 )]
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -22,7 +24,6 @@ use media::rtp::{Pt, RtpHeader, RtpPacket, Seq, Ssrc, StreamRewriter};
 const PACKET_LEN: usize = 172;
 const PACKET_INTERVAL: Duration = Duration::from_millis(20);
 const PACKETS_PER_SOURCE: u32 = 1000;
-const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 fn main() {
     let packets: u32 = std::env::var("RTP_BENCH_PACKETS")
@@ -41,11 +42,11 @@ fn main() {
 
 /// Runs `work` over `packets` packets and prints its wall and CPU ns/packet.
 fn report(name: &str, packets: u32, work: impl FnOnce()) {
-    let cpu_start = thread_cpu_seconds();
+    let cpu_start = common::thread_cpu_seconds();
     let start = Instant::now();
     work();
     let wall = start.elapsed().as_secs_f64();
-    let cpu = thread_cpu_seconds() - cpu_start;
+    let cpu = common::thread_cpu_seconds() - cpu_start;
     let per_packet = |seconds: f64| seconds * 1e9 / f64::from(packets);
     println!(
         "rtp_parse: {name} {packets} packets: {:.1} ns/packet wall, {:.1} ns/packet CPU",
@@ -110,18 +111,4 @@ fn parse_and_rewrite(template: &[u8; PACKET_LEN], packets: u32) {
     }
     // Every packet went out with a continuous sequence number.
     assert_eq!(last_seq, Seq(4242).wrapping_add((packets - 1) as u16));
-}
-
-/// User + system CPU time of the calling thread, in seconds; 0 where unavailable.
-fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after_name
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|field| field.parse::<u64>().ok())
-        .sum();
-    ticks as f64 / CLOCK_TICKS_PER_SECOND
 }

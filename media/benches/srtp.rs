@@ -12,6 +12,8 @@
     reason = "a benchmark measures by the wall clock"
 )]
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -19,7 +21,6 @@ use media::srtp::{SrtpContext, SrtpSuite};
 
 const PAYLOAD_LEN: usize = 160;
 const SSRC: u32 = 0x1234_5678;
-const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 fn main() {
     let packets: u32 = std::env::var("SRTP_BENCH_PACKETS")
@@ -49,7 +50,7 @@ fn measure(suite: SrtpSuite, packets: u32, unprotect: bool) -> (f64, f64) {
     let mut receiver = SrtpContext::new(suite, &master_key, &master_salt);
     let mut buffer = Vec::with_capacity(12 + PAYLOAD_LEN + suite.rtp_tag_len());
     let payload = [0xD5; PAYLOAD_LEN]; // G.711 A-law silence
-    let cpu_started = thread_cpu_seconds();
+    let cpu_started = common::thread_cpu_seconds();
     let started = Instant::now();
     for n in 0..packets {
         let seq = n as u16;
@@ -70,22 +71,7 @@ fn measure(suite: SrtpSuite, packets: u32, unprotect: bool) -> (f64, f64) {
         black_box(&buffer);
     }
     let wall = started.elapsed().as_nanos() as f64;
-    let cpu = (thread_cpu_seconds() - cpu_started) * 1e9;
+    let cpu = (common::thread_cpu_seconds() - cpu_started) * 1e9;
     let packets = f64::from(packets);
     (cpu / packets, wall / packets)
-}
-
-/// This thread's user + system CPU time in seconds (0 where `/proc` is missing).
-fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // utime and stime are fields 14 and 15, counted from the pid; the command name in
-    // parentheses may hold spaces, so count from its closing parenthesis (field 2).
-    let fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = fields
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|field| field.parse::<u64>().ok())
-        .sum();
-    ticks as f64 / CLOCK_TICKS_PER_SECOND
 }
