@@ -179,6 +179,14 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT);
+        // Switch a new file to WAL on one connection first: the pool below
+        // opens all its connections at once, and concurrent journal-mode
+        // changes would meet SQLITE_BUSY.
+        {
+            use sqlx::ConnectOptions as _;
+            let first = options.connect().await.map_err(|source| StoreError::Open { url: url.to_owned(), source })?;
+            drop(first);
+        }
         // Connections are opened once and kept: a node that runs out of file
         // descriptors under load (every call holds four sockets) must still
         // be able to write its call records.
