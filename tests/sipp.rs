@@ -594,6 +594,26 @@ fn rfc4733_digits_from_the_caller_are_seen_by_the_node() {
     );
 }
 
+/// SDES keys in an SDP offer over UDP would cross the network in the clear:
+/// the call is refused with 488 (no relay, no fallback to plain RTP), and the
+/// registered callee is never rung.
+#[test]
+fn srtp_offer_over_udp_is_refused_with_488() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    register(&node, "1002", node.ports.peer());
+    Sipp::new(&node, "uac-srtp-udp", "uac-srtp-over-udp-refused")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    assert_cdrs(&node, &[("1001", "1002", "failed", Some(488))]);
+}
+
 #[test]
 fn busy_callee_gives_486() {
     if !sipp_available() {

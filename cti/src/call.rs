@@ -22,8 +22,8 @@ use media::quality::Codec as QualityCodec;
 use media::{MediaEvent, Session, Side};
 use sip::dialog::Dialog;
 use sip::message::{HeaderName, Method, Request, Response};
-use sip::net::{Source, Target};
-use sip::sdp::{LegOrigin, MediaKind, Sdp};
+use sip::net::{Source, Target, TransportKind};
+use sip::sdp::{LegOrigin, MediaKind, Proto, Sdp};
 use sip::transaction::TsxKey;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
@@ -84,6 +84,8 @@ struct Call {
     b: Option<(Dialog, Target)>,
     relayed: Vec<Relayed>,
     media: Option<Session>,
+    /// The caller offered SRTP (SDES keys in its SDP).
+    srtp: bool,
     /// Digits and other events the relay notices in this call's media.
     media_events: Option<UnboundedReceiver<MediaEvent>>,
     origin_a: LegOrigin,
@@ -121,6 +123,15 @@ async fn next_media_event(
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// True when an active stream of `sdp` asks for SRTP (an SAVP profile or an
+/// SDES `a=crypto` key).
+fn offers_srtp(sdp: &Sdp) -> bool {
+    sdp.media
+        .iter()
+        .filter(|m| m.port != 0)
+        .any(|m| m.crypto().next().is_some() || matches!(m.proto, Proto::RtpSavp | Proto::RtpSavpf))
 }
 
 /// Listens to what `side` sends, as its SDP describes it: RFC 4733 digits
@@ -183,6 +194,7 @@ impl Call {
             b: None,
             relayed: Vec::new(),
             media: None,
+            srtp: false,
             media_events: None,
             phase: Phase::Routing,
             best_failure: None,
@@ -230,6 +242,14 @@ impl Call {
             Ok(offer) => offer,
             Err(status) => return self.fail(status, Disposition::Failed, "media").await,
         };
+        // An SRTP offer only goes to phones reached over TLS.
+        let bindings: Vec<Binding> = bindings
+            .into_iter()
+            .filter(|b| !self.srtp || b.source.transport == TransportKind::Tls)
+            .collect();
+        if bindings.is_empty() {
+            return self.fail(488, Disposition::Failed, "srtp_needs_tls").await;
+        }
         for b in bindings {
             let invite = self.fork_invite(&b, offer.as_deref());
             let target = b.target();
@@ -254,6 +274,12 @@ impl Call {
             return Ok(None);
         }
         let mut sdp = Sdp::parse(&self.a_invite.body).map_err(|_| 488u16)?;
+        // SDES keys travel in the SDP: never over unencrypted signalling, and
+        // never a silent fallback to plain RTP either.
+        self.srtp = offers_srtp(&sdp);
+        if self.srtp && self.a_source.transport != TransportKind::Tls {
+            return Err(488);
+        }
         let session = self.ctx.relay.allocate().map_err(|_| 503u16)?;
         if let Some(remote) = sdp.audio_remote() {
             session.set_remote(Side::A, remote.rtp, remote.rtcp);

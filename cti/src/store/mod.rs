@@ -184,7 +184,10 @@ impl Store {
         // changes would meet SQLITE_BUSY.
         {
             use sqlx::ConnectOptions as _;
-            let first = options.connect().await.map_err(|source| StoreError::Open { url: url.to_owned(), source })?;
+            let first = options.connect().await.map_err(|source| StoreError::Open {
+                url: url.to_owned(),
+                source,
+            })?;
             drop(first);
         }
         // Connections are opened once and kept: a node that runs out of file
