@@ -33,7 +33,7 @@ fn cdr(id: usize) -> Cdr {
         hangup_cause: "caller_bye".to_owned(),
         sip_status: Some(200),
         // Every other record carries media quality, so both forms round-trip.
-        caller_quality: (id % 2 == 0).then_some(PartyQuality {
+        caller_quality: id.is_multiple_of(2).then_some(PartyQuality {
             mos: 4.2,
             loss_pct: 1.5,
             jitter_ms: 3.25,
