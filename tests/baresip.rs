@@ -26,6 +26,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use common::{Node, NodeSpec, Peer, SipProbe, tail, wait_until};
+use media::wav::{Channels, WavReader};
 use serde_json::{Value, json};
 
 /// The only challenge baresip 1.0 answers.
@@ -52,8 +53,14 @@ struct Baresip {
 }
 
 impl Baresip {
-    /// Starts baresip registered as `ext` with `password`, through the node.
+    /// Starts baresip registered as `ext` with `password`, through the node,
+    /// sending a 440 Hz sine.
     fn start(node: &Node, ext: &str, password: &str) -> Baresip {
+        Baresip::start_with_tone(node, ext, password, 440)
+    }
+
+    /// As [`Baresip::start`], sending a sine of `tone_hz`.
+    fn start_with_tone(node: &Node, ext: &str, password: &str, tone_hz: u32) -> Baresip {
         let dir = node.dir().join(format!("baresip-{ext}"));
         std::fs::create_dir_all(&dir).expect("create a baresip directory");
         let ctrl_port = node.ports.peer();
@@ -65,7 +72,8 @@ impl Baresip {
             .replace("@CTRLPORT@", &ctrl_port.to_string())
             .replace("@CONSPORT@", &cons.to_string())
             .replace("@RTPLO@", &media.start().to_string())
-            .replace("@RTPHI@", &media.end().to_string());
+            .replace("@RTPHI@", &media.end().to_string())
+            .replace("@TONE@", &tone_hz.to_string());
         let accounts = template("accounts.template")
             .replace("@EXT@", ext)
             .replace("@PASSWORD@", password)
@@ -362,6 +370,134 @@ fn two_phones_call_through_the_node_with_audio_both_ways() {
     for (party, mos) in [("caller", caller), ("callee", callee)] {
         assert!(mos.is_some_and(|m| m > 4.0), "{party} MOS {mos:?}");
     }
+}
+
+#[test]
+fn recorded_call_has_the_caller_left_and_the_callee_right() {
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        log: "info,cti::call=debug",
+        record: true,
+        ..NodeSpec::default()
+    });
+    let mut a = Baresip::start_with_tone(&node, "1001", node.password("1001"), 440);
+    let mut b = Baresip::start_with_tone(&node, "1002", node.password("1002"), 1000);
+    a.registered();
+    b.registered();
+    a.command("dial", "sip:1002@127.0.0.1");
+    b.event("CALL_INCOMING");
+    b.command("accept", "");
+    for phone in [&mut a, &mut b] {
+        phone.event("CALL_ESTABLISHED");
+        phone.event("CALL_RTPESTAB");
+    }
+    std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
+    a.command("hangup", "");
+    a.event("CALL_CLOSED");
+    b.event("CALL_CLOSED");
+    a.quit();
+    b.quit();
+
+    let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
+    let recordings = wait_until("the recording to be indexed", STEP, || {
+        Some(recordings(&node)).filter(|r| !r.is_empty())
+    });
+    assert_eq!(recordings.len(), 1, "{recordings:#?} for {cdrs:#?}");
+    let rec = &recordings[0];
+    assert_eq!(
+        rec.path,
+        node.dir()
+            .join("recordings")
+            .join(format!("{}.wav", rec.cdr_id))
+    );
+    let bytes = std::fs::read(&rec.path).expect("the indexed WAV file exists");
+    let wav = WavReader::parse(&bytes).expect("a valid WAV file");
+    assert_eq!(wav.format().channels, Channels::Stereo);
+    assert_eq!(wav.format().sample_rate.hz(), 8000);
+    let file_ms = wav.duration().as_millis() as i64;
+    assert!(
+        (file_ms - rec.duration_ms).abs() <= 20,
+        "indexed {} ms, file {file_ms} ms",
+        rec.duration_ms
+    );
+    assert!(
+        (file_ms - rec.billsec_ms).abs() <= 500 && file_ms >= 2_500,
+        "recorded {file_ms} ms of a call billed {} ms",
+        rec.billsec_ms
+    );
+    let samples: Vec<i16> = wav.samples().collect();
+    let left: Vec<f64> = samples.iter().step_by(2).map(|&s| f64::from(s)).collect();
+    let right: Vec<f64> = samples
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|&s| f64::from(s))
+        .collect();
+    for (channel, pcm, own, other) in [
+        ("left", &left, 440.0, 1000.0),
+        ("right", &right, 1000.0, 440.0),
+    ] {
+        let (mine, theirs) = (goertzel(pcm, own), goertzel(pcm, other));
+        assert!(
+            mine >= 10.0 * theirs && mine > 0.0,
+            "{channel} channel: {own} Hz energy {mine:.3e}, {other} Hz energy {theirs:.3e}"
+        );
+    }
+}
+
+/// A row of the node's `recordings` table, with the billed time of its call.
+#[derive(Debug)]
+struct RecordingRow {
+    cdr_id: String,
+    path: PathBuf,
+    duration_ms: i64,
+    billsec_ms: i64,
+}
+
+/// The recordings `node` indexed, each joined to its call's CDR.
+fn recordings(node: &Node) -> Vec<RecordingRow> {
+    use sqlx::ConnectOptions as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime builds");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(node.dir().join("switchyard.db"))
+        .read_only(true);
+    let rows: Vec<(String, String, i64, i64)> = runtime
+        .block_on(async {
+            let mut conn = options.connect().await?;
+            sqlx::query_as(
+                "SELECT r.cdr_id, r.path, r.duration_ms, c.billsec_ms \
+                 FROM recordings r JOIN cdrs c ON c.id = r.cdr_id ORDER BY r.started_at",
+            )
+            .fetch_all(&mut conn)
+            .await
+        })
+        .unwrap_or_else(|e| panic!("read the recordings of {}: {e}", node.dir().display()));
+    rows.into_iter()
+        .map(|(cdr_id, path, duration_ms, billsec_ms)| RecordingRow {
+            cdr_id,
+            path: PathBuf::from(path),
+            duration_ms,
+            billsec_ms,
+        })
+        .collect()
+}
+
+/// The energy of `pcm` (8 kHz) at `hz`, by the Goertzel algorithm.
+fn goertzel(pcm: &[f64], hz: f64) -> f64 {
+    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in pcm {
+        let s = x + coefficient * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    s1 * s1 + s2 * s2 - coefficient * s1 * s2
 }
 
 /// Both phones received RTP from a node relay port, and each direction

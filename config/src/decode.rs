@@ -49,7 +49,7 @@ const AUTH_KEYS: &[&str] = &[
 ];
 const MEDIA_KEYS: &[&str] = &["bind", "advertise", "rtp_port_min", "rtp_port_max"];
 const STORE_KEYS: &[&str] = &["url", "cdr_batch_max"];
-const CALLS_KEYS: &[&str] = &["ring_timeout_s", "max_duration_s"];
+const CALLS_KEYS: &[&str] = &["ring_timeout_s", "max_duration_s", "record"];
 const HTTP_KEYS: &[&str] = &["listen", "port"];
 const LOG_KEYS: &[&str] = &["level"];
 
@@ -358,6 +358,7 @@ fn calls_section(s: &Section<'_, '_>, d: &CallsConfig, p: &mut Problems) -> Call
         max_duration: value_or(s.seconds(p, "max_duration_s", 1..=604_800), || {
             d.max_duration
         }),
+        record: value_or(s.boolean(p, "record"), || d.record),
     }
 }
 

@@ -138,6 +138,21 @@ impl<'t, 'i> Section<'t, 'i> {
         narrow(f, |n| u64::try_from(n).map(Duration::from_millis))
     }
 
+    /// A boolean (`true` or `false`).
+    pub(crate) fn boolean(&self, p: &mut Problems, key: &str) -> Option<Field<bool>> {
+        let (k, v) = self.entry(key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(Field {
+                value: *b,
+                key_at: k.span(),
+            }),
+            _ => {
+                self.wrong_type(p, key, v, "a boolean (true or false)");
+                None
+            }
+        }
+    }
+
     /// A string; `expected` describes acceptable values for the message.
     pub(crate) fn string(
         &self,

@@ -208,6 +208,8 @@ pub struct CallsConfig {
     pub ring_timeout: Duration,
     /// A call is hung up after this long.
     pub max_duration: Duration,
+    /// Answered calls are recorded to WAV files under the data directory.
+    pub record: bool,
 }
 
 /// `[http]`: the CTI API and supervisor dashboard listener.
@@ -270,6 +272,7 @@ impl NodeConfig {
             calls: CallsConfig {
                 ring_timeout: Duration::from_secs(60),
                 max_duration: Duration::from_secs(14_400),
+                record: false,
             },
             http: HttpConfig {
                 listen: IpAddr::V4(Ipv4Addr::LOCALHOST),

@@ -69,6 +69,7 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(config.store.cdr_batch_max, 512);
     assert_eq!(config.calls.ring_timeout, Duration::from_secs(60));
     assert_eq!(config.calls.max_duration, Duration::from_secs(14_400));
+    assert!(!config.calls.record);
     assert_eq!(config.http.listen, IpAddr::V4(Ipv4Addr::LOCALHOST));
     assert_eq!(config.http.port, 8080);
     assert_eq!(config.log.level, "info");

@@ -42,6 +42,7 @@ fn demo_config_round_trips() {
         StoreUrl::Sqlite(PathBuf::from("/tmp/switchyard-demo/switchyard.db"))
     );
     assert_eq!(config.sip.tls.map(|t| t.port), Some(5061));
+    assert!(!config.calls.record, "the demo does not record calls");
     assert!(
         config.auth.trusted.is_empty(),
         "the demo authenticates every source"

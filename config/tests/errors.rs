@@ -47,6 +47,13 @@ fn cases() -> Vec<Case> {
                       directive such as \"info\", found 3",
         },
         Case {
+            name: "string where a boolean belongs",
+            text: "[calls]\nring_timeout_s = 30\nrecord = \"yes\"\n",
+            kind: WrongType,
+            display: "switchyard.toml:3:10: calls.record: expected a boolean (true or false), \
+                      found \"yes\"",
+        },
+        Case {
             name: "section that is not a table",
             text: "sip = 5\n",
             kind: WrongType,

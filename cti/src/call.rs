@@ -26,11 +26,12 @@ use sip::net::{Source, Target, TransportKind};
 use sip::sdp::{LegOrigin, MediaKind, Proto, Sdp};
 use sip::transaction::TsxKey;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::Instant;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tracing::debug;
 
 use crate::endpoint::{CallEvent, CallRef, Command};
 use crate::node::Ctx;
+use crate::recording::{self, CallRecording};
 use crate::registrar::Binding;
 use crate::store::{Cdr, Disposition, PartyQuality};
 
@@ -88,6 +89,10 @@ struct Call {
     srtp: bool,
     /// Digits and other events the relay notices in this call's media.
     media_events: Option<UnboundedReceiver<MediaEvent>>,
+    /// The answered call's recording, while `ctx.record` is on.
+    recording: Option<CallRecording>,
+    /// Ticks the recording's clock every 20 ms while there is one.
+    record_tick: Option<Interval>,
     origin_a: LegOrigin,
     origin_b: LegOrigin,
     phase: Phase,
@@ -109,6 +114,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, mut events: UnboundedRe
                 None => break,
             },
             Some(ev) = next_media_event(&mut call.media_events) => call.on_media(ev),
+            at = next_tick(&mut call.record_tick) => call.on_record_tick(at),
             _ = tokio::time::sleep_until(call.deadline) => call.on_deadline().await,
         }
     }
@@ -121,6 +127,14 @@ async fn next_media_event(
 ) -> Option<MediaEvent> {
     match events {
         Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next recording tick, or never when the call is not being recorded.
+async fn next_tick(tick: &mut Option<Interval>) -> Instant {
+    match tick {
+        Some(tick) => tick.tick().await,
         None => std::future::pending().await,
     }
 }
@@ -196,6 +210,8 @@ impl Call {
             media: None,
             srtp: false,
             media_events: None,
+            recording: None,
+            record_tick: None,
             phase: Phase::Routing,
             best_failure: None,
             pending_bye: None,
@@ -334,14 +350,83 @@ impl Call {
     /// Something noticed in the call's media. Digits are logged at debug
     /// level only: a caller may be keying a card number.
     fn on_media(&mut self, ev: MediaEvent) {
-        if let MediaEvent::Digit {
-            side,
-            digit,
-            duration,
-        } = ev
+        match ev {
+            MediaEvent::Digit {
+                side,
+                digit,
+                duration,
+            } => {
+                let party = if side == Side::A { "caller" } else { "callee" };
+                debug!(call = self.id.0, party, digit = %digit.as_char(), ms = duration.as_millis() as u64, "DTMF received");
+            }
+            MediaEvent::Audio { side, samples } => {
+                let now = Instant::now().into_std();
+                if let Some(rec) = self.recording.as_mut()
+                    && let Err(e) = rec.handle_audio(now, side, &samples)
+                {
+                    self.recording_failed(&e);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_record_tick(&mut self, at: Instant) {
+        if let Some(rec) = self.recording.as_mut()
+            && let Err(e) = rec.handle_timeout(at.into_std())
         {
-            let party = if side == Side::A { "caller" } else { "callee" };
-            debug!(call = self.id.0, party, digit = %digit.as_char(), ms = duration.as_millis() as u64, "DTMF received");
+            self.recording_failed(&e);
+        }
+    }
+
+    /// A write failed: the file's state is unknown, so recording stops (the
+    /// file stays, unindexed).
+    fn recording_failed(&mut self, error: &media::wav::RecordError) {
+        tracing::warn!(call = self.id.0, %error, "recording stopped");
+        self.recording = None;
+        self.record_tick = None;
+    }
+
+    /// Starts recording the answered call when the node records calls and
+    /// both sides speak G.711; `answer` is B's SDP as B sent it.
+    fn start_recording(&mut self, answer: &[u8]) {
+        let Some(session) = self.media.as_ref().filter(|_| self.ctx.record) else {
+            return;
+        };
+        let (Ok(a), Ok(b)) = (Sdp::parse(&self.a_invite.body), Sdp::parse(answer)) else {
+            return debug!(call = self.id.0, "no SDP to record from");
+        };
+        let Some(payloads) = recording::g711_payloads(&a, &b) else {
+            return debug!(call = self.id.0, "not recorded: the codec is not G.711");
+        };
+        let dir = self.ctx.data_dir.join("recordings");
+        match CallRecording::start(&dir, &self.cdr.id, unix_ms()) {
+            Ok(rec) => {
+                for (side, (pt, law)) in Side::ALL.into_iter().zip(payloads) {
+                    session.watch_audio(side, pt, law);
+                }
+                let mut tick = tokio::time::interval(media::wav::FRAME);
+                tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+                self.recording = Some(rec);
+                self.record_tick = Some(tick);
+            }
+            Err(error) => tracing::warn!(call = self.id.0, %error, "not recorded"),
+        }
+    }
+
+    /// Completes the recording, if any, and indexes it.
+    async fn finish_recording(&mut self) {
+        self.record_tick = None;
+        let Some(rec) = self.recording.take() else {
+            return;
+        };
+        match rec.finish() {
+            Ok(row) => {
+                if let Err(error) = self.ctx.store.add_recording(&row).await {
+                    tracing::error!(call = self.id.0, %error, "recording not indexed");
+                }
+            }
+            Err(error) => tracing::warn!(call = self.id.0, %error, "recording not finished"),
         }
     }
 
@@ -444,6 +529,7 @@ impl Call {
         self.phase = Phase::Answered;
         self.cdr.answered_at = Some(unix_ms());
         self.deadline = Instant::now() + self.ctx.max_duration;
+        self.start_recording(&resp.body);
     }
 
     async fn fork_failed(&mut self, i: usize, status: u16) {
@@ -647,6 +733,7 @@ impl Call {
         if let Err(e) = self.ctx.cdrs.write(self.cdr.clone()).await {
             tracing::error!(call = self.id.0, error = %e, "CDR not written");
         }
+        self.finish_recording().await;
     }
 }
 

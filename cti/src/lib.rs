@@ -17,6 +17,7 @@ pub mod demo;
 mod directory;
 mod endpoint;
 mod node;
+mod recording;
 pub mod registrar;
 pub mod store;
 

@@ -3,6 +3,7 @@
 //! read-only context every call task shares (handles, not state).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +63,10 @@ pub(crate) struct Ctx {
     pub(crate) ring_timeout: Duration,
     pub(crate) max_duration: Duration,
     pub(crate) linger: Duration,
+    /// Where the node keeps its files (recordings under `recordings/`).
+    pub(crate) data_dir: PathBuf,
+    /// Answered calls are recorded.
+    pub(crate) record: bool,
     user_agent: String,
 }
 
@@ -231,6 +236,8 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         ring_timeout: cfg.calls.ring_timeout,
         max_duration: cfg.calls.max_duration,
         linger: sip.t1 * 64,
+        data_dir: cfg.node.data_dir.clone(),
+        record: cfg.calls.record,
         user_agent: format!(
             "Switchyard/{} ({})",
             env!("CARGO_PKG_VERSION"),

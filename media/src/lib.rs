@@ -75,4 +75,4 @@ pub use latch::{Channel, DropReason, Latch, Side, Verdict};
 pub use ports::PortRange;
 pub use relay::{Relay, RelayConfig, Session};
 pub use stats::{DropCounts, FlowStats, SessionStats, SideStats};
-pub use tap::{LegQuality, MediaEvent};
+pub use tap::{G711Law, LegQuality, MediaEvent};

@@ -211,6 +211,13 @@ impl Session {
             .watch_quality(side, clock_rate, codec);
     }
 
+    /// Decodes the G.711 audio `side` sends with payload type `pt` (from its
+    /// SDP: usually 0 for PCMU, 8 for PCMA) and reports each packet as a
+    /// [`MediaEvent::Audio`](crate::MediaEvent::Audio) on [`Session::events`].
+    pub fn watch_audio(&self, side: Side, pt: u8, law: crate::G711Law) {
+        self.shared.lock().taps.watch_audio(side, pt, law);
+    }
+
     /// Loss, jitter and MOS of the audio `side` has sent so far.
     #[must_use]
     pub fn quality(&self, side: Side) -> Option<crate::LegQuality> {

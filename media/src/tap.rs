@@ -1,20 +1,23 @@
 //! Listening in on relayed RTP: what the node learns from the packets it
-//! forwards without changing them: RFC 4733 digits, and how each side's
-//! stream arrived (loss, jitter, and the MOS they imply), per side.
+//! forwards without changing them: RFC 4733 digits, how each side's stream
+//! arrived (loss, jitter, and the MOS they imply), and each side's decoded
+//! G.711 audio (for recording).
 //!
 //! Sans-IO: the relay task hands each RTP datagram of a watched side to
-//! [`Taps::inspect`] with `now`; digits come back as [`MediaEvent`]s. A side
-//! with no tap costs nothing (the datagram is not even parsed).
+//! [`Taps::inspect`] with `now`; digits and audio come back as
+//! [`MediaEvent`]s. A side with no tap costs nothing (the datagram is not
+//! even parsed).
 
 use std::time::{Duration, Instant};
 
 use crate::Side;
+use crate::codec::g711;
 use crate::dtmf::{ConfigError, Digit, EventReceiver, PacketInfo, ReceiverConfig};
 use crate::quality::{Codec, LegReport, MeterConfig, QualityMeter};
 use crate::rtp::{ReceiverStats, RtpPacket};
 
 /// Something the relay noticed in a session's media.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MediaEvent {
     /// A key press received as RFC 4733 telephone-events from `side`.
@@ -26,6 +29,24 @@ pub enum MediaEvent {
         /// How long it was held.
         duration: Duration,
     },
+    /// One RTP packet's worth of `side`'s audio, decoded to 16-bit PCM at
+    /// 8 kHz (only while the side's audio is watched).
+    Audio {
+        /// Whose audio it is.
+        side: Side,
+        /// The decoded samples, one per payload byte.
+        samples: Vec<i16>,
+    },
+}
+
+/// The G.711 companding law of a watched audio stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum G711Law {
+    /// µ-law (PCMU, static payload type 0).
+    Mu,
+    /// A-law (PCMA, static payload type 8).
+    A,
 }
 
 /// How one side's audio reached the node, measured on the packets relayed
@@ -50,6 +71,14 @@ pub struct LegQuality {
 pub(crate) struct Taps {
     dtmf: [Option<DtmfTap>; 2],
     quality: [Option<QualityTap>; 2],
+    audio: [Option<AudioTap>; 2],
+}
+
+/// Decodes one side's G.711 payloads of one payload type.
+#[derive(Debug, Clone, Copy)]
+struct AudioTap {
+    pt: u8,
+    law: G711Law,
 }
 
 #[derive(Debug)]
@@ -96,7 +125,15 @@ impl QualityTap {
 impl Taps {
     /// True when no side is watched.
     pub(crate) fn is_empty(&self) -> bool {
-        self.dtmf.iter().all(Option::is_none) && self.quality.iter().all(Option::is_none)
+        self.dtmf.iter().all(Option::is_none)
+            && self.quality.iter().all(Option::is_none)
+            && self.audio.iter().all(Option::is_none)
+    }
+
+    /// Decodes `side`'s RTP payloads of type `pt` with `law` and reports them
+    /// as [`MediaEvent::Audio`]. Replaces an earlier audio watch.
+    pub(crate) fn watch_audio(&mut self, side: Side, pt: u8, law: G711Law) {
+        self.audio[side.index()] = Some(AudioTap { pt, law });
     }
 
     /// Measures `side`'s audio stream, whose codec runs at `clock_rate`.
@@ -175,6 +212,14 @@ impl Taps {
         if let Some(q) = self.quality[side.index()].as_mut() {
             q.record(h, Some(h.pt.get()) == event_pt, now);
         }
+        if let Some(tap) = self.audio[side.index()].filter(|t| t.pt == h.pt.get()) {
+            let mut samples = Vec::with_capacity(packet.payload.len());
+            match tap.law {
+                G711Law::Mu => g711::pcmu_decode(packet.payload, &mut samples),
+                G711Law::A => g711::pcma_decode(packet.payload, &mut samples),
+            }
+            out.push(MediaEvent::Audio { side, samples });
+        }
         let Some(tap) = self.dtmf[side.index()].as_mut() else {
             return;
         };
@@ -207,6 +252,10 @@ impl Taps {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "each test takes one Instant as an anchor; every other time is arithmetic on it"
+)]
 mod tests {
     use super::*;
     use crate::dtmf::EventSender;
@@ -262,6 +311,62 @@ mod tests {
         // Garbage never disturbs it.
         taps.inspect(Side::A, &[0x80, 101, 0], t0, &mut out);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn watched_audio_is_decoded_per_packet_of_its_payload_type() {
+        let t0 = Instant::now();
+        let mut taps = Taps::default();
+        let mut out = Vec::new();
+        // Unwatched: nothing, not even for a parseable packet.
+        taps.inspect(Side::A, &rtp(0, 1, 0, false, &[0x80; 160]), t0, &mut out);
+        assert!(out.is_empty() && taps.is_empty());
+        taps.watch_audio(Side::A, 0, G711Law::Mu);
+        taps.watch_audio(Side::B, 8, G711Law::A);
+        assert!(!taps.is_empty());
+        let pcm: Vec<i16> = (0..37).map(|i| (i * 700 - 12_000) as i16).collect();
+        let (mut mu, mut a) = (Vec::new(), Vec::new());
+        g711::pcmu_encode(&pcm, &mut mu);
+        g711::pcma_encode(&pcm, &mut a);
+        taps.inspect(Side::A, &rtp(0, 2, 160, false, &mu), t0, &mut out);
+        taps.inspect(Side::B, &rtp(8, 2, 160, false, &a), t0, &mut out);
+        // Another payload type (telephone-event, a second codec) is not audio.
+        taps.inspect(
+            Side::A,
+            &rtp(101, 3, 160, false, &[1, 10, 0, 160]),
+            t0,
+            &mut out,
+        );
+        taps.inspect(Side::B, &rtp(0, 3, 320, false, &mu), t0, &mut out);
+        assert_eq!(out.len(), 2, "{out:?}");
+        let mut expect_a = Vec::new();
+        g711::pcmu_decode(&mu, &mut expect_a);
+        let mut expect_b = Vec::new();
+        g711::pcma_decode(&a, &mut expect_b);
+        assert_eq!(
+            out[0],
+            MediaEvent::Audio {
+                side: Side::A,
+                samples: expect_a.clone()
+            }
+        );
+        assert_eq!(
+            out[1],
+            MediaEvent::Audio {
+                side: Side::B,
+                samples: expect_b
+            }
+        );
+        // The decoded audio is close to what was encoded (G.711 is lossy).
+        for (got, want) in expect_a.iter().zip(&pcm) {
+            assert!(
+                (i32::from(*got) - i32::from(*want)).abs() < 600,
+                "{got} vs {want}"
+            );
+        }
+        // Garbage is ignored.
+        taps.inspect(Side::A, &[0x80, 0, 0], t0, &mut out);
+        assert_eq!(out.len(), 2);
     }
 
     #[test]

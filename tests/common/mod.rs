@@ -217,6 +217,8 @@ pub(crate) struct NodeSpec {
     pub(crate) tls: bool,
     /// `[log] level` unless `SWITCHYARD_TEST_LOG` says otherwise.
     pub(crate) log: &'static str,
+    /// `[calls] record`.
+    pub(crate) record: bool,
 }
 
 impl Default for NodeSpec {
@@ -228,6 +230,7 @@ impl Default for NodeSpec {
             ring_timeout_s: 30,
             tls: false,
             log: "info",
+            record: false,
         }
     }
 }
@@ -474,7 +477,7 @@ fn config_text(dir: &Path, ports: &Ports, spec: &NodeSpec) -> String {
          [auth]\nalgorithms = [{algorithms}]\ntrusted = [{trusted}]\n\n\
          [media]\nbind = \"127.0.0.1\"\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n\
          [store]\nurl = \"sqlite://switchyard.db\"\n\n\
-         [calls]\nring_timeout_s = {ring}\n\n\
+         [calls]\nring_timeout_s = {ring}\nrecord = {record}\n\n\
          [http]\nlisten = \"127.0.0.1\"\nport = {http}\n\n\
          [log]\nlevel = {level:?}\n",
         dir = dir.to_str().expect("temporary directory paths are UTF-8"),
@@ -485,6 +488,7 @@ fn config_text(dir: &Path, ports: &Ports, spec: &NodeSpec) -> String {
         rtp_min = ports.rtp().start(),
         rtp_max = ports.rtp().end(),
         ring = spec.ring_timeout_s,
+        record = spec.record,
         http = ports.http(),
     )
 }

@@ -33,6 +33,7 @@
 
 mod cdr;
 mod extension;
+mod recording;
 mod writer;
 
 #[cfg(test)]
@@ -50,6 +51,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use cdr::{Cdr, Disposition, PartyQuality};
 pub use extension::{Extension, GENERATED_PASSWORD_LEN, generate_password, validate_ext};
+pub use recording::Recording;
 pub use writer::{CdrWriter, CdrWriterStats};
 
 /// The database driver every query is written for: the one place, with
@@ -253,6 +255,11 @@ fn migrator() -> Migrator {
             2,
             "cdr media quality",
             include_str!("../../migrations/0002_cdr_media_quality.sql"),
+        ),
+        step(
+            3,
+            "recordings",
+            include_str!("../../migrations/0003_recordings.sql"),
         ),
     ])
 }

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use sip::auth::{DigestAlgorithm, ha1};
 
-use super::{Cdr, CdrWriter, Disposition, PartyQuality, Store, StoreError, validate_ext};
+use super::{
+    Cdr, CdrWriter, Disposition, PartyQuality, Recording, Store, StoreError, validate_ext,
+};
 
 const REALM: &str = "pbx.example";
 
@@ -412,4 +414,22 @@ fn begin_gives_a_fresh_v4_uuid_and_finish_closes_the_record() {
         (a.hangup_cause.as_str(), a.sip_status),
         ("callee_bye", Some(200))
     );
+}
+
+#[tokio::test]
+async fn recordings_are_indexed_once_per_call() {
+    let dir = temp_dir();
+    let store = open_in(dir.path()).await;
+    assert_eq!(store.recording("cdr-1").await.expect("query"), None);
+    let rec = Recording {
+        cdr_id: "cdr-1".to_owned(),
+        path: "recordings/cdr-1.wav".to_owned(),
+        started_at: 1_700_000_000_000,
+        duration_ms: 61_980,
+    };
+    store.add_recording(&rec).await.expect("first insert");
+    assert!(store.add_recording(&rec).await.is_err(), "one row per call");
+    store.close().await;
+    let reopened = open_in(dir.path()).await;
+    assert_eq!(reopened.recording("cdr-1").await.expect("query"), Some(rec));
 }
