@@ -7,7 +7,10 @@
 #   loadtest/sipp/concurrent-calls.sh [BIN]
 #
 # Env: CALLS (default 10000), RATE (default 500), PORT_BASE, KEEP (keep the
-# work directory with logs).
+# work directory with logs), MEDIA=no (calls without SDP: no relay session, so
+# the figure is the signalling state of an established call alone), SETTLE
+# (seconds to wait once all calls are up before measuring, default 3; 40 lets
+# the set-up transactions' 32 s absorption windows run out first).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -16,7 +19,8 @@ calls=${CALLS:-10000}
 rate=${RATE:-500}
 base=${PORT_BASE:-27000}
 node_port=$((base + 60)) uas_port=$((base + 90)) uac_port=$((base + 70)) reg_port=$((base + 80))
-hold_ms=$(( (calls / rate + 60) * 1000 ))
+settle=${SETTLE:-3}
+hold_ms=$(( (calls / rate + 60 + settle) * 1000 ))
 . "$here/lib.sh"
 
 node_config "$node_port" "[media]
@@ -31,7 +35,9 @@ sleep 2
 rss() { awk '/VmRSS/{print $2}' "/proc/$node_pid/status"; }
 before=$(rss)
 
-sipp -sn uac "127.0.0.1:$node_port" -s 2000 -i 127.0.0.1 -p "$uac_port" -r "$rate" -m "$calls" -l "$calls" \
+scenario=(-sn uac)
+[ "${MEDIA:-yes}" = no ] && scenario=(-sf "$here/uac-no-media.xml")
+sipp "${scenario[@]}" "127.0.0.1:$node_port" -s 2000 -i 127.0.0.1 -p "$uac_port" -r "$rate" -m "$calls" -l "$calls" \
   -d "$hold_ms" -buff_size 4194304 -nostdin -trace_stat -stf "$work/uac_stat.csv" -fd 1 \
   -trace_err -error_file "$work/uac_err.log" >/dev/null 2>&1 &
 pids+=("$!")
@@ -44,7 +50,7 @@ while :; do
   [ "$SECONDS" -ge "$deadline" ] && { echo "only $up calls up ($failed failed)" >&2; break; }
   sleep 1
 done
-sleep 3
+sleep "$settle"
 after=$(rss)
 c0=$(cpu_ticks "$node_pid"); sleep 10; c1=$(cpu_ticks "$node_pid")
 fds=$(ls "/proc/$node_pid/fd" | wc -l)
