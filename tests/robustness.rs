@@ -10,99 +10,28 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Node {
-    child: Child,
-    sip: SocketAddr,
-    _dir: tempfile::TempDir,
+mod common;
+
+use common::{Node, NodeSpec, SipProbe};
+
+/// A node that takes INVITEs from loopback without challenge, so the
+/// corpora reach call routing, and never bans the test's address.
+fn start_node() -> Node {
+    Node::start(&NodeSpec {
+        trusted: &["127.0.0.1"],
+        ring_timeout_s: 2,
+        ..NodeSpec::default()
+    })
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    // A port free for both UDP and TCP right now.
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = udp.local_addr().expect("addr").port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn start_node(rtp_base: u16) -> Node {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let cfg = dir.path().join("switchyard.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[node]\ndata_dir = \"{dir}\"\n[sip]\nlisten = \"127.0.0.1\"\nport = {port}\ntls_port = 0\ndomain = \"127.0.0.1\"\n\
-             [auth]\ntrusted = [\"127.0.0.1\"]\nmax_failures = 1000\n[media]\nbind = \"127.0.0.1\"\nrtp_port_min = {rtp_base}\nrtp_port_max = {}\n\
-             [calls]\nring_timeout_s = 2\n[log]\nlevel = \"warn\"\n",
-            rtp_base + 998,
-            dir = dir.path().display()
-        ),
-    )
-    .expect("write config");
-    let bin = env!("CARGO_BIN_EXE_switchyard");
-    let status = Command::new(bin)
-        .args(["ext", "add", "1002", "--password", "secret1002", "--config"])
-        .arg(&cfg)
-        .output()
-        .expect("ext add");
-    assert!(
-        status.status.success(),
-        "ext add failed: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let child = Command::new(bin)
-        .arg("node")
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start node");
-    let node = Node {
-        child,
-        sip: SocketAddr::from(([127, 0, 0, 1], port)),
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !alive(&node) {
-        assert!(
-            Instant::now() < deadline,
-            "node did not start answering OPTIONS"
-        );
-    }
-    node
-}
-
-/// Sends an OPTIONS and waits for its 200.
+/// The node still answers an OPTIONS with 200.
 fn alive(node: &Node) -> bool {
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let port = sock.local_addr().expect("addr").port();
-    let branch = format!("z9hG4bKlive{}", rand_suffix());
-    let msg = format!(
-        "OPTIONS sip:127.0.0.1:{} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch={branch}\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\n\
-         To: <sip:127.0.0.1>\r\nCall-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-        node.sip.port()
-    );
-    sock.send_to(msg.as_bytes(), node.sip).expect("send");
-    matches!(final_status(&sock, Duration::from_millis(500)), Some(200))
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+    SipProbe::new("127.0.0.1")
+        .options(node.sip_addr(), Duration::from_millis(500))
+        .is_some_and(|r| r.status == 200)
 }
 
 /// The first final (or, failing that, any) status received within `wait`.
@@ -144,7 +73,7 @@ fn allowed(expect: &str, got: Option<u16>) -> bool {
 
 #[test]
 fn torture_messages_get_allowed_answers_and_the_node_survives() {
-    let node = start_node(26000);
+    let node = start_node();
     let manifest = std::fs::read_to_string(fixtures().join("manifest.tsv")).expect("manifest");
     let mut failures = Vec::new();
     for row in manifest
@@ -173,7 +102,7 @@ fn answer_to_rewritten(node: &Node, bytes: &[u8]) -> Option<u16> {
     let me = sock.local_addr().expect("addr");
     // Never send a message whose answer could leave the machine.
     let rewritten = rewrite_top_via(bytes, me).expect("every fixture has a top Via to re-point");
-    sock.send_to(&rewritten, node.sip).expect("send");
+    sock.send_to(&rewritten, node.sip_addr()).expect("send");
     final_status(&sock, Duration::from_millis(400))
 }
 
@@ -306,20 +235,20 @@ fn protos_c07_cases_leave_the_node_answering() {
         return;
     };
     assert_eq!(cases.len(), 4527);
-    let node = start_node(27000);
+    let node = start_node();
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let me = sock.local_addr().expect("addr");
     let mut answered = 0usize;
     for (n, (invite, teardown)) in cases.iter().enumerate() {
         let invite = fill(invite, me, n, "CANCEL");
         if invite.len() > 65_000 {
-            send_tcp(node.sip, &invite);
+            send_tcp(node.sip_addr(), &invite);
         } else {
-            sock.send_to(&invite, node.sip).expect("send");
+            sock.send_to(&invite, node.sip_addr()).expect("send");
         }
         answered += usize::from(final_status(&sock, Duration::from_millis(30)).is_some());
         let teardown = fill(teardown, me, n, "CANCEL");
-        let _ = sock.send_to(&teardown, node.sip);
+        let _ = sock.send_to(&teardown, node.sip_addr());
         if n % 100 == 99 {
             assert!(alive(&node), "node stopped answering after PROTOS case {n}");
         }

@@ -731,17 +731,7 @@ fn demo_node_provisions_extensions_and_challenges_with_md5() {
     let wanted: Vec<String> = (1001..=1010).map(|e: u16| e.to_string()).collect();
     assert_eq!(exts, wanted, "demo-credentials.txt does not list 1001-1010");
     let probe = SipProbe::new("127.0.0.1");
-    let first = raw_register(&probe, &node, "1001", 1, None);
-    assert_eq!(
-        first.status, 401,
-        "unauthenticated REGISTER:\n{}",
-        first.text
-    );
-    let offered = first.headers("WWW-Authenticate");
-    let algorithms: Vec<_> = offered
-        .iter()
-        .map(|c| digest_param(c, "algorithm"))
-        .collect();
+    let (first, offered, algorithms) = first_challenge(&probe, &node);
     assert_eq!(
         algorithms,
         [Some("MD5".to_owned())],
@@ -763,17 +753,7 @@ fn demo_node_provisions_extensions_and_challenges_with_md5() {
 fn sha256_is_challenged_first_and_accepted() {
     let node = Node::start(&NodeSpec::default());
     let probe = SipProbe::new("127.0.0.1");
-    let first = raw_register(&probe, &node, "1001", 1, None);
-    assert_eq!(
-        first.status, 401,
-        "unauthenticated REGISTER:\n{}",
-        first.text
-    );
-    let offered = first.headers("WWW-Authenticate");
-    let algorithms: Vec<_> = offered
-        .iter()
-        .map(|c| digest_param(c, "algorithm"))
-        .collect();
+    let (first, offered, algorithms) = first_challenge(&probe, &node);
     assert_eq!(
         algorithms,
         [Some("SHA-256".to_owned()), Some("MD5".to_owned())],
@@ -798,6 +778,26 @@ fn sha256_is_challenged_first_and_accepted() {
         "REGISTER with a SHA-256 digest:\n{}",
         second.text
     );
+}
+
+/// REGISTERs 1001 without credentials; returns the 401, its challenges and
+/// the algorithm each offers, in order.
+fn first_challenge(
+    probe: &SipProbe,
+    node: &Node,
+) -> (common::SipResponse, Vec<String>, Vec<Option<String>>) {
+    let first = raw_register(probe, node, "1001", 1, None);
+    assert_eq!(
+        first.status, 401,
+        "unauthenticated REGISTER:\n{}",
+        first.text
+    );
+    let offered = first.headers("WWW-Authenticate");
+    let algorithms = offered
+        .iter()
+        .map(|c| digest_param(c, "algorithm"))
+        .collect();
+    (first, offered, algorithms)
 }
 
 /// Status and (algorithm, qop, realm) of each challenge: what must not

@@ -320,7 +320,7 @@ impl Endpoint {
             };
         }
         if let Some(status) = self.precheck(&req) {
-            return self.reply_with(&key, &req, status);
+            return self.reply(&key, &req, status);
         }
         match req.method {
             Method::Register => self.authenticate(key, req, source, Purpose::Register),
@@ -382,10 +382,6 @@ impl Endpoint {
     }
 
     fn reply(&mut self, key: &TsxKey, req: &Request, status: u16) {
-        self.reply_with(key, req, status);
-    }
-
-    fn reply_with(&mut self, key: &TsxKey, req: &Request, status: u16) {
         let mut resp = Response::to_request(req, status);
         add_to_tag(&mut resp, &self.ctx.new_tag());
         self.ctx.response_headers(&mut resp.headers);
