@@ -117,6 +117,8 @@ pub(crate) struct Endpoint {
     calls: HashMap<CallRef, mpsc::UnboundedSender<CallEvent>>,
     owners: HashMap<TsxKey, CallRef>,
     dialogs: HashMap<(String, String), CallRef>,
+    /// Each call's keys in `dialogs`, so ending a call touches only its own.
+    routes: HashMap<CallRef, Vec<(String, String)>>,
     next_call: u64,
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: mpsc::UnboundedReceiver<Internal>,
@@ -154,6 +156,7 @@ impl Endpoint {
             calls: HashMap::new(),
             owners: HashMap::new(),
             dialogs: HashMap::new(),
+            routes: HashMap::new(),
             next_call: 1,
             internal_tx,
             internal_rx,
@@ -248,11 +251,17 @@ impl Endpoint {
                 call_id,
                 local_tag,
             } => {
+                self.routes
+                    .entry(call)
+                    .or_default()
+                    .push((call_id.clone(), local_tag.clone()));
                 self.dialogs.insert((call_id, local_tag), call);
             }
             Command::Done { call } => {
                 self.calls.remove(&call);
-                self.dialogs.retain(|_, c| *c != call);
+                for key in self.routes.remove(&call).unwrap_or_default() {
+                    self.dialogs.remove(&key);
+                }
             }
         }
     }
