@@ -1,0 +1,1 @@
+//! ACD engine (in progress).

@@ -1,0 +1,1 @@
+//! IVR engine (in progress).

@@ -1,0 +1,2 @@
+//! `switchyard-load`: the load generator (in progress).
+fn main() {}
