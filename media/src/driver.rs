@@ -13,15 +13,20 @@
 //! Closing takes the sockets out under the lock (they close on the spot, so their ports can
 //! be bound again at once) and wakes the task, which finds no sockets and ends.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
+use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use socket2::{SockAddr, SockRef};
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 
+use crate::egress::Egress;
+use crate::playback::PlaybackEvent;
 use crate::tap::{MediaEvent, Taps};
 use crate::{Channel, DropReason, Latch, SessionStats, Side, Verdict};
 
@@ -62,6 +67,9 @@ pub(crate) struct SessionState {
     pub(crate) stats: SessionStats,
     /// What the relay listens for in the packets it forwards.
     pub(crate) taps: Taps,
+    /// What the node sends toward each side's peer beyond relayed packets, indexed by
+    /// the receiving side.
+    pub(crate) egress: [Egress; 2],
     /// Where [`MediaEvent`]s go; events are dropped while nobody listens.
     pub(crate) events: Option<tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
     /// `None` once the session is closed: the task ends when it sees that.
@@ -83,6 +91,7 @@ impl Shared {
                 latch: Latch::new(),
                 stats: SessionStats::default(),
                 taps: Taps::default(),
+                egress: [Egress::new(seed()), Egress::new(seed())],
                 events: None,
                 sockets: Some(sockets),
                 waker: None,
@@ -94,6 +103,14 @@ impl Shared {
         // Nothing panics while holding the lock, and the state is valid after any partial
         // update anyway (counters and addresses), so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the task, to act on a change the handle made (a prompt to play).
+    pub(crate) fn wake(&self) {
+        let waker = self.lock().waker.clone();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Closes the sockets now and tells the task to end.
@@ -109,19 +126,38 @@ impl Shared {
     }
 }
 
+/// A random 64-bit value for a side's SSRC, first sequence number and timestamp.
+fn seed() -> u64 {
+    RandomState::new().hash_one(0_u8)
+}
+
+/// The task's clock (tokio's, so a paused test clock applies).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// Relays datagrams until the session is closed.
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut buf = vec![0_u8; RECV_BUFFER].into_boxed_slice();
-    poll_fn(|cx| poll_relay(&shared, &mut buf, cx)).await;
+    let mut timer = Box::pin(tokio::time::sleep_until(tokio::time::Instant::now()));
+    let mut armed = None;
+    poll_fn(|cx| poll_relay(&shared, &mut buf, &mut timer, &mut armed, cx)).await;
     tracing::debug!("relay stopped");
 }
 
-fn poll_relay(shared: &Shared, buf: &mut [u8], cx: &mut Context<'_>) -> Poll<()> {
+fn poll_relay(
+    shared: &Shared,
+    buf: &mut [u8],
+    timer: &mut Pin<Box<tokio::time::Sleep>>,
+    armed: &mut Option<Instant>,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
     let mut guard = shared.lock();
     let SessionState {
         latch,
         stats,
         taps,
+        egress,
         events,
         sockets,
         waker,
@@ -136,6 +172,7 @@ fn poll_relay(shared: &Shared, buf: &mut [u8], cx: &mut Context<'_>) -> Poll<()>
         latch,
         stats,
         taps,
+        egress,
         events: events.as_ref(),
         sockets,
         buf,
@@ -145,6 +182,15 @@ fn poll_relay(shared: &Shared, buf: &mut [u8], cx: &mut Context<'_>) -> Poll<()>
         for channel in Channel::ALL {
             more |= relay.drain(cx, side, channel);
         }
+    }
+    let deadline = relay.generate();
+    *armed = deadline;
+    if let Some(deadline) = deadline {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        more |= timer.as_mut().poll(cx).is_ready();
     }
     if more {
         cx.waker().wake_by_ref();
@@ -157,6 +203,7 @@ struct Relaying<'a> {
     latch: &'a mut Latch,
     stats: &'a mut SessionStats,
     taps: &'a mut Taps,
+    egress: &'a mut [Egress; 2],
     events: Option<&'a tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
     sockets: &'a Sockets,
     buf: &'a mut [u8],
@@ -212,26 +259,92 @@ impl Relaying<'_> {
             flow.dropped.record(DropReason::Oversized);
             return;
         }
-        let to = match self.latch.handle_packet(side, channel, source) {
+        let verdict = self.latch.handle_packet(side, channel, source);
+        let accepted =
+            !matches!(verdict, Verdict::Drop(reason) if reason != DropReason::NoDestination);
+        // Taps hear everything the side's peer sends, forwarded or not (a caller in the
+        // IVR talks to the node alone).
+        if accepted && channel == Channel::Rtp && !self.taps.is_empty() {
+            self.listen(side, len);
+        }
+        let to = match verdict {
             Verdict::Forward(to) => to,
             Verdict::Drop(reason) => {
-                flow.dropped.record(reason);
+                self.stats.flow_mut(side, channel).dropped.record(reason);
                 return;
             }
         };
-        // Straight to the kernel: the socket is non-blocking, and going around tokio's
-        // write-readiness tracking saves its bookkeeping on every datagram.
         let egress = SockRef::from(self.sockets.get(side.other(), channel));
-        let datagram = self.buf.get(..len).unwrap_or_default();
-        match egress.send_to(datagram, &SockAddr::from(to)) {
-            Ok(_) => flow.record_relayed(len),
-            Err(error) => {
-                tracing::trace!(?side, ?channel, %error, "send failed");
-                flow.dropped.record(DropReason::SendFailed);
+        let out = &mut self.egress[side.other().index()];
+        let datagram = self.buf.get_mut(..len).unwrap_or_default();
+        if channel == Channel::Rtcp || out.is_pass_through() {
+            // Straight to the kernel: the socket is non-blocking, and going around tokio's
+            // write-readiness tracking saves its bookkeeping on every datagram.
+            let sent = egress.send_to(datagram, &SockAddr::from(to));
+            record_send(self.stats.flow_mut(side, channel), side, channel, sent);
+            return;
+        }
+        let stats = &mut *self.stats;
+        let result = out.forward(now(), datagram, |packet| {
+            let sent = egress.send_to(packet, &SockAddr::from(to));
+            record_send(stats.flow_mut(side, channel), side, channel, sent);
+        });
+        if let Err(reason) = result {
+            stats.flow_mut(side, channel).dropped.record(reason);
+        }
+    }
+
+    /// Sends the node's own packets that are due (prompts) toward each side, reports
+    /// finished tracks, and returns when the next packet is due.
+    fn generate(&mut self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        for side in Side::ALL {
+            let out = &mut self.egress[side.index()];
+            if let Some(due) = out.poll_timeout() {
+                let now = now();
+                if due <= now {
+                    let socket = SockRef::from(self.sockets.get(side, Channel::Rtp));
+                    let to = self.latch.destination(side, Channel::Rtp);
+                    out.generate(now, |packet| {
+                        if let Some(to) = to {
+                            // A prompt packet the kernel refuses is lost like any other.
+                            let _ = socket.send_to(packet, &SockAddr::from(to));
+                        }
+                    });
+                }
+            }
+            while let Some(event) = out.poll_event() {
+                let (id, completed) = match event {
+                    PlaybackEvent::Finished { id } => (id, true),
+                    PlaybackEvent::Stopped { id } => (id, false),
+                };
+                if let Some(events) = self.events {
+                    let _ = events.send(MediaEvent::PlaybackEnded {
+                        side,
+                        id,
+                        completed,
+                    });
+                }
+            }
+            if let Some(due) = out.poll_timeout() {
+                next = Some(next.map_or(due, |n| n.min(due)));
             }
         }
-        if channel == Channel::Rtp && !self.taps.is_empty() {
-            self.listen(side, len);
+        next
+    }
+}
+
+fn record_send(
+    flow: &mut crate::FlowStats,
+    side: Side,
+    channel: Channel,
+    sent: std::io::Result<usize>,
+) {
+    match sent {
+        Ok(n) => flow.record_relayed(n),
+        Err(error) => {
+            tracing::trace!(?side, ?channel, %error, "send failed");
+            flow.dropped.record(DropReason::SendFailed);
         }
     }
 }

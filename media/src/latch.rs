@@ -88,6 +88,10 @@ pub enum DropReason {
     SendFailed,
     /// The socket reported an error instead of a datagram (decided by the socket driver).
     ReceiveFailed,
+    /// The other side hears a prompt the node plays, not this side, for now.
+    Playing,
+    /// The payload had to be transcoded and did not decode.
+    Undecodable,
 }
 
 /// Per-side, per-channel addresses: what SDP said and what the packets showed.

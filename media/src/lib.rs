@@ -57,10 +57,12 @@
 pub mod codec;
 mod driver;
 pub mod dtmf;
+mod egress;
 mod error;
 pub mod jitter;
 mod latch;
 pub mod mix;
+pub mod playback;
 mod ports;
 pub mod quality;
 mod relay;
@@ -70,6 +72,7 @@ mod stats;
 mod tap;
 pub mod wav;
 
+pub use egress::LegCodec;
 pub use error::RelayError;
 pub use latch::{Channel, DropReason, Latch, Side, Verdict};
 pub use ports::PortRange;

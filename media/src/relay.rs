@@ -185,6 +185,69 @@ impl Session {
         self.shared.lock().latch.set_remote(side, rtp, rtcp);
     }
 
+    /// Records the audio codec `side`'s peer negotiated (from the SDP that fixed it; again
+    /// after each re-INVITE). Prompts toward that side are encoded in it, and when the
+    /// two sides' codecs differ, each direction is transcoded (decode, resample,
+    /// encode) instead of passing packets through; telephone-events keep their payload
+    /// and only change payload type.
+    ///
+    /// # Errors
+    ///
+    /// A codec pair the engine cannot transcode (Opus when built without it); the
+    /// sides then stay as they were.
+    pub fn set_codec(
+        &self,
+        side: Side,
+        codec: crate::LegCodec,
+    ) -> Result<(), crate::codec::CodecError> {
+        let mut state = self.shared.lock();
+        let [a, b] = &mut state.egress;
+        let (this, other) = match side {
+            Side::A => (a, b),
+            Side::B => (b, a),
+        };
+        let previous = this.codec();
+        this.set_codec(codec);
+        let result = this
+            .transcode_from(other.codec())
+            .and_then(|()| other.transcode_from(Some(codec)));
+        if result.is_err()
+            && let Some(previous) = previous
+        {
+            this.set_codec(previous);
+        }
+        result
+    }
+
+    /// Plays `prompts` back to back toward `side`'s peer as one track `id`, after any
+    /// track already queued there. While a track plays, that side hears it instead of the
+    /// other side. The track's end is reported as
+    /// [`MediaEvent::PlaybackEnded`](crate::MediaEvent::PlaybackEnded).
+    ///
+    /// # Errors
+    ///
+    /// No codec was set for `side` ([`Session::set_codec`]), or the prompts are not at
+    /// that codec's PCM rate.
+    pub fn play(
+        &self,
+        side: Side,
+        id: u64,
+        prompts: Vec<crate::wav::Prompt>,
+    ) -> Result<(), crate::playback::PlaybackError> {
+        let now = tokio::time::Instant::now().into_std();
+        let result = self.shared.lock().egress[side.index()].play(now, id, prompts);
+        self.shared.wake();
+        result
+    }
+
+    /// Stops every track queued toward `side` (barge-in); each reports
+    /// [`MediaEvent::PlaybackEnded`](crate::MediaEvent::PlaybackEnded) with
+    /// `completed: false`.
+    pub fn stop_playback(&self, side: Side) {
+        self.shared.lock().egress[side.index()].stop_playback();
+        self.shared.wake();
+    }
+
     /// Listens for RFC 4733 digits in the RTP that `side` sends, with payload
     /// type `pt` at `clock_rate` (both from the SDP that side sent); they are
     /// reported on [`Session::events`].

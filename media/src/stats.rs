@@ -104,6 +104,10 @@ pub struct DropCounts {
     pub send_failed: u64,
     /// [`DropReason::ReceiveFailed`]: the socket reported an error.
     pub receive_failed: u64,
+    /// [`DropReason::Playing`]: the other side was hearing a prompt.
+    pub playing: u64,
+    /// [`DropReason::Undecodable`]: a payload to transcode did not decode.
+    pub undecodable: u64,
 }
 
 impl DropCounts {
@@ -117,6 +121,8 @@ impl DropCounts {
             + self.oversized
             + self.send_failed
             + self.receive_failed
+            + self.playing
+            + self.undecodable
     }
 
     /// The counter of one reason.
@@ -130,6 +136,8 @@ impl DropCounts {
             DropReason::Oversized => self.oversized,
             DropReason::SendFailed => self.send_failed,
             DropReason::ReceiveFailed => self.receive_failed,
+            DropReason::Playing => self.playing,
+            DropReason::Undecodable => self.undecodable,
         }
     }
 
@@ -142,6 +150,8 @@ impl DropCounts {
             DropReason::Oversized => &mut self.oversized,
             DropReason::SendFailed => &mut self.send_failed,
             DropReason::ReceiveFailed => &mut self.receive_failed,
+            DropReason::Playing => &mut self.playing,
+            DropReason::Undecodable => &mut self.undecodable,
         };
         *counter += 1;
     }

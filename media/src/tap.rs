@@ -29,6 +29,15 @@ pub enum MediaEvent {
         /// How long it was held.
         duration: Duration,
     },
+    /// A track the node played toward `side` ended.
+    PlaybackEnded {
+        /// Who heard it.
+        side: Side,
+        /// The id it was queued with.
+        id: u64,
+        /// `true` when every frame was sent, `false` when it was stopped early.
+        completed: bool,
+    },
     /// One RTP packet's worth of `side`'s audio, decoded to 16-bit PCM at
     /// 8 kHz (only while the side's audio is watched).
     Audio {

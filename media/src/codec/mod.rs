@@ -30,6 +30,7 @@
 //! of scope. Opus packets of any legal duration decode. G.711 loss is concealed with
 //! silence; only Opus has real concealment (PLC) and FEC.
 
+mod encoder;
 mod error;
 pub mod g711;
 #[cfg(feature = "opus")]
@@ -39,6 +40,7 @@ mod resample;
 mod test_signal;
 mod transcode;
 
+pub use encoder::Encoder;
 pub use error::CodecError;
 #[cfg(feature = "opus")]
 pub use opus::{OpusApplication, OpusConfig, OpusDecoder, OpusEncoder};

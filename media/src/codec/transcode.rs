@@ -1,8 +1,8 @@
 //! [`Transcoder`]: one direction of a transcoded call leg, `decode → resample → encode`.
 
-use super::{Codec, CodecError, Resampler, frame_samples, g711};
+use super::{Codec, CodecError, Encoder, Resampler, frame_samples, g711};
 #[cfg(feature = "opus")]
-use super::{OpusConfig, OpusDecoder, OpusEncoder};
+use super::{OpusConfig, OpusDecoder};
 
 /// Converts a stream of payloads of one codec into a stream of 20 ms payloads of
 /// another, for example PCMU from a phone into Opus toward a WebRTC peer.
@@ -40,14 +40,6 @@ enum Decoder {
     Opus(OpusDecoder),
 }
 
-#[derive(Debug)]
-enum Encoder {
-    Pcmu,
-    Pcma,
-    #[cfg(feature = "opus")]
-    Opus(OpusEncoder),
-}
-
 impl Transcoder {
     /// A transcoder from `from` to `to`, Opus (if either is) with `OpusConfig`'s
     /// defaults. Fails for telephone-event ([`CodecError::NotAudio`]) and for Opus when
@@ -76,12 +68,7 @@ impl Transcoder {
             Codec::Opus => Decoder::Opus(OpusDecoder::new()?),
             other => return Err(CodecError::NotAudio(other)),
         };
-        let encoder = match to {
-            Codec::Pcmu => Encoder::Pcmu,
-            Codec::Pcma => Encoder::Pcma,
-            Codec::Opus => Encoder::Opus(OpusEncoder::new(config)?),
-            other => return Err(CodecError::NotAudio(other)),
-        };
+        let encoder = Encoder::with_opus_config(to, config)?;
         Self::assemble(from, to, decoder, encoder)
     }
 
@@ -96,10 +83,7 @@ impl Transcoder {
             Codec::Pcmu => Decoder::Pcmu,
             _ => Decoder::Pcma,
         };
-        let encoder = match g711_only(to)? {
-            Codec::Pcmu => Encoder::Pcmu,
-            _ => Encoder::Pcma,
-        };
+        let encoder = Encoder::new(g711_only(to)?)?;
         Self::assemble(from, to, decoder, encoder)
     }
 
@@ -199,15 +183,7 @@ impl Transcoder {
         if self.pending.len() < self.frame {
             return Ok(false);
         }
-        let frame = &self.pending[..self.frame];
-        match &mut self.encoder {
-            Encoder::Pcmu => g711::pcmu_encode(frame, out),
-            Encoder::Pcma => g711::pcma_encode(frame, out),
-            #[cfg(feature = "opus")]
-            Encoder::Opus(encoder) => {
-                encoder.encode(frame, out)?;
-            }
-        }
+        self.encoder.encode(&self.pending[..self.frame], out)?;
         self.pending.drain(..self.frame);
         Ok(true)
     }

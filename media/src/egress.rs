@@ -1,0 +1,264 @@
+//! What the node sends toward one side's peer when it does more than pass packets
+//! through: prompts it plays, audio it transcodes, and the header rewriting that keeps
+//! the peer's view of the stream continuous across all of that.
+//!
+//! Sans-IO: packets, `now` and a `send` callback in; nothing here touches a socket or the
+//! clock. The relay task owns one [`Egress`] per side and consults it only when
+//! [`Egress::is_pass_through`] says the fast path does not apply, so a plain relayed
+//! call pays one branch per packet for all of this.
+//!
+//! The peer of a side sees exactly one RTP stream from the node: one SSRC, sequence
+//! numbers without jumps, timestamps that follow the clock. Relayed packets, a prompt's
+//! packets and transcoded packets are all sources of that one stream, switched by the
+//! [`StreamRewriter`]; the first packet after a switch carries the marker bit.
+
+use std::time::Instant;
+
+use crate::DropReason;
+use crate::codec::{Codec, Transcoder};
+use crate::playback::{Playback, PlaybackError, PlaybackEvent};
+use crate::rtp::{FIXED_HEADER_LEN, Pt, RtpHeader, RtpPacket, Seq, Ssrc, StreamRewriter};
+use crate::wav::Prompt;
+
+/// The codec a side's peer negotiated, as its SDP says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegCodec {
+    /// The audio codec.
+    pub codec: Codec,
+    /// Its payload type on this leg.
+    pub pt: u8,
+    /// The payload type of telephone-event (RFC 4733) on this leg, if negotiated.
+    pub event_pt: Option<u8>,
+}
+
+/// SSRCs of the node's internal sources; the rewriter replaces them on the wire.
+const PLAYBACK_SSRC: Ssrc = Ssrc(0x5057_0001);
+const TRANSCODE_SSRC: Ssrc = Ssrc(0x5057_0002);
+
+/// Transcoding of the other side's audio into this side's codec.
+#[derive(Debug)]
+struct Transcode {
+    from: LegCodec,
+    transcoder: Transcoder,
+    seq: Seq,
+    timestamp: u32,
+    payload: Vec<u8>,
+}
+
+/// Everything the node sends toward one side's peer.
+#[derive(Debug)]
+pub(crate) struct Egress {
+    codec: Option<LegCodec>,
+    /// Seeds this side's SSRC, first sequence number and timestamp.
+    seed: u64,
+    rewriter: Option<StreamRewriter>,
+    playback: Option<Playback>,
+    transcode: Option<Transcode>,
+    packet: Vec<u8>,
+}
+
+impl Egress {
+    /// An egress whose stream identifiers derive from `seed` (random per session).
+    pub(crate) fn new(seed: u64) -> Self {
+        Self {
+            codec: None,
+            seed,
+            rewriter: None,
+            playback: None,
+            transcode: None,
+            packet: Vec::with_capacity(1500),
+        }
+    }
+
+    /// Whether relayed packets go out unchanged (the fast path).
+    pub(crate) fn is_pass_through(&self) -> bool {
+        self.rewriter.is_none()
+    }
+
+    /// The codec this side's peer negotiated.
+    pub(crate) fn codec(&self) -> Option<LegCodec> {
+        self.codec
+    }
+
+    /// Records what this side's peer negotiated. A changed codec restarts playback in
+    /// it (the track playing is stopped) and drops a transcoder built for the old one.
+    pub(crate) fn set_codec(&mut self, codec: LegCodec) {
+        if self.codec == Some(codec) {
+            return;
+        }
+        self.codec = Some(codec);
+        if let Some(mut playback) = self.playback.take() {
+            playback.stop();
+            // The stopped tracks still owe their events: keep the player until drained.
+            self.playback = Some(playback);
+        }
+        self.transcode = None;
+    }
+
+    /// Transcodes packets from a peer that speaks `from` into this side's codec, or
+    /// stops transcoding (`None`, or the same codec).
+    pub(crate) fn transcode_from(
+        &mut self,
+        from: Option<LegCodec>,
+    ) -> Result<(), crate::codec::CodecError> {
+        let (Some(from), Some(to)) = (from, self.codec) else {
+            self.transcode = None;
+            return Ok(());
+        };
+        if from.codec == to.codec {
+            self.transcode = None;
+            return Ok(());
+        }
+        if self.transcode.as_ref().is_some_and(|t| t.from == from) {
+            return Ok(());
+        }
+        self.transcode = Some(Transcode {
+            from,
+            transcoder: Transcoder::new(from.codec, to.codec)?,
+            seq: Seq(0),
+            timestamp: 0,
+            payload: Vec::with_capacity(1500),
+        });
+        self.ensure_rewriter();
+        Ok(())
+    }
+
+    /// Queues `prompts` as track `id` toward this side's peer.
+    pub(crate) fn play(
+        &mut self,
+        now: Instant,
+        id: u64,
+        prompts: Vec<Prompt>,
+    ) -> Result<(), PlaybackError> {
+        let codec = self.codec.ok_or(PlaybackError::NoCodec)?;
+        let playback = match &mut self.playback {
+            Some(p) if p.codec() == codec.codec && p.pt() == codec.pt => p,
+            slot => {
+                let pt = Pt::new(codec.pt).ok_or(PlaybackError::NoCodec)?;
+                slot.insert(Playback::new(codec.codec, pt, PLAYBACK_SSRC, Seq(0), 0)?)
+            }
+        };
+        playback.play(now, id, prompts)?;
+        self.ensure_rewriter();
+        Ok(())
+    }
+
+    /// Stops every track queued toward this side.
+    pub(crate) fn stop_playback(&mut self) {
+        if let Some(playback) = &mut self.playback {
+            playback.stop();
+        }
+    }
+
+    /// The next track end.
+    pub(crate) fn poll_event(&mut self) -> Option<PlaybackEvent> {
+        self.playback.as_mut()?.poll_event()
+    }
+
+    /// When [`Self::generate`] next has a packet.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.playback.as_ref()?.poll_timeout()
+    }
+
+    /// Hands every packet due at `now` to `send`.
+    pub(crate) fn generate(&mut self, now: Instant, mut send: impl FnMut(&[u8])) {
+        let (Some(playback), Some(rewriter)) = (&mut self.playback, &mut self.rewriter) else {
+            return;
+        };
+        // A codec failure on a prompt frame ends nothing: the frame is skipped.
+        while let Ok(true) = playback.poll_packet(now, &mut self.packet) {
+            if rewriter.rewrite_in_place(now, &mut self.packet).is_ok() {
+                send(&self.packet);
+            }
+        }
+    }
+
+    /// Sends one RTP packet relayed from the other side toward this side's peer, as it
+    /// must look here; `datagram` may be rewritten in place.
+    pub(crate) fn forward(
+        &mut self,
+        now: Instant,
+        datagram: &mut [u8],
+        mut send: impl FnMut(&[u8]),
+    ) -> Result<(), DropReason> {
+        if self.playback.as_ref().is_some_and(Playback::is_playing) {
+            return Err(DropReason::Playing);
+        }
+        let Some(rewriter) = &mut self.rewriter else {
+            send(datagram);
+            return Ok(());
+        };
+        let Some(transcode) = &mut self.transcode else {
+            rewriter
+                .rewrite_in_place(now, datagram)
+                .map_err(|_| DropReason::Undecodable)?;
+            send(datagram);
+            return Ok(());
+        };
+        let packet = RtpPacket::parse(datagram).map_err(|_| DropReason::Undecodable)?;
+        let pt = packet.header.pt.get();
+        let to = self.codec.ok_or(DropReason::NoDestination)?;
+        if Some(pt) == transcode.from.event_pt {
+            // Telephone-events keep their payload; only the payload type changes.
+            let event_pt = to
+                .event_pt
+                .and_then(Pt::new)
+                .ok_or(DropReason::Undecodable)?;
+            let rewrite = rewriter.rewrite(now, &packet.header);
+            let pt_byte = datagram.get_mut(1).ok_or(DropReason::Undecodable)?;
+            *pt_byte = (*pt_byte & 0x80) | event_pt.get();
+            rewrite
+                .apply(datagram)
+                .map_err(|_| DropReason::Undecodable)?;
+            send(datagram);
+            return Ok(());
+        }
+        if pt != transcode.from.pt {
+            return Err(DropReason::Undecodable);
+        }
+        transcode
+            .transcoder
+            .push(packet.payload)
+            .map_err(|_| DropReason::Undecodable)?;
+        let out_pt = Pt::new(to.pt).ok_or(DropReason::Undecodable)?;
+        let step = to.codec.clock_rate() / 50;
+        while let Ok(true) = transcode.transcoder.poll_payload(&mut transcode.payload) {
+            let mut header =
+                RtpHeader::new(out_pt, transcode.seq, transcode.timestamp, TRANSCODE_SSRC);
+            header.marker = packet.header.marker;
+            transcode.seq = transcode.seq.wrapping_add(1);
+            transcode.timestamp = transcode.timestamp.wrapping_add(step);
+            let rewrite = rewriter.rewrite(now, &header);
+            self.packet.clear();
+            self.packet.resize(FIXED_HEADER_LEN, 0);
+            header.ssrc = rewrite.ssrc;
+            header.seq = rewrite.seq;
+            header.timestamp = rewrite.timestamp;
+            header.marker = rewrite.marker;
+            let written = header
+                .write(None, &mut self.packet)
+                .map_err(|_| DropReason::Undecodable)?;
+            self.packet.truncate(written);
+            self.packet.extend_from_slice(&transcode.payload);
+            send(&self.packet);
+        }
+        Ok(())
+    }
+
+    fn ensure_rewriter(&mut self) {
+        if self.rewriter.is_some() {
+            return;
+        }
+        let clock = self.codec.map_or(8000, |c| c.codec.clock_rate());
+        let seed = self.seed;
+        // SSRC, first sequence number and timestamp: independent bits of the seed.
+        let ssrc = Ssrc((seed >> 32) as u32);
+        let seq = Seq((seed >> 16) as u16);
+        let timestamp = (seed as u32).rotate_left(7);
+        self.rewriter = Some(StreamRewriter::new(ssrc, clock, seq, timestamp));
+    }
+}
+
+#[cfg(test)]
+#[path = "egress_tests.rs"]
+mod tests;

@@ -1,0 +1,171 @@
+#![allow(
+    clippy::disallowed_methods,
+    reason = "each test takes one Instant as an anchor; every other time is arithmetic on it"
+)]
+
+use std::time::Duration;
+
+use super::*;
+use crate::codec::{SampleRate, g711};
+
+const MS: Duration = Duration::from_millis(1);
+
+const PCMU: LegCodec = LegCodec {
+    codec: Codec::Pcmu,
+    pt: 0,
+    event_pt: Some(101),
+};
+const PCMA: LegCodec = LegCodec {
+    codec: Codec::Pcma,
+    pt: 8,
+    event_pt: Some(96),
+};
+
+fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let header = RtpHeader::new(Pt::new(pt).expect("pt"), Seq(seq), ts, Ssrc(ssrc));
+    let mut buf = vec![0u8; 12];
+    header.write(None, &mut buf).expect("fits");
+    buf.extend_from_slice(payload);
+    buf
+}
+
+fn forward(e: &mut Egress, now: Instant, mut packet: Vec<u8>) -> Result<Vec<Vec<u8>>, DropReason> {
+    let mut sent = Vec::new();
+    e.forward(now, &mut packet, |p| sent.push(p.to_vec()))?;
+    Ok(sent)
+}
+
+fn header(bytes: &[u8]) -> RtpHeader {
+    RtpPacket::parse(bytes).expect("valid rtp").header
+}
+
+#[test]
+fn without_playback_or_transcoding_packets_pass_untouched() {
+    let t0 = Instant::now();
+    let mut e = Egress::new(42);
+    e.set_codec(PCMU);
+    assert!(e.is_pass_through());
+    let packet = rtp(0, 7, 160, 99, &[0xFF; 160]);
+    assert_eq!(forward(&mut e, t0, packet.clone()), Ok(vec![packet]));
+}
+
+#[test]
+fn a_prompt_holds_the_leg_then_relayed_audio_continues_the_same_stream() {
+    let t0 = Instant::now();
+    let mut e = Egress::new(0x0123_4567_89AB_CDEF);
+    e.set_codec(PCMU);
+    let prompt = Prompt::from_samples(SampleRate::Hz8000, vec![800; 160 * 3]);
+    e.play(t0, 5, vec![prompt]).expect("codec known");
+    let mut played = Vec::new();
+    for ms in 0..80 {
+        e.generate(t0 + MS * ms, |p| played.push(p.to_vec()));
+    }
+    assert_eq!(played.len(), 3);
+    // While the prompt played, the other side's audio was held back.
+    assert_eq!(
+        forward(&mut Egress::new(1), t0, rtp(0, 1, 0, 9, &[0; 160])).map(|v| v.len()),
+        Ok(1),
+        "a fresh egress passes through"
+    );
+    assert_eq!(e.poll_event(), Some(PlaybackEvent::Finished { id: 5 }));
+
+    let relayed = forward(&mut e, t0 + 80 * MS, rtp(0, 1000, 77_000, 9, &[0xFF; 160]))
+        .expect("relayed after the prompt");
+    let last = header(&played[2]);
+    let next = header(&relayed[0]);
+    assert_eq!(next.ssrc, last.ssrc, "one SSRC toward the peer");
+    assert_eq!(next.seq, last.seq.next(), "no sequence gap");
+    assert!(next.marker, "the source switch is marked");
+    let gap = next.timestamp.wrapping_sub(last.timestamp);
+    assert!(
+        (160..=8 * 80).contains(&gap),
+        "timestamp follows the clock, got {gap}"
+    );
+}
+
+#[test]
+fn relayed_audio_is_dropped_while_a_prompt_plays() {
+    let t0 = Instant::now();
+    let mut e = Egress::new(3);
+    e.set_codec(PCMU);
+    let prompt = Prompt::from_samples(SampleRate::Hz8000, vec![0; 160 * 10]);
+    e.play(t0, 1, vec![prompt]).expect("codec known");
+    assert_eq!(
+        forward(&mut e, t0, rtp(0, 1, 0, 9, &[0; 160])),
+        Err(DropReason::Playing)
+    );
+    e.stop_playback();
+    assert_eq!(e.poll_event(), Some(PlaybackEvent::Stopped { id: 1 }));
+    assert!(forward(&mut e, t0, rtp(0, 2, 160, 9, &[0; 160])).is_ok());
+}
+
+#[test]
+fn playing_needs_a_negotiated_codec() {
+    let mut e = Egress::new(3);
+    let prompt = Prompt::from_samples(SampleRate::Hz8000, vec![0; 160]);
+    assert_eq!(
+        e.play(Instant::now(), 1, vec![prompt]),
+        Err(PlaybackError::NoCodec)
+    );
+}
+
+#[test]
+fn pcmu_from_the_other_side_reaches_a_pcma_peer_as_pcma() {
+    let t0 = Instant::now();
+    let mut e = Egress::new(11);
+    e.set_codec(PCMA);
+    e.transcode_from(Some(PCMU)).expect("g711 both ways");
+    let mut payload = Vec::new();
+    g711::pcmu_encode(&[1200; 160], &mut payload);
+    let mut out = Vec::new();
+    for i in 0..5u16 {
+        let sent = forward(
+            &mut e,
+            t0 + MS * 20 * u32::from(i),
+            rtp(0, i, 160 * u32::from(i), 9, &payload),
+        )
+        .expect("transcoded");
+        out.extend(sent);
+    }
+    assert_eq!(out.len(), 5, "one 20 ms payload out per 20 ms payload in");
+    let h = header(&out[4]);
+    assert_eq!(h.pt.get(), 8);
+    let body = RtpPacket::parse(&out[4]).expect("rtp").payload.to_vec();
+    let mut pcm = Vec::new();
+    g711::pcma_decode(&body, &mut pcm);
+    assert!(
+        pcm.iter().all(|&s| (s - 1200).abs() < 80),
+        "the level survives"
+    );
+    let seqs: Vec<u16> = out.iter().map(|p| header(p).seq.0).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+}
+
+#[test]
+fn telephone_events_change_payload_type_only_and_strangers_are_dropped() {
+    let t0 = Instant::now();
+    let mut e = Egress::new(11);
+    e.set_codec(PCMA);
+    e.transcode_from(Some(PCMU)).expect("g711 both ways");
+    let event = [5, 0x8A, 0x00, 0xA0];
+    let sent = forward(&mut e, t0, rtp(101, 1, 0, 9, &event)).expect("event passes");
+    assert_eq!(header(&sent[0]).pt.get(), 96);
+    assert_eq!(RtpPacket::parse(&sent[0]).expect("rtp").payload, &event);
+    assert_eq!(
+        forward(&mut e, t0, rtp(13, 2, 0, 9, &[0])),
+        Err(DropReason::Undecodable),
+        "comfort noise is not transcoded"
+    );
+    assert_eq!(
+        forward(&mut e, t0, vec![0x80]),
+        Err(DropReason::Undecodable)
+    );
+}
+
+#[test]
+fn same_codec_on_both_sides_needs_no_transcoder() {
+    let mut e = Egress::new(11);
+    e.set_codec(PCMU);
+    e.transcode_from(Some(PCMU)).expect("nothing to build");
+    assert!(e.is_pass_through());
+}

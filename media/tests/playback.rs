@@ -1,0 +1,209 @@
+//! Prompts played by a session toward one side, over real UDP on 127.0.0.1: the paced
+//! RTP a phone receives, the end-of-track events, and a caller who hears a prompt and
+//! then the other party as one continuous stream.
+//!
+//! No test sleeps: each waits on a socket or the session's events, with a timeout only as
+//! a guard against a hang.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use media::codec::{Codec, SampleRate, g711};
+use media::rtp::{Pt, RtpHeader, RtpPacket, Seq, Ssrc};
+use media::wav::Prompt;
+use media::{LegCodec, MediaEvent, PortRange, Relay, RelayConfig, Side};
+use tokio::net::UdpSocket;
+
+const GUARD: Duration = Duration::from_secs(5);
+const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+const PCMU: LegCodec = LegCodec {
+    codec: Codec::Pcmu,
+    pt: 0,
+    event_pt: Some(101),
+};
+
+fn relay(min: u16, max: u16) -> Relay {
+    Relay::new(RelayConfig {
+        bind_ip: LOCALHOST,
+        advertise_ip: LOCALHOST,
+        ports: PortRange { min, max },
+        recv_buffer: 1 << 20,
+    })
+    .expect("valid test config")
+}
+
+async fn socket() -> UdpSocket {
+    UdpSocket::bind((LOCALHOST, 0))
+        .await
+        .expect("ephemeral port")
+}
+
+fn addr(s: &UdpSocket) -> SocketAddr {
+    s.local_addr().expect("bound")
+}
+
+async fn recv(socket: &UdpSocket) -> Vec<u8> {
+    let mut buf = vec![0; 2048];
+    let len = tokio::time::timeout(GUARD, socket.recv(&mut buf))
+        .await
+        .expect("a datagram in time")
+        .expect("recv on localhost");
+    buf.truncate(len);
+    buf
+}
+
+fn level_prompt(frames: usize, level: i16) -> Prompt {
+    Prompt::from_samples(SampleRate::Hz8000, vec![level; 160 * frames])
+}
+
+fn decode(bytes: &[u8]) -> (RtpHeader, Vec<i16>) {
+    let packet = RtpPacket::parse(bytes).expect("valid RTP");
+    let mut pcm = Vec::new();
+    g711::pcmu_decode(packet.payload, &mut pcm);
+    (packet.header, pcm)
+}
+
+#[tokio::test]
+async fn a_prompt_reaches_the_caller_paced_and_its_end_is_reported() {
+    let relay = relay(26000, 26003);
+    let session = relay.allocate().expect("ports free");
+    let mut events = session.events();
+    let caller = socket().await;
+    session.set_remote(Side::A, addr(&caller), None);
+    session.set_codec(Side::A, PCMU).expect("g711");
+    session
+        .play(Side::A, 1, vec![level_prompt(10, 2000)])
+        .expect("codec set");
+    let mut arrivals = Vec::new();
+    for i in 0..10 {
+        let bytes = recv(&caller).await;
+        arrivals.push(tokio::time::Instant::now());
+        let (header, pcm) = decode(&bytes);
+        assert_eq!(header.marker, i == 0);
+        assert!(
+            pcm.iter().all(|&s| (s - 2000).abs() < 80),
+            "packet {i} is the prompt"
+        );
+    }
+    let span = arrivals[9] - arrivals[0];
+    assert!(
+        span >= Duration::from_millis(150),
+        "ten packets paced over ~180 ms, not a burst ({span:?})"
+    );
+    let ended = tokio::time::timeout(GUARD, events.recv())
+        .await
+        .expect("event in time");
+    assert_eq!(
+        ended,
+        Some(MediaEvent::PlaybackEnded {
+            side: Side::A,
+            id: 1,
+            completed: true
+        })
+    );
+}
+
+#[tokio::test]
+async fn digits_from_a_caller_alone_in_the_ivr_are_heard_and_stop_the_prompt() {
+    let relay = relay(26010, 26013);
+    let session = relay.allocate().expect("ports free");
+    let mut events = session.events();
+    let caller = socket().await;
+    session.set_remote(Side::A, addr(&caller), None);
+    session.set_codec(Side::A, PCMU).expect("g711");
+    session
+        .watch_dtmf(Side::A, 101, 8000)
+        .expect("8 kHz events");
+    session
+        .play(Side::A, 7, vec![level_prompt(500, 0)])
+        .expect("codec set");
+    recv(&caller).await;
+    // Side B has no address: nothing is forwarded, yet the tap hears the key press.
+    let digit = media::dtmf::Digit::from_char('5').expect("a key");
+    let sender = media::dtmf::EventSender::new(8000).expect("8 kHz");
+    let to = session.local(Side::A);
+    for (i, packet) in sender
+        .packets(digit, Duration::from_millis(100), 10, 0)
+        .expect("valid press")
+        .into_iter()
+        .enumerate()
+    {
+        let mut header = RtpHeader::new(
+            Pt::new(101).expect("dynamic pt"),
+            Seq(1 + i as u16),
+            packet.timestamp,
+            Ssrc(42),
+        );
+        header.marker = packet.marker;
+        let mut buf = vec![0; 12];
+        header.write(None, &mut buf).expect("fits");
+        buf.extend_from_slice(&packet.payload);
+        caller.send_to(&buf, to).await.expect("send");
+    }
+    let heard = loop {
+        match tokio::time::timeout(GUARD, events.recv())
+            .await
+            .expect("digit in time")
+        {
+            Some(MediaEvent::Digit { digit, .. }) => break digit,
+            Some(_) => {}
+            None => panic!("events closed"),
+        }
+    };
+    assert_eq!(heard.as_char(), '5');
+    session.stop_playback(Side::A);
+    let ended = tokio::time::timeout(GUARD, events.recv())
+        .await
+        .expect("event in time");
+    assert_eq!(
+        ended,
+        Some(MediaEvent::PlaybackEnded {
+            side: Side::A,
+            id: 7,
+            completed: false
+        })
+    );
+}
+
+#[tokio::test]
+async fn after_the_prompt_the_caller_hears_the_agent_in_the_same_stream() {
+    let relay = relay(26020, 26023);
+    let session = relay.allocate().expect("ports free");
+    let mut events = session.events();
+    let (caller, agent) = (socket().await, socket().await);
+    session.set_remote(Side::A, addr(&caller), None);
+    session.set_codec(Side::A, PCMU).expect("g711");
+    session
+        .play(Side::A, 1, vec![level_prompt(3, 1000)])
+        .expect("codec set");
+    let mut heard = Vec::new();
+    for _ in 0..3 {
+        heard.push(decode(&recv(&caller).await).0);
+    }
+    let _ = tokio::time::timeout(GUARD, events.recv())
+        .await
+        .expect("prompt end");
+    session.set_remote(Side::B, addr(&agent), None);
+    session.set_codec(Side::B, PCMU).expect("g711");
+    let mut payload = Vec::new();
+    g711::pcmu_encode(&[-3000; 160], &mut payload);
+    let mut header = RtpHeader::new(Pt::new(0).expect("pcmu"), Seq(9000), 1_000_000, Ssrc(77));
+    header.marker = true;
+    let mut buf = vec![0; 12];
+    header.write(None, &mut buf).expect("fits");
+    buf.extend_from_slice(&payload);
+    agent
+        .send_to(&buf, session.local(Side::B))
+        .await
+        .expect("send");
+    let (next, pcm) = decode(&recv(&caller).await);
+    assert!(
+        pcm.iter().all(|&s| (s + 3000).abs() < 150),
+        "the agent's audio"
+    );
+    let last = heard[2];
+    assert_eq!(next.ssrc, last.ssrc, "one SSRC for prompt and agent");
+    assert_eq!(next.seq, last.seq.next(), "sequence continues");
+    assert!(next.marker);
+    assert_ne!(next.ssrc, Ssrc(77), "the agent's SSRC is not exposed");
+}
