@@ -46,6 +46,8 @@ const TEMPLATES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/bare
 /// One baresip process and its control connection.
 struct Baresip {
     ext: String,
+    /// Its configuration directory (and where sndfile dumps audio).
+    dir: PathBuf,
     /// The `cons` module's UDP port: a datagram there is a key press.
     cons: u16,
     peer: Peer,
@@ -61,6 +63,12 @@ impl Baresip {
 
     /// As [`Baresip::start`], sending a sine of `tone_hz`.
     fn start_with_tone(node: &Node, ext: &str, password: &str, tone_hz: u32) -> Baresip {
+        Baresip::start_with(node, ext, password, &Phone { tone_hz, ..Phone::default() })
+    }
+
+    /// As [`Baresip::start`], set up as `phone` says.
+    fn start_with(node: &Node, ext: &str, password: &str, phone: &Phone) -> Baresip {
+        let tone_hz = phone.tone_hz;
         let dir = node.dir().join(format!("baresip-{ext}"));
         std::fs::create_dir_all(&dir).expect("create a baresip directory");
         let ctrl_port = node.ports.peer();
@@ -74,10 +82,35 @@ impl Baresip {
             .replace("@RTPLO@", &media.start().to_string())
             .replace("@RTPHI@", &media.end().to_string())
             .replace("@TONE@", &tone_hz.to_string());
-        let accounts = template("accounts.template")
+        let mut config = config;
+        for module in phone.modules {
+            config.push_str(&format!("module\t\t\t{module}\n"));
+        }
+        if phone.dump_audio {
+            // sndfile writes what the phone sends and what it decodes, per call.
+            config.push_str("module\t\t\tsndfile.so\n");
+            config.push_str(&format!("snd_path\t\t{}\n", dir.display()));
+        }
+        let mut accounts = template("accounts.template")
             .replace("@EXT@", ext)
             .replace("@PASSWORD@", password)
             .replace("@NODE@", &node.sip_target());
+        if phone.tls {
+            let cert = node.dir().join("tls/node.crt");
+            config.push_str(&format!("sip_cafile\t\t{}\n", cert.display()));
+            accounts = format!(
+                "<sip:{ext}@127.0.0.1;transport=tls>;auth_pass={password};\
+                 outbound=\"sip:127.0.0.1:{};transport=tls\";regint=300;answermode=manual\n",
+                node.ports.tls()
+            );
+        }
+        if let Some(mediaenc) = phone.mediaenc {
+            config.push_str("module\t\t\tsrtp.so\n");
+            accounts = accounts.trim_end().to_owned() + &format!(";mediaenc={mediaenc}\n");
+        }
+        if let Some(codecs) = phone.audio_codecs {
+            accounts = accounts.trim_end().to_owned() + &format!(";audio_codecs={codecs}\n");
+        }
         std::fs::write(dir.join("config"), config).expect("write baresip config");
         std::fs::write(dir.join("accounts"), accounts).expect("write baresip accounts");
         let mut peer = Peer::spawn(
@@ -100,6 +133,7 @@ impl Baresip {
         );
         Baresip {
             ext: ext.to_owned(),
+            dir,
             cons,
             peer,
             ctrl: Ctrl::new(ctrl),
@@ -161,6 +195,34 @@ impl Baresip {
         let _ = self.ctrl.send("quit", "");
         self.peer.wait(STEP);
         std::fs::read_to_string(self.peer.log()).unwrap_or_default()
+    }
+}
+
+/// How one test phone differs from the default (a 440 Hz sine, G.711 only).
+struct Phone {
+    tone_hz: u32,
+    /// Extra modules to load (`opus.so`).
+    modules: &'static [&'static str],
+    /// The account's `audio_codecs` list, when restricted.
+    audio_codecs: Option<&'static str>,
+    /// Dump sent and received audio to WAV files (sndfile).
+    dump_audio: bool,
+    /// Register and call over TLS (trusting the node's self-signed certificate).
+    tls: bool,
+    /// The account's `mediaenc` (`srtp-mand`), which also loads `srtp.so`.
+    mediaenc: Option<&'static str>,
+}
+
+impl Default for Phone {
+    fn default() -> Self {
+        Phone {
+            tone_hz: 440,
+            modules: &[],
+            audio_codecs: None,
+            dump_audio: false,
+            tls: false,
+            mediaenc: None,
+        }
     }
 }
 
@@ -448,6 +510,167 @@ fn recorded_call_has_the_caller_left_and_the_callee_right() {
     }
 }
 
+/// A phone that speaks only Opus calls one that speaks only PCMU: the node offers the
+/// callee G.711 beside Opus, answers the caller in Opus, and transcodes both ways.
+/// Each phone's decoded audio (dumped by baresip's sndfile module) must carry the
+/// other's tone: 440 Hz from the Opus phone, 1000 Hz from the PCMU phone.
+#[test]
+fn phones_with_no_codec_in_common_hear_each_other_through_the_transcoder() {
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        log: "info,cti::call=debug",
+        ..NodeSpec::default()
+    });
+    let opus = Phone {
+        tone_hz: 440,
+        modules: &["opus.so"],
+        audio_codecs: Some("opus/48000/2"),
+        dump_audio: true,
+    };
+    let pcmu = Phone {
+        tone_hz: 1000,
+        audio_codecs: Some("PCMU"),
+        dump_audio: true,
+        ..Phone::default()
+    };
+    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &opus);
+    let mut b = Baresip::start_with(&node, "1002", node.password("1002"), &pcmu);
+    a.registered();
+    b.registered();
+    a.command("dial", "sip:1002@127.0.0.1");
+    b.event("CALL_INCOMING");
+    b.command("accept", "");
+    for phone in [&mut a, &mut b] {
+        phone.event("CALL_ESTABLISHED");
+        phone.event("CALL_RTPESTAB");
+    }
+    std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
+    a.command("hangup", "");
+    a.event("CALL_CLOSED");
+    b.event("CALL_CLOSED");
+    let out_a = a.quit();
+    let out_b = b.quit();
+    let log = node.log_tail(400);
+    assert!(log.contains("transcoding"), "the node transcoded:\n{log}");
+    assert_rtp_through_node(&node, &out_a, &out_b);
+    for (phone, heard, own) in [(&a, 1000.0, 440.0), (&b, 440.0, 1000.0)] {
+        let (rate, pcm) = decoded_audio(&phone.dir);
+        let (theirs, mine) = (goertzel_at(&pcm, heard, rate), goertzel_at(&pcm, own, rate));
+        assert!(
+            theirs > 10.0 * mine && theirs > 0.0,
+            "{} decoded {heard} Hz at {theirs:.3e}, its own {own} Hz at {mine:.3e}",
+            phone.ext
+        );
+    }
+}
+
+/// Two phones registered over TLS with `mediaenc=srtp-mand` call each other: the SDES
+/// keys travel only over TLS, the node relays the SRTP untouched, and both phones
+/// report SRTP enabled and RTP received from the node's relay.
+#[test]
+fn srtp_call_between_two_tls_phones_with_mandatory_srtp() {
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        tls: true,
+        log: "info,cti::call=debug",
+        ..NodeSpec::default()
+    });
+    let secure = |tone_hz| Phone {
+        tone_hz,
+        tls: true,
+        mediaenc: Some("srtp-mand"),
+        ..Phone::default()
+    };
+    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &secure(440));
+    let mut b = Baresip::start_with(&node, "1002", node.password("1002"), &secure(1000));
+    a.registered();
+    b.registered();
+    a.command("dial", "sip:1002@127.0.0.1;transport=tls");
+    b.event("CALL_INCOMING");
+    b.command("accept", "");
+    for phone in [&mut a, &mut b] {
+        phone.event("CALL_ESTABLISHED");
+        phone.event("CALL_RTPESTAB");
+    }
+    std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
+    a.command("hangup", "");
+    a.event("CALL_CLOSED");
+    b.event("CALL_CLOSED");
+    let out_a = a.quit();
+    let out_b = b.quit();
+    for (ext, out) in [("1001", &out_a), ("1002", &out_b)] {
+        assert!(
+            out.contains("SRTP is Enabled"),
+            "{ext} did not enable SRTP:\n{}",
+            tail(out, 40)
+        );
+    }
+    assert_rtp_through_node(&node, &out_a, &out_b);
+    let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
+    assert_eq!(cdrs[0].disposition, "answered", "{cdrs:#?}");
+}
+
+/// A phone that insists on SRTP calls one registered over plain UDP: the keys could
+/// only reach it in the clear, so the node refuses the call with 488 rather than fall
+/// back to RTP.
+#[test]
+fn srtp_offer_toward_a_phone_without_tls_is_refused() {
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        tls: true,
+        ..NodeSpec::default()
+    });
+    let secure = Phone {
+        tls: true,
+        mediaenc: Some("srtp-mand"),
+        ..Phone::default()
+    };
+    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &secure);
+    let mut b = Baresip::start(&node, "1002", node.password("1002"));
+    a.registered();
+    b.registered();
+    a.command("dial", "sip:1002@127.0.0.1;transport=tls");
+    let closed = a.event("CALL_CLOSED");
+    assert!(
+        closed.to_string().contains("488"),
+        "the caller was refused with 488: {closed}"
+    );
+    assert!(
+        b.ctrl.event("CALL_INCOMING", Duration::from_secs(1)).is_none(),
+        "the plain-RTP phone never rang"
+    );
+    a.quit();
+    b.quit();
+    let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
+    assert_eq!(cdrs[0].sip_status, Some(488), "{cdrs:#?}");
+}
+
+/// The audio a phone decoded during its call (sndfile's `…-dec.wav`), as mono
+/// samples with their rate; the first half second is skipped (start-up).
+fn decoded_audio(dir: &std::path::Path) -> (f64, Vec<f64>) {
+    let file = std::fs::read_dir(dir)
+        .expect("the phone's directory")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .unwrap_or_else(|| panic!("no decoded-audio dump in {}", dir.display()));
+    let bytes = std::fs::read(&file).expect("read the dump");
+    let wav = WavReader::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let rate = f64::from(wav.format().sample_rate.hz());
+    let pcm: Vec<f64> = wav.to_mono().into_iter().map(f64::from).collect();
+    let skip = (rate / 2.0) as usize;
+    (rate, pcm.get(skip..).unwrap_or_default().to_vec())
+}
+
 /// A row of the node's `recordings` table, with the billed time of its call.
 #[derive(Debug)]
 struct RecordingRow {
@@ -490,7 +713,12 @@ fn recordings(node: &Node) -> Vec<RecordingRow> {
 
 /// The energy of `pcm` (8 kHz) at `hz`, by the Goertzel algorithm.
 fn goertzel(pcm: &[f64], hz: f64) -> f64 {
-    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
+    goertzel_at(pcm, hz, 8000.0)
+}
+
+/// The energy of `pcm` sampled at `rate` Hz at `hz`, by the Goertzel algorithm.
+fn goertzel_at(pcm: &[f64], hz: f64, rate: f64) -> f64 {
+    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * hz / rate).cos();
     let (mut s1, mut s2) = (0.0, 0.0);
     for &x in pcm {
         let s = x + coefficient * s1 - s2;

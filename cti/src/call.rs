@@ -29,6 +29,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tracing::debug;
 
+use crate::codecs;
 use crate::endpoint::{CallEvent, CallRef, Command};
 use crate::node::Ctx;
 use crate::recording::{self, CallRecording};
@@ -87,6 +88,8 @@ struct Call {
     media: Option<Session>,
     /// The caller offered SRTP (SDES keys in its SDP).
     srtp: bool,
+    /// The caller's offer as it sent it, to choose codecs when the callee answers.
+    a_offer: Option<Sdp>,
     /// Digits and other events the relay notices in this call's media.
     media_events: Option<UnboundedReceiver<MediaEvent>>,
     /// The answered call's recording, while `ctx.record` is on.
@@ -209,6 +212,7 @@ impl Call {
             relayed: Vec::new(),
             media: None,
             srtp: false,
+            a_offer: None,
             media_events: None,
             recording: None,
             record_tick: None,
@@ -302,11 +306,16 @@ impl Call {
         }
         self.media_events = Some(session.events());
         watch_media(&session, Side::A, &sdp);
+        self.a_offer = Some(sdp.clone());
         sdp.rewrite_for_relay(
             self.ctx.media_ip,
             &[session.local(Side::B).port()],
             &mut self.origin_b,
         );
+        // SRTP keys bind to the payloads end to end: never transcoded.
+        if !self.srtp {
+            codecs::widen_offer(&mut sdp);
+        }
         self.media = Some(session);
         Ok(Some(sdp.to_bytes()))
     }
@@ -485,7 +494,7 @@ impl Call {
         match resp.status {
             100 => {}
             101..=199 if self.phase == Phase::Routing => {
-                let body = self.relay_sdp(Side::B, &resp.body);
+                let body = self.answer_from_b(&resp.body);
                 let provisional = self.answer_a(resp.status, body);
                 self.ctx.send(Command::Respond {
                     key: self.a_key,
@@ -518,7 +527,7 @@ impl Call {
             return;
         }
         self.cancel_forks();
-        let body = self.relay_sdp(Side::B, &resp.body);
+        let body = self.answer_from_b(&resp.body);
         let ok = self.answer_a(200, body);
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
         self.ctx.send(Command::Respond {
@@ -669,6 +678,39 @@ impl Call {
             Side::B => (session.local(Side::A).port(), &mut self.origin_a),
         };
         sdp.rewrite_for_relay(self.ctx.media_ip, &[port], origin);
+        Some(sdp.to_bytes())
+    }
+
+    /// The callee's answer to the caller's first offer, rewritten for the caller: the
+    /// relay learns B's address, both legs' codecs are chosen (see [`codecs`]), and
+    /// when they differ the answer is narrowed to the caller's codec.
+    fn answer_from_b(&mut self, body: &[u8]) -> Option<Vec<u8>> {
+        if body.is_empty() {
+            return None;
+        }
+        let mut sdp = Sdp::parse(body).ok()?;
+        let session = self.media.as_ref()?;
+        if let Some(remote) = sdp.audio_remote() {
+            session.set_remote(Side::B, remote.rtp, remote.rtcp);
+        }
+        watch_media(session, Side::B, &sdp);
+        if let Some(offer) = &self.a_offer
+            && let Some(choice) = codecs::choose(offer, &sdp)
+        {
+            let set = session
+                .set_codec(Side::B, choice.b)
+                .and_then(|()| session.set_codec(Side::A, choice.a));
+            match set {
+                Ok(()) if choice.transcode => {
+                    debug!(call = self.id.0, a = ?choice.a.codec, b = ?choice.b.codec, "transcoding");
+                    codecs::narrow_answer(&mut sdp, offer, choice.a);
+                }
+                Ok(()) => {}
+                Err(error) => debug!(call = self.id.0, %error, "codecs not set"),
+            }
+        }
+        let port = session.local(Side::A).port();
+        sdp.rewrite_for_relay(self.ctx.media_ip, &[port], &mut self.origin_a);
         Some(sdp.to_bytes())
     }
 

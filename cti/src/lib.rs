@@ -13,6 +13,7 @@
 //! digest) and in [`registrar::Location`]; the tasks here are thin drivers.
 
 mod call;
+mod codecs;
 pub mod demo;
 mod directory;
 mod endpoint;
