@@ -262,10 +262,18 @@ impl Relaying<'_> {
         let verdict = self.latch.handle_packet(side, channel, source);
         let accepted =
             !matches!(verdict, Verdict::Drop(reason) if reason != DropReason::NoDestination);
+        // RTCP multiplexed on the RTP port (RFC 5761) is RTCP for every purpose below.
+        let rtcp = channel == Channel::Rtcp
+            || crate::rtt::is_muxed_rtcp(self.buf.get(..len).unwrap_or_default());
         // Taps hear everything the side's peer sends, forwarded or not (a caller in the
         // IVR talks to the node alone).
-        if accepted && channel == Channel::Rtp && !self.taps.is_empty() {
-            self.listen(side, len);
+        if accepted && !self.taps.is_empty() {
+            if rtcp {
+                let datagram = self.buf.get(..len).unwrap_or_default();
+                self.taps.inspect_rtcp(side, datagram, now());
+            } else {
+                self.listen(side, len);
+            }
         }
         let to = match verdict {
             Verdict::Forward(to) => to,
@@ -277,7 +285,7 @@ impl Relaying<'_> {
         let egress = SockRef::from(self.sockets.get(side.other(), channel));
         let out = &mut self.egress[side.other().index()];
         let datagram = self.buf.get_mut(..len).unwrap_or_default();
-        if channel == Channel::Rtcp || out.is_pass_through() {
+        if rtcp || out.is_pass_through() {
             // Straight to the kernel: the socket is non-blocking, and going around tokio's
             // write-readiness tracking saves its bookkeeping on every datagram.
             let sent = egress.send_to(datagram, &SockAddr::from(to));

@@ -67,6 +67,7 @@ mod ports;
 pub mod quality;
 mod relay;
 pub mod rtp;
+mod rtt;
 pub mod srtp;
 mod stats;
 mod tap;

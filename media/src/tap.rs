@@ -69,6 +69,9 @@ pub struct LegQuality {
     pub lost: u64,
     /// Interarrival jitter, in milliseconds.
     pub jitter_ms: f64,
+    /// Round trip between the node and this side's peer, from the RTCP relayed through
+    /// the session (`None` until the phones exchanged sender and receiver reports).
+    pub rtt_ms: Option<f64>,
     /// E-model rating R (0–100).
     pub r: f64,
     /// Mean opinion score (1–4.5).
@@ -81,6 +84,7 @@ pub(crate) struct Taps {
     dtmf: [Option<DtmfTap>; 2],
     quality: [Option<QualityTap>; 2],
     audio: [Option<AudioTap>; 2],
+    rtt: crate::rtt::RelayedRtt,
 }
 
 /// Decodes one side's G.711 payloads of one payload type.
@@ -168,7 +172,7 @@ impl Taps {
                 (lost as f64 / expected as f64).min(1.0)
             },
             jitter_ms: stats.jitter_ms(),
-            rtt_ms: None,
+            rtt_ms: self.rtt.rtt(side).map(|d| d.as_secs_f64() * 1000.0),
             burst_ratio: None,
             buffer_delay_ms: None,
         };
@@ -179,6 +183,7 @@ impl Taps {
             received: stats.received(),
             lost,
             jitter_ms: report.jitter_ms,
+            rtt_ms: report.rtt_ms,
             r: score.r,
             mos: score.mos,
         })
@@ -186,6 +191,13 @@ impl Taps {
 
     /// Watches `side`'s RTP for telephone-events of payload type `pt` at
     /// `clock_rate` (from the SDP the side sent). Replaces an earlier watch.
+    /// Takes note of an RTCP datagram `side` sent (for round-trip times).
+    pub(crate) fn inspect_rtcp(&mut self, side: Side, datagram: &[u8], now: Instant) {
+        if self.quality.iter().any(Option::is_some) {
+            self.rtt.handle(side, datagram, now);
+        }
+    }
+
     pub(crate) fn watch_dtmf(
         &mut self,
         side: Side,
