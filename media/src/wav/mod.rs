@@ -3,13 +3,14 @@
 //! # Contract
 //!
 //! * [`WavReader::parse`] reads a RIFF/WAVE file held in memory. It accepts linear PCM,
+//!   or G.711 (µ-law, A-law: the usual telephony prompt files, half the size),
 //!   mono or stereo, 16-bit (and 8-bit, which it converts to 16-bit), at 8, 16 or
 //!   48 kHz (the engine's [`SampleRate`]s); `WAVE_FORMAT_EXTENSIBLE` files are
 //!   accepted when their sub-format is PCM. It skips chunks it does not need (`LIST`,
 //!   `fact`, `cue `, …), honours the pad byte after odd-sized chunks, ignores the RIFF
 //!   size field (streaming writers leave it 0 or wrong) and reads a `data` chunk that
 //!   claims more bytes than the file holds as far as the file goes. Anything it cannot
-//!   play — compressed formats (G.711, ADPCM, MP3…), float, 24- and 32-bit PCM, more
+//!   play — other compressed formats (ADPCM, MP3…), float, 24- and 32-bit PCM, more
 //!   than two channels, other rates (convert 44.1 kHz studio files beforehand) — is a
 //!   typed [`WavError`]. No input makes it panic.
 //! * [`Prompt::from_wav`] parses a file, mixes stereo down to mono and converts it once
@@ -85,14 +86,28 @@ pub enum SampleEncoding {
     Unsigned8,
     /// 16-bit signed little-endian PCM.
     Signed16,
+    /// 8-bit G.711 µ-law (`WAVE_FORMAT_MULAW`), the usual telephony prompt format.
+    MuLaw,
+    /// 8-bit G.711 A-law (`WAVE_FORMAT_ALAW`).
+    ALaw,
 }
 
 impl SampleEncoding {
+    /// The WAV format tag (`WAVE_FORMAT_PCM`, `_ALAW` or `_MULAW`).
+    #[must_use]
+    pub const fn format_tag(self) -> u16 {
+        match self {
+            Self::Unsigned8 | Self::Signed16 => 1,
+            Self::ALaw => 6,
+            Self::MuLaw => 7,
+        }
+    }
+
     /// Bytes per sample of one channel.
     #[must_use]
     pub const fn bytes(self) -> usize {
         match self {
-            Self::Unsigned8 => 1,
+            Self::Unsigned8 | Self::MuLaw | Self::ALaw => 1,
             Self::Signed16 => 2,
         }
     }

@@ -66,6 +66,12 @@ impl Prompt {
         self.samples.chunks_exact(super::frame_len(self.rate))
     }
 
+    /// The same prompt at `rate` (a copy converted as a whole, see [`Prompt::from_wav`]).
+    #[must_use]
+    pub fn converted_to(&self, rate: SampleRate) -> Self {
+        Self::from_samples(rate, convert(&self.samples, self.rate, rate))
+    }
+
     /// Playing time (whole frames).
     #[must_use]
     pub fn duration(&self) -> Duration {

@@ -5,6 +5,8 @@ use std::time::Duration;
 use super::{Channels, SampleEncoding, SampleRate, WavError, WavFormat};
 
 const WAVE_FORMAT_PCM: u16 = 0x0001;
+const WAVE_FORMAT_ALAW: u16 = 0x0006;
+const WAVE_FORMAT_MULAW: u16 = 0x0007;
 const WAVE_FORMAT_EXTENSIBLE: u16 = 0xFFFE;
 /// Bytes 2..16 of every `KSDATAFORMAT_SUBTYPE_*` GUID built from a format tag.
 const SUBTYPE_GUID_TAIL: [u8; 14] = [
@@ -119,6 +121,16 @@ impl Iterator for Samples<'_> {
                 self.data = rest;
                 Some(i16::from_le_bytes([lo, hi]))
             }
+            SampleEncoding::MuLaw => {
+                let (&b, rest) = self.data.split_first()?;
+                self.data = rest;
+                Some(crate::codec::g711::ulaw_decode(b))
+            }
+            SampleEncoding::ALaw => {
+                let (&b, rest) = self.data.split_first()?;
+                self.data = rest;
+                Some(crate::codec::g711::alaw_decode(b))
+            }
         }
     }
 
@@ -173,13 +185,15 @@ fn parse_format(fmt: &[u8]) -> Result<WavFormat, WavError> {
         WAVE_FORMAT_EXTENSIBLE => extensible_subformat(fmt)?,
         tag => tag,
     };
-    if format_tag != WAVE_FORMAT_PCM {
-        return Err(WavError::UnsupportedEncoding { format_tag });
-    }
-    let encoding = match bits {
-        8 => SampleEncoding::Unsigned8,
-        16 => SampleEncoding::Signed16,
-        other => return Err(WavError::UnsupportedBitDepth(other)),
+    let encoding = match (format_tag, bits) {
+        (WAVE_FORMAT_PCM, 8) => SampleEncoding::Unsigned8,
+        (WAVE_FORMAT_PCM, 16) => SampleEncoding::Signed16,
+        (WAVE_FORMAT_ALAW, 8) => SampleEncoding::ALaw,
+        (WAVE_FORMAT_MULAW, 8) => SampleEncoding::MuLaw,
+        (WAVE_FORMAT_PCM | WAVE_FORMAT_ALAW | WAVE_FORMAT_MULAW, other) => {
+            return Err(WavError::UnsupportedBitDepth(other));
+        }
+        _ => return Err(WavError::UnsupportedEncoding { format_tag }),
     };
     let channels = match channels {
         1 => Channels::Mono,

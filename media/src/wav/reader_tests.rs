@@ -131,14 +131,6 @@ fn rejects_what_it_cannot_play() {
     let case =
         |fmt: Vec<u8>| WavReader::parse(&riff(&[(b"fmt ", fmt), (b"data", vec![0; 12])])).err();
     assert_eq!(
-        case(fmt_chunk(7, 1, 8_000, 8)),
-        Some(WavError::UnsupportedEncoding { format_tag: 7 })
-    );
-    assert_eq!(
-        case(fmt_chunk(6, 1, 8_000, 8)),
-        Some(WavError::UnsupportedEncoding { format_tag: 6 })
-    );
-    assert_eq!(
         case(fmt_chunk(0x11, 1, 8_000, 4)),
         Some(WavError::UnsupportedEncoding { format_tag: 0x11 })
     );
@@ -247,4 +239,54 @@ proptest! {
         let wav = WavReader::parse(&file).expect("valid");
         prop_assert_eq!(wav.samples().collect::<Vec<_>>(), samples);
     }
+}
+
+#[test]
+fn g711_files_decode_through_the_tables() {
+    for (encoding, encode_one) in [
+        (
+            SampleEncoding::MuLaw,
+            crate::codec::g711::ulaw_encode as fn(i16) -> u8,
+        ),
+        (SampleEncoding::ALaw, crate::codec::g711::alaw_encode),
+    ] {
+        let format = WavFormat {
+            channels: Channels::Mono,
+            sample_rate: SampleRate::Hz8000,
+            encoding,
+        };
+        let pcm: Vec<i16> = (0..160).map(|i| (i * 200 - 16_000) as i16).collect();
+        let data: Vec<u8> = pcm.iter().map(|&s| encode_one(s)).collect();
+        let mut file = crate::wav::header(format, data.len() as u64)
+            .expect("small")
+            .to_vec();
+        file.extend_from_slice(&data);
+        let wav = WavReader::parse(&file).expect("G.711 WAV parses");
+        assert_eq!(wav.format(), format);
+        let decoded: Vec<i16> = wav.samples().collect();
+        assert_eq!(decoded.len(), 160);
+        for (d, s) in decoded.iter().zip(&pcm) {
+            assert!(
+                (d - s).abs() <= (s.abs() / 16).max(16),
+                "{encoding:?}: {s} came back as {d}"
+            );
+        }
+    }
+}
+
+#[test]
+fn g711_files_must_be_8_bit() {
+    let format = WavFormat {
+        channels: Channels::Mono,
+        sample_rate: SampleRate::Hz8000,
+        encoding: SampleEncoding::MuLaw,
+    };
+    let mut file = crate::wav::header(format, 4).expect("small").to_vec();
+    file[34] = 16; // bits per sample
+    file[32] = 2; // block align to match
+    file.extend_from_slice(&[0; 4]);
+    assert_eq!(
+        WavReader::parse(&file).map(|_| ()),
+        Err(WavError::UnsupportedBitDepth(16))
+    );
 }

@@ -27,7 +27,7 @@ pub fn header(format: WavFormat, data_len: u64) -> Result<[u8; HEADER_LEN], WavE
     h[8..12].copy_from_slice(b"WAVE");
     h[12..16].copy_from_slice(b"fmt ");
     h[16..20].copy_from_slice(&16u32.to_le_bytes());
-    h[20..22].copy_from_slice(&1u16.to_le_bytes()); // WAVE_FORMAT_PCM
+    h[20..22].copy_from_slice(&format.encoding.format_tag().to_le_bytes());
     h[22..24].copy_from_slice(&channels.to_le_bytes());
     h[24..28].copy_from_slice(&format.sample_rate.hz().to_le_bytes());
     h[28..32].copy_from_slice(&byte_rate.to_le_bytes());
