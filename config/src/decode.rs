@@ -13,9 +13,9 @@ use crate::error::{ConfigError, ProblemKind, Problems};
 use crate::reader::{Field, Section, resolve};
 use crate::rules::{Bound, Order, check_order, digest_algorithms, trusted_sources};
 use crate::sections::{
-    AuthConfig, CallsConfig, DEFAULT_SQLITE_FILE, HttpConfig, LogConfig, MediaConfig, NodeConfig,
-    NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl, TlsConfig, TlsIdentity,
-    advertise_for,
+    AuthConfig, CallsConfig, DEFAULT_SQLITE_FILE, HttpConfig, IvrConfig, LogConfig, MediaConfig,
+    NodeConfig, NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl, TlsConfig,
+    TlsIdentity, advertise_for,
 };
 
 const NODE_KEYS: &[&str] = &["name", "data_dir"];
@@ -50,6 +50,7 @@ const AUTH_KEYS: &[&str] = &[
 const MEDIA_KEYS: &[&str] = &["bind", "advertise", "rtp_port_min", "rtp_port_max"];
 const STORE_KEYS: &[&str] = &["url", "cdr_batch_max"];
 const CALLS_KEYS: &[&str] = &["ring_timeout_s", "max_duration_s", "record"];
+const IVR_KEYS: &[&str] = &["flows", "prompts", "numbers"];
 const HTTP_KEYS: &[&str] = &["listen", "port"];
 const LOG_KEYS: &[&str] = &["level"];
 
@@ -63,6 +64,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("media", MEDIA_KEYS),
     ("store", STORE_KEYS),
     ("calls", CALLS_KEYS),
+    ("ivr", IVR_KEYS),
     ("http", HTTP_KEYS),
     ("log", LOG_KEYS),
 ];
@@ -109,6 +111,7 @@ fn decode_sections(root: &Section<'_, '_>, base: &Path, p: &mut Problems) -> Nod
         auth: auth_section(&root.section("auth", AUTH_KEYS, p), &d.auth, p),
         store: store_section(&store_table, &d.store, &node.data_dir, p),
         calls: calls_section(&root.section("calls", CALLS_KEYS, p), &d.calls, p),
+        ivr: ivr_section(&root.section("ivr", IVR_KEYS, p), &node.data_dir, base, p),
         log: log_section(&root.section("log", LOG_KEYS, p), &d.log, p),
         node,
         sip,
@@ -360,6 +363,53 @@ fn calls_section(s: &Section<'_, '_>, d: &CallsConfig, p: &mut Problems) -> Call
         }),
         record: value_or(s.boolean(p, "record"), || d.record),
     }
+}
+
+fn ivr_section(s: &Section<'_, '_>, data_dir: &Path, base: &Path, p: &mut Problems) -> IvrConfig {
+    let flows = value_or(s.path(p, "flows", base), || data_dir.join("flows"));
+    let prompts = value_or(s.path(p, "prompts", base), || data_dir.join("prompts"));
+    let mut numbers: Vec<(String, String)> = Vec::new();
+    let expected = "a table of dialled number = \"flow name\"";
+    if let Some(table) = s.string_table(p, "numbers", expected) {
+        for (number, flow) in table.value {
+            if !valid_dialled(number.get_ref()) {
+                let what = format!(
+                    "{:?} is not a dialled number (1 to 32 of 0-9 * # +)",
+                    number.get_ref()
+                );
+                s.invalid(
+                    p,
+                    number.span(),
+                    "numbers",
+                    ProblemKind::InvalidValue,
+                    &what,
+                );
+            } else if !valid_flow_name(flow.get_ref()) {
+                let what = format!(
+                    "{:?} is not a flow name (a file stem: A-Z a-z 0-9 - _)",
+                    flow.get_ref()
+                );
+                s.invalid(p, flow.span(), "numbers", ProblemKind::InvalidValue, &what);
+            } else {
+                numbers.push(((*number.get_ref()).to_owned(), (*flow.get_ref()).to_owned()));
+            }
+        }
+    }
+    IvrConfig {
+        flows,
+        prompts,
+        numbers,
+    }
+}
+
+fn valid_dialled(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit() || b"*#+".contains(&b))
+}
+
+fn valid_flow_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn http_section(s: &Section<'_, '_>, d: &HttpConfig, p: &mut Problems) -> HttpConfig {

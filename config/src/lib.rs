@@ -51,8 +51,9 @@ pub use demo::demo_toml;
 pub use error::{ConfigError, Diagnostic, ProblemKind};
 pub use ipnet::{IpNet, IpNetError};
 pub use sections::{
-    AuthConfig, CallsConfig, DigestAlgorithm, HttpConfig, LogConfig, MediaConfig, NodeConfig,
-    NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl, TlsConfig, TlsIdentity,
+    AuthConfig, CallsConfig, DigestAlgorithm, HttpConfig, IvrConfig, LogConfig, MediaConfig,
+    NodeConfig, NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl, TlsConfig,
+    TlsIdentity,
 };
 
 impl NodeConfig {

@@ -237,6 +237,36 @@ impl<'t, 'i> Section<'t, 'i> {
         })
     }
 
+    /// A table of strings (`numbers = { "500" = "main" }`): each key and value with
+    /// its span, in file order.
+    #[allow(clippy::type_complexity, reason = "pairs of spanned key and value")]
+    pub(crate) fn string_table(
+        &self,
+        p: &mut Problems,
+        key: &str,
+        expected: &str,
+    ) -> Option<Field<Vec<(Spanned<&'t str>, Spanned<&'t str>)>>> {
+        let (k, v) = self.entry(key)?;
+        let DeValue::Table(table) = v.get_ref() else {
+            self.wrong_type(p, key, v, expected);
+            return None;
+        };
+        let mut out = Vec::with_capacity(table.len());
+        for (name, value) in table.iter() {
+            match value.get_ref() {
+                DeValue::String(s) => out.push((
+                    Spanned::new(name.span(), name.get_ref().as_ref()),
+                    Spanned::new(value.span(), s.as_ref()),
+                )),
+                _ => self.wrong_type(p, key, value, expected),
+            }
+        }
+        Some(Field {
+            value: out,
+            key_at: k.span(),
+        })
+    }
+
     /// Reports an acceptable-looking value at `at` that breaks a rule.
     pub(crate) fn invalid(
         &self,

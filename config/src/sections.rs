@@ -28,6 +28,8 @@ pub struct NodeConfig {
     pub store: StoreConfig,
     /// `[calls]`: per-call limits.
     pub calls: CallsConfig,
+    /// `[ivr]`: call flows, prompts, and the numbers they answer.
+    pub ivr: IvrConfig,
     /// `[http]`: the CTI API and dashboard listener.
     pub http: HttpConfig,
     /// `[log]`: log filtering.
@@ -212,6 +214,18 @@ pub struct CallsConfig {
     pub record: bool,
 }
 
+/// `[ivr]`: where call flows and prompts are, and which dialled numbers a flow answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IvrConfig {
+    /// Directory of flow files (`NAME.toml`, the flow's name is the file's stem).
+    pub flows: PathBuf,
+    /// Directory of prompts (`LANGUAGE/NAME.wav`).
+    pub prompts: PathBuf,
+    /// Dialled number → flow name, in file order. A number here is answered by the
+    /// node and runs the flow; every other number rings the extension it names.
+    pub numbers: Vec<(String, String)>,
+}
+
 /// `[http]`: the CTI API and supervisor dashboard listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
@@ -273,6 +287,11 @@ impl NodeConfig {
                 ring_timeout: Duration::from_secs(60),
                 max_duration: Duration::from_secs(14_400),
                 record: false,
+            },
+            ivr: IvrConfig {
+                flows: data_dir.join("flows"),
+                prompts: data_dir.join("prompts"),
+                numbers: Vec::new(),
             },
             http: HttpConfig {
                 listen: IpAddr::V4(Ipv4Addr::LOCALHOST),

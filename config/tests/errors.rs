@@ -31,7 +31,28 @@ fn cases() -> Vec<Case> {
             text: "# comment\n[sipp]\nport = 1\n",
             kind: UnknownKey,
             display: "switchyard.toml:2:2: unknown key `sipp` at the top level, expected one \
-                      of: node, sip, registrar, auth, media, store, calls, http, log",
+                      of: node, sip, registrar, auth, media, store, calls, ivr, http, log",
+        },
+        Case {
+            name: "a dialled number that is not one",
+            text: "[ivr]\nnumbers = { \"500\" = \"main\", \"sales line\" = \"sales\" }\n",
+            kind: InvalidValue,
+            display: "switchyard.toml:2:29: ivr.numbers: \"sales line\" is not a dialled number \
+                      (1 to 32 of 0-9 * # +)",
+        },
+        Case {
+            name: "a flow name that is not a file stem",
+            text: "[ivr]\nnumbers = { \"500\" = \"../main\" }\n",
+            kind: InvalidValue,
+            display: "switchyard.toml:2:21: ivr.numbers: \"../main\" is not a flow name \
+                      (a file stem: A-Z a-z 0-9 - _)",
+        },
+        Case {
+            name: "numbers that are not a table",
+            text: "[ivr]\nnumbers = [\"500\"]\n",
+            kind: WrongType,
+            display: "switchyard.toml:2:11: ivr.numbers: expected a table of dialled number = \
+                      \"flow name\", found an array",
         },
         Case {
             name: "string where an integer belongs",
