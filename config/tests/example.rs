@@ -16,6 +16,8 @@ const DERIVED: &[&str] = &[
     "sip.tls_key",
     "sip.advertise",
     "media.advertise",
+    "ivr.flows",
+    "ivr.prompts",
 ];
 
 #[test]
