@@ -1,0 +1,591 @@
+//! Steps that do not listen to keys: lookup, http, branch, set, queue,
+//! voicemail, transfer, sub-flows, and the run-time guards.
+
+mod common;
+
+use common::{Call, monday_noon, ms, secs, set};
+use ivr::{
+    Command, Failure, HttpMethod, HttpOutcome, Input, LookupKey, Outcome, QueueExit,
+    TransferTarget, Value,
+};
+
+const LOOKUP: &str = r#"
+[flow]
+languages = ["en", "es"]
+
+[steps.find]
+type = "lookup"
+by = "caller"
+fields = ["tier", "open_orders"]
+timeout_ms = 1500
+found = "route"
+not_found = "stranger"
+
+[steps.route]
+type = "branch"
+cases = [{ var = "customer.tier", eq = "VIP", goto = "vip" }]
+else = "orders"
+
+[steps.orders]
+type = "play"
+play = ["you_have", { say = "${customer.open_orders}", as = "number" }, "orders"]
+next = "bye"
+
+[steps.vip]
+type = "queue"
+queue = "premium"
+priority = 9
+skills = { "${language}" = 2, vip = 1 }
+data = { tier = "${customer.tier}" }
+
+[steps.stranger]
+type = "transfer"
+extension = "100"
+
+[steps.bye]
+type = "hangup"
+"#;
+
+fn lookup_id(call: &mut Call) -> u64 {
+    match call.one() {
+        Command::Lookup { id, key, fields } => {
+            assert_eq!(key, LookupKey::Caller("+15550100".into()));
+            assert_eq!(fields, ["tier", "open_orders"]);
+            id
+        }
+        other => panic!("expected Lookup, got {other:?}"),
+    }
+}
+
+#[test]
+fn lookup_found_sets_only_the_listed_fields() {
+    let set = set(&[("main", LOOKUP)]);
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    let id = lookup_id(&mut call);
+    assert_eq!(call.timer(), Some(ms(1500)));
+    let fields = vec![
+        ("tier".to_owned(), Value::from("gold")),
+        ("open_orders".to_owned(), Value::Int(1234)),
+        ("name".to_owned(), Value::from("Ada")),
+    ];
+    call.input(Input::LookupResult {
+        id,
+        found: true,
+        fields,
+    });
+    let (_, prompts) = call.played();
+    assert_eq!(
+        prompts,
+        [
+            "en/you_have",
+            "en/numbers/1",
+            "en/numbers/thousand",
+            "en/numbers/200",
+            "en/numbers/34",
+            "en/orders"
+        ]
+    );
+    assert_eq!(call.var("customer.tier").as_deref(), Some("gold"));
+    assert_eq!(
+        call.var("customer.name"),
+        None,
+        "unlisted fields are dropped"
+    );
+    assert!(call.ivr.is_core("customer.tier"));
+    assert!(call.ivr.is_core("caller"));
+    assert!(!call.ivr.is_core("language"));
+}
+
+#[test]
+fn vip_customer_is_queued_with_templated_skills_and_data() {
+    let set = set(&[("main", LOOKUP)]);
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    let id = lookup_id(&mut call);
+    let fields = vec![("tier".to_owned(), Value::from("VIP"))];
+    call.input(Input::LookupResult {
+        id,
+        found: true,
+        fields,
+    });
+    assert_eq!(
+        call.one(),
+        Command::Enqueue {
+            queue: "premium".into(),
+            priority: 9,
+            skills: vec![("en".into(), 2), ("vip".into(), 1)],
+            data: vec![("tier".into(), "VIP".into())],
+        }
+    );
+    assert_eq!(
+        call.outcome(),
+        Some(&Outcome::Queued {
+            queue: "premium".into()
+        })
+    );
+    assert_eq!(call.steps(), ["find", "route", "vip"]);
+}
+
+#[test]
+fn lookup_not_found_timeout_and_stale_answers() {
+    let set = set(&[("main", LOOKUP)]);
+    let stranger = Outcome::Transferred {
+        target: TransferTarget::Extension("100".into()),
+    };
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    let id = lookup_id(&mut call);
+    call.input(Input::LookupResult {
+        id: id + 7,
+        found: true,
+        fields: vec![],
+    });
+    assert!(
+        call.outcome().is_none(),
+        "an answer to another id is ignored"
+    );
+    call.input(Input::LookupResult {
+        id,
+        found: false,
+        fields: vec![],
+    });
+    assert_eq!(call.outcome(), Some(&stranger));
+
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    let id = lookup_id(&mut call);
+    call.wait(ms(1499));
+    call.input(Input::Timeout);
+    assert!(
+        call.outcome().is_none(),
+        "a timeout before the deadline is ignored"
+    );
+    call.fire_timeout();
+    assert_eq!(call.outcome(), Some(&stranger));
+    call.input(Input::LookupResult {
+        id,
+        found: true,
+        fields: vec![],
+    });
+    assert_eq!(
+        call.steps(),
+        ["find", "stranger"],
+        "a late answer changes nothing"
+    );
+}
+
+#[test]
+fn lookup_by_empty_account_skips_to_not_found() {
+    let flow = r#"
+[steps.blank]
+type = "set"
+vars = { acct = "" }
+next = "ask"
+
+[steps.ask]
+type = "collect"
+var = "acct"
+retries = 0
+next = "find"
+fallback = "find"
+
+[steps.find]
+type = "lookup"
+by = "account"
+account = "acct"
+fields = ["tier"]
+found = "yes"
+not_found = "no"
+
+[steps.yes]
+type = "hangup"
+
+[steps.no]
+type = "transfer"
+extension = "1"
+"#;
+    let set = set(&[("main", flow)]);
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    call.fire_timeout();
+    assert!(matches!(call.outcome(), Some(Outcome::Transferred { .. })));
+    assert!(
+        call.commands()
+            .iter()
+            .all(|c| !matches!(c, Command::Lookup { .. }))
+    );
+
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    call.keys("4711#");
+    let Command::Lookup { key, .. } = call.one() else {
+        panic!("expected a lookup");
+    };
+    assert_eq!(key, LookupKey::Account("4711".into()));
+}
+
+const HTTP: &str = r#"
+[steps.ask]
+type = "set"
+vars = { ticket = "4/2" }
+next = "fetch"
+
+[steps.fetch]
+type = "http"
+endpoint = "crm"
+path = "/tickets/${ticket}?via=ivr&q=a b"
+body = { ticket = "${ticket}", source = "ivr" }
+fields = ["state"]
+timeout_ms = 2500
+next = "say"
+fallback = "down"
+
+[steps.say]
+type = "play"
+play = [{ say = "${http.state}", as = "word", values = ["open", "closed"] }]
+next = "bye"
+
+[steps.bye]
+type = "hangup"
+
+[steps.down]
+type = "transfer"
+extension = "200"
+"#;
+
+fn http_call() -> (Call, u64) {
+    let set = set(&[("main", HTTP)]);
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    let Command::Http { id, request } = call.one() else {
+        panic!("expected an http request");
+    };
+    assert_eq!(request.endpoint, "crm");
+    assert_eq!(request.method, HttpMethod::Post);
+    assert_eq!(request.path, "/tickets/4%2F2?via=ivr&q=a b");
+    assert_eq!(
+        request.body,
+        [
+            ("ticket".into(), "4/2".into()),
+            ("source".into(), "ivr".into())
+        ]
+    );
+    assert_eq!(call.timer(), Some(ms(2500)));
+    (call, id)
+}
+
+#[test]
+fn http_success_failure_and_timeout() {
+    // The template's own text is kept; only variable values are percent-encoded.
+    let (mut call, id) = http_call();
+    let fields = vec![
+        ("state".to_owned(), Value::from("open")),
+        ("x".to_owned(), Value::from("y")),
+    ];
+    call.input(Input::HttpResult {
+        id,
+        outcome: HttpOutcome::Response {
+            status: 200,
+            fields,
+        },
+    });
+    assert_eq!(call.played().1, ["open"]);
+    assert_eq!(call.var("http.state").as_deref(), Some("open"));
+    assert_eq!(call.var("http.x"), None);
+
+    for outcome in [
+        HttpOutcome::Response {
+            status: 503,
+            fields: vec![],
+        },
+        HttpOutcome::Failed,
+    ] {
+        let (mut call, id) = http_call();
+        call.input(Input::HttpResult { id, outcome });
+        assert!(matches!(call.outcome(), Some(Outcome::Transferred { .. })));
+    }
+    let (mut call, _) = http_call();
+    call.fire_timeout();
+    assert!(matches!(call.outcome(), Some(Outcome::Transferred { .. })));
+}
+
+#[test]
+fn branch_conditions() {
+    let flow = r#"
+[steps.b]
+type = "branch"
+cases = [
+  { var = "caller", prefix = "+1800", goto = "t1" },
+  { var = "caller", in = ["100", "101"], goto = "t2" },
+  { var = "caller", gt = 5000, goto = "t3" },
+  { var = "caller", ne = "42", set = "caller", goto = "t4" },
+]
+else = "t5"
+
+[steps.t1]
+type = "hangup"
+[steps.t2]
+type = "hangup"
+[steps.t3]
+type = "hangup"
+[steps.t4]
+type = "hangup"
+[steps.t5]
+type = "hangup"
+"#;
+    let set = set(&[("main", flow)]);
+    for (caller, step) in [
+        ("+18005550100", "t1"),
+        ("101", "t2"),
+        ("6000", "t3"),
+        ("4999", "t4"),
+        ("42", "t5"),
+    ] {
+        let call = Call::start(&set, "main", caller, monday_noon());
+        assert_eq!(call.steps(), ["b", step], "caller {caller}");
+    }
+}
+
+#[test]
+fn set_language_switches_the_prompt_directory() {
+    let flow = r#"
+[flow]
+languages = ["en", "es"]
+
+[steps.lang]
+type = "set"
+vars = { language = "es", n = 3 }
+next = "hello"
+
+[steps.hello]
+type = "play"
+play = ["hello", { say = "${n}", as = "ordinal" }, { say = "2026-12-01", as = "date" }]
+next = "bye"
+
+[steps.bye]
+type = "hangup"
+"#;
+    let set = set(&[("main", flow)]);
+    let mut call = Call::start(&set, "main", "+1", monday_noon());
+    let (_, prompts) = call.played();
+    assert_eq!(
+        prompts,
+        [
+            "es/hello",
+            "es/ordinals/3",
+            "es/months/12",
+            "es/ordinals/1",
+            "es/numbers/2",
+            "es/numbers/thousand",
+            "es/numbers/26"
+        ]
+    );
+}
+
+const QUEUE: &str = r#"
+[steps.q]
+type = "queue"
+queue = "support"
+on_exit = "vm"
+
+[steps.vm]
+type = "voicemail"
+mailbox = "support"
+greeting = ["busy"]
+max_duration_s = 60
+"#;
+
+#[test]
+fn queue_exit_continues_and_answer_ends() {
+    let set = set(&[("main", QUEUE)]);
+    let mut call = Call::start(&set, "main", "+1", monday_noon());
+    assert!(matches!(call.one(), Command::Enqueue { priority: 0, .. }));
+    assert!(call.outcome().is_none(), "waits for the queue");
+    call.input(Input::QueueExited {
+        reason: QueueExit::Overflow,
+    });
+    assert_eq!(call.var("queue.exit_reason").as_deref(), Some("overflow"));
+    let (id, prompts) = call.played();
+    assert_eq!(prompts, ["busy"]);
+    call.key('1');
+    assert!(
+        call.commands().is_empty(),
+        "keys do not interrupt a greeting"
+    );
+    call.finish_play(id);
+    let Command::RecordVoicemail {
+        id,
+        mailbox,
+        max_duration,
+    } = call.one()
+    else {
+        panic!("expected a recording");
+    };
+    assert_eq!((mailbox.as_str(), max_duration), ("support", secs(60)));
+    assert_eq!(call.timer(), Some(secs(70)));
+    call.input(Input::VoicemailFinished { id, recorded: true });
+    assert_eq!(call.one(), Command::Hangup);
+    assert_eq!(
+        call.outcome(),
+        Some(&Outcome::Voicemail {
+            mailbox: "support".into()
+        })
+    );
+
+    let mut call = Call::start(&set, "main", "+1", monday_noon());
+    call.input(Input::QueueExited {
+        reason: QueueExit::Answered,
+    });
+    assert_eq!(
+        call.outcome(),
+        Some(&Outcome::Queued {
+            queue: "support".into()
+        })
+    );
+}
+
+#[test]
+fn voicemail_that_never_reports_ends_at_its_deadline() {
+    let flow = QUEUE.replace("greeting = [\"busy\"]\n", "");
+    let set = set(&[("main", &flow)]);
+    let mut call = Call::start(&set, "main", "+1", monday_noon());
+    call.commands();
+    call.input(Input::QueueExited {
+        reason: QueueExit::Timeout,
+    });
+    assert!(matches!(call.one(), Command::RecordVoicemail { .. }));
+    call.fire_timeout();
+    assert_eq!(call.one(), Command::Hangup);
+}
+
+#[test]
+fn sub_flows_return_to_the_caller() {
+    let main = r#"
+[steps.go]
+type = "call"
+flow = "sub"
+next = "after"
+
+[steps.after]
+type = "transfer"
+number = "+15550000"
+"#;
+    let sub = r#"
+[steps.hi]
+type = "play"
+play = ["sub_hello"]
+next = "back"
+
+[steps.back]
+type = "return"
+"#;
+    let set = set(&[("main", main), ("sub", sub)]);
+    let mut call = Call::start(&set, "main", "+1", monday_noon());
+    let (id, _) = call.played();
+    assert_eq!(call.ivr.current_flow().name().as_str(), "sub");
+    call.finish_play(id);
+    assert!(matches!(call.outcome(), Some(Outcome::Transferred { .. })));
+    let path: Vec<String> = call.ivr.path().iter().map(ToString::to_string).collect();
+    assert_eq!(path, ["main.go", "sub.hi", "sub.back", "main.after"]);
+}
+
+#[test]
+fn return_from_the_top_flow_hangs_up() {
+    let set = set(&[("main", "[steps.r]\ntype = \"return\"\n")]);
+    let mut call = Call::start(&set, "main", "+1", monday_noon());
+    assert_eq!(call.one(), Command::Hangup);
+    assert_eq!(call.outcome(), Some(&Outcome::HungUp));
+}
+
+#[test]
+fn runaway_recursion_and_busy_loops_fail_safely() {
+    let recursive = "[steps.again]\ntype = \"call\"\nflow = \"main\"\nnext = \"end\"\n\n[steps.end]\ntype = \"hangup\"\n";
+    let set1 = set(&[("main", recursive)]);
+    let mut call = Call::start(&set1, "main", "+1", monday_noon());
+    assert_eq!(call.one(), Command::Hangup);
+    assert_eq!(
+        call.outcome(),
+        Some(&Outcome::Failed {
+            reason: Failure::TooDeep
+        })
+    );
+
+    // A play that says nothing does not wait: the loop is only caught at run time.
+    let spinning = r#"
+[steps.blank]
+type = "set"
+vars = { x = "" }
+next = "say"
+
+[steps.say]
+type = "play"
+play = [{ say = "${x}", as = "digits" }]
+next = "back"
+
+[steps.back]
+type = "goto"
+next = "say"
+"#;
+    let set2 = set(&[("main", spinning)]);
+    let mut call = Call::start(&set2, "main", "+1", monday_noon());
+    assert_eq!(call.one(), Command::Hangup);
+    assert_eq!(
+        call.outcome(),
+        Some(&Outcome::Failed {
+            reason: Failure::BusyLoop
+        })
+    );
+    assert_eq!(call.ivr.path().len(), 1000);
+}
+
+#[test]
+fn caller_hangup_ends_everything() {
+    let set = set(&[("main", LOOKUP)]);
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    let id = lookup_id(&mut call);
+    call.input(Input::Hangup);
+    assert_eq!(call.outcome(), Some(&Outcome::CallerHungUp));
+    assert_eq!(call.timer(), None);
+    call.input(Input::LookupResult {
+        id,
+        found: true,
+        fields: vec![],
+    });
+    call.input(Input::Start);
+    assert!(call.commands().is_empty());
+}
+
+#[test]
+fn the_first_step_written_is_the_start_unless_flow_start_says_otherwise() {
+    let text =
+        "[steps.zulu]\ntype = \"hangup\"\n\n[steps.alpha]\ntype = \"goto\"\nnext = \"zulu\"\n";
+    let set1 = set(&[("main", text)]);
+    let call = Call::start(&set1, "main", "+1", monday_noon());
+    assert_eq!(call.steps(), ["zulu"]);
+    let text = format!("[flow]\nstart = \"alpha\"\n\n{text}");
+    let set2 = set(&[("main", &text)]);
+    let call = Call::start(&set2, "main", "+1", monday_noon());
+    assert_eq!(call.steps(), ["alpha", "zulu"]);
+}
+
+#[test]
+fn flow_prompts_list_every_fragment_in_every_language() {
+    let set = set(&[("main", LOOKUP)]);
+    let prompts = set.prompts();
+    for name in [
+        "en/you_have",
+        "es/orders",
+        "en/numbers/99",
+        "es/numbers/900",
+        "es/numbers/thousand",
+    ] {
+        assert!(prompts.contains(name), "{name}");
+    }
+    assert!(
+        !prompts.contains("en/digits/4"),
+        "no digits are said in this flow"
+    );
+    assert_eq!(prompts.len(), 2 * (2 + 112));
+}
+
+#[test]
+fn engines_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<ivr::Interpreter>();
+    send_sync::<ivr::FlowSet>();
+    send_sync::<ivr::Flow>();
+}
