@@ -45,9 +45,9 @@ mod sim {
     impl Backend for Customers {
         fn lookup(&mut self, key: &LookupKey, _: &[String]) -> Option<Vec<(String, Value)>> {
             let (tier, orders, status) = match key {
-                LookupKey::Caller(n) if n == "+15550100" => ("VIP", 1, "delivered"),
-                LookupKey::Caller(n) if n == "+15550123" => ("regular", 2, "shipped"),
-                LookupKey::Account(a) if a == "12345674" => ("regular", 3, "processing"),
+                LookupKey::Caller(n) if n == "+15550100" => ("vip", 1, "delivered"),
+                LookupKey::Caller(n) if n == "+15550123" => ("gold", 2, "shipped"),
+                LookupKey::Account(a) if a == "12345674" => ("standard", 3, "placed"),
                 _ => return None,
             };
             Some(vec![
@@ -120,7 +120,7 @@ mod sim {
         );
         let text = r.to_string();
         assert!(
-            text.contains("es/last_order_is es/status/processing es/open_orders es/numbers/3"),
+            text.contains("es/last_order_is es/status/placed es/open_orders es/numbers/3"),
             "{text}"
         );
         assert!(
