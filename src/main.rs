@@ -50,6 +50,59 @@ enum Command {
     /// Manage extensions in the node's store (also while the node runs).
     #[command(subcommand)]
     Ext(ExtCommand),
+    /// Check and try out IVR call flows.
+    #[command(subcommand)]
+    Ivr(IvrCommand),
+    /// Manage the protected customer store.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IvrCommand {
+    /// Check flow files: every problem as FILE:LINE:COL, exit status 1 on errors.
+    Check {
+        /// Flow files (the other flows of their directories are read for sub-flows).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Also check that every prompt the flows play is in this directory.
+        #[arg(long, value_name = "DIR")]
+        prompts: Option<PathBuf>,
+    },
+    /// Run a flow without phones and print every command and event on the way.
+    Simulate {
+        /// The flow file to run (its directory's other flows serve as sub-flows).
+        file: PathBuf,
+        /// The caller's number.
+        #[arg(long, default_value = "1001")]
+        caller: String,
+        /// The number dialled.
+        #[arg(long, default_value = "500")]
+        dialled: String,
+        /// Keys pressed, one group per menu or collect: "1,2,#" or "1,123456#".
+        #[arg(long, default_value = "")]
+        digits: String,
+        /// Wall-clock time of the call: RFC 3339 or "2026-03-09T10:00[America/New_York]"
+        /// [default: now].
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// Look customers up in this node's store (else every lookup finds nobody).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CustomersCommand {
+    /// Import customers or transactions from a CSV file (docs/customers.md); prints
+    /// what was imported and every rejected row with its line and reason.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// The node's configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +149,10 @@ async fn main() -> ExitCode {
             http_port,
         } => demo(data_dir, sip_port, http_port).await,
         Command::Ext(command) => ext(command).await,
+        Command::Ivr(command) => ivr_command(command).await,
+        Command::Customers(CustomersCommand::Import { file, config }) => {
+            customers_import(&config, &file).await
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -208,6 +265,119 @@ async fn ext_remove(config: &Path, ext: &str) -> Result<()> {
         bail!("no extension {ext}");
     }
     println!("removed extension {ext}");
+    Ok(())
+}
+
+async fn ivr_command(command: IvrCommand) -> Result<()> {
+    match command {
+        IvrCommand::Check { files, prompts } => ivr_check(&files, prompts.as_deref()),
+        IvrCommand::Simulate {
+            file,
+            caller,
+            dialled,
+            digits,
+            at,
+            config,
+        } => {
+            let mut scenario =
+                ivr::simulate::Scenario::new(&caller, &dialled, ivr::jiff::Timestamp::now());
+            scenario.digits = ivr::simulate::parse_digits(&digits)?;
+            if let Some(at) = at {
+                scenario.at = ivr::simulate::parse_time(&at)?;
+            }
+            ivr_simulate(&file, scenario, config.as_deref()).await
+        }
+    }
+}
+
+fn ivr_check(files: &[PathBuf], prompts: Option<&Path>) -> Result<()> {
+    let diagnostics = ivr::files::check_files(files, prompts)?;
+    for d in &diagnostics {
+        println!("{d}");
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    if errors > 0 {
+        bail!("{errors} error(s), {warnings} warning(s)");
+    }
+    eprintln!("ok: {} file(s), {warnings} warning(s)", files.len());
+    Ok(())
+}
+
+async fn ivr_simulate(
+    file: &Path,
+    scenario: ivr::simulate::Scenario,
+    config: Option<&Path>,
+) -> Result<()> {
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .context("the flow file needs a UTF-8 name")?
+        .to_owned();
+    let set = std::sync::Arc::new(ivr::files::load(dir, None)?);
+    let customers = match config {
+        Some(config) => {
+            let (cfg, store) = open_store(config).await?;
+            let keys = cti::customer_keys(&cfg).context("cannot read the customer key")?;
+            Some(cti::customers::Customers::new(&store, keys))
+        }
+        None => None,
+    };
+    let handle = tokio::runtime::Handle::current();
+    // The simulator is synchronous; store lookups block on the runtime from a
+    // thread of their own.
+    let report = tokio::task::spawn_blocking(move || {
+        let mut backend = StoreBackend { customers, handle };
+        ivr::simulate::simulate(&set, &name, &scenario, &mut backend)
+    })
+    .await??;
+    println!("{report}");
+    Ok(())
+}
+
+/// The simulator's view of the node: customer lookups in the store, if one is given.
+struct StoreBackend {
+    customers: Option<cti::customers::Customers>,
+    handle: tokio::runtime::Handle,
+}
+
+impl ivr::simulate::Backend for StoreBackend {
+    fn lookup(
+        &mut self,
+        key: &ivr::LookupKey,
+        fields: &[String],
+    ) -> Option<Vec<(String, ivr::Value)>> {
+        let customers = self.customers.as_ref()?;
+        match self
+            .handle
+            .block_on(cti::lookup::lookup(customers, key, fields))
+        {
+            Ok(found) => found,
+            Err(error) => {
+                eprintln!("lookup failed: {error}");
+                None
+            }
+        }
+    }
+}
+
+async fn customers_import(config: &Path, file: &Path) -> Result<()> {
+    let (cfg, store) = open_store(config).await?;
+    let keys = cti::customer_keys(&cfg).context("cannot read the customer key")?;
+    let customers = cti::customers::Customers::new(&store, keys);
+    let reader =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let report = customers
+        .import_csv(std::io::BufReader::new(reader))
+        .await
+        .with_context(|| format!("cannot import {}", file.display()));
+    store.close().await;
+    let report = report?;
+    print!("{report}");
     Ok(())
 }
 

@@ -65,6 +65,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("store", STORE_KEYS),
     ("calls", CALLS_KEYS),
     ("ivr", IVR_KEYS),
+    ("acd", crate::acd::ACD_KEYS),
     ("http", HTTP_KEYS),
     ("log", LOG_KEYS),
 ];
@@ -112,6 +113,7 @@ fn decode_sections(root: &Section<'_, '_>, base: &Path, p: &mut Problems) -> Nod
         store: store_section(&store_table, &d.store, &node.data_dir, p),
         calls: calls_section(&root.section("calls", CALLS_KEYS, p), &d.calls, p),
         ivr: ivr_section(&root.section("ivr", IVR_KEYS, p), &node.data_dir, base, p),
+        acd: crate::acd::acd_section(&root.section("acd", crate::acd::ACD_KEYS, p), root.src(), p),
         log: log_section(&root.section("log", LOG_KEYS, p), &d.log, p),
         node,
         sip,

@@ -43,6 +43,76 @@ bind = "127.0.0.1"
 [store]
 url = "sqlite://switchyard.db"
 
+[ivr]
+# The demo flow (flows/main.toml) answers 500; prompts in English and Spanish.
+flows = "flows"
+prompts = "prompts"
+numbers = {{ "500" = "main" }}
+
+[acd]
+# The routing rule of the spec, for calls queued without a queue name.
+attributes = {{ user_level = "string" }}
+rules = '''
+when user_level == 'VIP' -> assign_to_group('premium')
+otherwise -> round_robin('sales')
+'''
+
+[[acd.queues]]
+name = "premium"
+strategy = "longest_idle"
+ring_timeout_s = 15
+wrap_up_s = 5
+announce_first_s = 15
+announce_period_s = 30
+
+[[acd.queues]]
+name = "sales"
+strategy = "round_robin"
+ring_timeout_s = 15
+wrap_up_s = 5
+announce_first_s = 15
+announce_period_s = 30
+
+[[acd.queues]]
+name = "support"
+strategy = "longest_idle"
+ring_timeout_s = 15
+wrap_up_s = 5
+max_wait_s = 300
+when_timed_out = "voicemail:support"
+announce_first_s = 15
+announce_period_s = 30
+escalation = [{{ after_s = 60, drop_required = true }}]
+
+[[acd.queues]]
+name = "billing"
+strategy = "skills_best_match"
+ring_timeout_s = 15
+wrap_up_s = 5
+announce_first_s = 15
+announce_period_s = 30
+
+# Agents log in from their phones with *71 (ready), *72 (not ready), *70 (out).
+[[acd.agents]]
+id = "1005"
+queues = {{ premium = 1, sales = 1 }}
+skills = {{ en = 5, es = 3, sales = 4 }}
+
+[[acd.agents]]
+id = "1006"
+queues = {{ support = 1, premium = 2 }}
+skills = {{ en = 5, support = 4 }}
+
+[[acd.agents]]
+id = "1007"
+queues = {{ billing = 1, support = 2 }}
+skills = {{ en = 4, es = 5, billing = 4, support = 2 }}
+
+[[acd.agents]]
+id = "1008"
+queues = {{ sales = 1, support = 1 }}
+skills = {{ es = 5, en = 3, sales = 3, support = 3 }}
+
 [http]
 listen = "127.0.0.1"
 port = {http_port}

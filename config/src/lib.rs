@@ -36,6 +36,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acd;
 mod decode;
 mod demo;
 mod error;

@@ -28,7 +28,7 @@ type Entry<'t, 'i> = (&'t Spanned<DeString<'i>>, &'t Spanned<DeValue<'i>>);
 
 /// One table of the document and the keys the schema allows in it.
 pub(crate) struct Section<'t, 'i> {
-    name: &'static str,
+    name: String,
     table: Option<&'t DeTable<'i>>,
     src: &'t str,
 }
@@ -43,37 +43,132 @@ impl<'t, 'i> Section<'t, 'i> {
     ) -> Self {
         report_unknown(table, "", sections, p);
         Self {
-            name: "",
+            name: String::new(),
             table: Some(table),
             src,
         }
     }
 
-    /// The section `name` of the top level (absent sections read as empty).
-    pub(crate) fn section(
-        &self,
-        name: &'static str,
-        keys: &[&str],
-        p: &mut Problems,
-    ) -> Section<'t, 'i> {
+    /// The table `name` of this section (of the top level: a `[name]` section);
+    /// absent tables read as empty.
+    pub(crate) fn section(&self, name: &str, keys: &[&str], p: &mut Problems) -> Section<'t, 'i> {
+        let dotted = self.dotted(name);
         let table = match self.entry(name) {
             None => None,
             Some((_, value)) => match value.get_ref() {
                 DeValue::Table(t) => Some(t),
                 _ => {
-                    self.wrong_type(p, name, value, &format!("a table [{name}]"));
+                    self.wrong_type(p, name, value, &format!("a table [{dotted}]"));
                     None
                 }
             },
         };
         if let Some(t) = table {
-            report_unknown(t, name, keys, p);
+            report_unknown(t, &dotted, keys, p);
         }
         Section {
-            name,
+            name: dotted,
             table,
             src: self.src,
         }
+    }
+
+    /// The array of tables `name` of this section (`[[acd.queues]]`), each element named
+    /// `name[i]` (from 1) in messages; absent arrays read as empty.
+    pub(crate) fn sections(
+        &self,
+        name: &str,
+        keys: &[&str],
+        p: &mut Problems,
+    ) -> Vec<Section<'t, 'i>> {
+        let Some((_, value)) = self.entry(name) else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            let expected = format!("an array of tables [[{}]]", self.dotted(name));
+            self.wrong_type(p, name, value, &expected);
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let dotted = format!("{}[{}]", self.dotted(name), i + 1);
+            match item.get_ref() {
+                DeValue::Table(t) => {
+                    report_unknown(t, &dotted, keys, p);
+                    out.push(Section {
+                        name: dotted,
+                        table: Some(t),
+                        src: self.src,
+                    });
+                }
+                _ => self.wrong_type(p, name, item, "a table"),
+            }
+        }
+        out
+    }
+
+    /// The whole file's text.
+    pub(crate) fn src(&self) -> &'t str {
+        self.src
+    }
+
+    /// Whether `key` is present.
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.entry(key).is_some()
+    }
+
+    /// The span of the table's first key (for problems about the table as a whole).
+    pub(crate) fn span(&self) -> Range<usize> {
+        self.table
+            .and_then(|t| t.keys().next().map(Spanned::span))
+            .unwrap_or(0..0)
+    }
+
+    /// A table of small integers (`skills = { en = 5, sales = 3 }`): each key with its
+    /// span and value, in file order; values outside `range` are reported.
+    #[allow(clippy::type_complexity, reason = "pairs of spanned key and value")]
+    pub(crate) fn integer_table(
+        &self,
+        p: &mut Problems,
+        key: &str,
+        range: RangeInclusive<i64>,
+    ) -> Vec<(Spanned<&'t str>, u8)> {
+        let Some((_, v)) = self.entry(key) else {
+            return Vec::new();
+        };
+        let expected = format!(
+            "a table of name = integer {}..={}",
+            range.start(),
+            range.end()
+        );
+        let DeValue::Table(table) = v.get_ref() else {
+            self.wrong_type(p, key, v, &expected);
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(table.len());
+        for (name, value) in table.iter() {
+            let n = match value.get_ref() {
+                DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+                _ => None,
+            };
+            match n
+                .filter(|n| range.contains(n))
+                .and_then(|n| u8::try_from(n).ok())
+            {
+                Some(n) => out.push((Spanned::new(name.span(), name.get_ref().as_ref()), n)),
+                None => self.problem(
+                    p,
+                    value.span(),
+                    ProblemKind::OutOfRange,
+                    key,
+                    &expected,
+                    value,
+                ),
+            }
+        }
+        // The parsed table is ordered by key; the file's order is what was meant.
+        out.sort_by_key(|(name, _)| name.span().start);
+        out
     }
 
     /// An integer in `range`; `unit` (if not empty) is named in the message.
@@ -261,6 +356,8 @@ impl<'t, 'i> Section<'t, 'i> {
                 _ => self.wrong_type(p, key, value, expected),
             }
         }
+        // The parsed table is ordered by key; the file's order is what was meant.
+        out.sort_by_key(|(name, _)| name.span().start);
         Some(Field {
             value: out,
             key_at: k.span(),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::ipnet::IpNet;
 
 /// The whole node configuration, as loaded from one TOML file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
     /// `[node]`: identity and data directory.
     pub node: NodeSection,
@@ -30,6 +30,8 @@ pub struct NodeConfig {
     pub calls: CallsConfig,
     /// `[ivr]`: call flows, prompts, and the numbers they answer.
     pub ivr: IvrConfig,
+    /// `[acd]`: queues, agents and routing rules (see `docs/acd.md`).
+    pub acd: acd::AcdConfig,
     /// `[http]`: the CTI API and dashboard listener.
     pub http: HttpConfig,
     /// `[log]`: log filtering.
@@ -293,6 +295,7 @@ impl NodeConfig {
                 prompts: data_dir.join("prompts"),
                 numbers: Vec::new(),
             },
+            acd: acd::AcdConfig::default(),
             http: HttpConfig {
                 listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 port: 8080,

@@ -23,7 +23,21 @@ fn expected(dir: &Path, sip_port: u16, http_port: u16) -> NodeConfig {
     c.media.advertise = loopback;
     c.http.listen = loopback;
     c.http.port = http_port;
+    c.ivr.numbers = vec![("500".to_owned(), "main".to_owned())];
     c
+}
+
+/// `config` is the demo configuration: the ACD part by its shape (and the engine
+/// accepts it), everything else field by field.
+fn demo_matches(config: &NodeConfig, dir: &Path, sip_port: u16, http_port: u16) -> bool {
+    let queues: Vec<&str> = config.acd.queues.iter().map(|q| q.id.as_str()).collect();
+    let agents: Vec<&str> = config.acd.agents.iter().map(|a| a.id.as_str()).collect();
+    let mut rest = config.clone();
+    rest.acd = expected(dir, sip_port, http_port).acd;
+    queues == ["premium", "sales", "support", "billing"]
+        && agents == ["1005", "1006", "1007", "1008"]
+        && acd::Acd::new(config.acd.clone()).is_ok()
+        && rest == expected(dir, sip_port, http_port)
 }
 
 fn load_back(dir: &Path, sip_port: u16, http_port: u16) -> NodeConfig {
@@ -36,7 +50,7 @@ fn load_back(dir: &Path, sip_port: u16, http_port: u16) -> NodeConfig {
 fn demo_config_round_trips() {
     let dir = Path::new("/tmp/switchyard-demo");
     let config = load_back(dir, 5060, 8080);
-    assert_eq!(config, expected(dir, 5060, 8080));
+    assert!(demo_matches(&config, dir, 5060, 8080), "{config:#?}");
     assert_eq!(
         config.store.url,
         StoreUrl::Sqlite(PathBuf::from("/tmp/switchyard-demo/switchyard.db"))
@@ -52,14 +66,19 @@ fn demo_config_round_trips() {
 #[test]
 fn demo_dir_with_quotes_and_backslashes_round_trips() {
     let dir = Path::new("/tmp/a \"quoted\" dir\\with\\backslashes/ünï");
-    assert_eq!(load_back(dir, 15060, 18080), expected(dir, 15060, 18080));
+    assert!(demo_matches(
+        &load_back(dir, 15060, 18080),
+        dir,
+        15060,
+        18080
+    ));
 }
 
 #[test]
 fn demo_relative_dir_names_the_file_directory() {
     let dir = Path::new("demo-data");
     assert!(demo_toml(dir, 5060, 8080).contains("data_dir = \".\""));
-    assert_eq!(load_back(dir, 5060, 8080), expected(dir, 5060, 8080));
+    assert!(demo_matches(&load_back(dir, 5060, 8080), dir, 5060, 8080));
 }
 
 #[test]
@@ -67,7 +86,7 @@ fn demo_on_the_last_port_disables_tls() {
     let dir = Path::new("/srv/demo");
     let config = load_back(dir, u16::MAX, 8080);
     assert_eq!(config.sip.tls, None);
-    assert_eq!(config, expected(dir, u16::MAX, 8080));
+    assert!(demo_matches(&config, dir, u16::MAX, 8080));
 }
 
 proptest! {
@@ -79,6 +98,6 @@ proptest! {
     ) {
         prop_assume!(http_port != sip_port && Some(http_port) != sip_port.checked_add(1));
         let dir = PathBuf::from(dir);
-        prop_assert_eq!(load_back(&dir, sip_port, http_port), expected(&dir, sip_port, http_port));
+        prop_assert!(demo_matches(&load_back(&dir, sip_port, http_port), &dir, sip_port, http_port));
     }
 }

@@ -31,7 +31,7 @@ fn cases() -> Vec<Case> {
             text: "# comment\n[sipp]\nport = 1\n",
             kind: UnknownKey,
             display: "switchyard.toml:2:2: unknown key `sipp` at the top level, expected one \
-                      of: node, sip, registrar, auth, media, store, calls, ivr, http, log",
+                      of: node, sip, registrar, auth, media, store, calls, ivr, acd, http, log",
         },
         Case {
             name: "a dialled number that is not one",

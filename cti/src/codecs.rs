@@ -75,6 +75,21 @@ fn event_pt(payloads: &[Payload]) -> Option<u8> {
     payloads.iter().find(|p| is_event(p)).map(|p| p.pt.0)
 }
 
+/// The SDP codec entry for a leg's codec, with the leg's payload type.
+#[must_use]
+pub(crate) fn sdp_codec(leg: LegCodec) -> sip::sdp::Codec {
+    let mut codec = sip::sdp::Codec::new(
+        leg.codec.encoding_name(),
+        leg.codec.clock_rate(),
+        Pt(leg.pt),
+    );
+    if leg.codec == Codec::Opus {
+        codec = sip::sdp::Codec::opus();
+        codec.pt = Pt(leg.pt);
+    }
+    codec
+}
+
 /// Whether `sdp`'s audio stream offers `codec`.
 fn offers(sdp: &Sdp, codec: Codec) -> bool {
     audio(sdp).is_some_and(|m| m.payloads().iter().any(|p| engine_codec(p) == Some(codec)))

@@ -5,6 +5,11 @@
 //! store there and makes sure extensions 1001–1010 exist with the passwords
 //! listed in `demo-credentials.txt` (one `ext password` line each, mode 0600).
 //!
+//! It also installs the demo's call flows and prompts (`flows/`, `prompts/`, copied
+//! from `config/examples/` when missing, so edits made in the demo directory stay)
+//! and seeds a few hundred synthetic customers in the protected store, keyed by
+//! `customer.key` (made on first start).
+//!
 //! The credentials file is the source of truth for the demo's passwords, since
 //! the store keeps only hashes: a password found in the file is (re)applied to
 //! the store when it does not match; an extension missing from the file gets a
@@ -132,8 +137,10 @@ pub async fn prepare(
     let known = read_credentials(&credentials_path)?;
     std::fs::write(&config_path, &text).map_err(io("write", &config_path))?;
 
+    install_assets(&data_dir);
     let store = Store::open_config(&config.store.url).await?;
     let provisioned = provision_all(&store, &known, &config.sip.domain).await;
+    seed_customers(&store, &data_dir).await;
     store.close().await;
     let credentials = provisioned?;
     write_credentials(&credentials_path, &credentials)?;
@@ -144,6 +151,73 @@ pub async fn prepare(
         config,
         credentials,
     })
+}
+
+/// Demo customers in the protected store (seeding again adds nothing).
+const DEMO_CUSTOMER_COUNT: usize = 300;
+
+async fn seed_customers(store: &Store, data_dir: &Path) {
+    use crate::customers::{CustomerKeys, Customers};
+    let keys = match CustomerKeys::generate_file(data_dir.join("customer.key")) {
+        Ok(keys) => keys,
+        Err(error) => return tracing::warn!(%error, "demo customers not seeded"),
+    };
+    match Customers::new(store, keys)
+        .seed_demo(DEMO_CUSTOMER_COUNT, 0x5eed)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(customers = n, "demo customers seeded"),
+        Err(error) => tracing::warn!(%error, "demo customers not seeded"),
+    }
+}
+
+/// Where the demo's flows and prompts come from: `$SWITCHYARD_ASSETS`, else
+/// `config/examples` under the current directory, else the source tree the binary
+/// was built from.
+fn assets_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("SWITCHYARD_ASSETS").map(PathBuf::from),
+        Some(PathBuf::from("config/examples")),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.join("flows").is_dir())
+}
+
+/// Copies the demo flows and prompts into `data_dir` where they are missing.
+fn install_assets(data_dir: &Path) {
+    let Some(assets) = assets_dir() else {
+        return tracing::warn!("demo flows and prompts not found: the IVR number will not answer");
+    };
+    for sub in ["flows", "prompts"] {
+        let to = data_dir.join(sub);
+        if to.exists() {
+            continue;
+        }
+        if let Err(error) = copy_tree(&assets.join(sub), &to, 0) {
+            tracing::warn!(%error, from = %assets.join(sub).display(), "demo {sub} not installed");
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path, depth: usize) -> std::io::Result<()> {
+    if depth > 8 {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target, depth + 1)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 async fn provision_all(
@@ -283,6 +357,12 @@ impl DemoSetup {
             ));
         }
         out.push_str("\nRegister two phones as 1001 and 1002, then dial 1002 from 1001.\n");
+        out.push_str(
+            "\nContact center: register agents 1005-1008 and dial *71 from each to log in\n\
+             (*72 not ready, *70 log out); then dial 500 from 1001 (a VIP customer), 1002 or\n\
+             1003 for the IVR: language, account lookup, menu to sales, support, billing\n\
+             and order status, and the queues that ring the agents.\n",
+        );
         out
     }
 }

@@ -63,6 +63,11 @@ pub(crate) enum Command {
     },
     /// The call is over: forget its routes.
     Done { call: CallRef },
+    /// Where extension `ext` is registered now.
+    Bindings {
+        ext: String,
+        reply: oneshot::Sender<Vec<crate::registrar::Binding>>,
+    },
 }
 
 /// What the endpoint passes to a call task.
@@ -256,6 +261,9 @@ impl Endpoint {
                     .or_default()
                     .push((call_id.clone(), local_tag.clone()));
                 self.dialogs.insert((call_id, local_tag), call);
+            }
+            Command::Bindings { ext, reply } => {
+                let _ = reply.send(self.location.lookup(now, &ext));
             }
             Command::Done { call } => {
                 self.calls.remove(&call);

@@ -12,14 +12,19 @@
 //! Protocol logic stays in the sans-IO cores of `sip` (transactions, dialogs,
 //! digest) and in [`registrar::Location`]; the tasks here are thin drivers.
 
+mod acd;
 mod call;
 mod codecs;
+pub mod customers;
 pub mod demo;
 mod directory;
 mod endpoint;
+mod flows;
+pub mod lookup;
 mod node;
+mod prompts;
 mod recording;
 pub mod registrar;
 pub mod store;
 
-pub use node::{NodeError, run_node};
+pub use node::{CUSTOMER_KEY_ENV, NodeError, customer_keys, run_node};

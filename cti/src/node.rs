@@ -45,6 +45,9 @@ pub enum NodeError {
     /// Digest settings were refused.
     #[error("auth: {0}")]
     Auth(#[from] sip::auth::AuthError),
+    /// The ACD configuration was refused.
+    #[error("acd: {0}")]
+    Acd(String),
 }
 
 /// The methods the node handles, for Allow headers.
@@ -67,6 +70,12 @@ pub(crate) struct Ctx {
     pub(crate) data_dir: PathBuf,
     /// Answered calls are recorded.
     pub(crate) record: bool,
+    /// Call flows, the numbers they answer, and prompts.
+    pub(crate) flows: Arc<crate::flows::Flows>,
+    /// The protected customer store, when a key is configured.
+    pub(crate) customers: Option<crate::customers::Customers>,
+    /// The ACD task, when queues are configured.
+    pub(crate) acd: Option<crate::acd::AcdHandle>,
     user_agent: String,
 }
 
@@ -139,6 +148,16 @@ impl Ctx {
     pub(crate) fn response_headers(&self, h: &mut Headers) {
         h.push(HeaderName::Allow, ALLOW);
         h.push(HeaderName::Server, self.user_agent.as_str());
+    }
+
+    /// Where extension `ext` is registered now (none while the endpoint is gone).
+    pub(crate) async fn bindings(&self, ext: &str) -> Vec<crate::registrar::Binding> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Bindings {
+            ext: ext.to_owned(),
+            reply,
+        });
+        rx.await.unwrap_or_default()
     }
 
     /// A fresh tag (RFC 3261 §19.3: at least 32 bits of randomness).
@@ -224,6 +243,20 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         tls: ports.tls.unwrap_or(ports.tcp),
     };
     let layer = TransactionLayer::new(lcfg, rand::random());
+    let flows = Arc::new(crate::flows::Flows::load(&cfg.ivr));
+    tokio::spawn(crate::flows::watch(Arc::clone(&flows)));
+    let customers = customer_store(&cfg, &store).await;
+    let acd = if cfg.acd.queues.is_empty() {
+        None
+    } else {
+        let engine = acd::Acd::new(cfg.acd.clone()).map_err(|e| NodeError::Acd(e.to_string()))?;
+        info!(
+            queues = cfg.acd.queues.len(),
+            agents = cfg.acd.agents.len(),
+            "ACD started"
+        );
+        Some(crate::acd::AcdHandle::spawn(engine))
+    };
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let ctx = Arc::new(Ctx {
         cmds: cmd_tx,
@@ -238,6 +271,9 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         linger: sip.t1 * 64,
         data_dir: cfg.node.data_dir.clone(),
         record: cfg.calls.record,
+        flows: Arc::clone(&flows),
+        customers,
+        acd,
         user_agent: format!(
             "Switchyard/{} ({})",
             env!("CARGO_PKG_VERSION"),
@@ -256,6 +292,45 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
     endpoint.run(inbound, cmd_rx).await;
     media_rt.shutdown_background();
     Ok(())
+}
+
+/// The customer store, keyed from `DATA_DIR/customer.key` (made on first start) or
+/// the `SWITCHYARD_CUSTOMER_KEY` environment variable; `None` (lookups find nobody)
+/// when neither can be used.
+async fn customer_store(cfg: &NodeConfig, store: &Store) -> Option<crate::customers::Customers> {
+    let keys = match customer_keys(cfg) {
+        Ok(keys) => keys,
+        Err(error) => {
+            tracing::warn!(%error, "customer store disabled");
+            return None;
+        }
+    };
+    let customers = crate::customers::Customers::new(store, keys);
+    if let Err(error) = customers.check_key().await {
+        tracing::error!(%error, "customer store disabled: the key does not open it");
+        return None;
+    }
+    Some(customers)
+}
+
+/// The environment variable that holds the customer store's master key (it wins over
+/// the key file).
+pub const CUSTOMER_KEY_ENV: &str = "SWITCHYARD_CUSTOMER_KEY";
+
+/// The customer store's keys: from [`CUSTOMER_KEY_ENV`] when set, else from
+/// `DATA_DIR/customer.key` (created, mode 0600, when missing).
+///
+/// # Errors
+///
+/// A key that is malformed, or a key file that cannot be read or made.
+pub fn customer_keys(
+    cfg: &NodeConfig,
+) -> Result<crate::customers::CustomerKeys, crate::customers::KeyError> {
+    use crate::customers::CustomerKeys;
+    if std::env::var_os(CUSTOMER_KEY_ENV).is_some() {
+        return CustomerKeys::from_env(CUSTOMER_KEY_ENV);
+    }
+    CustomerKeys::generate_file(cfg.node.data_dir.join("customer.key"))
 }
 
 /// RTP is relayed on a runtime of its own, one worker per core, so that

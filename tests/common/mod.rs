@@ -16,6 +16,9 @@
 
 #![allow(dead_code)] // each test crate uses its own part of the harness
 
+pub(crate) mod baresip;
+pub(crate) mod sipp;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::hash::BuildHasher;
@@ -219,6 +222,10 @@ pub(crate) struct NodeSpec {
     pub(crate) log: &'static str,
     /// `[calls] record`.
     pub(crate) record: bool,
+    /// More configuration appended to the file (`[ivr]`, `[acd]` sections).
+    pub(crate) extra: String,
+    /// Prepares the node's directory before it starts (flows, prompts).
+    pub(crate) setup: Option<fn(&Path)>,
 }
 
 impl Default for NodeSpec {
@@ -231,6 +238,8 @@ impl Default for NodeSpec {
             tls: false,
             log: "info",
             record: false,
+            extra: String::new(),
+            setup: None,
         }
     }
 }
@@ -259,7 +268,11 @@ impl Node {
         let path = dir.path().to_path_buf();
         let ports = Ports::reserve();
         let config = path.join("switchyard.toml");
-        std::fs::write(&config, config_text(&path, &ports, spec)).expect("write the node config");
+        if let Some(setup) = spec.setup {
+            setup(&path);
+        }
+        let text = config_text(&path, &ports, spec) + &spec.extra;
+        std::fs::write(&config, text).expect("write the node config");
         let mut passwords = BTreeMap::new();
         for ext in spec.extensions.clone() {
             let ext = ext.to_string();
@@ -538,6 +551,14 @@ pub(crate) struct Cdr {
     pub(crate) billsec_ms: i64,
     /// MOS of the caller's and the callee's audio as the node received it.
     pub(crate) mos: (Option<f64>, Option<f64>),
+    /// The IVR steps the call passed (`flow.step` separated by spaces).
+    pub(crate) ivr_path: Option<String>,
+    /// How the flow ended.
+    pub(crate) ivr_outcome: Option<String>,
+    /// The ACD queue it reached.
+    pub(crate) queue: Option<String>,
+    /// The agent who took it.
+    pub(crate) agent: Option<String>,
 }
 
 /// The `cdrs` columns [`Cdr`] is made from.
@@ -551,6 +572,10 @@ struct CdrRow {
     billsec_ms: i64,
     caller_mos: Option<f64>,
     callee_mos: Option<f64>,
+    ivr_path: Option<String>,
+    ivr_outcome: Option<String>,
+    queue: Option<String>,
+    agent: Option<String>,
 }
 
 fn read_cdrs(db: &Path) -> Result<Vec<Cdr>, sqlx::Error> {
@@ -565,8 +590,8 @@ fn read_cdrs(db: &Path) -> Result<Vec<Cdr>, sqlx::Error> {
     let rows: Vec<CdrRow> = runtime.block_on(async {
         let mut conn = options.connect().await?;
         sqlx::query_as(
-            "SELECT caller, callee, disposition, sip_status, answered_at, billsec_ms, caller_mos, callee_mos \
-             FROM cdrs ORDER BY started_at, id",
+            "SELECT caller, callee, disposition, sip_status, answered_at, billsec_ms, caller_mos, callee_mos, \
+             ivr_path, ivr_outcome, queue, agent FROM cdrs ORDER BY started_at, id",
         )
         .fetch_all(&mut conn)
         .await
@@ -581,6 +606,10 @@ fn read_cdrs(db: &Path) -> Result<Vec<Cdr>, sqlx::Error> {
             answered: row.answered_at.is_some(),
             billsec_ms: row.billsec_ms,
             mos: (row.caller_mos, row.callee_mos),
+            ivr_path: row.ivr_path,
+            ivr_outcome: row.ivr_outcome,
+            queue: row.queue,
+            agent: row.agent,
         })
         .collect())
 }

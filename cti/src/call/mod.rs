@@ -15,26 +15,31 @@
 //! The CDR is committed before the caller hears the final word: the failure
 //! response, or the 200 to a BYE.
 
+mod audio;
+mod feature;
+mod ivr;
+mod queue;
+
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use media::quality::Codec as QualityCodec;
 use media::{MediaEvent, Session, Side};
 use sip::dialog::Dialog;
 use sip::message::{HeaderName, Method, Request, Response};
 use sip::net::{Source, Target, TransportKind};
-use sip::sdp::{LegOrigin, MediaKind, Proto, Sdp};
+use sip::sdp::{LegOrigin, Sdp};
 use sip::transaction::TsxKey;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::time::{Instant, Interval};
 use tracing::debug;
 
+use self::audio::{offers_srtp, party_quality, watch_media};
 use crate::codecs;
 use crate::endpoint::{CallEvent, CallRef, Command};
 use crate::node::Ctx;
-use crate::recording::{self, CallRecording};
+use crate::recording::CallRecording;
 use crate::registrar::Binding;
-use crate::store::{Cdr, Disposition, PartyQuality};
+use crate::store::{Cdr, Disposition};
 
 /// What the endpoint knows when it starts a call.
 pub(crate) struct CallSetup {
@@ -67,7 +72,11 @@ struct Relayed {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
+    /// Ringing the callee's contacts.
     Routing,
+    /// Answered by the node: in an IVR flow, or waiting in a queue.
+    Ivr,
+    /// Both legs connected.
     Answered,
     Ended,
 }
@@ -90,6 +99,14 @@ struct Call {
     srtp: bool,
     /// The caller's offer as it sent it, to choose codecs when the callee answers.
     a_offer: Option<Sdp>,
+    /// The node answered the caller itself (IVR): a B leg joins rather than answers.
+    a_answered: bool,
+    /// The caller's codec when the node answered it.
+    a_codec: Option<media::LegCodec>,
+    /// The IVR flow running the call, if a flow answered it.
+    ivr: Option<ivr::IvrLeg>,
+    /// The call's place in the ACD, once a flow queued it.
+    queue: Option<queue::Queued>,
     /// Digits and other events the relay notices in this call's media.
     media_events: Option<UnboundedReceiver<MediaEvent>>,
     /// The answered call's recording, while `ctx.record` is on.
@@ -111,13 +128,16 @@ pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, mut events: UnboundedRe
     let (mut call, bindings) = Call::new(ctx, setup);
     call.start(bindings).await;
     while !call.finished() {
+        let ivr_at = call.ivr_deadline();
         tokio::select! {
             ev = events.recv() => match ev {
                 Some(ev) => call.handle(ev).await,
                 None => break,
             },
-            Some(ev) = next_media_event(&mut call.media_events) => call.on_media(ev),
+            Some(ev) = next_media_event(&mut call.media_events) => call.on_media(ev).await,
             at = next_tick(&mut call.record_tick) => call.on_record_tick(at),
+            () = sleep_until_some(ivr_at) => call.on_ivr_timer().await,
+            ev = queue::next_event(&mut call.queue) => call.on_queue_event(ev).await,
             _ = tokio::time::sleep_until(call.deadline) => call.on_deadline().await,
         }
     }
@@ -134,54 +154,20 @@ async fn next_media_event(
     }
 }
 
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The next recording tick, or never when the call is not being recorded.
 async fn next_tick(tick: &mut Option<Interval>) -> Instant {
     match tick {
         Some(tick) => tick.tick().await,
         None => std::future::pending().await,
     }
-}
-
-/// True when an active stream of `sdp` asks for SRTP (an SAVP profile or an
-/// SDES `a=crypto` key).
-fn offers_srtp(sdp: &Sdp) -> bool {
-    sdp.media
-        .iter()
-        .filter(|m| m.port != 0)
-        .any(|m| m.crypto().next().is_some() || matches!(m.proto, Proto::RtpSavp | Proto::RtpSavpf))
-}
-
-/// Listens to what `side` sends, as its SDP describes it: RFC 4733 digits
-/// when it offers telephone-event, and the quality of its audio stream.
-fn watch_media(session: &Session, side: Side, sdp: &Sdp) {
-    let payloads: Vec<_> = sdp
-        .media
-        .iter()
-        .filter(|m| m.kind == MediaKind::Audio && m.port != 0)
-        .flat_map(|m| m.payloads())
-        .collect();
-    let (events, audio): (Vec<_>, Vec<_>) = payloads
-        .iter()
-        .partition(|p| p.name.eq_ignore_ascii_case("telephone-event"));
-    if let Some(p) = events.first() {
-        let _ = session.watch_dtmf(side, p.pt.0, p.clock_rate);
-    }
-    if let Some(p) = audio.first() {
-        let codec = if p.name.eq_ignore_ascii_case("opus") {
-            QualityCodec::Opus
-        } else {
-            QualityCodec::G711Plc
-        };
-        session.watch_quality(side, p.clock_rate, codec);
-    }
-}
-
-fn party_quality(q: Option<media::LegQuality>) -> Option<PartyQuality> {
-    q.filter(|q| q.received > 0).map(|q| PartyQuality {
-        mos: q.mos,
-        loss_pct: 100.0 * q.lost as f64 / (q.received + q.lost) as f64,
-        jitter_ms: q.jitter_ms,
-    })
 }
 
 fn unix_ms() -> i64 {
@@ -213,6 +199,10 @@ impl Call {
             media: None,
             srtp: false,
             a_offer: None,
+            a_answered: false,
+            a_codec: None,
+            ivr: None,
+            queue: None,
             media_events: None,
             recording: None,
             record_tick: None,
@@ -242,6 +232,18 @@ impl Call {
             call_id: self.b_call_id.clone(),
             local_tag: self.b_tag.clone(),
         });
+        if let Some(feature) = feature::parse(&self.cdr.callee) {
+            if let Err(status) = self.start_feature(feature).await {
+                self.fail(status, Disposition::Failed, "feature_code").await;
+            }
+            return;
+        }
+        if let Some((flow, set)) = self.ctx.flows.for_number(&self.cdr.callee) {
+            if let Err(status) = self.start_ivr(flow, set).await {
+                self.fail(status, Disposition::Failed, "ivr_media").await;
+            }
+            return;
+        }
         if bindings.is_empty() {
             let known = self
                 .ctx
@@ -358,7 +360,7 @@ impl Call {
 
     /// Something noticed in the call's media. Digits are logged at debug
     /// level only: a caller may be keying a card number.
-    fn on_media(&mut self, ev: MediaEvent) {
+    async fn on_media(&mut self, ev: MediaEvent) {
         match ev {
             MediaEvent::Digit {
                 side,
@@ -367,8 +369,27 @@ impl Call {
             } => {
                 let party = if side == Side::A { "caller" } else { "callee" };
                 debug!(call = self.id.0, party, digit = %digit.as_char(), ms = duration.as_millis() as u64, "DTMF received");
+                if side == Side::A && self.phase == Phase::Ivr {
+                    if digit.as_char() == '#' && self.recording_voicemail() {
+                        self.finish_voicemail().await;
+                    } else {
+                        self.ivr_input(::ivr::Input::Digit(digit.as_char())).await;
+                    }
+                }
+            }
+            MediaEvent::PlaybackEnded {
+                side: Side::A,
+                id,
+                completed: true,
+            } if self.phase == Phase::Ivr => {
+                self.ivr_input(::ivr::Input::PlaybackFinished { id }).await;
+                self.queue_playback_finished(id);
+                self.feature_confirmed(id).await;
             }
             MediaEvent::Audio { side, samples } => {
+                if side == Side::A && self.phase == Phase::Ivr {
+                    self.voicemail_audio(&samples);
+                }
                 let now = Instant::now().into_std();
                 if let Some(rec) = self.recording.as_mut()
                     && let Err(e) = rec.handle_audio(now, side, &samples)
@@ -380,72 +401,13 @@ impl Call {
         }
     }
 
-    fn on_record_tick(&mut self, at: Instant) {
-        if let Some(rec) = self.recording.as_mut()
-            && let Err(e) = rec.handle_timeout(at.into_std())
-        {
-            self.recording_failed(&e);
-        }
-    }
-
-    /// A write failed: the file's state is unknown, so recording stops (the
-    /// file stays, unindexed).
-    fn recording_failed(&mut self, error: &media::wav::RecordError) {
-        tracing::warn!(call = self.id.0, %error, "recording stopped");
-        self.recording = None;
-        self.record_tick = None;
-    }
-
-    /// Starts recording the answered call when the node records calls and
-    /// both sides speak G.711; `answer` is B's SDP as B sent it.
-    fn start_recording(&mut self, answer: &[u8]) {
-        let Some(session) = self.media.as_ref().filter(|_| self.ctx.record) else {
-            return;
-        };
-        let (Ok(a), Ok(b)) = (Sdp::parse(&self.a_invite.body), Sdp::parse(answer)) else {
-            return debug!(call = self.id.0, "no SDP to record from");
-        };
-        let Some(payloads) = recording::g711_payloads(&a, &b) else {
-            return debug!(call = self.id.0, "not recorded: the codec is not G.711");
-        };
-        let dir = self.ctx.data_dir.join("recordings");
-        match CallRecording::start(&dir, &self.cdr.id, unix_ms()) {
-            Ok(rec) => {
-                for (side, (pt, law)) in Side::ALL.into_iter().zip(payloads) {
-                    session.watch_audio(side, pt, law);
-                }
-                let mut tick = tokio::time::interval(media::wav::FRAME);
-                tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-                self.recording = Some(rec);
-                self.record_tick = Some(tick);
-            }
-            Err(error) => tracing::warn!(call = self.id.0, %error, "not recorded"),
-        }
-    }
-
-    /// Completes the recording, if any, and indexes it.
-    async fn finish_recording(&mut self) {
-        self.record_tick = None;
-        let Some(rec) = self.recording.take() else {
-            return;
-        };
-        match rec.finish() {
-            Ok(row) => {
-                if let Err(error) = self.ctx.store.add_recording(&row).await {
-                    tracing::error!(call = self.id.0, %error, "recording not indexed");
-                }
-            }
-            Err(error) => tracing::warn!(call = self.id.0, %error, "recording not finished"),
-        }
-    }
-
     async fn on_deadline(&mut self) {
         match self.phase {
             Phase::Routing => {
                 self.cancel_forks();
                 self.fail(480, Disposition::NoAnswer, "ring_timeout").await;
             }
-            Phase::Answered => self.hang_up_both("max_duration").await,
+            Phase::Answered | Phase::Ivr => self.hang_up_both("max_duration").await,
             Phase::Ended => self.forks.iter_mut().for_each(|f| f.done = true),
         }
     }
@@ -454,7 +416,7 @@ impl Call {
         if let Some(i) = self.forks.iter().position(|f| f.key == key) {
             return self.fork_failed(i, 408).await;
         }
-        if key == self.a_key && self.phase == Phase::Answered {
+        if key == self.a_key && matches!(self.phase, Phase::Answered | Phase::Ivr) {
             return self.hang_up_both("ack_timeout").await;
         }
         if let Some(i) = self.relayed.iter().position(|r| r.client == key) {
@@ -493,6 +455,8 @@ impl Call {
     async fn on_fork_response(&mut self, i: usize, resp: Response) {
         match resp.status {
             100 => {}
+            // The caller hears the node (prompts, hold) while a second leg rings.
+            101..=199 if self.a_answered => {}
             101..=199 if self.phase == Phase::Routing => {
                 let body = self.answer_from_b(&resp.body);
                 let provisional = self.answer_a(resp.status, body);
@@ -520,13 +484,18 @@ impl Call {
             ack: dialog.ack(1),
             target,
         });
-        if self.phase != Phase::Routing {
+        let joining = self.a_answered && self.phase == Phase::Ivr && self.b.is_none();
+        if self.phase != Phase::Routing && !joining {
             // A second fork answered, or the caller has gone: hang this one up.
             let bye = dialog.request(Method::Bye);
             self.ctx.send_request(self.id, bye, target).await;
             return;
         }
         self.cancel_forks();
+        if joining {
+            self.b = Some((dialog, target));
+            return self.b_leg_joined(&resp.body).await;
+        }
         let body = self.answer_from_b(&resp.body);
         let ok = self.answer_a(200, body);
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
@@ -544,6 +513,12 @@ impl Call {
     async fn fork_failed(&mut self, i: usize, status: u16) {
         self.forks[i].done = true;
         self.best_failure = Some(best_failure(self.best_failure, status));
+        if self.a_answered {
+            if self.phase == Phase::Ivr && self.forks.iter().all(|f| f.done) {
+                self.b_leg_failed(self.best_failure.unwrap_or(status)).await;
+            }
+            return;
+        }
         if self.phase == Phase::Routing && self.forks.iter().all(|f| f.done) {
             let status = self.best_failure.unwrap_or(480);
             let disposition = match status {
@@ -556,8 +531,12 @@ impl Call {
     }
 
     fn cancel_forks(&mut self) {
-        for f in self.forks.iter().filter(|f| !f.done) {
+        for f in self.forks.iter_mut().filter(|f| !f.done) {
             self.ctx.send(Command::Cancel { key: f.key });
+            if self.a_answered {
+                // No final response will matter: the call moves on without this leg.
+                f.done = true;
+            }
         }
     }
 
@@ -587,6 +566,11 @@ impl Call {
         match req.method {
             Method::Ack => {}
             Method::Bye => {
+                if from_a && self.phase == Phase::Ivr {
+                    self.ivr_caller_gone().await;
+                    self.queue_caller_gone();
+                    self.cancel_forks();
+                }
                 self.pending_bye = Some((key, req));
                 let cause = if from_a { "caller_bye" } else { "callee_bye" };
                 self.hang_up(if from_a { Side::B } else { Side::A }, cause)
@@ -661,59 +645,6 @@ impl Call {
         });
     }
 
-    /// Rewrites an SDP body that arrived from `from` so the other leg sends
-    /// its RTP to the relay, and points the relay at the sender's address.
-    fn relay_sdp(&mut self, from: Side, body: &[u8]) -> Option<Vec<u8>> {
-        if body.is_empty() {
-            return None;
-        }
-        let mut sdp = Sdp::parse(body).ok()?;
-        let session = self.media.as_ref()?;
-        if let Some(remote) = sdp.audio_remote() {
-            session.set_remote(from, remote.rtp, remote.rtcp);
-        }
-        watch_media(session, from, &sdp);
-        let (port, origin) = match from {
-            Side::A => (session.local(Side::B).port(), &mut self.origin_b),
-            Side::B => (session.local(Side::A).port(), &mut self.origin_a),
-        };
-        sdp.rewrite_for_relay(self.ctx.media_ip, &[port], origin);
-        Some(sdp.to_bytes())
-    }
-
-    /// The callee's answer to the caller's first offer, rewritten for the caller: the
-    /// relay learns B's address, both legs' codecs are chosen (see [`codecs`]), and
-    /// when they differ the answer is narrowed to the caller's codec.
-    fn answer_from_b(&mut self, body: &[u8]) -> Option<Vec<u8>> {
-        if body.is_empty() {
-            return None;
-        }
-        let mut sdp = Sdp::parse(body).ok()?;
-        let session = self.media.as_ref()?;
-        if let Some(remote) = sdp.audio_remote() {
-            session.set_remote(Side::B, remote.rtp, remote.rtcp);
-        }
-        watch_media(session, Side::B, &sdp);
-        if let Some(offer) = &self.a_offer
-            && let Some(choice) = codecs::choose(offer, &sdp)
-        {
-            let set = session
-                .set_codec(Side::B, choice.b)
-                .and_then(|()| session.set_codec(Side::A, choice.a));
-            match set {
-                Ok(()) if choice.transcode => {
-                    debug!(call = self.id.0, a = ?choice.a.codec, b = ?choice.b.codec, "transcoding");
-                    codecs::narrow_answer(&mut sdp, offer, choice.a);
-                }
-                Ok(()) => {}
-                Err(error) => debug!(call = self.id.0, %error, "codecs not set"),
-            }
-        }
-        let port = session.local(Side::A).port();
-        sdp.rewrite_for_relay(self.ctx.media_ip, &[port], &mut self.origin_a);
-        Some(sdp.to_bytes())
-    }
-
     /// A response to A's INVITE, with our To tag and Contact.
     fn answer_a(&self, status: u16, sdp: Option<Vec<u8>>) -> Response {
         let mut resp = Response::to_request(&self.a_invite, status);
@@ -770,6 +701,7 @@ impl Call {
             self.cdr.caller_quality = party_quality(session.quality(Side::A));
             self.cdr.callee_quality = party_quality(session.quality(Side::B));
         }
+        self.queue_call_ended();
         self.deadline = Instant::now() + self.ctx.linger;
         self.cdr.finish(disposition, cause, status, unix_ms());
         if let Err(e) = self.ctx.cdrs.write(self.cdr.clone()).await {

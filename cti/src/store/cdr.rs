@@ -77,6 +77,25 @@ pub struct PartyQuality {
     pub loss_pct: f64,
     /// RFC 3550 interarrival jitter, in milliseconds.
     pub jitter_ms: f64,
+    /// Round trip between the node and the party, from RTCP, in milliseconds
+    /// (`None` when the phones exchanged no RTCP reports).
+    pub rtt_ms: Option<f64>,
+}
+
+/// How a call was routed inside the node: IVR and ACD. Empty for a call that
+/// went straight to an extension.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routing {
+    /// The IVR steps the call passed, as `flow.step` separated by spaces.
+    pub ivr_path: Option<String>,
+    /// How the flow ended (`queued in \`sales\``, `the caller hung up`, …).
+    pub ivr_outcome: Option<String>,
+    /// The ACD queue the call reached.
+    pub queue: Option<String>,
+    /// How long it waited in that queue, in milliseconds.
+    pub queue_wait_ms: Option<i64>,
+    /// The agent who took it.
+    pub agent: Option<String>,
 }
 
 /// One call's record. Times are unix milliseconds.
@@ -108,6 +127,8 @@ pub struct Cdr {
     pub caller_quality: Option<PartyQuality>,
     /// The callee's audio as received, when it sent any.
     pub callee_quality: Option<PartyQuality>,
+    /// IVR path, queue and agent, when the call was routed through them.
+    pub routing: Routing,
 }
 
 impl Cdr {
@@ -129,6 +150,7 @@ impl Cdr {
             sip_status: None,
             caller_quality: None,
             callee_quality: None,
+            routing: Routing::default(),
         }
     }
 
@@ -187,8 +209,9 @@ impl Store {
         let rows = sqlx::query::<Db>(
             "SELECT id, call_id, caller, callee, started_at, answered_at, ended_at,
                     disposition, hangup_cause, sip_status,
-                    caller_mos, caller_loss_pct, caller_jitter_ms,
-                    callee_mos, callee_loss_pct, callee_jitter_ms
+                    caller_mos, caller_loss_pct, caller_jitter_ms, caller_rtt_ms,
+                    callee_mos, callee_loss_pct, callee_jitter_ms, callee_rtt_ms,
+                    ivr_path, ivr_outcome, queue, queue_wait_ms, agent
              FROM cdrs ORDER BY ended_at DESC, id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
@@ -198,7 +221,7 @@ impl Store {
     }
 }
 
-/// Rows per INSERT statement: 18 parameters each stays under SQLite's
+/// Rows per INSERT statement: 25 parameters each stays under SQLite's
 /// 32,766 and PostgreSQL's 65,535 bound parameters.
 const ROWS_PER_STATEMENT: usize = 1000;
 
@@ -229,7 +252,9 @@ fn insert_statement(cdrs: &[&Cdr]) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::new(
         "INSERT INTO cdrs (id, call_id, caller, callee, started_at, answered_at, ended_at, \
          disposition, hangup_cause, sip_status, duration_ms, billsec_ms, \
-         caller_mos, caller_loss_pct, caller_jitter_ms, callee_mos, callee_loss_pct, callee_jitter_ms) ",
+         caller_mos, caller_loss_pct, caller_jitter_ms, caller_rtt_ms, \
+         callee_mos, callee_loss_pct, callee_jitter_ms, callee_rtt_ms, \
+         ivr_path, ivr_outcome, queue, queue_wait_ms, agent) ",
     );
     q.push_values(cdrs, |mut row, cdr| {
         row.push_bind(cdr.id.clone())
@@ -247,8 +272,15 @@ fn insert_statement(cdrs: &[&Cdr]) -> sqlx::QueryBuilder<Db> {
         for q in [cdr.caller_quality, cdr.callee_quality] {
             row.push_bind(q.map(|q| q.mos))
                 .push_bind(q.map(|q| q.loss_pct))
-                .push_bind(q.map(|q| q.jitter_ms));
+                .push_bind(q.map(|q| q.jitter_ms))
+                .push_bind(q.and_then(|q| q.rtt_ms));
         }
+        let r = &cdr.routing;
+        row.push_bind(r.ivr_path.clone())
+            .push_bind(r.ivr_outcome.clone())
+            .push_bind(r.queue.clone())
+            .push_bind(r.queue_wait_ms)
+            .push_bind(r.agent.clone());
     });
     q.push(" ON CONFLICT (id) DO NOTHING");
     q
@@ -275,6 +307,13 @@ fn cdr_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Cdr, StoreError> {
         sip_status,
         caller_quality: party_quality(row, "caller")?,
         callee_quality: party_quality(row, "callee")?,
+        routing: Routing {
+            ivr_path: row.try_get("ivr_path")?,
+            ivr_outcome: row.try_get("ivr_outcome")?,
+            queue: row.try_get("queue")?,
+            queue_wait_ms: row.try_get("queue_wait_ms")?,
+            agent: row.try_get("agent")?,
+        },
         id,
     })
 }
@@ -286,11 +325,13 @@ fn party_quality(
     let mos: Option<f64> = row.try_get(format!("{party}_mos").as_str())?;
     let loss: Option<f64> = row.try_get(format!("{party}_loss_pct").as_str())?;
     let jitter: Option<f64> = row.try_get(format!("{party}_jitter_ms").as_str())?;
+    let rtt_ms: Option<f64> = row.try_get(format!("{party}_rtt_ms").as_str())?;
     Ok(match (mos, loss, jitter) {
         (Some(mos), Some(loss_pct), Some(jitter_ms)) => Some(PartyQuality {
             mos,
             loss_pct,
             jitter_ms,
+            rtt_ms,
         }),
         _ => None,
     })

@@ -34,6 +34,7 @@
 mod cdr;
 mod extension;
 mod recording;
+mod voicemail;
 mod writer;
 
 #[cfg(test)]
@@ -49,14 +50,15 @@ use sqlx::SqlSafeStr as _;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use cdr::{Cdr, Disposition, PartyQuality};
+pub use cdr::{Cdr, Disposition, PartyQuality, Routing};
 pub use extension::{Extension, GENERATED_PASSWORD_LEN, generate_password, validate_ext};
 pub use recording::Recording;
+pub use voicemail::Voicemail;
 pub use writer::{CdrWriter, CdrWriterStats};
 
 /// The database driver every query is written for: the one place, with
 /// [`Store::open`], that changes when another backend is added.
-type Db = sqlx::Sqlite;
+pub(crate) type Db = sqlx::Sqlite;
 
 /// How long a statement waits for another writer's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -217,7 +219,7 @@ impl Store {
         self.pool.close().await;
     }
 
-    fn pool(&self) -> &sqlx::Pool<Db> {
+    pub(crate) fn pool(&self) -> &sqlx::Pool<Db> {
         &self.pool
     }
 }
@@ -260,6 +262,16 @@ fn migrator() -> Migrator {
             3,
             "recordings",
             include_str!("../../migrations/0003_recordings.sql"),
+        ),
+        step(
+            4,
+            "customers",
+            include_str!("../../migrations/0004_customers.sql"),
+        ),
+        step(
+            5,
+            "cdr routing and voicemail",
+            include_str!("../../migrations/0005_cdr_routing_and_voicemail.sql"),
         ),
     ])
 }

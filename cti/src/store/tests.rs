@@ -5,7 +5,7 @@ use std::path::Path;
 use sip::auth::{DigestAlgorithm, ha1};
 
 use super::{
-    Cdr, CdrWriter, Disposition, PartyQuality, Recording, Store, StoreError, validate_ext,
+    Cdr, CdrWriter, Disposition, PartyQuality, Recording, Routing, Store, StoreError, validate_ext,
 };
 
 const REALM: &str = "pbx.example";
@@ -39,8 +39,21 @@ fn cdr(id: usize) -> Cdr {
             mos: 4.2,
             loss_pct: 1.5,
             jitter_ms: 3.25,
+            rtt_ms: Some(41.5),
         }),
         callee_quality: None,
+        // Every third record was routed through the IVR and a queue.
+        routing: if id.is_multiple_of(3) {
+            Routing {
+                ivr_path: Some("main.welcome main.menu".to_owned()),
+                ivr_outcome: Some("queued in `sales`".to_owned()),
+                queue: Some("sales".to_owned()),
+                queue_wait_ms: Some(12_500),
+                agent: Some("1002".to_owned()),
+            }
+        } else {
+            Routing::default()
+        },
     }
 }
 

@@ -1,0 +1,404 @@
+//! `[acd]`: queues, agents and routing rules, decoded into [`acd::AcdConfig`].
+//!
+//! ```toml
+//! [acd]
+//! rules = '''
+//! when user_level == 'VIP' -> assign_to_group('premium')
+//! otherwise -> round_robin('default_group')
+//! '''
+//! attributes = { user_level = "string" }
+//!
+//! [[acd.queues]]
+//! name = "sales"
+//! strategy = "longest_idle"
+//! when_timed_out = "voicemail:sales"
+//! escalation = [{ after_s = 60, widen_tiers = 2 }]
+//!
+//! [[acd.agents]]
+//! id = "1001"
+//! queues = { sales = 1 }
+//! skills = { en = 5, sales = 3 }
+//! ```
+//!
+//! Every problem is reported at its key; rule-text errors at their line and column in
+//! the file (exact for `'''literal'''` rule strings, which need no escapes). Checks
+//! that need the whole configuration (an agent in an unknown queue, a rule naming an
+//! unknown queue) are made by building the engine once and are reported at `[acd]`.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use acd::{
+    AcdConfig, AgentConfig, Announcements, AttrType, AttributeSchema, Escalation, EscalationStep,
+    OverflowTarget, Proficiency, QueueConfig, RonaPolicy, RuleSet, Strategy,
+};
+
+use crate::error::{ProblemKind, Problems};
+use crate::reader::Section;
+
+/// Keys of `[acd]`.
+pub(crate) const ACD_KEYS: &[&str] = &[
+    "rules",
+    "attributes",
+    "rona_max_misses",
+    "rona_rest_s",
+    "refusal_rest_s",
+    "queues",
+    "agents",
+];
+const QUEUE_KEYS: &[&str] = &[
+    "name",
+    "strategy",
+    "ring_timeout_s",
+    "wrap_up_s",
+    "tier_limit",
+    "max_len",
+    "max_wait_s",
+    "when_full",
+    "when_timed_out",
+    "when_no_agents",
+    "announce_first_s",
+    "announce_period_s",
+    "service_level_s",
+    "expected_handle_s",
+    "escalation",
+];
+const ESCALATION_KEYS: &[&str] = &[
+    "after_s",
+    "widen_tiers",
+    "lower_required",
+    "drop_required",
+    "add_queues",
+    "raise_priority",
+];
+const AGENT_KEYS: &[&str] = &["id", "queues", "skills", "weight"];
+
+/// Decodes `[acd]`; the result is checked by building the engine.
+pub(crate) fn acd_section(s: &Section<'_, '_>, src: &str, p: &mut Problems) -> AcdConfig {
+    let d = AcdConfig::default();
+    let rona = RonaPolicy {
+        max_misses: s
+            .number(p, "rona_max_misses", 0..=100)
+            .map_or(d.rona.max_misses, |f| f.value),
+        rest_after_miss: s
+            .seconds(p, "rona_rest_s", 0..=3600)
+            .map_or(d.rona.rest_after_miss, |f| f.value),
+        rest_after_refusal: s
+            .seconds(p, "refusal_rest_s", 0..=3600)
+            .map_or(d.rona.rest_after_refusal, |f| f.value),
+    };
+    let queues: Vec<QueueConfig> = s
+        .sections("queues", QUEUE_KEYS, p)
+        .iter()
+        .filter_map(|q| queue(q, p))
+        .collect();
+    let agents: Vec<AgentConfig> = s
+        .sections("agents", AGENT_KEYS, p)
+        .iter()
+        .filter_map(|a| agent(a, p))
+        .collect();
+    let rules = rules(s, src, p).unwrap_or_default();
+    let config = AcdConfig {
+        queues,
+        agents,
+        rules,
+        rona,
+        ..d
+    };
+    if p.is_empty()
+        && let Err(error) = acd::Acd::new(config.clone())
+    {
+        match (&error, s.value_at("rules")) {
+            (acd::ConfigError::Rule(rule), Some(value)) => {
+                let at = text_in_file(src, &value, rule.span.start..rule.span.end);
+                s.invalid(
+                    p,
+                    at,
+                    "rules",
+                    ProblemKind::Inconsistent,
+                    &rule.kind.to_string(),
+                );
+            }
+            _ => {
+                let at = s
+                    .key_at("queues")
+                    .or_else(|| s.key_at("agents"))
+                    .unwrap_or_else(|| s.span());
+                s.invalid(
+                    p,
+                    at,
+                    "queues",
+                    ProblemKind::Inconsistent,
+                    &error.to_string(),
+                );
+            }
+        }
+    }
+    config
+}
+
+fn queue(q: &Section<'_, '_>, p: &mut Problems) -> Option<QueueConfig> {
+    let Some(name) = q.parsed(p, "name", "a queue name (A-Z a-z 0-9 - _)", |v| {
+        valid_name(v).then(|| v.to_owned())
+    }) else {
+        if !q.has("name") {
+            q.invalid(
+                p,
+                q.span(),
+                "name",
+                ProblemKind::InvalidValue,
+                "every queue needs a name",
+            );
+        }
+        return None;
+    };
+    let expected = format!("one of: {}", strategy_names());
+    let strategy = q
+        .parsed(p, "strategy", &expected, Strategy::from_name)
+        .map_or(Strategy::LongestIdle, |f| f.value);
+    let mut c = QueueConfig::new(name.value.as_str(), strategy);
+    if let Some(f) = q.seconds(p, "ring_timeout_s", 1..=600) {
+        c.ring_timeout = f.value;
+    }
+    if let Some(f) = q.seconds(p, "wrap_up_s", 0..=3600) {
+        c.wrap_up = f.value;
+    }
+    if let Some(f) = q.number(p, "tier_limit", 1..=255) {
+        c.tier_limit = f.value;
+    }
+    c.max_len = q.number(p, "max_len", 1..=1_000_000).map(|f| f.value);
+    c.max_wait = q.seconds(p, "max_wait_s", 1..=86_400).map(|f| f.value);
+    if let Some(t) = target(q, p, "when_full") {
+        c.overflow.when_full = t;
+    }
+    if let Some(t) = target(q, p, "when_timed_out") {
+        c.overflow.when_timed_out = t;
+    }
+    c.overflow.when_no_agents = target(q, p, "when_no_agents");
+    let first = q.seconds(p, "announce_first_s", 0..=3600);
+    let period = q.seconds(p, "announce_period_s", 1..=3600);
+    if let Some(period) = period {
+        c.announce = Some(Announcements {
+            first_after: first.map_or(Duration::ZERO, |f| f.value),
+            period: period.value,
+        });
+    } else if let Some(first) = first {
+        q.invalid(
+            p,
+            first.key_at,
+            "announce_first_s",
+            ProblemKind::Inconsistent,
+            "announcements need announce_period_s too",
+        );
+    }
+    if let Some(f) = q.seconds(p, "service_level_s", 1..=3600) {
+        c.service_level_threshold = f.value;
+    }
+    if let Some(f) = q.seconds(p, "expected_handle_s", 1..=86_400) {
+        c.expected_handle_time = f.value;
+    }
+    c.escalation = q
+        .sections("escalation", ESCALATION_KEYS, p)
+        .iter()
+        .filter_map(|e| escalation(e, p))
+        .collect();
+    c.escalation.sort_by_key(|e| e.after);
+    Some(c)
+}
+
+fn escalation(e: &Section<'_, '_>, p: &mut Problems) -> Option<EscalationStep> {
+    let Some(after) = e.seconds(p, "after_s", 0..=86_400) else {
+        if !e.has("after_s") {
+            e.invalid(
+                p,
+                e.span(),
+                "after_s",
+                ProblemKind::InvalidValue,
+                "an escalation step needs after_s",
+            );
+        }
+        return None;
+    };
+    let mut actions = Vec::new();
+    if let Some(f) = e.number(p, "widen_tiers", 1..=255) {
+        actions.push(Escalation::WidenTiers { max_level: f.value });
+    }
+    if let Some(f) = e.number(p, "lower_required", 1..=4) {
+        actions.push(Escalation::LowerRequired { by: f.value });
+    }
+    if e.boolean(p, "drop_required").is_some_and(|f| f.value) {
+        actions.push(Escalation::DropRequired);
+    }
+    if let Some(f) = e.strings(p, "add_queues", "an array of queue names") {
+        let queues = f.value.iter().map(|q| (*q.get_ref()).into()).collect();
+        actions.push(Escalation::AddQueues(queues));
+    }
+    if let Some(f) = e.number(p, "raise_priority", 1..=1000) {
+        actions.push(Escalation::RaisePriority { by: f.value });
+    }
+    match actions.len() {
+        1 => actions.pop().map(|action| EscalationStep {
+            after: after.value,
+            action,
+        }),
+        n => {
+            let what = format!(
+                "an escalation step has exactly one of widen_tiers, lower_required, \
+                 drop_required, add_queues, raise_priority (found {n})"
+            );
+            e.invalid(p, after.key_at, "after_s", ProblemKind::Inconsistent, &what);
+            None
+        }
+    }
+}
+
+/// An overflow target: `queue:NAME`, `voicemail:BOX`, `callback`, `cloud`, `disconnect`.
+fn target(q: &Section<'_, '_>, p: &mut Problems, key: &str) -> Option<OverflowTarget> {
+    let expected = "\"queue:NAME\", \"voicemail:BOX\", \"callback\", \"cloud\" or \"disconnect\"";
+    q.parsed(p, key, expected, parse_target).map(|f| f.value)
+}
+
+fn parse_target(v: &str) -> Option<OverflowTarget> {
+    match v.split_once(':') {
+        Some(("queue", name)) if valid_name(name) => Some(OverflowTarget::Queue(name.into())),
+        Some(("voicemail", mailbox)) if valid_name(mailbox) => {
+            Some(OverflowTarget::Voicemail(mailbox.to_owned()))
+        }
+        None => match v {
+            "callback" => Some(OverflowTarget::Callback),
+            "cloud" => Some(OverflowTarget::Cloud),
+            "disconnect" => Some(OverflowTarget::Disconnect),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn agent(a: &Section<'_, '_>, p: &mut Problems) -> Option<AgentConfig> {
+    let Some(id) = a.parsed(
+        p,
+        "id",
+        "an agent id: the extension (1 to 32 of 0-9 A-Z a-z . _ -)",
+        |v| {
+            ((1..=32).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+            .then(|| v.to_owned())
+        },
+    ) else {
+        if !a.has("id") {
+            a.invalid(
+                p,
+                a.span(),
+                "id",
+                ProblemKind::InvalidValue,
+                "every agent needs an id",
+            );
+        }
+        return None;
+    };
+    let mut c = AgentConfig::new(id.value.as_str());
+    for (position, (queue, level)) in a
+        .integer_table(p, "queues", 1..=255)
+        .into_iter()
+        .enumerate()
+    {
+        c = c.with_tier(
+            *queue.get_ref(),
+            level,
+            u32::try_from(position).unwrap_or(u32::MAX),
+        );
+    }
+    c.skills = a
+        .integer_table(p, "skills", 1..=5)
+        .into_iter()
+        .map(|(skill, level)| Proficiency {
+            skill: (*skill.get_ref()).to_owned(),
+            level,
+        })
+        .collect();
+    if let Some(f) = a.number(p, "weight", 1..=1000) {
+        c.weight = f.value;
+    }
+    Some(c)
+}
+
+/// The rule text, parsed against the declared attributes; its errors are placed in
+/// the file.
+fn rules(s: &Section<'_, '_>, src: &str, p: &mut Problems) -> Option<RuleSet> {
+    let mut schema = AttributeSchema::new();
+    if let Some(table) = s.string_table(
+        p,
+        "attributes",
+        "a table of attribute = \"string\" | \"number\" | \"bool\"",
+    ) {
+        for (name, ty) in table.value {
+            let ty = match *ty.get_ref() {
+                "string" => AttrType::Str,
+                "number" => AttrType::Num,
+                "bool" => AttrType::Bool,
+                other => {
+                    let what = format!("{other:?} is not an attribute type (string, number, bool)");
+                    s.invalid(p, ty.span(), "attributes", ProblemKind::InvalidValue, &what);
+                    continue;
+                }
+            };
+            schema = schema.with(name.get_ref(), ty);
+        }
+    }
+    let text = s.string(p, "rules", "the rule text (a '''literal''' string)")?;
+    let value_at = s.value_at("rules").unwrap_or(0..0);
+    match RuleSet::parse(text.value, &schema) {
+        Ok(rules) => Some(rules),
+        Err(error) => {
+            let at = text_in_file(src, &value_at, error.span.start..error.span.end);
+            s.invalid(
+                p,
+                at,
+                "rules",
+                ProblemKind::InvalidValue,
+                &error.kind.to_string(),
+            );
+            None
+        }
+    }
+}
+
+/// Where bytes `inner` of a string's content are in the file, given the span of the
+/// string value (quotes included). Exact for literal strings; for basic strings with
+/// escapes it points at the string.
+fn text_in_file(src: &str, value: &Range<usize>, inner: Range<usize>) -> Range<usize> {
+    let raw = src.get(value.clone()).unwrap_or_default();
+    let mut open = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+        3
+    } else {
+        1
+    };
+    // A newline right after a multi-line opening delimiter is not part of the string.
+    if open == 3 && raw[3..].starts_with('\n') {
+        open += 1;
+    } else if open == 3 && raw[3..].starts_with("\r\n") {
+        open += 2;
+    }
+    let start = value.start + open + inner.start;
+    let end = (value.start + open + inner.end).min(value.end);
+    if start < value.end {
+        start..end.max(start)
+    } else {
+        value.clone()
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn strategy_names() -> String {
+    Strategy::ALL
+        .iter()
+        .map(|s| s.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,171 @@
+//! `[acd]`: queues, agents and rules decode into the engine's configuration, and every
+//! mistake is reported where it was written.
+
+use std::path::Path;
+use std::time::Duration;
+
+use acd::{Escalation, OverflowTarget, Strategy};
+use config::NodeConfig;
+
+const ORIGIN: &str = "switchyard.toml";
+
+fn parse(text: &str) -> Result<NodeConfig, String> {
+    NodeConfig::parse(text, Path::new(ORIGIN)).map_err(|e| e.to_string())
+}
+
+const CENTER: &str = r#"
+[acd]
+attributes = { user_level = "string" }
+rona_max_misses = 2
+rules = '''
+when user_level == 'VIP' -> assign_to_group('premium')
+otherwise -> round_robin('sales')
+'''
+
+[[acd.queues]]
+name = "sales"
+strategy = "round_robin"
+ring_timeout_s = 15
+wrap_up_s = 30
+max_wait_s = 300
+when_timed_out = "voicemail:sales"
+when_no_agents = "queue:premium"
+announce_period_s = 45
+escalation = [{ after_s = 120, add_queues = ["premium"] }, { after_s = 60, widen_tiers = 2 }]
+
+[[acd.queues]]
+name = "premium"
+
+[[acd.agents]]
+id = "1001"
+queues = { sales = 1, premium = 2 }
+skills = { en = 5, sales = 3 }
+
+[[acd.agents]]
+id = "1002"
+queues = { premium = 1 }
+weight = 3
+"#;
+
+#[test]
+fn a_contact_center_decodes_into_the_engine_configuration() {
+    let config = parse(CENTER).unwrap_or_else(|e| panic!("{e}"));
+    let acd = &config.acd;
+    assert_eq!(acd.rona.max_misses, 2);
+    assert_eq!(acd.queues.len(), 2);
+    let sales = &acd.queues[0];
+    assert_eq!(sales.id.as_str(), "sales");
+    assert_eq!(sales.strategy, Strategy::RoundRobin);
+    assert_eq!(sales.ring_timeout, Duration::from_secs(15));
+    assert_eq!(sales.wrap_up, Duration::from_secs(30));
+    assert_eq!(sales.max_wait, Some(Duration::from_secs(300)));
+    assert_eq!(
+        sales.overflow.when_timed_out,
+        OverflowTarget::Voicemail("sales".to_owned())
+    );
+    assert_eq!(
+        sales.overflow.when_no_agents,
+        Some(OverflowTarget::Queue("premium".into()))
+    );
+    assert_eq!(
+        sales.announce.map(|a| a.period),
+        Some(Duration::from_secs(45))
+    );
+    let steps: Vec<u64> = sales.escalation.iter().map(|e| e.after.as_secs()).collect();
+    assert_eq!(steps, [60, 120], "escalation steps in order of their time");
+    assert_eq!(
+        sales.escalation[0].action,
+        Escalation::WidenTiers { max_level: 2 }
+    );
+    let premium = &acd.queues[1];
+    assert_eq!(
+        premium.strategy,
+        Strategy::LongestIdle,
+        "the default strategy"
+    );
+    assert_eq!(acd.agents.len(), 2);
+    let ada = &acd.agents[0];
+    let tiers: Vec<(&str, u8)> = ada
+        .tiers
+        .iter()
+        .map(|t| (t.queue.as_str(), t.level))
+        .collect();
+    assert_eq!(tiers, [("sales", 1), ("premium", 2)]);
+    assert_eq!(ada.skills.len(), 2);
+    assert_eq!(acd.agents[1].weight, 3);
+    assert_eq!(acd.rules.actions().count(), 2);
+    acd::Acd::new(acd.clone()).expect("the engine accepts it");
+}
+
+fn error_of(text: &str) -> String {
+    match parse(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn each_mistake_is_reported_at_its_key() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[acd.queues]]\nname = \"sales\"\nstrategy = \"fastest\"\n",
+            "switchyard.toml:3:12: acd.queues[1].strategy: expected one of: longest_idle,",
+        ),
+        (
+            "[[acd.queues]]\nstrategy = \"linear\"\n",
+            "switchyard.toml:2:1: acd.queues[1].name: every queue needs a name",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\nwhen_full = \"voicemail\"\n",
+            "switchyard.toml:3:13: acd.queues[1].when_full: expected \"queue:NAME\"",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\nescalation = [{ after_s = 5, widen_tiers = 2, drop_required = true }]\n",
+            "switchyard.toml:3:17: acd.queues[1].escalation[1].after_s: an escalation step has exactly one of",
+        ),
+        (
+            "[[acd.agents]]\nid = \"1001\"\nskills = { en = 9 }\n",
+            "switchyard.toml:3:17: acd.agents[1].skills: expected a table of name = integer 1..=5",
+        ),
+        (
+            "[[acd.agents]]\nid = \"1001\"\nqueues = { nowhere = 1 }\n",
+            "unknown queue `nowhere`",
+        ),
+        (
+            "[acd]\nrules = '''\notherwise -> round_robin(sales)\n'''\n",
+            "switchyard.toml:3:",
+        ),
+        (
+            "[acd]\nrouting = 1\n",
+            "switchyard.toml:2:1: unknown key `routing` in [acd]",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = error_of(text);
+        assert!(
+            error.contains(expected),
+            "for\n{text}\nexpected {expected:?} in:\n{error}"
+        );
+    }
+}
+
+#[test]
+fn a_rule_naming_a_queue_by_the_wrong_strategy_points_at_the_rule() {
+    let text = "[[acd.queues]]\nname = \"sales\"\nstrategy = \"linear\"\n\n[acd]\nrules = '''\notherwise -> round_robin('sales')\n'''\n";
+    let error = error_of(text);
+    assert!(
+        error.starts_with("switchyard.toml:7:26: acd.rules:"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_rule_error_points_into_the_rule_text() {
+    let text = "[[acd.queues]]\nname = \"sales\"\n\n[acd]\nrules = '''\nwhen tier == 'VIP' -> assign_to_group('sales')\n'''\n";
+    let error = error_of(text);
+    // `tier` is not a declared attribute: line 6 of the file, column 6.
+    assert!(
+        error.starts_with("switchyard.toml:6:6: acd.rules:"),
+        "{error}"
+    );
+}

@@ -1,0 +1,427 @@
+//! A call the node answers itself and runs through an IVR flow.
+//!
+//! The call task drives an [`ivr::Interpreter`] exactly as its contract says: every
+//! input (start, digit, prompt finished, lookup result, timer) goes in with `now` and the
+//! wall clock, then every command comes out and is carried out here:
+//!
+//! | command | what the node does |
+//! | --- | --- |
+//! | `Play` / `StopPlayback` | prompts from the node's prompt set, in the caller's codec, on the media session |
+//! | `Lookup` | the protected customer store, by caller number or account number; only the facts the flow asked for go back |
+//! | `RecordVoicemail` | the caller's audio to `DATA_DIR/voicemail/MAILBOX/ID.wav`, indexed in `voicemails`; `#` ends it |
+//! | `Enqueue` | the ACD (see `queue.rs`) |
+//! | `Transfer` | rings the extension as a second leg and bridges on answer |
+//! | `Http` | not carried out by this node: the flow takes its failure branch |
+//! | `Hangup` | BYE to the caller |
+//!
+//! The caller's leg is answered before the flow starts (the CDR's answer time), with an
+//! SDP answer from the node's own media session; a second leg later joins that session
+//! on side B.
+
+use std::time::Duration;
+
+use ivr::{Command, Input, Interpreter, LookupKey, Value};
+use media::codec::SampleRate;
+use media::{LegCodec, Side};
+use sip::dialog::Dialog;
+use sip::sdp::{self, LocalMedia, Sdp};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::audio::watch_media;
+use super::{Call, Phase, unix_ms};
+use crate::codecs;
+use crate::endpoint::Command as EndpointCommand;
+
+/// The IVR side of a call: its interpreter and what it is waiting for.
+pub(super) struct IvrLeg {
+    interp: Interpreter,
+    /// When the interpreter next wants `Input::Timeout`.
+    pub(super) timer: Option<Instant>,
+    /// The caller's codec: prompts are played at its rate.
+    rate: SampleRate,
+    /// A message being recorded.
+    voicemail: Option<Voicemail>,
+    /// The flow is over (its outcome is in the CDR); commands may still be in effect.
+    done: bool,
+}
+
+/// A voicemail message being recorded from the caller's audio.
+struct Voicemail {
+    id: u64,
+    mailbox: String,
+    samples: Vec<i16>,
+    started: Instant,
+    deadline: Instant,
+}
+
+/// The wall clock, for business hours.
+fn wall() -> ivr::jiff::Timestamp {
+    ivr::jiff::Timestamp::now()
+}
+
+impl Call {
+    /// Answers the caller and starts `flow`; `Err(status)` when the call cannot be
+    /// answered (no usable offer, no media ports).
+    pub(super) async fn start_ivr(
+        &mut self,
+        flow: std::sync::Arc<ivr::Flow>,
+        set: std::sync::Arc<ivr::FlowSet>,
+    ) -> Result<(), u16> {
+        let codec = self.answer_with_media()?;
+        let call = ivr::CallInfo {
+            call_id: self.cdr.call_id.clone(),
+            caller: self.cdr.caller.clone(),
+            dialled: self.cdr.callee.clone(),
+        };
+        let rate = codec.codec.pcm_rate().unwrap_or(SampleRate::Hz8000);
+        self.ivr = Some(IvrLeg {
+            interp: Interpreter::new(flow, set, call),
+            timer: None,
+            rate,
+            voicemail: None,
+            done: false,
+        });
+        debug!(call = self.id.0, ?codec, "answered by the IVR");
+        self.ivr_input(Input::Start).await;
+        Ok(())
+    }
+
+    /// Answers the caller with an SDP answer from a media session of the node's own
+    /// (prompts and DTMF on side A; a second leg may join on side B later); returns the
+    /// caller's codec, or `Err(status)` when the call cannot be answered (no usable
+    /// offer, SRTP, no media ports).
+    pub(super) fn answer_with_media(&mut self) -> Result<LegCodec, u16> {
+        let offer = Sdp::parse(&self.a_invite.body).map_err(|_| 488u16)?;
+        if super::audio::offers_srtp(&offer) {
+            // Prompts would need the leg's SRTP keys: not terminated by this node.
+            return Err(488);
+        }
+        let session = self.ctx.relay.allocate().map_err(|_| 503u16)?;
+        let mut local = LocalMedia::new(self.ctx.media_ip, session.local(Side::A).port());
+        local.codecs = vec![
+            sdp::Codec::pcmu(),
+            sdp::Codec::pcma(),
+            sdp::Codec::opus(),
+            sdp::Codec::telephone_event(),
+        ];
+        local.rtcp_mux = true;
+        local.session_id = u64::from(rand::random::<u32>());
+        local.username = "switchyard".to_owned();
+        let answer = sdp::answer(&offer, &local).map_err(|_| 488u16)?;
+        let codec = codecs::leg_codec(&answer).ok_or(488u16)?;
+        if let Some(remote) = offer.audio_remote() {
+            session.set_remote(Side::A, remote.rtp, remote.rtcp);
+        }
+        session.set_codec(Side::A, codec).map_err(|_| 488u16)?;
+        watch_media(&session, Side::A, &answer);
+        if let Some(law) = g711_law(codec) {
+            session.watch_audio(Side::A, codec.pt, law);
+        }
+        self.media_events = Some(session.events());
+        self.media = Some(session);
+        self.a_offer = Some(offer);
+        self.a_codec = Some(codec);
+
+        let ok = self.answer_a(200, Some(answer.to_bytes()));
+        self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
+        self.ctx.send(EndpointCommand::Respond {
+            key: self.a_key,
+            response: ok,
+        });
+        self.phase = Phase::Ivr;
+        self.a_answered = true;
+        self.cdr.answered_at = Some(unix_ms());
+        self.deadline = Instant::now() + self.ctx.max_duration;
+        Ok(codec)
+    }
+
+    /// Feeds one input to the flow and carries out everything it asks for.
+    pub(super) async fn ivr_input(&mut self, input: Input) {
+        let Some(leg) = self.ivr.as_mut() else {
+            return;
+        };
+        leg.interp
+            .handle_input(Instant::now().into_std(), wall(), input);
+        self.ivr_drain().await;
+    }
+
+    /// The interpreter's timer fired (or a voicemail reached its length).
+    pub(super) async fn on_ivr_timer(&mut self) {
+        let now = Instant::now();
+        let recording_over = self
+            .ivr
+            .as_ref()
+            .and_then(|l| l.voicemail.as_ref())
+            .is_some_and(|v| v.deadline <= now);
+        if recording_over {
+            self.finish_voicemail().await;
+        }
+        if self
+            .ivr
+            .as_ref()
+            .and_then(|l| l.timer)
+            .is_some_and(|t| t <= now)
+        {
+            self.ivr_input(Input::Timeout).await;
+        }
+    }
+
+    /// When the IVR next needs waking: its own timer or the voicemail's end.
+    pub(super) fn ivr_deadline(&self) -> Option<Instant> {
+        let leg = self.ivr.as_ref()?;
+        let voicemail = leg.voicemail.as_ref().map(|v| v.deadline);
+        match (leg.timer, voicemail) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    async fn ivr_drain(&mut self) {
+        loop {
+            let Some(leg) = self.ivr.as_mut() else {
+                return;
+            };
+            let Some(command) = leg.interp.poll_output() else {
+                break;
+            };
+            self.ivr_command(command).await;
+        }
+        let Some(leg) = self.ivr.as_mut() else {
+            return;
+        };
+        leg.timer = leg.interp.poll_timeout().map(Instant::from_std);
+        if !leg.done
+            && let Some(outcome) = leg.interp.outcome()
+        {
+            leg.done = true;
+            let path: Vec<String> = leg.interp.path().iter().map(ToString::to_string).collect();
+            self.cdr.routing.ivr_path = Some(path.join(" "));
+            self.cdr.routing.ivr_outcome = Some(outcome.to_string());
+            debug!(call = self.id.0, %outcome, "IVR finished");
+        }
+    }
+
+    async fn ivr_command(&mut self, command: Command) {
+        match command {
+            Command::Play { id, prompts, .. } => self.play(id, &prompts),
+            Command::StopPlayback { .. } => {
+                if let Some(session) = &self.media {
+                    session.stop_playback(Side::A);
+                }
+            }
+            Command::Lookup { id, key, fields } => {
+                let (found, values) = self.lookup(&key, &fields).await;
+                self.ivr_feed(Input::LookupResult {
+                    id,
+                    found,
+                    fields: values,
+                });
+            }
+            Command::Http { id, request } => {
+                warn!(call = self.id.0, endpoint = %request.endpoint, "http steps are not carried out by this node; taking the failure branch");
+                self.ivr_feed(Input::HttpResult {
+                    id,
+                    outcome: ivr::HttpOutcome::Failed,
+                });
+            }
+            Command::Enqueue {
+                queue,
+                priority,
+                skills,
+                data,
+            } => self.enqueue(queue, priority, skills, data).await,
+            Command::RecordVoicemail {
+                id,
+                mailbox,
+                max_duration,
+            } => self.start_voicemail(id, mailbox, max_duration),
+            Command::Transfer { target } => self.transfer(target).await,
+            Command::Hangup => {
+                self.hang_up_both("ivr_hangup").await;
+            }
+            other => debug!(call = self.id.0, ?other, "IVR command not handled"),
+        }
+    }
+
+    /// Feeds an input from inside a command (its own commands are drained by the loop
+    /// already running).
+    fn ivr_feed(&mut self, input: Input) {
+        if let Some(leg) = self.ivr.as_mut() {
+            leg.interp
+                .handle_input(Instant::now().into_std(), wall(), input);
+        }
+    }
+
+    fn play(&mut self, id: u64, names: &[ivr::PromptRef]) {
+        let Some(leg) = self.ivr.as_ref() else {
+            return;
+        };
+        let mut prompts = Vec::with_capacity(names.len());
+        for name in names {
+            match self.ctx.flows.prompts.get(name.as_str(), leg.rate) {
+                Some(p) => prompts.push(p),
+                None => warn!(call = self.id.0, prompt = %name, "prompt missing"),
+            }
+        }
+        let played = self.media.as_ref().map(|s| s.play(Side::A, id, prompts));
+        if !matches!(played, Some(Ok(()))) {
+            // Nothing to wait for: the flow goes on at once.
+            self.ivr_feed(Input::PlaybackFinished { id });
+        }
+    }
+
+    /// The customer facts the flow asked for (see [`crate::lookup`]).
+    async fn lookup(&self, key: &LookupKey, fields: &[String]) -> (bool, Vec<(String, Value)>) {
+        let Some(customers) = self.ctx.customers.as_ref() else {
+            return (false, Vec::new());
+        };
+        match crate::lookup::lookup(customers, key, fields).await {
+            Ok(Some(values)) => (true, values),
+            Ok(None) => (false, Vec::new()),
+            Err(error) => {
+                warn!(call = self.id.0, %error, "customer lookup failed");
+                (false, Vec::new())
+            }
+        }
+    }
+
+    fn start_voicemail(&mut self, id: u64, mailbox: String, max: Duration) {
+        let Some(leg) = self.ivr.as_mut() else {
+            return;
+        };
+        if self.a_codec.and_then(g711_law).is_none() {
+            warn!(call = self.id.0, "voicemail needs a G.711 caller");
+            leg.interp.handle_input(
+                Instant::now().into_std(),
+                wall(),
+                Input::VoicemailFinished {
+                    id,
+                    recorded: false,
+                },
+            );
+            return;
+        }
+        let now = Instant::now();
+        leg.voicemail = Some(Voicemail {
+            id,
+            mailbox,
+            samples: Vec::with_capacity(8000 * 30),
+            started: now,
+            deadline: now + max,
+        });
+        debug!(call = self.id.0, "recording voicemail");
+    }
+
+    /// Caller audio while a voicemail records.
+    pub(super) fn voicemail_audio(&mut self, samples: &[i16]) {
+        if let Some(v) = self.ivr.as_mut().and_then(|l| l.voicemail.as_mut()) {
+            v.samples.extend_from_slice(samples);
+        }
+    }
+
+    /// Whether a voicemail is being recorded (then `#` ends it).
+    pub(super) fn recording_voicemail(&self) -> bool {
+        self.ivr.as_ref().is_some_and(|l| l.voicemail.is_some())
+    }
+
+    /// Ends the message: writes the file, indexes it, and tells the flow.
+    pub(super) async fn finish_voicemail(&mut self) {
+        let Some(v) = self.ivr.as_mut().and_then(|l| l.voicemail.take()) else {
+            return;
+        };
+        let duration_ms = i64::try_from(v.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let recorded = match self.save_voicemail(&v, duration_ms).await {
+            Ok(()) => true,
+            Err(error) => {
+                warn!(call = self.id.0, %error, "voicemail not saved");
+                false
+            }
+        };
+        if self.phase != Phase::Ended {
+            self.ivr_input(Input::VoicemailFinished { id: v.id, recorded })
+                .await;
+        }
+    }
+
+    async fn save_voicemail(&self, v: &Voicemail, duration_ms: i64) -> Result<(), String> {
+        let dir = self.ctx.data_dir.join("voicemail").join(&v.mailbox);
+        let id = format!("{}-{}", self.cdr.id, v.id);
+        let path = dir.join(format!("{id}.wav"));
+        let format = media::wav::WavFormat {
+            channels: media::wav::Channels::Mono,
+            sample_rate: SampleRate::Hz8000,
+            encoding: media::wav::SampleEncoding::Signed16,
+        };
+        let bytes = media::wav::encode(format, &v.samples).map_err(|e| e.to_string())?;
+        let file = path.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&file, bytes)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        self.ctx
+            .store
+            .add_voicemail(&crate::store::Voicemail {
+                id,
+                mailbox: v.mailbox.clone(),
+                cdr_id: self.cdr.id.clone(),
+                caller: self.cdr.caller.clone(),
+                path,
+                duration_ms,
+                created_at: unix_ms(),
+            })
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Transfers the caller to an extension: it rings as a second leg and is bridged
+    /// on answer. External numbers need a trunk, which this node does not have yet.
+    async fn transfer(&mut self, target: ivr::TransferTarget) {
+        match target {
+            ivr::TransferTarget::Extension(ext) => {
+                if !self.ring_extension(&ext).await {
+                    self.hang_up_both("transfer_failed").await;
+                }
+            }
+            ivr::TransferTarget::External(number) => {
+                warn!(call = self.id.0, %number, "no trunk for external transfers");
+                self.hang_up_both("transfer_failed").await;
+            }
+        }
+    }
+
+    /// The caller left while the flow or a voicemail was running.
+    pub(super) async fn ivr_caller_gone(&mut self) {
+        if self.recording_voicemail() {
+            self.finish_voicemail().await;
+        }
+        self.ivr_feed(Input::Hangup);
+        if let Some(leg) = self.ivr.as_mut()
+            && !leg.done
+            && let Some(outcome) = leg.interp.outcome()
+        {
+            leg.done = true;
+            let path: Vec<String> = leg.interp.path().iter().map(ToString::to_string).collect();
+            self.cdr.routing.ivr_path = Some(path.join(" "));
+            self.cdr.routing.ivr_outcome = Some(outcome.to_string());
+        }
+    }
+
+    /// The caller's language as the flow chose it (`language` variable).
+    pub(super) fn ivr_language(&self) -> Option<String> {
+        let leg = self.ivr.as_ref()?;
+        leg.interp.variable("language").map(ToString::to_string)
+    }
+}
+
+/// The G.711 law of a codec, for the audio tap.
+pub(super) fn g711_law(codec: LegCodec) -> Option<media::G711Law> {
+    match codec.codec {
+        media::codec::Codec::Pcmu => Some(media::G711Law::Mu),
+        media::codec::Codec::Pcma => Some(media::G711Law::A),
+        _ => None,
+    }
+}

@@ -1,0 +1,352 @@
+//! A call in an ACD queue, and the second leg that joins it: the agent (or the
+//! extension an IVR transfers to).
+//!
+//! While the call waits, the caller hears the queue's hold prompt in a loop and the
+//! ACD's position/wait announcements. An [`QueueEvent::Offer`] rings the agent's
+//! registered phones with an offer from the node's media session (the caller's codec
+//! first, then G.711: a phone without the caller's codec is transcoded). The first
+//! phone to answer joins the session's side B and the prompt stops; a refusal, busy or
+//! unreachable agent goes back to the ACD, which re-queues the call (RONA, ring timeout
+//! and not-ready after repeated misses are the ACD's rules).
+
+use std::time::Duration;
+
+use acd::{CallRequest, Input, RefuseReason};
+use media::Side;
+use sip::sdp::{self, LocalMedia};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::audio::watch_media;
+use super::{Call, Fork, Phase, unix_ms};
+use crate::acd::{AcdMsg, QueueEvent};
+use crate::codecs;
+
+/// Ids of the node's own queue prompts (flow prompt ids count up from 1).
+const HOLD_ID: u64 = u64::MAX - 1;
+const ANNOUNCE_ID: u64 = u64::MAX - 2;
+
+/// A call's place in the ACD.
+pub(super) struct Queued {
+    events: UnboundedReceiver<QueueEvent>,
+    queue: String,
+    since: Instant,
+    /// The agent being rung, if any.
+    ringing: Option<String>,
+    /// The agent who answered.
+    agent: Option<String>,
+}
+
+/// The next event for a queued call, or never when it is not queued.
+pub(super) async fn next_event(queued: &mut Option<Queued>) -> QueueEvent {
+    match queued {
+        Some(q) => match q.events.recv().await {
+            Some(ev) => ev,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+impl Call {
+    /// Puts the caller in `queue` (a flow's `queue` step).
+    pub(super) async fn enqueue(
+        &mut self,
+        queue: String,
+        priority: u8,
+        skills: Vec<(String, u8)>,
+        data: Vec<(String, String)>,
+    ) {
+        self.cdr.routing.queue = Some(queue.clone());
+        let Some(acd) = self.ctx.acd.clone() else {
+            warn!(call = self.id.0, %queue, "no ACD configured: the queue is closed");
+            return self.queue_exited(ivr::QueueExit::Closed).await;
+        };
+        let mut request = CallRequest::to_queue(self.cdr.call_id.as_str(), queue.as_str())
+            .with_priority(priority.into());
+        for (skill, level) in &skills {
+            request = request.requiring(skill, *level);
+        }
+        for (key, value) in data {
+            request.attributes.insert(&key, value);
+        }
+        let (tx, rx) = unbounded_channel();
+        self.queue = Some(Queued {
+            events: rx,
+            queue,
+            since: Instant::now(),
+            ringing: None,
+            agent: None,
+        });
+        acd.send(AcdMsg::Enqueue {
+            request,
+            events: tx,
+        });
+        self.play_hold();
+    }
+
+    pub(super) async fn on_queue_event(&mut self, ev: QueueEvent) {
+        if self.phase != Phase::Ivr {
+            return;
+        }
+        match ev {
+            QueueEvent::Offer { agent } => {
+                if let Some(q) = self.queue.as_mut() {
+                    q.ringing = Some(agent.clone());
+                }
+                if !self.ring_extension(&agent).await {
+                    self.refused(RefuseReason::Unreachable);
+                }
+            }
+            QueueEvent::CancelOffer { agent } => {
+                let ringing = self.queue.as_mut().and_then(|q| q.ringing.take());
+                if ringing.as_deref() == Some(agent.as_str()) {
+                    self.cancel_forks();
+                }
+            }
+            QueueEvent::Announce { position, ewt } => self.announce(position, ewt),
+            QueueEvent::Overflow { target } => self.overflow(target).await,
+        }
+    }
+
+    /// Plays the queue's hold prompt (again, when it ends: see
+    /// [`Self::queue_playback_finished`]).
+    fn play_hold(&self) {
+        let Some(session) = &self.media else {
+            return;
+        };
+        let name = self.prompt_name("queue_hold");
+        let Some(prompt) = self.ctx.flows.prompts.get(&name, self.prompt_rate()) else {
+            return;
+        };
+        // A short pause between repetitions, like a hold loop on any PBX.
+        let pause = media::wav::Prompt::from_samples(
+            prompt.sample_rate(),
+            vec![0; prompt.sample_rate().hz() as usize * 4],
+        );
+        let _ = session.play(Side::A, HOLD_ID, vec![prompt, pause]);
+    }
+
+    /// A prompt of the caller's finished: the hold loop goes round again.
+    pub(super) fn queue_playback_finished(&mut self, id: u64) {
+        let waiting = self.queue.as_ref().is_some_and(|q| q.agent.is_none());
+        if waiting && (id == HOLD_ID || id == ANNOUNCE_ID) {
+            self.play_hold();
+        }
+    }
+
+    fn announce(&self, position: u32, ewt: Option<Duration>) {
+        let Some(session) = &self.media else {
+            return;
+        };
+        let mut names = vec![self.prompt_name("queue_position")];
+        if position < 100 {
+            names.push(self.prompt_name(&format!("numbers/{position}")));
+        }
+        if let Some(ewt) = ewt {
+            names.push(self.prompt_name("queue_wait"));
+            let minutes = ewt.as_secs().div_ceil(60);
+            match minutes {
+                0 => names.push(self.prompt_name("less_than_a_minute")),
+                1 => {
+                    names.push(self.prompt_name("numbers/1"));
+                    names.push(self.prompt_name("minute"));
+                }
+                2..=99 => {
+                    names.push(self.prompt_name(&format!("numbers/{minutes}")));
+                    names.push(self.prompt_name("minutes"));
+                }
+                _ => {}
+            }
+        }
+        let rate = self.prompt_rate();
+        let prompts = names
+            .iter()
+            .filter_map(|n| self.ctx.flows.prompts.get(n, rate))
+            .collect();
+        session.stop_playback(Side::A);
+        let _ = session.play(Side::A, ANNOUNCE_ID, prompts);
+    }
+
+    async fn overflow(&mut self, target: acd::OverflowTarget) {
+        debug!(call = self.id.0, ?target, "left the queue");
+        self.queue = None;
+        if let Some(session) = &self.media {
+            session.stop_playback(Side::A);
+        }
+        match target {
+            acd::OverflowTarget::Disconnect => self.hang_up_both("queue_overflow").await,
+            _ => self.queue_exited(ivr::QueueExit::Overflow).await,
+        }
+    }
+
+    /// Tells a flow that waits on its queue step why the call left the queue; a flow
+    /// that does not wait is over, so the call ends.
+    async fn queue_exited(&mut self, reason: ivr::QueueExit) {
+        // Boxed: this is reached from inside the flow's own command loop.
+        Box::pin(self.ivr_input(ivr::Input::QueueExited { reason })).await;
+        let flow_over = self
+            .ivr
+            .as_ref()
+            .is_none_or(|_| self.cdr.routing.ivr_outcome.is_some());
+        if flow_over && self.phase == Phase::Ivr && self.b.is_none() && self.queue.is_none() {
+            self.hang_up_both("queue_closed").await;
+        }
+    }
+
+    /// Rings every registered phone of `ext` with an offer from the node's media
+    /// session; `false` when it has none (or the call has no media).
+    pub(super) async fn ring_extension(&mut self, ext: &str) -> bool {
+        let bindings = self.ctx.bindings(ext).await;
+        let (Some(session), Some(a)) = (&self.media, self.a_codec) else {
+            return false;
+        };
+        if bindings.is_empty() {
+            return false;
+        }
+        let mut local = LocalMedia::new(self.ctx.media_ip, session.local(Side::B).port());
+        local.session_id = u64::from(rand::random::<u32>());
+        local.username = "switchyard".to_owned();
+        let mut offered = vec![codecs::sdp_codec(a)];
+        for codec in [sdp::Codec::pcmu(), sdp::Codec::pcma()] {
+            if !offered
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(&codec.name))
+            {
+                offered.push(codec);
+            }
+        }
+        offered.push(sdp::Codec::telephone_event());
+        local.codecs = offered;
+        let offer = sdp::offer(&local).to_bytes();
+        self.best_failure = None;
+        for b in bindings {
+            let mut invite = self.fork_invite(&b, Some(&offer));
+            invite.uri = b.contact.uri.clone();
+            let target = b.target();
+            let key = self.ctx.send_request(self.id, invite.clone(), target).await;
+            self.forks.push(Fork {
+                key,
+                invite,
+                target,
+                done: false,
+            });
+        }
+        true
+    }
+
+    /// The second leg answered: its media joins side B and the caller hears it.
+    pub(super) async fn b_leg_joined(&mut self, answer: &[u8]) {
+        let Some(session) = &self.media else {
+            return;
+        };
+        if let Ok(sdp) = sip::sdp::Sdp::parse(answer) {
+            if let Some(remote) = sdp.audio_remote() {
+                session.set_remote(Side::B, remote.rtp, remote.rtcp);
+            }
+            watch_media(session, Side::B, &sdp);
+            if let Some(codec) = codecs::leg_codec(&sdp)
+                && let Err(error) = session.set_codec(Side::B, codec)
+            {
+                warn!(call = self.id.0, %error, "agent's codec cannot be bridged");
+            }
+        }
+        session.stop_playback(Side::A);
+        self.phase = Phase::Answered;
+        self.deadline = Instant::now() + self.ctx.max_duration;
+        if let Some(q) = self.queue.as_mut() {
+            let agent = q.ringing.take().unwrap_or_default();
+            let wait = i64::try_from(q.since.elapsed().as_millis()).unwrap_or(i64::MAX);
+            self.cdr.routing.queue_wait_ms = Some(wait);
+            self.cdr.routing.agent = Some(agent.clone());
+            q.agent = Some(agent.clone());
+            if let Some(acd) = &self.ctx.acd {
+                acd.input(Input::Answered {
+                    call: self.cdr.call_id.as_str().into(),
+                    agent: agent.as_str().into(),
+                });
+            }
+        }
+        debug!(
+            call = self.id.0,
+            "bridged to the second leg at {}",
+            unix_ms()
+        );
+        self.start_recording(answer);
+    }
+
+    /// Every phone of the rung agent (or transfer target) failed with `status`.
+    pub(super) async fn b_leg_failed(&mut self, status: u16) {
+        if self.queue.as_ref().is_some_and(|q| q.ringing.is_some()) {
+            let reason = match status {
+                486 | 600 => RefuseReason::Busy,
+                603 => RefuseReason::Declined,
+                408 | 480 | 487 => RefuseReason::NoAnswer,
+                _ => RefuseReason::Unreachable,
+            };
+            self.refused(reason);
+        } else if self.queue.is_none() {
+            // A transfer that nobody took.
+            self.hang_up_both("transfer_failed").await;
+        }
+    }
+
+    fn refused(&mut self, reason: RefuseReason) {
+        let Some(agent) = self.queue.as_mut().and_then(|q| q.ringing.take()) else {
+            return;
+        };
+        if let Some(acd) = &self.ctx.acd {
+            acd.input(Input::Refused {
+                call: self.cdr.call_id.as_str().into(),
+                agent: agent.as_str().into(),
+                reason,
+            });
+        }
+    }
+
+    /// The caller hung up while queued.
+    pub(super) fn queue_caller_gone(&mut self) {
+        let Some(q) = self.queue.take() else {
+            return;
+        };
+        if q.agent.is_none()
+            && let Some(acd) = &self.ctx.acd
+        {
+            acd.input(Input::Abandon(self.cdr.call_id.as_str().into()));
+        }
+    }
+
+    /// The call is over: an agent who took it goes to wrap-up.
+    pub(super) fn queue_call_ended(&mut self) {
+        let Some(q) = self.queue.take() else {
+            return;
+        };
+        if let Some(acd) = &self.ctx.acd {
+            let call = self.cdr.call_id.as_str().into();
+            acd.input(if q.agent.is_some() {
+                Input::CallEnded(call)
+            } else {
+                Input::Abandon(call)
+            });
+        }
+    }
+
+    /// `name` in the caller's language (the flow's `language` variable).
+    fn prompt_name(&self, name: &str) -> String {
+        let lang = self.ivr_language().unwrap_or_else(|| "en".to_owned());
+        format!("{lang}/{name}")
+    }
+
+    fn prompt_rate(&self) -> media::codec::SampleRate {
+        self.a_codec
+            .and_then(|c| c.codec.pcm_rate())
+            .unwrap_or(media::codec::SampleRate::Hz8000)
+    }
+
+    /// The queue a call waits in, for logs.
+    #[allow(dead_code, reason = "read by the CTI API")]
+    pub(super) fn queue_name(&self) -> Option<&str> {
+        self.queue.as_ref().map(|q| q.queue.as_str())
+    }
+}
