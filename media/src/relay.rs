@@ -264,6 +264,14 @@ impl Session {
         self.shared.lock().taps.watch_dtmf(side, pt, clock_rate)
     }
 
+    /// Listens for DTMF tones in the G.711 audio `side` sends with payload type `pt`
+    /// (ITU-T Q.24 detection, see [`crate::dtmf::ToneDetector`]), for phones that
+    /// send no RFC 4733 events; digits are reported like RFC 4733 ones on
+    /// [`Session::events`], with a zero duration.
+    pub fn watch_inband_dtmf(&self, side: Side, pt: u8, law: crate::G711Law) {
+        self.shared.lock().taps.watch_inband(side, pt, law);
+    }
+
     /// Measures the audio `side` sends, whose codec runs at `clock_rate`
     /// (`codec` tells the E-model how robust it is to loss); read it with
     /// [`Session::quality`].

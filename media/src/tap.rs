@@ -84,7 +84,18 @@ pub(crate) struct Taps {
     dtmf: [Option<DtmfTap>; 2],
     quality: [Option<QualityTap>; 2],
     audio: [Option<AudioTap>; 2],
+    inband: [Option<InbandTap>; 2],
     rtt: crate::rtt::RelayedRtt,
+}
+
+/// In-band DTMF detection on one side's G.711 audio, for phones that send no
+/// telephone-events.
+#[derive(Debug)]
+struct InbandTap {
+    pt: u8,
+    law: G711Law,
+    detector: crate::dtmf::ToneDetector,
+    pcm: Vec<i16>,
 }
 
 /// Decodes one side's G.711 payloads of one payload type.
@@ -141,6 +152,21 @@ impl Taps {
         self.dtmf.iter().all(Option::is_none)
             && self.quality.iter().all(Option::is_none)
             && self.audio.iter().all(Option::is_none)
+            && self.inband.iter().all(Option::is_none)
+    }
+
+    /// Detects DTMF tones in the G.711 audio `side` sends with payload type `pt`.
+    pub(crate) fn watch_inband(&mut self, side: Side, pt: u8, law: G711Law) {
+        let config = crate::dtmf::ToneConfig::new(8000);
+        // 8 kHz is a rate the detector supports: the error cannot happen.
+        if let Ok(detector) = crate::dtmf::ToneDetector::new(config) {
+            self.inband[side.index()] = Some(InbandTap {
+                pt,
+                law,
+                detector,
+                pcm: Vec::with_capacity(160),
+            });
+        }
     }
 
     /// Decodes `side`'s RTP payloads of type `pt` with `law` and reports them
@@ -241,6 +267,24 @@ impl Taps {
             }
             out.push(MediaEvent::Audio { side, samples });
         }
+        if let Some(tap) = self.inband[side.index()].as_mut()
+            && tap.pt == h.pt.get()
+        {
+            tap.pcm.clear();
+            match tap.law {
+                G711Law::Mu => g711::pcmu_decode(packet.payload, &mut tap.pcm),
+                G711Law::A => g711::pcma_decode(packet.payload, &mut tap.pcm),
+            }
+            tap.detector.handle_samples(now, &tap.pcm);
+            while let Some(found) = tap.detector.poll_digit() {
+                out.push(MediaEvent::Digit {
+                    side,
+                    digit: found.digit,
+                    // Tone lengths are not measured in band.
+                    duration: Duration::ZERO,
+                });
+            }
+        }
         let Some(tap) = self.dtmf[side.index()].as_mut() else {
             return;
         };
@@ -290,6 +334,69 @@ mod tests {
         buf[n..n + payload.len()].copy_from_slice(payload);
         buf.truncate(n + payload.len());
         buf
+    }
+
+    /// 20 ms PCMU packets of `ms` of the DTMF tone of `key` (or silence for `None`).
+    fn tone_packets(key: Option<char>, ms: u32, seq: &mut u16) -> Vec<Vec<u8>> {
+        let (low, high) = match key {
+            Some('1') => (697.0, 1209.0),
+            Some('9') => (852.0, 1477.0),
+            _ => (0.0, 0.0),
+        };
+        let mut packets = Vec::new();
+        for _ in 0..ms / 20 {
+            let pcm: Vec<i16> = (0..160)
+                .map(|i| {
+                    let t = f64::from(u32::from(*seq) * 160 + i) / 8000.0;
+                    let v = 6000.0
+                        * ((std::f64::consts::TAU * low * t).sin()
+                            + (std::f64::consts::TAU * high * t).sin());
+                    v as i16
+                })
+                .collect();
+            let mut payload = Vec::new();
+            g711::pcmu_encode(&pcm, &mut payload);
+            packets.push(rtp(0, *seq, u32::from(*seq) * 160, false, &payload));
+            *seq += 1;
+        }
+        packets
+    }
+
+    #[test]
+    fn tones_in_g711_audio_are_digits_when_watched_in_band() {
+        let t0 = Instant::now();
+        let mut taps = Taps::default();
+        taps.watch_inband(Side::A, 0, G711Law::Mu);
+        let mut out = Vec::new();
+        let mut seq = 0;
+        let mut at = t0;
+        let script = [(Some('1'), 100), (None, 100), (Some('9'), 80), (None, 60)];
+        for (key, ms) in script {
+            for packet in tone_packets(key, ms, &mut seq) {
+                taps.inspect(Side::A, &packet, at, &mut out);
+                at += Duration::from_millis(20);
+            }
+        }
+        let digits: Vec<char> = out
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::Digit {
+                    side: Side::A,
+                    digit,
+                    ..
+                } => Some(digit.as_char()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(digits, ['1', '9']);
+        // Another payload type (say, comfort noise) is not decoded as audio.
+        let mut quiet = Taps::default();
+        quiet.watch_inband(Side::A, 8, G711Law::A);
+        let mut none = Vec::new();
+        for packet in tone_packets(Some('1'), 100, &mut seq) {
+            quiet.inspect(Side::A, &packet, t0, &mut none);
+        }
+        assert!(none.is_empty());
     }
 
     #[test]

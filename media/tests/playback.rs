@@ -207,3 +207,54 @@ async fn after_the_prompt_the_caller_hears_the_agent_in_the_same_stream() {
     assert!(next.marker);
     assert_ne!(next.ssrc, Ssrc(77), "the agent's SSRC is not exposed");
 }
+
+/// A phone that sends no RFC 4733 events keys a digit as tones in its G.711 audio: the
+/// session's in-band detector reports it like an event would be.
+#[tokio::test]
+async fn in_band_tones_from_a_caller_alone_in_the_ivr_are_digits() {
+    let relay = relay(26030, 26033);
+    let session = relay.allocate().expect("ports free");
+    let mut events = session.events();
+    let caller = socket().await;
+    session.set_remote(Side::A, addr(&caller), None);
+    session.watch_inband_dtmf(Side::A, 0, media::G711Law::Mu);
+    let to = session.local(Side::A);
+    // 120 ms of the tone of 7 (852 + 1209 Hz), then silence.
+    for seq in 0u16..12 {
+        let pcm: Vec<i16> = (0..160u32)
+            .map(|i| {
+                let t = f64::from(u32::from(seq) * 160 + i) / 8000.0;
+                let tone = if seq < 6 {
+                    (std::f64::consts::TAU * 852.0 * t).sin()
+                        + (std::f64::consts::TAU * 1209.0 * t).sin()
+                } else {
+                    0.0
+                };
+                (5000.0 * tone) as i16
+            })
+            .collect();
+        let mut payload = Vec::new();
+        g711::pcmu_encode(&pcm, &mut payload);
+        let header = RtpHeader::new(
+            Pt::new(0).expect("pcmu"),
+            Seq(seq),
+            u32::from(seq) * 160,
+            Ssrc(5),
+        );
+        let mut buf = vec![0; 12];
+        header.write(None, &mut buf).expect("fits");
+        buf.extend_from_slice(&payload);
+        caller.send_to(&buf, to).await.expect("send");
+    }
+    let heard = loop {
+        match tokio::time::timeout(GUARD, events.recv())
+            .await
+            .expect("digit in time")
+        {
+            Some(MediaEvent::Digit { digit, .. }) => break digit,
+            Some(_) => {}
+            None => panic!("events closed"),
+        }
+    };
+    assert_eq!(heard.as_char(), '7');
+}

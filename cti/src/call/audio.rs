@@ -23,7 +23,8 @@ pub(super) fn offers_srtp(sdp: &Sdp) -> bool {
 }
 
 /// Listens to what `side` sends, as its SDP describes it: RFC 4733 digits
-/// when it offers telephone-event, and the quality of its audio stream.
+/// when it offers telephone-event, else DTMF tones in its G.711 audio; and the
+/// quality of its audio stream.
 pub(super) fn watch_media(session: &Session, side: Side, sdp: &Sdp) {
     let payloads: Vec<_> = sdp
         .media
@@ -36,6 +37,17 @@ pub(super) fn watch_media(session: &Session, side: Side, sdp: &Sdp) {
         .partition(|p| p.name.eq_ignore_ascii_case("telephone-event"));
     if let Some(p) = events.first() {
         let _ = session.watch_dtmf(side, p.pt.0, p.clock_rate);
+    } else if let Some(p) = audio.first() {
+        let law = if p.name.eq_ignore_ascii_case("PCMU") {
+            Some(media::G711Law::Mu)
+        } else if p.name.eq_ignore_ascii_case("PCMA") {
+            Some(media::G711Law::A)
+        } else {
+            None
+        };
+        if let Some(law) = law {
+            session.watch_inband_dtmf(side, p.pt.0, law);
+        }
     }
     if let Some(p) = audio.first() {
         let codec = if p.name.eq_ignore_ascii_case("opus") {
