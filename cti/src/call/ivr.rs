@@ -191,14 +191,22 @@ impl Call {
             return;
         };
         leg.timer = leg.interp.poll_timeout().map(Instant::from_std);
-        if !leg.done
-            && let Some(outcome) = leg.interp.outcome()
-        {
+        if !leg.done && leg.interp.outcome().is_some() {
             leg.done = true;
-            let path: Vec<String> = leg.interp.path().iter().map(ToString::to_string).collect();
-            self.cdr.routing.ivr_path = Some(path.join(" "));
-            self.cdr.routing.ivr_outcome = Some(outcome.to_string());
+            self.record_ivr();
+        }
+    }
+
+    /// Writes the flow's path (and outcome, once it has one) into the CDR.
+    pub(super) fn record_ivr(&mut self) {
+        let Some(leg) = self.ivr.as_ref() else {
+            return;
+        };
+        let path: Vec<String> = leg.interp.path().iter().map(ToString::to_string).collect();
+        self.cdr.routing.ivr_path = Some(path.join(" "));
+        if let Some(outcome) = leg.interp.outcome() {
             debug!(call = self.id.0, %outcome, "IVR finished");
+            self.cdr.routing.ivr_outcome = Some(outcome.to_string());
         }
     }
 
@@ -399,15 +407,7 @@ impl Call {
             self.finish_voicemail().await;
         }
         self.ivr_feed(Input::Hangup);
-        if let Some(leg) = self.ivr.as_mut()
-            && !leg.done
-            && let Some(outcome) = leg.interp.outcome()
-        {
-            leg.done = true;
-            let path: Vec<String> = leg.interp.path().iter().map(ToString::to_string).collect();
-            self.cdr.routing.ivr_path = Some(path.join(" "));
-            self.cdr.routing.ivr_outcome = Some(outcome.to_string());
-        }
+        self.record_ivr();
     }
 
     /// The caller's language as the flow chose it (`language` variable).

@@ -702,6 +702,7 @@ impl Call {
             self.cdr.callee_quality = party_quality(session.quality(Side::B));
         }
         self.queue_call_ended();
+        self.record_ivr();
         self.deadline = Instant::now() + self.ctx.linger;
         self.cdr.finish(disposition, cause, status, unix_ms());
         if let Err(e) = self.ctx.cdrs.write(self.cdr.clone()).await {

@@ -253,6 +253,11 @@ impl Call {
             }
         }
         session.stop_playback(Side::A);
+        // A flow waiting on its queue step learns the call was answered, and ends.
+        Box::pin(self.ivr_input(ivr::Input::QueueExited {
+            reason: ivr::QueueExit::Answered,
+        }))
+        .await;
         self.phase = Phase::Answered;
         self.deadline = Instant::now() + self.ctx.max_duration;
         if let Some(q) = self.queue.as_mut() {
