@@ -23,6 +23,9 @@ use super::{Call, Fork, Phase, unix_ms};
 use crate::acd::{AcdMsg, QueueEvent};
 use crate::codecs;
 
+/// The queue name a flow gives to have the ACD's routing rules pick the queue.
+pub(super) const RULES: &str = "rules";
+
 /// Ids of the node's own queue prompts (flow prompt ids count up from 1).
 const HOLD_ID: u64 = u64::MAX - 1;
 const ANNOUNCE_ID: u64 = u64::MAX - 2;
@@ -63,8 +66,15 @@ impl Call {
             warn!(call = self.id.0, %queue, "no ACD configured: the queue is closed");
             return self.queue_exited(ivr::QueueExit::Closed).await;
         };
-        let mut request = CallRequest::to_queue(self.cdr.call_id.as_str(), queue.as_str())
-            .with_priority(priority.into());
+        // The queue named `rules` means: let the ACD's routing rules choose, from the
+        // attributes the flow attached (`[acd] rules`).
+        let call = self.cdr.call_id.as_str();
+        let mut request = if queue == RULES {
+            CallRequest::by_rules(call, acd::Attributes::new())
+        } else {
+            CallRequest::to_queue(call, queue.as_str())
+        }
+        .with_priority(priority.into());
         for (skill, level) in &skills {
             request = request.requiring(skill, *level);
         }
