@@ -56,6 +56,31 @@ enum Command {
     /// Manage the protected customer store.
     #[command(subcommand)]
     Customers(CustomersCommand),
+    /// Manage the CTI API's users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Add a user and print their API token (shown once). The password is read from
+    /// SWITCHYARD_PASSWORD, or a random one is generated and printed.
+    Add {
+        /// Login name.
+        name: String,
+        /// admin, supervisor, agent or quality_analyst.
+        #[arg(long)]
+        role: String,
+        /// The user's extension, for agents (and supervisors who take calls).
+        #[arg(long, value_name = "EXT")]
+        agent: Option<String>,
+        /// A queue the supervisor supervises (repeat for several).
+        #[arg(long = "queue", value_name = "QUEUE")]
+        queues: Vec<String>,
+        /// The node's configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +178,13 @@ async fn main() -> ExitCode {
         Command::Customers(CustomersCommand::Import { file, config }) => {
             customers_import(&config, &file).await
         }
+        Command::Users(UsersCommand::Add {
+            name,
+            role,
+            agent,
+            queues,
+            config,
+        }) => users_add(&config, name, &role, agent, queues).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -363,6 +395,44 @@ impl ivr::simulate::Backend for StoreBackend {
             }
         }
     }
+}
+
+async fn users_add(
+    config: &Path,
+    name: String,
+    role: &str,
+    agent: Option<String>,
+    queues: Vec<String>,
+) -> Result<()> {
+    let role = cti::api::Role::parse(role).with_context(|| {
+        format!("unknown role {role:?}: admin, supervisor, agent or quality_analyst")
+    })?;
+    let (generated, password) = match std::env::var("SWITCHYARD_PASSWORD") {
+        Ok(p) => (false, p),
+        Err(_) => (
+            true,
+            generate_password(&mut rand::rng()) + &generate_password(&mut rand::rng()),
+        ),
+    };
+    let (_, store) = open_store(config).await?;
+    let user = cti::api::NewUser {
+        name: name.clone(),
+        password: password.clone(),
+        role,
+        agent,
+        queues,
+    };
+    let issued = cti::api::users::create(&store, user, cti::api::unix_ms_now())
+        .await
+        .with_context(|| format!("cannot add user {name:?}"));
+    store.close().await;
+    let issued = issued?;
+    println!("added user {name} ({})", role.as_str());
+    if generated {
+        println!("password: {password}");
+    }
+    println!("API token (shown once): {}", issued.token);
+    Ok(())
 }
 
 async fn customers_import(config: &Path, file: &Path) -> Result<()> {

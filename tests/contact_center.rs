@@ -233,3 +233,393 @@ fn baresip_phones_take_the_same_path_through_ivr_and_queue() {
         "the caller's audio was measured: {call:#?}"
     );
 }
+
+// ------------------------------------------------ ACD: RONA, wrap-up, restart
+
+/// The flow of number 600: straight into the `support` queue.
+const DIRECT_FLOW: &str = r#"[flow]
+start = "queue"
+languages = ["en"]
+description = "Straight into the support queue"
+
+[steps.queue]
+type = "queue"
+queue = "support"
+"#;
+
+/// `support` rings its agents in line, 1006 (tier level 1) before 1007 (level 2),
+/// each for at most 3 s; one missed offer makes an agent not ready; after a call the
+/// agent has 4 s of wrap-up.
+const RONA_AND_WRAP_UP: &str = r#"
+[ivr]
+flows = "flows"
+prompts = "prompts"
+numbers = { "600" = "direct" }
+
+[acd]
+rona_max_misses = 1
+
+[[acd.queues]]
+name = "support"
+strategy = "linear"
+ring_timeout_s = 3
+wrap_up_s = 4
+
+[[acd.agents]]
+id = "1006"
+queues = { support = 1 }
+
+[[acd.agents]]
+id = "1007"
+queues = { support = 2 }
+"#;
+
+/// `ring_timeout_s` and `wrap_up_s` of `support` above, in milliseconds.
+const RING_TIMEOUT_MS: i64 = 3_000;
+const WRAP_UP_MS: i64 = 4_000;
+/// How far a CDR's timestamps may sit from the ACD's own clock readings (both
+/// are taken in the node, a few milliseconds apart).
+const CLOCK_SLACK_MS: i64 = 250;
+
+/// Installs the direct flow and the demo prompts (for the queue's hold music).
+fn install_direct_queue(dir: &Path) {
+    let flows = dir.join("flows");
+    std::fs::create_dir_all(&flows).expect("create the flows directory");
+    std::fs::write(flows.join("direct.toml"), DIRECT_FLOW).expect("write the direct flow");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(Path::new(DEMO).join("prompts"))
+        .arg(dir.join("prompts"))
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "copy the demo prompts");
+}
+
+fn direct_queue_node() -> Node {
+    Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        extensions: 1001..=1008,
+        log: "info,cti::call=debug,cti::acd=debug",
+        extra: RONA_AND_WRAP_UP.to_owned(),
+        setup: Some(install_direct_queue),
+        ..NodeSpec::default()
+    })
+}
+
+/// 1003 dials 600, waits in `support` and talks until the agent hangs up.
+fn queue_call(node: &Node, name: &str) -> common::sipp::SippDone {
+    Sipp::new(node, name, "uac-queue-caller-waits-for-agent")
+        .target(node)
+        .service("600")
+        .caller("1003")
+        .calls(1)
+        .run(Duration::from_secs(60))
+        .assert_ok()
+}
+
+/// A call to the queue as its CDR tells it, with the times the checks need
+/// (milliseconds since the Unix epoch).
+#[derive(Debug, sqlx::FromRow)]
+struct QueuedCall {
+    started_at: i64,
+    ended_at: i64,
+    queue: Option<String>,
+    queue_wait_ms: Option<i64>,
+    agent: Option<String>,
+}
+
+impl QueuedCall {
+    /// When the agent answered: the call queued as it started (the flow's first
+    /// step), so no later than this.
+    fn agent_answered_by(&self) -> i64 {
+        self.started_at + self.queue_wait_ms.unwrap_or_default()
+    }
+}
+
+/// The CDRs of calls to 600, oldest first, once there are `count` of them.
+fn queued_calls(node: &Node, count: usize) -> Vec<QueuedCall> {
+    let db = node.dir().join("switchyard.db");
+    let read = || -> Result<Vec<QueuedCall>, sqlx::Error> {
+        use sqlx::ConnectOptions as _;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(sqlx::Error::Io)?;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .read_only(true);
+        runtime.block_on(async {
+            let mut conn = options.connect().await?;
+            sqlx::query_as(
+                "SELECT started_at, ended_at, queue, queue_wait_ms, agent FROM cdrs \
+                 WHERE callee = '600' ORDER BY started_at, id",
+            )
+            .fetch_all(&mut conn)
+            .await
+        })
+    };
+    common::wait_until(&format!("{count} CDRs of calls to 600"), CDR_WAIT, || {
+        read().ok().filter(|calls| calls.len() >= count)
+    })
+}
+
+/// The node logged `agent`'s state change with every one of `words`.
+fn agent_state_logged(log: &str, agent: &str, words: &[&str]) -> bool {
+    let agent = format!("agent={agent} ");
+    log.lines().any(|l| {
+        l.contains("agent state") && l.contains(&agent) && words.iter().all(|w| l.contains(w))
+    })
+}
+
+#[test]
+fn an_unanswered_offer_moves_to_the_next_agent_and_rona_makes_the_first_not_ready() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = direct_queue_node();
+    // 1006 rings and never answers; 1007 answers and hangs up 1 s into the call.
+    let ringer = phone(&node, "1006", "uas-ring-until-cancelled", 1, 0);
+    let answerer = phone(&node, "1007", "uas-answer-then-hang-up", 1, 1000);
+    feature_code(&node, "1006", "*71");
+    feature_code(&node, "1007", "*71");
+
+    queue_call(&node, "caller-rona");
+    // 1006 was rung first and cancelled; 1007 took the call.
+    ringer.finish(SHORT).assert_ok();
+    answerer.finish(SHORT).assert_ok();
+
+    let calls = queued_calls(&node, 1);
+    let call = &calls[0];
+    assert_eq!(call.queue.as_deref(), Some("support"), "{call:#?}");
+    assert_eq!(call.agent.as_deref(), Some("1007"), "{call:#?}");
+    let waited = call.queue_wait_ms.unwrap_or_default();
+    assert!(
+        waited >= RING_TIMEOUT_MS - CLOCK_SLACK_MS,
+        "1006 rang for the ring timeout before 1007 was offered the call: {call:#?}"
+    );
+    let log = node.log_tail(100_000);
+    assert!(
+        agent_state_logged(&log, "1006", &["activity=Reserved"]),
+        "1006 was offered the call first:\n{}",
+        node.log_tail(80)
+    );
+    assert!(
+        agent_state_logged(&log, "1006", &["NotReady", "no-answer"]),
+        "after one miss 1006 is not ready:\n{}",
+        node.log_tail(80)
+    );
+    assert!(
+        !agent_state_logged(&log, "1007", &["NotReady"]),
+        "1007 answered and stays ready"
+    );
+}
+
+#[test]
+fn after_a_call_the_agent_gets_no_new_call_until_wrap_up_has_passed() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = direct_queue_node();
+    // Only 1007 is logged in; each call lasts 1 s, then 1007 hangs up.
+    let agent = phone(&node, "1007", "uas-answer-then-hang-up", 2, 1000);
+    feature_code(&node, "1007", "*71");
+
+    queue_call(&node, "caller-first");
+    // The second caller dials as soon as the first call is over: 1007 is in
+    // wrap-up, so the call waits for it.
+    queue_call(&node, "caller-second");
+    agent.finish(SHORT).assert_ok();
+
+    let calls = queued_calls(&node, 2);
+    let (first, second) = (&calls[0], &calls[1]);
+    assert_eq!(first.agent.as_deref(), Some("1007"), "{calls:#?}");
+    assert_eq!(second.agent.as_deref(), Some("1007"), "{calls:#?}");
+    let gap = second.agent_answered_by() - first.ended_at;
+    assert!(
+        gap >= WRAP_UP_MS - CLOCK_SLACK_MS,
+        "1007 was offered the second call {gap} ms after the first ended \
+         (wrap-up is {WRAP_UP_MS} ms): {calls:#?}"
+    );
+    assert!(
+        gap < WRAP_UP_MS + 5_000,
+        "the second call reached 1007 soon after wrap-up ({gap} ms): {calls:#?}"
+    );
+    let log = node.log_tail(100_000);
+    assert!(
+        agent_state_logged(&log, "1007", &["activity=WrapUp"]),
+        "1007 went to wrap-up:\n{}",
+        node.log_tail(80)
+    );
+}
+
+/// A node process started again on the directory, configuration and ports of a
+/// [`Node`] whose own process was stopped; stopped when dropped.
+struct Restarted {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Restarted {
+    /// Kills `node`'s process (the test's child running `switchyard node --config
+    /// DIR/switchyard.toml`), starts a new one on the same configuration and
+    /// waits until it answers OPTIONS.
+    fn kill_and_start(node: &Node) -> Restarted {
+        let config = node.dir().join("switchyard.toml");
+        let pid = node_pid(&config);
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(killed.success(), "kill the node process {pid}");
+        common::wait_until("the node process to die", Duration::from_secs(10), || {
+            process_state(pid)
+                .is_none_or(|s| s == 'Z' || s == 'X')
+                .then_some(())
+        });
+        let log = node.dir().join("node-restarted.log");
+        let out = std::fs::File::create(&log).expect("create the restarted node's log");
+        let err = out.try_clone().expect("clone a log file handle");
+        let child = std::process::Command::new(common::SWITCHYARD)
+            .arg("node")
+            .arg("--config")
+            .arg(&config)
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start the node again");
+        let mut restarted = Restarted { child, log };
+        restarted.ready(node.sip_addr());
+        restarted
+    }
+
+    fn ready(&mut self, target: std::net::SocketAddr) {
+        let probe = common::SipProbe::new("127.0.0.1");
+        common::wait_until(
+            "the restarted node to answer OPTIONS",
+            Duration::from_secs(30),
+            || {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    panic!(
+                        "the restarted node exited with {status}:\n{}",
+                        self.log_tail(40)
+                    );
+                }
+                probe
+                    .options(target, Duration::from_millis(250))
+                    .filter(|r| r.status == 200)
+            },
+        );
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        common::tail(&self.log, lines)
+    }
+}
+
+impl Drop for Restarted {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- restarted node log (last 60 lines) ----\n{}\n----",
+                self.log_tail(60)
+            );
+        }
+    }
+}
+
+/// The pid of this test process's child running the node of `config`.
+fn node_pid(config: &Path) -> u32 {
+    let me = std::process::id();
+    let config = config
+        .to_str()
+        .expect("temporary directory paths are UTF-8");
+    let pids = std::fs::read_dir("/proc")
+        .expect("read /proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok());
+    for pid in pids {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let runs_node =
+            args.iter().any(|a| *a == b"node") && args.iter().any(|a| *a == config.as_bytes());
+        if runs_node && parent_pid(pid) == Some(me) {
+            return pid;
+        }
+    }
+    panic!("no child process runs `switchyard node --config {config}`");
+}
+
+/// Fields of `/proc/PID/stat` after the command name: state, then parent pid.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+fn parent_pid(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
+fn process_state(pid: u32) -> Option<char> {
+    stat_fields(pid)?.first()?.chars().next()
+}
+
+/// The presence the node stored for `agent` (`ready`, `not_ready`, …), if any.
+fn stored_presence(node: &Node, agent: &str) -> Option<String> {
+    use sqlx::ConnectOptions as _;
+    let db = node.dir().join("switchyard.db");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .read_only(true);
+    runtime.block_on(async {
+        let mut conn = options.connect().await.ok()?;
+        sqlx::query_scalar("SELECT presence FROM acd_agents WHERE agent = $1")
+            .bind(agent)
+            .fetch_optional(&mut conn)
+            .await
+            .ok()?
+    })
+}
+
+#[test]
+fn an_agent_logged_in_before_a_restart_takes_calls_after_it_without_logging_in_again() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = direct_queue_node();
+    feature_code(&node, "1007", "*71");
+    // The login is stored as it happens, not only at a clean shutdown.
+    common::wait_until("the login to be stored", Duration::from_secs(10), || {
+        (stored_presence(&node, "1007").as_deref() == Some("ready")).then_some(())
+    });
+
+    let restarted = Restarted::kill_and_start(&node);
+    // Registrations live in memory: the phone registers with the new process.
+    let agent = phone(&node, "1007", "uas-answer-then-hang-up", 1, 1000);
+    queue_call(&node, "caller-after-restart");
+    agent.finish(SHORT).assert_ok();
+
+    let calls = queued_calls(&node, 1);
+    assert_eq!(calls[0].agent.as_deref(), Some("1007"), "{calls:#?}");
+    let log = restarted.log_tail(100_000);
+    assert!(
+        log.contains("ACD agent state restored"),
+        "the new process restored the state:\n{}",
+        restarted.log_tail(40)
+    );
+    let logins = node
+        .wait_cdrs(2, CDR_WAIT)
+        .into_iter()
+        .filter(|c| c.callee == "*71")
+        .count();
+    assert_eq!(logins, 1, "1007 logged in once, before the restart");
+}

@@ -50,7 +50,7 @@ const AUTH_KEYS: &[&str] = &[
 const MEDIA_KEYS: &[&str] = &["bind", "advertise", "rtp_port_min", "rtp_port_max"];
 const STORE_KEYS: &[&str] = &["url", "cdr_batch_max"];
 const CALLS_KEYS: &[&str] = &["ring_timeout_s", "max_duration_s", "record"];
-const IVR_KEYS: &[&str] = &["flows", "prompts", "numbers"];
+const IVR_KEYS: &[&str] = &["flows", "prompts", "numbers", "endpoints"];
 const HTTP_KEYS: &[&str] = &["listen", "port"];
 const LOG_KEYS: &[&str] = &["level"];
 
@@ -401,6 +401,7 @@ fn ivr_section(s: &Section<'_, '_>, data_dir: &Path, base: &Path, p: &mut Proble
         flows,
         prompts,
         numbers,
+        endpoints: crate::endpoints::endpoints(s, base, p),
     }
 }
 

@@ -9,9 +9,9 @@
 //! - Every section and key is optional; absent ones take the defaults of
 //!   [`NodeConfig::default_for`]. Durations are integers whose unit is in the key
 //!   name (`t1_ms`, `ban_s`) and come back as [`std::time::Duration`].
-//! - Relative paths (`node.data_dir`, `sip.tls_cert`, `sip.tls_key`) are resolved
-//!   against the configuration file's directory; a relative SQLite path in
-//!   `store.url` against `node.data_dir`.
+//! - Relative paths (`node.data_dir`, `sip.tls_cert`, `sip.tls_key`,
+//!   `ivr.endpoints.NAME.ca_file`) are resolved against the configuration file's
+//!   directory; a relative SQLite path in `store.url` against `node.data_dir`.
 //! - Unknown keys, wrong types, out-of-range numbers and contradicting keys are
 //!   all errors. Each is a [`Diagnostic`] displayed as `file:line:col: message`,
 //!   where the message names the dotted key and what was expected; decoding
@@ -39,6 +39,7 @@
 mod acd;
 mod decode;
 mod demo;
+mod endpoints;
 mod error;
 mod ipnet;
 mod reader;
@@ -49,6 +50,7 @@ use std::path::Path;
 
 pub use decode::SCHEMA;
 pub use demo::demo_toml;
+pub use endpoints::{Credential, EndpointUrl, HttpEndpoint, UrlScheme};
 pub use error::{ConfigError, Diagnostic, ProblemKind};
 pub use ipnet::{IpNet, IpNetError};
 pub use sections::{

@@ -107,6 +107,44 @@ impl<'t, 'i> Section<'t, 'i> {
         out
     }
 
+    /// The table `name` of this section whose keys are names chosen by the file,
+    /// each a table with `keys` (`[ivr.endpoints.crm]`): every name with its span
+    /// and its table, named `name.NAME` in messages, in file order. Absent tables
+    /// read as empty; an entry that is not a table is reported as not `expected`.
+    pub(crate) fn named_sections(
+        &self,
+        p: &mut Problems,
+        name: &str,
+        keys: &[&str],
+        expected: &str,
+    ) -> Vec<(Spanned<&'t str>, Section<'t, 'i>)> {
+        let Some((_, value)) = self.entry(name) else {
+            return Vec::new();
+        };
+        let DeValue::Table(table) = value.get_ref() else {
+            self.wrong_type(p, name, value, expected);
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(table.len());
+        for (key, item) in table.iter() {
+            let DeValue::Table(t) = item.get_ref() else {
+                self.wrong_type(p, name, item, expected);
+                continue;
+            };
+            let dotted = format!("{}.{}", self.dotted(name), key.get_ref());
+            report_unknown(t, &dotted, keys, p);
+            let section = Section {
+                name: dotted,
+                table: Some(t),
+                src: self.src,
+            };
+            out.push((Spanned::new(key.span(), key.get_ref().as_ref()), section));
+        }
+        // The parsed table is ordered by key; the file's order is what was meant.
+        out.sort_by_key(|(key, _)| key.span().start);
+        out
+    }
+
     /// The whole file's text.
     pub(crate) fn src(&self) -> &'t str {
         self.src

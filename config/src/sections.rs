@@ -226,6 +226,9 @@ pub struct IvrConfig {
     /// Dialled number → flow name, in file order. A number here is answered by the
     /// node and runs the flow; every other number rings the extension it names.
     pub numbers: Vec<(String, String)>,
+    /// `[ivr.endpoints]`: the HTTP endpoints `http` steps may call, in file order,
+    /// names unique.
+    pub endpoints: Vec<crate::endpoints::HttpEndpoint>,
 }
 
 /// `[http]`: the CTI API and supervisor dashboard listener.
@@ -294,6 +297,7 @@ impl NodeConfig {
                 flows: data_dir.join("flows"),
                 prompts: data_dir.join("prompts"),
                 numbers: Vec::new(),
+                endpoints: Vec::new(),
             },
             acd: acd::AcdConfig::default(),
             http: HttpConfig {

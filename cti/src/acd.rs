@@ -5,14 +5,42 @@
 //! [`QueueEvent`] on the channel the call gave when it queued). The engine's timer
 //! (ring-no-answer, wrap-up, announcements, escalation, overflow) is this task's
 //! timer. Nothing else touches the engine: agent and queue state have one owner.
+//!
+//! # Queries
+//!
+//! [`AcdHandle::status`], [`AcdHandle::queue_stats`], [`AcdHandle::agent_stats`] and
+//! [`AcdHandle::agents`] ask the task for the engine's live figures and agent states
+//! (answered between two inputs, so always consistent); they return empty when the
+//! task has stopped. [`AcdHandle::set_presence`] changes an agent's presence as a
+//! feature code does.
+//!
+//! # Persistence
+//!
+//! Started with [`AcdHandle::start`], the task restores the agents' presence, skills
+//! and queue memberships from the store before it takes any call, and stores them
+//! again whenever they change: after an input that changed an agent's presence (a
+//! login, a break, a RONA not-ready), skills or tiers. Writes are throttled to one per
+//! [`SAVE_INTERVAL`]: the first change after a quiet spell is written at once, the
+//! rest of a burst together when the interval has passed. A final write is made when
+//! the task stops, and [`AcdHandle::flush`] writes and waits. Calls are not stored:
+//! their SIP dialogs do not survive a restart either.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use acd::{Acd, AgentId, CallId, CallRequest, Input, Output};
+use acd::{
+    Acd, Activity, AgentId, AgentState, AgentStats, CallId, CallRequest, Input, Output, Presence,
+    QueueStats,
+};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
+
+use crate::store::{AcdStateWriter, Store};
+
+/// The shortest time between two writes of the agent state.
+pub(crate) const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the ACD tells a queued call.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +68,42 @@ pub(crate) enum AcdMsg {
     },
     /// Any other engine input (presence, answered, refused, abandoned, ended).
     Input(Input),
+    /// Every queue's and agent's live figures.
+    Status { reply: oneshot::Sender<AcdStatus> },
+    /// Every agent's presence and activity.
+    Agents {
+        reply: oneshot::Sender<Vec<AgentStatus>>,
+    },
+    /// Store the agent state now; reply once it is written.
+    Flush { reply: oneshot::Sender<()> },
+}
+
+/// The engine's live figures at one instant.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AcdStatus {
+    /// Every queue, in configuration order.
+    pub(crate) queues: Vec<QueueStats>,
+    /// Every agent, in configuration order (presence and activity included).
+    pub(crate) agents: Vec<AgentStats>,
+}
+
+/// One agent's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AgentStatus {
+    /// The agent (extension).
+    pub(crate) agent: AgentId,
+    /// Logged in, ready, not ready (with the reason).
+    pub(crate) presence: Presence,
+    /// What the agent is doing.
+    pub(crate) activity: Activity,
+}
+
+impl AgentStatus {
+    /// The combined state a dashboard shows.
+    #[allow(dead_code, reason = "read by the CTI API")]
+    pub(crate) fn state(&self) -> AgentState {
+        AgentState::of(&self.presence, self.activity)
+    }
 }
 
 /// A handle on the ACD task. Cheap to clone.
@@ -49,10 +113,38 @@ pub(crate) struct AcdHandle {
 }
 
 impl AcdHandle {
-    /// Starts the task around `engine`.
+    /// Starts the task around `engine`, without persistence.
+    #[allow(dead_code, reason = "a node without a store; the tests")]
     pub(crate) fn spawn(engine: Acd) -> Self {
+        Self::spawn_with(engine, None)
+    }
+
+    /// Restores the agent state stored in `store` into `engine` (a fresh one), then
+    /// starts the task, which keeps the stored state up to date. A state that cannot
+    /// be read is logged and skipped: agents then start as configured.
+    pub(crate) async fn start(mut engine: Acd, store: Store) -> Self {
+        let stored = match store.acd_state().await {
+            Ok(stored) => stored,
+            Err(error) => {
+                warn!(%error, "stored ACD agent state unreadable; agents start as configured");
+                acd::PersistentState::default()
+            }
+        };
+        if !stored.agents.is_empty() {
+            let report = engine.restore(now(), &stored);
+            info!(
+                agents = stored.agents.len(),
+                ?report,
+                "ACD agent state restored"
+            );
+        }
+        let writer = AcdStateWriter::spawn(store, stored);
+        Self::spawn_with(engine, Some(writer))
+    }
+
+    fn spawn_with(engine: Acd, writer: Option<AcdStateWriter>) -> Self {
         let (tx, rx) = unbounded_channel();
-        tokio::spawn(run(engine, rx));
+        tokio::spawn(run(Task::new(engine, writer), rx));
         Self { tx }
     }
 
@@ -64,6 +156,54 @@ impl AcdHandle {
     pub(crate) fn input(&self, input: Input) {
         self.send(AcdMsg::Input(input));
     }
+
+    /// Logs `agent` in or out, or changes their readiness.
+    #[allow(dead_code, reason = "called by the CTI API")]
+    pub(crate) fn set_presence(&self, agent: impl Into<AgentId>, presence: Presence) {
+        self.input(Input::SetPresence {
+            agent: agent.into(),
+            presence,
+        });
+    }
+
+    /// Every queue's and agent's live figures; `None` once the task has stopped.
+    #[allow(dead_code, reason = "called by the CTI API")]
+    pub(crate) async fn status(&self) -> Option<AcdStatus> {
+        let (reply, rx) = oneshot::channel();
+        self.send(AcdMsg::Status { reply });
+        rx.await.ok()
+    }
+
+    /// Every queue's live figures (`acd::Acd::all_queue_stats`), in configuration
+    /// order.
+    #[allow(dead_code, reason = "called by the CTI API")]
+    pub(crate) async fn queue_stats(&self) -> Vec<QueueStats> {
+        self.status().await.unwrap_or_default().queues
+    }
+
+    /// Every agent's live figures (`acd::Acd::all_agent_stats`), in configuration
+    /// order.
+    #[allow(dead_code, reason = "called by the CTI API")]
+    pub(crate) async fn agent_stats(&self) -> Vec<AgentStats> {
+        self.status().await.unwrap_or_default().agents
+    }
+
+    /// Every agent's presence and activity, in configuration order.
+    #[allow(dead_code, reason = "called by the CTI API")]
+    pub(crate) async fn agents(&self) -> Vec<AgentStatus> {
+        let (reply, rx) = oneshot::channel();
+        self.send(AcdMsg::Agents { reply });
+        rx.await.unwrap_or_default()
+    }
+
+    /// Stores the agent state now and waits until it is written (at once without
+    /// persistence; never past the task's end).
+    #[allow(dead_code, reason = "called at shutdown and by the CTI API")]
+    pub(crate) async fn flush(&self) {
+        let (reply, rx) = oneshot::channel();
+        self.send(AcdMsg::Flush { reply });
+        let _ = rx.await;
+    }
 }
 
 /// The engine's clock: tokio's (so a paused test clock applies).
@@ -71,35 +211,207 @@ fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
-async fn run(mut engine: Acd, mut rx: UnboundedReceiver<AcdMsg>) {
-    let mut calls: HashMap<CallId, UnboundedSender<QueueEvent>> = HashMap::new();
-    loop {
-        let deadline = engine.poll_timeout().map(Instant::from_std);
-        tokio::select! {
-            msg = rx.recv() => match msg {
-                Some(AcdMsg::Enqueue { request, events }) => {
-                    calls.insert(request.call.clone(), events);
-                    feed(&mut engine, Input::Enqueue(request));
-                }
-                Some(AcdMsg::Input(input)) => {
-                    if let Input::Abandon(call) | Input::CallEnded(call) = &input {
-                        calls.remove(call);
-                    }
-                    feed(&mut engine, input);
-                }
-                None => return,
-            },
-            () = sleep_until_some(deadline) => feed(&mut engine, Input::Timeout),
+/// The task's state: the engine, the queued calls' channels and the persistence.
+struct Task {
+    engine: Acd,
+    calls: HashMap<CallId, UnboundedSender<QueueEvent>>,
+    saver: Option<Saver>,
+}
+
+/// Keeps the stored agent state up to date.
+struct Saver {
+    writer: AcdStateWriter,
+    /// Each agent's presence as last seen, to notice a change.
+    presence: HashMap<AgentId, Presence>,
+    throttle: Throttle,
+}
+
+/// When to write a change: the first one after a quiet spell at once, later ones at
+/// most once per [`SAVE_INTERVAL`], together.
+#[derive(Debug, Default)]
+struct Throttle {
+    /// A change not yet handed to the writer.
+    dirty: bool,
+    last_save: Option<Instant>,
+}
+
+impl Throttle {
+    fn changed(&mut self) {
+        self.dirty = true;
+    }
+
+    /// When a pending change becomes due, if it must wait.
+    fn deadline(&self) -> Option<Instant> {
+        if self.dirty {
+            self.last_save.map(|last| last + SAVE_INTERVAL)
+        } else {
+            None
         }
-        while let Some(output) = engine.poll_output() {
-            route(output, &mut calls);
+    }
+
+    /// Whether to write now; if so, the change counts as written at `now`.
+    fn poll(&mut self, now: Instant) -> bool {
+        let due = self.dirty
+            && self
+                .last_save
+                .is_none_or(|last| now >= last + SAVE_INTERVAL);
+        if due {
+            self.saved(now);
         }
+        due
+    }
+
+    fn saved(&mut self, now: Instant) {
+        self.dirty = false;
+        self.last_save = Some(now);
     }
 }
 
-fn feed(engine: &mut Acd, input: Input) {
-    if let Err(error) = engine.handle_input(now(), input) {
-        warn!(%error, "ACD input refused");
+async fn run(mut task: Task, mut rx: UnboundedReceiver<AcdMsg>) {
+    // Restoring queued the agents' state changes.
+    task.drain();
+    loop {
+        let deadline = task.engine.poll_timeout().map(Instant::from_std);
+        let save_at = task.saver.as_ref().and_then(|s| s.throttle.deadline());
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(msg) => task.handle(msg),
+                None => break,
+            },
+            () = sleep_until_some(deadline) => task.feed(Input::Timeout),
+            () = sleep_until_some(save_at) => {}
+        }
+        task.drain();
+        task.save_if_due();
+    }
+    if let Some(saver) = task.saver.as_mut().filter(|s| s.throttle.dirty) {
+        let generation = saver.save(&task.engine);
+        saver.writer.written(generation).await;
+    }
+}
+
+impl Task {
+    fn new(engine: Acd, writer: Option<AcdStateWriter>) -> Self {
+        let saver = writer.map(|writer| Saver {
+            writer,
+            presence: engine
+                .agent_ids()
+                .filter_map(|a| Some((a.clone(), engine.agent_status(a)?.0)))
+                .collect(),
+            throttle: Throttle::default(),
+        });
+        Self {
+            engine,
+            calls: HashMap::new(),
+            saver,
+        }
+    }
+
+    fn handle(&mut self, msg: AcdMsg) {
+        match msg {
+            AcdMsg::Enqueue { request, events } => {
+                self.calls.insert(request.call.clone(), events);
+                self.feed(Input::Enqueue(request));
+            }
+            AcdMsg::Input(input) => {
+                if let Input::Abandon(call) | Input::CallEnded(call) = &input {
+                    self.calls.remove(call);
+                }
+                self.feed(input);
+            }
+            AcdMsg::Status { reply } => {
+                let at = now();
+                let _ = reply.send(AcdStatus {
+                    queues: self.engine.all_queue_stats(at).collect(),
+                    agents: self.engine.all_agent_stats(at).collect(),
+                });
+            }
+            AcdMsg::Agents { reply } => {
+                let _ = reply.send(self.agents());
+            }
+            AcdMsg::Flush { reply } => self.flush(reply),
+        }
+    }
+
+    fn feed(&mut self, input: Input) {
+        let membership = matches!(
+            input,
+            Input::JoinQueue { .. } | Input::LeaveQueue { .. } | Input::SetSkills { .. }
+        );
+        match self.engine.handle_input(now(), input) {
+            Ok(()) if membership => {
+                if let Some(saver) = &mut self.saver {
+                    saver.throttle.changed();
+                }
+            }
+            Ok(()) => {}
+            Err(error) => warn!(%error, "ACD input refused"),
+        }
+    }
+
+    fn agents(&self) -> Vec<AgentStatus> {
+        self.engine
+            .agent_ids()
+            .filter_map(|agent| {
+                let (presence, activity) = self.engine.agent_status(agent)?;
+                Some(AgentStatus {
+                    agent: agent.clone(),
+                    presence,
+                    activity,
+                })
+            })
+            .collect()
+    }
+
+    fn drain(&mut self) {
+        while let Some(output) = self.engine.poll_output() {
+            if let (
+                Output::AgentStateChanged {
+                    agent, presence, ..
+                },
+                Some(saver),
+            ) = (&output, &mut self.saver)
+            {
+                saver.presence_seen(agent, presence);
+            }
+            route(output, &mut self.calls);
+        }
+    }
+
+    fn save_if_due(&mut self) {
+        if let Some(saver) = &mut self.saver
+            && saver.throttle.poll(Instant::now())
+        {
+            saver.writer.submit(self.engine.persistent_state());
+        }
+    }
+
+    fn flush(&mut self, reply: oneshot::Sender<()>) {
+        let Some(saver) = &mut self.saver else {
+            let _ = reply.send(());
+            return;
+        };
+        let generation = saver.save(&self.engine);
+        let writer = saver.writer.clone();
+        tokio::spawn(async move {
+            writer.written(generation).await;
+            let _ = reply.send(());
+        });
+    }
+}
+
+impl Saver {
+    fn presence_seen(&mut self, agent: &AgentId, presence: &Presence) {
+        if self.presence.get(agent) != Some(presence) {
+            self.presence.insert(agent.clone(), presence.clone());
+            self.throttle.changed();
+        }
+    }
+
+    /// Hands the engine's state to the writer now; returns its snapshot number.
+    fn save(&mut self, engine: &Acd) -> u64 {
+        self.throttle.saved(Instant::now());
+        self.writer.submit(engine.persistent_state())
     }
 }
 
@@ -170,4 +482,248 @@ fn route(output: Output, calls: &mut HashMap<CallId, UnboundedSender<QueueEvent>
 
 fn agent_name(agent: &AgentId) -> String {
     agent.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acd::{AcdConfig, AgentConfig, QueueConfig, ReasonCode, RonaPolicy, Strategy, Tier};
+
+    const RING: Duration = Duration::from_secs(3);
+    const WRAP_UP: Duration = Duration::from_secs(5);
+
+    /// Queue `q` (linear): a1 at level 1 first, a2 at level 2; one miss makes an
+    /// agent not ready.
+    fn engine() -> Acd {
+        let mut queue = QueueConfig::new("q", Strategy::Linear);
+        queue.ring_timeout = RING;
+        queue.wrap_up = WRAP_UP;
+        let config = AcdConfig {
+            queues: vec![queue, QueueConfig::new("other", Strategy::RingAll)],
+            agents: vec![
+                AgentConfig::new("a1").with_tier("q", 1, 0),
+                AgentConfig::new("a2").with_tier("q", 2, 0),
+            ],
+            rona: RonaPolicy {
+                max_misses: 1,
+                ..RonaPolicy::default()
+            },
+            ..AcdConfig::default()
+        };
+        Acd::new(config).expect("the test configuration is valid")
+    }
+
+    fn enqueue(acd: &AcdHandle, call: &str) -> UnboundedReceiver<QueueEvent> {
+        let (events, rx) = unbounded_channel();
+        acd.send(AcdMsg::Enqueue {
+            request: CallRequest::to_queue(call, "q"),
+            events,
+        });
+        rx
+    }
+
+    async fn next(rx: &mut UnboundedReceiver<QueueEvent>) -> QueueEvent {
+        rx.recv()
+            .await
+            .expect("the ACD task keeps the call's channel")
+    }
+
+    fn offer(agent: &str) -> QueueEvent {
+        QueueEvent::Offer {
+            agent: agent.to_owned(),
+        }
+    }
+
+    fn status(agent: &str, presence: Presence, activity: Activity) -> AgentStatus {
+        AgentStatus {
+            agent: agent.into(),
+            presence,
+            activity,
+        }
+    }
+
+    async fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("a writable temporary directory");
+        let store = Store::open_file(&dir.path().join("node.db"))
+            .await
+            .expect("a fresh database");
+        (dir, store)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queries_report_presence_activity_and_queue_figures() {
+        let acd = AcdHandle::spawn(engine());
+        acd.set_presence("a1", Presence::Ready);
+        acd.set_presence("a2", Presence::NotReady(ReasonCode::new("lunch")));
+        assert_eq!(
+            acd.agents().await,
+            vec![
+                status("a1", Presence::Ready, Activity::Idle),
+                status("a2", Presence::NotReady("lunch".into()), Activity::Idle),
+            ]
+        );
+        let _events = enqueue(&acd, "c1");
+        let queues = acd.queue_stats().await;
+        assert_eq!(queues.len(), 2);
+        assert_eq!(queues[0].queue.as_str(), "q");
+        assert_eq!(queues[0].entered, 1);
+        assert_eq!(queues[0].agents_logged_in, 2);
+        assert_eq!(queues[0].agents_available, 0, "a1 rings, a2 is on a break");
+        let agents = acd.agent_stats().await;
+        assert_eq!(agents[0].activity, Activity::Reserved);
+        assert_eq!(agents[1].presence, Presence::NotReady("lunch".into()));
+        assert_eq!(
+            acd.agents().await[0].state(),
+            AgentState::Reserved,
+            "the combined state of a ringing agent"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_missed_offer_moves_on_and_the_agent_goes_not_ready() {
+        let acd = AcdHandle::spawn(engine());
+        acd.set_presence("a1", Presence::Ready);
+        acd.set_presence("a2", Presence::Ready);
+        let start = Instant::now();
+        let mut events = enqueue(&acd, "c1");
+        assert_eq!(
+            next(&mut events).await,
+            offer("a1"),
+            "linear: level 1 first"
+        );
+        let cancel = next(&mut events).await;
+        assert_eq!(
+            cancel,
+            QueueEvent::CancelOffer {
+                agent: "a1".to_owned()
+            }
+        );
+        assert!(start.elapsed() >= RING, "rang {:?}", start.elapsed());
+        assert_eq!(next(&mut events).await, offer("a2"));
+        assert_eq!(
+            acd.agents().await[0],
+            status(
+                "a1",
+                Presence::NotReady(ReasonCode::no_answer()),
+                Activity::Idle
+            )
+        );
+        assert_eq!(acd.agent_stats().await[0].offers_missed, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_call_the_agent_gets_no_offer_until_wrap_up_has_passed() {
+        let acd = AcdHandle::spawn(engine());
+        acd.set_presence("a2", Presence::Ready);
+        let mut first = enqueue(&acd, "c1");
+        assert_eq!(next(&mut first).await, offer("a2"));
+        acd.input(Input::Answered {
+            call: "c1".into(),
+            agent: "a2".into(),
+        });
+        acd.input(Input::CallEnded("c1".into()));
+        let ended = Instant::now();
+        let mut second = enqueue(&acd, "c2");
+        assert_eq!(
+            acd.agents().await[1],
+            status("a2", Presence::Ready, Activity::WrapUp)
+        );
+        assert_eq!(next(&mut second).await, offer("a2"));
+        assert!(
+            ended.elapsed() >= WRAP_UP,
+            "offered {:?} after the call",
+            ended.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn agent_state_is_restored_when_the_task_starts_again() {
+        let (_dir, store) = temp_store().await;
+        let before = AcdHandle::start(engine(), store.clone()).await;
+        before.set_presence("a1", Presence::NotReady("training".into()));
+        before.set_presence("a2", Presence::Ready);
+        before.input(Input::JoinQueue {
+            agent: "a2".into(),
+            tier: Tier {
+                queue: "other".into(),
+                level: 1,
+                position: 0,
+            },
+        });
+        before.flush().await;
+        drop(before);
+
+        let after = AcdHandle::start(engine(), store.clone()).await;
+        assert_eq!(
+            after.agents().await,
+            vec![
+                status("a1", Presence::NotReady("training".into()), Activity::Idle),
+                status("a2", Presence::Ready, Activity::Idle),
+            ]
+        );
+        let queues = after.queue_stats().await;
+        assert_eq!(queues[1].agents_available, 1, "a2 is back in `other`");
+        // A caller reaches a2 with no new login.
+        let mut events = enqueue(&after, "c1");
+        assert_eq!(next(&mut events).await, offer("a2"));
+    }
+
+    #[tokio::test]
+    async fn a_rona_not_ready_is_a_change_to_store() {
+        let (_dir, store) = temp_store().await;
+        let writer = AcdStateWriter::spawn(store, acd::PersistentState::default());
+        let mut task = Task::new(engine(), Some(writer));
+        let dirty = |task: &Task| task.saver.as_ref().is_some_and(|s| s.throttle.dirty);
+        task.feed(Input::ready("a1"));
+        task.drain();
+        assert!(dirty(&task), "a login changes presence");
+        if let Some(saver) = task.saver.as_mut() {
+            saver.save(&task.engine);
+        }
+        assert!(!dirty(&task));
+
+        let (events, _rx) = unbounded_channel();
+        task.handle(AcdMsg::Enqueue {
+            request: CallRequest::to_queue("c1", "q"),
+            events,
+        });
+        task.drain();
+        assert!(!dirty(&task), "ringing changes activity only");
+        task.feed(Input::Refused {
+            call: "c1".into(),
+            agent: "a1".into(),
+            reason: acd::RefuseReason::NoAnswer,
+        });
+        task.drain();
+        assert!(dirty(&task), "RONA made a1 not ready");
+
+        if let Some(saver) = task.saver.as_mut() {
+            saver.save(&task.engine);
+        }
+        task.feed(Input::LeaveQueue {
+            agent: "a1".into(),
+            queue: "q".into(),
+        });
+        task.drain();
+        assert!(dirty(&task), "a membership change");
+    }
+
+    #[test]
+    fn writes_are_throttled_to_one_per_interval() {
+        let t0 = Instant::now(); // only anchor; everything else is arithmetic
+        let mut throttle = Throttle::default();
+        assert!(!throttle.poll(t0), "nothing changed");
+        throttle.changed();
+        assert!(throttle.poll(t0), "the first change is written at once");
+        throttle.changed();
+        let soon = t0 + SAVE_INTERVAL / 2;
+        assert!(!throttle.poll(soon), "the next waits");
+        throttle.changed();
+        assert_eq!(throttle.deadline(), Some(t0 + SAVE_INTERVAL));
+        assert!(throttle.poll(t0 + SAVE_INTERVAL), "both written together");
+        assert_eq!(throttle.deadline(), None);
+        let quiet = t0 + SAVE_INTERVAL * 5;
+        throttle.changed();
+        assert!(throttle.poll(quiet), "after a quiet spell, at once again");
+    }
 }

@@ -68,6 +68,15 @@ pub(crate) enum Command {
         ext: String,
         reply: oneshot::Sender<Vec<crate::registrar::Binding>>,
     },
+    /// A summary of every call in progress (for the CTI API).
+    Calls {
+        reply: oneshot::Sender<Vec<crate::api::CallSummary>>,
+    },
+    /// Hang up the call whose caller leg has this Call-ID; `false` when there is none.
+    HangUp {
+        call_id: String,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// What the endpoint passes to a call task.
@@ -82,6 +91,12 @@ pub(crate) enum CallEvent {
     Cancelled,
     /// A transaction of the call timed out.
     TimedOut { key: TsxKey },
+    /// Describe yourself (for the CTI API).
+    Describe {
+        reply: oneshot::Sender<crate::api::CallSummary>,
+    },
+    /// Hang up both legs now (the CTI API).
+    HangUp,
 }
 
 /// Why a request needs a user's HA1 (what to do once it is known).
@@ -265,6 +280,20 @@ impl Endpoint {
             Command::Bindings { ext, reply } => {
                 let _ = reply.send(self.location.lookup(now, &ext));
             }
+            Command::Calls { reply } => self.describe_calls(reply),
+            Command::HangUp { call_id, reply } => {
+                let call = self
+                    .dialogs
+                    .iter()
+                    .find(|((id, _), _)| *id == call_id)
+                    .map(|(_, &call)| call);
+                let found = call.is_some_and(|call| {
+                    self.calls
+                        .get(&call)
+                        .is_some_and(|tx| tx.send(CallEvent::HangUp).is_ok())
+                });
+                let _ = reply.send(found);
+            }
             Command::Done { call } => {
                 self.calls.remove(&call);
                 for key in self.routes.remove(&call).unwrap_or_default() {
@@ -272,6 +301,32 @@ impl Endpoint {
                 }
             }
         }
+    }
+
+    /// Asks every call task for its summary and answers once all replied (or after
+    /// a short wait: a call that is ending may never reply).
+    fn describe_calls(&self, reply: oneshot::Sender<Vec<crate::api::CallSummary>>) {
+        let pending: Vec<_> = self
+            .calls
+            .values()
+            .filter_map(|tx| {
+                let (one, rx) = oneshot::channel();
+                tx.send(CallEvent::Describe { reply: one })
+                    .ok()
+                    .map(|()| rx)
+            })
+            .collect();
+        tokio::spawn(async move {
+            let mut out = Vec::with_capacity(pending.len());
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
+            for rx in pending {
+                if let Ok(Ok(summary)) = tokio::time::timeout_at(deadline, rx).await {
+                    out.push(summary);
+                }
+            }
+            out.sort_by_key(|c| c.started_at);
+            let _ = reply.send(out);
+        });
     }
 
     fn on_event(&mut self, ev: TsxEvent) {

@@ -168,6 +168,7 @@ mod tests {
             flows: dir.join("flows"),
             prompts: dir.join("prompts"),
             numbers: vec![("500".to_owned(), "hello".to_owned())],
+            endpoints: Vec::new(),
         }
     }
 

@@ -13,6 +13,7 @@
 //! digest) and in [`registrar::Location`]; the tasks here are thin drivers.
 
 mod acd;
+pub mod api;
 mod call;
 mod codecs;
 pub mod customers;
@@ -20,6 +21,8 @@ pub mod demo;
 mod directory;
 mod endpoint;
 mod flows;
+mod http_step;
+mod live;
 pub mod lookup;
 mod node;
 mod prompts;

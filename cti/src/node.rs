@@ -48,6 +48,9 @@ pub enum NodeError {
     /// The ACD configuration was refused.
     #[error("acd: {0}")]
     Acd(String),
+    /// An IVR HTTP endpoint could not be set up (its CA file).
+    #[error("ivr: {0}")]
+    Ivr(String),
 }
 
 /// The methods the node handles, for Allow headers.
@@ -76,6 +79,8 @@ pub(crate) struct Ctx {
     pub(crate) customers: Option<crate::customers::Customers>,
     /// The ACD task, when queues are configured.
     pub(crate) acd: Option<crate::acd::AcdHandle>,
+    /// The HTTP endpoints IVR `http` steps may call.
+    pub(crate) endpoints: Arc<crate::http_step::Endpoints>,
     user_agent: String,
 }
 
@@ -244,6 +249,10 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
     };
     let layer = TransactionLayer::new(lcfg, rand::random());
     let flows = Arc::new(crate::flows::Flows::load(&cfg.ivr));
+    let endpoints = Arc::new(
+        crate::http_step::Endpoints::load(&cfg.ivr.endpoints)
+            .map_err(|e| NodeError::Ivr(e.to_string()))?,
+    );
     tokio::spawn(crate::flows::watch(Arc::clone(&flows)));
     let customers = customer_store(&cfg, &store).await;
     let acd = if cfg.acd.queues.is_empty() {
@@ -255,9 +264,19 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
             agents = cfg.acd.agents.len(),
             "ACD started"
         );
-        Some(crate::acd::AcdHandle::spawn(engine))
+        Some(crate::acd::AcdHandle::start(engine, store.clone()).await)
     };
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let events = crate::api::EventBus::open(store.clone(), 10_000).await?;
+    serve_api(
+        &cfg,
+        &store,
+        customers.clone(),
+        events,
+        &acd,
+        cmd_tx.clone(),
+    )
+    .await?;
     let ctx = Arc::new(Ctx {
         cmds: cmd_tx,
         store,
@@ -272,6 +291,7 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         data_dir: cfg.node.data_dir.clone(),
         record: cfg.calls.record,
         flows: Arc::clone(&flows),
+        endpoints,
         customers,
         acd,
         user_agent: format!(
@@ -311,6 +331,42 @@ async fn customer_store(cfg: &NodeConfig, store: &Store) -> Option<crate::custom
         return None;
     }
     Some(customers)
+}
+
+/// Binds the CTI API's listener (`[http]`) and serves it in a task of its own.
+async fn serve_api(
+    cfg: &NodeConfig,
+    store: &Store,
+    customers: Option<crate::customers::Customers>,
+    events: crate::api::EventBus,
+    acd: &Option<crate::acd::AcdHandle>,
+    cmds: mpsc::UnboundedSender<Command>,
+) -> Result<(), NodeError> {
+    let listener = tokio::net::TcpListener::bind((cfg.http.listen, cfg.http.port))
+        .await
+        .map_err(|source| NodeError::Bind {
+            what: "HTTP",
+            source,
+        })?;
+    let live = crate::live::NodeLive {
+        cmds,
+        acd: acd.clone(),
+        memberships: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
+    };
+    let state = crate::api::ApiState::new(
+        store.clone(),
+        customers,
+        events,
+        Arc::new(live),
+        crate::api::ApiConfig::new(cfg.sip.domain.clone()),
+    );
+    info!(listen = %cfg.http.listen, port = cfg.http.port, "CTI API listening");
+    tokio::spawn(async move {
+        if let Err(error) = crate::api::serve(listener, state).await {
+            tracing::error!(%error, "CTI API stopped");
+        }
+    });
+    Ok(())
 }
 
 /// The environment variable that holds the customer store's master key (it wins over

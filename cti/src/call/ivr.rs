@@ -11,7 +11,7 @@
 //! | `RecordVoicemail` | the caller's audio to `DATA_DIR/voicemail/MAILBOX/ID.wav`, indexed in `voicemails`; `#` ends it |
 //! | `Enqueue` | the ACD (see `queue.rs`) |
 //! | `Transfer` | rings the extension as a second leg and bridges on answer |
-//! | `Http` | not carried out by this node: the flow takes its failure branch |
+//! | `Http` | the configured endpoint (`[ivr.endpoints]`), in a task of its own; the result comes back as an input |
 //! | `Hangup` | BYE to the caller |
 //!
 //! The caller's leg is answered before the flow starts (the CDR's answer time), with an
@@ -25,6 +25,7 @@ use media::codec::SampleRate;
 use media::{LegCodec, Side};
 use sip::dialog::Dialog;
 use sip::sdp::{self, LocalMedia, Sdp};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
@@ -44,6 +45,22 @@ pub(super) struct IvrLeg {
     voicemail: Option<Voicemail>,
     /// The flow is over (its outcome is in the CDR); commands may still be in effect.
     done: bool,
+    /// Results of `http` steps, which run in tasks of their own.
+    http: (UnboundedSender<HttpResult>, UnboundedReceiver<HttpResult>),
+}
+
+/// An `http` step's id and how its exchange ended.
+type HttpResult = (u64, ivr::HttpOutcome);
+
+/// The next `http` step result, or never when the call has no flow.
+pub(super) async fn next_http(leg: &mut Option<IvrLeg>) -> HttpResult {
+    match leg {
+        Some(leg) => match leg.http.1.recv().await {
+            Some(result) => result,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// A voicemail message being recorded from the caller's audio.
@@ -81,6 +98,7 @@ impl Call {
             rate,
             voicemail: None,
             done: false,
+            http: unbounded_channel(),
         });
         debug!(call = self.id.0, ?codec, "answered by the IVR");
         self.ivr_input(Input::Start).await;
@@ -144,6 +162,11 @@ impl Call {
         leg.interp
             .handle_input(Instant::now().into_std(), wall(), input);
         self.ivr_drain().await;
+    }
+
+    /// An `http` step's exchange ended.
+    pub(super) async fn on_http_result(&mut self, (id, outcome): HttpResult) {
+        self.ivr_input(Input::HttpResult { id, outcome }).await;
     }
 
     /// The interpreter's timer fired (or a voicemail reached its length).
@@ -227,11 +250,16 @@ impl Call {
                 });
             }
             Command::Http { id, request } => {
-                warn!(call = self.id.0, endpoint = %request.endpoint, "http steps are not carried out by this node; taking the failure branch");
-                self.ivr_feed(Input::HttpResult {
-                    id,
-                    outcome: ivr::HttpOutcome::Failed,
-                });
+                // The exchange may take up to the step's timeout: the call task keeps
+                // serving keys and hang-ups meanwhile.
+                if let Some(leg) = self.ivr.as_ref() {
+                    let results = leg.http.0.clone();
+                    let endpoints = std::sync::Arc::clone(&self.ctx.endpoints);
+                    tokio::spawn(async move {
+                        let outcome = endpoints.call(&request).await;
+                        let _ = results.send((id, outcome));
+                    });
+                }
             }
             Command::Enqueue {
                 queue,

@@ -137,6 +137,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, mut events: UnboundedRe
             Some(ev) = next_media_event(&mut call.media_events) => call.on_media(ev).await,
             at = next_tick(&mut call.record_tick) => call.on_record_tick(at),
             () = sleep_until_some(ivr_at) => call.on_ivr_timer().await,
+            result = ivr::next_http(&mut call.ivr) => call.on_http_result(result).await,
             ev = queue::next_event(&mut call.queue) => call.on_queue_event(ev).await,
             _ = tokio::time::sleep_until(call.deadline) => call.on_deadline().await,
         }
@@ -213,6 +214,32 @@ impl Call {
             ctx,
         };
         (call, s.bindings)
+    }
+
+    /// What the CTI API shows of this call; `None` once it has ended.
+    fn describe(&self) -> Option<crate::api::CallSummary> {
+        use crate::api::CallPhase;
+        let phase = match self.phase {
+            Phase::Routing => CallPhase::Ringing,
+            Phase::Ivr => match self.queue_state() {
+                Some(true) => CallPhase::Offered,
+                Some(false) => CallPhase::Queued,
+                None => CallPhase::Ivr,
+            },
+            Phase::Answered => CallPhase::Talking,
+            Phase::Ended => return None,
+        };
+        Some(crate::api::CallSummary {
+            call_id: self.cdr.call_id.clone(),
+            caller: self.cdr.caller.clone(),
+            callee: self.cdr.callee.clone(),
+            phase,
+            started_at: self.cdr.started_at,
+            answered_at: self.cdr.answered_at,
+            queue: self.cdr.routing.queue.clone(),
+            agent: self.cdr.routing.agent.clone(),
+            customer: None,
+        })
     }
 
     fn finished(&self) -> bool {
@@ -355,6 +382,24 @@ impl Call {
             }
             CallEvent::Cancelled => {}
             CallEvent::TimedOut { key } => self.on_timeout(key).await,
+            CallEvent::Describe { reply } => {
+                if let Some(summary) = self.describe() {
+                    let _ = reply.send(summary);
+                }
+            }
+            CallEvent::HangUp => match self.phase {
+                Phase::Routing => {
+                    self.cancel_forks();
+                    self.fail(480, Disposition::Failed, "api_hangup").await;
+                }
+                Phase::Ivr | Phase::Answered => {
+                    self.ivr_caller_gone().await;
+                    self.queue_caller_gone();
+                    self.cancel_forks();
+                    self.hang_up_both("api_hangup").await;
+                }
+                Phase::Ended => {}
+            },
         }
     }
 

@@ -33,7 +33,6 @@ const ANNOUNCE_ID: u64 = u64::MAX - 2;
 /// A call's place in the ACD.
 pub(super) struct Queued {
     events: UnboundedReceiver<QueueEvent>,
-    queue: String,
     since: Instant,
     /// The agent being rung, if any.
     ringing: Option<String>,
@@ -84,7 +83,6 @@ impl Call {
         let (tx, rx) = unbounded_channel();
         self.queue = Some(Queued {
             events: rx,
-            queue,
             since: Instant::now(),
             ringing: None,
             agent: None,
@@ -359,9 +357,12 @@ impl Call {
             .unwrap_or(media::codec::SampleRate::Hz8000)
     }
 
-    /// The queue a call waits in, for logs.
-    #[allow(dead_code, reason = "read by the CTI API")]
-    pub(super) fn queue_name(&self) -> Option<&str> {
-        self.queue.as_ref().map(|q| q.queue.as_str())
+    /// Whether the call waits in a queue: `Some(true)` while an agent is rung,
+    /// `Some(false)` while it waits, `None` when it is not queued (or answered).
+    pub(super) fn queue_state(&self) -> Option<bool> {
+        self.queue
+            .as_ref()
+            .filter(|q| q.agent.is_none())
+            .map(|q| q.ringing.is_some())
     }
 }

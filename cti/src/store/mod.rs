@@ -31,6 +31,7 @@
 //! the driver; `postgres://` URLs are refused with
 //! [`StoreError::UnsupportedUrl`] until that driver is built in.
 
+mod acd_state;
 mod cdr;
 mod extension;
 mod recording;
@@ -50,6 +51,7 @@ use sqlx::SqlSafeStr as _;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use acd_state::AcdStateWriter;
 pub use cdr::{Cdr, Disposition, PartyQuality, Routing};
 pub use extension::{Extension, GENERATED_PASSWORD_LEN, generate_password, validate_ext};
 pub use recording::Recording;
@@ -272,6 +274,16 @@ fn migrator() -> Migrator {
             5,
             "cdr routing and voicemail",
             include_str!("../../migrations/0005_cdr_routing_and_voicemail.sql"),
+        ),
+        step(
+            6,
+            "users audit events",
+            include_str!("../../migrations/0006_users_audit_events.sql"),
+        ),
+        step(
+            7,
+            "acd agent state",
+            include_str!("../../migrations/0007_acd_state.sql"),
         ),
     ])
 }

@@ -1,0 +1,161 @@
+//! Live calls, agents and queues, through the node's [`LiveNode`].
+//!
+//! Administrators see and control everything; supervisors the calls,
+//! agents and queues of the queues they supervise; agents their own calls,
+//! their own state and the queues they serve. Quality analysts have no live
+//! view. Hang-ups and state changes made by administrators or supervisors
+//! are audited.
+//!
+//! [`LiveNode`]: crate::api::LiveNode
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+
+use crate::api::auth::{Principal, Role};
+use crate::api::error::JsonBody;
+use crate::api::live::{AgentPresence, AgentSummary, CallSummary};
+use crate::api::{ApiError, AppState};
+
+/// Longest not-ready reason code.
+const REASON_MAX_LEN: usize = 64;
+
+fn live_roles(p: &Principal) -> Result<(), ApiError> {
+    p.require(&[Role::Admin, Role::Supervisor, Role::Agent])
+}
+
+/// Whether `p` may see (and, for supervisors, control) `call`.
+fn call_visible(p: &Principal, call: &CallSummary) -> bool {
+    match p.role {
+        Role::Agent => p.is_agent(call.agent.as_deref()),
+        _ => p.oversees(call.queue.iter().map(String::as_str)),
+    }
+}
+
+/// Whether `p` may see (and, for supervisors, control) `agent`.
+fn agent_visible(p: &Principal, agent: &AgentSummary) -> bool {
+    match p.role {
+        Role::Agent => p.is_agent(Some(&agent.agent)),
+        _ => p.oversees(agent.queues.iter().map(String::as_str)),
+    }
+}
+
+/// `GET /api/v1/calls`.
+pub(crate) async fn list_calls(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    live_roles(&p)?;
+    let mut calls = shared.state.live.calls().await;
+    calls.retain(|c| call_visible(&p, c));
+    Ok(Json(calls).into_response())
+}
+
+/// `POST /api/v1/calls/{id}/hangup` (admin, supervisor of the call's queue).
+pub(crate) async fn hang_up(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&[Role::Admin, Role::Supervisor])?;
+    let live = &shared.state.live;
+    let call = live
+        .calls()
+        .await
+        .into_iter()
+        .find(|c| c.call_id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no call {id}")))?;
+    if !call_visible(&p, &call) {
+        return Err(ApiError::forbidden(
+            "the call is not in a queue you supervise",
+        ));
+    }
+    if !live.hang_up(&id).await {
+        return Err(ApiError::not_found(format!("no call {id}")));
+    }
+    let detail = serde_json::json!({ "queue": call.queue, "agent": call.agent });
+    shared.audit(&p, "call.hangup", &id, detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/agents`.
+pub(crate) async fn list_agents(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    live_roles(&p)?;
+    let mut agents = shared.state.live.agents().await;
+    agents.retain(|a| agent_visible(&p, a));
+    Ok(Json(agents).into_response())
+}
+
+/// `POST /api/v1/agents/{id}/state`: an agent for themself, a supervisor
+/// for agents of their queues, an administrator for anyone.
+pub(crate) async fn set_agent_state(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(presence): JsonBody<AgentPresence>,
+) -> Result<StatusCode, ApiError> {
+    live_roles(&p)?;
+    if let AgentPresence::NotReady { reason: Some(r) } = &presence
+        && (r.is_empty() || r.len() > REASON_MAX_LEN || !r.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(ApiError::bad_request(
+            "invalid reason: 1-64 printable ASCII characters without spaces",
+        ));
+    }
+    let live = &shared.state.live;
+    if p.role == Role::Agent {
+        if !p.is_agent(Some(&id)) {
+            return Err(ApiError::forbidden(
+                "agents may change only their own state",
+            ));
+        }
+    } else {
+        let agent = live
+            .agents()
+            .await
+            .into_iter()
+            .find(|a| a.agent == id)
+            .ok_or_else(|| ApiError::not_found(format!("no agent {id}")))?;
+        if !agent_visible(&p, &agent) {
+            return Err(ApiError::forbidden(
+                "the agent is not in a queue you supervise",
+            ));
+        }
+    }
+    if !live.set_agent_state(&id, presence.clone()).await {
+        return Err(ApiError::not_found(format!("no agent {id}")));
+    }
+    if p.role != Role::Agent {
+        let detail = serde_json::to_value(&presence).unwrap_or_default();
+        shared.audit(&p, "agent.state", &id, detail).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/queues`.
+pub(crate) async fn list_queues(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    live_roles(&p)?;
+    let live = &shared.state.live;
+    let mut queues = live.queues().await;
+    match p.role {
+        Role::Agent => {
+            let mine: Vec<String> = live
+                .agents()
+                .await
+                .into_iter()
+                .find(|a| p.is_agent(Some(&a.agent)))
+                .map(|a| a.queues)
+                .unwrap_or_default();
+            queues.retain(|q| mine.contains(&q.queue));
+        }
+        _ => queues.retain(|q| p.oversees(std::iter::once(q.queue.as_str()))),
+    }
+    Ok(Json(queues).into_response())
+}

@@ -1,0 +1,116 @@
+//! The running node as the CTI API sees it: calls from the endpoint (which asks each
+//! call task), agents and queues from the ACD task. Nothing is cached here; every
+//! question goes to the task that owns the answer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::acd::AcdHandle;
+use crate::api::{AgentPresence, AgentSummary, CallSummary, LiveNode, QueueSummary};
+use crate::endpoint::Command;
+
+/// [`LiveNode`] over the endpoint's command channel and the ACD task.
+pub(crate) struct NodeLive {
+    pub(crate) cmds: mpsc::UnboundedSender<Command>,
+    pub(crate) acd: Option<AcdHandle>,
+    /// Each agent's queues, from the configuration.
+    pub(crate) memberships: Arc<HashMap<String, Vec<String>>>,
+}
+
+impl NodeLive {
+    /// Queue memberships of the configured agents.
+    pub(crate) fn memberships(cfg: &acd::AcdConfig) -> HashMap<String, Vec<String>> {
+        cfg.agents
+            .iter()
+            .map(|a| {
+                let queues = a.tiers.iter().map(|t| t.queue.to_string()).collect();
+                (a.id.to_string(), queues)
+            })
+            .collect()
+    }
+}
+
+impl LiveNode for NodeLive {
+    fn calls(&self) -> BoxFuture<'_, Vec<CallSummary>> {
+        async move {
+            let (reply, rx) = oneshot::channel();
+            if self.cmds.send(Command::Calls { reply }).is_err() {
+                return Vec::new();
+            }
+            rx.await.unwrap_or_default()
+        }
+        .boxed()
+    }
+
+    fn hang_up<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, bool> {
+        async move {
+            let (reply, rx) = oneshot::channel();
+            let sent = self.cmds.send(Command::HangUp {
+                call_id: call_id.to_owned(),
+                reply,
+            });
+            sent.is_ok() && rx.await.unwrap_or(false)
+        }
+        .boxed()
+    }
+
+    fn agents(&self) -> BoxFuture<'_, Vec<AgentSummary>> {
+        async move {
+            let Some(acd) = &self.acd else {
+                return Vec::new();
+            };
+            acd.agent_stats()
+                .await
+                .iter()
+                .map(|a| AgentSummary {
+                    agent: a.agent.to_string(),
+                    presence: AgentPresence::from(&a.presence),
+                    activity: a.activity.into(),
+                    queues: self
+                        .memberships
+                        .get(a.agent.as_str())
+                        .cloned()
+                        .unwrap_or_default(),
+                    calls_handled: a.calls_handled,
+                })
+                .collect()
+        }
+        .boxed()
+    }
+
+    fn set_agent_state<'a>(
+        &'a self,
+        agent: &'a str,
+        presence: AgentPresence,
+    ) -> BoxFuture<'a, bool> {
+        async move {
+            let Some(acd) = &self.acd else {
+                return false;
+            };
+            if !self.memberships.contains_key(agent) {
+                return false;
+            }
+            acd.set_presence(agent, acd::Presence::from(&presence));
+            true
+        }
+        .boxed()
+    }
+
+    fn queues(&self) -> BoxFuture<'_, Vec<QueueSummary>> {
+        async move {
+            let Some(acd) = &self.acd else {
+                return Vec::new();
+            };
+            acd.queue_stats()
+                .await
+                .iter()
+                .map(QueueSummary::from)
+                .collect()
+        }
+        .boxed()
+    }
+}
