@@ -117,6 +117,25 @@ fn a_caller_goes_through_the_ivr_and_the_queue_to_an_agent() {
         return;
     }
     let node = contact_center();
+    // The caller is a customer of the protected store, imported while the node runs.
+    let customers = node.dir().join("customers.csv");
+    std::fs::write(
+        &customers,
+        "account,name,phones,email,tier,language\n300001,Grace Hopper,1003,,gold,en\n",
+    )
+    .expect("write the customers file");
+    let orders = node.dir().join("orders.csv");
+    std::fs::write(
+        &orders,
+        "account,kind,reference,amount_minor,currency,status,created,updated\n\
+         300001,order,ORD-1003,4599,USD,shipped,2026-11-01,2026-11-03\n",
+    )
+    .expect("write the orders file");
+    let config = node.dir().join("switchyard.toml");
+    for file in [&customers, &orders] {
+        let file = file.to_str().expect("UTF-8 path");
+        common::run_cli(&["customers", "import", file, "--config"], &config);
+    }
     // The agent's phone answers after ringing and hangs up 2 s into the call.
     let agent = phone(&node, "1006", "uas-answer-then-hang-up", 1, 2000);
     feature_code(&node, "1006", "*71");
@@ -162,6 +181,41 @@ fn a_caller_goes_through_the_ivr_and_the_queue_to_an_agent() {
         .find(|c| c.callee == "*71")
         .unwrap_or_else(|| panic!("no CDR for the login: {cdrs:#?}"));
     assert_eq!(feature.disposition, "answered");
+
+    // The agent's event stream saw the call offered (with the IVR path for the
+    // screen pop), answered and ended.
+    let events = common::wait_until("the call's events", CDR_WAIT, || {
+        let events = common::read_events(&node);
+        let ended = events
+            .iter()
+            .filter(|(kind, ..)| kind == "call.ended")
+            .count();
+        (ended >= 2).then_some(events)
+    });
+    let offered = events
+        .iter()
+        .find(|(kind, ..)| kind == "call.offered")
+        .unwrap_or_else(|| panic!("no call.offered in {events:#?}"));
+    assert_eq!(offered.1.as_deref(), Some("1006"));
+    assert!(
+        offered.2.contains("main.main_menu"),
+        "screen pop: {}",
+        offered.2
+    );
+    for shown in ["Grace Hopper", "gold", "ORD-1003", "shipped"] {
+        assert!(
+            offered.2.contains(shown),
+            "screen pop lacks {shown}: {}",
+            offered.2
+        );
+    }
+    let kinds: Vec<&str> = events.iter().map(|(k, ..)| k.as_str()).collect();
+    let answered = kinds.iter().position(|k| *k == "call.answered");
+    let ended = kinds.iter().rposition(|k| *k == "call.ended");
+    assert!(
+        matches!((answered, ended), (Some(a), Some(e)) if a < e),
+        "events in order: {kinds:?}"
+    );
 }
 
 /// The same journey with baresip phones, which authenticate with digest: the agent

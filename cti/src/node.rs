@@ -81,6 +81,8 @@ pub(crate) struct Ctx {
     pub(crate) acd: Option<crate::acd::AcdHandle>,
     /// The HTTP endpoints IVR `http` steps may call.
     pub(crate) endpoints: Arc<crate::http_step::Endpoints>,
+    /// The CTI event stream calls publish to.
+    pub(crate) events: crate::api::EventBus,
     user_agent: String,
 }
 
@@ -272,7 +274,7 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         &cfg,
         &store,
         customers.clone(),
-        events,
+        events.clone(),
         &acd,
         cmd_tx.clone(),
     )
@@ -292,6 +294,7 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         record: cfg.calls.record,
         flows: Arc::clone(&flows),
         endpoints,
+        events,
         customers,
         acd,
         user_agent: format!(

@@ -506,7 +506,8 @@ fn config_text(dir: &Path, ports: &Ports, spec: &NodeSpec) -> String {
     )
 }
 
-fn run_cli(args: &[&str], config: &Path) {
+/// Runs `switchyard ARGS CONFIG` and fails the test unless it succeeds.
+pub(crate) fn run_cli(args: &[&str], config: &Path) {
     let out = Command::new(SWITCHYARD)
         .args(args)
         .arg(config)
@@ -612,6 +613,27 @@ fn read_cdrs(db: &Path) -> Result<Vec<Cdr>, sqlx::Error> {
             agent: row.agent,
         })
         .collect())
+}
+
+/// The node's CTI events so far (`kind`, `agent`, `data` as JSON text), in order;
+/// events may reach the table a moment after they were published.
+pub(crate) fn read_events(node: &Node) -> Vec<(String, Option<String>, String)> {
+    use sqlx::ConnectOptions as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime builds");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&node.db)
+        .read_only(true);
+    runtime
+        .block_on(async {
+            let mut conn = options.connect().await?;
+            sqlx::query_as("SELECT kind, agent, data FROM events ORDER BY seq")
+                .fetch_all(&mut conn)
+                .await
+        })
+        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------- raw SIP

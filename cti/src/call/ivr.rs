@@ -438,6 +438,18 @@ impl Call {
         self.record_ivr();
     }
 
+    /// The steps the call has passed so far (`flow.step`), if a flow answered it.
+    pub(super) fn ivr_steps(&self) -> Option<Vec<String>> {
+        let leg = self.ivr.as_ref()?;
+        Some(leg.interp.path().iter().map(ToString::to_string).collect())
+    }
+
+    /// A flow variable's value, if the flow set it.
+    pub(super) fn ivr_variable(&self, name: &str) -> Option<String> {
+        let leg = self.ivr.as_ref()?;
+        leg.interp.variable(name).map(ToString::to_string)
+    }
+
     /// The caller's language as the flow chose it (`language` variable).
     pub(super) fn ivr_language(&self) -> Option<String> {
         let leg = self.ivr.as_ref()?;

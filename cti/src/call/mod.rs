@@ -16,6 +16,7 @@
 //! response, or the 200 to a BYE.
 
 mod audio;
+mod events;
 mod feature;
 mod ivr;
 mod queue;
@@ -748,6 +749,7 @@ impl Call {
         }
         self.queue_call_ended();
         self.record_ivr();
+        self.publish_ended();
         self.deadline = Instant::now() + self.ctx.linger;
         self.cdr.finish(disposition, cause, status, unix_ms());
         if let Err(e) = self.ctx.cdrs.write(self.cdr.clone()).await {

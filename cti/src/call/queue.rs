@@ -103,6 +103,7 @@ impl Call {
                 if let Some(q) = self.queue.as_mut() {
                     q.ringing = Some(agent.clone());
                 }
+                self.publish_offered(&agent).await;
                 if !self.ring_extension(&agent).await {
                     self.refused(RefuseReason::Unreachable);
                 }
@@ -286,6 +287,7 @@ impl Call {
             "bridged to the second leg at {}",
             unix_ms()
         );
+        self.publish_answered();
         self.start_recording(answer);
     }
 

@@ -1,0 +1,112 @@
+//! What a call tells the CTI event stream: offered to an agent (with the screen
+//! pop), answered, ended.
+//!
+//! The screen pop rides on `call.offered`: the agent's desktop gets the caller,
+//! the path the caller took through the IVR, and — when the protected store knows
+//! the caller (by the number, or by the account number the flow collected) — the
+//! customer's name, tier, account and last transactions. The event stream is the
+//! node's own API, filtered per user by role, so this core data stays on the node.
+
+use serde_json::{Value, json};
+
+use super::{Call, unix_ms};
+use crate::api::{Event, EventKind};
+
+/// Transactions shown in a screen pop.
+const POP_TRANSACTIONS: usize = 3;
+
+impl Call {
+    fn event(&self, kind: EventKind) -> Event {
+        let mut event = Event::new(kind, unix_ms()).call(self.cdr.call_id.clone());
+        if let Some(agent) = &self.cdr.routing.agent {
+            event = event.agent(agent.clone());
+        }
+        if let Some(queue) = &self.cdr.routing.queue {
+            event = event.queue(queue.clone());
+        }
+        event
+    }
+
+    /// The ACD offered the call to `agent`: its phone is about to ring.
+    pub(super) async fn publish_offered(&self, agent: &str) {
+        let mut event = Event::new(EventKind::CallOffered, unix_ms())
+            .call(self.cdr.call_id.clone())
+            .agent(agent.to_owned());
+        if let Some(queue) = &self.cdr.routing.queue {
+            event = event.queue(queue.clone());
+        }
+        let data = json!({
+            "caller": self.cdr.caller,
+            "callee": self.cdr.callee,
+            "ivr_path": self.ivr_path(),
+            "customer": self.screen_pop().await,
+        });
+        self.ctx.events.publish(event.data(data));
+    }
+
+    /// The second leg (an agent) answered.
+    pub(super) fn publish_answered(&self) {
+        let data = json!({ "caller": self.cdr.caller, "callee": self.cdr.callee });
+        self.ctx
+            .events
+            .publish(self.event(EventKind::CallAnswered).data(data));
+    }
+
+    /// The call is over (its CDR is committed).
+    pub(super) fn publish_ended(&self) {
+        let data = json!({
+            "caller": self.cdr.caller,
+            "callee": self.cdr.callee,
+            "disposition": self.cdr.disposition.as_str(),
+            "cause": self.cdr.hangup_cause,
+            "cdr_id": self.cdr.id,
+        });
+        self.ctx
+            .events
+            .publish(self.event(EventKind::CallEnded).data(data));
+    }
+
+    fn ivr_path(&self) -> Value {
+        self.ivr_steps().map_or(Value::Null, Value::from)
+    }
+
+    /// The customer on this call, from the store: by the account number the flow
+    /// collected, else by the caller's number.
+    async fn screen_pop(&self) -> Value {
+        let Some(customers) = self.ctx.customers.as_ref() else {
+            return Value::Null;
+        };
+        let account = self.ivr_variable("account");
+        let found = match account {
+            Some(account) => customers.lookup_by_account(&account).await,
+            None => customers.lookup_by_phone(&self.cdr.caller).await,
+        };
+        let customer = match found {
+            Ok(Some(c)) => c,
+            Ok(None) => return Value::Null,
+            Err(error) => {
+                tracing::warn!(call = self.id.0, %error, "screen pop lookup failed");
+                return Value::Null;
+            }
+        };
+        let transactions = customers
+            .recent_transactions(customer.id, POP_TRANSACTIONS)
+            .await
+            .unwrap_or_default();
+        json!({
+            "id": customer.id.0,
+            "name": customer.name,
+            "tier": customer.tier.as_str(),
+            "language": customer.language.as_str(),
+            "account": customer.account.as_str(),
+            "transactions": transactions.iter().map(|t| json!({
+                "kind": t.kind.as_str(),
+                "reference": t.reference,
+                "status": t.status.as_str(),
+                "amount_minor": t.amount.minor,
+                "currency": t.amount.currency.as_str(),
+                "created_at": t.created_at,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
