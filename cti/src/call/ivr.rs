@@ -72,6 +72,11 @@ struct Voicemail {
     deadline: Instant,
 }
 
+/// The id of a voicemail the ACD's overflow asked for (flow ids count up from 1).
+const OVERFLOW_VOICEMAIL_ID: u64 = u64::MAX - 10;
+/// The longest message an overflow takes.
+const OVERFLOW_VOICEMAIL_MAX: Duration = Duration::from_secs(120);
+
 /// The wall clock, for business hours.
 fn wall() -> ivr::jiff::Timestamp {
     ivr::jiff::Timestamp::now()
@@ -322,6 +327,19 @@ impl Call {
         }
     }
 
+    /// Whether the flow is still running (for instance waiting on its queue step).
+    pub(super) fn ivr_waiting(&self) -> bool {
+        self.ivr
+            .as_ref()
+            .is_some_and(|l| l.interp.outcome().is_none())
+    }
+
+    /// A message the ACD's overflow asked for (the flow is over): recorded into
+    /// `mailbox` like a flow's voicemail, then the call ends.
+    pub(super) fn start_overflow_voicemail(&mut self, mailbox: String) {
+        self.start_voicemail(OVERFLOW_VOICEMAIL_ID, mailbox, OVERFLOW_VOICEMAIL_MAX);
+    }
+
     fn start_voicemail(&mut self, id: u64, mailbox: String, max: Duration) {
         let Some(leg) = self.ivr.as_mut() else {
             return;
@@ -377,6 +395,9 @@ impl Call {
         if self.phase != Phase::Ended {
             self.ivr_input(Input::VoicemailFinished { id: v.id, recorded })
                 .await;
+            if v.id == OVERFLOW_VOICEMAIL_ID {
+                self.hang_up_both("voicemail_done").await;
+            }
         }
     }
 

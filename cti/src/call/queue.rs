@@ -186,6 +186,17 @@ impl Call {
         }
         match target {
             acd::OverflowTarget::Disconnect => self.hang_up_both("queue_overflow").await,
+            // A flow that waits on its queue step decides (its on_exit branch); else
+            // the node takes the message itself, after the record tone.
+            acd::OverflowTarget::Voicemail(mailbox) if !self.ivr_waiting() => {
+                self.cdr.routing.ivr_outcome = Some(format!("voicemail in `{mailbox}`"));
+                let rate = self.prompt_rate();
+                let beep = self.ctx.flows.prompts.get(&self.prompt_name("beep"), rate);
+                if let Some(session) = &self.media {
+                    let _ = session.play(Side::A, ANNOUNCE_ID, beep.into_iter().collect());
+                }
+                self.start_overflow_voicemail(mailbox);
+            }
             _ => self.queue_exited(ivr::QueueExit::Overflow).await,
         }
     }
