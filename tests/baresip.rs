@@ -347,6 +347,78 @@ fn decoded_audio(dir: &std::path::Path) -> (f64, Vec<f64>) {
     (rate, pcm.get(skip..).unwrap_or_default().to_vec())
 }
 
+/// An agent pauses the recording through the CTI API while a card number would be
+/// read out, then resumes it: the recording keeps its timeline, with silence on both
+/// channels for the paused stretch and the tones before and after.
+#[test]
+fn a_paused_recording_holds_silence_for_the_paused_stretch() {
+    use common::api::{first_admin, request};
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        record: true,
+        ..NodeSpec::default()
+    });
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let mut a = Baresip::start_with_tone(&node, "1001", node.password("1001"), 440);
+    let mut b = Baresip::start_with_tone(&node, "1002", node.password("1002"), 1000);
+    a.registered();
+    b.registered();
+    a.command("dial", "sip:1002@127.0.0.1");
+    b.event("CALL_INCOMING");
+    b.command("accept", "");
+    for phone in [&mut a, &mut b] {
+        phone.event("CALL_ESTABLISHED");
+        phone.event("CALL_RTPESTAB");
+    }
+    let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("the API answers");
+    let call_id = calls.json()[0]["call_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("one live call: {}", calls.body))
+        .to_owned();
+    let control = |action: &str| {
+        let body = format!(r#"{{"action":"{action}"}}"#);
+        let path = format!("/api/v1/calls/{call_id}/recording");
+        let reply = request(api, "POST", &path, Some(&token), Some(&body)).expect("an answer");
+        assert_eq!(reply.status, 204, "{action}: {}", reply.body);
+    };
+    std::thread::sleep(Duration::from_secs(2)); // recorded
+    control("pause");
+    std::thread::sleep(Duration::from_secs(2)); // paused
+    control("resume");
+    std::thread::sleep(Duration::from_secs(2)); // recorded again
+    a.command("hangup", "");
+    a.event("CALL_CLOSED");
+    b.event("CALL_CLOSED");
+    a.quit();
+    b.quit();
+
+    let recordings = wait_until("the recording to be indexed", STEP, || {
+        Some(recordings(&node)).filter(|r| !r.is_empty())
+    });
+    let bytes = std::fs::read(&recordings[0].path).expect("the WAV file");
+    let wav = WavReader::parse(&bytes).expect("a valid WAV file");
+    let samples: Vec<i16> = wav.samples().collect();
+    let left: Vec<f64> = samples.iter().step_by(2).map(|&s| f64::from(s)).collect();
+    let second = |n: usize| left.get(n * 8000..(n + 1) * 8000).unwrap_or_default();
+    let energy = |pcm: &[f64]| goertzel(pcm, 440.0);
+    let before = energy(second(1));
+    let paused = energy(second(3));
+    let after = energy(second(5));
+    assert!(
+        before > 1000.0 * paused.max(1.0) && after > 1000.0 * paused.max(1.0),
+        "440 Hz energy by second: before {before:.3e}, paused {paused:.3e}, after {after:.3e}"
+    );
+    assert!(
+        wav.duration() >= Duration::from_millis(5500),
+        "the file keeps the paused time: {:?}",
+        wav.duration()
+    );
+}
+
 /// A row of the node's `recordings` table, with the billed time of its call.
 #[derive(Debug)]
 struct RecordingRow {

@@ -77,6 +77,12 @@ pub(crate) enum Command {
         call_id: String,
         reply: oneshot::Sender<bool>,
     },
+    /// Pause (or resume) the recording of the call with this Call-ID.
+    Record {
+        call_id: String,
+        pause: bool,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// What the endpoint passes to a call task.
@@ -97,6 +103,11 @@ pub(crate) enum CallEvent {
     },
     /// Hang up both legs now (the CTI API).
     HangUp,
+    /// Pause (`true`) or resume the recording; the reply says whether there is one.
+    Record {
+        pause: bool,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// Why a request needs a user's HA1 (what to do once it is known).
@@ -282,18 +293,24 @@ impl Endpoint {
             }
             Command::Calls { reply } => self.describe_calls(reply),
             Command::HangUp { call_id, reply } => {
-                let call = self
-                    .dialogs
-                    .iter()
-                    .find(|((id, _), _)| *id == call_id)
-                    .map(|(_, &call)| call);
-                let found = call.is_some_and(|call| {
-                    self.calls
-                        .get(&call)
-                        .is_some_and(|tx| tx.send(CallEvent::HangUp).is_ok())
-                });
+                let found = self
+                    .call_by_id(&call_id)
+                    .is_some_and(|tx| tx.send(CallEvent::HangUp).is_ok());
                 let _ = reply.send(found);
             }
+            Command::Record {
+                call_id,
+                pause,
+                reply,
+            } => match self.call_by_id(&call_id) {
+                // The call task answers; a gone task drops `reply`, which reads as false.
+                Some(tx) => {
+                    let _ = tx.send(CallEvent::Record { pause, reply });
+                }
+                None => {
+                    let _ = reply.send(false);
+                }
+            },
             Command::Done { call } => {
                 self.calls.remove(&call);
                 for key in self.routes.remove(&call).unwrap_or_default() {
@@ -301,6 +318,16 @@ impl Endpoint {
                 }
             }
         }
+    }
+
+    /// The event channel of the call one of whose legs has this Call-ID.
+    fn call_by_id(&self, call_id: &str) -> Option<&mpsc::UnboundedSender<CallEvent>> {
+        let call = self
+            .dialogs
+            .iter()
+            .find(|((id, _), _)| id == call_id)
+            .map(|(_, &call)| call)?;
+        self.calls.get(&call)
     }
 
     /// Asks every call task for its summary and answers once all replied (or after

@@ -10,7 +10,9 @@ use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::acd::AcdHandle;
-use crate::api::{AgentPresence, AgentSummary, CallSummary, LiveNode, QueueSummary};
+use crate::api::{
+    AgentPresence, AgentSummary, CallSummary, LiveNode, QueueSummary, RecordingAction,
+};
 use crate::endpoint::Command;
 
 /// [`LiveNode`] over the endpoint's command channel and the ACD task.
@@ -51,6 +53,19 @@ impl LiveNode for NodeLive {
             let (reply, rx) = oneshot::channel();
             let sent = self.cmds.send(Command::HangUp {
                 call_id: call_id.to_owned(),
+                reply,
+            });
+            sent.is_ok() && rx.await.unwrap_or(false)
+        }
+        .boxed()
+    }
+
+    fn record<'a>(&'a self, call_id: &'a str, action: RecordingAction) -> BoxFuture<'a, bool> {
+        async move {
+            let (reply, rx) = oneshot::channel();
+            let sent = self.cmds.send(Command::Record {
+                call_id: call_id.to_owned(),
+                pause: action == RecordingAction::Pause,
                 reply,
             });
             sent.is_ok() && rx.await.unwrap_or(false)

@@ -99,6 +99,16 @@ impl CallRecording {
         result
     }
 
+    /// Pauses the recording at `now` (card numbers): silence is written until resumed.
+    pub(crate) fn pause(&mut self, now: Instant) -> Result<(), RecordError> {
+        self.file.pause(now)
+    }
+
+    /// Resumes a paused recording at `now`.
+    pub(crate) fn resume(&mut self, now: Instant) -> Result<(), RecordError> {
+        self.file.resume(now)
+    }
+
     /// Lets the recording's clock reach `now` (every 20 ms while recording).
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), RecordError> {
         self.file.handle_timeout(now)

@@ -16,6 +16,7 @@
 
 #![allow(dead_code)] // each test crate uses its own part of the harness
 
+pub(crate) mod api;
 pub(crate) mod baresip;
 pub(crate) mod sipp;
 

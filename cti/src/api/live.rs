@@ -34,6 +34,20 @@ pub trait LiveNode: Send + Sync {
 
     /// Every queue and its statistics now.
     fn queues(&self) -> BoxFuture<'_, Vec<QueueSummary>>;
+
+    /// Pauses or resumes the recording of call `call_id`; `false` when there is
+    /// no such call or it is not being recorded.
+    fn record<'a>(&'a self, call_id: &'a str, action: RecordingAction) -> BoxFuture<'a, bool>;
+}
+
+/// What to do with a call's recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingAction {
+    /// Stop writing audio (silence is kept for the time, so the file stays aligned).
+    Pause,
+    /// Write audio again.
+    Resume,
 }
 
 /// Where a call is.

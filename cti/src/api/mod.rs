@@ -60,6 +60,7 @@ pub use error::ApiError;
 pub use events::{Event, EventBus, EventKind, Published};
 pub use live::{
     AgentActivity, AgentPresence, AgentSummary, CallPhase, CallSummary, LiveNode, QueueSummary,
+    RecordingAction,
 };
 pub use users::{IssuedToken, NewUser, User, UserError};
 
@@ -272,6 +273,7 @@ fn route_table(r: Routes, access: Access) -> Routes {
         )
         .add(Method::GET, "/api/v1/calls", calls::list_calls)
         .add(Method::POST, "/api/v1/calls/{id}/hangup", calls::hang_up)
+        .add(Method::POST, "/api/v1/calls/{id}/recording", calls::record)
         .add(Method::GET, "/api/v1/agents", calls::list_agents)
         .add(
             Method::POST,

@@ -79,6 +79,29 @@ impl Call {
 
     /// A write failed: the file's state is unknown, so recording stops (the
     /// file stays, unindexed).
+    /// Pauses (or resumes) the call's recording; `false` when it is not recorded.
+    pub(super) fn pause_recording(&mut self, pause: bool) -> bool {
+        let now = Instant::now().into_std();
+        let Some(rec) = self.recording.as_mut() else {
+            return false;
+        };
+        let done = if pause {
+            rec.pause(now)
+        } else {
+            rec.resume(now)
+        };
+        match done {
+            Ok(()) => {
+                debug!(call = self.id.0, pause, "recording paused or resumed");
+                true
+            }
+            Err(e) => {
+                self.recording_failed(&e);
+                false
+            }
+        }
+    }
+
     pub(super) fn recording_failed(&mut self, error: &media::wav::RecordError) {
         tracing::warn!(call = self.id.0, %error, "recording stopped");
         self.recording = None;

@@ -388,6 +388,9 @@ impl Call {
                     let _ = reply.send(summary);
                 }
             }
+            CallEvent::Record { pause, reply } => {
+                let _ = reply.send(self.pause_recording(pause));
+            }
             CallEvent::HangUp => match self.phase {
                 Phase::Routing => {
                     self.cancel_forks();

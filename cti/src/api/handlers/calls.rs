@@ -15,7 +15,7 @@ use axum::{Extension, Json};
 
 use crate::api::auth::{Principal, Role};
 use crate::api::error::JsonBody;
-use crate::api::live::{AgentPresence, AgentSummary, CallSummary};
+use crate::api::live::{AgentPresence, AgentSummary, CallSummary, RecordingAction};
 use crate::api::{ApiError, AppState};
 
 /// Longest not-ready reason code.
@@ -39,6 +39,47 @@ fn agent_visible(p: &Principal, agent: &AgentSummary) -> bool {
         Role::Agent => p.is_agent(Some(&agent.agent)),
         _ => p.oversees(agent.queues.iter().map(String::as_str)),
     }
+}
+
+/// The body of `POST /api/v1/calls/{id}/recording`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecordingBody {
+    action: RecordingAction,
+}
+
+/// `POST /api/v1/calls/{id}/recording` `{"action": "pause" | "resume"}`: an agent on
+/// their own call (to keep a card number out of the recording), a supervisor of the
+/// call's queue, an administrator. Audited.
+pub(crate) async fn record(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RecordingBody>,
+) -> Result<StatusCode, ApiError> {
+    live_roles(&p)?;
+    let live = &shared.state.live;
+    let call = live
+        .calls()
+        .await
+        .into_iter()
+        .find(|c| c.call_id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no call {id}")))?;
+    if !call_visible(&p, &call) {
+        return Err(ApiError::forbidden("not your call"));
+    }
+    if !live.record(&id, body.action).await {
+        return Err(ApiError::not_found(format!(
+            "call {id} is not being recorded"
+        )));
+    }
+    let action = match body.action {
+        RecordingAction::Pause => "recording.pause",
+        RecordingAction::Resume => "recording.resume",
+    };
+    let detail = serde_json::json!({ "queue": call.queue, "agent": call.agent });
+    shared.audit(&p, action, &id, detail).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/calls`.

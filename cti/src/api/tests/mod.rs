@@ -31,6 +31,7 @@ pub(super) struct FakeState {
     pub(super) queues: Vec<QueueSummary>,
     pub(super) hung_up: Vec<String>,
     pub(super) states: Vec<(String, AgentPresence)>,
+    pub(super) recordings: Vec<(String, RecordingAction)>,
 }
 
 /// A [`LiveNode`] answering from [`FakeState`]; hang-ups and state changes
@@ -58,6 +59,17 @@ impl LiveNode for FakeLive {
             let known = s.calls.iter().any(|c| c.call_id == call_id);
             if known {
                 s.hung_up.push(call_id.to_owned());
+            }
+            known
+        });
+        Box::pin(async move { known })
+    }
+
+    fn record<'a>(&'a self, call_id: &'a str, action: RecordingAction) -> BoxFuture<'a, bool> {
+        let known = self.with(|s| {
+            let known = s.calls.iter().any(|c| c.call_id == call_id);
+            if known {
+                s.recordings.push((call_id.to_owned(), action));
             }
             known
         });

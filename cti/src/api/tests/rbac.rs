@@ -125,6 +125,18 @@ fn matrix() -> Vec<Row> {
             None,
             [404, 404, 403, 403],
         ),
+        (
+            Method::POST,
+            "/api/v1/calls/c-sales/recording",
+            Some(r#"{"action":"pause"}"#),
+            [204, 204, 204, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls/c-support/recording",
+            Some(r#"{"action":"resume"}"#),
+            [204, 403, 403, 403],
+        ),
         (Method::GET, "/api/v1/agents", None, [200, 200, 200, 403]),
         (
             Method::POST,
