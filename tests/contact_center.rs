@@ -210,6 +210,12 @@ fn a_caller_goes_through_the_ivr_and_the_queue_to_an_agent() {
         );
     }
     let kinds: Vec<&str> = events.iter().map(|(k, ..)| k.as_str()).collect();
+    assert!(
+        events.iter().any(|(k, agent, data)| k == "agent.state"
+            && agent.as_deref() == Some("1006")
+            && data.contains("on_call")),
+        "the agent's state changes are events: {kinds:?}"
+    );
     let answered = kinds.iter().position(|k| *k == "call.answered");
     let ended = kinds.iter().rposition(|k| *k == "call.ended");
     assert!(
@@ -599,8 +605,7 @@ fn node_pid(config: &Path) -> u32 {
             continue;
         };
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let runs_node =
-            args.iter().any(|a| *a == b"node") && args.iter().any(|a| *a == config.as_bytes());
+        let runs_node = args.iter().any(|a| *a == b"node") && args.contains(&config.as_bytes());
         if runs_node && parent_pid(pid) == Some(me) {
             return pid;
         }

@@ -116,13 +116,13 @@ impl AcdHandle {
     /// Starts the task around `engine`, without persistence.
     #[allow(dead_code, reason = "a node without a store; the tests")]
     pub(crate) fn spawn(engine: Acd) -> Self {
-        Self::spawn_with(engine, None)
+        Self::spawn_with(engine, None, None)
     }
 
     /// Restores the agent state stored in `store` into `engine` (a fresh one), then
     /// starts the task, which keeps the stored state up to date. A state that cannot
     /// be read is logged and skipped: agents then start as configured.
-    pub(crate) async fn start(mut engine: Acd, store: Store) -> Self {
+    pub(crate) async fn start(mut engine: Acd, store: Store, events: Option<AgentEvents>) -> Self {
         let stored = match store.acd_state().await {
             Ok(stored) => stored,
             Err(error) => {
@@ -139,12 +139,18 @@ impl AcdHandle {
             );
         }
         let writer = AcdStateWriter::spawn(store, stored);
-        Self::spawn_with(engine, Some(writer))
+        Self::spawn_with(engine, Some(writer), events)
     }
 
-    fn spawn_with(engine: Acd, writer: Option<AcdStateWriter>) -> Self {
+    fn spawn_with(
+        engine: Acd,
+        writer: Option<AcdStateWriter>,
+        events: Option<AgentEvents>,
+    ) -> Self {
         let (tx, rx) = unbounded_channel();
-        tokio::spawn(run(Task::new(engine, writer), rx));
+        let mut task = Task::new(engine, writer);
+        task.events = events;
+        tokio::spawn(run(task, rx));
         Self { tx }
     }
 
@@ -216,6 +222,39 @@ struct Task {
     engine: Acd,
     calls: HashMap<CallId, UnboundedSender<QueueEvent>>,
     saver: Option<Saver>,
+    /// Where agent state changes are published (the CTI event stream).
+    events: Option<AgentEvents>,
+}
+
+/// The CTI event stream, and each agent's queues (a supervisor sees the agents of
+/// the queues they supervise).
+#[derive(Debug, Clone)]
+pub(crate) struct AgentEvents {
+    pub(crate) bus: crate::api::EventBus,
+    pub(crate) queues: std::sync::Arc<HashMap<String, Vec<String>>>,
+}
+
+impl AgentEvents {
+    fn publish(&self, agent: &AgentId, presence: &Presence, activity: acd::Activity) {
+        let state = acd::AgentState::of(presence, activity);
+        let mut event = crate::api::Event::new(crate::api::EventKind::AgentState, unix_ms())
+            .agent(agent.to_string());
+        for queue in self.queues.get(agent.as_str()).into_iter().flatten() {
+            event = event.queue(queue.clone());
+        }
+        let data = serde_json::json!({
+            "presence": crate::api::AgentPresence::from(presence),
+            "activity": crate::api::AgentActivity::from(activity),
+            "state": format!("{state:?}").to_lowercase(),
+        });
+        self.bus.publish(event.data(data));
+    }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Keeps the stored agent state up to date.
@@ -304,6 +343,7 @@ impl Task {
             engine,
             calls: HashMap::new(),
             saver,
+            events: None,
         }
     }
 
@@ -365,14 +405,18 @@ impl Task {
 
     fn drain(&mut self) {
         while let Some(output) = self.engine.poll_output() {
-            if let (
-                Output::AgentStateChanged {
-                    agent, presence, ..
-                },
-                Some(saver),
-            ) = (&output, &mut self.saver)
+            if let Output::AgentStateChanged {
+                agent,
+                presence,
+                activity,
+            } = &output
             {
-                saver.presence_seen(agent, presence);
+                if let Some(saver) = &mut self.saver {
+                    saver.presence_seen(agent, presence);
+                }
+                if let Some(events) = &self.events {
+                    events.publish(agent, presence, *activity);
+                }
             }
             route(output, &mut self.calls);
         }
@@ -639,7 +683,7 @@ mod tests {
     #[tokio::test]
     async fn agent_state_is_restored_when_the_task_starts_again() {
         let (_dir, store) = temp_store().await;
-        let before = AcdHandle::start(engine(), store.clone()).await;
+        let before = AcdHandle::start(engine(), store.clone(), None).await;
         before.set_presence("a1", Presence::NotReady("training".into()));
         before.set_presence("a2", Presence::Ready);
         before.input(Input::JoinQueue {
@@ -653,7 +697,7 @@ mod tests {
         before.flush().await;
         drop(before);
 
-        let after = AcdHandle::start(engine(), store.clone()).await;
+        let after = AcdHandle::start(engine(), store.clone(), None).await;
         assert_eq!(
             after.agents().await,
             vec![

@@ -257,6 +257,7 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
     );
     tokio::spawn(crate::flows::watch(Arc::clone(&flows)));
     let customers = customer_store(&cfg, &store).await;
+    let events = crate::api::EventBus::open(store.clone(), 10_000).await?;
     let acd = if cfg.acd.queues.is_empty() {
         None
     } else {
@@ -266,10 +267,13 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
             agents = cfg.acd.agents.len(),
             "ACD started"
         );
-        Some(crate::acd::AcdHandle::start(engine, store.clone()).await)
+        let agent_events = crate::acd::AgentEvents {
+            bus: events.clone(),
+            queues: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
+        };
+        Some(crate::acd::AcdHandle::start(engine, store.clone(), Some(agent_events)).await)
     };
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let events = crate::api::EventBus::open(store.clone(), 10_000).await?;
     serve_api(
         &cfg,
         &store,
