@@ -56,6 +56,21 @@ fn level_prompt(frames: usize, level: i16) -> Prompt {
     Prompt::from_samples(SampleRate::Hz8000, vec![level; 160 * frames])
 }
 
+/// An RTP packet of payload type `pt` from SSRC `ssrc`.
+fn rtp(pt: u8, seq: u16, timestamp: u32, ssrc: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+    let mut header = RtpHeader::new(
+        Pt::new(pt).expect("valid pt"),
+        Seq(seq),
+        timestamp,
+        Ssrc(ssrc),
+    );
+    header.marker = marker;
+    let mut buf = vec![0; 12];
+    header.write(None, &mut buf).expect("a fixed header fits");
+    buf.extend_from_slice(payload);
+    buf
+}
+
 fn decode(bytes: &[u8]) -> (RtpHeader, Vec<i16>) {
     let packet = RtpPacket::parse(bytes).expect("valid RTP");
     let mut pcm = Vec::new();
@@ -128,16 +143,14 @@ async fn digits_from_a_caller_alone_in_the_ivr_are_heard_and_stop_the_prompt() {
         .into_iter()
         .enumerate()
     {
-        let mut header = RtpHeader::new(
-            Pt::new(101).expect("dynamic pt"),
-            Seq(1 + i as u16),
+        let buf = rtp(
+            101,
+            1 + i as u16,
             packet.timestamp,
-            Ssrc(42),
+            42,
+            packet.marker,
+            &packet.payload,
         );
-        header.marker = packet.marker;
-        let mut buf = vec![0; 12];
-        header.write(None, &mut buf).expect("fits");
-        buf.extend_from_slice(&packet.payload);
         caller.send_to(&buf, to).await.expect("send");
     }
     let heard = loop {
@@ -187,11 +200,7 @@ async fn after_the_prompt_the_caller_hears_the_agent_in_the_same_stream() {
     session.set_codec(Side::B, PCMU).expect("g711");
     let mut payload = Vec::new();
     g711::pcmu_encode(&[-3000; 160], &mut payload);
-    let mut header = RtpHeader::new(Pt::new(0).expect("pcmu"), Seq(9000), 1_000_000, Ssrc(77));
-    header.marker = true;
-    let mut buf = vec![0; 12];
-    header.write(None, &mut buf).expect("fits");
-    buf.extend_from_slice(&payload);
+    let buf = rtp(0, 9000, 1_000_000, 77, true, &payload);
     agent
         .send_to(&buf, session.local(Side::B))
         .await
@@ -235,15 +244,7 @@ async fn in_band_tones_from_a_caller_alone_in_the_ivr_are_digits() {
             .collect();
         let mut payload = Vec::new();
         g711::pcmu_encode(&pcm, &mut payload);
-        let header = RtpHeader::new(
-            Pt::new(0).expect("pcmu"),
-            Seq(seq),
-            u32::from(seq) * 160,
-            Ssrc(5),
-        );
-        let mut buf = vec![0; 12];
-        header.write(None, &mut buf).expect("fits");
-        buf.extend_from_slice(&payload);
+        let buf = rtp(0, seq, u32::from(seq) * 160, 5, false, &payload);
         caller.send_to(&buf, to).await.expect("send");
     }
     let heard = loop {

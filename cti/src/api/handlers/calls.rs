@@ -58,17 +58,8 @@ pub(crate) async fn record(
     JsonBody(body): JsonBody<RecordingBody>,
 ) -> Result<StatusCode, ApiError> {
     live_roles(&p)?;
-    let live = &shared.state.live;
-    let call = live
-        .calls()
-        .await
-        .into_iter()
-        .find(|c| c.call_id == id)
-        .ok_or_else(|| ApiError::not_found(format!("no call {id}")))?;
-    if !call_visible(&p, &call) {
-        return Err(ApiError::forbidden("not your call"));
-    }
-    if !live.record(&id, body.action).await {
+    let call = visible_call(&shared, &p, &id, "not your call").await?;
+    if !shared.state.live.record(&id, body.action).await {
         return Err(ApiError::not_found(format!(
             "call {id} is not being recorded"
         )));
@@ -80,6 +71,28 @@ pub(crate) async fn record(
     let detail = serde_json::json!({ "queue": call.queue, "agent": call.agent });
     shared.audit(&p, action, &id, detail).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The live call `id`, if `p` may see it: 404 when there is none, 403 (`denied`)
+/// when it is someone else's.
+async fn visible_call(
+    shared: &AppState,
+    p: &Principal,
+    id: &str,
+    denied: &str,
+) -> Result<CallSummary, ApiError> {
+    let call = shared
+        .state
+        .live
+        .calls()
+        .await
+        .into_iter()
+        .find(|c| c.call_id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no call {id}")))?;
+    if !call_visible(p, &call) {
+        return Err(ApiError::forbidden(denied));
+    }
+    Ok(call)
 }
 
 /// `GET /api/v1/calls`.
@@ -100,19 +113,9 @@ pub(crate) async fn hang_up(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     p.require(&[Role::Admin, Role::Supervisor])?;
-    let live = &shared.state.live;
-    let call = live
-        .calls()
-        .await
-        .into_iter()
-        .find(|c| c.call_id == id)
-        .ok_or_else(|| ApiError::not_found(format!("no call {id}")))?;
-    if !call_visible(&p, &call) {
-        return Err(ApiError::forbidden(
-            "the call is not in a queue you supervise",
-        ));
-    }
-    if !live.hang_up(&id).await {
+    let denied = "the call is not in a queue you supervise";
+    let call = visible_call(&shared, &p, &id, denied).await?;
+    if !shared.state.live.hang_up(&id).await {
         return Err(ApiError::not_found(format!("no call {id}")));
     }
     let detail = serde_json::json!({ "queue": call.queue, "agent": call.agent });
