@@ -682,3 +682,70 @@ fn an_agent_logged_in_before_a_restart_takes_calls_after_it_without_logging_in_a
         .count();
     assert_eq!(logins, 1, "1007 logged in once, before the restart");
 }
+
+/// A flow that queues with `queue = "rules"` leaves the choice to the ACD's routing
+/// rules (the spec's example: VIP callers to `premium`); the CDR names the queue the
+/// rules chose and the agent of that queue who answered.
+#[test]
+fn routing_rules_choose_the_queue_for_a_flow_that_asks_them_to() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    fn install_rules_flow(dir: &Path) {
+        let flows = dir.join("flows");
+        std::fs::create_dir_all(&flows).expect("create the flows directory");
+        let flow =
+            "[steps.q]\ntype = \"queue\"\nqueue = \"rules\"\ndata = { user_level = \"VIP\" }\n";
+        std::fs::write(flows.join("vip.toml"), flow).expect("write the flow");
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        extensions: 1001..=1008,
+        log: "info,cti::call=debug,cti::acd=debug",
+        extra: r#"
+[ivr]
+flows = "flows"
+numbers = { "600" = "vip" }
+
+[acd]
+attributes = { user_level = "string" }
+rules = '''
+when user_level == 'VIP' -> assign_to_group('premium')
+otherwise -> round_robin('sales')
+'''
+
+[[acd.queues]]
+name = "premium"
+
+[[acd.queues]]
+name = "sales"
+strategy = "round_robin"
+
+[[acd.agents]]
+id = "1006"
+queues = { premium = 1 }
+"#
+        .to_owned(),
+        setup: Some(install_rules_flow),
+        ..NodeSpec::default()
+    });
+    // The agent talks long enough for the caller's scenario to finish its keys.
+    let agent = phone(&node, "1006", "uas-answer-then-hang-up", 1, 6000);
+    feature_code(&node, "1006", "*71");
+    Sipp::new(&node, "caller-vip", "uac-ivr-english-support")
+        .target(&node)
+        .service("600")
+        .caller("1003")
+        .calls(1)
+        .run(Duration::from_secs(60))
+        .assert_ok();
+    agent.finish(SHORT).assert_ok();
+    let cdrs = node.wait_cdrs(2, CDR_WAIT);
+    let call = cdrs
+        .iter()
+        .find(|c| c.callee == "600")
+        .unwrap_or_else(|| panic!("no CDR for the call: {cdrs:#?}"));
+    assert_eq!(call.queue.as_deref(), Some("premium"), "{call:#?}");
+    assert_eq!(call.agent.as_deref(), Some("1006"), "{call:#?}");
+}

@@ -56,6 +56,9 @@ pub(crate) enum QueueEvent {
     },
     /// The call leaves the queue for `target`.
     Overflow { target: acd::OverflowTarget },
+    /// The call waits in `queue` (the one the routing rules chose, or one it
+    /// overflowed to).
+    Queued { queue: String },
 }
 
 /// A message to the ACD task.
@@ -495,6 +498,12 @@ fn route(output: Output, calls: &mut HashMap<CallId, UnboundedSender<QueueEvent>
             position,
             ewt,
         } => (call, QueueEvent::Announce { position, ewt }),
+        Output::Queued { call, queue, .. } => (
+            call,
+            QueueEvent::Queued {
+                queue: queue.to_string(),
+            },
+        ),
         Output::Overflow {
             call,
             reason,

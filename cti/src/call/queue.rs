@@ -116,6 +116,7 @@ impl Call {
             }
             QueueEvent::Announce { position, ewt } => self.announce(position, ewt),
             QueueEvent::Overflow { target } => self.overflow(target).await,
+            QueueEvent::Queued { queue } => self.cdr.routing.queue = Some(queue),
         }
     }
 
