@@ -131,6 +131,18 @@ fn seed() -> u64 {
     RandomState::new().hash_one(0_u8)
 }
 
+/// The wall clock as RTCP writes it.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the driver is the I/O edge: the wall clock for RTCP is read here and passed in"
+)]
+fn wall_clock() -> crate::rtp::NtpTime {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    crate::rtp::NtpTime::from_unix(since_epoch)
+}
+
 /// The task's clock (tokio's, so a paused test clock applies).
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -285,6 +297,13 @@ impl Relaying<'_> {
         let egress = SockRef::from(self.sockets.get(side.other(), channel));
         let out = &mut self.egress[side.other().index()];
         let datagram = self.buf.get_mut(..len).unwrap_or_default();
+        if rtcp && !out.is_pass_through() {
+            self.stats
+                .flow_mut(side, channel)
+                .dropped
+                .record(DropReason::Terminated);
+            return;
+        }
         if rtcp || out.is_pass_through() {
             // Straight to the kernel: the socket is non-blocking, and going around tokio's
             // write-readiness tracking saves its bookkeeping on every datagram.
@@ -320,6 +339,21 @@ impl Relaying<'_> {
                         }
                     });
                 }
+            }
+            let now = now();
+            let mut report = Vec::new();
+            if out.wants_report(now)
+                && out.poll_report(
+                    now,
+                    wall_clock(),
+                    self.taps.report_block(side, now),
+                    &mut report,
+                )
+                && let Some(to) = self.latch.destination(side, Channel::Rtcp)
+            {
+                let socket = SockRef::from(self.sockets.get(side, Channel::Rtcp));
+                // A report the kernel refuses is simply the next one's job.
+                let _ = socket.send_to(&report, &SockAddr::from(to));
             }
             while let Some(event) = out.poll_event() {
                 let (id, completed) = match event {

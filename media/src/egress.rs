@@ -12,7 +12,7 @@
 //! packets and transcoded packets are all sources of that one stream, switched by the
 //! [`StreamRewriter`]; the first packet after a switch carries the marker bit.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::DropReason;
 use crate::codec::{Codec, Transcoder};
@@ -45,6 +45,48 @@ struct Transcode {
     payload: Vec<u8>,
 }
 
+/// First sender report after the node starts sending on a leg, then the interval
+/// (RFC 3550 §6.2: 5 s for a two-party session; the first one sooner).
+const FIRST_REPORT: Duration = Duration::from_secs(1);
+const REPORT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What the node has sent toward one side as the RTP source (for its sender reports).
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    ssrc: Ssrc,
+    packets: u32,
+    octets: u32,
+    /// Timestamp of the newest packet and when it was sent.
+    timestamp: u32,
+    at: Instant,
+    next_report: Instant,
+}
+
+impl Sent {
+    /// Counts one packet about to go out (a fixed 12-byte header, then payload).
+    fn note(sent: &mut Option<Sent>, now: Instant, packet: &[u8]) {
+        let (Some(ts), Some(ssrc)) = (packet.get(4..8), packet.get(8..12)) else {
+            return;
+        };
+        let timestamp = u32::from_be_bytes([ts[0], ts[1], ts[2], ts[3]]);
+        let ssrc = Ssrc(u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]));
+        let payload = u32::try_from(packet.len().saturating_sub(FIXED_HEADER_LEN)).unwrap_or(0);
+        let s = sent.get_or_insert(Sent {
+            ssrc,
+            packets: 0,
+            octets: 0,
+            timestamp,
+            at: now,
+            next_report: now + FIRST_REPORT,
+        });
+        s.ssrc = ssrc;
+        s.packets = s.packets.wrapping_add(1);
+        s.octets = s.octets.wrapping_add(payload);
+        s.timestamp = timestamp;
+        s.at = now;
+    }
+}
+
 /// Everything the node sends toward one side's peer.
 #[derive(Debug)]
 pub(crate) struct Egress {
@@ -55,6 +97,8 @@ pub(crate) struct Egress {
     playback: Option<Playback>,
     transcode: Option<Transcode>,
     packet: Vec<u8>,
+    /// Counts for sender reports, once the node is the RTP source on this leg.
+    sent: Option<Sent>,
 }
 
 impl Egress {
@@ -67,6 +111,7 @@ impl Egress {
             playback: None,
             transcode: None,
             packet: Vec::with_capacity(1500),
+            sent: None,
         }
     }
 
@@ -157,7 +202,70 @@ impl Egress {
 
     /// When [`Self::generate`] next has a packet.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.playback.as_ref()?.poll_timeout()
+        let play = self.playback.as_ref().and_then(Playback::poll_timeout);
+        let report = self.report_due();
+        match (play, report) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When the next sender report is due, while the node is this leg's RTP source.
+    fn report_due(&self) -> Option<Instant> {
+        if self.is_pass_through() {
+            return None;
+        }
+        self.sent.map(|s| s.next_report)
+    }
+
+    /// Whether a sender report is due at `now` (then ask [`Self::poll_report`]).
+    pub(crate) fn wants_report(&self, now: Instant) -> bool {
+        self.report_due().is_some_and(|due| due <= now)
+    }
+
+    /// The sender report due at `now` (RFC 3550 §6.4.1), with `block` — how this side's
+    /// own stream reaches the node — and a CNAME, written into `out`; `wall` is `now`
+    /// on the wall clock. `false` when none is due.
+    pub(crate) fn poll_report(
+        &mut self,
+        now: Instant,
+        wall: crate::rtp::NtpTime,
+        block: Option<crate::rtp::ReportBlock>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        if self.report_due().is_none_or(|due| due > now) {
+            return false;
+        }
+        let Some(sent) = self.sent.as_mut() else {
+            return false;
+        };
+        sent.next_report = now + REPORT_INTERVAL;
+        let clock = self.codec.map_or(8000, |c| c.codec.clock_rate());
+        let elapsed = now.saturating_duration_since(sent.at);
+        // Truncation to 32 bits is the timestamp's own wrap-around.
+        let ticks = (elapsed.as_nanos() * u128::from(clock) / 1_000_000_000) as u32;
+        let report = crate::rtp::RtcpPacket::SenderReport(crate::rtp::SenderReport {
+            ssrc: sent.ssrc,
+            info: crate::rtp::SenderInfo {
+                ntp: wall,
+                rtp_timestamp: sent.timestamp.wrapping_add(ticks),
+                packet_count: sent.packets,
+                octet_count: sent.octets,
+            },
+            reports: block.into_iter().collect(),
+        });
+        let cname = crate::rtp::RtcpPacket::SourceDescription(
+            crate::rtp::SourceDescription::with_cname(sent.ssrc, b"switchyard"),
+        );
+        out.clear();
+        out.resize(512, 0);
+        match crate::rtp::write_compound(&[report, cname], out) {
+            Ok(n) => {
+                out.truncate(n);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Hands every packet due at `now` to `send`.
@@ -168,6 +276,7 @@ impl Egress {
         // A codec failure on a prompt frame ends nothing: the frame is skipped.
         while let Ok(true) = playback.poll_packet(now, &mut self.packet) {
             if rewriter.rewrite_in_place(now, &mut self.packet).is_ok() {
+                Sent::note(&mut self.sent, now, &self.packet);
                 send(&self.packet);
             }
         }
@@ -192,6 +301,7 @@ impl Egress {
             rewriter
                 .rewrite_in_place(now, datagram)
                 .map_err(|_| DropReason::Undecodable)?;
+            Sent::note(&mut self.sent, now, datagram);
             send(datagram);
             return Ok(());
         };
@@ -210,6 +320,7 @@ impl Egress {
             rewrite
                 .apply(datagram)
                 .map_err(|_| DropReason::Undecodable)?;
+            Sent::note(&mut self.sent, now, datagram);
             send(datagram);
             return Ok(());
         }
@@ -240,6 +351,7 @@ impl Egress {
                 .map_err(|_| DropReason::Undecodable)?;
             self.packet.truncate(written);
             self.packet.extend_from_slice(&transcode.payload);
+            Sent::note(&mut self.sent, now, &self.packet);
             send(&self.packet);
         }
         Ok(())

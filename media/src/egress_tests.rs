@@ -169,3 +169,60 @@ fn same_codec_on_both_sides_needs_no_transcoder() {
     e.transcode_from(Some(PCMU)).expect("nothing to build");
     assert!(e.is_pass_through());
 }
+
+#[test]
+fn a_leg_the_node_sources_gets_sender_reports_with_its_counts() {
+    let t0 = Instant::now();
+    let mut e = Egress::new(0xABCD);
+    e.set_codec(PCMU);
+    assert!(
+        !e.wants_report(t0 + Duration::from_secs(60)),
+        "nothing sent yet"
+    );
+    let prompt = Prompt::from_samples(SampleRate::Hz8000, vec![100; 160 * 3]);
+    e.play(t0, 1, vec![prompt]).expect("codec known");
+    let mut sent = Vec::new();
+    for ms in 0..80 {
+        e.generate(t0 + MS * ms, |p| sent.push(p.to_vec()));
+    }
+    assert_eq!(sent.len(), 3);
+    assert!(
+        !e.wants_report(t0 + 500 * MS),
+        "the first report waits a second"
+    );
+    let at = t0 + Duration::from_secs(1);
+    assert!(e.wants_report(at));
+    let wall = crate::rtp::NtpTime::from_unix(Duration::from_secs(1_800_000_000));
+    let mut out = Vec::new();
+    assert!(e.poll_report(at, wall, None, &mut out));
+    let packets = crate::rtp::parse_compound(&out).expect("valid RTCP");
+    let crate::rtp::RtcpPacket::SenderReport(sr) = &packets[0] else {
+        panic!("a sender report first: {packets:?}");
+    };
+    assert_eq!(sr.ssrc, header(&sent[0]).ssrc, "the stream's own SSRC");
+    assert_eq!(sr.info.packet_count, 3);
+    assert_eq!(sr.info.octet_count, 480);
+    assert_eq!(sr.info.ntp, wall);
+    let last = header(&sent[2]).timestamp;
+    let expected = last.wrapping_add(8000 - 8 * 40);
+    assert!(
+        sr.info.rtp_timestamp.abs_diff(expected) <= 8,
+        "RTP time of the report follows the clock: {} vs {expected}",
+        sr.info.rtp_timestamp
+    );
+    assert!(matches!(
+        packets.get(1),
+        Some(crate::rtp::RtcpPacket::SourceDescription(_))
+    ));
+    assert!(!e.wants_report(at + Duration::from_secs(4)));
+    assert!(e.wants_report(at + Duration::from_secs(5)));
+}
+
+#[test]
+fn a_pass_through_leg_never_reports_for_the_phones() {
+    let t0 = Instant::now();
+    let mut e = Egress::new(1);
+    e.set_codec(PCMU);
+    let _ = forward(&mut e, t0, rtp(0, 1, 0, 9, &[0; 160]));
+    assert!(!e.wants_report(t0 + Duration::from_secs(30)));
+}

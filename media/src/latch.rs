@@ -92,6 +92,9 @@ pub enum DropReason {
     Playing,
     /// The payload had to be transcoded and did not decode.
     Undecodable,
+    /// RTCP toward a leg whose RTP the node itself sources (prompts, transcoding):
+    /// the node reports on that leg instead.
+    Terminated,
 }
 
 /// Per-side, per-channel addresses: what SDP said and what the packets showed.

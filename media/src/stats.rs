@@ -108,6 +108,8 @@ pub struct DropCounts {
     pub playing: u64,
     /// [`DropReason::Undecodable`]: a payload to transcode did not decode.
     pub undecodable: u64,
+    /// [`DropReason::Terminated`]: RTCP toward a leg the node reports on itself.
+    pub terminated: u64,
 }
 
 impl DropCounts {
@@ -123,6 +125,7 @@ impl DropCounts {
             + self.receive_failed
             + self.playing
             + self.undecodable
+            + self.terminated
     }
 
     /// The counter of one reason.
@@ -138,6 +141,7 @@ impl DropCounts {
             DropReason::ReceiveFailed => self.receive_failed,
             DropReason::Playing => self.playing,
             DropReason::Undecodable => self.undecodable,
+            DropReason::Terminated => self.terminated,
         }
     }
 
@@ -152,6 +156,7 @@ impl DropCounts {
             DropReason::ReceiveFailed => &mut self.receive_failed,
             DropReason::Playing => &mut self.playing,
             DropReason::Undecodable => &mut self.undecodable,
+            DropReason::Terminated => &mut self.terminated,
         };
         *counter += 1;
     }

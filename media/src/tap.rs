@@ -217,11 +217,37 @@ impl Taps {
 
     /// Watches `side`'s RTP for telephone-events of payload type `pt` at
     /// `clock_rate` (from the SDP the side sent). Replaces an earlier watch.
-    /// Takes note of an RTCP datagram `side` sent (for round-trip times).
+    /// Takes note of an RTCP datagram `side` sent (for round-trip times, and the
+    /// last sender report our own reports on that side echo).
     pub(crate) fn inspect_rtcp(&mut self, side: Side, datagram: &[u8], now: Instant) {
-        if self.quality.iter().any(Option::is_some) {
-            self.rtt.handle(side, datagram, now);
+        if self.quality.iter().all(Option::is_none) {
+            return;
         }
+        self.rtt.handle(side, datagram, now);
+        if let Some(stats) = self.quality[side.index()]
+            .as_mut()
+            .and_then(|q| q.stats.as_mut())
+        {
+            for packet in crate::rtp::RtcpPackets::new(datagram).flatten() {
+                if let crate::rtp::RtcpPacket::SenderReport(sr) = packet {
+                    stats.record_sender_report(sr.info.ntp, now);
+                }
+            }
+        }
+    }
+
+    /// A reception report on the audio `side` sends, for a report the node sends to
+    /// that side (`None` before any was measured).
+    pub(crate) fn report_block(
+        &mut self,
+        side: Side,
+        now: Instant,
+    ) -> Option<crate::rtp::ReportBlock> {
+        self.quality[side.index()]
+            .as_mut()?
+            .stats
+            .as_mut()?
+            .report_block(now)
     }
 
     pub(crate) fn watch_dtmf(

@@ -259,3 +259,30 @@ async fn in_band_tones_from_a_caller_alone_in_the_ivr_are_digits() {
     };
     assert_eq!(heard.as_char(), '7');
 }
+
+/// A caller the node plays to hears from it on RTCP too: a sender report with the
+/// prompt stream's SSRC and counts reaches the caller's RTCP port.
+#[tokio::test]
+async fn the_node_sends_sender_reports_for_the_stream_it_plays() {
+    let relay = relay(26040, 26043);
+    let session = relay.allocate().expect("ports free");
+    let (caller, caller_rtcp) = (socket().await, socket().await);
+    session.set_remote(Side::A, addr(&caller), Some(addr(&caller_rtcp)));
+    session.set_codec(Side::A, PCMU).expect("g711");
+    session
+        .play(Side::A, 1, vec![level_prompt(100, 500)])
+        .expect("codec set");
+    let (first, _) = decode(&recv(&caller).await);
+    let report = recv(&caller_rtcp).await;
+    let packets = media::rtp::parse_compound(&report).expect("valid RTCP");
+    let Some(media::rtp::RtcpPacket::SenderReport(sr)) = packets.first() else {
+        panic!("a sender report: {packets:?}");
+    };
+    assert_eq!(sr.ssrc, first.ssrc);
+    assert!(
+        (40..=60).contains(&sr.info.packet_count),
+        "about a second of 20 ms packets, got {}",
+        sr.info.packet_count
+    );
+    assert_eq!(sr.info.octet_count, sr.info.packet_count * 160);
+}
