@@ -9,13 +9,39 @@
 
 use serde_json::{Value, json};
 
-use super::{Call, unix_ms};
+use super::{Call, Phase, unix_ms};
 use crate::api::{Event, EventKind};
 
 /// Transactions shown in a screen pop.
 const POP_TRANSACTIONS: usize = 3;
 
 impl Call {
+    /// What the CTI API shows of this call; `None` once it has ended.
+    pub(super) fn describe(&self) -> Option<crate::api::CallSummary> {
+        use crate::api::CallPhase;
+        let phase = match self.phase {
+            Phase::Routing => CallPhase::Ringing,
+            Phase::Ivr => match self.queue_state() {
+                Some(true) => CallPhase::Offered,
+                Some(false) => CallPhase::Queued,
+                None => CallPhase::Ivr,
+            },
+            Phase::Answered => CallPhase::Talking,
+            Phase::Ended => return None,
+        };
+        Some(crate::api::CallSummary {
+            call_id: self.cdr.call_id.clone(),
+            caller: self.cdr.caller.clone(),
+            callee: self.cdr.callee.clone(),
+            phase,
+            started_at: self.cdr.started_at,
+            answered_at: self.cdr.answered_at,
+            queue: self.cdr.routing.queue.clone(),
+            agent: self.cdr.routing.agent.clone(),
+            customer: None,
+        })
+    }
+
     fn event(&self, kind: EventKind) -> Event {
         let mut event = Event::new(kind, unix_ms()).call(self.cdr.call_id.clone());
         if let Some(agent) = &self.cdr.routing.agent {

@@ -217,32 +217,6 @@ impl Call {
         (call, s.bindings)
     }
 
-    /// What the CTI API shows of this call; `None` once it has ended.
-    fn describe(&self) -> Option<crate::api::CallSummary> {
-        use crate::api::CallPhase;
-        let phase = match self.phase {
-            Phase::Routing => CallPhase::Ringing,
-            Phase::Ivr => match self.queue_state() {
-                Some(true) => CallPhase::Offered,
-                Some(false) => CallPhase::Queued,
-                None => CallPhase::Ivr,
-            },
-            Phase::Answered => CallPhase::Talking,
-            Phase::Ended => return None,
-        };
-        Some(crate::api::CallSummary {
-            call_id: self.cdr.call_id.clone(),
-            caller: self.cdr.caller.clone(),
-            callee: self.cdr.callee.clone(),
-            phase,
-            started_at: self.cdr.started_at,
-            answered_at: self.cdr.answered_at,
-            queue: self.cdr.routing.queue.clone(),
-            agent: self.cdr.routing.agent.clone(),
-            customer: None,
-        })
-    }
-
     fn finished(&self) -> bool {
         self.phase == Phase::Ended && self.forks.iter().all(|f| f.done)
     }
