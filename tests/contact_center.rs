@@ -749,3 +749,79 @@ queues = { premium = 1 }
     assert_eq!(call.queue.as_deref(), Some("premium"), "{call:#?}");
     assert_eq!(call.agent.as_deref(), Some("1006"), "{call:#?}");
 }
+
+/// A caller who waits too long is offered a callback (`when_timed_out = "callback"`):
+/// the node says so and hangs up, the caller keeps their place, and when an agent
+/// logs in the node rings the agent, then calls the customer back and bridges them.
+#[test]
+fn a_timed_out_caller_is_called_back_when_an_agent_is_free() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    fn install_queue_flow(dir: &Path) {
+        install_demo_ivr(dir);
+        let flow = "[steps.q]\ntype = \"queue\"\nqueue = \"support\"\nskills = { en = 1 }\n";
+        std::fs::write(dir.join("flows/direct.toml"), flow).expect("write the flow");
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        extensions: 1001..=1008,
+        log: "info,cti::call=debug,cti::acd=debug",
+        extra: r#"
+[ivr]
+flows = "flows"
+prompts = "prompts"
+numbers = { "600" = "direct" }
+
+[[acd.queues]]
+name = "support"
+max_wait_s = 2
+when_timed_out = "callback"
+
+[[acd.agents]]
+id = "1006"
+queues = { support = 1 }
+skills = { en = 5 }
+"#
+        .to_owned(),
+        setup: Some(install_queue_flow),
+        ..NodeSpec::default()
+    });
+    // The customer's phone takes the callback and hangs up after 2 s; the agent's
+    // phone answers and waits for the BYE.
+    let customer = phone(&node, "1003", "uas-answer-then-hang-up", 1, 2000);
+    let agent = phone(&node, "1006", "uas-answer", 1, 0);
+    // The caller waits, hears that it will be called back, and the node hangs up.
+    Sipp::new(&node, "caller-waits", "uac-feature-code")
+        .target(&node)
+        .service("600")
+        .caller("1003")
+        .calls(1)
+        .run(Duration::from_secs(30))
+        .assert_ok();
+    // Only now does an agent log in: the callback goes out.
+    feature_code(&node, "1006", "*71");
+    customer.finish(Duration::from_secs(30)).assert_ok();
+    agent.finish(SHORT).assert_ok();
+    let cdrs = node.wait_cdrs(3, CDR_WAIT);
+    let first = cdrs
+        .iter()
+        .find(|c| c.callee == "600")
+        .unwrap_or_else(|| panic!("no CDR for the call: {cdrs:#?}"));
+    assert_eq!(
+        first.ivr_outcome.as_deref(),
+        Some("callback requested"),
+        "{first:#?}"
+    );
+    let callback = cdrs
+        .iter()
+        .find(|c| c.ivr_outcome.as_deref() == Some("callback"))
+        .unwrap_or_else(|| panic!("no callback CDR: {cdrs:#?}"));
+    assert_eq!(
+        (callback.caller.as_str(), callback.callee.as_str()),
+        ("1003", "1006")
+    );
+    assert_eq!(callback.disposition, "answered", "{callback:#?}");
+    assert_eq!(callback.queue.as_deref(), Some("support"));
+}

@@ -79,6 +79,8 @@ pub(crate) enum AcdMsg {
     },
     /// Store the agent state now; reply once it is written.
     Flush { reply: oneshot::Sender<()> },
+    /// The number to call `call` back on, should it overflow to a callback.
+    Contact { call: CallId, contact: String },
 }
 
 /// The engine's live figures at one instant.
@@ -119,13 +121,18 @@ impl AcdHandle {
     /// Starts the task around `engine`, without persistence.
     #[allow(dead_code, reason = "a node without a store; the tests")]
     pub(crate) fn spawn(engine: Acd) -> Self {
-        Self::spawn_with(engine, None, None)
+        Self::spawn_with(engine, None, None, None)
     }
 
     /// Restores the agent state stored in `store` into `engine` (a fresh one), then
     /// starts the task, which keeps the stored state up to date. A state that cannot
     /// be read is logged and skipped: agents then start as configured.
-    pub(crate) async fn start(mut engine: Acd, store: Store, events: Option<AgentEvents>) -> Self {
+    pub(crate) async fn start(
+        mut engine: Acd,
+        store: Store,
+        events: Option<AgentEvents>,
+        callbacks: Option<UnboundedSender<crate::call::callback::CallbackRequest>>,
+    ) -> Self {
         let stored = match store.acd_state().await {
             Ok(stored) => stored,
             Err(error) => {
@@ -142,17 +149,19 @@ impl AcdHandle {
             );
         }
         let writer = AcdStateWriter::spawn(store, stored);
-        Self::spawn_with(engine, Some(writer), events)
+        Self::spawn_with(engine, Some(writer), events, callbacks)
     }
 
     fn spawn_with(
         engine: Acd,
         writer: Option<AcdStateWriter>,
         events: Option<AgentEvents>,
+        callbacks: Option<UnboundedSender<crate::call::callback::CallbackRequest>>,
     ) -> Self {
         let (tx, rx) = unbounded_channel();
         let mut task = Task::new(engine, writer);
         task.events = events;
+        task.callbacks = callbacks;
         tokio::spawn(run(task, rx));
         Self { tx }
     }
@@ -227,6 +236,10 @@ struct Task {
     saver: Option<Saver>,
     /// Where agent state changes are published (the CTI event stream).
     events: Option<AgentEvents>,
+    /// Callback numbers of queued calls.
+    contacts: HashMap<CallId, String>,
+    /// Where the callbacks the engine asks for are placed.
+    callbacks: Option<UnboundedSender<crate::call::callback::CallbackRequest>>,
 }
 
 /// The CTI event stream, and each agent's queues (a supervisor sees the agents of
@@ -347,6 +360,8 @@ impl Task {
             calls: HashMap::new(),
             saver,
             events: None,
+            contacts: HashMap::new(),
+            callbacks: None,
         }
     }
 
@@ -359,6 +374,7 @@ impl Task {
             AcdMsg::Input(input) => {
                 if let Input::Abandon(call) | Input::CallEnded(call) = &input {
                     self.calls.remove(call);
+                    self.contacts.remove(call);
                 }
                 self.feed(input);
             }
@@ -373,7 +389,25 @@ impl Task {
                 let _ = reply.send(self.agents());
             }
             AcdMsg::Flush { reply } => self.flush(reply),
+            AcdMsg::Contact { call, contact } => {
+                self.contacts.insert(call, contact);
+            }
         }
+    }
+
+    /// Hands a callback the engine reserved an agent for to the node.
+    fn place_callback(&mut self, call: &CallId, agent: &AgentId, queue: &acd::QueueId) {
+        let (Some(contact), Some(callbacks)) = (self.contacts.get(call), &self.callbacks) else {
+            warn!(call = %call, "callback without a number to call; dropped");
+            return;
+        };
+        info!(call = %call, agent = %agent, "placing a callback");
+        let _ = callbacks.send(crate::call::callback::CallbackRequest {
+            call: call.to_string(),
+            agent: agent.to_string(),
+            queue: queue.to_string(),
+            contact: contact.clone(),
+        });
     }
 
     fn feed(&mut self, input: Input) {
@@ -420,6 +454,9 @@ impl Task {
                 if let Some(events) = &self.events {
                     events.publish(agent, presence, *activity);
                 }
+            }
+            if let Output::PlaceCallback { call, agent, queue } = &output {
+                self.place_callback(call, agent, queue);
             }
             route(output, &mut self.calls);
         }
@@ -692,7 +729,7 @@ mod tests {
     #[tokio::test]
     async fn agent_state_is_restored_when_the_task_starts_again() {
         let (_dir, store) = temp_store().await;
-        let before = AcdHandle::start(engine(), store.clone(), None).await;
+        let before = AcdHandle::start(engine(), store.clone(), None, None).await;
         before.set_presence("a1", Presence::NotReady("training".into()));
         before.set_presence("a2", Presence::Ready);
         before.input(Input::JoinQueue {
@@ -706,7 +743,7 @@ mod tests {
         before.flush().await;
         drop(before);
 
-        let after = AcdHandle::start(engine(), store.clone(), None).await;
+        let after = AcdHandle::start(engine(), store.clone(), None, None).await;
         assert_eq!(
             after.agents().await,
             vec![

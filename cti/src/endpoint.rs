@@ -68,6 +68,11 @@ pub(crate) enum Command {
         ext: String,
         reply: oneshot::Sender<Vec<crate::registrar::Binding>>,
     },
+    /// A new call task the node originates (a callback): its reference and the
+    /// channel its SIP events come on.
+    Attach {
+        reply: oneshot::Sender<(CallRef, mpsc::UnboundedReceiver<CallEvent>)>,
+    },
     /// A summary of every call in progress (for the CTI API).
     Calls {
         reply: oneshot::Sender<Vec<crate::api::CallSummary>>,
@@ -292,6 +297,13 @@ impl Endpoint {
                 let _ = reply.send(self.location.lookup(now, &ext));
             }
             Command::Calls { reply } => self.describe_calls(reply),
+            Command::Attach { reply } => {
+                let id = CallRef(self.next_call);
+                self.next_call += 1;
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.calls.insert(id, tx);
+                let _ = reply.send((id, rx));
+            }
             Command::HangUp { call_id, reply } => {
                 let found = self
                     .call_by_id(&call_id)

@@ -167,6 +167,23 @@ impl Ctx {
         rx.await.unwrap_or_default()
     }
 
+    /// A call reference and event channel for a call the node originates.
+    pub(crate) async fn attach(
+        &self,
+    ) -> Option<(
+        crate::endpoint::CallRef,
+        mpsc::UnboundedReceiver<crate::endpoint::CallEvent>,
+    )> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Attach { reply });
+        rx.await.ok()
+    }
+
+    /// The SIP domain the node serves (for the URIs of calls it originates).
+    pub(crate) fn domain(&self) -> &Host {
+        &self.advertise
+    }
+
     /// A fresh tag (RFC 3261 §19.3: at least 32 bits of randomness).
     pub(crate) fn new_tag(&self) -> String {
         format!("{:016x}", rand::random::<u64>())
@@ -258,6 +275,7 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
     tokio::spawn(crate::flows::watch(Arc::clone(&flows)));
     let customers = customer_store(&cfg, &store).await;
     let events = crate::api::EventBus::open(store.clone(), 10_000).await?;
+    let (callback_tx, mut callback_rx) = mpsc::unbounded_channel();
     let acd = if cfg.acd.queues.is_empty() {
         None
     } else {
@@ -271,7 +289,15 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
             bus: events.clone(),
             queues: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
         };
-        Some(crate::acd::AcdHandle::start(engine, store.clone(), Some(agent_events)).await)
+        Some(
+            crate::acd::AcdHandle::start(
+                engine,
+                store.clone(),
+                Some(agent_events),
+                Some(callback_tx),
+            )
+            .await,
+        )
     };
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     serve_api(
@@ -306,6 +332,15 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
             env!("CARGO_PKG_VERSION"),
             cfg.node.name
         ),
+    });
+    let callback_ctx = Arc::clone(&ctx);
+    tokio::spawn(async move {
+        while let Some(request) = callback_rx.recv().await {
+            tokio::spawn(crate::call::callback::run(
+                Arc::clone(&callback_ctx),
+                request,
+            ));
+        }
     });
     let endpoint = Endpoint::new(
         layer,

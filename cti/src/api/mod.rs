@@ -5,11 +5,12 @@
 //!
 //! - [`serve`] answers HTTP/1.1 on a listener the node bound, until the
 //!   listener fails; [`router`] gives the same routes for embedding.
-//! - Every request but `POST /api/v1/login` and `GET /api/v1/openapi.json`
-//!   carries `Authorization: Bearer TOKEN`. Tokens are random 32-byte values
-//!   the database holds only as SHA-256 hashes ([`users`]); passwords are
-//!   Argon2id hashes. What each [`Role`] may do is checked in every handler,
-//!   against the [`Principal`] the token names.
+//! - Every request but `POST /api/v1/login`, `GET /api/v1/openapi.json` and
+//!   the static `GET /dashboard` page carries `Authorization: Bearer TOKEN`.
+//!   Tokens are random 32-byte values the database holds only as SHA-256
+//!   hashes ([`users`]); passwords are Argon2id hashes. What each [`Role`]
+//!   may do is checked in every handler, against the [`Principal`] the token
+//!   names.
 //! - Live state (calls, agents, queues) is not kept here: the node answers
 //!   through the [`LiveNode`] trait it implements. Durable state (users,
 //!   tokens, CDRs, recordings, voicemails, the audit log, events) is in the
@@ -30,6 +31,7 @@
 
 pub mod audit;
 mod auth;
+mod dashboard;
 mod error;
 pub mod events;
 mod handlers;
@@ -210,7 +212,11 @@ pub fn router(state: ApiState) -> Router {
     let limits = limits::Limits::new(&state.config);
     let max_body = state.config.max_body_bytes;
     let shared = Arc::new(Shared { state, limits });
-    let public = route_table(Routes::new(), Access::Public).router;
+    // The dashboard is a static page outside the API (and its OpenAPI
+    // document): it holds no data and needs no token.
+    let public = route_table(Routes::new(), Access::Public)
+        .router
+        .route("/dashboard", axum::routing::get(dashboard::page));
     let private = route_table(Routes::new(), Access::Token).router.layer(
         axum::middleware::from_fn_with_state(Arc::clone(&shared), auth::authenticate),
     );

@@ -232,7 +232,10 @@ impl Call {
         };
         let path: Vec<String> = leg.interp.path().iter().map(ToString::to_string).collect();
         self.cdr.routing.ivr_path = Some(path.join(" "));
-        if let Some(outcome) = leg.interp.outcome() {
+        // What happened after the flow (a callback, the ACD's voicemail) is kept.
+        if let Some(outcome) = leg.interp.outcome()
+            && self.cdr.routing.ivr_outcome.is_none()
+        {
             debug!(call = self.id.0, %outcome, "IVR finished");
             self.cdr.routing.ivr_outcome = Some(outcome.to_string());
         }

@@ -16,6 +16,7 @@
 //! response, or the 200 to a BYE.
 
 mod audio;
+pub(crate) mod callback;
 mod events;
 mod feature;
 mod ivr;
@@ -408,6 +409,7 @@ impl Call {
                 self.ivr_input(::ivr::Input::PlaybackFinished { id }).await;
                 self.queue_playback_finished(id);
                 self.feature_confirmed(id).await;
+                self.callback_announced(id).await;
             }
             MediaEvent::Audio { side, samples } => {
                 if side == Side::A && self.phase == Phase::Ivr {

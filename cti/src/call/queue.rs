@@ -29,6 +29,7 @@ pub(super) const RULES: &str = "rules";
 /// Ids of the node's own queue prompts (flow prompt ids count up from 1).
 const HOLD_ID: u64 = u64::MAX - 1;
 const ANNOUNCE_ID: u64 = u64::MAX - 2;
+const CALLBACK_ID: u64 = u64::MAX - 4;
 
 /// A call's place in the ACD.
 pub(super) struct Queued {
@@ -87,9 +88,15 @@ impl Call {
             ringing: None,
             agent: None,
         });
+        let call = self.cdr.call_id.as_str().into();
         acd.send(AcdMsg::Enqueue {
             request,
             events: tx,
+        });
+        // The number to call back, should the queue overflow to a callback.
+        acd.send(AcdMsg::Contact {
+            call,
+            contact: self.cdr.caller.clone(),
         });
         self.play_hold();
     }
@@ -198,7 +205,28 @@ impl Call {
                 }
                 self.start_overflow_voicemail(mailbox);
             }
+            // The caller keeps their place: told so, then hung up; the ACD calls back.
+            acd::OverflowTarget::Callback => {
+                self.cdr.routing.ivr_outcome = Some("callback requested".to_owned());
+                let rate = self.prompt_rate();
+                let name = self.prompt_name("queue_callback");
+                let prompt = self.ctx.flows.prompts.get(&name, rate);
+                let played = self
+                    .media
+                    .as_ref()
+                    .map(|s| s.play(Side::A, CALLBACK_ID, prompt.into_iter().collect()));
+                if !matches!(played, Some(Ok(()))) {
+                    self.hang_up_both("callback_requested").await;
+                }
+            }
             _ => self.queue_exited(ivr::QueueExit::Overflow).await,
+        }
+    }
+
+    /// The caller heard that they will be called back: the call ends.
+    pub(super) async fn callback_announced(&mut self, id: u64) {
+        if id == CALLBACK_ID && self.phase == Phase::Ivr {
+            self.hang_up_both("callback_requested").await;
         }
     }
 
@@ -361,7 +389,10 @@ impl Call {
 
     /// `name` in the caller's language (the flow's `language` variable).
     fn prompt_name(&self, name: &str) -> String {
-        let lang = self.ivr_language().unwrap_or_else(|| "en".to_owned());
+        let lang = self
+            .ivr_language()
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| "en".to_owned());
         format!("{lang}/{name}")
     }
 
