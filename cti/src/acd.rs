@@ -612,10 +612,17 @@ mod tests {
         rx
     }
 
+    /// The call's next event, past the `Queued` notices (which queue it waits in).
     async fn next(rx: &mut UnboundedReceiver<QueueEvent>) -> QueueEvent {
-        rx.recv()
-            .await
-            .expect("the ACD task keeps the call's channel")
+        loop {
+            let event = rx
+                .recv()
+                .await
+                .expect("the ACD task keeps the call's channel");
+            if !matches!(event, QueueEvent::Queued { .. }) {
+                return event;
+            }
+        }
     }
 
     fn offer(agent: &str) -> QueueEvent {
