@@ -363,6 +363,13 @@ impl DemoSetup {
              1003 for the IVR: language, account lookup, menu to sales, support, billing\n\
              and order status, and the queues that ring the agents.\n",
         );
+        out.push_str(&format!(
+            "\nSupervisor dashboard: http://{}:{}/dashboard\n\
+             (a user for it: switchyard users add NAME --role admin --config {})\n",
+            self.config.http.listen,
+            self.config.http.port,
+            self.config_path.display()
+        ));
         out
     }
 }
