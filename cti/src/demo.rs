@@ -553,6 +553,10 @@ mod tests {
             "{banner}"
         );
         assert!(banner.contains("dial 1002 from 1001"));
-        assert!(!banner.contains("http://"), "no HTTP API is served yet");
+        let http = &setup.config.http;
+        assert!(
+            banner.contains(&format!("http://{}:{}/dashboard", http.listen, http.port)),
+            "the dashboard's address: {banner}"
+        );
     }
 }
