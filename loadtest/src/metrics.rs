@@ -106,6 +106,10 @@ pub struct AgentCounters {
     pub agent_hung_up: u64,
     /// Answered calls the caller hung up.
     pub caller_hung_up: u64,
+    /// Login calls (the `login` feature code) the node answered and ended.
+    pub logged_in: u64,
+    /// Login calls that failed (not answered, or not ended by the node).
+    pub login_failed: u64,
 }
 
 /// RTP results over every stream.

@@ -175,7 +175,35 @@ impl Engine {
                 ever_registered: false,
             });
             self.agent_refresh(now, i);
+            if !pool.register {
+                self.agent_login(now, i);
+            }
         }
+    }
+
+    /// Agent `i` dials the pool's login code, if it has one.
+    fn agent_login(&mut self, now: Instant, i: usize) {
+        let Some(pool) = self.agents.pool.as_ref() else {
+            return;
+        };
+        let (Some(code), Some(account)) = (pool.login.clone(), pool.accounts.get(i).cloned())
+        else {
+            return;
+        };
+        self.start_login(now, i, account, &code);
+    }
+
+    /// The codec the agents answer with, if they have media.
+    pub(super) fn agents_media_codec(&self) -> Option<crate::scenario::G711> {
+        self.agents.pool.as_ref()?.media.as_ref().map(|m| m.codec)
+    }
+
+    /// The digest algorithm of the agents' accounts.
+    pub(super) fn agents_algorithm(&self) -> Algorithm {
+        self.agents
+            .pool
+            .as_ref()
+            .map_or(Algorithm::Md5, |p| p.algorithm)
     }
 
     pub(super) fn agent_refresh(&mut self, now: Instant, i: usize) {
@@ -301,6 +329,7 @@ impl Engine {
                         {
                             slot.ever_registered = true;
                             self.metrics.agents.registered += 1;
+                            self.agent_login(now, i);
                         }
                         self.metrics
                             .registration(now, None, outcome.latency, outcome.failure);

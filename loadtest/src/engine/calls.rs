@@ -16,8 +16,11 @@ use super::stream::{EncodedAudio, StreamId};
 use super::{Engine, Leg, Owner, Timer};
 use crate::dist::Arrivals;
 use crate::metrics::CallStats;
-use crate::scenario::{CallLoad, Pick, Scenario};
+use crate::scenario::{Account, CallLoad, Pick, Scenario};
 use sip::transaction::TsxKey;
+
+/// How long a login call may last before it is hung up and counted as failed.
+const LOGIN_MAX: Duration = Duration::from_secs(60);
 
 struct Workload {
     load: CallLoad,
@@ -29,9 +32,19 @@ struct Workload {
     stopped: bool,
 }
 
+/// What a call is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    /// An arrival of the workload.
+    Workload(usize),
+    /// Agent `i` logging in with the pool's feature code: not part of any
+    /// workload's figures, and sends no RTP.
+    Login(usize),
+}
+
 struct CallSlot {
     caller: Caller,
-    workload: usize,
+    purpose: Purpose,
     call_id: String,
     from_tag: String,
     invite_key: Option<TsxKey>,
@@ -156,6 +169,44 @@ impl Engine {
 
     fn start_call(&mut self, now: Instant, w: usize) {
         let spec = self.caller_spec(w);
+        self.launch(now, spec, Purpose::Workload(w));
+    }
+
+    /// Agent `agent` dials the pool's login code from its own account and
+    /// waits for the node to hang up (it answers, confirms, sends BYE).
+    /// The call offers SDP, as a phone would, but sends no RTP.
+    pub(super) fn start_login(&mut self, now: Instant, agent: usize, account: Account, code: &str) {
+        let codec = self
+            .agents_media_codec()
+            .unwrap_or(crate::scenario::G711::Pcmu);
+        let ssrc = self.new_ssrc();
+        let offer = make_offer(self.rtp_addr, codec, ssrc, self.rng.random::<u32>().into());
+        let spec = CallerSpec {
+            workload: 0,
+            contact: format!("<sip:{}@{}>", account.user, self.sip_addr),
+            call_id: format!("{:016x}@switchyard-load", self.rng.random::<u64>()),
+            from_tag: self.new_tag(),
+            cnonce: format!("{:016x}", self.rng.random::<u64>()),
+            uri: self.dialled_uri(code),
+            algorithm: self.agents_algorithm(),
+            account,
+            domain: self.domain.clone(),
+            offer: Some((offer, ssrc)),
+            hold: LOGIN_MAX,
+            hangs_up: false,
+            max_call: LOGIN_MAX,
+            digits: Vec::new(),
+        };
+        self.launch(now, spec, Purpose::Login(agent));
+    }
+
+    fn dialled_uri(&self, number: &str) -> Uri {
+        Uri::parse(&format!("sip:{number}@{}", self.domain))
+            .or_else(|_| Uri::parse(&format!("sip:{number}@{}", self.target)))
+            .unwrap_or_else(|_| Uri::parse("sip:invalid@invalid").expect("a literal URI parses"))
+    }
+
+    fn launch(&mut self, now: Instant, spec: CallerSpec, purpose: Purpose) {
         let id = self.calls.next_id;
         self.calls.next_id += 1;
         let mut actions = Vec::new();
@@ -168,7 +219,7 @@ impl Engine {
             id,
             CallSlot {
                 caller,
-                workload: w,
+                purpose,
                 call_id: spec.call_id,
                 from_tag: spec.from_tag,
                 invite_key: None,
@@ -176,7 +227,9 @@ impl Engine {
                 answered: false,
             },
         );
-        if let Some(wl) = self.calls.workloads.get_mut(w) {
+        if let Purpose::Workload(w) = purpose
+            && let Some(wl) = self.calls.workloads.get_mut(w)
+        {
             wl.active += 1;
         }
         self.metrics
@@ -206,9 +259,6 @@ impl Engine {
         let from = wl.next_from % wl.load.from.len().max(1);
         wl.next_from = wl.next_from.wrapping_add(1);
         let number = wl.load.to.get(to).cloned().unwrap_or_default();
-        let uri = Uri::parse(&format!("sip:{number}@{}", self.domain))
-            .or_else(|_| Uri::parse(&format!("sip:{number}@{}", self.target)))
-            .unwrap_or_else(|_| Uri::parse("sip:invalid@invalid").expect("a literal URI parses"));
         let account = wl
             .load
             .from
@@ -219,6 +269,8 @@ impl Engine {
                 password: None,
             });
         let hold = wl.load.hold.sample(&mut self.rng);
+        let uri = self.dialled_uri(&number);
+        let wl = &self.calls.workloads[w];
         CallerSpec {
             workload: w,
             contact: format!("<sip:{}@{}>", account.user, self.sip_addr),
@@ -282,13 +334,15 @@ impl Engine {
             && !slot.answered
         {
             slot.answered = true;
-            self.calls.answered_live += 1;
-            self.metrics.call_answered(now);
+            if matches!(slot.purpose, Purpose::Workload(_)) {
+                self.calls.answered_live += 1;
+                self.metrics.call_answered(now);
+            }
         }
     }
 
     fn caller_media(&mut self, now: Instant, id: u64, start: super::sdp::MediaStart) {
-        let Some(w) = self.calls.live.get(&id).map(|s| s.workload) else {
+        let Some(Purpose::Workload(w)) = self.calls.live.get(&id).map(|s| s.purpose) else {
             return;
         };
         let Some(audio) = self.calls.workloads.get(w).and_then(|wl| wl.audio.clone()) else {
@@ -323,14 +377,27 @@ impl Engine {
         if let Some(s) = slot.stream {
             self.close_stream(now, s);
         }
-        if slot.answered {
+        if slot.answered && matches!(slot.purpose, Purpose::Workload(_)) {
             self.calls.answered_live -= 1;
         }
         self.legs.remove(&(slot.call_id, slot.from_tag));
-        if let Some(wl) = self.calls.workloads.get_mut(slot.workload) {
-            wl.active = wl.active.saturating_sub(1);
+        match slot.purpose {
+            Purpose::Workload(w) => {
+                if let Some(wl) = self.calls.workloads.get_mut(w) {
+                    wl.active = wl.active.saturating_sub(1);
+                }
+                self.metrics.call_ended(record);
+            }
+            Purpose::Login(_) => {
+                let ok = record.answered && record.ended_by == Some(super::EndedBy::Callee);
+                let a = &mut self.metrics.agents;
+                if ok {
+                    a.logged_in += 1;
+                } else {
+                    a.login_failed += 1;
+                }
+            }
         }
-        self.metrics.call_ended(record);
         self.metrics
             .gauge(now, self.calls.active(), self.streams.len() as u64);
     }

@@ -208,14 +208,17 @@ fn registrations_section(h: &mut String, r: &RunResult) {
         let _ = write!(
             h,
             "<h2>Simulated agents</h2><p>{} registered; {} calls offered to idle agents, {} answered, {} refused as busy, \
-             {} cancelled while ringing; {} hung up by the agent, {} by the caller.</p>",
+             {} cancelled while ringing; {} hung up by the agent, {} by the caller; \
+             {} logged in, {} login calls failed.</p>",
             a.registered,
             a.offered,
             a.answered,
             a.busy,
             a.cancelled,
             a.agent_hung_up,
-            a.caller_hung_up
+            a.caller_hung_up,
+            a.logged_in,
+            a.login_failed
         );
     }
     if r.timeline.iter().any(|p| p.regs_ok + p.regs_failed > 0) {

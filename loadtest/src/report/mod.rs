@@ -124,6 +124,12 @@ pub struct AgentSummary {
     pub agent_hung_up: u64,
     /// Calls the caller hung up.
     pub caller_hung_up: u64,
+    /// Agents whose login call the node answered and ended.
+    #[serde(default)]
+    pub logged_in: u64,
+    /// Login calls that failed.
+    #[serde(default)]
+    pub login_failed: u64,
     /// The agents' registrations.
     pub registrations: RegSummary,
 }
@@ -349,6 +355,8 @@ fn agent_summary(a: &AgentCounters, regs: &RegStats) -> AgentSummary {
         cancelled: a.cancelled,
         agent_hung_up: a.agent_hung_up,
         caller_hung_up: a.caller_hung_up,
+        logged_in: a.logged_in,
+        login_failed: a.login_failed,
         registrations: reg_summary(regs),
     }
 }

@@ -167,6 +167,15 @@ impl Ctx<'_> {
             Some(b) => *b.get_ref(),
             None => 486,
         };
+        let login = match &a.login {
+            Some(l) if !valid_login(l.get_ref()) => {
+                return err(
+                    l.span(),
+                    "login must be a dialable code: digits, * and # (e.g. \"*71\")",
+                );
+            }
+            l => l.as_ref().map(|l| l.get_ref().clone()),
+        };
         Ok(AgentPool {
             accounts: self.accounts(
                 &a.extensions,
@@ -181,6 +190,7 @@ impl Ctx<'_> {
             wrap_up: dist(a.wrap_up.as_ref(), "0s")?,
             hangup: hangup(a.hangup.as_ref(), "agent", "caller")?,
             busy_status,
+            login,
             media: self.media(a.media, a.codec.as_ref(), a.audio.as_ref())?,
         })
     }
@@ -404,6 +414,14 @@ fn pick(raw: Option<&Spanned<String>>) -> Result<Pick> {
             format!("pick `{other}` is not \"round-robin\" or \"random\""),
         ),
     }
+}
+
+/// A feature code: one or more of 0-9, `*` and `#`.
+fn valid_login(code: &str) -> bool {
+    !code.is_empty()
+        && code
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
 }
 
 fn hangup(raw: Option<&Spanned<String>>, this: &str, other: &str) -> Result<HangUp> {

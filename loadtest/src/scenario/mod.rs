@@ -187,6 +187,10 @@ pub struct AgentPool {
     pub hangup: HangUp,
     /// The status an agent who is busy answers a new INVITE with.
     pub busy_status: u16,
+    /// A feature code each agent dials once, after its first successful
+    /// registration (or at the start when it does not register), to log in
+    /// to the node's ACD; the call lasts until the node hangs up.
+    pub login: Option<String>,
     /// RTP sent by agents; `None`: no SDP answer is refused, no RTP sent.
     pub media: Option<MediaSpec>,
 }

@@ -60,6 +60,7 @@ pub(super) struct RawAgents {
     pub(super) wrap_up: Option<S<RawDist>>,
     pub(super) hangup: Option<S<String>>,
     pub(super) busy_status: Option<S<u16>>,
+    pub(super) login: Option<S<String>>,
     pub(super) media: Option<bool>,
     pub(super) codec: Option<S<String>>,
     pub(super) audio: Option<S<String>>,

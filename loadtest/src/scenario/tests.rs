@@ -227,3 +227,15 @@ fn user_ranges_are_checked() {
     assert_eq!((l, c), (3, 14));
     assert!(m.contains("spaces"), "{m}");
 }
+
+#[test]
+fn a_login_code_is_kept_and_checked() {
+    let base = "target = \"127.0.0.1:5060\"\n[generator]\nduration = \"5s\"\n[agents]\nextensions = \"7\"\n";
+    let none = parse(base).unwrap();
+    assert_eq!(none.agents.unwrap().login, None);
+    let s = parse(&format!("{base}login = \"*71\"\n")).unwrap();
+    assert_eq!(s.agents.unwrap().login.as_deref(), Some("*71"));
+    let (line, col, message) = error(&format!("{base}login = \"*7 1\"\n"));
+    assert_eq!((line, col), (6, 9));
+    assert!(message.contains("login"), "{message}");
+}
