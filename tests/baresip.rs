@@ -80,9 +80,7 @@ fn two_phones_call_through_the_node_with_audio_both_ways() {
         (digits.len() >= 3).then_some(digits)
     });
     assert_eq!(digits, "42#", "digits the node saw from baresip");
-    a.command("hangup", "");
-    a.event("CALL_CLOSED");
-    b.event("CALL_CLOSED");
+    a.hang_up(&mut b);
 
     let out_a = a.quit();
     let out_b = b.quit();
@@ -123,17 +121,9 @@ fn recorded_call_has_the_caller_left_and_the_callee_right() {
     let mut b = Baresip::start_with_tone(&node, "1002", node.password("1002"), 1000);
     a.registered();
     b.registered();
-    a.command("dial", "sip:1002@127.0.0.1");
-    b.event("CALL_INCOMING");
-    b.command("accept", "");
-    for phone in [&mut a, &mut b] {
-        phone.event("CALL_ESTABLISHED");
-        phone.event("CALL_RTPESTAB");
-    }
+    a.call(&mut b, "sip:1002@127.0.0.1");
     std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
-    a.command("hangup", "");
-    a.event("CALL_CLOSED");
-    b.event("CALL_CLOSED");
+    a.hang_up(&mut b);
     a.quit();
     b.quit();
 
@@ -215,17 +205,9 @@ fn phones_with_no_codec_in_common_hear_each_other_through_the_transcoder() {
     let mut b = Baresip::start_with(&node, "1002", node.password("1002"), &pcmu);
     a.registered();
     b.registered();
-    a.command("dial", "sip:1002@127.0.0.1");
-    b.event("CALL_INCOMING");
-    b.command("accept", "");
-    for phone in [&mut a, &mut b] {
-        phone.event("CALL_ESTABLISHED");
-        phone.event("CALL_RTPESTAB");
-    }
+    a.call(&mut b, "sip:1002@127.0.0.1");
     std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
-    a.command("hangup", "");
-    a.event("CALL_CLOSED");
-    b.event("CALL_CLOSED");
+    a.hang_up(&mut b);
     let out_a = a.quit();
     let out_b = b.quit();
     let log = node.log_tail(400);
@@ -266,17 +248,9 @@ fn srtp_call_between_two_tls_phones_with_mandatory_srtp() {
     let mut b = Baresip::start_with(&node, "1002", node.password("1002"), &secure(1000));
     a.registered();
     b.registered();
-    a.command("dial", "sip:1002@127.0.0.1;transport=tls");
-    b.event("CALL_INCOMING");
-    b.command("accept", "");
-    for phone in [&mut a, &mut b] {
-        phone.event("CALL_ESTABLISHED");
-        phone.event("CALL_RTPESTAB");
-    }
+    a.call(&mut b, "sip:1002@127.0.0.1;transport=tls");
     std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
-    a.command("hangup", "");
-    a.event("CALL_CLOSED");
-    b.event("CALL_CLOSED");
+    a.hang_up(&mut b);
     let out_a = a.quit();
     let out_b = b.quit();
     for (ext, out) in [("1001", &out_a), ("1002", &out_b)] {
@@ -367,13 +341,7 @@ fn a_paused_recording_holds_silence_for_the_paused_stretch() {
     let mut b = Baresip::start_with_tone(&node, "1002", node.password("1002"), 1000);
     a.registered();
     b.registered();
-    a.command("dial", "sip:1002@127.0.0.1");
-    b.event("CALL_INCOMING");
-    b.command("accept", "");
-    for phone in [&mut a, &mut b] {
-        phone.event("CALL_ESTABLISHED");
-        phone.event("CALL_RTPESTAB");
-    }
+    a.call(&mut b, "sip:1002@127.0.0.1");
     let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("the API answers");
     let call_id = calls.json()[0]["call_id"]
         .as_str()
@@ -390,9 +358,7 @@ fn a_paused_recording_holds_silence_for_the_paused_stretch() {
     std::thread::sleep(Duration::from_secs(2)); // paused
     control("resume");
     std::thread::sleep(Duration::from_secs(2)); // recorded again
-    a.command("hangup", "");
-    a.event("CALL_CLOSED");
-    b.event("CALL_CLOSED");
+    a.hang_up(&mut b);
     a.quit();
     b.quit();
 

@@ -175,6 +175,24 @@ impl Baresip {
             .expect("release the key");
     }
 
+    /// Dials `uri`; `callee` accepts; both wait until the call is up and RTP flows.
+    pub(crate) fn call(&mut self, callee: &mut Baresip, uri: &str) {
+        self.command("dial", uri);
+        callee.event("CALL_INCOMING");
+        callee.command("accept", "");
+        for phone in [self, callee] {
+            phone.event("CALL_ESTABLISHED");
+            phone.event("CALL_RTPESTAB");
+        }
+    }
+
+    /// Hangs up the call with `other`; both see it closed.
+    pub(crate) fn hang_up(&mut self, other: &mut Baresip) {
+        self.command("hangup", "");
+        self.event("CALL_CLOSED");
+        other.event("CALL_CLOSED");
+    }
+
     /// Quits and waits for the process to exit (its output is then complete).
     pub(crate) fn quit(&mut self) -> String {
         let _ = self.ctrl.send("quit", "");
