@@ -84,16 +84,22 @@ fn install_demo_ivr(dir: &Path) {
     assert!(status.success(), "copy the demo prompts");
 }
 
-fn contact_center() -> Node {
+/// A node for SIPp phones (loopback trusted, MD5 challenged first): extensions
+/// 1001–1008, `extra` configuration, its directory prepared by `setup`.
+fn sipp_node(extra: &str, setup: fn(&Path)) -> Node {
     Node::start(&NodeSpec {
         algorithms: SIPP_ALGORITHMS,
         trusted: LOOPBACK,
         extensions: 1001..=1008,
         log: "info,cti::call=debug,cti::acd=debug",
-        extra: CONTACT_CENTER.to_owned(),
-        setup: Some(install_demo_ivr),
+        extra: extra.to_owned(),
+        setup: Some(setup),
         ..NodeSpec::default()
     })
+}
+
+fn contact_center() -> Node {
+    sipp_node(CONTACT_CENTER, install_demo_ivr)
 }
 
 /// The agent dials a feature code and hears the confirmation.
@@ -356,15 +362,7 @@ fn install_direct_queue(dir: &Path) {
 }
 
 fn direct_queue_node() -> Node {
-    Node::start(&NodeSpec {
-        algorithms: SIPP_ALGORITHMS,
-        trusted: LOOPBACK,
-        extensions: 1001..=1008,
-        log: "info,cti::call=debug,cti::acd=debug",
-        extra: RONA_AND_WRAP_UP.to_owned(),
-        setup: Some(install_direct_queue),
-        ..NodeSpec::default()
-    })
+    sipp_node(RONA_AND_WRAP_UP, install_direct_queue)
 }
 
 /// 1003 dials 600, waits in `support` and talks until the agent hangs up.
@@ -698,12 +696,8 @@ fn routing_rules_choose_the_queue_for_a_flow_that_asks_them_to() {
             "[steps.q]\ntype = \"queue\"\nqueue = \"rules\"\ndata = { user_level = \"VIP\" }\n";
         std::fs::write(flows.join("vip.toml"), flow).expect("write the flow");
     }
-    let node = Node::start(&NodeSpec {
-        algorithms: SIPP_ALGORITHMS,
-        trusted: LOOPBACK,
-        extensions: 1001..=1008,
-        log: "info,cti::call=debug,cti::acd=debug",
-        extra: r#"
+    let node = sipp_node(
+        r#"
 [ivr]
 flows = "flows"
 numbers = { "600" = "vip" }
@@ -725,11 +719,9 @@ strategy = "round_robin"
 [[acd.agents]]
 id = "1006"
 queues = { premium = 1 }
-"#
-        .to_owned(),
-        setup: Some(install_rules_flow),
-        ..NodeSpec::default()
-    });
+"#,
+        install_rules_flow,
+    );
     // The agent talks long enough for the caller's scenario to finish its keys.
     let agent = phone(&node, "1006", "uas-answer-then-hang-up", 1, 6000);
     feature_code(&node, "1006", "*71");
@@ -763,12 +755,8 @@ fn a_timed_out_caller_is_called_back_when_an_agent_is_free() {
         let flow = "[steps.q]\ntype = \"queue\"\nqueue = \"support\"\nskills = { en = 1 }\n";
         std::fs::write(dir.join("flows/direct.toml"), flow).expect("write the flow");
     }
-    let node = Node::start(&NodeSpec {
-        algorithms: SIPP_ALGORITHMS,
-        trusted: LOOPBACK,
-        extensions: 1001..=1008,
-        log: "info,cti::call=debug,cti::acd=debug",
-        extra: r#"
+    let node = sipp_node(
+        r#"
 [ivr]
 flows = "flows"
 prompts = "prompts"
@@ -783,11 +771,9 @@ when_timed_out = "callback"
 id = "1006"
 queues = { support = 1 }
 skills = { en = 5 }
-"#
-        .to_owned(),
-        setup: Some(install_queue_flow),
-        ..NodeSpec::default()
-    });
+"#,
+        install_queue_flow,
+    );
     // The customer's phone takes the callback and hangs up after 2 s; the agent's
     // phone answers and waits for the BYE.
     let customer = phone(&node, "1003", "uas-answer-then-hang-up", 1, 2000);
