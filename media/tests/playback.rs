@@ -13,6 +13,7 @@ use media::rtp::{Pt, RtpHeader, RtpPacket, Seq, Ssrc};
 use media::wav::Prompt;
 use media::{LegCodec, MediaEvent, PortRange, Relay, RelayConfig, Side};
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const GUARD: Duration = Duration::from_secs(5);
 const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
@@ -50,6 +51,24 @@ async fn recv(socket: &UdpSocket) -> Vec<u8> {
         .expect("recv on localhost");
     buf.truncate(len);
     buf
+}
+
+/// The session's next event, within the guard time.
+async fn next_event(events: &mut UnboundedReceiver<MediaEvent>) -> Option<MediaEvent> {
+    tokio::time::timeout(GUARD, events.recv())
+        .await
+        .expect("an event in time")
+}
+
+/// The next digit the session reports, past other events.
+async fn next_digit(events: &mut UnboundedReceiver<MediaEvent>) -> char {
+    loop {
+        match next_event(events).await {
+            Some(MediaEvent::Digit { digit, .. }) => return digit.as_char(),
+            Some(_) => {}
+            None => panic!("events closed"),
+        }
+    }
 }
 
 fn level_prompt(frames: usize, level: i16) -> Prompt {
@@ -105,9 +124,7 @@ async fn a_prompt_reaches_the_caller_paced_and_its_end_is_reported() {
         span >= Duration::from_millis(150),
         "ten packets paced over ~180 ms, not a burst ({span:?})"
     );
-    let ended = tokio::time::timeout(GUARD, events.recv())
-        .await
-        .expect("event in time");
+    let ended = next_event(&mut events).await;
     assert_eq!(
         ended,
         Some(MediaEvent::PlaybackEnded {
@@ -153,21 +170,9 @@ async fn digits_from_a_caller_alone_in_the_ivr_are_heard_and_stop_the_prompt() {
         );
         caller.send_to(&buf, to).await.expect("send");
     }
-    let heard = loop {
-        match tokio::time::timeout(GUARD, events.recv())
-            .await
-            .expect("digit in time")
-        {
-            Some(MediaEvent::Digit { digit, .. }) => break digit,
-            Some(_) => {}
-            None => panic!("events closed"),
-        }
-    };
-    assert_eq!(heard.as_char(), '5');
+    assert_eq!(next_digit(&mut events).await, '5');
     session.stop_playback(Side::A);
-    let ended = tokio::time::timeout(GUARD, events.recv())
-        .await
-        .expect("event in time");
+    let ended = next_event(&mut events).await;
     assert_eq!(
         ended,
         Some(MediaEvent::PlaybackEnded {
@@ -193,9 +198,7 @@ async fn after_the_prompt_the_caller_hears_the_agent_in_the_same_stream() {
     for _ in 0..3 {
         heard.push(decode(&recv(&caller).await).0);
     }
-    let _ = tokio::time::timeout(GUARD, events.recv())
-        .await
-        .expect("prompt end");
+    let _ = next_event(&mut events).await; // the prompt's end
     session.set_remote(Side::B, addr(&agent), None);
     session.set_codec(Side::B, PCMU).expect("g711");
     let mut payload = Vec::new();
@@ -247,17 +250,7 @@ async fn in_band_tones_from_a_caller_alone_in_the_ivr_are_digits() {
         let buf = rtp(0, seq, u32::from(seq) * 160, 5, false, &payload);
         caller.send_to(&buf, to).await.expect("send");
     }
-    let heard = loop {
-        match tokio::time::timeout(GUARD, events.recv())
-            .await
-            .expect("digit in time")
-        {
-            Some(MediaEvent::Digit { digit, .. }) => break digit,
-            Some(_) => {}
-            None => panic!("events closed"),
-        }
-    };
-    assert_eq!(heard.as_char(), '7');
+    assert_eq!(next_digit(&mut events).await, '7');
 }
 
 /// A caller the node plays to hears from it on RTCP too: a sender report with the
