@@ -8,6 +8,10 @@
 //! queue. A datagram the kernel will not take right now is dropped and counted: for live audio a
 //! lost packet does less harm than a late one.
 //!
+//! A session with a supervisor ([`Supervised`]) has two more sockets, drained in the same
+//! wake-up, and a 20 ms mixing tick on the same timer as prompts; the relay path pays one
+//! branch per datagram for it when there is none.
+//!
 //! State sits behind one mutex per session, as a connection's state does in quinn: the task
 //! locks it once per wake-up, the handle locks it for `set_remote`, `stats` and close.
 //! Closing takes the sockets out under the lock (they close on the spot, so their ports can
@@ -26,6 +30,7 @@ use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 
 use crate::egress::Egress;
+use crate::monitor_leg::{Heard, MonitorLeg, Target};
 use crate::playback::PlaybackEvent;
 use crate::tap::{MediaEvent, Taps};
 use crate::{Channel, DropReason, Latch, SessionStats, Side, Verdict};
@@ -60,6 +65,22 @@ impl Sockets {
     }
 }
 
+/// A supervisor's leg on a session: its RTP and RTCP sockets and the mixer behind them.
+#[derive(Debug)]
+pub(crate) struct Supervised {
+    pub(crate) leg: MonitorLeg,
+    /// `[rtp, rtcp]`.
+    sockets: [UdpSocket; 2],
+    /// Its RTP port, returned to the pool when the leg goes.
+    pub(crate) port: u16,
+}
+
+impl Supervised {
+    pub(crate) fn new(leg: MonitorLeg, sockets: [UdpSocket; 2], port: u16) -> Box<Self> {
+        Box::new(Self { leg, sockets, port })
+    }
+}
+
 /// Everything the task and the handle share about one session.
 #[derive(Debug)]
 pub(crate) struct SessionState {
@@ -72,6 +93,8 @@ pub(crate) struct SessionState {
     pub(crate) egress: [Egress; 2],
     /// Where [`MediaEvent`]s go; events are dropped while nobody listens.
     pub(crate) events: Option<tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
+    /// The supervisor's leg, while one is attached.
+    pub(crate) monitor: Option<Box<Supervised>>,
     /// `None` once the session is closed: the task ends when it sees that.
     sockets: Option<Sockets>,
     /// The task's waker, to end it on close even when no datagram arrives.
@@ -93,6 +116,7 @@ impl Shared {
                 taps: Taps::default(),
                 egress: [Egress::new(seed()), Egress::new(seed())],
                 events: None,
+                monitor: None,
                 sockets: Some(sockets),
                 waker: None,
             }),
@@ -113,21 +137,28 @@ impl Shared {
         }
     }
 
-    /// Closes the sockets now and tells the task to end.
-    pub(crate) fn close(&self) {
-        let (sockets, waker) = {
+    /// Closes the sockets now (the supervisor's too) and tells the task to end; returns
+    /// the supervisor's RTP port, if one was attached, for the pool.
+    pub(crate) fn close(&self) -> Option<u16> {
+        let (sockets, monitor, waker) = {
             let mut state = self.lock();
-            (state.sockets.take(), state.waker.take())
+            (
+                state.sockets.take(),
+                state.monitor.take(),
+                state.waker.take(),
+            )
         };
         drop(sockets);
+        let port = monitor.map(|m| m.port);
         if let Some(waker) = waker {
             waker.wake();
         }
+        port
     }
 }
 
 /// A random 64-bit value for a side's SSRC, first sequence number and timestamp.
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     RandomState::new().hash_one(0_u8)
 }
 
@@ -144,7 +175,7 @@ fn wall_clock() -> crate::rtp::NtpTime {
 }
 
 /// The task's clock (tokio's, so a paused test clock applies).
-fn now() -> Instant {
+pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
@@ -171,6 +202,7 @@ fn poll_relay(
         taps,
         egress,
         events,
+        monitor,
         sockets,
         waker,
     } = &mut *guard;
@@ -186,6 +218,7 @@ fn poll_relay(
         taps,
         egress,
         events: events.as_ref(),
+        monitor: monitor.as_deref_mut(),
         sockets,
         buf,
     };
@@ -193,6 +226,11 @@ fn poll_relay(
     for side in Side::ALL {
         for channel in Channel::ALL {
             more |= relay.drain(cx, side, channel);
+        }
+    }
+    if relay.monitor.is_some() {
+        for channel in Channel::ALL {
+            more |= relay.drain_supervisor(cx, channel);
         }
     }
     let deadline = relay.generate();
@@ -217,6 +255,7 @@ struct Relaying<'a> {
     taps: &'a mut Taps,
     egress: &'a mut [Egress; 2],
     events: Option<&'a tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
+    monitor: Option<&'a mut Supervised>,
     sockets: &'a Sockets,
     buf: &'a mut [u8],
 }
@@ -287,6 +326,10 @@ impl Relaying<'_> {
                 self.listen(side, len);
             }
         }
+        // The one branch a session without a supervisor pays.
+        if self.monitor.is_some() && !rtcp && accepted && self.mix_instead(side, verdict, len) {
+            return;
+        }
         let to = match verdict {
             Verdict::Forward(to) => to,
             Verdict::Drop(reason) => {
@@ -319,6 +362,105 @@ impl Relaying<'_> {
         if let Err(reason) = result {
             stats.flow_mut(side, channel).dropped.record(reason);
         }
+    }
+
+    /// Hands an accepted RTP packet of a supervised session to the mixer, and deals with
+    /// it here when the other side hears a mix now: audio is replaced by the mix (not
+    /// relayed), a telephone-event is carried into the mixed stream. Returns whether it
+    /// was dealt with; if not, it is relayed as usual.
+    fn mix_instead(&mut self, side: Side, verdict: Verdict, len: usize) -> bool {
+        let Some(supervised) = self.monitor.as_deref_mut() else {
+            return false;
+        };
+        let leg = &mut supervised.leg;
+        let now = now();
+        let datagram = self.buf.get(..len).unwrap_or_default();
+        let heard = leg.hear_side(now, side, datagram);
+        let listener = side.other();
+        let Verdict::Forward(to) = verdict else {
+            return false;
+        };
+        if !leg.feeds(listener) {
+            return false;
+        }
+        if heard != Heard::Event {
+            leg.note_replaced();
+            return true;
+        }
+        let continues = leg.continues(side);
+        let stats = &mut *self.stats;
+        let Some(packet) = leg.event_toward(listener, datagram) else {
+            stats
+                .flow_mut(side, Channel::Rtp)
+                .dropped
+                .record(DropReason::Undecodable);
+            return true;
+        };
+        let socket = SockRef::from(self.sockets.get(listener, Channel::Rtp));
+        let out = &mut self.egress[listener.index()];
+        let result = out.send_own(now, packet, continues, |p| {
+            let sent = socket.send_to(p, &SockAddr::from(to));
+            record_send(stats.flow_mut(side, Channel::Rtp), side, Channel::Rtp, sent);
+        });
+        if let Err(reason) = result {
+            stats.flow_mut(side, Channel::Rtp).dropped.record(reason);
+        }
+        true
+    }
+
+    /// Receives what waits on the supervisor's `channel` socket, up to [`BATCH`]
+    /// datagrams; returns whether it stopped at the limit, like [`Self::drain`].
+    fn drain_supervisor(&mut self, cx: &mut Context<'_>, channel: Channel) -> bool {
+        let Some(supervised) = self.monitor.as_deref_mut() else {
+            return false;
+        };
+        let socket = &supervised.sockets[channel.index()];
+        let capacity = self.buf.len();
+        for _ in 0..BATCH {
+            let mut read = ReadBuf::new(self.buf);
+            match socket.poll_recv_from(cx, &mut read) {
+                Poll::Pending => return false,
+                // A datagram that filled the buffer may be truncated: not audio to mix.
+                Poll::Ready(Ok(_)) if read.filled().len() >= capacity => {}
+                Poll::Ready(Ok(source)) => {
+                    supervised
+                        .leg
+                        .hear_supervisor(now(), channel, source, read.filled());
+                }
+                Poll::Ready(Err(error)) => {
+                    tracing::debug!(?channel, %error, "supervisor receive failed");
+                }
+            }
+        }
+        true
+    }
+
+    /// Mixes the frame due, if it is, and sends what the mix produced; returns when the
+    /// next frame is due.
+    fn mix_due(&mut self) -> Option<Instant> {
+        let supervised = self.monitor.as_deref_mut()?;
+        let now = now();
+        if supervised.leg.poll_timeout() <= now {
+            let Supervised { leg, sockets, .. } = supervised;
+            let supervisor = SockRef::from(&sockets[Channel::Rtp.index()]);
+            let (egress, latch, session) = (&mut *self.egress, &*self.latch, self.sockets);
+            leg.tick(now, |target, packet| match target {
+                Target::Supervisor(to) => supervisor.send_to(packet, &SockAddr::from(to)).is_ok(),
+                Target::Side { side, continues } => {
+                    let Some(to) = latch.destination(side, Channel::Rtp) else {
+                        return false;
+                    };
+                    let socket = SockRef::from(session.get(side, Channel::Rtp));
+                    let mut sent = false;
+                    // A mixed packet the kernel refuses is lost like any other.
+                    let _ = egress[side.index()].send_own(now, packet, continues, |p| {
+                        sent = socket.send_to(p, &SockAddr::from(to)).is_ok();
+                    });
+                    sent
+                }
+            });
+        }
+        Some(supervised.leg.poll_timeout())
     }
 
     /// Sends the node's own packets that are due (prompts) toward each side, reports
@@ -371,6 +513,9 @@ impl Relaying<'_> {
             if let Some(due) = out.poll_timeout() {
                 next = Some(next.map_or(due, |n| n.min(due)));
             }
+        }
+        if let Some(due) = self.mix_due() {
+            next = Some(next.map_or(due, |n| n.min(due)));
         }
         next
     }

@@ -31,6 +31,16 @@ pub struct LegCodec {
     pub event_pt: Option<u8>,
 }
 
+/// Where a relayed stream stood when the peer last received it untouched: the newest
+/// packet's header fields and when it passed. A rewriter started later continues it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StreamPoint {
+    pub(crate) ssrc: Ssrc,
+    pub(crate) seq: Seq,
+    pub(crate) timestamp: u32,
+    pub(crate) at: Instant,
+}
+
 /// SSRCs of the node's internal sources; the rewriter replaces them on the wire.
 const PLAYBACK_SSRC: Ssrc = Ssrc(0x5057_0001);
 const TRANSCODE_SSRC: Ssrc = Ssrc(0x5057_0002);
@@ -355,6 +365,54 @@ impl Egress {
             send(&self.packet);
         }
         Ok(())
+    }
+
+    /// Sends one RTP packet the node sources itself (a mixed frame, or an event
+    /// carried in the mixed stream) toward this side's peer, rewritten in place into the
+    /// leg's stream. While a prompt plays toward this side the packet is dropped.
+    ///
+    /// `continues` is where the stream the peer received untouched stood, if it did: a
+    /// rewriter started now carries that stream on (same SSRC, the next sequence
+    /// number, the timestamp advanced by the time elapsed and at least one 20 ms frame),
+    /// so the peer sees no new stream at all.
+    pub(crate) fn send_own(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+        continues: Option<StreamPoint>,
+        send: impl FnOnce(&[u8]),
+    ) -> Result<(), DropReason> {
+        if self.playback.as_ref().is_some_and(Playback::is_playing) {
+            return Err(DropReason::Playing);
+        }
+        if self.rewriter.is_none()
+            && let Some(point) = continues
+        {
+            self.rewriter = Some(self.continuing(now, point));
+        }
+        self.ensure_rewriter();
+        let rewriter = self.rewriter.as_mut().ok_or(DropReason::NoDestination)?;
+        rewriter
+            .rewrite_in_place(now, packet)
+            .map_err(|_| DropReason::Undecodable)?;
+        Sent::note(&mut self.sent, now, packet);
+        send(packet);
+        Ok(())
+    }
+
+    /// A rewriter whose first packet follows `point`.
+    fn continuing(&self, now: Instant, point: StreamPoint) -> StreamRewriter {
+        let clock = self.codec.map_or(8000, |c| c.codec.clock_rate());
+        let elapsed =
+            now.saturating_duration_since(point.at).as_nanos() * u128::from(clock) / 1_000_000_000;
+        // Truncation to 32 bits is the timestamp's own wrap-around.
+        let advance = (elapsed as u32).max(clock / 50);
+        StreamRewriter::new(
+            point.ssrc,
+            clock,
+            point.seq.next(),
+            point.timestamp.wrapping_add(advance),
+        )
     }
 
     fn ensure_rewriter(&mut self) {

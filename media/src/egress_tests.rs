@@ -226,3 +226,36 @@ fn a_pass_through_leg_never_reports_for_the_phones() {
     let _ = forward(&mut e, t0, rtp(0, 1, 0, 9, &[0; 160]));
     assert!(!e.wants_report(t0 + Duration::from_secs(30)));
 }
+
+#[test]
+fn a_node_sourced_packet_continues_the_stream_the_peer_received_untouched() {
+    let t0 = Instant::now();
+    let mut e = Egress::new(1);
+    e.set_codec(PCMU);
+    let relayed = forward(&mut e, t0, rtp(0, 500, 80_000, 9, &[0; 160])).expect("pass through");
+    assert_eq!(header(&relayed[0]).seq, Seq(500), "untouched");
+    let point = StreamPoint {
+        ssrc: Ssrc(9),
+        seq: Seq(500),
+        timestamp: 80_000,
+        at: t0,
+    };
+    let mut sent = Vec::new();
+    let mut own = rtp(0, 7, 3, 0x5057_0003, &[0xff; 160]);
+    e.send_own(t0 + 5 * MS, &mut own, Some(point), |p| {
+        sent.push(p.to_vec())
+    })
+    .expect("sent");
+    let first = header(&sent[0]);
+    assert_eq!((first.ssrc, first.seq), (Ssrc(9), Seq(501)));
+    assert_eq!(
+        first.timestamp, 80_160,
+        "at least one frame on, never overlapping"
+    );
+    // Later the relayed source comes back: same SSRC, the next sequence number.
+    let back = forward(&mut e, t0 + 60 * MS, rtp(0, 503, 80_480, 9, &[0; 160])).expect("sent");
+    let back = header(&back[0]);
+    assert_eq!((back.ssrc, back.seq), (Ssrc(9), Seq(502)));
+    assert!(back.marker, "a source change is marked");
+    assert_eq!(back.timestamp, 80_160 + 55 * 8, "follows the clock");
+}

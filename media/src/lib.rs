@@ -26,6 +26,14 @@
 //! 4. Drop the [`Session`] (or [`Session::close`] to also wait for its task): relaying
 //!    stops, the sockets close and the ports return to the pool at once.
 //!
+//! A supervisor joins a bridged call as a third leg: [`Session::attach_monitor`] binds
+//! a third pair and returns its address for the supervisor's SDP,
+//! [`Session::set_monitor_remote`] takes the supervisor's answer,
+//! [`Session::set_monitor_mode`] switches between listen, whisper and barge
+//! ([`mix::MonitorMode`]), [`Session::detach_monitor`] ends it. Every 20 ms the session
+//! mixes the parties' jitter-buffered audio; who hears the mix and what stays relayed
+//! untouched is spelled out on [`Session::attach_monitor`] and in `docs/media.md`.
+//!
 //! Packets are forwarded only between sides that have signalled addresses, and each flow
 //! latches to the real source of its first plausible packet (symmetric RTP, for phones
 //! behind NAT). The rules, and which packets are dropped, are in [`Latch`], the sans-IO
@@ -41,6 +49,8 @@
 //!
 //! One tokio task per session polls its four sockets; per datagram it does one receive
 //! into a buffer the task owns, one decision, one non-blocking send — no allocation.
+//! A session with a supervisor also parses each RTP packet into a jitter buffer and
+//! decodes, mixes and encodes once per 20 ms; one without pays one branch for that.
 //!
 //! # Scope
 //!
@@ -49,8 +59,8 @@
 //! wired in: [`rtp`] (RTP/RTCP codec, receiver statistics, stream rewriter), [`codec`]
 //! (G.711, resampling, Opus), [`dtmf`] (RFC 4733 and in-band), [`jitter`] (adaptive
 //! buffer, G.711 PLC), [`quality`] (G.107 E-model), [`srtp`] (RFC 3711 with SDES keys),
-//! [`wav`] (prompts and the stereo call recorder) and [`mix`] (conferences and supervisor
-//! modes). Not yet: RTCP-mux, transcoding on the relay path, DTLS-SRTP.
+//! [`wav`] (prompts and the stereo call recorder) and [`mix`] (conferences; the supervisor
+//! modes run in sessions through [`Session::attach_monitor`]). Not yet: RTCP-mux, transcoding on the relay path, DTLS-SRTP.
 
 #![forbid(unsafe_code)]
 
@@ -62,6 +72,7 @@ mod error;
 pub mod jitter;
 mod latch;
 pub mod mix;
+mod monitor_leg;
 pub mod playback;
 mod ports;
 pub mod quality;
@@ -76,6 +87,7 @@ pub mod wav;
 pub use egress::LegCodec;
 pub use error::RelayError;
 pub use latch::{Channel, DropReason, Latch, Side, Verdict};
+pub use monitor_leg::{MonitorError, MonitorStats};
 pub use ports::PortRange;
 pub use relay::{Relay, RelayConfig, Session};
 pub use stats::{DropCounts, FlowStats, SessionStats, SideStats};

@@ -4,6 +4,9 @@
 //! session's task on the runtime the relay was created in, and returns the [`Session`]
 //! handle. Dropping the handle closes the four sockets at once, ends the task and returns
 //! both pairs to the pool: the same ports can be allocated again right after the drop.
+//!
+//! A supervisor ([`Session::attach_monitor`]) takes a third pair from the same pool,
+//! given back on [`Session::detach_monitor`] or with the session.
 
 use std::fmt;
 use std::io;
@@ -16,9 +19,11 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::driver::{self, Shared, Sockets};
+use crate::driver::{self, Shared, Sockets, Supervised};
+use crate::mix::MonitorMode;
+use crate::monitor_leg::{MonitorError, MonitorLeg, MonitorStats};
 use crate::ports::{BindFailure, PortPool};
-use crate::{Channel, PortRange, RelayError, SessionStats, Side};
+use crate::{Channel, LegCodec, PortRange, RelayError, SessionStats, Side};
 
 /// How a node's relay binds its sockets and what it advertises in SDP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +115,10 @@ impl RelayInner {
         }
     }
 
+    fn bind_one_pair(&self) -> Result<(u16, [UdpSocket; 2]), RelayError> {
+        self.pool().take(|port| self.bind_pair(port))
+    }
+
     fn bind_pair(&self, rtp_port: u16) -> Result<[UdpSocket; 2], BindFailure> {
         let rtcp_port = rtp_port.checked_add(1).ok_or(BindFailure::InUse)?;
         let rtp = self.bind_one(rtp_port)?;
@@ -142,7 +151,7 @@ impl RelayInner {
         UdpSocket::from_std(socket.into()).map_err(fatal)
     }
 
-    fn release(&self, ports: [u16; 2]) {
+    fn release(&self, ports: impl IntoIterator<Item = u16>) {
         let mut pool = self.pool();
         for port in ports {
             pool.release(port);
@@ -201,6 +210,7 @@ impl Session {
         codec: crate::LegCodec,
     ) -> Result<(), crate::codec::CodecError> {
         let mut state = self.shared.lock();
+        let state = &mut *state;
         let [a, b] = &mut state.egress;
         let (this, other) = match side {
             Side::A => (a, b),
@@ -215,6 +225,9 @@ impl Session {
             && let Some(previous) = previous
         {
             this.set_codec(previous);
+        }
+        if let (Some(supervised), Some(current)) = (&mut state.monitor, this.codec()) {
+            supervised.leg.set_side_codec(side, current);
         }
         result
     }
@@ -317,6 +330,103 @@ impl Session {
         stats
     }
 
+    /// Puts a supervisor on the call in `mode`, speaking `codec` (from the supervisor's
+    /// SDP), and returns the RTP address to write into the SDP sent to the supervisor
+    /// (RTCP at port + 1). Binds a port pair from the relay's pool. Then, every 20 ms,
+    /// the supervisor gets caller and agent mixed; in whisper the agent, in barge both
+    /// sides, hear the supervisor too. Caller and agent must have codecs
+    /// ([`Session::set_codec`]) to be mixed; a side without one is not heard.
+    ///
+    /// # Errors
+    ///
+    /// [`MonitorError::Attached`] when a supervisor is on the call already; a codec or
+    /// payload type the mixer cannot use; [`MonitorError::Relay`] when no port pair is
+    /// free.
+    pub fn attach_monitor(
+        &self,
+        mode: MonitorMode,
+        codec: LegCodec,
+    ) -> Result<SocketAddr, MonitorError> {
+        let _runtime = self.relay.runtime.enter();
+        let mut state = self.shared.lock();
+        if state.monitor.is_some() {
+            return Err(MonitorError::Attached);
+        }
+        let sides = [state.egress[0].codec(), state.egress[1].codec()];
+        let leg = MonitorLeg::new(mode, codec, sides, driver::seed(), driver::now())?;
+        let (port, sockets) = self.relay.bind_one_pair()?;
+        state.monitor = Some(Supervised::new(leg, sockets, port));
+        drop(state);
+        // The task registers the new sockets and arms the mixing tick.
+        self.shared.wake();
+        Ok(SocketAddr::new(self.relay.config.advertise_ip, port))
+    }
+
+    /// Records the supervisor's RTP address from its SDP (again on re-INVITE: a changed
+    /// address lets it latch anew, as [`Session::set_remote`] does for a side).
+    ///
+    /// # Errors
+    ///
+    /// [`MonitorError::NotAttached`].
+    pub fn set_monitor_remote(&self, rtp: SocketAddr) -> Result<(), MonitorError> {
+        self.with_monitor(|leg| {
+            leg.set_remote(rtp);
+            Ok(())
+        })
+    }
+
+    /// Switches the supervisor between listen, whisper and barge, from the next 20 ms
+    /// frame on; every party's stream stays continuous.
+    ///
+    /// # Errors
+    ///
+    /// [`MonitorError::NotAttached`].
+    pub fn set_monitor_mode(&self, mode: MonitorMode) -> Result<(), MonitorError> {
+        self.with_monitor(|leg| {
+            leg.set_mode(mode);
+            Ok(())
+        })
+    }
+
+    /// Changes the supervisor's codec (a re-INVITE).
+    ///
+    /// # Errors
+    ///
+    /// [`MonitorError::NotAttached`], or a codec the mixer cannot use (the old one stays).
+    pub fn set_monitor_codec(&self, codec: LegCodec) -> Result<(), MonitorError> {
+        self.with_monitor(|leg| leg.set_codec(codec))
+    }
+
+    /// Takes the supervisor off the call: its sockets close and its ports return to the
+    /// pool; caller and agent are relayed to each other again with no mixing. Returns
+    /// whether a supervisor was attached.
+    pub fn detach_monitor(&self) -> bool {
+        let taken = self.shared.lock().monitor.take();
+        let Some(supervised) = taken else {
+            return false;
+        };
+        let port = supervised.port;
+        drop(supervised);
+        self.relay.release([port]);
+        true
+    }
+
+    /// The supervisor leg's counters, while one is attached.
+    #[must_use]
+    pub fn monitor_stats(&self) -> Option<MonitorStats> {
+        let state = self.shared.lock();
+        state.monitor.as_ref().map(|m| m.leg.stats())
+    }
+
+    fn with_monitor(
+        &self,
+        change: impl FnOnce(&mut MonitorLeg) -> Result<(), MonitorError>,
+    ) -> Result<(), MonitorError> {
+        let mut state = self.shared.lock();
+        let supervised = state.monitor.as_mut().ok_or(MonitorError::NotAttached)?;
+        change(&mut supervised.leg)
+    }
+
     /// Like dropping the session, and then waits until its task has ended.
     pub async fn close(mut self) {
         let task = self.task.take();
@@ -331,8 +441,8 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         // Sockets first: once closed, their ports can be bound by the next allocation.
-        self.shared.close();
-        self.relay.release(self.ports);
+        let monitor = self.shared.close();
+        self.relay.release(self.ports.into_iter().chain(monitor));
     }
 }
 

@@ -24,8 +24,12 @@
 //!
 //! Linear PCM at one rate: decoding, resampling legs of different rates, and
 //! choosing which frames to send (silence suppression) happen around the mixer.
+//! For a supervisor on a relayed call the session does that around a [`Monitor`]
+//! (crate-internal `mix::leg`: jitter buffer, decoder, resamplers, encoder per
+//! participant; see `Session::attach_monitor`).
 
 mod conference;
+pub(crate) mod leg;
 mod limiter;
 mod monitor;
 
@@ -87,4 +91,4 @@ fn check_lengths(inputs: &[Option<&[i16]>], expected: usize) -> Result<(), MixEr
 }
 
 #[cfg(test)]
-mod tone;
+pub(crate) mod tone;

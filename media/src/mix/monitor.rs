@@ -18,7 +18,7 @@ impl Role {
     /// Every role, in participant-index order (as in [`MixError::FrameLength`]).
     pub const ALL: [Role; 3] = [Role::Caller, Role::Agent, Role::Supervisor];
 
-    const fn index(self) -> usize {
+    pub(crate) const fn index(self) -> usize {
         match self {
             Self::Caller => 0,
             Self::Agent => 1,

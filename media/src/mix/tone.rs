@@ -6,7 +6,7 @@ use std::f64::consts::PI;
 pub(super) const RATE: f64 = 8_000.0;
 
 /// `len` samples of a `freq` Hz sine of amplitude `amp`, from sample `start` on.
-pub(super) fn tone(freq: f64, amp: f64, start: usize, len: usize) -> Vec<i16> {
+pub(crate) fn tone(freq: f64, amp: f64, start: usize, len: usize) -> Vec<i16> {
     (start..start + len)
         .map(|n| (amp * (2.0 * PI * freq * n as f64 / RATE).sin()).round() as i16)
         .collect()
@@ -14,7 +14,7 @@ pub(super) fn tone(freq: f64, amp: f64, start: usize, len: usize) -> Vec<i16> {
 
 /// Amplitude of the `freq` component of `x` by the Goertzel recurrence. Exact for
 /// tones that complete whole cycles in `x` (multiples of 50 Hz over 160 samples).
-pub(super) fn amplitude(x: &[i16], freq: f64) -> f64 {
+pub(crate) fn amplitude(x: &[i16], freq: f64) -> f64 {
     let w = 2.0 * PI * freq / RATE;
     let coeff = 2.0 * w.cos();
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
