@@ -51,7 +51,7 @@ const MEDIA_KEYS: &[&str] = &["bind", "advertise", "rtp_port_min", "rtp_port_max
 const STORE_KEYS: &[&str] = &["url", "cdr_batch_max"];
 const CALLS_KEYS: &[&str] = &["ring_timeout_s", "max_duration_s", "record"];
 const IVR_KEYS: &[&str] = &["flows", "prompts", "numbers", "endpoints"];
-const HTTP_KEYS: &[&str] = &["listen", "port"];
+const HTTP_KEYS: &[&str] = &["listen", "port", "grpc_port"];
 const LOG_KEYS: &[&str] = &["level"];
 
 /// Every section of the file and the keys it accepts, in the order the example
@@ -419,10 +419,14 @@ fn http_section(s: &Section<'_, '_>, d: &HttpConfig, p: &mut Problems) -> HttpCo
     HttpConfig {
         listen: value_or(s.ip(p, "listen"), || d.listen),
         port: value_or(s.number(p, "port", 1..=65_535), || d.port),
+        grpc_port: s
+            .number(p, "grpc_port", 0..=65_535)
+            .map_or(d.grpc_port, |f| Some(f.value).filter(|&port| port != 0)),
     }
 }
 
-/// `http.port` must not be a SIP TCP port when the two listeners' addresses overlap.
+/// `http.port` and `http.grpc_port` must differ, and neither may be a SIP
+/// TCP port when the SIP and HTTP addresses overlap.
 fn check_port_clash(
     sip_table: &Section<'_, '_>,
     sip: &SipConfig,
@@ -430,23 +434,31 @@ fn check_port_clash(
     http: &HttpConfig,
     p: &mut Problems,
 ) {
+    let http_port = Bound::new(http_table, "port", http_table.key_at("port"), http.port);
+    let grpc_port = http.grpc_port.map(|port| {
+        let key_at = http_table.key_at("grpc_port");
+        Bound::new(http_table, "grpc_port", key_at, port)
+    });
+    let grpc_apart = grpc_port
+        .as_ref()
+        .is_none_or(|grpc| check_order(p, grpc, &http_port, Order::Differs));
     let overlap =
         sip.listen == http.listen || sip.listen.is_unspecified() || http.listen.is_unspecified();
     if !overlap {
         return;
     }
-    let http_port = Bound::new(http_table, "port", http_table.key_at("port"), http.port);
     let sip_port = Bound::new(sip_table, "port", sip_table.key_at("port"), sip.port);
-    if check_order(p, &http_port, &sip_port, Order::Differs)
-        && let Some(tls) = &sip.tls
-    {
-        let tls_port = Bound::new(
-            sip_table,
-            "tls_port",
-            sip_table.key_at("tls_port"),
-            tls.port,
-        );
-        check_order(p, &http_port, &tls_port, Order::Differs);
+    let tls_port = sip.tls.as_ref().map(|tls| {
+        let key_at = sip_table.key_at("tls_port");
+        Bound::new(sip_table, "tls_port", key_at, tls.port)
+    });
+    let listeners = std::iter::once(&http_port).chain(grpc_port.as_ref().filter(|_| grpc_apart));
+    for port in listeners {
+        if check_order(p, port, &sip_port, Order::Differs)
+            && let Some(tls_port) = &tls_port
+        {
+            check_order(p, port, tls_port, Order::Differs);
+        }
     }
 }
 

@@ -238,6 +238,9 @@ pub struct HttpConfig {
     pub listen: IpAddr,
     /// Port of the HTTP listener.
     pub port: u16,
+    /// Port of the gRPC event stream on the same address; `None` (the
+    /// default, `grpc_port = 0`) serves no gRPC.
+    pub grpc_port: Option<u16>,
 }
 
 /// `[log]`: log filtering.
@@ -303,6 +306,7 @@ impl NodeConfig {
             http: HttpConfig {
                 listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 port: 8080,
+                grpc_port: None,
             },
             log: LogConfig {
                 level: "info".to_owned(),

@@ -72,6 +72,7 @@ fn an_empty_file_gives_the_defaults() {
     assert!(!config.calls.record);
     assert_eq!(config.http.listen, IpAddr::V4(Ipv4Addr::LOCALHOST));
     assert_eq!(config.http.port, 8080);
+    assert_eq!(config.http.grpc_port, None);
     assert_eq!(config.log.level, "info");
 }
 
@@ -157,6 +158,18 @@ fn tls_port_zero_disables_tls_and_frees_its_port() {
     let config = parse("[sip]\ntls_port = 0\n[http]\nport = 5061\n");
     assert_eq!(config.sip.tls, None);
     assert_eq!(config.http.port, 5061);
+}
+
+#[test]
+fn grpc_port_zero_serves_no_grpc() {
+    assert_eq!(parse("[http]\ngrpc_port = 0\n").http.grpc_port, None);
+    assert_eq!(
+        parse("[http]\ngrpc_port = 8081\n").http.grpc_port,
+        Some(8081)
+    );
+    // On another address than SIP's, a SIP port number is free for gRPC.
+    let apart = parse("[sip]\nlisten = \"192.0.2.1\"\n[http]\ngrpc_port = 5060\n");
+    assert_eq!(apart.http.grpc_port, Some(5060));
 }
 
 #[test]

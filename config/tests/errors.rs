@@ -302,6 +302,27 @@ fn cases() -> Vec<Case> {
             display: "switchyard.toml:2:1: http.port: must be different from sip.port \
                       (5060), found 5060",
         },
+        Case {
+            name: "grpc port on the http port",
+            text: "[http]\nport = 9000\ngrpc_port = 9000\n",
+            kind: Inconsistent,
+            display: "switchyard.toml:3:1: http.grpc_port: must be different from http.port \
+                      (9000), found 9000",
+        },
+        Case {
+            name: "grpc port on the SIP TLS port",
+            text: "[http]\ngrpc_port = 5061\n",
+            kind: Inconsistent,
+            display: "switchyard.toml:2:1: http.grpc_port: must be different from \
+                      sip.tls_port (5061), found 5061",
+        },
+        Case {
+            name: "grpc port out of range",
+            text: "[http]\ngrpc_port = 70000\n",
+            kind: OutOfRange,
+            display: "switchyard.toml:2:13: http.grpc_port: expected an integer 0..=65535, \
+                      found 70000",
+        },
     ]
 }
 

@@ -88,6 +88,18 @@ pub(crate) enum Command {
         pause: bool,
         reply: oneshot::Sender<bool>,
     },
+    /// Hold, resume or transfer the call with this Call-ID.
+    Control {
+        call_id: String,
+        control: crate::api::CallControl,
+        reply: oneshot::Sender<Result<(), crate::api::ControlRefusal>>,
+    },
+    /// A supervisor's listen / whisper / barge request for the call with this Call-ID.
+    Monitor {
+        call_id: String,
+        request: crate::api::MonitorRequest,
+        reply: oneshot::Sender<Result<(), crate::api::MonitorRefusal>>,
+    },
 }
 
 /// What the endpoint passes to a call task.
@@ -112,6 +124,16 @@ pub(crate) enum CallEvent {
     Record {
         pause: bool,
         reply: oneshot::Sender<bool>,
+    },
+    /// A desktop's hold, resume or transfer (the CTI API).
+    Control {
+        control: crate::api::CallControl,
+        reply: oneshot::Sender<Result<(), crate::api::ControlRefusal>>,
+    },
+    /// A supervisor's request (the CTI API).
+    Monitor {
+        request: crate::api::MonitorRequest,
+        reply: oneshot::Sender<Result<(), crate::api::MonitorRefusal>>,
     },
 }
 
@@ -321,6 +343,31 @@ impl Endpoint {
                 }
                 None => {
                     let _ = reply.send(false);
+                }
+            },
+            Command::Control {
+                call_id,
+                control,
+                reply,
+            } => match self.call_by_id(&call_id) {
+                Some(tx) => {
+                    let _ = tx.send(CallEvent::Control { control, reply });
+                }
+                None => {
+                    let _ = reply.send(Err(crate::api::ControlRefusal::NoCall));
+                }
+            },
+            Command::Monitor {
+                call_id,
+                request,
+                reply,
+            } => match self.call_by_id(&call_id) {
+                Some(tx) => {
+                    // A call task that is gone drops `reply`: the API reads "no call".
+                    let _ = tx.send(CallEvent::Monitor { request, reply });
+                }
+                None => {
+                    let _ = reply.send(Err(crate::api::MonitorRefusal::NoCall));
                 }
             },
             Command::Done { call } => {

@@ -24,10 +24,12 @@ mod flows;
 mod http_step;
 mod live;
 pub mod lookup;
+pub mod metrics;
 mod node;
 mod prompts;
 mod recording;
 pub mod registrar;
 pub mod store;
+pub mod webhooks;
 
 pub use node::{CUSTOMER_KEY_ENV, NodeError, customer_keys, run_node};

@@ -11,7 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::acd::AcdHandle;
 use crate::api::{
-    AgentPresence, AgentSummary, CallSummary, LiveNode, QueueSummary, RecordingAction,
+    AgentPresence, AgentSummary, CallControl, CallSummary, ControlRefusal, LiveNode,
+    MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
 };
 use crate::endpoint::Command;
 
@@ -69,6 +70,46 @@ impl LiveNode for NodeLive {
                 reply,
             });
             sent.is_ok() && rx.await.unwrap_or(false)
+        }
+        .boxed()
+    }
+
+    fn monitor<'a>(
+        &'a self,
+        call_id: &'a str,
+        request: MonitorRequest,
+    ) -> BoxFuture<'a, Result<(), MonitorRefusal>> {
+        async move {
+            let (reply, rx) = oneshot::channel();
+            let sent = self.cmds.send(Command::Monitor {
+                call_id: call_id.to_owned(),
+                request,
+                reply,
+            });
+            if sent.is_err() {
+                return Err(MonitorRefusal::NoCall);
+            }
+            rx.await.unwrap_or(Err(MonitorRefusal::NoCall))
+        }
+        .boxed()
+    }
+
+    fn control<'a>(
+        &'a self,
+        call_id: &'a str,
+        control: CallControl,
+    ) -> BoxFuture<'a, Result<(), ControlRefusal>> {
+        async move {
+            let (reply, rx) = oneshot::channel();
+            let sent = self.cmds.send(Command::Control {
+                call_id: call_id.to_owned(),
+                control,
+                reply,
+            });
+            if sent.is_err() {
+                return Err(ControlRefusal::NoCall);
+            }
+            rx.await.unwrap_or(Err(ControlRefusal::NoCall))
         }
         .boxed()
     }

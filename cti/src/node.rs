@@ -275,6 +275,13 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
     tokio::spawn(crate::flows::watch(Arc::clone(&flows)));
     let customers = customer_store(&cfg, &store).await;
     let events = crate::api::EventBus::open(store.clone(), 10_000).await?;
+    // Lives as long as the node: dropping it stops the deliveries.
+    let _webhooks = crate::webhooks::Webhooks::start(
+        store.clone(),
+        events.clone(),
+        crate::api::Clock::system(),
+        crate::webhooks::Settings::default(),
+    );
     let (callback_tx, mut callback_rx) = mpsc::unbounded_channel();
     let acd = if cfg.acd.queues.is_empty() {
         None
@@ -391,7 +398,7 @@ async fn serve_api(
             source,
         })?;
     let live = crate::live::NodeLive {
-        cmds,
+        cmds: cmds.clone(),
         acd: acd.clone(),
         memberships: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
     };
@@ -402,10 +409,52 @@ async fn serve_api(
         Arc::new(live),
         crate::api::ApiConfig::new(cfg.sip.domain.clone()),
     );
+    start_metrics(&state.metrics, cmds, store.clone());
+    if let Some(port) = cfg.http.grpc_port {
+        serve_grpc(cfg.http.listen, port, state.clone()).await?;
+    }
     info!(listen = %cfg.http.listen, port = cfg.http.port, "CTI API listening");
     tokio::spawn(async move {
         if let Err(error) = crate::api::serve(listener, state).await {
             tracing::error!(%error, "CTI API stopped");
+        }
+    });
+    Ok(())
+}
+
+/// Counts registrations at each scrape, installs the recorder for the
+/// whole process, and folds histograms in when nobody scrapes.
+fn start_metrics(
+    metrics: &crate::metrics::Metrics,
+    cmds: mpsc::UnboundedSender<Command>,
+    store: Store,
+) {
+    metrics.count_registrations_with(crate::metrics::RegistrarCount { cmds, store });
+    if !metrics.install() {
+        tracing::warn!(
+            "another metrics recorder is installed: /metrics shows the node's own series"
+        );
+    }
+    tokio::spawn(metrics.clone().upkeep());
+}
+
+/// Binds the gRPC event stream's listener (`http.grpc_port`) and serves it
+/// in a task of its own.
+async fn serve_grpc(
+    listen: std::net::IpAddr,
+    port: u16,
+    state: crate::api::ApiState,
+) -> Result<(), NodeError> {
+    let listener = tokio::net::TcpListener::bind((listen, port))
+        .await
+        .map_err(|source| NodeError::Bind {
+            what: "gRPC",
+            source,
+        })?;
+    info!(%listen, port, "gRPC event stream listening");
+    tokio::spawn(async move {
+        if let Err(error) = crate::api::serve_grpc(listener, state).await {
+            tracing::error!(%error, "gRPC event stream stopped");
         }
     });
     Ok(())

@@ -134,7 +134,10 @@ impl Flow {
 ///    is not, so only the port may differ. Others are dropped as
 ///    [`DropReason::Implausible`] and do not latch.
 /// 3. Once latched, only packets from exactly the latched address are accepted; others are
-///    dropped as [`DropReason::Stranger`].
+///    dropped as [`DropReason::Stranger`] — except packets from exactly the signalled
+///    address, which move the latch there: the phone that signalled wins over a source
+///    that was merely plausible (the last packets of a party that has just left, say,
+///    arriving before the new party's first).
 /// 4. Re-latching happens only through signalling: [`Latch::set_remote`] with an address
 ///    that differs from the one signalled before (a re-INVITE that moved the media) clears
 ///    that flow's latch, and rule 2 applies again. Repeating the same address (a session
@@ -212,6 +215,11 @@ impl Latch {
         let flow = &mut self.flows[side.index()][channel.index()];
         match (flow.latched, flow.signalled) {
             (Some(latched), _) if latched == source => Ok(()),
+            (Some(_), Some(signalled)) if signalled == source => {
+                flow.latched = Some(source);
+                tracing::debug!(?side, ?channel, "flow re-latched to its signalled address");
+                Ok(())
+            }
             (Some(_), _) => Err(DropReason::Stranger),
             (None, None) => Err(DropReason::Unsignalled),
             (None, Some(signalled)) if plausible(signalled, source) => {
@@ -335,6 +343,23 @@ mod tests {
         assert_eq!(
             latch.handle_packet(Side::B, Channel::Rtp, addr(CALLEE)),
             Verdict::Forward(phone)
+        );
+    }
+
+    #[test]
+    fn the_signalled_address_takes_the_latch_from_a_plausible_stranger() {
+        // Side B was re-signalled to a new party; a straggler from the same IP
+        // latched first, then the new party's own packets arrive.
+        let mut latch = session(PUBLIC_PHONE, CALLEE);
+        let old = SocketAddr::new(addr(CALLEE).ip(), addr(CALLEE).port() + 10);
+        let _ = latch.handle_packet(Side::B, Channel::Rtp, old);
+        assert_eq!(latch.latched(Side::B, Channel::Rtp), Some(old));
+        let verdict = latch.handle_packet(Side::B, Channel::Rtp, addr(CALLEE));
+        assert!(matches!(verdict, Verdict::Forward(_)), "{verdict:?}");
+        assert_eq!(latch.latched(Side::B, Channel::Rtp), Some(addr(CALLEE)));
+        assert_eq!(
+            latch.handle_packet(Side::B, Channel::Rtp, old),
+            Verdict::Drop(DropReason::Stranger)
         );
     }
 

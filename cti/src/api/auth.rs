@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::JsonBody;
 use super::users::{self, TokenKind};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Shared};
 
 /// What a user may do; see `docs/api.md` for the full table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -180,12 +180,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 /// the `access_token` query parameter.
 fn bearer(req: &Request) -> Option<String> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-        let value = value.to_str().ok()?;
-        let (scheme, token) = value.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned())
-            .filter(|t| !t.is_empty());
+        return bearer_token(value.to_str().ok()?);
     }
     if req.uri().path() != "/api/v1/events" {
         return None;
@@ -206,27 +201,49 @@ pub(crate) async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let Some(token) = bearer(&req) else {
-        return challenge("missing bearer token");
+    let principal = match identify(&shared, bearer(&req).as_deref()).await {
+        Ok(p) => p,
+        Err(e) => return challenge(e),
     };
-    let now = shared.state.clock.now_ms();
-    let principal = match users::authenticate(&shared.state.store, &token, now).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return challenge("unknown or expired token"),
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    if let Err(retry_s) = shared.limits.take_request(&principal.token_hash, now) {
-        return ApiError::too_many_requests(retry_s).into_response();
-    }
     req.extensions_mut().insert(principal);
     next.run(req).await
 }
 
-fn challenge(message: &str) -> Response {
-    let mut response = ApiError::unauthorized(message).into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+/// The token of an `Authorization` value `Bearer TOKEN` (scheme in any
+/// case).
+pub(crate) fn bearer_token(value: &str) -> Option<String> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// The principal `token` names, after one request of its rate limit: 401
+/// without a token or with an unknown or expired one, 429 when its bucket
+/// is empty. Every transport of the API checks tokens here.
+pub(crate) async fn identify(shared: &Shared, token: Option<&str>) -> Result<Principal, ApiError> {
+    let token = token.ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+    let now = shared.state.clock.now_ms();
+    let principal = users::authenticate(&shared.state.store, token, now)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown or expired token"))?;
+    shared
+        .limits
+        .take_request(&principal.token_hash, now)
+        .map_err(ApiError::too_many_requests)?;
+    Ok(principal)
+}
+
+/// `e` as a response; a 401 also names the scheme (`WWW-Authenticate`).
+fn challenge(e: ApiError) -> Response {
+    let unauthorized = e.status() == StatusCode::UNAUTHORIZED;
+    let mut response = e.into_response();
+    if unauthorized {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
     response
 }
 

@@ -16,6 +16,8 @@
 //!   reads the rest through [`EventBus::backlog`].
 //! - Who may see an event is decided by its `agent` and `queues` (see
 //!   [`super::stream`]); the publisher fills them in.
+//! - [`EventBus::observe`] adds a function that sees every event as it is
+//!   published, synchronously and in order (the node's metrics count there).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -56,11 +58,19 @@ pub enum EventKind {
     QueueStats,
     /// Something a supervisor should look at (an angry caller, a long wait).
     Alert,
+    /// A call reached the node.
+    CallCreated,
+    /// A call's recording is written and indexed (`data.cdr_id`).
+    RecordingReady,
+    /// A caller answered a satisfaction survey.
+    CsatSubmitted,
+    /// A supervisor started, changed or ended listening, whispering or barging.
+    CallMonitored,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 13] = [
         Self::CallOffered,
         Self::CallRinging,
         Self::CallAnswered,
@@ -70,6 +80,10 @@ impl EventKind {
         Self::AgentState,
         Self::QueueStats,
         Self::Alert,
+        Self::CallCreated,
+        Self::RecordingReady,
+        Self::CsatSubmitted,
+        Self::CallMonitored,
     ];
 
     /// The wire name: `call.offered`, `agent.state`, `alert`, …
@@ -85,6 +99,10 @@ impl EventKind {
             Self::AgentState => "agent.state",
             Self::QueueStats => "queue.stats",
             Self::Alert => "alert",
+            Self::CallCreated => "call.created",
+            Self::RecordingReady => "recording.ready",
+            Self::CsatSubmitted => "csat.submitted",
+            Self::CallMonitored => "call.monitored",
         }
     }
 
@@ -186,6 +204,16 @@ struct Inner {
     live: broadcast::Sender<Arc<Published>>,
     writer: mpsc::UnboundedSender<WriterMsg>,
     store: Store,
+    observers: std::sync::RwLock<Vec<Observer>>,
+}
+
+/// A function handed every published event ([`EventBus::observe`]).
+struct Observer(Box<dyn Fn(&Published) + Send + Sync>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 #[derive(Debug)]
@@ -229,6 +257,7 @@ impl EventBus {
                 live,
                 writer,
                 store,
+                observers: std::sync::RwLock::default(),
             }),
         })
     }
@@ -243,11 +272,28 @@ impl EventBus {
             ring.events.pop_front();
         }
         ring.events.push_back(Arc::clone(&published));
+        let observers = self.inner.observers.read();
+        for observer in observers.unwrap_or_else(PoisonError::into_inner).iter() {
+            (observer.0)(&published);
+        }
         // Sent under the lock, so subscribers see numbers in order. No
         // subscriber is not an error, nor is a stopped writer (shutdown).
         let _ = self.inner.live.send(Arc::clone(&published));
         let _ = self.inner.writer.send(WriterMsg::Persist(published));
         seq
+    }
+
+    /// Hands every event published from now on to `f`, in order, before
+    /// [`EventBus::publish`] returns (metrics count events this way). `f`
+    /// runs under the bus's lock: it must be quick and must not publish.
+    pub fn observe(&self, f: impl Fn(&Published) + Send + Sync + 'static) {
+        // A list of boxed functions: a panic elsewhere cannot leave it half-written.
+        let mut observers = self
+            .inner
+            .observers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        observers.push(Observer(Box::new(f)));
     }
 
     /// The number the last published event got (before any: one below the

@@ -38,6 +38,120 @@ pub trait LiveNode: Send + Sync {
     /// Pauses or resumes the recording of call `call_id`; `false` when there is
     /// no such call or it is not being recorded.
     fn record<'a>(&'a self, call_id: &'a str, action: RecordingAction) -> BoxFuture<'a, bool>;
+
+    /// Starts, changes or stops a supervisor's listen / whisper / barge on call
+    /// `call_id`. Starting rings the supervisor's phone; the answer comes once the
+    /// INVITE is out, not when the supervisor picks up.
+    fn monitor<'a>(
+        &'a self,
+        call_id: &'a str,
+        request: MonitorRequest,
+    ) -> BoxFuture<'a, Result<(), MonitorRefusal>> {
+        let _ = (call_id, request);
+        Box::pin(async { Err(MonitorRefusal::Unsupported) })
+    }
+
+    /// Holds, resumes or transfers call `call_id`.
+    fn control<'a>(
+        &'a self,
+        call_id: &'a str,
+        control: CallControl,
+    ) -> BoxFuture<'a, Result<(), ControlRefusal>> {
+        let _ = (call_id, control);
+        Box::pin(async { Err(ControlRefusal::Unsupported) })
+    }
+}
+
+/// A desktop's request on a connected call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallControl {
+    /// The caller hears the hold prompt, the agent silence.
+    Hold,
+    /// Back to talking.
+    Resume,
+    /// Hang the agent up and ring extension `to` for the caller.
+    Transfer {
+        /// The extension to ring.
+        to: String,
+    },
+}
+
+/// Why a call-control request could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlRefusal {
+    /// No such call in progress.
+    #[error("no such call")]
+    NoCall,
+    /// The call is not connected to an agent.
+    #[error("the call is not connected to an agent")]
+    NotConnected,
+    /// Hold on a held call.
+    #[error("the call is on hold already")]
+    AlreadyHeld,
+    /// Resume on a call that is not held.
+    #[error("the call is not on hold")]
+    NotHeld,
+    /// The transfer target has no registered phone.
+    #[error("extension {0} has no registered phone")]
+    NotRegistered(String),
+    /// The node cannot do this.
+    #[error("call control is not available")]
+    Unsupported,
+}
+
+/// How a supervisor joins a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorMode {
+    /// Hear caller and agent; nobody hears the supervisor.
+    Listen,
+    /// Also talk to the agent; the caller does not hear it (coaching).
+    Whisper,
+    /// Talk to both: a three-way call.
+    Barge,
+}
+
+/// What a supervisor asks of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorRequest {
+    /// Ring `supervisor`'s phone and mix the call for it in `mode`; on a call the same
+    /// supervisor already monitors, change the mode.
+    Start {
+        /// The supervisor's extension.
+        supervisor: String,
+        /// How to join.
+        mode: MonitorMode,
+    },
+    /// Hang up the supervisor's leg.
+    Stop,
+}
+
+/// Why a monitor request could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MonitorRefusal {
+    /// No such call in progress.
+    #[error("no such call")]
+    NoCall,
+    /// The call is not connected to an agent (ringing, in the IVR, queued).
+    #[error("the call is not connected to an agent")]
+    NotConnected,
+    /// The supervisor's extension has no registered phone.
+    #[error("extension {0} has no registered phone")]
+    NotRegistered(String),
+    /// Another supervisor is on the call.
+    #[error("supervisor {0} is already on the call")]
+    Busy(String),
+    /// No media port for the supervisor's leg.
+    #[error("no media port free for the supervisor")]
+    NoMedia,
+    /// Stop asked of a call nobody monitors.
+    #[error("nobody monitors the call")]
+    NotMonitored,
+    /// The node cannot monitor calls.
+    #[error("monitoring is not available")]
+    Unsupported,
 }
 
 /// What to do with a call's recording.

@@ -5,8 +5,9 @@
 //!
 //! - [`serve`] answers HTTP/1.1 on a listener the node bound, until the
 //!   listener fails; [`router`] gives the same routes for embedding.
-//! - Every request but `POST /api/v1/login`, `GET /api/v1/openapi.json` and
-//!   the static `GET /dashboard` page carries `Authorization: Bearer TOKEN`.
+//! - Every request but `POST /api/v1/login`, `GET /api/v1/openapi.json`,
+//!   `GET /metrics` (Prometheus text; no personal data) and the static
+//!   `GET /dashboard` page carries `Authorization: Bearer TOKEN`.
 //!   Tokens are random 32-byte values the database holds only as SHA-256
 //!   hashes ([`users`]); passwords are Argon2id hashes. What each [`Role`]
 //!   may do is checked in every handler, against the [`Principal`] the token
@@ -20,6 +21,8 @@
 //!   [`audit`] log before the answer is sent.
 //! - [`EventBus::publish`] numbers events; `GET /api/v1/events?since=SEQ`
 //!   replays what a client missed, then streams live, filtered by role.
+//!   [`serve_grpc`] serves the same stream as the gRPC call
+//!   `switchyard.v1.Events/Subscribe` (`cti/proto/`), with the same tokens.
 //! - Errors are JSON `{"error": {"code", "message"}}` with a fitting status.
 //!   Bad input never panics. Tokens, passwords and customer fields are never
 //!   logged; audit rows name customers by id only.
@@ -34,6 +37,7 @@ mod auth;
 mod dashboard;
 mod error;
 pub mod events;
+mod grpc;
 mod handlers;
 mod limits;
 pub mod live;
@@ -61,7 +65,8 @@ pub use auth::{Principal, Role};
 pub use error::ApiError;
 pub use events::{Event, EventBus, EventKind, Published};
 pub use live::{
-    AgentActivity, AgentPresence, AgentSummary, CallPhase, CallSummary, LiveNode, QueueSummary,
+    AgentActivity, AgentPresence, AgentSummary, CallControl, CallPhase, CallSummary,
+    ControlRefusal, LiveNode, MonitorMode, MonitorRefusal, MonitorRequest, QueueSummary,
     RecordingAction,
 };
 pub use users::{IssuedToken, NewUser, User, UserError};
@@ -156,6 +161,8 @@ pub struct ApiState {
     pub config: ApiConfig,
     /// The wall clock.
     pub clock: Clock,
+    /// The node's metrics, counting the events published on `events`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl ApiState {
@@ -168,6 +175,8 @@ impl ApiState {
         live: Arc<dyn LiveNode>,
         config: ApiConfig,
     ) -> Self {
+        let metrics = crate::metrics::Metrics::new();
+        metrics.watch(&events);
         Self {
             store,
             customers,
@@ -175,6 +184,7 @@ impl ApiState {
             live,
             config,
             clock: Clock::system(),
+            metrics,
         }
     }
 
@@ -206,6 +216,21 @@ pub async fn serve(listener: tokio::net::TcpListener, state: ApiState) -> std::i
     axum::serve(listener, app).await
 }
 
+/// Serves the event stream over gRPC (`switchyard.v1.Events`) on
+/// `listener` until it fails. Tokens and roles are those of [`serve`]; the
+/// rate limit applies to each `Subscribe` call, with buckets of its own.
+///
+/// # Errors
+///
+/// The listener's or the HTTP/2 server's error.
+pub async fn serve_grpc(listener: tokio::net::TcpListener, state: ApiState) -> std::io::Result<()> {
+    let limits = limits::Limits::new(&state.config);
+    let shared = Arc::new(Shared { state, limits });
+    grpc::serve(listener, shared)
+        .await
+        .map_err(std::io::Error::other)
+}
+
 /// The API's routes with their state, for [`serve`] or to merge with other
 /// routes (a dashboard) under one listener.
 pub fn router(state: ApiState) -> Router {
@@ -225,6 +250,10 @@ pub fn router(state: ApiState) -> Router {
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            crate::metrics::track_request,
+        ))
         .with_state(shared)
 }
 
@@ -240,13 +269,12 @@ enum Access {
 /// Every route, once. The same table drives the router and the check that
 /// the OpenAPI document lists each route.
 fn route_table(r: Routes, access: Access) -> Routes {
-    use handlers::{admin, calls, cdrs, customers, media};
+    use handlers::{admin, calls, cdrs, control, customers, media, monitor};
     if access == Access::Public {
-        return r.add(Method::POST, "/api/v1/login", auth::login).add(
-            Method::GET,
-            "/api/v1/openapi.json",
-            openapi::document,
-        );
+        return r
+            .add(Method::POST, "/api/v1/login", auth::login)
+            .add(Method::GET, "/api/v1/openapi.json", openapi::document)
+            .add(Method::GET, "/metrics", crate::metrics::scrape);
     }
     r.add(Method::POST, "/api/v1/logout", auth::logout)
         .add(Method::GET, "/api/v1/me", auth::me)
@@ -280,6 +308,15 @@ fn route_table(r: Routes, access: Access) -> Routes {
         .add(Method::GET, "/api/v1/calls", calls::list_calls)
         .add(Method::POST, "/api/v1/calls/{id}/hangup", calls::hang_up)
         .add(Method::POST, "/api/v1/calls/{id}/recording", calls::record)
+        .add(Method::POST, "/api/v1/calls/{id}/hold", control::hold)
+        .add(Method::POST, "/api/v1/calls/{id}/resume", control::resume)
+        .add(
+            Method::POST,
+            "/api/v1/calls/{id}/transfer",
+            control::transfer,
+        )
+        .add(Method::POST, "/api/v1/calls/{id}/monitor", monitor::start)
+        .add(Method::DELETE, "/api/v1/calls/{id}/monitor", monitor::stop)
         .add(Method::GET, "/api/v1/agents", calls::list_agents)
         .add(
             Method::POST,
@@ -288,6 +325,18 @@ fn route_table(r: Routes, access: Access) -> Routes {
         )
         .add(Method::GET, "/api/v1/queues", calls::list_queues)
         .add(Method::GET, "/api/v1/events", stream::events)
+        .add(Method::GET, "/api/v1/webhooks", handlers::webhooks::list)
+        .add(Method::POST, "/api/v1/webhooks", handlers::webhooks::create)
+        .add(
+            Method::DELETE,
+            "/api/v1/webhooks/{id}",
+            handlers::webhooks::remove,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/webhooks/{id}/deliveries",
+            handlers::webhooks::deliveries,
+        )
 }
 
 /// A router under construction that remembers each (method, path) it got.

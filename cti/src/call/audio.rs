@@ -190,6 +190,10 @@ impl Call {
             let set = session
                 .set_codec(Side::B, choice.b)
                 .and_then(|()| session.set_codec(Side::A, choice.a));
+            if set.is_ok() {
+                self.a_codec.get_or_insert(choice.a);
+                self.b_codec = Some(choice.b);
+            }
             match set {
                 Ok(()) if choice.transcode => {
                     debug!(call = self.id.0, a = ?choice.a.codec, b = ?choice.b.codec, "transcoding");

@@ -78,6 +78,11 @@ impl Call {
             .publish(self.event(EventKind::CallAnswered).data(data));
     }
 
+    /// Something about the call, with `data`.
+    pub(super) fn publish_call_event(&self, kind: EventKind, data: Value) {
+        self.ctx.events.publish(self.event(kind).data(data));
+    }
+
     /// The call is over (its CDR is committed).
     pub(super) fn publish_ended(&self) {
         let data = json!({

@@ -17,9 +17,11 @@
 
 mod audio;
 pub(crate) mod callback;
+mod control;
 mod events;
 mod feature;
 mod ivr;
+mod monitor;
 mod queue;
 
 use std::sync::Arc;
@@ -109,6 +111,12 @@ struct Call {
     ivr: Option<ivr::IvrLeg>,
     /// The call's place in the ACD, once a flow queued it.
     queue: Option<queue::Queued>,
+    /// A supervisor listening, whispering or barging.
+    monitor: Option<monitor::MonitorLeg>,
+    /// The agent's codec once the second leg answered.
+    b_codec: Option<media::LegCodec>,
+    /// Held from the agent's desktop (the caller hears the hold prompt).
+    held: bool,
     /// Digits and other events the relay notices in this call's media.
     media_events: Option<UnboundedReceiver<MediaEvent>>,
     /// The answered call's recording, while `ctx.record` is on.
@@ -206,6 +214,9 @@ impl Call {
             a_codec: None,
             ivr: None,
             queue: None,
+            monitor: None,
+            b_codec: None,
+            held: false,
             media_events: None,
             recording: None,
             record_tick: None,
@@ -366,6 +377,10 @@ impl Call {
             CallEvent::Record { pause, reply } => {
                 let _ = reply.send(self.pause_recording(pause));
             }
+            CallEvent::Monitor { request, reply } => self.on_monitor(request, reply).await,
+            CallEvent::Control { control, reply } => {
+                let _ = reply.send(self.on_control(control).await);
+            }
             CallEvent::HangUp => match self.phase {
                 Phase::Routing => {
                     self.cancel_forks();
@@ -401,6 +416,11 @@ impl Call {
                     }
                 }
             }
+            MediaEvent::PlaybackEnded {
+                id,
+                completed: true,
+                ..
+            } if self.held => self.held_playback_finished(id),
             MediaEvent::PlaybackEnded {
                 side: Side::A,
                 id,
@@ -438,6 +458,9 @@ impl Call {
     }
 
     async fn on_timeout(&mut self, key: TsxKey) {
+        if self.monitor_owns(key) {
+            return self.on_monitor_timeout(key);
+        }
         if let Some(i) = self.forks.iter().position(|f| f.key == key) {
             return self.fork_failed(i, 408).await;
         }
@@ -451,6 +474,9 @@ impl Call {
     }
 
     async fn on_response(&mut self, key: TsxKey, resp: Response) {
+        if self.monitor_owns(key) {
+            return self.on_monitor_response(key, resp).await;
+        }
         if let Some(i) = self.forks.iter().position(|f| f.key == key) {
             return self.on_fork_response(i, resp).await;
         }
@@ -576,6 +602,9 @@ impl Call {
     }
 
     async fn on_request(&mut self, key: TsxKey, req: Request) {
+        if self.is_monitor_request(&req) {
+            return self.on_monitor_request(key, req);
+        }
         let from_a = req.headers.call_id() == Some(self.a_call_id());
         let dialog = if from_a {
             self.a_dialog.as_mut()
@@ -722,6 +751,8 @@ impl Call {
             return;
         }
         self.phase = Phase::Ended;
+        // The supervisor's leg ends with the call.
+        let _ = self.stop_monitor().await;
         if let Some(session) = self.media.take() {
             self.cdr.caller_quality = party_quality(session.quality(Side::A));
             self.cdr.callee_quality = party_quality(session.quality(Side::B));

@@ -295,10 +295,13 @@ impl Call {
                 session.set_remote(Side::B, remote.rtp, remote.rtcp);
             }
             watch_media(session, Side::B, &sdp);
-            if let Some(codec) = codecs::leg_codec(&sdp)
-                && let Err(error) = session.set_codec(Side::B, codec)
-            {
-                warn!(call = self.id.0, %error, "agent's codec cannot be bridged");
+            if let Some(codec) = codecs::leg_codec(&sdp) {
+                match session.set_codec(Side::B, codec) {
+                    Ok(()) => self.b_codec = Some(codec),
+                    Err(error) => {
+                        warn!(call = self.id.0, %error, "agent's codec cannot be bridged")
+                    }
+                }
             }
         }
         session.stop_playback(Side::A);
@@ -396,7 +399,7 @@ impl Call {
         format!("{lang}/{name}")
     }
 
-    fn prompt_rate(&self) -> media::codec::SampleRate {
+    pub(super) fn prompt_rate(&self) -> media::codec::SampleRate {
         self.a_codec
             .and_then(|c| c.codec.pcm_rate())
             .unwrap_or(media::codec::SampleRate::Hz8000)

@@ -285,5 +285,10 @@ fn migrator() -> Migrator {
             "acd agent state",
             include_str!("../../migrations/0007_acd_state.sql"),
         ),
+        step(
+            8,
+            "webhooks",
+            include_str!("../../migrations/0008_webhooks.sql"),
+        ),
     ])
 }

@@ -21,7 +21,7 @@ use crate::api::{ApiError, AppState};
 /// Longest not-ready reason code.
 const REASON_MAX_LEN: usize = 64;
 
-fn live_roles(p: &Principal) -> Result<(), ApiError> {
+pub(super) fn live_roles(p: &Principal) -> Result<(), ApiError> {
     p.require(&[Role::Admin, Role::Supervisor, Role::Agent])
 }
 
@@ -75,7 +75,7 @@ pub(crate) async fn record(
 
 /// The live call `id`, if `p` may see it: 404 when there is none, 403 (`denied`)
 /// when it is someone else's.
-async fn visible_call(
+pub(super) async fn visible_call(
     shared: &AppState,
     p: &Principal,
     id: &str,

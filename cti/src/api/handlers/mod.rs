@@ -5,8 +5,11 @@
 pub(crate) mod admin;
 pub(crate) mod calls;
 pub(crate) mod cdrs;
+pub(crate) mod control;
 pub(crate) mod customers;
 pub(crate) mod media;
+pub(crate) mod monitor;
+pub(crate) mod webhooks;
 
 use super::auth::Principal;
 use super::{ApiError, Shared, audit};

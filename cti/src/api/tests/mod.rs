@@ -1,11 +1,12 @@
 //! API tests on a real SQLite file in a temporary directory, a fake
 //! [`LiveNode`], and the router driven in-process (and, for the event
-//! stream, over a real socket).
+//! streams, over a real socket).
 
 mod audit_chain;
 mod bodies;
 mod cdrs;
 mod event_stream;
+mod grpc;
 mod rbac;
 mod tokens;
 

@@ -1,0 +1,323 @@
+//! PocketSphinx (5prealpha, the Debian build) as a [`SpeechEngine`].
+//!
+//! Contract: [`SphinxEngine::new`] checks that the model files exist; each
+//! [`SpeechEngine::recogniser`] call loads a decoder (about 0.3 s and 30 MB for
+//! the full US English model) with the n-gram language model, so the pool makes
+//! one per worker thread and reuses it across streams with
+//! [`Recogniser::reset`]. Audio is upsampled 8 → 16 kHz before decoding (the
+//! acoustic model is wideband; phone audio carries nothing above 4 kHz, which
+//! costs accuracy). Utterances end on PocketSphinx's own voice-activity
+//! detector going quiet (about 0.5 s of silence) or on
+//! [`Recogniser::end_utterance`]. Partials come every [`SphinxConfig::partial_every`]
+//! of speech, when the best guess changed.
+//!
+//! The decoder is not thread-safe and its handle is not `Send`: a recogniser
+//! stays on the thread that created it. The library logs to a file named by
+//! `-logfn`; [`SphinxConfig`] sends it to the null device unless told otherwise.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pocketsphinx::{CmdLn, PsDecoder};
+
+use super::resample::Upsampler2x;
+use super::{AsrError, AsrEvent, Hypothesis, Recogniser, SpeechEngine, phone_duration};
+
+/// Where the Debian package `pocketsphinx-en-us` installs its model.
+pub const DEBIAN_MODEL_DIR: &str = "/usr/share/pocketsphinx/model/en-us";
+
+/// Initial cepstral mean for telephone-band speech upsampled to 16 kHz, as the
+/// decoder's live mean settles on it (measured on the 300–3400 Hz test set).
+/// The model's own value suits wideband audio: with it a fresh decoder
+/// garbles its first utterance of phone audio until the live mean adapts.
+pub const PHONE_CMN_INIT: &str = "44,18,-33,30,-22,-14,-4,-21,-26,13,-20,2,-10";
+
+/// Keys of a model's `feat.params` that are not decoder arguments.
+const NON_DECODER_KEYS: &[&str] = &["-model"];
+
+/// Models and settings of the PocketSphinx engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SphinxConfig {
+    /// Acoustic model directory (`-hmm`).
+    pub acoustic_model: PathBuf,
+    /// Binary n-gram language model (`-lm`).
+    pub language_model: PathBuf,
+    /// Pronunciation dictionary (`-dict`).
+    pub dictionary: PathBuf,
+    /// Speech between two partial results.
+    pub partial_every: Duration,
+    /// Where the library writes its log; `None` discards it.
+    pub log_file: Option<PathBuf>,
+    /// Initial cepstral mean (13 comma-separated values) replacing the one in
+    /// the model's `feat.params`; `None` keeps the model's.
+    pub cmn_init: Option<String>,
+}
+
+impl SphinxConfig {
+    /// The US English model in the layout of Debian's `pocketsphinx-en-us` under `dir`.
+    #[must_use]
+    pub fn en_us(dir: &Path) -> Self {
+        Self {
+            acoustic_model: dir.join("en-us"),
+            language_model: dir.join("en-us.lm.bin"),
+            dictionary: dir.join("cmudict-en-us.dict"),
+            partial_every: Duration::from_millis(500),
+            log_file: None,
+            cmn_init: Some(PHONE_CMN_INIT.to_owned()),
+        }
+    }
+
+    /// The US English model where Debian installs it.
+    #[must_use]
+    pub fn debian_en_us() -> Self {
+        Self::en_us(Path::new(DEBIAN_MODEL_DIR))
+    }
+
+    fn arguments(&self) -> Result<Vec<String>, AsrError> {
+        let text = |p: &Path| {
+            p.to_str()
+                .filter(|s| !s.contains('\0'))
+                .map(str::to_owned)
+                .ok_or_else(|| AsrError::EngineStart(format!("unusable path {}", p.display())))
+        };
+        let log = match &self.log_file {
+            Some(p) => text(p)?,
+            None => "/dev/null".to_owned(),
+        };
+        let mut args = vec![
+            "-hmm".into(),
+            text(&self.acoustic_model)?,
+            "-lm".into(),
+            text(&self.language_model)?,
+            "-dict".into(),
+            text(&self.dictionary)?,
+            "-logfn".into(),
+            log,
+        ];
+        if let Some(cmn) = &self.cmn_init {
+            args.extend(self.feature_arguments(cmn)?);
+        }
+        Ok(args)
+    }
+
+    /// The model's `feat.params` as arguments, with `-cmninit` replaced. The
+    /// library lets `feat.params` override the command line, so the file is
+    /// then disabled (`-featparams /dev/null`) and its settings passed here.
+    fn feature_arguments(&self, cmn: &str) -> Result<Vec<String>, AsrError> {
+        let path = self.acoustic_model.join("feat.params");
+        let text = std::fs::read_to_string(&path).map_err(|_| AsrError::ModelMissing(path))?;
+        let mut args = vec!["-featparams".to_owned(), "/dev/null".to_owned()];
+        for line in text.lines() {
+            let mut fields = line.split_whitespace();
+            let (Some(key), Some(value)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            if key.starts_with('-') && key != "-cmninit" && !NON_DECODER_KEYS.contains(&key) {
+                args.extend([key.to_owned(), value.to_owned()]);
+            }
+        }
+        args.extend(["-cmninit".to_owned(), cmn.to_owned()]);
+        Ok(args)
+    }
+}
+
+/// The PocketSphinx engine: a validated configuration that makes recognisers.
+#[derive(Debug, Clone)]
+pub struct SphinxEngine {
+    config: SphinxConfig,
+    arguments: Vec<String>,
+}
+
+impl SphinxEngine {
+    /// Checks that the configured model files exist.
+    pub fn new(config: SphinxConfig) -> Result<Self, AsrError> {
+        for path in [
+            &config.acoustic_model,
+            &config.language_model,
+            &config.dictionary,
+        ] {
+            if !path.exists() {
+                return Err(AsrError::ModelMissing(path.clone()));
+            }
+        }
+        let arguments = config.arguments()?;
+        Ok(Self { config, arguments })
+    }
+
+    /// The configuration this engine was made with.
+    #[must_use]
+    pub fn config(&self) -> &SphinxConfig {
+        &self.config
+    }
+
+    fn decoder(&self) -> Result<PsDecoder, AsrError> {
+        let args: Vec<&str> = self.arguments.iter().map(String::as_str).collect();
+        let cmdln = CmdLn::init(true, &args)
+            .map_err(|_| AsrError::EngineStart("arguments rejected".into()))?;
+        // `PsDecoder::init` asserts on a decoder the library could not build
+        // (corrupt model); turn that into an error instead of a dead worker.
+        catch_unwind(AssertUnwindSafe(|| PsDecoder::init(cmdln)))
+            .map_err(|_| AsrError::EngineStart("decoder initialisation failed".into()))
+    }
+}
+
+impl SpeechEngine for SphinxEngine {
+    fn name(&self) -> &'static str {
+        "pocketsphinx"
+    }
+
+    fn recogniser(&self) -> Result<Box<dyn Recogniser>, AsrError> {
+        let decoder = self.decoder()?;
+        decoder
+            .start_utt(None)
+            .map_err(|_| AsrError::EngineStart("start of utterance refused".into()))?;
+        Ok(Box::new(SphinxRecogniser {
+            decoder,
+            upsampler: Upsampler2x::new(),
+            wideband: Vec::with_capacity(2 * super::CHUNK_SAMPLES),
+            partial_every: self.config.partial_every.as_micros() as u64
+                * u64::from(super::PHONE_RATE)
+                / 1_000_000,
+            fed: 0,
+            speech: None,
+            utterance: 0,
+        }))
+    }
+}
+
+/// An utterance the detector has heard start.
+struct Speech {
+    /// Samples fed when it started.
+    start: u64,
+    /// Samples fed at the last partial.
+    last_partial_at: u64,
+    last_partial: String,
+}
+
+struct SphinxRecogniser {
+    decoder: PsDecoder,
+    upsampler: Upsampler2x,
+    wideband: Vec<i16>,
+    /// Samples between partials.
+    partial_every: u64,
+    /// 8 kHz samples fed since creation or reset.
+    fed: u64,
+    speech: Option<Speech>,
+    utterance: u32,
+}
+
+impl SphinxRecogniser {
+    fn decode(&mut self) -> Result<(), AsrError> {
+        self.decoder
+            .process_raw(&self.wideband, false, false)
+            .map_err(|_| AsrError::Decode("process_raw failed"))?;
+        self.wideband.clear();
+        Ok(())
+    }
+
+    fn hypothesis_text(&self) -> String {
+        self.decoder
+            .get_hyp()
+            .map(|(text, _, _)| text.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    }
+
+    fn hypothesis(&self, start: u64, text: String) -> Hypothesis {
+        Hypothesis {
+            utterance: self.utterance,
+            text,
+            start: phone_duration(start),
+            end: phone_duration(self.fed),
+        }
+    }
+
+    /// Closes the decoder's utterance and opens the next one.
+    fn finish(&mut self, events: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
+        self.decoder
+            .end_utt()
+            .map_err(|_| AsrError::Decode("end_utt failed"))?;
+        let text = self.hypothesis_text();
+        if let Some(speech) = self.speech.take() {
+            if !text.is_empty() {
+                events.push(AsrEvent::Final(self.hypothesis(speech.start, text)));
+            }
+            self.utterance += 1;
+        }
+        self.decoder
+            .start_utt(None)
+            .map_err(|_| AsrError::Decode("start_utt failed"))
+    }
+
+    fn maybe_partial(&mut self, events: &mut Vec<AsrEvent>) {
+        let due = match &self.speech {
+            Some(s) => self.fed - s.last_partial_at >= self.partial_every,
+            None => false,
+        };
+        if !due {
+            return;
+        }
+        let text = self.hypothesis_text();
+        let fed = self.fed;
+        let Some(speech) = self.speech.as_mut() else {
+            return;
+        };
+        speech.last_partial_at = fed;
+        if !text.is_empty() && text != speech.last_partial {
+            speech.last_partial.clone_from(&text);
+            let start = speech.start;
+            events.push(AsrEvent::Partial(self.hypothesis(start, text)));
+        }
+    }
+}
+
+impl Recogniser for SphinxRecogniser {
+    fn feed(&mut self, pcm: &[i16], events: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
+        let before = self.fed;
+        self.upsampler.process(pcm, &mut self.wideband);
+        self.decode()?;
+        self.fed += pcm.len() as u64;
+        let in_speech = self.decoder.get_in_speech();
+        match (&self.speech, in_speech) {
+            (None, true) => {
+                self.speech = Some(Speech {
+                    start: before,
+                    last_partial_at: before,
+                    last_partial: String::new(),
+                });
+            }
+            (Some(_), false) => return self.finish(events),
+            _ => {}
+        }
+        self.maybe_partial(events);
+        Ok(())
+    }
+
+    fn end_utterance(&mut self, events: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
+        self.upsampler.flush(&mut self.wideband);
+        self.decode()?;
+        if self.speech.is_none() && !self.hypothesis_text().is_empty() {
+            // Words the detector never flagged as speech still count.
+            self.speech = Some(Speech {
+                start: self.fed,
+                last_partial_at: self.fed,
+                last_partial: String::new(),
+            });
+        }
+        self.finish(events)
+    }
+
+    fn reset(&mut self) -> Result<(), AsrError> {
+        self.decoder
+            .end_utt()
+            .map_err(|_| AsrError::Decode("end_utt failed"))?;
+        self.upsampler = Upsampler2x::new();
+        self.wideband.clear();
+        self.fed = 0;
+        self.speech = None;
+        self.utterance = 0;
+        self.decoder
+            .start_utt(None)
+            .map_err(|_| AsrError::Decode("start_utt failed"))
+    }
+}

@@ -1,0 +1,2 @@
+//! The cloud side of Switchyard.
+pub mod asr;
