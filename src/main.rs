@@ -59,6 +59,24 @@ enum Command {
     /// Manage the CTI API's users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Certificates for the bridge between the node and the cloud.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Make a private CA, a node certificate and a cloud certificate (and the node's
+    /// pseudonym key) in DIR for a first deployment. Copy `ca.pem`, `node.pem`,
+    /// `node.key` and `pseudonym.key` to the node's `[bridge] certs` directory, and
+    /// `ca.pem`, `cloud.pem`, `cloud.key` to the cloud. Refuses to overwrite.
+    Init {
+        /// Directory to write into (created if missing).
+        dir: PathBuf,
+        /// A DNS name or IP address the cloud is reached by; repeat for several.
+        #[arg(long = "name", value_name = "NAME", default_value = "localhost")]
+        names: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +203,7 @@ async fn main() -> ExitCode {
             queues,
             config,
         }) => users_add(&config, name, &role, agent, queues).await,
+        Command::Certs(CertsCommand::Init { dir, names }) => certs_init(&dir, &names),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -207,6 +226,19 @@ fn report(e: &anyhow::Error) {
         }
         previous = text;
     }
+}
+
+fn certs_init(dir: &Path, names: &[String]) -> Result<()> {
+    let issued = sync_bridge::pki::init(dir, names)
+        .with_context(|| format!("certificates not made in {}", dir.display()))?;
+    println!("made in {}:", dir.display());
+    println!(
+        "  for the node  ({}): ca.pem node.pem node.key pseudonym.key",
+        "[bridge] certs"
+    );
+    println!("  for the cloud (its certs dir): ca.pem cloud.pem cloud.key");
+    println!("  keep offline: ca.key ({})", issued.ca_key.display());
+    Ok(())
 }
 
 async fn node(config: &Path) -> Result<()> {

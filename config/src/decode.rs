@@ -13,9 +13,9 @@ use crate::error::{ConfigError, ProblemKind, Problems};
 use crate::reader::{Field, Section, resolve};
 use crate::rules::{Bound, Order, check_order, digest_algorithms, trusted_sources};
 use crate::sections::{
-    AuthConfig, CallsConfig, DEFAULT_SQLITE_FILE, HttpConfig, IvrConfig, LogConfig, MediaConfig,
-    NodeConfig, NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl, TlsConfig,
-    TlsIdentity, advertise_for,
+    AuthConfig, BridgeConfig, CallsConfig, DEFAULT_SQLITE_FILE, HttpConfig, IvrConfig, LogConfig,
+    MediaConfig, NodeConfig, NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl,
+    TlsConfig, TlsIdentity, advertise_for,
 };
 
 const NODE_KEYS: &[&str] = &["name", "data_dir"];
@@ -53,6 +53,7 @@ const CALLS_KEYS: &[&str] = &["ring_timeout_s", "max_duration_s", "record"];
 const IVR_KEYS: &[&str] = &["flows", "prompts", "numbers", "endpoints"];
 const HTTP_KEYS: &[&str] = &["listen", "port", "grpc_port"];
 const LOG_KEYS: &[&str] = &["level"];
+const BRIDGE_KEYS: &[&str] = &["cloud", "server_name", "certs", "audio", "alert_below"];
 
 /// Every section of the file and the keys it accepts, in the order the example
 /// file documents them.
@@ -67,6 +68,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("ivr", IVR_KEYS),
     ("acd", crate::acd::ACD_KEYS),
     ("http", HTTP_KEYS),
+    ("bridge", BRIDGE_KEYS),
     ("log", LOG_KEYS),
 ];
 
@@ -115,6 +117,12 @@ fn decode_sections(root: &Section<'_, '_>, base: &Path, p: &mut Problems) -> Nod
         ivr: ivr_section(&root.section("ivr", IVR_KEYS, p), &node.data_dir, base, p),
         acd: crate::acd::acd_section(&root.section("acd", crate::acd::ACD_KEYS, p), root.src(), p),
         log: log_section(&root.section("log", LOG_KEYS, p), &d.log, p),
+        bridge: bridge_section(
+            &root.section("bridge", BRIDGE_KEYS, p),
+            &node.data_dir,
+            base,
+            p,
+        ),
         node,
         sip,
         media,
@@ -413,6 +421,42 @@ fn valid_flow_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `[bridge]`: `None` unless `cloud` names an address.
+fn bridge_section(
+    s: &Section<'_, '_>,
+    data_dir: &Path,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<BridgeConfig> {
+    let expected = "a host:port address such as \"10.0.0.5:4433\", or \"\" for none";
+    // `cloud = ""` (the default) leaves the node on its own.
+    let cloud = s.parsed(p, "cloud", expected, |v| {
+        if v.is_empty() {
+            Some(None)
+        } else {
+            v.parse::<std::net::SocketAddr>().ok().map(Some)
+        }
+    });
+    let server_name = s
+        .parsed(p, "server_name", "a DNS name or IP address", |v| {
+            (!v.is_empty() && v.len() <= 253 && !v.contains(char::is_whitespace))
+                .then(|| v.to_owned())
+        })
+        .map_or_else(|| "localhost".to_owned(), |f| f.value);
+    let certs = value_or(s.path(p, "certs", base), || data_dir.join("bridge"));
+    let audio = s.boolean(p, "audio").map_or(true, |f| f.value);
+    let alert_below = s
+        .float(p, "alert_below", -1.0..=1.0)
+        .map_or(-0.5, |f| f.value);
+    Some(BridgeConfig {
+        cloud: cloud?.value?,
+        server_name,
+        certs,
+        audio,
+        alert_below,
+    })
 }
 
 fn http_section(s: &Section<'_, '_>, d: &HttpConfig, p: &mut Problems) -> HttpConfig {

@@ -54,9 +54,9 @@ pub use endpoints::{Credential, EndpointUrl, HttpEndpoint, UrlScheme};
 pub use error::{ConfigError, Diagnostic, ProblemKind};
 pub use ipnet::{IpNet, IpNetError};
 pub use sections::{
-    AuthConfig, CallsConfig, DigestAlgorithm, HttpConfig, IvrConfig, LogConfig, MediaConfig,
-    NodeConfig, NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl, TlsConfig,
-    TlsIdentity,
+    AuthConfig, BridgeConfig, CallsConfig, DigestAlgorithm, HttpConfig, IvrConfig, LogConfig,
+    MediaConfig, NodeConfig, NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl,
+    TlsConfig, TlsIdentity,
 };
 
 impl NodeConfig {

@@ -271,6 +271,35 @@ impl<'t, 'i> Section<'t, 'i> {
         narrow(f, |n| u64::try_from(n).map(Duration::from_millis))
     }
 
+    /// A number (integer or float) in `range`.
+    pub(crate) fn float(
+        &self,
+        p: &mut Problems,
+        key: &str,
+        range: RangeInclusive<f64>,
+    ) -> Option<Field<f64>> {
+        let (k, v) = self.entry(key)?;
+        let expected = format!("a number from {} to {}", range.start(), range.end());
+        let value = match v.get_ref() {
+            DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
+            DeValue::Integer(i) => i.as_str().parse::<i64>().ok().map(|n| n as f64),
+            _ => {
+                self.wrong_type(p, key, v, &expected);
+                return None;
+            }
+        };
+        match value.filter(|x| range.contains(x)) {
+            Some(value) => Some(Field {
+                value,
+                key_at: k.span(),
+            }),
+            None => {
+                self.problem(p, v.span(), ProblemKind::InvalidValue, key, &expected, v);
+                None
+            }
+        }
+    }
+
     /// A boolean (`true` or `false`).
     pub(crate) fn boolean(&self, p: &mut Problems, key: &str) -> Option<Field<bool>> {
         let (k, v) = self.entry(key)?;

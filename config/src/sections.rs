@@ -34,6 +34,8 @@ pub struct NodeConfig {
     pub acd: acd::AcdConfig,
     /// `[http]`: the CTI API and dashboard listener.
     pub http: HttpConfig,
+    /// `[bridge]`: the link to the cloud side, when configured.
+    pub bridge: Option<BridgeConfig>,
     /// `[log]`: log filtering.
     pub log: LogConfig,
 }
@@ -243,6 +245,24 @@ pub struct HttpConfig {
     pub grpc_port: Option<u16>,
 }
 
+/// `[bridge]`: the encrypted link to the cloud side (speech analytics, disaster
+/// recovery). Absent, or without `cloud`, the node runs on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BridgeConfig {
+    /// The cloud's bridge address (`host:port`, UDP: QUIC).
+    pub cloud: std::net::SocketAddr,
+    /// The name the cloud's certificate carries (`switchyard certs init --name`).
+    pub server_name: String,
+    /// Directory holding `ca.pem`, `node.pem`, `node.key` and `pseudonym.key`
+    /// (made by `switchyard certs init`); default `DATA_DIR/bridge`.
+    pub certs: PathBuf,
+    /// Whether answered calls' audio streams to the cloud for transcription.
+    pub audio: bool,
+    /// A caller whose running sentiment (−1..1) falls below this raises a
+    /// supervisor alert.
+    pub alert_below: f64,
+}
+
 /// `[log]`: log filtering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
@@ -308,6 +328,7 @@ impl NodeConfig {
                 port: 8080,
                 grpc_port: None,
             },
+            bridge: None,
             log: LogConfig {
                 level: "info".to_owned(),
             },

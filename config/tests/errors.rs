@@ -31,7 +31,22 @@ fn cases() -> Vec<Case> {
             text: "# comment\n[sipp]\nport = 1\n",
             kind: UnknownKey,
             display: "switchyard.toml:2:2: unknown key `sipp` at the top level, expected one \
-                      of: node, sip, registrar, auth, media, store, calls, ivr, acd, http, log",
+                      of: node, sip, registrar, auth, media, store, calls, ivr, acd, http, bridge, \
+                      log",
+        },
+        Case {
+            name: "a bridge address without a port",
+            text: "[bridge]\ncloud = \"10.0.0.5\"\n",
+            kind: InvalidValue,
+            display: "switchyard.toml:2:9: bridge.cloud: expected a host:port address such as \
+                      \"10.0.0.5:4433\", or \"\" for none, found \"10.0.0.5\"",
+        },
+        Case {
+            name: "an alert threshold out of range",
+            text: "[bridge]\ncloud = \"10.0.0.5:4433\"\nalert_below = -3\n",
+            kind: InvalidValue,
+            display: "switchyard.toml:3:15: bridge.alert_below: expected a number from -1 to 1, \
+                      found -3",
         },
         Case {
             name: "a dialled number that is not one",

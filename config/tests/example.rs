@@ -18,6 +18,7 @@ const DERIVED: &[&str] = &[
     "media.advertise",
     "ivr.flows",
     "ivr.prompts",
+    "bridge.certs",
 ];
 
 #[test]

@@ -6,7 +6,8 @@
 //!        ├─ Endpoint task ◄────────────┘  owns TransactionLayer, Location, digest state
 //!        │     └─ one call task per call   owns its legs, dialogs, media session, CDR
 //!        ├─ media::Relay                   RTP/RTCP anchored on the node
-//!        └─ Store + CdrWriter              SQLite (sqlx), group-committed CDRs
+//!        ├─ Store + CdrWriter              SQLite (sqlx), group-committed CDRs
+//!        └─ bridge (optional)              outbox → QUIC to the cloud; results back
 //! ```
 //!
 //! Protocol logic stays in the sans-IO cores of `sip` (transactions, dialogs,
@@ -14,6 +15,7 @@
 
 mod acd;
 pub mod api;
+mod bridge;
 mod call;
 mod codecs;
 pub mod customers;

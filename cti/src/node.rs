@@ -51,6 +51,9 @@ pub enum NodeError {
     /// An IVR HTTP endpoint could not be set up (its CA file).
     #[error("ivr: {0}")]
     Ivr(String),
+    /// The bridge to the cloud could not start (its certificates or keys).
+    #[error("bridge: {0}")]
+    Bridge(String),
 }
 
 /// The methods the node handles, for Allow headers.
@@ -83,6 +86,8 @@ pub(crate) struct Ctx {
     pub(crate) endpoints: Arc<crate::http_step::Endpoints>,
     /// The CTI event stream calls publish to.
     pub(crate) events: crate::api::EventBus,
+    /// The link to the cloud side, when `[bridge]` is configured.
+    pub(crate) bridge: Option<Arc<crate::bridge::NodeBridge>>,
     user_agent: String,
 }
 
@@ -204,7 +209,6 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
     let store = Store::open_config(&cfg.store.url).await?;
-    let cdrs = CdrWriter::spawn(store.clone(), cfg.store.cdr_batch_max);
     let media_rt = media_runtime().map_err(|source| NodeError::Bind {
         what: "media runtime",
         source,
@@ -275,6 +279,14 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
     tokio::spawn(crate::flows::watch(Arc::clone(&flows)));
     let customers = customer_store(&cfg, &store).await;
     let events = crate::api::EventBus::open(store.clone(), 10_000).await?;
+    let bridge = match &cfg.bridge {
+        Some(b) => Some(
+            crate::bridge::start(b, &cfg.node.name, store.clone(), events.clone())
+                .map_err(|e| NodeError::Bridge(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let cdrs = CdrWriter::spawn_with(store.clone(), cfg.store.cdr_batch_max, bridge.clone());
     // Lives as long as the node: dropping it stops the deliveries.
     let _webhooks = crate::webhooks::Webhooks::start(
         store.clone(),
@@ -332,6 +344,7 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         flows: Arc::clone(&flows),
         endpoints,
         events,
+        bridge,
         customers,
         acd,
         user_agent: format!(

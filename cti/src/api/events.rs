@@ -66,11 +66,13 @@ pub enum EventKind {
     CsatSubmitted,
     /// A supervisor started, changed or ended listening, whispering or barging.
     CallMonitored,
+    /// A transcript or sentiment score from the cloud's speech analytics.
+    CallAnalysis,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         Self::CallOffered,
         Self::CallRinging,
         Self::CallAnswered,
@@ -84,6 +86,7 @@ impl EventKind {
         Self::RecordingReady,
         Self::CsatSubmitted,
         Self::CallMonitored,
+        Self::CallAnalysis,
     ];
 
     /// The wire name: `call.offered`, `agent.state`, `alert`, …
@@ -103,6 +106,7 @@ impl EventKind {
             Self::RecordingReady => "recording.ready",
             Self::CsatSubmitted => "csat.submitted",
             Self::CallMonitored => "call.monitored",
+            Self::CallAnalysis => "call.analysis",
         }
     }
 

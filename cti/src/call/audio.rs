@@ -135,6 +135,46 @@ impl Call {
         }
     }
 
+    /// Starts streaming the answered call's audio to the cloud (caller and agent
+    /// apart) when the bridge is configured for it and both sides speak G.711.
+    pub(super) fn start_streaming(&mut self, answer: &[u8]) {
+        let Some(bridge) = self.ctx.bridge.clone().filter(|b| b.streams_audio()) else {
+            return;
+        };
+        let Some(session) = self.media.as_ref() else {
+            return;
+        };
+        let (Ok(a), Ok(b)) = (Sdp::parse(&self.a_invite.body), Sdp::parse(answer)) else {
+            return;
+        };
+        let Some(payloads) = recording::g711_payloads(&a, &b) else {
+            return debug!(call = self.id.0, "not streamed: the codec is not G.711");
+        };
+        for (side, (pt, law)) in Side::ALL.into_iter().zip(payloads) {
+            session.watch_audio(side, pt, law);
+        }
+        let call = bridge.open_call(&self.cdr.id, &self.cdr.call_id);
+        self.stream = Some((call, [0, 0]));
+    }
+
+    /// One packet's audio of `side`, to the cloud.
+    pub(super) fn stream_audio(&mut self, side: Side, samples: &[i16]) {
+        let (Some(bridge), Some((call, seqs))) = (self.ctx.bridge.as_ref(), self.stream.as_mut())
+        else {
+            return;
+        };
+        let seq = &mut seqs[usize::from(side == Side::B)];
+        bridge.audio_chunk(*call, side == Side::A, *seq, samples);
+        *seq += 1;
+    }
+
+    /// The call's audio stream, if any, ends.
+    pub(super) fn stop_streaming(&mut self) {
+        if let (Some(bridge), Some((call, _))) = (self.ctx.bridge.as_ref(), self.stream.take()) {
+            bridge.close_call(call);
+        }
+    }
+
     /// Completes the recording, if any, and indexes it.
     pub(super) async fn finish_recording(&mut self) {
         self.record_tick = None;

@@ -117,6 +117,9 @@ struct Call {
     b_codec: Option<media::LegCodec>,
     /// Held from the agent's desktop (the caller hears the hold prompt).
     held: bool,
+    /// The call's audio stream to the cloud: its reference and each side's
+    /// next chunk number.
+    stream: Option<(sync_bridge::classify::CallRef, [u64; 2])>,
     /// Digits and other events the relay notices in this call's media.
     media_events: Option<UnboundedReceiver<MediaEvent>>,
     /// The answered call's recording, while `ctx.record` is on.
@@ -217,6 +220,7 @@ impl Call {
             monitor: None,
             b_codec: None,
             held: false,
+            stream: None,
             media_events: None,
             recording: None,
             record_tick: None,
@@ -435,6 +439,9 @@ impl Call {
                 if side == Side::A && self.phase == Phase::Ivr {
                     self.voicemail_audio(&samples);
                 }
+                if self.phase == Phase::Answered {
+                    self.stream_audio(side, &samples);
+                }
                 let now = Instant::now().into_std();
                 if let Some(rec) = self.recording.as_mut()
                     && let Err(e) = rec.handle_audio(now, side, &samples)
@@ -559,6 +566,7 @@ impl Call {
         self.cdr.answered_at = Some(unix_ms());
         self.deadline = Instant::now() + self.ctx.max_duration;
         self.start_recording(&resp.body);
+        self.start_streaming(&resp.body);
     }
 
     async fn fork_failed(&mut self, i: usize, status: u16) {
@@ -751,8 +759,9 @@ impl Call {
             return;
         }
         self.phase = Phase::Ended;
-        // The supervisor's leg ends with the call.
+        // The supervisor's leg ends with the call, and so does its audio stream.
         let _ = self.stop_monitor().await;
+        self.stop_streaming();
         if let Some(session) = self.media.take() {
             self.cdr.caller_quality = party_quality(session.quality(Side::A));
             self.cdr.callee_quality = party_quality(session.quality(Side::B));

@@ -332,6 +332,7 @@ impl Call {
         );
         self.publish_answered();
         self.start_recording(answer);
+        self.start_streaming(answer);
     }
 
     /// Every phone of the rung agent (or transfer target) failed with `status`.

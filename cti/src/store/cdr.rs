@@ -248,6 +248,29 @@ pub(super) async fn insert_batch<'a>(
     tx.commit().await
 }
 
+/// [`insert_batch`], and in the same transaction each record's classified copy
+/// into the bridge outbox: both commit or neither does.
+pub(super) async fn insert_batch_with_outbox<'a>(
+    store: &Store,
+    cdrs: impl Iterator<Item = &'a Cdr>,
+    bridge: &crate::bridge::NodeBridge,
+) -> Result<(), sqlx::Error> {
+    let cdrs: Vec<&Cdr> = cdrs.collect();
+    let now = crate::api::unix_ms_now();
+    let mut tx = store.pool().begin().await?;
+    for chunk in cdrs.chunks(ROWS_PER_STATEMENT) {
+        insert_statement(chunk).build().execute(&mut *tx).await?;
+    }
+    for cdr in &cdrs {
+        if let Some(item) = bridge.classify_cdr(cdr) {
+            sync_bridge::outbox::store::enqueue(&mut tx, &item, now)
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        }
+    }
+    tx.commit().await
+}
+
 fn insert_statement(cdrs: &[&Cdr]) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::new(
         "INSERT INTO cdrs (id, call_id, caller, callee, started_at, answered_at, ended_at, \

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Cdr, Store, StoreError, cdr::insert_batch};
+use super::{Cdr, Store, StoreError, cdr::insert_batch, cdr::insert_batch_with_outbox};
 
 /// Queued records per unit of `batch_max`: one batch being committed, one
 /// filling.
@@ -28,6 +28,10 @@ pub struct CdrWriter {
     queue: mpsc::Sender<Queued>,
     counters: Arc<Counters>,
 }
+
+/// Where a committed CDR's bridge item goes: the classifier that makes it and the
+/// bridge to wake once it is committed.
+pub(crate) type Outboxing = Arc<crate::bridge::NodeBridge>;
 
 /// Counters of a [`CdrWriter`]'s task, shared by its clones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,10 +69,16 @@ impl CdrWriter {
     /// When called outside a tokio runtime.
     #[must_use]
     pub fn spawn(store: Store, batch_max: usize) -> Self {
+        Self::spawn_with(store, batch_max, None)
+    }
+
+    /// [`CdrWriter::spawn`], and each record's classified copy goes into the
+    /// bridge outbox in the same transaction as the record.
+    pub(crate) fn spawn_with(store: Store, batch_max: usize, outbox: Option<Outboxing>) -> Self {
         let batch_max = batch_max.max(1);
         let (queue, rx) = mpsc::channel(batch_max.saturating_mul(QUEUE_BATCHES));
         let counters = Arc::new(Counters::default());
-        tokio::spawn(run(store, rx, batch_max, Arc::clone(&counters)));
+        tokio::spawn(run(store, rx, batch_max, Arc::clone(&counters), outbox));
         Self { queue, counters }
     }
 
@@ -106,10 +116,20 @@ async fn run(
     mut rx: mpsc::Receiver<Queued>,
     batch_max: usize,
     counters: Arc<Counters>,
+    outbox: Option<Outboxing>,
 ) {
     let mut batch = Vec::with_capacity(batch_max);
     while rx.recv_many(&mut batch, batch_max).await > 0 {
-        let outcome = insert_batch(&store, batch.iter().map(|q| &q.cdr)).await;
+        let cdrs = batch.iter().map(|q| &q.cdr);
+        let outcome = match &outbox {
+            None => insert_batch(&store, cdrs).await,
+            Some(bridge) => insert_batch_with_outbox(&store, cdrs, bridge).await,
+        };
+        if outcome.is_ok()
+            && let Some(bridge) = &outbox
+        {
+            bridge.committed();
+        }
         let rows = u64::try_from(batch.len()).unwrap_or(u64::MAX);
         counters.largest_batch.fetch_max(rows, Ordering::Relaxed);
         match outcome {

@@ -1,0 +1,383 @@
+//! The node's end of the sync bridge (`[bridge]` in the config).
+//!
+//! What crosses, and how:
+//!
+//! * **Call records**, classified (caller → keyed pseudonym, no Call-ID, no free
+//!   text), are written to the `bridge_outbox` table in the same transaction as the
+//!   CDR they describe (see [`crate::store::CdrWriter`]). A feeder task hands pending
+//!   rows to the QUIC client; each row is deleted when the cloud acknowledges it, so
+//!   a link that is down for hours loses nothing, and the cloud's duplicate filter
+//!   makes a redelivery harmless.
+//! * **Live audio** of answered calls (G.711 decoded, 20 ms per chunk, caller and
+//!   agent apart) goes straight to the client while the link is up; while it is
+//!   down the chunks are dropped (the call itself is never affected).
+//! * **Results** come back: transcripts and sentiment per party. They are published
+//!   on the event stream (`call.analysis`), and a caller whose running sentiment
+//!   falls below `[bridge] alert_below` raises a supervisor `alert`.
+//!
+//! Customer data never reaches this module: it sees CDRs and PCM only, and the
+//! types it hands on can only be built by the classifier.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sync_bridge::classify::{
+    CallRef, CdrFacts, Classifier, Disposition as BridgeDisposition, Quality, ResultBody, Speaker,
+};
+use sync_bridge::link::{ClientEvent, ClientSetup, LinkConfig, run_client};
+use sync_bridge::outbox::{Outbox, OutboxConfig, store as outbox_store};
+use sync_bridge::tls::ClientTls;
+use sync_bridge::wire::{Item, ItemKey, NodeId, Priority};
+use tokio::sync::{Notify, mpsc};
+
+use crate::api::{Event, EventBus, EventKind};
+use crate::store::{Cdr, Disposition, PartyQuality, Store};
+
+/// Outbox rows handed to the client and not yet acknowledged, at most.
+const MAX_HANDED: usize = 10_000;
+/// Rows read from the table per pass.
+const FEED_BATCH: u32 = 500;
+/// Live audio chunks queued toward the client, at most (a slow link drops audio,
+/// never grows memory).
+const AUDIO_QUEUE: usize = 2_048;
+/// How often the feeder looks at the table without being woken.
+const FEED_POLL: Duration = Duration::from_secs(2);
+
+/// Why the bridge could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum BridgeError {
+    /// A certificate, key or the pseudonym key could not be read.
+    #[error("bridge credentials in {dir}: {message}")]
+    Credentials {
+        /// The `[bridge] certs` directory.
+        dir: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// The running bridge, shared by the CDR writer and every call.
+pub(crate) struct NodeBridge {
+    classifier: Classifier,
+    audio: bool,
+    alert_below: f64,
+    up: AtomicBool,
+    wake: Notify,
+    live: mpsc::Sender<Item>,
+    /// Call references of calls streaming audio → their Call-ID, for results.
+    calls: Mutex<HashMap<CallRef, String>>,
+    /// Each party's running sentiment, per call.
+    trend: Mutex<HashMap<(CallRef, bool), f64>>,
+    /// Calls whose caller already raised a sentiment alert.
+    alerted: Mutex<HashSet<CallRef>>,
+}
+
+impl std::fmt::Debug for NodeBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeBridge")
+            .field("audio", &self.audio)
+            .field("up", &self.up.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the credentials and starts the client, the feeder and the result handler.
+///
+/// # Errors
+///
+/// [`BridgeError::Credentials`] when the certificates or keys cannot be loaded.
+pub(crate) fn start(
+    cfg: &config::BridgeConfig,
+    node_name: &str,
+    store: Store,
+    events: EventBus,
+) -> Result<Arc<NodeBridge>, BridgeError> {
+    let dir = &cfg.certs;
+    let fail = |message: String| BridgeError::Credentials {
+        dir: dir.display().to_string(),
+        message,
+    };
+    let tls = ClientTls::from_files(
+        &dir.join("ca.pem"),
+        &dir.join("node.pem"),
+        &dir.join("node.key"),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let key = sync_bridge::pki::load_pseudonym_key(&dir.join("pseudonym.key"))
+        .map_err(|e| fail(e.to_string()))?;
+    let node = NodeId::new(node_name)
+        .ok_or_else(|| fail(format!("node name {node_name:?} is not an identifier")))?;
+    let setup = ClientSetup {
+        addr: cfg.cloud,
+        server_name: cfg.server_name.clone(),
+        tls,
+        node,
+        link: LinkConfig::default(),
+    };
+    let (items_tx, items_rx) = mpsc::channel(AUDIO_QUEUE);
+    let (events_tx, events_rx) = mpsc::channel(1024);
+    let bridge = Arc::new(NodeBridge {
+        classifier: Classifier::new(&key),
+        audio: cfg.audio,
+        alert_below: cfg.alert_below,
+        up: AtomicBool::new(false),
+        wake: Notify::new(),
+        live: items_tx.clone(),
+        calls: Mutex::default(),
+        trend: Mutex::default(),
+        alerted: Mutex::default(),
+    });
+    let handed = Arc::new(Mutex::new(HashSet::new()));
+    tokio::spawn(run_client(
+        setup,
+        Outbox::new(OutboxConfig::default()),
+        items_rx,
+        events_tx,
+    ));
+    tokio::spawn(feed(
+        Arc::clone(&bridge),
+        store.clone(),
+        items_tx,
+        Arc::clone(&handed),
+    ));
+    tokio::spawn(handle_events(
+        Arc::clone(&bridge),
+        store,
+        events,
+        events_rx,
+        handed,
+    ));
+    tracing::info!(cloud = %cfg.cloud, audio = cfg.audio, "bridge to the cloud started");
+    Ok(bridge)
+}
+
+impl NodeBridge {
+    /// The outbox item for `cdr`: its classified record, delivered before history.
+    pub(crate) fn classify_cdr(&self, cdr: &Cdr) -> Option<Item> {
+        let quality = |q: &Option<PartyQuality>| {
+            q.map(|q| Quality {
+                mos: q.mos,
+                loss_pct: q.loss_pct,
+                jitter_ms: q.jitter_ms,
+                rtt_ms: q.rtt_ms,
+            })
+        };
+        let facts = CdrFacts {
+            cdr_id: &cdr.id,
+            sip_call_id: &cdr.call_id,
+            caller: &cdr.caller,
+            callee: &cdr.callee,
+            started_at_ms: cdr.started_at,
+            answered_at_ms: cdr.answered_at,
+            ended_at_ms: cdr.ended_at,
+            disposition: disposition(cdr.disposition),
+            hangup_cause: &cdr.hangup_cause,
+            sip_status: cdr.sip_status,
+            caller_quality: quality(&cdr.caller_quality),
+            callee_quality: quality(&cdr.callee_quality),
+            ivr_path: cdr.routing.ivr_path.as_deref(),
+            ivr_outcome: cdr.routing.ivr_outcome.as_deref(),
+            queue: cdr.routing.queue.as_deref(),
+            queue_wait_ms: cdr.routing.queue_wait_ms,
+            agent: cdr.routing.agent.as_deref(),
+        };
+        let record = self.classifier.call_record(&facts);
+        match Item::classified(&record, Priority::ResultBearing) {
+            Ok(item) => Some(item),
+            Err(error) => {
+                tracing::warn!(%error, "call record not classified for the bridge");
+                None
+            }
+        }
+    }
+
+    /// New rows are in the outbox table.
+    pub(crate) fn committed(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Whether answered calls stream their audio.
+    pub(crate) fn streams_audio(&self) -> bool {
+        self.audio
+    }
+
+    /// Starts a call's audio stream; returns the reference its chunks carry.
+    pub(crate) fn open_call(&self, cdr_id: &str, call_id: &str) -> CallRef {
+        let call = self.classifier.call_ref(cdr_id);
+        lock(&self.calls).insert(call, call_id.to_owned());
+        call
+    }
+
+    /// The call ended: no more chunks, and results that arrive late are dropped.
+    pub(crate) fn close_call(&self, call: CallRef) {
+        lock(&self.calls).remove(&call);
+        lock(&self.trend).retain(|(c, _), _| *c != call);
+        lock(&self.alerted).remove(&call);
+    }
+
+    /// One chunk of a party's audio. Dropped while the link is down or behind.
+    pub(crate) fn audio_chunk(&self, call: CallRef, caller: bool, seq: u64, pcm: &[i16]) {
+        if !self.up.load(Ordering::Relaxed) || pcm.is_empty() {
+            return;
+        }
+        let speaker = if caller {
+            Speaker::Caller
+        } else {
+            Speaker::Agent
+        };
+        let samples = sync_bridge::classify::Samples::Pcm16(pcm.to_vec());
+        let Ok(chunk) = sync_bridge::classify::AudioChunk::new(call, speaker, seq, samples) else {
+            return;
+        };
+        if let Ok(item) = Item::classified(&chunk, Priority::LiveAudio) {
+            let _ = self.live.try_send(item);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Plain maps: a panic elsewhere cannot leave them half-updated.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn disposition(d: Disposition) -> BridgeDisposition {
+    match d {
+        Disposition::Answered => BridgeDisposition::Answered,
+        Disposition::Busy => BridgeDisposition::Busy,
+        Disposition::NoAnswer => BridgeDisposition::NoAnswer,
+        Disposition::Cancelled => BridgeDisposition::Cancelled,
+        Disposition::Unavailable => BridgeDisposition::Unavailable,
+        Disposition::NotFound => BridgeDisposition::NotFound,
+        _ => BridgeDisposition::Failed,
+    }
+}
+
+/// Hands pending outbox rows to the client, oldest first within each priority,
+/// keeping at most [`MAX_HANDED`] unacknowledged.
+async fn feed(
+    bridge: Arc<NodeBridge>,
+    store: Store,
+    items: mpsc::Sender<Item>,
+    handed: Arc<Mutex<HashSet<ItemKey>>>,
+) {
+    loop {
+        let room = MAX_HANDED.saturating_sub(lock(&handed).len());
+        if room > 0 {
+            let limit = FEED_BATCH.min(u32::try_from(room).unwrap_or(FEED_BATCH));
+            match outbox_store::load_pending(store.pool(), limit).await {
+                Ok(rows) => {
+                    for item in rows {
+                        if !lock(&handed).insert(item.key()) {
+                            continue;
+                        }
+                        if items.send(item).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "bridge outbox not read"),
+            }
+        }
+        let _ = tokio::time::timeout(FEED_POLL, bridge.wake.notified()).await;
+    }
+}
+
+/// Acts on what the client reports: acknowledged rows are deleted, results are
+/// published.
+async fn handle_events(
+    bridge: Arc<NodeBridge>,
+    store: Store,
+    events: EventBus,
+    mut rx: mpsc::Receiver<ClientEvent>,
+    handed: Arc<Mutex<HashSet<ItemKey>>>,
+) {
+    while let Some(event) = rx.recv().await {
+        match event {
+            ClientEvent::Connected { peer, .. } => {
+                bridge.up.store(true, Ordering::Relaxed);
+                tracing::info!(cloud = ?peer, "bridge link up");
+            }
+            ClientEvent::Disconnected(error) => {
+                if bridge.up.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(%error, "bridge link down");
+                }
+            }
+            ClientEvent::Acked(keys) => {
+                if let Err(error) = outbox_store::remove(store.pool(), &keys).await {
+                    tracing::warn!(%error, "acknowledged outbox rows not removed");
+                }
+                let mut handed = lock(&handed);
+                for key in &keys {
+                    handed.remove(key);
+                }
+                drop(handed);
+                bridge.wake.notify_one();
+            }
+            ClientEvent::Result(result) => bridge.publish_result(&events, result.body),
+            _ => {}
+        }
+    }
+}
+
+impl NodeBridge {
+    /// Publishes a transcript or sentiment for the live call it belongs to, and an
+    /// alert when the caller's sentiment falls below the threshold.
+    fn publish_result(&self, events: &EventBus, body: ResultBody) {
+        let (call, speaker) = match &body {
+            ResultBody::Transcript(t) => (t.call(), t.speaker()),
+            ResultBody::Sentiment(s) => (s.call(), s.speaker()),
+            _ => return,
+        };
+        let Some(call_id) = lock(&self.calls).get(&call).cloned() else {
+            return;
+        };
+        let party = if speaker == Speaker::Caller {
+            "caller"
+        } else {
+            "agent"
+        };
+        let data = match &body {
+            ResultBody::Transcript(t) => serde_json::json!({
+                "party": party, "transcript": t.text(), "confidence": t.confidence(),
+            }),
+            ResultBody::Sentiment(s) => {
+                let score = f64::from(s.score());
+                let trend = self.update_trend(call, speaker == Speaker::Caller, score);
+                let caller = speaker == Speaker::Caller;
+                if caller && trend < self.alert_below && lock(&self.alerted).insert(call) {
+                    let alert = serde_json::json!({
+                        "severity": "warning",
+                        "reason": format!("caller sentiment {trend:.2} below {:.2}", self.alert_below),
+                        "sentiment": trend,
+                    });
+                    events.publish(
+                        Event::new(EventKind::Alert, crate::api::unix_ms_now())
+                            .call(call_id.clone())
+                            .data(alert),
+                    );
+                }
+                serde_json::json!({ "party": party, "sentiment": score, "trend": trend })
+            }
+            _ => return,
+        };
+        events.publish(
+            Event::new(EventKind::CallAnalysis, crate::api::unix_ms_now())
+                .call(call_id)
+                .data(data),
+        );
+    }
+
+    /// The party's running sentiment: an exponentially weighted mean of its
+    /// utterances (the latest counts for a third).
+    fn update_trend(&self, call: CallRef, caller: bool, score: f64) -> f64 {
+        let mut trend = lock(&self.trend);
+        let value = trend
+            .entry((call, caller))
+            .and_modify(|t| *t = *t * 2.0 / 3.0 + score / 3.0)
+            .or_insert(score);
+        *value
+    }
+}
