@@ -59,6 +59,12 @@ enum Command {
     /// Manage the CTI API's users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Run the cloud side: the bridge server and live speech analytics.
+    Cloud {
+        /// The cloud's configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Certificates for the bridge between the node and the cloud.
     #[command(subcommand)]
     Certs(CertsCommand),
@@ -204,6 +210,7 @@ async fn main() -> ExitCode {
             config,
         }) => users_add(&config, name, &role, agent, queues).await,
         Command::Certs(CertsCommand::Init { dir, names }) => certs_init(&dir, &names),
+        Command::Cloud { config } => cloud(&config).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -226,6 +233,32 @@ fn report(e: &anyhow::Error) {
         }
         previous = text;
     }
+}
+
+async fn cloud(config: &Path) -> Result<()> {
+    use edge_cloud::service::{Analysis, CloudConfig};
+    use std::sync::Arc;
+    let cfg = CloudConfig::load(config)?;
+    init_logging("info")?;
+    let engine = speech_engine();
+    let sentiment = Arc::new(edge_cloud::sentiment::VaderModel::call_center());
+    let analysis = Arc::new(Analysis::new(engine, sentiment, cfg.workers));
+    edge_cloud::service::run(cfg, analysis)
+        .await
+        .context("the cloud stopped")
+}
+
+/// PocketSphinx with Debian's US English model, when the build has it.
+fn speech_engine() -> Option<std::sync::Arc<dyn edge_cloud::asr::SpeechEngine>> {
+    #[cfg(feature = "sphinx")]
+    {
+        use edge_cloud::asr::sphinx::{SphinxConfig, SphinxEngine};
+        match SphinxEngine::new(SphinxConfig::debian_en_us()) {
+            Ok(engine) => return Some(std::sync::Arc::new(engine)),
+            Err(error) => tracing::warn!(%error, "no speech engine: audio is not transcribed"),
+        }
+    }
+    None
 }
 
 fn certs_init(dir: &Path, names: &[String]) -> Result<()> {

@@ -290,5 +290,10 @@ fn migrator() -> Migrator {
             "webhooks",
             include_str!("../../migrations/0008_webhooks.sql"),
         ),
+        step(
+            9,
+            "bridge outbox",
+            include_str!("../../migrations/0009_bridge_outbox.sql"),
+        ),
     ])
 }

@@ -6,7 +6,7 @@
 //! Errors never carry the URL's path or query (they may hold a receiver's
 //! token), nor headers or body.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use config::{EndpointUrl, UrlScheme};
@@ -97,8 +97,10 @@ impl Client {
     /// A client trusting the operating system's certificates (without any,
     /// `https` deliveries fail with [`PostError::NoTls`]).
     pub(crate) fn new(timeout: Duration) -> Self {
+        // Read once per process: the store does not change while it runs.
+        static TLS: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
         Self {
-            tls: system_tls(),
+            tls: TLS.get_or_init(system_tls).clone(),
             timeout,
         }
     }

@@ -55,18 +55,33 @@ struct Fanout {
     skipped: u32,
 }
 
-/// Runs the fan-out until the bus closes.
-pub(super) async fn run(
+/// Starts the fan-out on the current runtime; it runs until the bus
+/// closes. Subscribes before returning, so no event published after this
+/// call is missed, even before the task first runs.
+pub(super) fn spawn(
     bus: EventBus,
     store: Store,
     wake: Arc<Notify>,
     progress: watch::Sender<i64>,
+) -> tokio::task::JoinHandle<()> {
+    let live = bus.subscribe();
+    let now = bus.last_seq();
+    tokio::spawn(run(bus, store, wake, progress, live, now))
+}
+
+/// The fan-out; `first` is where it starts when no cursor is stored.
+async fn run(
+    bus: EventBus,
+    store: Store,
+    wake: Arc<Notify>,
+    progress: watch::Sender<i64>,
+    mut live: tokio::sync::broadcast::Receiver<Arc<Published>>,
+    first: i64,
 ) {
-    let mut live = bus.subscribe();
     let cursor = loop {
         match outbox::cursor(&store).await {
             Ok(Some(seq)) => break seq,
-            Ok(None) => break bus.last_seq(),
+            Ok(None) => break first,
             Err(error) => store_failed(&error).await,
         }
     };

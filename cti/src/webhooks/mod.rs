@@ -192,12 +192,7 @@ impl Webhooks {
     pub fn start(store: Store, bus: EventBus, clock: Clock, settings: Settings) -> Self {
         let wake = Arc::new(Notify::new());
         let (progress_tx, progress) = watch::channel(i64::MIN);
-        let fanout = tokio::spawn(fanout::run(
-            bus,
-            store.clone(),
-            Arc::clone(&wake),
-            progress_tx,
-        ));
+        let fanout = fanout::spawn(bus, store.clone(), Arc::clone(&wake), progress_tx);
         let courier = courier::Courier::new(store, clock, settings);
         let courier = tokio::spawn(courier.run(wake));
         Self {

@@ -120,6 +120,10 @@ pub(crate) async fn enqueue(
 ) -> Result<u64, StoreError> {
     let kind = event.event.kind.as_str();
     let mut tx = store.pool().begin().await?;
+    // A write first: the transaction takes the write lock before it reads,
+    // so another writer committing in between cannot make it fail (SQLite
+    // refuses to upgrade a read made before that commit).
+    save_cursor(&mut tx, event.seq).await?;
     let subs = sqlx::query::<Db>("SELECT id, events FROM webhooks WHERE after_seq < $1")
         .bind(event.seq)
         .fetch_all(&mut *tx)
@@ -146,7 +150,6 @@ pub(crate) async fn enqueue(
         .await?
         .rows_affected();
     }
-    save_cursor(&mut tx, event.seq).await?;
     tx.commit().await?;
     Ok(added)
 }

@@ -77,7 +77,7 @@ fn feed(m: &mut Hmac<Sha256>, timestamp: &str, body: &[u8]) {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

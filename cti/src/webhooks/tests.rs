@@ -222,12 +222,12 @@ impl Harness {
     /// Starts the fan-out alone.
     fn fanout(&self) -> (JoinHandle<()>, watch::Receiver<i64>) {
         let (tx, rx) = watch::channel(i64::MIN);
-        let task = tokio::spawn(fanout::run(
+        let task = fanout::spawn(
             self.bus.clone(),
             self.store.clone(),
             Arc::new(Notify::new()),
             tx,
-        ));
+        );
         (task, rx)
     }
 
@@ -429,13 +429,7 @@ async fn a_subscription_gets_only_events_after_it_was_made() {
     assert_eq!(rows[0].event_id, event_id(after));
 }
 
-/// Unix ms that follow tokio's (paused) clock from `T0`.
-fn paused_clock() -> Clock {
-    let start = tokio::time::Instant::now();
-    Clock::from_fn(move || T0 + i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX))
-}
-
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn pending_rows_survive_a_restart_and_events_published_meanwhile_are_not_lost() {
     let h = Harness::new().await;
     let port = free_port();
@@ -447,65 +441,72 @@ async fn pending_rows_survive_a_restart_and_events_published_meanwhile_are_not_l
         &[EventKind::CallCreated, EventKind::CallEnded],
     )
     .await;
-    let settings = Settings {
-        timeout: Duration::from_secs(5),
-        seed: 1,
-        ..Settings::default()
-    };
-    let tasks = Webhooks::start(h.store.clone(), h.bus.clone(), paused_clock(), settings);
+    let (fanout, mut progress) = h.fanout();
     let mut sent = BTreeSet::new();
+    let mut last = 0;
     for call in ["r1", "r2", "r3"] {
-        sent.insert(event_id(
-            h.bus.publish(call_event(EventKind::CallCreated, call)),
-        ));
+        last = h.bus.publish(call_event(EventKind::CallCreated, call));
+        sent.insert(event_id(last));
     }
-    // Every row has a failed attempt on record; then the courier stops.
-    while h
-        .deliveries("wh_e")
-        .await
-        .iter()
-        .filter(|d| d.attempts >= 1)
-        .count()
-        < 3
-    {
-        tokio::task::yield_now().await;
-    }
-    drop(tasks);
+    fanned_out(&mut progress, last).await;
+    let mut courier = h.courier(RetryPolicy::default());
+    assert_eq!(courier.deliver_due().await.expect("store"), 3);
     assert!(
         receiver
             .drain()
             .iter()
             .all(|r| r.answered == 503 && r.signed())
     );
-    let rows = h.deliveries("wh_e").await;
-    assert_eq!(rows.len(), 3);
-    assert!(rows.iter().all(|d| d.state == DeliveryState::Pending));
 
-    // Published while nothing delivers: the fan-out finds it from its cursor.
+    // The node stops: both tasks go, the outbox stays.
+    fanout.abort();
+    let _ = fanout.await;
+    drop(courier);
     let late = event_id(h.bus.publish(call_event(EventKind::CallEnded, "r1")));
     sent.insert(late.clone());
+
+    // It starts again: the fan-out resumes at its cursor, the courier
+    // finds the pending rows.
     receiver.always(200);
-    let mut tasks = Webhooks::start(h.store.clone(), h.bus.clone(), paused_clock(), settings);
-    tasks.fanned_out(h.bus.last_seq()).await;
-    let mut delivered = BTreeSet::new();
-    while delivered != sent {
-        let r = receiver.next().await;
-        assert!(r.signed());
-        if r.answered == 200 {
-            delivered.insert(r.header("switchyard-event-id").to_owned());
-        }
-    }
-    // The receiver answers before the courier records: wait for the rows.
-    let rows = loop {
-        let rows = h.deliveries("wh_e").await;
-        if rows.iter().all(|d| d.state == DeliveryState::Delivered) {
-            break rows;
-        }
-        tokio::task::yield_now().await;
-    };
+    let (_fanout, mut progress) = h.fanout();
+    fanned_out(&mut progress, h.bus.last_seq()).await;
+    let mut courier = h.courier(RetryPolicy::default());
+    h.advance(Duration::from_secs(10));
+    assert_eq!(courier.deliver_due().await.expect("store"), 4);
+    let got = receiver.drain();
+    assert!(got.iter().all(|r| r.answered == 200 && r.signed()));
+    let ids: BTreeSet<String> = got
+        .iter()
+        .map(|r| r.header("switchyard-event-id").to_owned())
+        .collect();
+    assert_eq!((ids, got.len()), (sent, 4));
+    let rows = h.deliveries("wh_e").await;
     assert_eq!(rows.len(), 4, "no event fanned out twice");
-    for d in rows.iter().filter(|d| d.event_id != late) {
-        assert!(d.attempts >= 2, "retried after the restart: {d:?}");
+    for d in &rows {
+        let attempts = if d.event_id == late { 1 } else { 2 };
+        assert_eq!(
+            (d.state, d.attempts),
+            (DeliveryState::Delivered, attempts),
+            "{d:?}"
+        );
     }
-    drop(tasks);
+}
+
+#[tokio::test]
+async fn the_running_tasks_deliver_as_soon_as_an_event_is_published() {
+    let h = Harness::new().await;
+    let port = free_port();
+    let mut receiver = Receiver::on(port, &[]).await;
+    h.subscribe("wh_f", port, &[EventKind::CallAnswered]).await;
+    let settings = Settings {
+        seed: 3,
+        ..Settings::default()
+    };
+    let mut tasks = Webhooks::start(h.store.clone(), h.bus.clone(), h.clock(), settings);
+    let seq = h.bus.publish(call_event(EventKind::CallAnswered, "c9"));
+    tasks.fanned_out(seq).await;
+    let r = receiver.next().await;
+    assert!(r.signed());
+    assert_eq!(r.header("switchyard-event-id"), event_id(seq));
+    assert_eq!(r.json()["type"], "call.answered");
 }

@@ -156,8 +156,11 @@ mod tests {
     #[test]
     fn rewrites_phrases_word_aligned() {
         let cases = [
-            ("You charged me twice!", "charged_twice!"),
-            ("i was charged twice on my card", "i was charged_twice on my card"),
+            ("You charged me twice!", "you charged_twice!"),
+            (
+                "i was charged twice on my card",
+                "i was charged_twice on my card",
+            ),
             ("waiting for hours, on hold", "waiting for_hours, on_hold"),
             ("it is working again", "it is working_again"),
             // Not word-aligned: left alone.

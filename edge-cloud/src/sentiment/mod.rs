@@ -17,7 +17,7 @@ pub mod lexicon;
 mod trend;
 mod vader;
 
-pub use trend::{Trend, TrendConfig};
+pub use trend::{Direction, Trend, TrendConfig};
 pub use vader::VaderModel;
 
 /// Scores one utterance.

@@ -41,15 +41,7 @@ pub(crate) async fn create(
         )
     })?;
     let events = event_names(&body.events)?;
-    let (secret, generated) = match body.secret {
-        Some(s) if webhooks::acceptable_secret(&s) => (s, false),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid secret: 16 to 128 printable ASCII characters, no spaces",
-            ));
-        }
-        None => (webhooks::generate_secret(), true),
-    };
+    let (secret, generated) = chosen_secret(body.secret)?;
     let store = &shared.state.store;
     if outbox::list(store).await?.len() >= MAX_WEBHOOKS {
         return Err(ApiError::conflict(format!(
@@ -80,6 +72,18 @@ pub(crate) async fn create(
         "created_by": p.user, "secret": secret,
     });
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// The given secret when acceptable, or a generated one; whether it was
+/// generated.
+fn chosen_secret(given: Option<String>) -> Result<(String, bool), ApiError> {
+    match given {
+        Some(s) if webhooks::acceptable_secret(&s) => Ok((s, false)),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid secret: 16 to 128 printable ASCII characters, no spaces",
+        )),
+        None => Ok((webhooks::generate_secret(), true)),
+    }
 }
 
 /// The requested event names, checked and without repeats.

@@ -7,8 +7,10 @@ mod bodies;
 mod cdrs;
 mod event_stream;
 mod grpc;
+mod metrics;
 mod rbac;
 mod tokens;
+mod webhooks;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};

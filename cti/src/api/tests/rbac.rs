@@ -159,6 +159,26 @@ fn matrix() -> Vec<Row> {
             None,
             [200, 200, 200, 200],
         ),
+        (Method::GET, "/metrics", None, [200, 200, 200, 200]),
+        (Method::GET, "/api/v1/webhooks", None, [200, 403, 403, 403]),
+        (
+            Method::POST,
+            "/api/v1/webhooks",
+            Some(r#"{"url":"http://127.0.0.1:9/","events":["call.ended"]}"#),
+            [201, 403, 403, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/webhooks/wh_none",
+            None,
+            [404, 403, 403, 403],
+        ),
+        (
+            Method::GET,
+            "/api/v1/webhooks/wh_none/deliveries",
+            None,
+            [404, 403, 403, 403],
+        ),
     ]
 }
 
@@ -220,7 +240,7 @@ async fn every_token_route_without_a_token_is_401_with_a_challenge() {
     for (method, path) in crate::api::all_routes() {
         let uri = path.replace('{', "x").replace('}', "");
         let (status, body, headers) = h.call(method.clone(), &uri, None, None).await;
-        if matches!(path, "/api/v1/login" | "/api/v1/openapi.json") {
+        if matches!(path, "/api/v1/login" | "/api/v1/openapi.json" | "/metrics") {
             assert_ne!(
                 status,
                 StatusCode::UNAUTHORIZED,

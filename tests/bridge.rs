@@ -1,0 +1,303 @@
+//! The hybrid half end to end: a node with `[bridge]`, a `switchyard cloud` process,
+//! certificates from `switchyard certs init`, SIPp phones for the signalling and the
+//! test's own UDP socket as the caller's media, playing recorded speech.
+//!
+//! * An angry caller's speech streams from the node to the cloud, PocketSphinx
+//!   transcribes it, the sentiment comes back negative, the node publishes the
+//!   transcript (`call.analysis`) and raises a supervisor `alert`.
+//! * A cloud whose certificate comes from another CA is refused by the node: no
+//!   item crosses, and the node's outbox keeps its record until a trusted cloud
+//!   takes it.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::api::{first_admin, request};
+use common::sipp::{SHORT, Sipp, SippRun, register};
+use common::{Node, NodeSpec, Peer, read_events, wait_until};
+use media::codec::g711::pcmu_encode;
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+/// The utterance the caller says (8 kHz, generated with espeak-ng).
+const REFUND: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/edge-cloud/testdata/asr/refund.wav"
+);
+
+/// A free UDP port on loopback for the cloud (bound, read, released).
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free UDP port")
+        .port()
+}
+
+/// Runs `switchyard certs init DIR --name 127.0.0.1`.
+fn make_certs(dir: &Path) {
+    let status = Command::new(BIN)
+        .args(["certs", "init"])
+        .arg(dir)
+        .args(["--name", "127.0.0.1"])
+        .status()
+        .expect("run switchyard certs init");
+    assert!(status.success(), "certs init failed");
+}
+
+fn certs_in_node_dir(dir: &Path) {
+    make_certs(&dir.join("bridge"));
+}
+
+/// A node for SIPp phones whose `[bridge]` points at a cloud on `port`.
+fn bridged_node(port: u16) -> Node {
+    let extra = format!(
+        "[bridge]\ncloud = \"127.0.0.1:{port}\"\nserver_name = \"127.0.0.1\"\n\
+         certs = \"bridge\"\naudio = true\nalert_below = -0.2\n"
+    );
+    Node::start(&NodeSpec {
+        algorithms: &["MD5"],
+        trusted: &["127.0.0.1/32"],
+        extra,
+        setup: Some(certs_in_node_dir),
+        log: "info,cti::bridge=debug",
+        ..NodeSpec::default()
+    })
+}
+
+/// A `switchyard cloud` on `port` with the certificates in `certs`.
+fn start_cloud(dir: &Path, certs: &Path, port: u16) -> Peer {
+    let config = dir.join("cloud.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ncerts = {certs:?}\ndata_dir = {data:?}\nworkers = 2\n",
+            data = dir.join("cloud-data"),
+        ),
+    )
+    .expect("write the cloud's config");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["cloud", "--config"]).arg(&config);
+    Peer::spawn("cloud", &mut cmd, dir.join("cloud.log"))
+}
+
+/// The 16-bit samples of an 8 kHz mono WAV file.
+fn wav_samples(path: &str) -> Vec<i16> {
+    let bytes = std::fs::read(path).expect("read the speech file");
+    let data = bytes
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("a data chunk");
+    bytes[data + 8..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// Sends `speech` then two seconds of silence as 20 ms PCMU packets to `to`, in
+/// real time, again and again until `stop`.
+fn speak(socket: UdpSocket, to: SocketAddr, speech: Vec<i16>, stop: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let mut pcm = speech;
+        pcm.extend(std::iter::repeat_n(0, 16_000));
+        let mut next = std::time::Instant::now();
+        let mut n: u32 = 0;
+        while !stop.load(Ordering::Relaxed) {
+            for frame in pcm.chunks(160) {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let mut packet = vec![0x80, 0];
+                packet.extend_from_slice(&(n as u16).to_be_bytes());
+                packet.extend_from_slice(&(n * 160).to_be_bytes());
+                packet.extend_from_slice(&0x5eed_0001_u32.to_be_bytes());
+                pcmu_encode(frame, &mut packet);
+                let _ = socket.send_to(&packet, to);
+                n += 1;
+                next += Duration::from_millis(20);
+                if let Some(wait) = next.checked_duration_since(std::time::Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+    });
+}
+
+/// The port in the first line of a running SIPp's log that starts with `tag`.
+fn logged_port(run: &SippRun, tag: &str) -> u16 {
+    let log: PathBuf = run.dir.join(format!("{}.log", run.name));
+    wait_until(&format!("SIPp {} to log `{tag}`", run.name), SHORT, || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.lines()
+            .filter_map(|l| l.strip_prefix(tag))
+            .find_map(|rest| rest.split_whitespace().find_map(|w| w.parse().ok()))
+    })
+}
+
+#[test]
+fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let port = free_udp_port();
+    let node = bridged_node(port);
+    let mut cloud = start_cloud(node.dir(), &node.dir().join("bridge"), port);
+    let api = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+
+    let caller_media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
+    let agent_media = UdpSocket::bind("127.0.0.1:0").expect("bind the agent's media");
+    let agent_port = agent_media.local_addr().expect("bound").port().to_string();
+    let agent = Sipp::new(&node, "agent-1002", "uas-answer-media-at-key")
+        .args(&["-key", "rtp", &agent_port])
+        .calls(1)
+        .start()
+        .bound();
+    register(&node, "1002", agent.port);
+    let caller_port = caller_media.local_addr().expect("bound").port().to_string();
+    let caller = Sipp::new(&node, "caller", "uac-call-media-at-key")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .args(&["-key", "rtp", &caller_port])
+        .calls(1)
+        .start();
+    let node_a = logged_port(&caller, "answer");
+    let stop = Arc::new(AtomicBool::new(false));
+    speak(
+        caller_media,
+        SocketAddr::from(([127, 0, 0, 1], node_a)),
+        wav_samples(REFUND),
+        Arc::clone(&stop),
+    );
+
+    // The transcript and the alert come back while the call is live.
+    let (transcript, alert) = wait_until(
+        "a transcript and an alert from the cloud",
+        Duration::from_secs(60),
+        || {
+            let events = read_events(&node);
+            let transcript = events.iter().find(|(kind, _, data)| {
+                kind == "call.analysis" && data.contains("transcript") && data.contains("refund")
+            })?;
+            let alert = events.iter().find(|(kind, ..)| kind == "alert")?;
+            Some((transcript.2.clone(), alert.2.clone()))
+        },
+    );
+    assert!(transcript.contains("\"caller\""), "{transcript}");
+    assert!(alert.contains("sentiment"), "{alert}");
+    let sentiment: Vec<serde_json::Value> = read_events(&node)
+        .into_iter()
+        .filter(|(kind, _, data)| kind == "call.analysis" && data.contains("\"sentiment\""))
+        .filter_map(|(_, _, data)| serde_json::from_str(data.as_str()).ok())
+        .collect();
+    assert!(
+        sentiment
+            .iter()
+            .any(|s| s["sentiment"].as_f64().is_some_and(|v| v < 0.0)),
+        "a negative score: {sentiment:?}"
+    );
+    stop.store(true, Ordering::Relaxed);
+
+    let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("an answer");
+    let call_id = calls.json()[0]["call_id"]
+        .as_str()
+        .expect("the live call")
+        .to_owned();
+    let hangup = format!("/api/v1/calls/{call_id}/hangup");
+    let ended = request(api, "POST", &hangup, Some(&token), None).expect("an answer");
+    assert!(ended.status < 300, "{}", ended.body);
+    caller.finish(SHORT).assert_ok();
+    agent.finish(SHORT).assert_ok();
+
+    // The CDR crossed too (committed with its outbox row, acknowledged, removed),
+    // and the cloud's store holds the redacted words.
+    node.wait_cdrs(1, SHORT);
+    let outbox_empty = || node_outbox(&node).is_empty().then_some(());
+    wait_until(
+        "the node's outbox to drain",
+        Duration::from_secs(30),
+        outbox_empty,
+    );
+    let store = std::fs::read(node.dir().join("cloud-data/cloud.db")).unwrap_or_default();
+    let wal = std::fs::read(node.dir().join("cloud-data/cloud.db-wal")).unwrap_or_default();
+    let text = String::from_utf8_lossy(&[store, wal].concat()).into_owned();
+    assert!(
+        text.contains("refund"),
+        "the transcript is in the cloud's store"
+    );
+    assert!(
+        text.contains("answered"),
+        "the call record is in the cloud's store"
+    );
+    assert!(cloud.exited().is_none(), "the cloud stopped");
+}
+
+/// The node's outbox rows (key, payload).
+fn node_outbox(node: &Node) -> Vec<(String, Vec<u8>)> {
+    use sqlx::ConnectOptions as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(node.dir().join("switchyard.db"))
+        .read_only(true);
+    runtime
+        .block_on(async {
+            let mut conn = options.connect().await?;
+            sqlx::query_as("SELECT key, payload FROM bridge_outbox ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+        })
+        .expect("the node's outbox table reads")
+}
+
+#[test]
+fn a_cloud_with_a_certificate_from_another_ca_is_refused() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let port = free_udp_port();
+    let node = bridged_node(port);
+    // A cloud with its own CA: the node does not trust it.
+    let rogue = node.dir().join("rogue");
+    make_certs(&rogue);
+    let cloud = start_cloud(node.dir(), &rogue, port);
+    let done = Sipp::new(&node, "caller", "uac-call-unknown-404")
+        .target(&node)
+        .service("1009")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT);
+    done.assert_ok();
+    let queued = wait_until("the CDR in the outbox", SHORT, || {
+        let rows = node_outbox(&node);
+        (!rows.is_empty()).then_some(rows)
+    });
+    // Give the node time for several connection attempts, none of which may deliver.
+    wait_until("the cloud to log a refused handshake", SHORT, || {
+        let log = std::fs::read_to_string(node.dir().join("cloud.log")).ok()?;
+        log.contains("refused").then_some(())
+    });
+    assert_eq!(node_outbox(&node), queued, "nothing was acknowledged");
+    let store = node.dir().join("cloud-data/cloud.db");
+    let records = std::fs::read(&store).unwrap_or_default();
+    let key = &queued[0].0;
+    assert!(
+        !String::from_utf8_lossy(&records).contains(key.as_str()),
+        "the rogue cloud stored nothing"
+    );
+    drop(cloud);
+    // The trusted cloud then takes the record.
+    let _cloud = start_cloud(node.dir(), &node.dir().join("bridge"), port);
+    wait_until(
+        "a trusted cloud to take the record",
+        Duration::from_secs(30),
+        || node_outbox(&node).is_empty().then_some(()),
+    );
+}
