@@ -13,41 +13,21 @@ mod common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::api::{first_admin, request};
+use common::cloud::{free_udp_port, make_certs, node_outbox, start_cloud};
 use common::sipp::{SHORT, Sipp, SippRun, register};
-use common::{Node, NodeSpec, Peer, read_events, wait_until};
+use common::{Node, NodeSpec, read_events, wait_until};
 use media::codec::g711::pcmu_encode;
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 /// The utterance the caller says (8 kHz, generated with espeak-ng).
 const REFUND: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/edge-cloud/testdata/asr/refund.wav"
 );
-
-/// A free UDP port on loopback for the cloud (bound, read, released).
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("a free UDP port")
-        .port()
-}
-
-/// Runs `switchyard certs init DIR --name 127.0.0.1`.
-fn make_certs(dir: &Path) {
-    let status = Command::new(BIN)
-        .args(["certs", "init"])
-        .arg(dir)
-        .args(["--name", "127.0.0.1"])
-        .status()
-        .expect("run switchyard certs init");
-    assert!(status.success(), "certs init failed");
-}
 
 fn certs_in_node_dir(dir: &Path) {
     make_certs(&dir.join("bridge"));
@@ -67,22 +47,6 @@ fn bridged_node(port: u16) -> Node {
         log: "info,cti::bridge=debug",
         ..NodeSpec::default()
     })
-}
-
-/// A `switchyard cloud` on `port` with the certificates in `certs`.
-fn start_cloud(dir: &Path, certs: &Path, port: u16) -> Peer {
-    let config = dir.join("cloud.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ncerts = {certs:?}\ndata_dir = {data:?}\nworkers = 2\n",
-            data = dir.join("cloud-data"),
-        ),
-    )
-    .expect("write the cloud's config");
-    let mut cmd = Command::new(BIN);
-    cmd.args(["cloud", "--config"]).arg(&config);
-    Peer::spawn("cloud", &mut cmd, dir.join("cloud.log"))
 }
 
 /// The 16-bit samples of an 8 kHz mono WAV file.
@@ -235,26 +199,6 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
         "the call record is in the cloud's store"
     );
     assert!(cloud.exited().is_none(), "the cloud stopped");
-}
-
-/// The node's outbox rows (key, payload).
-fn node_outbox(node: &Node) -> Vec<(String, Vec<u8>)> {
-    use sqlx::ConnectOptions as _;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(node.dir().join("switchyard.db"))
-        .read_only(true);
-    runtime
-        .block_on(async {
-            let mut conn = options.connect().await?;
-            sqlx::query_as("SELECT key, payload FROM bridge_outbox ORDER BY id")
-                .fetch_all(&mut conn)
-                .await
-        })
-        .expect("the node's outbox table reads")
 }
 
 #[test]

@@ -811,3 +811,108 @@ skills = { en = 5 }
     assert_eq!(callback.disposition, "answered", "{callback:#?}");
     assert_eq!(callback.queue.as_deref(), Some("support"));
 }
+
+/// Marker values planted in the protected customer store: none may cross the bridge.
+const MARKERS: &[&str] = &[
+    "Quillon Marchbanks",
+    "4155550199",
+    "918273645",
+    "quillon.marker@example.org",
+    "ORD-MARKER-77",
+];
+
+fn contact_center_with_certs(dir: &Path) {
+    install_demo_ivr(dir);
+    common::cloud::make_certs(&dir.join("bridge"));
+}
+
+/// The journey of the first test, with `[bridge]` configured and the cloud down:
+/// a known customer (every identifying value a unique marker) is looked up by the
+/// IVR, queued and answered. Everything the node will send waits in its outbox;
+/// none of it holds a marker. Then the cloud starts, the outbox drains, and the
+/// cloud's store holds the call records and no marker either.
+#[test]
+fn no_customer_data_crosses_the_bridge() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let port = common::cloud::free_udp_port();
+    let extra = format!(
+        "{CONTACT_CENTER}\n[bridge]\ncloud = \"127.0.0.1:{port}\"\nserver_name = \"127.0.0.1\"\n\
+         certs = \"bridge\"\n"
+    );
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        extensions: 1001..=1008,
+        log: "info,cti::bridge=debug",
+        extra,
+        setup: Some(contact_center_with_certs),
+        ..NodeSpec::default()
+    });
+    let customers = node.dir().join("customers.csv");
+    std::fs::write(
+        &customers,
+        "account,name,phones,email,tier,language\n\
+         918273645,Quillon Marchbanks,4155550199,quillon.marker@example.org,gold,en\n",
+    )
+    .expect("write the customers file");
+    let orders = node.dir().join("orders.csv");
+    std::fs::write(
+        &orders,
+        "account,kind,reference,amount_minor,currency,status,created,updated\n\
+         918273645,order,ORD-MARKER-77,4599,USD,shipped,2026-11-01,2026-11-03\n",
+    )
+    .expect("write the orders file");
+    let config = node.dir().join("switchyard.toml");
+    for file in [&customers, &orders] {
+        let file = file.to_str().expect("UTF-8 path");
+        common::run_cli(&["customers", "import", file, "--config"], &config);
+    }
+    let agent = phone(&node, "1006", "uas-answer-then-hang-up", 1, 2000);
+    feature_code(&node, "1006", "*71");
+    Sipp::new(&node, "caller-marker", "uac-ivr-english-support")
+        .target(&node)
+        .service("500")
+        .caller("4155550199")
+        .calls(1)
+        .run(Duration::from_secs(60))
+        .assert_ok();
+    agent.finish(SHORT).assert_ok();
+    let cdrs = node.wait_cdrs(2, CDR_WAIT);
+    let call = cdrs
+        .iter()
+        .find(|c| c.callee == "500")
+        .unwrap_or_else(|| panic!("no CDR for the IVR call: {cdrs:#?}"));
+    assert_eq!(call.queue.as_deref(), Some("support"), "{call:#?}");
+    // The screen pop shows the customer on the node: the lookup really found them.
+    let popped = common::read_events(&node)
+        .into_iter()
+        .any(|(kind, _, data)| kind == "call.offered" && data.contains("Quillon Marchbanks"));
+    assert!(popped, "the IVR lookup found the planted customer");
+
+    // Before anything is sent: the outbox holds one item per CDR, marker-free.
+    let queued = common::cloud::node_outbox(&node);
+    assert_eq!(queued.len(), cdrs.len(), "one outbox row per call record");
+    for (key, payload) in &queued {
+        let bytes = String::from_utf8_lossy(payload);
+        for marker in MARKERS {
+            assert!(!bytes.contains(marker), "{marker} in item {key}");
+        }
+    }
+
+    let _cloud = common::cloud::start_cloud(node.dir(), &node.dir().join("bridge"), port);
+    common::wait_until("the outbox to drain", Duration::from_secs(30), || {
+        common::cloud::node_outbox(&node).is_empty().then_some(())
+    });
+    let mut stored = std::fs::read(node.dir().join("cloud-data/cloud.db")).unwrap_or_default();
+    stored.extend(std::fs::read(node.dir().join("cloud-data/cloud.db-wal")).unwrap_or_default());
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(
+        stored.contains("support"),
+        "the records reached the cloud's store"
+    );
+    for marker in MARKERS {
+        assert!(!stored.contains(marker), "{marker} in the cloud's store");
+    }
+}

@@ -422,6 +422,11 @@ async fn pool_grows_under_pressure_and_shrinks_when_calm() {
         Decision::Shrink(1)
     );
     assert_eq!(h.pool.stats().workers, 2);
+    // A new calm period starts at the next look and must last 30 s again.
+    assert_eq!(
+        h.pool.rescale(calm + Duration::from_secs(40)).unwrap(),
+        Decision::Hold
+    );
     assert_eq!(
         h.pool.rescale(calm + Duration::from_secs(70)).unwrap(),
         Decision::Shrink(1)

@@ -19,6 +19,7 @@
 pub(crate) mod api;
 pub(crate) mod baresip;
 mod cdrs;
+pub(crate) mod cloud;
 pub(crate) mod sipp;
 
 use std::collections::BTreeMap;

@@ -52,13 +52,18 @@ fn serve(shared: &Shared, mut recogniser: Box<dyn Recogniser>) {
             Take::Job(queued) => queued,
             Take::Retire | Take::Closed => return,
         };
-        let outcome = Stream::new(shared, &queued.job).run(queued.job, recogniser.as_mut());
-        shared.queue.job_finished();
-        match outcome {
-            Outcome::Done => shared.counters.completed.fetch_add(1, Ordering::AcqRel),
-            Outcome::Failed => shared.counters.failed.fetch_add(1, Ordering::AcqRel),
+        let last = Stream::new(shared, &queued.job).run(queued.job, recogniser.as_mut());
+        // Count before reporting, so whoever sees the report sees the count.
+        let failed = matches!(last, AnalyticsEvent::JobFailed { .. });
+        let counter = if failed {
+            &shared.counters.failed
+        } else {
+            &shared.counters.completed
         };
-        if matches!(outcome, Outcome::Failed) && recogniser.reset().is_err() {
+        counter.fetch_add(1, Ordering::AcqRel);
+        shared.queue.job_finished();
+        let _ = shared.results.blocking_send(last);
+        if failed && recogniser.reset().is_err() {
             // The decoder is wedged: replace it, or give up the worker.
             match start_recogniser(shared) {
                 Some(fresh) => recogniser = fresh,
@@ -66,12 +71,6 @@ fn serve(shared: &Shared, mut recogniser: Box<dyn Recogniser>) {
             }
         }
     }
-}
-
-#[derive(Clone, Copy)]
-enum Outcome {
-    Done,
-    Failed,
 }
 
 /// One job's analysis state.
@@ -101,12 +100,13 @@ impl<'a> Stream<'a> {
         }
     }
 
-    fn run(mut self, job: Job, recogniser: &mut dyn Recogniser) -> Outcome {
+    /// Runs the job; returns its closing event (`JobDone` or `JobFailed`), unsent.
+    fn run(mut self, job: Job, recogniser: &mut dyn Recogniser) -> AnalyticsEvent {
         let result = match job {
             Job::Recording { pcm, .. } => self.recording(&pcm, recogniser),
             Job::LiveAudio { chunks, .. } => self.live(chunks, recogniser),
         };
-        let event = match result {
+        match result {
             Ok(()) => AnalyticsEvent::JobDone {
                 call: self.call.clone(),
                 party: self.party,
@@ -122,13 +122,6 @@ impl<'a> Stream<'a> {
                     error: e.to_string(),
                 }
             }
-        };
-        let failed = matches!(event, AnalyticsEvent::JobFailed { .. });
-        let _ = self.shared.results.blocking_send(event);
-        if failed {
-            Outcome::Failed
-        } else {
-            Outcome::Done
         }
     }
 
