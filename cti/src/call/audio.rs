@@ -182,11 +182,13 @@ impl Call {
             return;
         };
         match rec.finish() {
-            Ok(row) => {
-                if let Err(error) = self.ctx.store.add_recording(&row).await {
-                    tracing::error!(call = self.id.0, %error, "recording not indexed");
-                }
-            }
+            Ok(row) => match self.ctx.store.add_recording(&row).await {
+                Ok(()) => self.publish_call_event(
+                    crate::api::EventKind::RecordingReady,
+                    serde_json::json!({ "cdr_id": self.cdr.id }),
+                ),
+                Err(error) => tracing::error!(call = self.id.0, %error, "recording not indexed"),
+            },
             Err(error) => tracing::warn!(call = self.id.0, %error, "recording not finished"),
         }
     }

@@ -83,14 +83,27 @@ impl Call {
         self.ctx.events.publish(self.event(kind).data(data));
     }
 
+    /// A call reached the node.
+    pub(super) fn publish_created(&self) {
+        let data = json!({ "caller": self.cdr.caller, "callee": self.cdr.callee });
+        self.publish_call_event(EventKind::CallCreated, data);
+    }
+
     /// The call is over (its CDR is committed).
     pub(super) fn publish_ended(&self) {
+        let quality = |q: &Option<crate::store::PartyQuality>| {
+            q.map(|q| json!({ "mos": q.mos, "loss_pct": q.loss_pct }))
+        };
         let data = json!({
             "caller": self.cdr.caller,
             "callee": self.cdr.callee,
             "disposition": self.cdr.disposition.as_str(),
             "cause": self.cdr.hangup_cause,
             "cdr_id": self.cdr.id,
+            "quality": {
+                "caller": quality(&self.cdr.caller_quality),
+                "callee": quality(&self.cdr.callee_quality),
+            },
         });
         self.ctx
             .events

@@ -240,6 +240,7 @@ impl Call {
     /// Routes the call: no contact → 480 (or 404 for an unknown extension);
     /// else one INVITE per contact, all ringing in parallel.
     async fn start(&mut self, bindings: Vec<Binding>) {
+        self.publish_created();
         self.ctx.send(Command::Route {
             call: self.id,
             call_id: self.a_call_id().to_owned(),

@@ -12,11 +12,16 @@
 //! of speech, when the best guess changed.
 //!
 //! The decoder is not thread-safe and its handle is not `Send`: a recogniser
-//! stays on the thread that created it. The library logs to a file named by
-//! `-logfn`; [`SphinxConfig`] sends it to the null device unless told otherwise.
+//! stays on the thread that created it; decoders on different threads run in
+//! parallel. The library's log destination is process-wide, and setting it
+//! again closes the previous file under any decoder still writing to it; so
+//! only the first decoder of the process passes `-logfn` (the null device
+//! unless [`SphinxConfig::log_file`] names a file), under a lock that also
+//! serialises decoder creation.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use pocketsphinx::{CmdLn, PsDecoder};
@@ -47,7 +52,8 @@ pub struct SphinxConfig {
     pub dictionary: PathBuf,
     /// Speech between two partial results.
     pub partial_every: Duration,
-    /// Where the library writes its log; `None` discards it.
+    /// Where the library writes its log; `None` discards it. Process-wide:
+    /// the first engine to create a decoder decides.
     pub log_file: Option<PathBuf>,
     /// Initial cepstral mean (13 comma-separated values) replacing the one in
     /// the model's `feat.params`; `None` keeps the model's.
@@ -80,16 +86,7 @@ impl SphinxConfig {
     }
 
     fn arguments(&self) -> Result<Vec<String>, AsrError> {
-        let text = |p: &Path| {
-            p.to_str()
-                .filter(|s| !s.contains('\0'))
-                .map(str::to_owned)
-                .ok_or_else(|| AsrError::EngineStart(format!("unusable path {}", p.display())))
-        };
-        let log = match &self.log_file {
-            Some(p) => text(p)?,
-            None => "/dev/null".to_owned(),
-        };
+        let text = path_text;
         let mut args = vec![
             "-hmm".into(),
             text(&self.acoustic_model)?,
@@ -97,8 +94,6 @@ impl SphinxConfig {
             text(&self.language_model)?,
             "-dict".into(),
             text(&self.dictionary)?,
-            "-logfn".into(),
-            log,
         ];
         if let Some(cmn) = &self.cmn_init {
             args.extend(self.feature_arguments(cmn)?);
@@ -133,12 +128,24 @@ impl SphinxConfig {
     }
 }
 
+/// A path as a decoder argument.
+fn path_text(p: &Path) -> Result<String, AsrError> {
+    p.to_str()
+        .filter(|s| !s.contains('\0'))
+        .map(str::to_owned)
+        .ok_or_else(|| AsrError::EngineStart(format!("unusable path {}", p.display())))
+}
+
 /// The PocketSphinx engine: a validated configuration that makes recognisers.
 #[derive(Debug, Clone)]
 pub struct SphinxEngine {
     config: SphinxConfig,
     arguments: Vec<String>,
+    log_file: String,
 }
+
+/// Whether a decoder of this process has set the library's log file.
+static LOG_FILE_SET: Mutex<bool> = Mutex::new(false);
 
 impl SphinxEngine {
     /// Checks that the configured model files exist.
@@ -153,7 +160,15 @@ impl SphinxEngine {
             }
         }
         let arguments = config.arguments()?;
-        Ok(Self { config, arguments })
+        let log_file = match &config.log_file {
+            Some(p) => path_text(p)?,
+            None => "/dev/null".to_owned(),
+        };
+        Ok(Self {
+            config,
+            arguments,
+            log_file,
+        })
     }
 
     /// The configuration this engine was made with.
@@ -163,13 +178,19 @@ impl SphinxEngine {
     }
 
     fn decoder(&self) -> Result<PsDecoder, AsrError> {
-        let args: Vec<&str> = self.arguments.iter().map(String::as_str).collect();
+        let mut log_file_set = LOG_FILE_SET.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut args: Vec<&str> = self.arguments.iter().map(String::as_str).collect();
+        if !*log_file_set {
+            args.extend(["-logfn", self.log_file.as_str()]);
+        }
         let cmdln = CmdLn::init(true, &args)
             .map_err(|_| AsrError::EngineStart("arguments rejected".into()))?;
         // `PsDecoder::init` asserts on a decoder the library could not build
         // (corrupt model); turn that into an error instead of a dead worker.
-        catch_unwind(AssertUnwindSafe(|| PsDecoder::init(cmdln)))
-            .map_err(|_| AsrError::EngineStart("decoder initialisation failed".into()))
+        let decoder = catch_unwind(AssertUnwindSafe(|| PsDecoder::init(cmdln)))
+            .map_err(|_| AsrError::EngineStart("decoder initialisation failed".into()))?;
+        *log_file_set = true;
+        Ok(decoder)
     }
 }
 

@@ -79,6 +79,34 @@ impl LiveNode for FakeLive {
         Box::pin(async move { known })
     }
 
+    fn control<'a>(
+        &'a self,
+        call_id: &'a str,
+        control: crate::api::CallControl,
+    ) -> BoxFuture<'a, Result<(), crate::api::ControlRefusal>> {
+        let _ = control;
+        let known = self.with(|s| s.calls.iter().any(|c| c.call_id == call_id));
+        Box::pin(async move {
+            known
+                .then_some(())
+                .ok_or(crate::api::ControlRefusal::NoCall)
+        })
+    }
+
+    fn monitor<'a>(
+        &'a self,
+        call_id: &'a str,
+        request: crate::api::MonitorRequest,
+    ) -> BoxFuture<'a, Result<(), crate::api::MonitorRefusal>> {
+        let _ = request;
+        let known = self.with(|s| s.calls.iter().any(|c| c.call_id == call_id));
+        Box::pin(async move {
+            known
+                .then_some(())
+                .ok_or(crate::api::MonitorRefusal::NoCall)
+        })
+    }
+
     fn agents(&self) -> BoxFuture<'_, Vec<AgentSummary>> {
         let agents = self.with(|s| s.agents.clone());
         Box::pin(async move { agents })

@@ -137,6 +137,36 @@ fn matrix() -> Vec<Row> {
             Some(r#"{"action":"resume"}"#),
             [204, 403, 403, 403],
         ),
+        (
+            Method::POST,
+            "/api/v1/calls/c-sales/hold",
+            None,
+            [204, 204, 204, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls/c-support/resume",
+            None,
+            [204, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls/c-sales/transfer",
+            Some(r#"{"to":"1004"}"#),
+            [204, 204, 204, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls/c-sales/monitor",
+            Some(r#"{"mode":"listen","extension":"1009"}"#),
+            [202, 202, 403, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/calls/c-support/monitor",
+            None,
+            [204, 403, 403, 403],
+        ),
         (Method::GET, "/api/v1/agents", None, [200, 200, 200, 403]),
         (
             Method::POST,
