@@ -1,46 +1,157 @@
-use edge_cloud::asr::{sphinx::*, *};
-fn main() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/asr");
-    let manifest = std::fs::read_to_string(dir.join("manifest.tsv")).unwrap();
-    let engine = SphinxEngine::new(SphinxConfig::debian_en_us()).unwrap();
-    let t = std::time::Instant::now();
-    let mut rec = engine.recogniser().unwrap();
-    eprintln!("init {:?}", t.elapsed());
-    let mut total = wer::WordErrors::default();
-    let mut audio = 0usize;
-    let t = std::time::Instant::now();
-    for line in manifest.lines().filter(|l| !l.starts_with('#')) {
-        let (file, text) = line.split_once('\t').unwrap();
-        let pcm = wav::parse_pcm16(&std::fs::read(dir.join(file)).unwrap()).unwrap();
-        audio += pcm.samples.len();
-        rec.reset().unwrap();
-        let mut ev = Vec::new();
-        for c in pcm.samples.chunks(160) {
-            rec.feed(c, &mut ev).unwrap();
+//! Throughput of the analytics pool with 1, 2 and 4 PocketSphinx workers on
+//! the committed phone-audio test set (each file submitted several times as a
+//! finished recording).
+//!
+//! ```text
+//! cargo run --release -p switchyard-edge-cloud --example asr_scaling [repeats]
+//! ```
+//!
+//! Prints, per worker count: wall time, audio transcribed per second of wall
+//! time (× real time), the mean real-time factor of a job (worker time over
+//! audio time, contention included), and the word error rate of the run.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use edge_cloud::asr::sphinx::{SphinxConfig, SphinxEngine};
+use edge_cloud::asr::wav;
+use edge_cloud::asr::wer::{WordErrors, word_errors};
+use edge_cloud::pool::policy::PolicyConfig;
+use edge_cloud::pool::{AnalyticsEvent, CallId, Job, Party, Pool, PoolConfig};
+use edge_cloud::sentiment::VaderModel;
+
+/// Errors as boxed trait objects: this is a measuring tool, not library code.
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+struct Sample {
+    reference: String,
+    pcm: Vec<i16>,
+}
+
+fn load_set() -> Result<Vec<Sample>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/asr");
+    let manifest = std::fs::read_to_string(dir.join("manifest.tsv"))?;
+    let mut set = Vec::new();
+    for line in manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (file, reference) = line.split_once('\t').ok_or("manifest line without a tab")?;
+        let pcm = wav::parse_pcm16(&std::fs::read(dir.join(file))?)?;
+        set.push(Sample {
+            name: file.into(),
+            reference: reference.into(),
+            pcm: pcm.samples,
+        });
+    }
+    Ok(set)
+}
+
+struct Run {
+    wall: Duration,
+    audio: Duration,
+    processing: Duration,
+    errors: WordErrors,
+}
+
+async fn run(workers: usize, set: &[Sample], repeats: usize) -> Result<Run> {
+    let engine = Arc::new(SphinxEngine::new(SphinxConfig::debian_en_us())?);
+    let config = PoolConfig {
+        policy: PolicyConfig {
+            min_workers: workers,
+            max_workers: workers,
+            ..PolicyConfig::default()
+        },
+        queue_capacity: set.len() * repeats + workers,
+        ..PoolConfig::default()
+    };
+    let (pool, mut results) = Pool::start(config, engine, Arc::new(VaderModel::call_center()))?;
+    // Warm-up: one short job per worker, so decoder loading is not timed.
+    for _ in 0..workers {
+        let pcm = set[0].pcm.clone();
+        pool.submit(Job::Recording {
+            call: CallId::new("warm-up"),
+            party: Party::Caller,
+            pcm,
+        })
+        .await?;
+    }
+    let mut warm = 0;
+    while warm < workers {
+        if let Some(AnalyticsEvent::JobDone { .. }) = results.recv().await {
+            warm += 1;
         }
-        rec.end_utterance(&mut ev).unwrap();
-        let hyp: Vec<String> = ev
-            .iter()
-            .filter_map(|e| match e {
-                AsrEvent::Final(h) => Some(h.text.clone()),
-                _ => None,
+    }
+    let started = Instant::now();
+    for r in 0..repeats {
+        for (i, s) in set.iter().enumerate() {
+            let call = CallId::new(format!("{r}/{i}"));
+            pool.submit(Job::Recording {
+                call,
+                party: Party::Caller,
+                pcm: s.pcm.clone(),
             })
-            .collect();
-        let hyp = hyp.join(" ");
-        let e = wer::word_errors(text, &hyp);
-        total += e;
+            .await?;
+        }
+    }
+    let mut hyps = vec![String::new(); set.len() * repeats];
+    let (mut done, mut audio, mut processing) = (0, Duration::ZERO, Duration::ZERO);
+    while done < set.len() * repeats {
+        match results.recv().await.ok_or("pool stopped")? {
+            AnalyticsEvent::Final(f) => {
+                let (r, i) = f.call.as_str().split_once('/').ok_or("call id")?;
+                let slot = r.parse::<usize>()? * set.len() + i.parse::<usize>()?;
+                hyps[slot].push_str(&f.text);
+                hyps[slot].push(' ');
+            }
+            AnalyticsEvent::JobDone {
+                audio: a,
+                processing: p,
+                ..
+            } => {
+                done += 1;
+                audio += a;
+                processing += p;
+            }
+            AnalyticsEvent::JobFailed { error, .. } => return Err(error.into()),
+            _ => {}
+        }
+    }
+    let wall = started.elapsed();
+    pool.shutdown().await;
+    let mut errors = WordErrors::default();
+    for (slot, hyp) in hyps.iter().enumerate() {
+        errors += word_errors(&set[slot % set.len()].reference, hyp);
+    }
+    Ok(Run {
+        wall,
+        audio,
+        processing,
+        errors,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let repeats = std::env::args().nth(1).map_or(Ok(3), |a| a.parse())?;
+    let set = load_set()?;
+    println!(
+        "{} files x {repeats}, {} cores available",
+        set.len(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!("workers | wall s | audio s | x real time | job RTF | WER");
+    for workers in [1, 2, 4] {
+        let r = run(workers, &set, repeats).await?;
         println!(
-            "{:.2} | {text} | {hyp} | partials {}",
-            e.rate(),
-            ev.iter()
-                .filter(|e| matches!(e, AsrEvent::Partial(_)))
-                .count()
+            "{workers:>7} | {:>6.1} | {:>7.1} | {:>11.2} | {:>7.3} | {:.3}",
+            r.wall.as_secs_f64(),
+            r.audio.as_secs_f64(),
+            r.audio.as_secs_f64() / r.wall.as_secs_f64(),
+            r.processing.as_secs_f64() / r.audio.as_secs_f64(),
+            r.errors.rate()
         );
     }
-    let secs = audio as f64 / 8000.0;
-    println!(
-        "WER {:.3} audio {secs:.1}s  rtf {:.3}",
-        total.rate(),
-        t.elapsed().as_secs_f64() / secs
-    );
+    Ok(())
 }

@@ -160,9 +160,10 @@ fn word_error_rate_and_keywords_on_phone_audio() {
         ("refund.wav", "refund"),
         ("broken.wav", "broken"),
         ("friendly.wav", "helpful"),
-        ("internet.wav", "working"),
+        ("thanks.wav", "helpful"),
+        ("third-time.wav", "problem"),
+        ("order-status.wav", "order"),
         ("working-now.wav", "working"),
-        ("cancel.wav", "like"),
     ] {
         assert!(heard(file, word), "{word:?} not recognised in {file}");
     }
@@ -170,7 +171,7 @@ fn word_error_rate_and_keywords_on_phone_audio() {
 
 #[test]
 fn silence_and_wrong_rates_fail_the_bound() {
-    let subset = || test_set().into_iter().take(6).collect::<Vec<_>>();
+    let subset = || test_set().into_iter().take(4).collect::<Vec<_>>();
     // 16 kHz audio handed over as 8 kHz (a wideband leg not transcoded): slow and low.
     let (slow, ..) = transcribe_set(subset(), |pcm| {
         let mut out = Vec::new();

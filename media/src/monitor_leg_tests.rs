@@ -346,10 +346,14 @@ fn strangers_and_unsignalled_supervisors_are_refused() {
     leg.set_remote(supervisor_addr());
     let natted = addr("198.51.100.9:30000");
     leg.hear_supervisor(t0, Channel::Rtp, natted, &packet);
-    leg.hear_supervisor(t0, Channel::Rtp, supervisor_addr(), &packet);
+    assert_eq!(leg.stats().latched, Some(natted), "latched to the real source");
+    let stranger = addr("198.51.100.9:30002");
+    leg.hear_supervisor(t0, Channel::Rtp, stranger, &packet);
     let stats = leg.stats();
     assert_eq!((stats.received, stats.refused), (1, 2));
-    assert_eq!(stats.latched, Some(natted), "latched to the real source");
+    // The signalled address itself takes the latch (the latch's rule 3).
+    leg.hear_supervisor(t0, Channel::Rtp, supervisor_addr(), &packet);
+    assert_eq!(leg.stats().latched, Some(supervisor_addr()));
 }
 
 #[test]
