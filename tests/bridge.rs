@@ -245,3 +245,79 @@ fn a_cloud_with_a_certificate_from_another_ca_is_refused() {
         || node_outbox(&node).is_empty().then_some(()),
     );
 }
+
+/// A burst of calls (each a 404, each a CDR) at `rate` per second.
+fn burst(node: &Node, name: &str, calls: u32, rate: u32) -> SippRun {
+    Sipp::new(node, name, "uac-call-unknown-404")
+        .target(node)
+        .service("1009")
+        .caller("1001")
+        .calls(calls)
+        .args(&["-r", &rate.to_string(), "-l", "20"])
+        .start()
+}
+
+/// The cloud goes away during a burst of calls and comes back: every record
+/// arrives once. Then the node is killed with SIGKILL while records wait in its
+/// outbox, and started again: nothing it had committed is lost.
+#[test]
+fn records_survive_a_cloud_outage_and_a_node_crash_exactly_once() {
+    use common::cloud::cloud_counts;
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let port = free_udp_port();
+    let node = bridged_node(port);
+    let certs = node.dir().join("bridge");
+    let cloud = start_cloud(node.dir(), &certs, port);
+    let first = burst(&node, "burst-1", 200, 25);
+    wait_until("records to reach the cloud", SHORT, || {
+        (cloud_counts(node.dir()).0 >= 20).then_some(())
+    });
+    drop(cloud);
+    wait_until("records to wait in the outbox", SHORT, || {
+        (node_outbox(&node).len() >= 30).then_some(())
+    });
+    let cloud = start_cloud(node.dir(), &certs, port);
+    first.finish(Duration::from_secs(60)).assert_ok();
+    let cdrs = node.wait_cdrs(200, SHORT).len();
+    wait_until("the outbox to drain", Duration::from_secs(30), || {
+        node_outbox(&node).is_empty().then_some(())
+    });
+    assert_eq!(
+        cloud_counts(node.dir()),
+        (200, 200),
+        "{cdrs} CDRs, each once"
+    );
+
+    // The node dies with records in its outbox and the cloud away.
+    drop(cloud);
+    let second = burst(&node, "burst-2", 100, 25);
+    wait_until("records to wait in the outbox", SHORT, || {
+        (node_outbox(&node).len() >= 40).then_some(())
+    });
+    let restarted = common::restart::Restarted::kill_and_start(&node);
+    let _ = second.finish(Duration::from_secs(60)); // calls during the crash fail
+    node.wait_cdrs(240, SHORT);
+    let _cloud = start_cloud(node.dir(), &certs, port);
+    let settled = || {
+        let cdrs = node.wait_cdrs(0, SHORT).len() as i64;
+        let drained = node_outbox(&node).is_empty();
+        (drained, cdrs, cloud_counts(node.dir()))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (drained, cdrs, counts) = loop {
+        let now = settled();
+        if (now.0 && now.2 == (now.1, now.1)) || std::time::Instant::now() > deadline {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(drained, "the outbox drained");
+    assert_eq!(
+        counts,
+        (cdrs, cdrs),
+        "every committed CDR reached the cloud once\n{}",
+        restarted.log_tail(30)
+    );
+}

@@ -511,121 +511,6 @@ fn after_a_call_the_agent_gets_no_new_call_until_wrap_up_has_passed() {
     );
 }
 
-/// A node process started again on the directory, configuration and ports of a
-/// [`Node`] whose own process was stopped; stopped when dropped.
-struct Restarted {
-    child: std::process::Child,
-    log: std::path::PathBuf,
-}
-
-impl Restarted {
-    /// Kills `node`'s process (the test's child running `switchyard node --config
-    /// DIR/switchyard.toml`), starts a new one on the same configuration and
-    /// waits until it answers OPTIONS.
-    fn kill_and_start(node: &Node) -> Restarted {
-        let config = node.dir().join("switchyard.toml");
-        let pid = node_pid(&config);
-        let killed = std::process::Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(killed.success(), "kill the node process {pid}");
-        common::wait_until("the node process to die", Duration::from_secs(10), || {
-            process_state(pid)
-                .is_none_or(|s| s == 'Z' || s == 'X')
-                .then_some(())
-        });
-        let log = node.dir().join("node-restarted.log");
-        let out = std::fs::File::create(&log).expect("create the restarted node's log");
-        let err = out.try_clone().expect("clone a log file handle");
-        let child = std::process::Command::new(common::SWITCHYARD)
-            .arg("node")
-            .arg("--config")
-            .arg(&config)
-            .stdin(std::process::Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("start the node again");
-        let mut restarted = Restarted { child, log };
-        restarted.ready(node.sip_addr());
-        restarted
-    }
-
-    fn ready(&mut self, target: std::net::SocketAddr) {
-        let probe = common::SipProbe::new("127.0.0.1");
-        common::wait_until(
-            "the restarted node to answer OPTIONS",
-            Duration::from_secs(30),
-            || {
-                if let Ok(Some(status)) = self.child.try_wait() {
-                    panic!(
-                        "the restarted node exited with {status}:\n{}",
-                        self.log_tail(40)
-                    );
-                }
-                probe
-                    .options(target, Duration::from_millis(250))
-                    .filter(|r| r.status == 200)
-            },
-        );
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        common::tail(&self.log, lines)
-    }
-}
-
-impl Drop for Restarted {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "---- restarted node log (last 60 lines) ----\n{}\n----",
-                self.log_tail(60)
-            );
-        }
-    }
-}
-
-/// The pid of this test process's child running the node of `config`.
-fn node_pid(config: &Path) -> u32 {
-    let me = std::process::id();
-    let config = config
-        .to_str()
-        .expect("temporary directory paths are UTF-8");
-    let pids = std::fs::read_dir("/proc")
-        .expect("read /proc")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok());
-    for pid in pids {
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let runs_node = args.iter().any(|a| *a == b"node") && args.contains(&config.as_bytes());
-        if runs_node && parent_pid(pid) == Some(me) {
-            return pid;
-        }
-    }
-    panic!("no child process runs `switchyard node --config {config}`");
-}
-
-/// Fields of `/proc/PID/stat` after the command name: state, then parent pid.
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    Some(rest.split_whitespace().map(str::to_owned).collect())
-}
-
-fn parent_pid(pid: u32) -> Option<u32> {
-    stat_fields(pid)?.get(1)?.parse().ok()
-}
-
-fn process_state(pid: u32) -> Option<char> {
-    stat_fields(pid)?.first()?.chars().next()
-}
-
 /// The presence the node stored for `agent` (`ready`, `not_ready`, …), if any.
 fn stored_presence(node: &Node, agent: &str) -> Option<String> {
     use sqlx::ConnectOptions as _;
@@ -659,7 +544,7 @@ fn an_agent_logged_in_before_a_restart_takes_calls_after_it_without_logging_in_a
         (stored_presence(&node, "1007").as_deref() == Some("ready")).then_some(())
     });
 
-    let restarted = Restarted::kill_and_start(&node);
+    let restarted = common::restart::Restarted::kill_and_start(&node);
     // Registrations live in memory: the phone registers with the new process.
     let agent = phone(&node, "1007", "uas-answer-then-hang-up", 1, 1000);
     queue_call(&node, "caller-after-restart");

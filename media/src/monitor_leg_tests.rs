@@ -346,7 +346,11 @@ fn strangers_and_unsignalled_supervisors_are_refused() {
     leg.set_remote(supervisor_addr());
     let natted = addr("198.51.100.9:30000");
     leg.hear_supervisor(t0, Channel::Rtp, natted, &packet);
-    assert_eq!(leg.stats().latched, Some(natted), "latched to the real source");
+    assert_eq!(
+        leg.stats().latched,
+        Some(natted),
+        "latched to the real source"
+    );
     let stranger = addr("198.51.100.9:30002");
     leg.hear_supervisor(t0, Channel::Rtp, stranger, &packet);
     let stats = leg.stats();

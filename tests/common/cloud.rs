@@ -63,3 +63,27 @@ pub(crate) fn node_outbox(node: &Node) -> Vec<(String, Vec<u8>)> {
         })
         .expect("the node's outbox table reads")
 }
+
+/// The cloud's store under `dir/cloud-data`: (call records, received keys).
+pub(crate) fn cloud_counts(dir: &Path) -> (i64, i64) {
+    use sqlx::ConnectOptions as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("cloud-data/cloud.db"))
+        .read_only(true);
+    runtime
+        .block_on(async {
+            let mut conn = options.connect().await?;
+            let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM call_records")
+                .fetch_one(&mut conn)
+                .await?;
+            let received: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bridge_received")
+                .fetch_one(&mut conn)
+                .await?;
+            Ok::<_, sqlx::Error>((records, received))
+        })
+        .unwrap_or((0, 0))
+}

@@ -20,6 +20,7 @@ pub(crate) mod api;
 pub(crate) mod baresip;
 mod cdrs;
 pub(crate) mod cloud;
+pub(crate) mod restart;
 pub(crate) mod sipp;
 
 use std::collections::BTreeMap;
