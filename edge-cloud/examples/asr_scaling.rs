@@ -40,7 +40,6 @@ fn load_set() -> Result<Vec<Sample>> {
         let (file, reference) = line.split_once('\t').ok_or("manifest line without a tab")?;
         let pcm = wav::parse_pcm16(&std::fs::read(dir.join(file))?)?;
         set.push(Sample {
-            name: file.into(),
             reference: reference.into(),
             pcm: pcm.samples,
         });
@@ -48,7 +47,18 @@ fn load_set() -> Result<Vec<Sample>> {
     Ok(set)
 }
 
+/// CPU time of this process (user + system), from `/proc` where there is one.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which ends with the last ')').
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in USER_HZ, 100 per second on the platforms this runs on.
+    Some(Duration::from_millis(ticks * 10))
+}
+
 struct Run {
+    cpu: Option<Duration>,
     wall: Duration,
     audio: Duration,
     processing: Duration,
@@ -84,6 +94,7 @@ async fn run(workers: usize, set: &[Sample], repeats: usize) -> Result<Run> {
         }
     }
     let started = Instant::now();
+    let cpu0 = process_cpu();
     for r in 0..repeats {
         for (i, s) in set.iter().enumerate() {
             let call = CallId::new(format!("{r}/{i}"));
@@ -119,12 +130,14 @@ async fn run(workers: usize, set: &[Sample], repeats: usize) -> Result<Run> {
         }
     }
     let wall = started.elapsed();
+    let cpu = process_cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
     pool.shutdown().await;
     let mut errors = WordErrors::default();
     for (slot, hyp) in hyps.iter().enumerate() {
         errors += word_errors(&set[slot % set.len()].reference, hyp);
     }
     Ok(Run {
+        cpu,
         wall,
         audio,
         processing,
@@ -141,15 +154,19 @@ async fn main() -> Result<()> {
         set.len(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    println!("workers | wall s | audio s | x real time | job RTF | WER");
+    println!("workers | wall s | audio s | x real time | job RTF | CPU s / audio s | WER");
     for workers in [1, 2, 4] {
         let r = run(workers, &set, repeats).await?;
         println!(
-            "{workers:>7} | {:>6.1} | {:>7.1} | {:>11.2} | {:>7.3} | {:.3}",
+            "{workers:>7} | {:>6.1} | {:>7.1} | {:>11.2} | {:>7.3} | {:>15} | {:.3}",
             r.wall.as_secs_f64(),
             r.audio.as_secs_f64(),
             r.audio.as_secs_f64() / r.wall.as_secs_f64(),
             r.processing.as_secs_f64() / r.audio.as_secs_f64(),
+            r.cpu.map_or("n/a".to_owned(), |c| format!(
+                "{:.3}",
+                c.as_secs_f64() / r.audio.as_secs_f64()
+            )),
             r.errors.rate()
         );
     }

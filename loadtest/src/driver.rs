@@ -7,6 +7,11 @@
 //! waits for the first of: a SIP datagram, RTP datagrams (read in batches
 //! until the socket is empty), the engine's next deadline, the sampler tick,
 //! or Ctrl-C (which stops the offered load; calls in progress may end).
+//!
+//! With `supervisors` in the scenario, their clients ([`Fleet`]) connect to
+//! the node's event stream first, on a thread of their own; the run starts
+//! once every one of them connected or gave up, and they listen out after
+//! it before the result is built.
 
 use std::io::{ErrorKind, IsTerminal, Write as _};
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
@@ -20,6 +25,7 @@ use crate::engine::{Engine, Progress, Transmit};
 use crate::procstat::{self, ProcSample};
 use crate::report::{RunData, RunResult, Sample, SipSummary};
 use crate::scenario::{Scenario, Target};
+use crate::supervisor::Fleet;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -61,10 +67,18 @@ struct Loop {
     offered_rate: f64,
     /// Kernel drops on (SIP, RTP) when the run started.
     drops_at_start: (u64, u64),
+    /// The event-stream clients, if any.
+    fleet: Option<Fleet>,
+    /// Their events at the last progress line.
+    last_delivered: u64,
 }
 
 /// Runs `scenario` to its end and summarises it.
 pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunResult> {
+    let fleet = match &scenario.supervisors {
+        Some(load) => Some(connect_supervisors(load, opts.quiet).await?),
+        None => None,
+    };
     let g = &scenario.generator;
     let sip = bind(SocketAddr::new(g.local_ip, g.sip_port), 4 << 20)?;
     let rtp = bind(SocketAddr::new(g.local_ip, g.rtp_port), 16 << 20)?;
@@ -87,7 +101,12 @@ pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunRes
         last_progress: Progress::default(),
         offered_rate: scenario.calls.iter().map(|c| c.rate).sum(),
         drops_at_start: (0, 0),
+        fleet,
+        last_delivered: 0,
     };
+    if let Some(f) = &l.fleet {
+        f.start(start);
+    }
     l.drops_at_start = l.socket_drops();
     l.last_node = l.node_sample().map(|s| (start, s));
     l.drive().await?;
@@ -96,7 +115,31 @@ pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunRes
         Target::Addr(a) => a.to_string(),
         Target::SelfLoop => format!("self ({sip_addr})"),
     };
-    Ok(l.result(scenario, target, started_unix_ms, wall_s))
+    let mut result = l.result(scenario, target, started_unix_ms, wall_s);
+    if let Some(f) = l.fleet.take() {
+        if !l.opts.quiet {
+            eprintln!("supervisors: listening for the last events");
+        }
+        result.attach_supervisors(f.finish().await?);
+    }
+    Ok(result)
+}
+
+/// Opens the event-stream clients and waits until each connected or gave
+/// up.
+async fn connect_supervisors(
+    load: &crate::scenario::SupervisorLoad,
+    quiet: bool,
+) -> anyhow::Result<Fleet> {
+    let mut fleet = Fleet::launch(load)?;
+    let c = fleet.connected().await?;
+    if !quiet {
+        eprintln!(
+            "supervisors: {} of {} event-stream clients connected to {}",
+            c.connected, c.clients, load.api
+        );
+    }
+    Ok(fleet)
 }
 
 impl Loop {
@@ -257,6 +300,12 @@ impl Loop {
                 " | regs {rate}/s ok {} failed {}",
                 p.regs_ok, p.regs_failed
             ));
+        }
+        if let Some(f) = &self.fleet {
+            let delivered = f.delivered();
+            let rate =
+                delivered.saturating_sub(std::mem::replace(&mut self.last_delivered, delivered));
+            line.push_str(&format!(" | events {rate}/s ({delivered} in all)"));
         }
         if let (Some(cpu), Some(rss)) = (s.node_cpu, s.node_rss_kb) {
             line.push_str(&format!(" | node cpu {cpu:.0}% rss {} MB", rss / 1024));

@@ -6,12 +6,13 @@
 //! durations; [`engine`] is the sans-IO core (every call, agent,
 //! registration and RTP stream); [`driver`] is the tokio loop around it;
 //! [`metrics`] collects, [`report`] summarises into JSON and HTML;
-//! [`procstat`] samples CPU and memory.
+//! [`procstat`] samples CPU and memory; [`supervisor`] attaches clients to
+//! the node's CTI event stream (`supervisors = N`) on a thread of their own
+//! and reports what they received.
 //!
-//! Agent login through the node's API and supervisors on its event stream
-//! are not here yet: the node has no such API. They belong beside the
-//! agents in `engine::agents` (a login step before an agent counts as ready)
-//! and as a new workload kind in `scenario`, driven by the same loop.
+//! Agent login through the node's API is not here yet; it belongs beside
+//! the agents in `engine::agents` (a login step before an agent counts as
+//! ready), using [`supervisor::http`] for the request.
 
 #![forbid(unsafe_code)]
 
@@ -22,3 +23,4 @@ pub mod metrics;
 pub mod procstat;
 pub mod report;
 pub mod scenario;
+pub mod supervisor;

@@ -168,6 +168,12 @@ fn write_outputs(result: &RunResult, out: &Path) -> anyhow::Result<()> {
 
 fn describe(s: &Scenario) {
     println!("scenario {} -> {:?}", s.name, s.target);
+    if let Some(sv) = &s.supervisors {
+        println!(
+            "  supervisors: {} event-stream clients on {} ({:?}), connect rate {:?}/s, linger {:?} (at most {:?})",
+            sv.clients, sv.api, sv.credentials, sv.connect_rate, sv.linger, sv.linger_max
+        );
+    }
     for r in &s.registrations {
         println!(
             "  registrations: {} accounts, {} in all at {}/s ({:?}), {}",
@@ -206,6 +212,28 @@ fn describe(s: &Scenario) {
             c.digits.len()
         );
     }
+}
+
+fn print_supervisors(s: &switchyard_load::supervisor::SupervisorSummary) {
+    println!(
+        "supervisors: {} of {} connected ({} rate-limited handshakes, failures {:?}) | published {} | received {} ({:.0}/s, peak {}/s) | delay p50 {:.1} ms p99 {:.1} ms max {:.1} ms | gaps {} duplicates {} | complete {}/{}",
+        s.connected,
+        s.clients,
+        s.rate_limited,
+        s.connect_failures,
+        s.published_in_range
+            .map_or("?".to_owned(), |p| p.to_string()),
+        s.events_received,
+        s.delivered_per_s,
+        s.peak_delivered_per_s,
+        s.delivery_ms.p50,
+        s.delivery_ms.p99,
+        s.delivery_ms.max,
+        s.gaps,
+        s.duplicates,
+        s.complete_clients,
+        s.clients
+    );
 }
 
 fn print_summary(r: &RunResult) {
@@ -259,6 +287,9 @@ fn print_summary(r: &RunResult) {
                 m.socket_drops, m.sent_over_10ms_late
             );
         }
+    }
+    if let Some(s) = &r.supervisors {
+        print_supervisors(s);
     }
     println!(
         "generator: cpu mean {:.1}% max {:.1}% rss {} MB",

@@ -315,6 +315,16 @@ fn route_table(r: Routes, access: Access) -> Routes {
             "/api/v1/calls/{id}/transfer",
             control::transfer,
         )
+        .add(
+            Method::POST,
+            "/api/v1/calls/{id}/conference",
+            control::conference,
+        )
+        .add(
+            Method::DELETE,
+            "/api/v1/calls/{id}/conference",
+            control::end_conference,
+        )
         .add(Method::POST, "/api/v1/calls/{id}/monitor", monitor::start)
         .add(Method::DELETE, "/api/v1/calls/{id}/monitor", monitor::stop)
         .add(Method::GET, "/api/v1/agents", calls::list_agents)

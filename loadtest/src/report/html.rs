@@ -29,6 +29,7 @@ pub fn render(r: &RunResult) -> String {
     calls_section(&mut h, r);
     registrations_section(&mut h, r);
     media_section(&mut h, r);
+    supervisors_section(&mut h, r);
     process_section(&mut h, r);
     h.push_str("</body></html>\n");
     h
@@ -293,6 +294,107 @@ fn media_section(h: &mut String, r: &RunResult) {
         &m.mos_histogram.counts,
         "#16a085",
     ));
+}
+
+fn supervisors_section(h: &mut String, r: &RunResult) {
+    let Some(s) = &r.supervisors else {
+        return;
+    };
+    let published = s
+        .published_in_range
+        .map_or("unknown (no token sees every event)".to_owned(), |p| {
+            p.to_string()
+        });
+    let _ = write!(
+        h,
+        "<h2>Supervisors on the event stream</h2>\
+         <p>{} clients ({} connected; failures: {}; {} handshakes answered 429 and retried), \
+         tokens of role {}. Events published while they listened: {published}; \
+         {} distinct events received, {} deliveries in all ({:.0}/s over {:.1} s, busiest second {}), \
+         {} per client on average; {} before the start (not compared).</p>\
+         <p><b>Gaps: {}</b> (of which {} received by a peer with the same token), duplicates {}, \
+         malformed messages {}; {} streams dropped, {} reconnected; <b>{} of {} clients complete</b>. \
+         Events by type: {}.</p><table>{STAT_HEAD}",
+        s.clients,
+        s.connected,
+        causes(&s.connect_failures),
+        s.rate_limited,
+        esc(&s.roles.join(", ")),
+        s.distinct_events,
+        s.events_received,
+        s.delivered_per_s,
+        s.window_s,
+        s.peak_delivered_per_s,
+        s.events_per_client.mean,
+        s.events_before_start,
+        s.gaps,
+        s.missing_vs_peers,
+        s.duplicates,
+        s.malformed,
+        s.disconnects,
+        s.reconnects,
+        s.complete_clients,
+        s.clients,
+        causes(&s.kinds)
+    );
+    stat_row(h, "delivery delay (arrival − at)", &s.delivery_ms, "ms");
+    stat_row(h, "handshake", &s.connect_ms, "ms");
+    stat_row(h, "events per client", &s.events_per_client, "events");
+    h.push_str("</table>");
+    h.push_str(&histogram_chart(
+        "Event delivery delay",
+        "ms (bin lower edge)",
+        &s.delivery_histogram,
+        "#d35400",
+    ));
+    h.push_str(&line_chart(
+        "Events delivered per second (all clients)",
+        "seconds since start",
+        "events/s",
+        &[Series {
+            name: "delivered",
+            color: "#d35400",
+            points: r
+                .timeline
+                .iter()
+                .map(|p| (p.t as f64, p.events_delivered as f64))
+                .collect(),
+        }],
+    ));
+    incomplete_clients(h, s);
+}
+
+/// Clients with a gap, a duplicate or no connection; at most 50 rows.
+fn incomplete_clients(h: &mut String, s: &crate::supervisor::SupervisorSummary) {
+    let bad: Vec<_> = s
+        .per_client
+        .iter()
+        .filter(|c| !c.connected || c.gaps > 0 || c.duplicates > 0)
+        .collect();
+    if bad.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<p>{} clients incomplete (first 50):</p><table><tr><th>client</th><th>token</th><th>connected</th>\
+         <th>events</th><th>gaps</th><th>missing vs peers</th><th>duplicates</th><th>reconnects</th></tr>",
+        bad.len()
+    );
+    for c in bad.iter().take(50) {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            c.client,
+            c.token,
+            c.connected,
+            c.events,
+            c.gaps,
+            c.missing_vs_peers,
+            c.duplicates,
+            c.reconnects
+        );
+    }
+    h.push_str("</table>");
 }
 
 fn process_section(h: &mut String, r: &RunResult) {

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use stats::{Histogram, Stat};
 
 use crate::metrics::{AgentCounters, CallStats, Metrics, RegStats};
+use crate::supervisor::SupervisorSummary;
 
 /// The whole result of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,6 +48,10 @@ pub struct RunResult {
     pub node: Option<ProcSummary>,
     /// One point per second.
     pub timeline: Vec<TimelinePoint>,
+    /// The clients on the node's event stream, when the scenario has
+    /// `supervisors`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisors: Option<SupervisorSummary>,
 }
 
 /// One call workload.
@@ -234,6 +239,9 @@ pub struct TimelinePoint {
     pub node_rss_kb: Option<u64>,
     /// Generator CPU, % of one core.
     pub own_cpu: Option<f64>,
+    /// Events received by the event-stream clients (all of them).
+    #[serde(default)]
+    pub events_delivered: u64,
 }
 
 /// One per-second process sample taken by the driver.
@@ -302,7 +310,24 @@ impl RunResult {
                 .node_pid
                 .map(|pid| proc_summary(d.samples, Some(pid), |s| (s.node_cpu, s.node_rss_kb))),
             timeline: timeline(m, d.samples),
+            supervisors: None,
         }
+    }
+
+    /// Adds the event-stream clients' summary, and their events per second
+    /// to the timeline (extended when they listened past its end).
+    pub fn attach_supervisors(&mut self, s: SupervisorSummary) {
+        for (t, &n) in s.per_second.iter().enumerate() {
+            match self.timeline.get_mut(t) {
+                Some(p) => p.events_delivered = n,
+                None => self.timeline.push(TimelinePoint {
+                    t: t as u64,
+                    events_delivered: n,
+                    ..TimelinePoint::default()
+                }),
+            }
+        }
+        self.supervisors = Some(s);
     }
 }
 
@@ -441,6 +466,7 @@ fn timeline(m: &Metrics, samples: &[Sample]) -> Vec<TimelinePoint> {
                 node_cpu: sample.and_then(|x| x.node_cpu),
                 node_rss_kb: sample.and_then(|x| x.node_rss_kb),
                 own_cpu: sample.and_then(|x| x.own_cpu),
+                events_delivered: 0,
             }
         })
         .collect()

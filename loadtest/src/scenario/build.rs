@@ -27,9 +27,9 @@ pub(super) struct BuildError {
     pub(super) message: String,
 }
 
-type Result<T> = std::result::Result<T, BuildError>;
+pub(super) type Result<T> = std::result::Result<T, BuildError>;
 
-fn err<T>(span: Range<usize>, message: impl Into<String>) -> Result<T> {
+pub(super) fn err<T>(span: Range<usize>, message: impl Into<String>) -> Result<T> {
     Err(BuildError {
         offset: span.start,
         message: message.into(),
@@ -71,6 +71,7 @@ pub(super) fn build(text: &str, base: &Path) -> Result<Scenario> {
             "agents alone need [generator] duration (nothing else ends the run)",
         );
     }
+    let supervisors = super::api::supervisors(&raw, base)?;
     Ok(Scenario {
         name: raw.name.unwrap_or_else(|| "scenario".to_owned()),
         target,
@@ -79,6 +80,7 @@ pub(super) fn build(text: &str, base: &Path) -> Result<Scenario> {
         registrations,
         agents,
         calls,
+        supervisors,
     })
 }
 
@@ -436,7 +438,7 @@ fn hangup(raw: Option<&Spanned<String>>, this: &str, other: &str) -> Result<Hang
     }
 }
 
-fn opt_duration(raw: Option<&Spanned<String>>) -> Result<Option<Duration>> {
+pub(super) fn opt_duration(raw: Option<&Spanned<String>>) -> Result<Option<Duration>> {
     raw.map(|s| parse_duration(s.get_ref()).or_else(|m| err(s.span(), m)))
         .transpose()
 }

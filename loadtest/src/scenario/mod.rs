@@ -8,6 +8,7 @@
 //! relative to the file's own directory. The file format is documented in
 //! `loadtest/README.md`; the types below are its checked form.
 
+mod api;
 mod build;
 mod duration;
 mod raw;
@@ -40,6 +41,55 @@ pub struct Scenario {
     pub agents: Option<AgentPool>,
     /// Inbound call workloads (the UAC side).
     pub calls: Vec<CallLoad>,
+    /// Clients on the node's CTI event stream during the run, if any.
+    pub supervisors: Option<SupervisorLoad>,
+}
+
+/// Supervisors attached to the node's event stream (`GET /api/v1/events`):
+/// WebSocket clients connected before the first call and listening until
+/// the run is over.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SupervisorLoad {
+    /// How many clients.
+    pub clients: u64,
+    /// The node's HTTP API.
+    pub api: SocketAddr,
+    /// What the clients authenticate with.
+    pub credentials: ApiCredentials,
+    /// WebSocket handshakes started per second, over all clients (`None`:
+    /// all at once; a 429 is retried after its `Retry-After` either way).
+    pub connect_rate: Option<f64>,
+    /// After the last call ends, clients stop once no event has arrived at
+    /// any of them for this long.
+    pub linger: Duration,
+    /// ... or after this long at most.
+    pub linger_max: Duration,
+}
+
+/// How event-stream clients authenticate.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ApiCredentials {
+    /// Bearer tokens, handed to clients in turn (client `i` takes token
+    /// `i % len`).
+    Tokens(Vec<String>),
+    /// A user name and password: one `POST /api/v1/login` before the run,
+    /// and every client uses the session token it returns.
+    Login {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for ApiCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens and passwords are secrets: never printed.
+        match self {
+            ApiCredentials::Tokens(t) => write!(f, "Tokens({} redacted)", t.len()),
+            ApiCredentials::Login { user, .. } => write!(f, "Login({user}, password redacted)"),
+        }
+    }
 }
 
 /// Where the node under test listens.

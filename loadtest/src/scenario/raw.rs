@@ -18,6 +18,21 @@ pub(super) struct RawScenario {
     pub(super) agents: Option<S<RawAgents>>,
     #[serde(default)]
     pub(super) calls: Vec<S<RawCalls>>,
+    pub(super) supervisors: Option<S<u64>>,
+    pub(super) api: Option<S<RawApi>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApi {
+    pub(super) address: S<String>,
+    pub(super) token: Option<S<String>>,
+    pub(super) tokens_file: Option<S<String>>,
+    pub(super) user: Option<S<String>>,
+    pub(super) password: Option<String>,
+    pub(super) connect_rate: Option<S<f64>>,
+    pub(super) linger: Option<S<String>>,
+    pub(super) linger_max: Option<S<String>>,
 }
 
 #[derive(Deserialize, Default)]

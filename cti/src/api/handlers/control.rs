@@ -1,9 +1,15 @@
-//! Hold, resume and blind transfer of a connected call, from an agent's desktop.
+//! Hold, resume, blind transfer and three-way conference of a connected call, from
+//! an agent's desktop.
 //!
-//! `POST /api/v1/calls/{id}/hold`, `…/resume` (no body) and `…/transfer`
-//! `{"to": "1004"}`: the agent on the call, a supervisor of its queue, an
+//! `POST /api/v1/calls/{id}/hold`, `…/resume` (no body), `…/transfer`
+//! `{"to": "1004"}` and `…/conference` `{"with": "1004"}` (`DELETE` to drop the
+//! third party): the agent on the call, a supervisor of its queue, an
 //! administrator. Each is an audit row. A refusal that depends on the call's state
 //! (not connected, already held) is 409.
+//!
+//! A conference adds one party to the call through the same mixing leg a
+//! supervisor's barge uses: everyone hears everyone. While it lasts, the call has
+//! no room for a supervisor (and the other way round).
 
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -12,7 +18,7 @@ use axum::http::StatusCode;
 use super::calls::{live_roles, visible_call};
 use crate::api::auth::Principal;
 use crate::api::error::JsonBody;
-use crate::api::live::{CallControl, ControlRefusal};
+use crate::api::live::{CallControl, ControlRefusal, MonitorMode, MonitorRefusal, MonitorRequest};
 use crate::api::{ApiError, AppState};
 
 /// The body of `POST /api/v1/calls/{id}/transfer`.
@@ -20,6 +26,13 @@ use crate::api::{ApiError, AppState};
 #[serde(deny_unknown_fields)]
 pub(crate) struct TransferBody {
     to: String,
+}
+
+/// The body of `POST /api/v1/calls/{id}/conference`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConferenceBody {
+    with: String,
 }
 
 /// Longest extension accepted.
@@ -50,13 +63,68 @@ pub(crate) async fn transfer(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<TransferBody>,
 ) -> Result<StatusCode, ApiError> {
-    let valid = !body.to.is_empty()
-        && body.to.len() <= EXTENSION_MAX_LEN
-        && body.to.bytes().all(|b| b.is_ascii_digit());
-    if !valid {
+    if !valid_extension(&body.to) {
         return Err(ApiError::bad_request("to: an extension, digits, 1 to 32"));
     }
     act(&shared, &p, &id, CallControl::Transfer { to: body.to }).await
+}
+
+/// `POST /api/v1/calls/{id}/conference`: rings `with` and joins it to the call.
+pub(crate) async fn conference(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ConferenceBody>,
+) -> Result<StatusCode, ApiError> {
+    if !valid_extension(&body.with) {
+        return Err(ApiError::bad_request("with: an extension, digits, 1 to 32"));
+    }
+    live_roles(&p)?;
+    let call = visible_call(&shared, &p, &id, "not your call").await?;
+    let request = MonitorRequest::Start {
+        supervisor: body.with.clone(),
+        mode: MonitorMode::Barge,
+    };
+    shared
+        .state
+        .live
+        .monitor(&id, request)
+        .await
+        .map_err(|r| conflict_or(r.to_string(), r == MonitorRefusal::NoCall))?;
+    let detail = serde_json::json!({ "queue": call.queue, "agent": call.agent, "with": body.with });
+    shared.audit(&p, "call.conference", &id, detail).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `DELETE /api/v1/calls/{id}/conference`: hangs the third party up.
+pub(crate) async fn end_conference(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    live_roles(&p)?;
+    let call = visible_call(&shared, &p, &id, "not your call").await?;
+    shared
+        .state
+        .live
+        .monitor(&id, MonitorRequest::Stop)
+        .await
+        .map_err(|r| conflict_or(r.to_string(), r == MonitorRefusal::NoCall))?;
+    let detail = serde_json::json!({ "queue": call.queue, "agent": call.agent });
+    shared.audit(&p, "call.conference_end", &id, detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn conflict_or(message: String, missing: bool) -> ApiError {
+    if missing {
+        ApiError::not_found(message)
+    } else {
+        ApiError::conflict(message)
+    }
+}
+
+fn valid_extension(ext: &str) -> bool {
+    !ext.is_empty() && ext.len() <= EXTENSION_MAX_LEN && ext.bytes().all(|b| b.is_ascii_digit())
 }
 
 async fn act(

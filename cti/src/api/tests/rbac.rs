@@ -157,6 +157,18 @@ fn matrix() -> Vec<Row> {
         ),
         (
             Method::POST,
+            "/api/v1/calls/c-sales/conference",
+            Some(r#"{"with":"1004"}"#),
+            [202, 202, 202, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/calls/c-support/conference",
+            None,
+            [204, 403, 403, 403],
+        ),
+        (
+            Method::POST,
             "/api/v1/calls/c-sales/monitor",
             Some(r#"{"mode":"listen","extension":"1009"}"#),
             [202, 202, 403, 403],
