@@ -12,7 +12,7 @@
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -91,17 +91,6 @@ fn speak(socket: UdpSocket, to: SocketAddr, speech: Vec<i16>, stop: Arc<AtomicBo
     });
 }
 
-/// The port in the first line of a running SIPp's log that starts with `tag`.
-fn logged_port(run: &SippRun, tag: &str) -> u16 {
-    let log: PathBuf = run.dir.join(format!("{}.log", run.name));
-    wait_until(&format!("SIPp {} to log `{tag}`", run.name), SHORT, || {
-        let text = std::fs::read_to_string(&log).ok()?;
-        text.lines()
-            .filter_map(|l| l.strip_prefix(tag))
-            .find_map(|rest| rest.split_whitespace().find_map(|w| w.parse().ok()))
-    })
-}
-
 #[test]
 fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
     if !common::peer_available("sipp") {
@@ -130,7 +119,7 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
         .args(&["-key", "rtp", &caller_port])
         .calls(1)
         .start();
-    let node_a = logged_port(&caller, "answer");
+    let node_a = common::sipp::logged_port(&caller, "answer");
     let stop = Arc::new(AtomicBool::new(false));
     speak(
         caller_media,

@@ -11,7 +11,6 @@
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -170,18 +169,6 @@ fn amplitude_heard(phone: &Phone, freq: f64) -> bool {
     heard(amplitude(window, freq))
 }
 
-/// The first port number in the first line of a running SIPp's log that starts
-/// with `tag` (`offer ADDR PORT (…)`, `answer (…) PORT`).
-fn logged_port(run: &SippRun, tag: &str) -> u16 {
-    let log: PathBuf = run.dir.join(format!("{}.log", run.name));
-    wait_until(&format!("SIPp {} to log `{tag}`", run.name), SHORT, || {
-        let text = std::fs::read_to_string(&log).ok()?;
-        text.lines()
-            .filter_map(|l| l.strip_prefix(tag))
-            .find_map(|rest| rest.split_whitespace().find_map(|w| w.parse().ok()))
-    })
-}
-
 /// A registered SIPp phone answering with its media at `rtp`.
 fn answering_phone(node: &Node, ext: &str, rtp: u16) -> SippRun {
     let run = Sipp::new(node, &format!("answer-{ext}"), "uas-answer-media-at-key")
@@ -217,8 +204,8 @@ fn a_supervisor_listens_whispers_and_leaves_then_the_agent_holds_and_transfers()
         .args(&["-key", "rtp", &caller.port().to_string()])
         .calls(1)
         .start();
-    let node_b = logged_port(&agent_sip, "offer");
-    let node_a = logged_port(&caller_sip, "answer");
+    let node_b = common::sipp::logged_port(&agent_sip, "offer");
+    let node_a = common::sipp::logged_port(&caller_sip, "answer");
     caller.talk(440.0, SocketAddr::from(([127, 0, 0, 1], node_a)));
     agent.talk(1000.0, SocketAddr::from(([127, 0, 0, 1], node_b)));
 
@@ -241,7 +228,7 @@ fn a_supervisor_listens_whispers_and_leaves_then_the_agent_holds_and_transfers()
     // Listen: the supervisor hears both parties; nobody hears the supervisor.
     let listen = post(r#"{"mode":"listen","extension":"1003"}"#);
     assert_eq!(listen.status, 202, "{}", listen.body);
-    let node_s = logged_port(&supervisor_sip, "offer");
+    let node_s = common::sipp::logged_port(&supervisor_sip, "offer");
     supervisor.talk(2000.0, SocketAddr::from(([127, 0, 0, 1], node_s)));
     let s = supervisor.hears("the supervisor to hear the call");
     assert!(
@@ -327,7 +314,7 @@ fn a_supervisor_listens_whispers_and_leaves_then_the_agent_holds_and_transfers()
     assert_eq!(moved.status, 204, "{}", moved.body);
     agent_sip.finish(SHORT).assert_ok();
     drop(agent);
-    let node_t = logged_port(&target_sip, "offer");
+    let node_t = common::sipp::logged_port(&target_sip, "offer");
     target.talk(1500.0, SocketAddr::from(([127, 0, 0, 1], node_t)));
     caller.clear();
     let c = caller.hears("the caller to hear the transfer target");

@@ -238,3 +238,16 @@ pub(crate) fn one_call(node: &Node, uas: &str, uac: &str) -> SippDone {
     callee.finish(SHORT).assert_ok();
     caller
 }
+
+/// The first port number in the first line of a running SIPp's log that starts
+/// with `tag` (`offer ADDR PORT (…)`, `answer (…) PORT`): where the node wants
+/// the phone's media.
+pub(crate) fn logged_port(run: &SippRun, tag: &str) -> u16 {
+    let log = run.dir.join(format!("{}.log", run.name));
+    wait_until(&format!("SIPp {} to log `{tag}`", run.name), SHORT, || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.lines()
+            .filter_map(|l| l.strip_prefix(tag))
+            .find_map(|rest| rest.split_whitespace().find_map(|w| w.parse().ok()))
+    })
+}
