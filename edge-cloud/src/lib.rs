@@ -1,4 +1,12 @@
 //! The cloud side of Switchyard.
+//!
+//! Speech analytics, from phone audio to what may be stored in the cloud:
+//! - [`asr`]: the speech-engine contract (8 kHz PCM in, partial and final
+//!   transcripts out) and PocketSphinx behind the `sphinx` feature;
+//! - [`redact`]: card and phone numbers, e-mail addresses and digit runs out
+//!   of transcripts before they are kept anywhere;
+//! - [`sentiment`]: per-utterance sentiment on a −5..+5 scale and its trend per party;
+//! - [`pool`]: the worker pool that runs them, and its scaling policy.
 pub mod asr;
 pub mod pool;
 pub mod redact;

@@ -11,7 +11,7 @@
 //!   [`MIN_SPOKEN_DIGITS`] spoken digits or [`MIN_WRITTEN_DIGITS`] digits
 //!   `[DIGITS]`. Shorter runs ("two or three", "45.99", "2024") stay.
 //!
-//! Punctuation trailing a redacted word is kept ("…1111," → "[CARD],").
+//! Punctuation trailing a redacted word is kept (`…1111,` becomes `[CARD],`).
 //! Any input is accepted; nothing panics. The result lists what was found,
 //! in order, for metrics (never the values).
 

@@ -279,3 +279,20 @@ async fn real_audio_through_the_pool() {
         thanks.text
     );
 }
+
+#[test]
+fn missing_or_bad_models_are_typed_errors() {
+    let mut config = SphinxConfig::debian_en_us();
+    config.language_model = data_dir().join("no-such-model.lm.bin");
+    assert!(matches!(
+        SphinxEngine::new(config),
+        Err(edge_cloud::asr::AsrError::ModelMissing(_))
+    ));
+    let mut config = SphinxConfig::debian_en_us();
+    config.extra_arguments = vec![("-no-such-option".into(), "1".into())];
+    let engine = SphinxEngine::new(config).expect("paths exist");
+    assert!(matches!(
+        engine.recogniser(),
+        Err(edge_cloud::asr::AsrError::EngineStart(_))
+    ));
+}

@@ -325,6 +325,24 @@ mod tests {
     }
 
     #[test]
+    fn shrink_cool_down_binds_when_calm_is_short() {
+        let quick = PolicyConfig {
+            shrink_after: secs(5),
+            ..config()
+        };
+        let t0 = Instant::now();
+        let mut p = ScalePolicy::new(quick).unwrap();
+        assert_eq!(p.decide(t0, load(4, 0, 2, 0)), Decision::Grow(2));
+        assert_eq!(p.decide(t0 + secs(1), load(0, 0, 4, 4)), Decision::Hold);
+        // Calm for 5 s already, but the last change was only 19 s ago.
+        assert_eq!(p.decide(t0 + secs(19), load(0, 0, 4, 4)), Decision::Hold);
+        assert_eq!(
+            p.decide(t0 + secs(20), load(0, 0, 4, 4)),
+            Decision::Shrink(1)
+        );
+    }
+
+    #[test]
     fn oscillating_load_does_not_flap() {
         // Load alternating between a small queue and an idle worker every
         // second, for ten minutes: bounded number of changes.
