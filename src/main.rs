@@ -236,13 +236,26 @@ fn report(e: &anyhow::Error) {
 }
 
 async fn cloud(config: &Path) -> Result<()> {
+    use edge_cloud::pool::{Pool, PoolConfig, policy::PolicyConfig};
     use edge_cloud::service::{Analysis, CloudConfig};
     use std::sync::Arc;
     let cfg = CloudConfig::load(config)?;
     init_logging("info")?;
-    let engine = speech_engine();
     let sentiment = Arc::new(edge_cloud::sentiment::VaderModel::call_center());
-    let analysis = Arc::new(Analysis::new(engine, sentiment, cfg.workers));
+    let pool = match speech_engine() {
+        Some(engine) => {
+            let config = PoolConfig {
+                policy: PolicyConfig {
+                    max_workers: cfg.workers,
+                    ..PolicyConfig::default()
+                },
+                ..PoolConfig::default()
+            };
+            Some(Pool::start(config, engine, sentiment).context("the worker pool did not start")?)
+        }
+        None => None,
+    };
+    let analysis = Arc::new(Analysis::new(pool, cfg.workers));
     edge_cloud::service::run(cfg, analysis)
         .await
         .context("the cloud stopped")

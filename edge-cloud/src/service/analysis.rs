@@ -1,18 +1,18 @@
-//! Live analysis of call audio: one recogniser per (call, party), each on its own
-//! worker thread, at most `workers` at a time.
+//! Live analysis of call audio through the worker [`Pool`]: each (call, party)
+//! stream becomes a live job, its chunks flow through a bounded channel, and the
+//! pool's final transcripts (already redacted and scored) come back as
+//! [`Finding`]s for the node that sent the audio.
 //!
-//! Chunks of a stream go to its thread through a bounded queue (a stream that falls
-//! behind drops audio rather than growing memory). A stream's utterance ends when
-//! the engine detects it or after [`UTTERANCE_GAP`] without audio; its final text is
-//! redacted, scored for sentiment and handed back as two [`Finding`]s (transcript,
-//! sentiment). A stream idle for [`STREAM_IDLE`] ends and frees its worker. When
-//! every worker is busy a new stream is refused (logged, its audio dropped): the
-//! calls already being analysed keep their real-time pace.
+//! A stream's utterance is closed after [`UTTERANCE_GAP`] without audio; a stream
+//! idle for [`STREAM_IDLE`] ends and frees its worker. A stream the pool cannot
+//! take (its queue full) is not analysed — the calls already being followed keep
+//! their pace — and a stream that falls behind drops chunks rather than growing
+//! memory. The pool's autoscaler grows and shrinks the workers with the queue's
+//! depth and lag between the configured bounds.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 use sync_bridge::classify::{
@@ -22,8 +22,7 @@ use sync_bridge::classify::{
 use sync_bridge::wire::ItemKey;
 use tokio::sync::mpsc;
 
-use crate::asr::{AsrEvent, SpeechEngine};
-use crate::sentiment::SentimentModel;
+use crate::pool::{AnalyticsEvent, CallId, FinalTranscript, Job, Party, Pool, StreamInput};
 
 /// Silence (no chunks) that ends an utterance.
 const UTTERANCE_GAP: Duration = Duration::from_millis(800);
@@ -31,6 +30,10 @@ const UTTERANCE_GAP: Duration = Duration::from_millis(800);
 const STREAM_IDLE: Duration = Duration::from_secs(15);
 /// Chunks queued per stream (4 s of 20 ms chunks).
 const STREAM_QUEUE: usize = 200;
+/// How often idle streams are looked at.
+const SWEEP: Duration = Duration::from_millis(200);
+/// Milliseconds of audio per chunk.
+const CHUNK_MS: u128 = 20;
 
 /// One result of the analysis, ready for the node and the store.
 #[derive(Debug, Clone)]
@@ -65,49 +68,71 @@ impl Finding {
     }
 }
 
-/// The speech and sentiment engines and the streams in progress.
+/// A stream being analysed.
+struct Stream {
+    call: CallRef,
+    speaker: Speaker,
+    /// The first chunk's sequence number: utterance times count from it.
+    first_seq: u64,
+    chunks: mpsc::Sender<StreamInput>,
+    last_audio: Instant,
+    in_utterance: bool,
+    found: mpsc::Sender<Finding>,
+}
+
+type Streams = Mutex<HashMap<(CallId, Party), Stream>>;
+
+/// The pool and the streams in progress.
 pub struct Analysis {
-    engine: Option<Arc<dyn SpeechEngine>>,
-    sentiment: Arc<dyn SentimentModel>,
+    pool: Option<Arc<Pool>>,
     workers: usize,
-    streams: Arc<Mutex<HashMap<(CallRef, Speaker), SyncSender<Vec<i16>>>>>,
+    streams: Arc<Streams>,
 }
 
 impl std::fmt::Debug for Analysis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Analysis")
-            .field("engine", &self.engine.as_ref().map(|e| e.name()))
+            .field("pool", &self.pool)
             .field("workers", &self.workers)
             .finish_non_exhaustive()
     }
 }
 
+fn lock(streams: &Streams) -> std::sync::MutexGuard<'_, HashMap<(CallId, Party), Stream>> {
+    // A plain map: a panic elsewhere cannot leave it half-updated.
+    streams.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Analysis {
-    /// Analysis with `engine` (none: audio is acknowledged and dropped) on at most
-    /// `workers` streams at once.
+    /// Analysis on `pool` with its results channel (none: audio is acknowledged
+    /// and dropped); `workers` is the pool's upper bound, for the log.
+    /// Must be called within a tokio runtime: it starts the result and sweep tasks.
     #[must_use]
-    pub fn new(
-        engine: Option<Arc<dyn SpeechEngine>>,
-        sentiment: Arc<dyn SentimentModel>,
-        workers: usize,
-    ) -> Self {
+    pub fn new(pool: Option<(Pool, mpsc::Receiver<AnalyticsEvent>)>, workers: usize) -> Self {
+        let streams: Arc<Streams> = Arc::default();
+        let pool = pool.map(|(pool, results)| {
+            let pool = Arc::new(pool);
+            Pool::spawn_autoscaler(&pool, Duration::from_secs(1));
+            tokio::spawn(deliver(results, Arc::clone(&streams)));
+            tokio::spawn(sweep(Arc::clone(&streams)));
+            pool
+        });
         Self {
-            engine,
-            sentiment,
-            workers: workers.max(1),
-            streams: Arc::default(),
+            pool,
+            workers,
+            streams,
         }
     }
 
-    /// Streams that may run at once.
+    /// The pool's upper bound of workers.
     #[must_use]
     pub fn workers(&self) -> usize {
         self.workers
     }
 
-    /// One audio item's payload: to its stream's recogniser.
+    /// One audio item's payload: to its stream's job.
     pub fn audio(&self, payload: &[u8], found: &mpsc::Sender<Finding>) {
-        let Some(engine) = &self.engine else {
+        let Some(pool) = &self.pool else {
             return;
         };
         let Ok(chunk) = decode::<AudioChunk>(payload) else {
@@ -118,121 +143,104 @@ impl Analysis {
         let Samples::Pcm16(pcm) = chunk.samples() else {
             return;
         };
-        let id = (chunk.call(), chunk.speaker());
-        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        let (party, speaker) = match chunk.speaker() {
+            Speaker::Caller => (Party::Caller, Speaker::Caller),
+            _ => (Party::Agent, Speaker::Agent),
+        };
+        let id = (CallId::new(chunk.call().to_string()), party);
+        let mut streams = lock(&self.streams);
         if !streams.contains_key(&id) {
-            if streams.len() >= self.workers {
-                tracing::debug!("every worker busy: a new stream is not analysed");
+            let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+            let job = Job::LiveAudio {
+                call: id.0.clone(),
+                party,
+                chunks: rx,
+            };
+            if let Err(error) = pool.try_submit(job) {
+                tracing::debug!(%error, "a new stream is not analysed");
                 return;
             }
-            let (tx, rx) = sync_channel(STREAM_QUEUE);
-            let stream = Stream {
-                id,
-                first_seq: chunk.seq(),
-                seq: chunk.seq(),
-                sentiment: Arc::clone(&self.sentiment),
-                found: found.clone(),
-            };
-            let engine = Arc::clone(engine);
-            let streams_ref = Arc::clone(&self.streams);
-            std::thread::spawn(move || {
-                stream.run(engine.as_ref(), &rx);
-                streams_ref
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
-            });
-            streams.insert(id, tx);
+            streams.insert(
+                id.clone(),
+                Stream {
+                    call: chunk.call(),
+                    speaker,
+                    first_seq: chunk.seq(),
+                    chunks: tx,
+                    last_audio: Instant::now(),
+                    in_utterance: false,
+                    found: found.clone(),
+                },
+            );
         }
-        if let Some(tx) = streams.get(&id)
-            && let Err(TrySendError::Disconnected(_)) = tx.try_send(pcm)
-        {
-            streams.remove(&id);
+        if let Some(stream) = streams.get_mut(&id) {
+            stream.last_audio = Instant::now();
+            stream.in_utterance = true;
+            // A stream that falls behind loses this chunk, not memory.
+            let _ = stream.chunks.try_send(StreamInput::Audio(pcm));
         }
     }
 }
 
-/// One party's audio on one call, on its worker thread.
-struct Stream {
-    id: (CallRef, Speaker),
-    first_seq: u64,
-    seq: u64,
-    sentiment: Arc<dyn SentimentModel>,
-    found: mpsc::Sender<Finding>,
+/// Closes utterances after a gap and ends idle streams.
+async fn sweep(streams: Arc<Streams>) {
+    let mut tick = tokio::time::interval(SWEEP);
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        lock(&streams).retain(|_, s| {
+            let quiet = now.saturating_duration_since(s.last_audio);
+            if s.in_utterance && quiet >= UTTERANCE_GAP {
+                s.in_utterance = false;
+                let _ = s.chunks.try_send(StreamInput::EndUtterance);
+            }
+            // Dropping the sender ends the job and frees its worker.
+            quiet < STREAM_IDLE && !s.chunks.is_closed()
+        });
+    }
 }
 
-impl Stream {
-    fn run(mut self, engine: &dyn SpeechEngine, rx: &Receiver<Vec<i16>>) {
-        let mut recogniser = match engine.recogniser() {
-            Ok(r) => r,
-            Err(error) => return tracing::warn!(%error, "no recogniser for a stream"),
+/// Hands each final transcript to the node whose stream it came from, as a
+/// transcript and a sentiment [`Finding`].
+async fn deliver(mut results: mpsc::Receiver<AnalyticsEvent>, streams: Arc<Streams>) {
+    while let Some(event) = results.recv().await {
+        let AnalyticsEvent::Final(t) = event else {
+            continue;
         };
-        let mut events = Vec::new();
-        let mut in_utterance = false;
-        let mut idle = Duration::ZERO;
-        loop {
-            match rx.recv_timeout(UTTERANCE_GAP) {
-                Ok(pcm) => {
-                    idle = Duration::ZERO;
-                    if !in_utterance {
-                        self.first_seq = self.seq;
-                    }
-                    in_utterance = true;
-                    self.seq += 1;
-                    if recogniser.feed(&pcm, &mut events).is_err() {
-                        return;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    idle += UTTERANCE_GAP;
-                    if in_utterance {
-                        in_utterance = false;
-                        if recogniser.end_utterance(&mut events).is_err() {
-                            return;
-                        }
-                    } else if idle >= STREAM_IDLE {
-                        return;
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let _ = recogniser.end_utterance(&mut events);
-                    self.report(&mut events);
-                    return;
-                }
+        if t.text.trim().is_empty() {
+            continue;
+        }
+        let target = {
+            let streams = lock(&streams);
+            streams
+                .get(&(t.call.clone(), t.party))
+                .map(|s| (s.call, s.speaker, s.first_seq, s.found.clone()))
+        };
+        let Some((call, speaker, first_seq, found)) = target else {
+            continue;
+        };
+        for finding in findings(&t, call, speaker, first_seq) {
+            if found.send(finding).await.is_err() {
+                break;
             }
-            self.report(&mut events);
         }
     }
+}
 
-    /// Final transcripts become findings; partial ones are not sent.
-    fn report(&mut self, events: &mut Vec<AsrEvent>) {
-        for event in events.drain(..) {
-            let AsrEvent::Final(h) = event else {
-                continue;
-            };
-            if h.text.trim().is_empty() {
-                continue;
-            }
-            let text = crate::redact::redact(&h.text).text;
-            let score = self.sentiment.score(&text);
-            let (call, speaker) = self.id;
-            let transcript =
-                Transcript::new(call, speaker, (self.first_seq, self.seq), text.clone(), 1.0);
-            let sentiment = SentimentBody::new(call, speaker, self.seq, score.compound as f32);
-            for body in [
-                ResultBody::Transcript(transcript),
-                ResultBody::Sentiment(sentiment),
-            ] {
-                let finding = Finding {
-                    body,
-                    text: text.clone(),
-                    sentiment: score.compound,
-                };
-                if self.found.blocking_send(finding).is_err() {
-                    return;
-                }
-            }
-            self.first_seq = self.seq;
-        }
-    }
+/// The transcript and sentiment results of one final utterance.
+fn findings(t: &FinalTranscript, call: CallRef, speaker: Speaker, first_seq: u64) -> [Finding; 2] {
+    let seq = |d: Duration| first_seq + u64::try_from(d.as_millis() / CHUNK_MS).unwrap_or(0);
+    let (from, to) = (seq(t.start), seq(t.end));
+    let compound = t.sentiment.compound;
+    let transcript = Transcript::new(call, speaker, (from, to), t.text.clone(), 1.0);
+    let sentiment = SentimentBody::new(call, speaker, to, compound as f32);
+    [
+        ResultBody::Transcript(transcript),
+        ResultBody::Sentiment(sentiment),
+    ]
+    .map(|body| Finding {
+        body,
+        text: t.text.clone(),
+        sentiment: compound,
+    })
 }

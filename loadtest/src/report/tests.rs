@@ -158,3 +158,48 @@ fn json_round_trips_and_html_is_self_contained() {
     assert!(page.contains("Calls per second") && page.contains("MOS per stream"));
     assert!(page.contains("486: 3"));
 }
+
+#[test]
+fn supervisors_join_the_timeline_json_and_page() {
+    use crate::supervisor::tally::{Arrival, ClientTally};
+    use crate::supervisor::{ClientRecord, summary};
+    let mut r = result(&metrics());
+    assert!(!serde_json::to_string(&r).unwrap().contains("supervisors"));
+    let mut tally = ClientTally::default();
+    for (seq, second) in [(1, 0), (2, 0), (4, 5)] {
+        let text = format!(r#"{{"seq":{seq},"type":"call.ended","at":100}}"#);
+        tally.handle_message(
+            &text,
+            Arrival {
+                unix_ms: 103.0,
+                second: Some(second),
+            },
+        );
+    }
+    let record = ClientRecord {
+        sees_all: true,
+        connect_ms: Some(2.0),
+        tally,
+        ..ClientRecord::default()
+    };
+    let timeline_len = r.timeline.len();
+    r.attach_supervisors(summary::summarise(&[record], vec!["admin".into()]));
+    assert_eq!(
+        r.timeline.len(),
+        6.max(timeline_len),
+        "extended to second 5"
+    );
+    assert_eq!(r.timeline[0].events_delivered, 2);
+    assert_eq!(r.timeline[5].events_delivered, 1);
+    let back: RunResult = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    assert_eq!(back, r);
+    let page = html::render(&r);
+    assert!(page.contains("Supervisors on the event stream"), "{page}");
+    assert!(page.contains("<b>Gaps: 1</b>"), "seq 3 is missing: {page}");
+    assert!(page.contains("1 clients incomplete"));
+    assert_eq!(
+        page.matches("<svg").count(),
+        8,
+        "delay histogram and events/s"
+    );
+}

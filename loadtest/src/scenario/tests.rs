@@ -239,3 +239,109 @@ fn a_login_code_is_kept_and_checked() {
     assert_eq!((line, col), (6, 9));
     assert!(message.contains("login"), "{message}");
 }
+
+#[test]
+fn supervisors_take_an_api_address_and_credentials() {
+    let base = "target = \"127.0.0.1:5060\"\n[[calls]]\nto = \"1\"\nrate = 1\ntotal = 1\n";
+    assert!(parse(base).unwrap().supervisors.is_none());
+    let s = parse(&format!(
+        "supervisors = 3\n{base}[api]\naddress = \"127.0.0.1:8080\"\ntoken = \"sy_abc\"\nconnect_rate = 50\nlinger = \"2s\"\n"
+    ))
+    .unwrap();
+    let sv = s.supervisors.unwrap();
+    assert_eq!(
+        (sv.clients, sv.api, sv.connect_rate),
+        (3, "127.0.0.1:8080".parse().unwrap(), Some(50.0))
+    );
+    assert_eq!(
+        sv.credentials,
+        ApiCredentials::Tokens(vec!["sy_abc".into()])
+    );
+    assert_eq!(
+        (sv.linger, sv.linger_max),
+        (Duration::from_secs(2), Duration::from_secs(30))
+    );
+    assert!(
+        !format!("{:?}", sv.credentials).contains("sy_abc"),
+        "tokens are not printed"
+    );
+
+    let login = parse(&format!(
+        "supervisors = 1\n{base}[api]\naddress = \"127.0.0.1:8080\"\nuser = \"sam\"\npassword = \"pw pw pw pw\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        login.supervisors.unwrap().credentials,
+        ApiCredentials::Login {
+            user: "sam".into(),
+            password: "pw pw pw pw".into()
+        }
+    );
+
+    let file = std::env::temp_dir().join(format!("sy-tokens-{}.txt", std::process::id()));
+    std::fs::write(&file, "# tokens\nsy_one\n\nsy_two\n").unwrap();
+    let from_file = parse(&format!(
+        "supervisors = 4\n{base}[api]\naddress = \"127.0.0.1:8080\"\ntokens_file = \"{}\"\n",
+        file.display()
+    ));
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(
+        from_file.unwrap().supervisors.unwrap().credentials,
+        ApiCredentials::Tokens(vec!["sy_one".into(), "sy_two".into()])
+    );
+}
+
+#[test]
+fn supervisors_without_usable_credentials_are_refused_where_written() {
+    let base = "target = \"127.0.0.1:5060\"\n[[calls]]\nto = \"1\"\nrate = 1\ntotal = 1\n";
+    let api = "[api]\naddress = \"127.0.0.1:8080\"\n";
+    let cases = [
+        (
+            format!("supervisors = 2\n{base}"),
+            (1, 15),
+            "need an [api] table",
+        ),
+        (
+            format!("supervisors = 2\n{base}{api}"),
+            (7, 1),
+            "exactly one of",
+        ),
+        (
+            format!("supervisors = 2\n{base}{api}token = \"a\"\nuser = \"b\"\n"),
+            (7, 1),
+            "exactly one of",
+        ),
+        (
+            format!("supervisors = 2\n{base}{api}user = \"b\"\n"),
+            (9, 8),
+            "needs a password",
+        ),
+        (
+            format!("supervisors = 2\n{base}{api}token = \"a b\"\n"),
+            (9, 9),
+            "printable ASCII",
+        ),
+        (
+            format!("supervisors = 2\n{base}[api]\naddress = \"localhost\"\ntoken = \"a\"\n"),
+            (8, 11),
+            "not IP:PORT",
+        ),
+        (
+            format!("supervisors = 2\n{base}{api}token = \"a\"\nconnect_rate = 0\n"),
+            (10, 16),
+            "connect_rate",
+        ),
+        (
+            format!(
+                "supervisors = 2\n{base}{api}token = \"a\"\nlinger = \"5s\"\nlinger_max = \"1s\"\n"
+            ),
+            (11, 14),
+            "linger_max",
+        ),
+    ];
+    for (text, (line, col), wanted) in cases {
+        let (l, c, message) = error(&text);
+        assert!(message.contains(wanted), "{text}\n=> {l}:{c}: {message}");
+        assert_eq!((l, c), (line, col), "{text}\n=> {message}");
+    }
+}

@@ -223,13 +223,23 @@ fn client_row(
     let got: BTreeSet<i64> = c.tally.seqs.iter().copied().collect();
     let received_expected = got.iter().filter(|&&q| expected.contains(q)).count() as u64;
     let delays = Stat::of(&c.tally.delays_ms);
+    // A client that never connected is reported as such, not as gaps.
+    let connected = c.connect_ms.is_some();
     ClientRow {
         client: index as u64,
         token: c.group as u64,
-        connected: c.connect_ms.is_some(),
+        connected,
         events: c.tally.seqs.len() as u64,
-        gaps: expected.count().saturating_sub(received_expected),
-        missing_vs_peers: union.difference(&got).count() as u64,
+        gaps: if connected {
+            expected.count().saturating_sub(received_expected)
+        } else {
+            0
+        },
+        missing_vs_peers: if connected {
+            union.difference(&got).count() as u64
+        } else {
+            0
+        },
         duplicates: c.tally.duplicates,
         delay_p50_ms: delays.p50,
         delay_p99_ms: delays.p99,
@@ -308,4 +318,125 @@ fn add_delivery(s: &mut SupervisorSummary, records: &[ClientRecord]) {
         }
     }
     s.peak_delivered_per_s = s.per_second.iter().copied().max().unwrap_or(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervisor::tally::Arrival;
+
+    /// A connected client of token `group` that received `seqs` after the
+    /// start (each 2 ms after its `at`) and `before` before it.
+    fn client(group: usize, sees_all: bool, before: &[i64], seqs: &[i64]) -> ClientRecord {
+        let mut tally = ClientTally::default();
+        for &q in before {
+            let text = format!(r#"{{"seq":{q},"type":"agent.state","at":1000}}"#);
+            tally.handle_message(
+                &text,
+                Arrival {
+                    unix_ms: 1000.0,
+                    second: None,
+                },
+            );
+        }
+        for (i, &q) in seqs.iter().enumerate() {
+            let at = 5000 + 100 * i as i64;
+            let text = format!(r#"{{"seq":{q},"type":"call.created","at":{at}}}"#);
+            let arrival = Arrival {
+                unix_ms: at as f64 + 2.0,
+                second: Some(i as u64 / 10),
+            };
+            tally.handle_message(&text, arrival);
+        }
+        ClientRecord {
+            group,
+            sees_all,
+            connect_ms: Some(1.5),
+            tally,
+            ..ClientRecord::default()
+        }
+    }
+
+    #[test]
+    fn an_all_seeing_group_expects_every_number_from_the_start_on() {
+        let records = [
+            client(0, true, &[10], &[11, 12, 13, 14]),
+            // Lost 11 (first after the start) and 13.
+            client(0, true, &[10], &[12, 14]),
+        ];
+        let s = summarise(&records, vec!["admin".into()]);
+        assert_eq!(s.published_in_range, Some(4));
+        assert_eq!(s.distinct_events, 4);
+        assert_eq!((s.gaps, s.missing_vs_peers), (2, 2));
+        assert_eq!(s.complete_clients, 1);
+        assert_eq!(s.per_client[1].gaps, 2);
+        assert_eq!(s.events_received, 6);
+        assert_eq!(s.events_before_start, 2);
+        assert_eq!((s.delivery_ms.p50, s.delivery_ms.max), (2.0, 2.0));
+        assert_eq!(s.kinds.get("call.created"), Some(&6));
+    }
+
+    #[test]
+    fn a_number_no_client_received_is_a_gap_only_for_all_seeing_tokens() {
+        let admin = [
+            client(0, true, &[], &[1, 2, 4]),
+            client(0, true, &[], &[1, 2, 4]),
+        ];
+        let s = summarise(&admin, vec!["admin".into()]);
+        assert_eq!((s.gaps, s.missing_vs_peers), (2, 0), "3 was lost by both");
+        let scoped = [
+            client(0, false, &[], &[1, 2, 4]),
+            client(0, false, &[], &[1, 2, 4]),
+        ];
+        let s = summarise(&scoped, vec!["supervisor".into()]);
+        assert_eq!(
+            (s.gaps, s.published_in_range),
+            (0, None),
+            "3 may be another queue's"
+        );
+        assert_eq!(s.complete_clients, 2);
+    }
+
+    #[test]
+    fn groups_are_compared_apart_and_failures_counted() {
+        let mut refused = ClientRecord {
+            group: 1,
+            failure: Some("HTTP 401".into()),
+            ..ClientRecord::default()
+        };
+        refused.rate_limited = 3;
+        let records = [
+            client(0, false, &[], &[5, 9]),
+            client(1, false, &[], &[6]),
+            client(0, false, &[], &[5]),
+            refused,
+        ];
+        let s = summarise(&records, vec!["supervisor".into(), "supervisor".into()]);
+        assert_eq!((s.clients, s.connected, s.rate_limited), (4, 3, 3));
+        assert_eq!(s.connect_failures.get("HTTP 401"), Some(&1));
+        // Client 2 missed 9, which its peer (same token) got; client 1's
+        // token is another user's view and is not compared with them; a
+        // client that never connected has no gaps, only its failure.
+        assert_eq!(
+            s.per_client.iter().map(|r| r.gaps).collect::<Vec<_>>(),
+            vec![0, 0, 1, 0]
+        );
+        assert_eq!(s.per_client[2].missing_vs_peers, 1);
+        assert_eq!(s.per_client[3].client, 3);
+        assert!(!s.per_client[3].connected);
+        assert_eq!(s.complete_clients, 2);
+    }
+
+    #[test]
+    fn rate_and_seconds_add_up_over_clients() {
+        let seqs: Vec<i64> = (1..=20).collect();
+        let records = [client(0, true, &[], &seqs), client(0, true, &[], &seqs)];
+        let s = summarise(&records, vec!["admin".into()]);
+        assert_eq!(s.per_second, vec![20, 20]);
+        assert_eq!(s.peak_delivered_per_s, 20);
+        // 20 events 100 ms apart: 1.9 s from the first to the last.
+        assert!((s.window_s - 1.9).abs() < 1e-9, "{}", s.window_s);
+        assert!((s.delivered_per_s - 40.0 / 1.9).abs() < 1e-6);
+        assert_eq!(s.events_per_client.mean, 20.0);
+    }
 }
