@@ -278,10 +278,7 @@ fn certs_init(dir: &Path, names: &[String]) -> Result<()> {
     let issued = sync_bridge::pki::init(dir, names)
         .with_context(|| format!("certificates not made in {}", dir.display()))?;
     println!("made in {}:", dir.display());
-    println!(
-        "  for the node  ({}): ca.pem node.pem node.key pseudonym.key",
-        "[bridge] certs"
-    );
+    println!("  for the node  ([bridge] certs): ca.pem node.pem node.key pseudonym.key");
     println!("  for the cloud (its certs dir): ca.pem cloud.pem cloud.key");
     println!("  keep offline: ca.key ({})", issued.ca_key.display());
     Ok(())

@@ -446,7 +446,7 @@ fn bridge_section(
         })
         .map_or_else(|| "localhost".to_owned(), |f| f.value);
     let certs = value_or(s.path(p, "certs", base), || data_dir.join("bridge"));
-    let audio = s.boolean(p, "audio").map_or(true, |f| f.value);
+    let audio = s.boolean(p, "audio").is_none_or(|f| f.value);
     let alert_below = s
         .float(p, "alert_below", -1.0..=1.0)
         .map_or(-0.5, |f| f.value);

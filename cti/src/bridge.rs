@@ -300,10 +300,8 @@ async fn handle_events(
                 bridge.up.store(true, Ordering::Relaxed);
                 tracing::info!(cloud = ?peer, "bridge link up");
             }
-            ClientEvent::Disconnected(error) => {
-                if bridge.up.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(%error, "bridge link down");
-                }
+            ClientEvent::Disconnected(error) if bridge.up.swap(false, Ordering::Relaxed) => {
+                tracing::warn!(%error, "bridge link down");
             }
             ClientEvent::Acked(keys) => {
                 if let Err(error) = outbox_store::remove(store.pool(), &keys).await {
