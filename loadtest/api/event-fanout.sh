@@ -9,7 +9,8 @@
 # publishes call.created and call.ended). switchyard-load's supervisors mode
 # keeps the CLIENTS clients connected (an administrator's tokens, TOKENS of
 # them, clients taking them in turn) from before the first call until no
-# event came for two seconds after the last. Prints one table row per rate.
+# event came for two seconds after the last. Prints one table row per rate;
+# CPU is the mean over the seconds in which calls arrived, in % of one core.
 #
 #   loadtest/api/event-fanout.sh
 #
@@ -82,20 +83,27 @@ row() {
 import json, sys
 rate, path, published, load = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 r = json.load(open(path))
-s, c = r["supervisors"], r["calls"][0]
+c = r["calls"][0]
+# CLIENTS=0 (a control run without clients) has no supervisors summary.
+s = r.get("supervisors") or {"connected": 0, "clients": 0, "events_received": 0, "delivered_per_s": 0,
+                            "peak_delivered_per_s": 0, "gaps": 0, "duplicates": 0,
+                            "delivery_ms": {"p50": 0, "p99": 0, "max": 0}}
 d = s["delivery_ms"]
-node, gen = r.get("node") or {}, r["generator"]
+burst = [t for t in r["timeline"] if t["attempts"] > 0]
+def busy(key):
+    xs = [t[key] for t in burst if t.get(key) is not None]
+    return sum(xs) / max(len(xs), 1)
 expected = published * s["connected"]
 print(f"| {rate} | {c['answered']}/{c['sent']} | {published} | {s['connected']}/{s['clients']} "
       f"| {s['events_received']} / {expected} | {s['delivered_per_s']:.0f} | {s['peak_delivered_per_s']} "
       f"| {d['p50']:.1f} / {d['p99']:.1f} / {d['max']:.0f} | {s['gaps']} / {s['duplicates']} "
-      f"| {node.get('cpu_mean_percent', 0):.0f} / {node.get('cpu_max_percent', 0):.0f} "
-      f"| {gen['cpu_mean_percent']:.0f} / {gen['cpu_max_percent']:.0f} | {load} |")
+      f"| {busy('node_cpu'):.0f} | {busy('own_cpu'):.0f} | {load} "
+      f"| {c['setup_ms']['p50']:.0f} / {c['setup_ms']['p99']:.0f} |")
 PY
 }
 
-header="| calls/s | answered/sent | events published | clients connected | deliveries / expected | delivered/s | peak/s | delay p50 / p99 / max ms | gaps / dups | node CPU mean / max % | generator CPU mean / max % | load avg before |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+header="| calls/s | answered/sent | events published | clients connected | deliveries / expected | delivered/s | peak/s | delay p50 / p99 / max ms | gaps / dups | node CPU % | generator CPU % | load avg before | call setup p50 / p99 ms |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 rows=()
 for rate in $rates; do
   load=$( [ "${QUIET_LOAD:-1.0}" = 0 ] && cut -d' ' -f1 /proc/loadavg || wait_quiet "${QUIET_LOAD:-1.0}")

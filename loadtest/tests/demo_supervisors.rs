@@ -1,8 +1,9 @@
 //! Supervisors on a real node's event stream: a `switchyard demo` node on
 //! loopback, an administrator's API token made with `switchyard users add`,
-//! and a small scenario (two simulated agents, four calls to them with RTP)
-//! run with `supervisors = 2`. Both clients must see every call's
-//! `call.created` and `call.ended`, with no gap and no repeat in `seq`.
+//! and a small scenario (two simulated agents, four calls to them with RTP,
+//! one a second, so an agent is never busy when called) run with
+//! `supervisors = 2`. Both clients must see every call's `call.created` and
+//! `call.ended`, with no gap and no repeat in `seq`.
 //!
 //! The node is a separate program (the workspace's `switchyard` binary):
 //! `SWITCHYARD_BIN`, else the one built beside this test (debug, then
@@ -167,10 +168,9 @@ wrap_up = "100ms"
 from = "1006"
 algorithm = "MD5"
 to = "1001-1002"
-rate = 2
+rate = 1
 arrival = "constant"
 total = {CALLS}
-max_concurrent = 2
 start = "1s"
 hangup = "callee"
 max_call = "20s"

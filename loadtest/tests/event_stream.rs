@@ -80,6 +80,8 @@ async fn serve(mut stream: TcpStream, seen: Arc<Mutex<Seen>>, mut go: watch::Rec
         return;
     }
     let mut since = None;
+    // The error type is tungstenite's handshake callback's, not ours.
+    #[allow(clippy::result_large_err)]
     let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let mut s = seen.lock().expect("not poisoned");
         since = req

@@ -178,15 +178,12 @@ async fn fleet_main(
     done: oneshot::Sender<SupervisorSummary>,
 ) {
     let resolved = match tokens(&load).await {
+        Ok(t) if t.is_empty() => Err("no token".to_owned()),
         Ok(t) => roles(&load, &t).await.map(|r| (t, r)),
         Err(e) => Err(e),
     };
     let (tokens, roles) = match resolved {
-        Ok((t, r)) if !t.is_empty() => (t, r),
-        Ok(_) => {
-            let _ = ready.send(Err("no token".into()));
-            return;
-        }
+        Ok(x) => x,
         Err(why) => {
             let _ = ready.send(Err(why));
             return;
@@ -196,18 +193,7 @@ async fn fleet_main(
     let (connected_tx, mut connected_rx) = mpsc::unbounded_channel();
     let handles: Vec<_> = (0..load.clients)
         .map(|i| {
-            let i = usize::try_from(i).unwrap_or(usize::MAX);
-            let group = i % tokens.len();
-            let plan = Plan {
-                index: i,
-                group,
-                sees_all: roles.get(group).is_some_and(|r| r == "admin"),
-                token: Arc::clone(&tokens[group]),
-                api: load.api,
-                start_after: load
-                    .connect_rate
-                    .map_or(Duration::ZERO, |r| Duration::from_secs_f64(i as f64 / r)),
-            };
+            let plan = plan(&load, &tokens, &roles, i);
             tokio::spawn(client::run(
                 plan,
                 Arc::clone(&shared),
@@ -236,6 +222,23 @@ async fn fleet_main(
         records.push(h.await.unwrap_or_default());
     }
     let _ = done.send(summary::summarise(&records, roles));
+}
+
+/// Client `i`'s token (in turn), role and start time.
+fn plan(load: &SupervisorLoad, tokens: &[Arc<str>], roles: &[String], i: u64) -> Plan {
+    let index = usize::try_from(i).unwrap_or(usize::MAX);
+    // `tokens` is not empty: fleet_main refuses that before planning.
+    let group = index % tokens.len().max(1);
+    Plan {
+        index,
+        group,
+        sees_all: roles.get(group).is_some_and(|r| r == "admin"),
+        token: tokens.get(group).map_or_else(|| Arc::from(""), Arc::clone),
+        api: load.api,
+        start_after: load
+            .connect_rate
+            .map_or(Duration::ZERO, |r| Duration::from_secs_f64(i as f64 / r)),
+    }
 }
 
 /// Waits until no event arrived for `linger`, or `linger_max` passed.
