@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::sipp::{SHORT, Sipp, phone};
-use common::{Node, NodeSpec};
+use common::{Cdr, Node, NodeSpec};
 
 /// Challenge order SIPp can answer.
 const SIPP_ALGORITHMS: &[&str] = &["MD5", "SHA-256"];
@@ -117,6 +117,38 @@ fn feature_code(node: &Node, agent: &str, code: &str) {
     .assert_ok();
 }
 
+/// Writes the two CSV files and imports them with `switchyard customers import`
+/// into the running node's protected store.
+fn import_customers(node: &Node, customers: &str, orders: &str) {
+    let config = node.dir().join("switchyard.toml");
+    for (name, text) in [("customers.csv", customers), ("orders.csv", orders)] {
+        let file = node.dir().join(name);
+        std::fs::write(&file, text).expect("write a CSV file");
+        let file = file.to_str().expect("UTF-8 path");
+        common::run_cli(&["customers", "import", file, "--config"], &config);
+    }
+}
+
+/// Agent 1006 logs in and answers (hanging up after `talk_ms`); `caller` dials
+/// `service` and keys 1 then 2 through the demo IVR. Returns the call's CDR.
+fn ivr_call_to_agent_1006(node: &Node, caller: &str, service: &str, talk_ms: u32) -> Cdr {
+    let agent = phone(node, "1006", "uas-answer-then-hang-up", 1, talk_ms);
+    feature_code(node, "1006", "*71");
+    Sipp::new(node, &format!("caller-{caller}"), "uac-ivr-english-support")
+        .target(node)
+        .service(service)
+        .caller(caller)
+        .calls(1)
+        .run(Duration::from_secs(60))
+        .assert_ok();
+    agent.finish(SHORT).assert_ok();
+    let cdrs = node.wait_cdrs(2, CDR_WAIT);
+    cdrs.iter()
+        .find(|c| c.callee == service)
+        .cloned()
+        .unwrap_or_else(|| panic!("no CDR for the call to {service}: {cdrs:#?}"))
+}
+
 #[test]
 fn a_caller_goes_through_the_ivr_and_the_queue_to_an_agent() {
     if !common::peer_available("sipp") {
@@ -124,24 +156,12 @@ fn a_caller_goes_through_the_ivr_and_the_queue_to_an_agent() {
     }
     let node = contact_center();
     // The caller is a customer of the protected store, imported while the node runs.
-    let customers = node.dir().join("customers.csv");
-    std::fs::write(
-        &customers,
+    import_customers(
+        &node,
         "account,name,phones,email,tier,language\n300001,Grace Hopper,1003,,gold,en\n",
-    )
-    .expect("write the customers file");
-    let orders = node.dir().join("orders.csv");
-    std::fs::write(
-        &orders,
         "account,kind,reference,amount_minor,currency,status,created,updated\n\
          300001,order,ORD-1003,4599,USD,shipped,2026-11-01,2026-11-03\n",
-    )
-    .expect("write the orders file");
-    let config = node.dir().join("switchyard.toml");
-    for file in [&customers, &orders] {
-        let file = file.to_str().expect("UTF-8 path");
-        common::run_cli(&["customers", "import", file, "--config"], &config);
-    }
+    );
     // The agent's phone answers after ringing and hangs up 2 s into the call.
     let agent = phone(&node, "1006", "uas-answer-then-hang-up", 1, 2000);
     feature_code(&node, "1006", "*71");
@@ -608,21 +628,7 @@ queues = { premium = 1 }
         install_rules_flow,
     );
     // The agent talks long enough for the caller's scenario to finish its keys.
-    let agent = phone(&node, "1006", "uas-answer-then-hang-up", 1, 6000);
-    feature_code(&node, "1006", "*71");
-    Sipp::new(&node, "caller-vip", "uac-ivr-english-support")
-        .target(&node)
-        .service("600")
-        .caller("1003")
-        .calls(1)
-        .run(Duration::from_secs(60))
-        .assert_ok();
-    agent.finish(SHORT).assert_ok();
-    let cdrs = node.wait_cdrs(2, CDR_WAIT);
-    let call = cdrs
-        .iter()
-        .find(|c| c.callee == "600")
-        .unwrap_or_else(|| panic!("no CDR for the call: {cdrs:#?}"));
+    let call = ivr_call_to_agent_1006(&node, "1003", "600", 6000);
     assert_eq!(call.queue.as_deref(), Some("premium"), "{call:#?}");
     assert_eq!(call.agent.as_deref(), Some("1006"), "{call:#?}");
 }
@@ -735,40 +741,14 @@ fn no_customer_data_crosses_the_bridge() {
         setup: Some(contact_center_with_certs),
         ..NodeSpec::default()
     });
-    let customers = node.dir().join("customers.csv");
-    std::fs::write(
-        &customers,
+    import_customers(
+        &node,
         "account,name,phones,email,tier,language\n\
          918273645,Quillon Marchbanks,4155550199,quillon.marker@example.org,gold,en\n",
-    )
-    .expect("write the customers file");
-    let orders = node.dir().join("orders.csv");
-    std::fs::write(
-        &orders,
         "account,kind,reference,amount_minor,currency,status,created,updated\n\
          918273645,order,ORD-MARKER-77,4599,USD,shipped,2026-11-01,2026-11-03\n",
-    )
-    .expect("write the orders file");
-    let config = node.dir().join("switchyard.toml");
-    for file in [&customers, &orders] {
-        let file = file.to_str().expect("UTF-8 path");
-        common::run_cli(&["customers", "import", file, "--config"], &config);
-    }
-    let agent = phone(&node, "1006", "uas-answer-then-hang-up", 1, 2000);
-    feature_code(&node, "1006", "*71");
-    Sipp::new(&node, "caller-marker", "uac-ivr-english-support")
-        .target(&node)
-        .service("500")
-        .caller("4155550199")
-        .calls(1)
-        .run(Duration::from_secs(60))
-        .assert_ok();
-    agent.finish(SHORT).assert_ok();
-    let cdrs = node.wait_cdrs(2, CDR_WAIT);
-    let call = cdrs
-        .iter()
-        .find(|c| c.callee == "500")
-        .unwrap_or_else(|| panic!("no CDR for the IVR call: {cdrs:#?}"));
+    );
+    let call = ivr_call_to_agent_1006(&node, "4155550199", "500", 2000);
     assert_eq!(call.queue.as_deref(), Some("support"), "{call:#?}");
     // The screen pop shows the customer on the node: the lookup really found them.
     let popped = common::read_events(&node)
@@ -778,6 +758,7 @@ fn no_customer_data_crosses_the_bridge() {
 
     // Before anything is sent: the outbox holds one item per CDR, marker-free.
     let queued = common::cloud::node_outbox(&node);
+    let cdrs = node.wait_cdrs(2, CDR_WAIT);
     assert_eq!(queued.len(), cdrs.len(), "one outbox row per call record");
     for (key, payload) in &queued {
         let bytes = String::from_utf8_lossy(payload);
