@@ -225,14 +225,15 @@ pub(crate) fn bearer_token(value: &str) -> Option<String> {
 pub(crate) async fn identify(shared: &Shared, token: Option<&str>) -> Result<Principal, ApiError> {
     let token = token.ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
     let now = shared.state.clock.now_ms();
-    let principal = users::authenticate(&shared.state.store, token, now)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown or expired token"))?;
+    // The bucket is checked before the store is asked: a flooded token is
+    // refused for the price of a hash, not of a database lookup.
     shared
         .limits
-        .take_request(&principal.token_hash, now)
+        .take_request(&users::token_hash(token), now)
         .map_err(ApiError::too_many_requests)?;
-    Ok(principal)
+    users::authenticate(&shared.state.store, token, now)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown or expired token"))
 }
 
 /// `e` as a response; a 401 also names the scheme (`WWW-Authenticate`).
