@@ -29,6 +29,7 @@ pub mod lookup;
 pub mod metrics;
 mod node;
 mod prompts;
+mod queue_watch;
 mod recording;
 pub mod registrar;
 pub mod store;

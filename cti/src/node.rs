@@ -415,11 +415,15 @@ async fn serve_api(
         acd: acd.clone(),
         memberships: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
     };
+    let live: Arc<dyn crate::api::LiveNode> = Arc::new(live);
+    if acd.is_some() {
+        tokio::spawn(crate::queue_watch::run(Arc::clone(&live), events.clone()));
+    }
     let state = crate::api::ApiState::new(
         store.clone(),
         customers,
         events,
-        Arc::new(live),
+        live,
         crate::api::ApiConfig::new(cfg.sip.domain.clone()),
     );
     start_metrics(&state.metrics, cmds, store.clone());
