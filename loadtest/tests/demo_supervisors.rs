@@ -11,10 +11,13 @@
 //! `SWITCHYARD_REQUIRE_PEERS=1`, which makes it a failure. Waiting is for
 //! conditions with deadlines, never for a fixed time.
 
+mod common;
+
+use common::{Peer, Scratch, wait_until};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use switchyard_load::driver::{self, RunOptions};
 use switchyard_load::scenario::Scenario;
@@ -46,40 +49,6 @@ fn skip_or_fail(why: &str) {
          {REQUIRE_PEERS}=1 to fail instead.\n\
          ****************************************************************\n"
     );
-}
-
-/// A child process killed when dropped.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A directory removed when dropped (kept if the test panicked).
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A port free for TCP and UDP, and the next one for TCP (the demo's TLS).

@@ -7,10 +7,13 @@
 //! peer a failure. Waiting is for conditions with deadlines, never for a
 //! fixed time.
 
+mod common;
+
+use common::{Peer, Scratch, wait_until};
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const REQUIRE_PEERS: &str = "SWITCHYARD_REQUIRE_PEERS";
 
@@ -33,40 +36,6 @@ fn peer_available(program: &str) -> bool {
     );
     let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
     false
-}
-
-/// A child process killed when dropped.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A directory removed when dropped (kept if the test panicked).
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn free_udp_port() -> u16 {
