@@ -13,7 +13,7 @@ use crate::error::{ConfigError, ProblemKind, Problems};
 use crate::reader::{Field, Section, resolve};
 use crate::rules::{Bound, Order, check_order, digest_algorithms, trusted_sources};
 use crate::sections::{
-    AuthConfig, BridgeConfig, CallsConfig, DEFAULT_SQLITE_FILE, HttpConfig, IvrConfig, LogConfig,
+    AuthConfig, BridgeConfig, CallsConfig, DrConfig, DrPrimary, DrStandby, DEFAULT_SQLITE_FILE, HttpConfig, IvrConfig, LogConfig,
     MediaConfig, NodeConfig, NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl,
     TlsConfig, TlsIdentity, advertise_for,
 };
@@ -54,6 +54,15 @@ const IVR_KEYS: &[&str] = &["flows", "prompts", "numbers", "endpoints"];
 const HTTP_KEYS: &[&str] = &["listen", "port", "grpc_port"];
 const LOG_KEYS: &[&str] = &["level"];
 const BRIDGE_KEYS: &[&str] = &["cloud", "server_name", "certs", "audio", "alert_below"];
+const DR_KEYS: &[&str] = &[
+    "standby",
+    "server_name",
+    "listen",
+    "certs",
+    "lost_after_ms",
+    "witness",
+    "witness_timeout_ms",
+];
 
 /// Every section of the file and the keys it accepts, in the order the example
 /// file documents them.
@@ -69,6 +78,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("acd", crate::acd::ACD_KEYS),
     ("http", HTTP_KEYS),
     ("bridge", BRIDGE_KEYS),
+    ("dr", DR_KEYS),
     ("log", LOG_KEYS),
 ];
 
@@ -123,6 +133,7 @@ fn decode_sections(root: &Section<'_, '_>, base: &Path, p: &mut Problems) -> Nod
             base,
             p,
         ),
+        dr: dr_section(&root.section("dr", DR_KEYS, p), &node.data_dir, base, p),
         node,
         sip,
         media,
@@ -457,6 +468,69 @@ fn bridge_section(
         audio,
         alert_below,
     })
+}
+
+/// `[dr]`: `None` unless `standby` or `listen` names an address; both is an
+/// error.
+fn dr_section(
+    s: &Section<'_, '_>,
+    data_dir: &Path,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<DrConfig> {
+    let expected = "a host:port address such as \"10.0.0.9:4434\", or \"\" for none";
+    let address = |p: &mut Problems, key: &str| {
+        s.parsed(p, key, expected, |v| {
+            if v.is_empty() {
+                Some(None)
+            } else {
+                v.parse::<std::net::SocketAddr>().ok().map(Some)
+            }
+        })
+        .and_then(|f| f.value)
+    };
+    let standby = address(p, "standby");
+    let listen = address(p, "listen");
+    let witness = address(p, "witness");
+    let server_name = s
+        .parsed(p, "server_name", "a DNS name or IP address", |v| {
+            (!v.is_empty() && v.len() <= 253 && !v.contains(char::is_whitespace))
+                .then(|| v.to_owned())
+        })
+        .map_or_else(|| "localhost".to_owned(), |f| f.value);
+    let certs = value_or(s.path(p, "certs", base), || data_dir.join("bridge"));
+    let lost_after = value_or(s.millis(p, "lost_after_ms", 500..=600_000), || {
+        std::time::Duration::from_secs(3)
+    });
+    let witness_timeout = value_or(s.millis(p, "witness_timeout_ms", 50..=10_000), || {
+        std::time::Duration::from_millis(500)
+    });
+    match (standby, listen) {
+        (Some(standby), None) => Some(DrConfig::Primary(DrPrimary {
+            standby,
+            server_name,
+            certs,
+        })),
+        (None, Some(listen)) => Some(DrConfig::Standby(DrStandby {
+            listen,
+            certs,
+            lost_after,
+            witness,
+            witness_timeout,
+        })),
+        (Some(_), Some(_)) => {
+            let at = s.key_at("listen").unwrap_or_else(|| s.span());
+            s.invalid(
+                p,
+                at,
+                "listen",
+                ProblemKind::Inconsistent,
+                "a node is either a primary (`standby`) or a standby (`listen`), not both",
+            );
+            None
+        }
+        (None, None) => None,
+    }
 }
 
 fn http_section(s: &Section<'_, '_>, d: &HttpConfig, p: &mut Problems) -> HttpConfig {

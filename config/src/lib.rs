@@ -54,7 +54,7 @@ pub use endpoints::{Credential, EndpointUrl, HttpEndpoint, UrlScheme};
 pub use error::{ConfigError, Diagnostic, ProblemKind};
 pub use ipnet::{IpNet, IpNetError};
 pub use sections::{
-    AuthConfig, BridgeConfig, CallsConfig, DigestAlgorithm, HttpConfig, IvrConfig, LogConfig,
+    AuthConfig, BridgeConfig, CallsConfig, DigestAlgorithm, DrConfig, DrPrimary, DrStandby, HttpConfig, IvrConfig, LogConfig,
     MediaConfig, NodeConfig, NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl,
     TlsConfig, TlsIdentity,
 };

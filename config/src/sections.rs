@@ -36,6 +36,8 @@ pub struct NodeConfig {
     pub http: HttpConfig,
     /// `[bridge]`: the link to the cloud side, when configured.
     pub bridge: Option<BridgeConfig>,
+    /// `[dr]`: this node's part in disaster recovery, when configured.
+    pub dr: Option<DrConfig>,
     /// `[log]`: log filtering.
     pub log: LogConfig,
 }
@@ -263,6 +265,44 @@ pub struct BridgeConfig {
     pub alert_below: f64,
 }
 
+/// `[dr]`: disaster recovery. A node with `standby` set replicates to that
+/// standby; a node with `listen` set *is* a standby.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum DrConfig {
+    /// This node serves and replicates to a standby.
+    Primary(DrPrimary),
+    /// This node waits for its primary to be lost, then serves.
+    Standby(DrStandby),
+}
+
+/// `[dr]` on the serving node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrPrimary {
+    /// The standby's replication address (`host:port`, UDP: QUIC).
+    pub standby: std::net::SocketAddr,
+    /// The name the standby's certificate carries.
+    pub server_name: String,
+    /// Directory holding `ca.pem`, `node.pem`, `node.key` and `replica.key`.
+    pub certs: PathBuf,
+}
+
+/// `[dr]` on the standby.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrStandby {
+    /// Where the primary's replication link arrives (UDP: QUIC).
+    pub listen: std::net::SocketAddr,
+    /// Directory holding `ca.pem`, `cloud.pem`, `cloud.key` and `replica.key`.
+    pub certs: PathBuf,
+    /// Silence on the replication link after which the primary is suspect.
+    pub lost_after: std::time::Duration,
+    /// The primary's SIP address, asked with OPTIONS before taking over: a
+    /// primary that answers is alive and only the link is cut.
+    pub witness: Option<std::net::SocketAddr>,
+    /// How long the witness may take to answer.
+    pub witness_timeout: std::time::Duration,
+}
+
 /// `[log]`: log filtering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
@@ -329,6 +369,7 @@ impl NodeConfig {
                 grpc_port: None,
             },
             bridge: None,
+            dr: None,
             log: LogConfig {
                 level: "info".to_owned(),
             },

@@ -32,7 +32,21 @@ fn cases() -> Vec<Case> {
             kind: UnknownKey,
             display: "switchyard.toml:2:2: unknown key `sipp` at the top level, expected one \
                       of: node, sip, registrar, auth, media, store, calls, ivr, acd, http, bridge, \
-                      log",
+                      dr, log",
+        },
+        Case {
+            name: "a node that is both primary and standby",
+            text: "[dr]\nstandby = \"10.0.0.9:4434\"\nlisten = \"0.0.0.0:4434\"\n",
+            kind: Inconsistent,
+            display: "switchyard.toml:3:1: dr.listen: a node is either a primary (`standby`) \
+                      or a standby (`listen`), not both",
+        },
+        Case {
+            name: "a standby's silence below the floor",
+            text: "[dr]\nlisten = \"0.0.0.0:4434\"\nlost_after_ms = 10\n",
+            kind: OutOfRange,
+            display: "switchyard.toml:3:17: dr.lost_after_ms: expected an integer \
+                      500..=600000 (milliseconds), found 10",
         },
         Case {
             name: "a bridge address without a port",

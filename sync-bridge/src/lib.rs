@@ -23,10 +23,14 @@
 //! - [`pki`] and [`tls`]: the operator's private CA and the mutual-TLS
 //!   configurations anchored only on it.
 //! - [`link`]: the thin tokio/quinn layer that drives the above over QUIC.
+//! - [`replica`]: what a node replicates to its disaster-recovery standby
+//!   (and the standby hands back), sealed with a key the analytics cloud does
+//!   not hold.
 
 pub mod classify;
 pub mod link;
 pub mod outbox;
 pub mod pki;
+pub mod replica;
 pub mod tls;
 pub mod wire;

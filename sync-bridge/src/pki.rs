@@ -51,6 +51,10 @@ pub mod files {
     pub const CLOUD_KEY: &str = "cloud.key";
     /// The node's pseudonym key (64 hex digits); it stays on the node.
     pub const PSEUDONYM_KEY: &str = "pseudonym.key";
+    /// The replica key (64 hex digits) that seals what the node replicates to
+    /// its disaster-recovery standby; the node and the standby hold it, an
+    /// analytics cloud does not.
+    pub const REPLICA_KEY: &str = "replica.key";
 }
 
 /// Everything [`issue`] makes, as PEM text.
@@ -70,6 +74,8 @@ pub struct Bundle {
     pub cloud_key: String,
     /// The pseudonym key.
     pub pseudonym_key: [u8; KEY_LEN],
+    /// The replica key.
+    pub replica_key: [u8; KEY_LEN],
 }
 
 impl std::fmt::Debug for Bundle {
@@ -95,6 +101,8 @@ pub struct Issued {
     pub cloud_key: PathBuf,
     /// [`files::PSEUDONYM_KEY`].
     pub pseudonym_key: PathBuf,
+    /// [`files::REPLICA_KEY`].
+    pub replica_key: PathBuf,
 }
 
 /// Issuing, writing or reading the PKI failed.
@@ -177,6 +185,8 @@ pub fn issue(cloud_names: &[String], now: SystemTime) -> Result<Bundle, PkiError
     let (cloud_cert, cloud_key) = sign(&cloud, &issuer)?;
     let mut pseudonym_key = [0; KEY_LEN];
     random(&mut pseudonym_key)?;
+    let mut replica_key = [0; KEY_LEN];
+    random(&mut replica_key)?;
     Ok(Bundle {
         ca_cert: ca_cert.pem(),
         ca_key: ca_key.serialize_pem(),
@@ -185,10 +195,11 @@ pub fn issue(cloud_names: &[String], now: SystemTime) -> Result<Bundle, PkiError
         cloud_cert,
         cloud_key,
         pseudonym_key,
+        replica_key,
     })
 }
 
-fn random(buf: &mut [u8]) -> Result<(), PkiError> {
+pub(crate) fn random(buf: &mut [u8]) -> Result<(), PkiError> {
     rustls::crypto::ring::default_provider()
         .secure_random
         .fill(buf)
@@ -269,13 +280,11 @@ pub fn init_at(dir: &Path, cloud_names: &[String], now: SystemTime) -> Result<Is
         cloud_cert: dir.join(files::CLOUD_CERT),
         cloud_key: dir.join(files::CLOUD_KEY),
         pseudonym_key: dir.join(files::PSEUDONYM_KEY),
+        replica_key: dir.join(files::REPLICA_KEY),
     };
     let bundle = issue(cloud_names, now)?;
-    let key_hex: String = bundle
-        .pseudonym_key
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let key_hex = hex(&bundle.pseudonym_key);
+    let replica_hex = hex(&bundle.replica_key);
     let writes = [
         (&issued.ca_cert, bundle.ca_cert.as_str(), false),
         (&issued.ca_key, bundle.ca_key.as_str(), true),
@@ -284,6 +293,7 @@ pub fn init_at(dir: &Path, cloud_names: &[String], now: SystemTime) -> Result<Is
         (&issued.cloud_cert, bundle.cloud_cert.as_str(), false),
         (&issued.cloud_key, bundle.cloud_key.as_str(), true),
         (&issued.pseudonym_key, key_hex.as_str(), true),
+        (&issued.replica_key, replica_hex.as_str(), true),
     ];
     if let Some((path, _, _)) = writes.iter().find(|(p, _, _)| p.exists()) {
         return Err(PkiError::Exists((*path).clone()));
@@ -353,6 +363,26 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, PkiError> {
 /// [`PkiError::Io`], or [`PkiError::Invalid`] when the file holds anything
 /// else.
 pub fn load_pseudonym_key(path: &Path) -> Result<PseudonymKey, PkiError> {
+    let bytes = load_hex_key(path)?;
+    PseudonymKey::from_bytes(&bytes).map_err(|_| PkiError::Invalid {
+        path: path.to_owned(),
+        reason: format!("expected {} hex digits", KEY_LEN * 2),
+    })
+}
+
+/// Reads the replica key ([`files::REPLICA_KEY`]: 64 hex digits).
+///
+/// # Errors
+///
+/// [`PkiError::Io`], or [`PkiError::Invalid`] when the file holds anything
+/// else.
+pub fn load_replica_key(path: &Path) -> Result<crate::replica::ReplicaKey, PkiError> {
+    load_hex_key(path).map(crate::replica::ReplicaKey::from_bytes)
+}
+
+/// A file of exactly [`KEY_LEN`] bytes as hex digits (surrounding white
+/// space allowed).
+fn load_hex_key(path: &Path) -> Result<[u8; KEY_LEN], PkiError> {
     let text = std::fs::read_to_string(path).map_err(|source| PkiError::Io {
         path: path.to_owned(),
         source,
@@ -365,11 +395,15 @@ pub fn load_pseudonym_key(path: &Path) -> Result<PseudonymKey, PkiError> {
     if hex.len() != KEY_LEN * 2 || !hex.is_ascii() {
         return Err(invalid());
     }
-    let bytes = (0..KEY_LEN)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| invalid())?;
-    PseudonymKey::from_bytes(&bytes).map_err(|_| invalid())
+    let mut key = [0; KEY_LEN];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| invalid())?;
+    }
+    Ok(key)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The certificates in PEM text, in order.

@@ -47,6 +47,9 @@ pub enum ClientEvent {
     Acked(Vec<ItemKey>),
     /// An analysis result arrived.
     Result(AnalysisResult),
+    /// The peer sent an item (a standby handing back what it did); the
+    /// link does not acknowledge it, the owner answers with an item.
+    Item(Item),
     /// The connection failed or could not be made; a retry follows.
     Disconnected(LinkError),
 }
@@ -295,6 +298,7 @@ async fn on_frame(
             ClientEvent::Acked(done)
         }
         Frame::Result(result) => ClientEvent::Result(result),
+        Frame::Item(item) => ClientEvent::Item(item),
         Frame::Heartbeat(_) => return Ok(()),
         other => return Err(Finish::Lost(LinkError::Unexpected(frame_name(&other)))),
     };

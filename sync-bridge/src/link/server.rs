@@ -278,6 +278,18 @@ impl BridgeConnection {
         Ok(())
     }
 
+    /// Sends an item to the node (a standby handing back its records). The
+    /// node does not acknowledge it on the link: it answers with an item of
+    /// its own once it has stored it (see [`crate::replica`]).
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::Write`] when the connection is gone,
+    /// [`LinkError::Encode`] for an oversized item.
+    pub async fn send_item(&mut self, item: Item) -> Result<(), LinkError> {
+        write_frame(&mut self.send, &Frame::Item(item)).await
+    }
+
     /// Sends an analysis result to the node.
     ///
     /// # Errors

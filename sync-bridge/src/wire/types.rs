@@ -103,12 +103,24 @@ impl Kind {
     pub const AGENT_STATS: Kind = Kind(3);
     /// A [`crate::classify::AudioChunk`].
     pub const AUDIO_CHUNK: Kind = Kind(4);
+    /// Sealed ([`crate::replica`]): the state a standby needs to run calls.
+    pub const STANDBY_STATE: Kind = Kind(5);
+    /// Sealed: one file (flow, prompt) a standby needs.
+    pub const STANDBY_FILE: Kind = Kind(6);
+    /// Sealed, standby to node: a record the standby made while it served.
+    pub const FAILBACK_RECORD: Kind = Kind(7);
+    /// Sealed, node to standby: these failback records are merged.
+    pub const FAILBACK_ACK: Kind = Kind(8);
 
-    const NAMES: [(Kind, &'static str); 4] = [
+    const NAMES: [(Kind, &'static str); 8] = [
         (Self::CALL_RECORD, "call_record"),
         (Self::QUEUE_STATS, "queue_stats"),
         (Self::AGENT_STATS, "agent_stats"),
         (Self::AUDIO_CHUNK, "audio_chunk"),
+        (Self::STANDBY_STATE, "standby_state"),
+        (Self::STANDBY_FILE, "standby_file"),
+        (Self::FAILBACK_RECORD, "failback_record"),
+        (Self::FAILBACK_ACK, "failback_ack"),
     ];
 
     /// The numeric code sent on the wire.
