@@ -19,6 +19,7 @@ const DERIVED: &[&str] = &[
     "ivr.flows",
     "ivr.prompts",
     "bridge.certs",
+    "dr.certs",
 ];
 
 #[test]
