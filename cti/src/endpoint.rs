@@ -160,6 +160,12 @@ enum Internal {
 pub(crate) struct EndpointConfig {
     pub(crate) registrar: RegistrarConfig,
     pub(crate) trusted: Vec<config::IpNet>,
+    /// On a disaster-recovery standby: whether registrations and new calls
+    /// are served now (`None`: always).
+    pub(crate) admission: Option<tokio::sync::watch::Receiver<crate::standby::Service>>,
+    /// Where the number of calls in progress is published, when someone
+    /// watches it (a standby draining before it hands back).
+    pub(crate) in_progress: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 /// The endpoint task's state.
@@ -324,6 +330,8 @@ impl Endpoint {
                 self.next_call += 1;
                 let (tx, rx) = mpsc::unbounded_channel();
                 self.calls.insert(id, tx);
+        self.publish_in_progress();
+                self.publish_in_progress();
                 let _ = reply.send((id, rx));
             }
             Command::HangUp { call_id, reply } => {
@@ -372,6 +380,8 @@ impl Endpoint {
             },
             Command::Done { call } => {
                 self.calls.remove(&call);
+                self.publish_in_progress();
+            self.publish_in_progress();
                 for key in self.routes.remove(&call).unwrap_or_default() {
                     self.dialogs.remove(&key);
                 }
@@ -456,7 +466,22 @@ impl Endpoint {
             && tx.send(ev).is_err()
         {
             self.calls.remove(&call);
+            self.publish_in_progress();
         }
+    }
+
+    fn publish_in_progress(&self) {
+        if let Some(count) = &self.cfg.in_progress {
+            count.store(self.calls.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Whether registrations and new calls are served now.
+    fn admits(&self) -> bool {
+        self.cfg
+            .admission
+            .as_ref()
+            .is_none_or(|a| *a.borrow() == crate::standby::Service::Accept)
     }
 
     fn dialog_owner(&self, req: &Request) -> Option<CallRef> {
@@ -479,6 +504,11 @@ impl Endpoint {
         }
         if let Some(status) = self.precheck(&req) {
             return self.reply(&key, &req, status);
+        }
+        if matches!(req.method, Method::Register | Method::Invite) && !self.admits() {
+            // A standby that does not serve now: the phone tries its next
+            // server (RFC 3261 §21.5.4), the primary.
+            return self.reply(&key, &req, 503);
         }
         match req.method {
             Method::Register => self.authenticate(key, req, source, Purpose::Register),
@@ -724,6 +754,7 @@ impl Endpoint {
         let bindings = self.location.lookup(now(), &callee);
         let (tx, rx) = mpsc::unbounded_channel();
         self.calls.insert(id, tx);
+        self.publish_in_progress();
         self.owners.insert(key, id);
         let setup = CallSetup {
             id,

@@ -32,7 +32,8 @@ mod prompts;
 mod queue_watch;
 mod recording;
 pub mod registrar;
+pub mod standby;
 pub mod store;
 pub mod webhooks;
 
-pub use node::{CUSTOMER_KEY_ENV, NodeError, customer_keys, run_node};
+pub use node::{CUSTOMER_KEY_ENV, NodeError, NodeOptions, customer_keys, run_node, run_node_with};

@@ -200,8 +200,26 @@ impl Ctx {
     }
 }
 
+/// What a node is started with besides its configuration.
+#[derive(Debug, Default)]
+pub struct NodeOptions {
+    /// The text of the configuration file, which a primary replicates to its
+    /// standby (`[dr] standby`); without it only the store's state goes.
+    pub config_text: Option<String>,
+    /// On a standby that took over: whether it serves registrations and new
+    /// calls now.
+    pub admission: Option<tokio::sync::watch::Receiver<crate::standby::Service>>,
+    /// Where the number of calls in progress is published.
+    pub in_progress: Option<Arc<std::sync::atomic::AtomicUsize>>,
+}
+
 /// Runs a node until the process is stopped.
 pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
+    run_node_with(cfg, NodeOptions::default()).await
+}
+
+/// [`run_node`] with [`NodeOptions`].
+pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), NodeError> {
     // Every call holds four RTP/RTCP sockets: take all the descriptors the
     // system allows this process.
     match rlimit::increase_nofile_limit(u64::MAX) {
@@ -287,6 +305,10 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         None => None,
     };
     let cdrs = CdrWriter::spawn_with(store.clone(), cfg.store.cdr_batch_max, bridge.clone());
+    if let Some(config::DrConfig::Primary(dr)) = &cfg.dr {
+        crate::standby::primary::start(dr, &cfg, store.clone(), options.config_text.clone())
+            .map_err(|e| NodeError::Bridge(format!("standby link: {e}")))?;
+    }
     // Lives as long as the node: dropping it stops the deliveries.
     let _webhooks = crate::webhooks::Webhooks::start(
         store.clone(),
@@ -367,7 +389,7 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
         transports,
         digest_server(&cfg)?,
         throttle(&cfg),
-        endpoint_config(&cfg),
+        endpoint_config(&cfg, &options),
         ctx,
     );
     info!(udp = ports.udp, tcp = ports.tcp, tls = ?ports.tls, "SIP listening");
@@ -534,7 +556,7 @@ fn throttle(cfg: &NodeConfig) -> Throttle {
     })
 }
 
-fn endpoint_config(cfg: &NodeConfig) -> EndpointConfig {
+fn endpoint_config(cfg: &NodeConfig, options: &NodeOptions) -> EndpointConfig {
     let r = &cfg.registrar;
     EndpointConfig {
         registrar: RegistrarConfig {
@@ -544,6 +566,8 @@ fn endpoint_config(cfg: &NodeConfig) -> EndpointConfig {
             max_contacts: r.max_contacts,
         },
         trusted: cfg.auth.trusted.clone(),
+        admission: options.admission.clone(),
+        in_progress: options.in_progress.clone(),
     }
 }
 
