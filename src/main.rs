@@ -28,7 +28,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the on-prem node.
+    /// Run a node: the on-prem node, or a disaster-recovery standby when its
+    /// file has `[dr] listen`.
     Node {
         /// The node's configuration file.
         #[arg(long, value_name = "FILE")]
@@ -280,6 +281,8 @@ fn certs_init(dir: &Path, names: &[String]) -> Result<()> {
     println!("made in {}:", dir.display());
     println!("  for the node  ([bridge] certs): ca.pem node.pem node.key pseudonym.key");
     println!("  for the cloud (its certs dir): ca.pem cloud.pem cloud.key");
+    println!("  for disaster recovery ([dr] certs): replica.key on the node and the standby,");
+    println!("    with node.pem node.key on the node and cloud.pem cloud.key on the standby");
     println!("  keep offline: ca.key ({})", issued.ca_key.display());
     Ok(())
 }
@@ -287,7 +290,19 @@ fn certs_init(dir: &Path, names: &[String]) -> Result<()> {
 async fn node(config: &Path) -> Result<()> {
     let cfg = NodeConfig::load(config)?;
     init_logging(&cfg.log.level)?;
-    cti::run_node(cfg).await.context("the node stopped")
+    if matches!(cfg.dr, Some(config::DrConfig::Standby(_))) {
+        return cti::standby::run_standby(config, cfg)
+            .await
+            .context("the standby stopped");
+    }
+    let options = cti::NodeOptions {
+        // Read again: a primary replicates the file's routing sections.
+        config_text: std::fs::read_to_string(config).ok(),
+        ..cti::NodeOptions::default()
+    };
+    cti::run_node_with(cfg, options)
+        .await
+        .context("the node stopped")
 }
 
 async fn demo(data_dir: Option<PathBuf>, sip_port: u16, http_port: u16) -> Result<()> {

@@ -505,9 +505,14 @@ impl Endpoint {
         if let Some(status) = self.precheck(&req) {
             return self.reply(&key, &req, status);
         }
-        if matches!(req.method, Method::Register | Method::Invite) && !self.admits() {
+        if matches!(
+            req.method,
+            Method::Register | Method::Invite | Method::Options
+        ) && !self.admits()
+        {
             // A standby that does not serve now: the phone tries its next
-            // server (RFC 3261 §21.5.4), the primary.
+            // server (RFC 3261 §21.5.4), the primary; an OPTIONS ping says
+            // the same.
             return self.reply(&key, &req, 503);
         }
         match req.method {

@@ -78,7 +78,8 @@ fn a_cut_link_with_a_primary_that_answers_is_not_a_takeover() {
         now += Duration::from_secs(1) + ms(20);
         g.tick(now);
     }
-    // The link comes back.
+    // The link comes back (the question the last tick asked goes unanswered).
+    assert_eq!(actions(&mut g), [Action::AskWitness]);
     g.heard(now);
     assert_eq!(g.phase(), Phase::Following);
     // Later the site dies for real: the witness goes quiet too.

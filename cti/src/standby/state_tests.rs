@@ -25,6 +25,7 @@ rules = "otherwise -> round_robin('sales')"
 
 [[acd.queues]]
 name = "sales"
+strategy = "round_robin"
 
 [bridge]
 cloud = "10.0.0.5:4433"

@@ -1,0 +1,378 @@
+//! Disaster recovery end to end: a primary on 127.0.0.2, its standby on
+//! 127.0.0.3, SIPp phones on 127.0.0.1 (separate loopback addresses; the
+//! replication link runs through a relay the test can cut).
+//!
+//! Calls run through the primary; the primary is killed with SIGKILL; the
+//! phones try the standby until it takes a call (the RTO); the primary comes
+//! back and the standby hands its records back (nothing lost, nothing twice);
+//! then the link alone is cut and the standby does not take over.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::cloud::{free_udp_port, make_certs};
+use common::{Ports, SipProbe, run_cli, tail, wait_until};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+const PRIMARY_IP: &str = "127.0.0.2";
+const STANDBY_IP: &str = "127.0.0.3";
+
+/// A `switchyard node` process, killed (SIGKILL) when dropped.
+struct Proc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn start(config: &Path, log: PathBuf) -> Proc {
+        let out = std::fs::File::create(&log).expect("create a log");
+        let err = out.try_clone().expect("clone a log handle");
+        let child = Command::new(BIN)
+            .arg("node")
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start switchyard node");
+        Proc { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("---- {} ----\n{}", self.log.display(), tail(&self.log, 60));
+        }
+    }
+}
+
+/// A UDP relay for the replication link: the primary talks to it, it talks
+/// to the standby; while cut, it drops everything both ways.
+struct Relay {
+    addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+}
+
+impl Relay {
+    fn start(to: SocketAddr) -> Relay {
+        let front = UdpSocket::bind("127.0.0.1:0").expect("bind the relay");
+        let back = UdpSocket::bind("127.0.0.1:0").expect("bind the relay's far side");
+        back.connect(to).expect("connect the relay to the standby");
+        let addr = front.local_addr().expect("relay address");
+        let cut = Arc::new(AtomicBool::new(false));
+        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let (f2, b2) = (
+            front.try_clone().expect("clone"),
+            back.try_clone().expect("clone"),
+        );
+        let (cut1, cut2, client2) = (Arc::clone(&cut), Arc::clone(&cut), Arc::clone(&client));
+        std::thread::spawn(move || {
+            let mut buf = [0; 65_536];
+            while let Ok((n, from)) = front.recv_from(&mut buf) {
+                *client.lock().expect("relay lock") = Some(from);
+                if !cut1.load(Ordering::Relaxed) {
+                    let _ = back.send(&buf[..n]);
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            let mut buf = [0; 65_536];
+            while let Ok(n) = b2.recv(&mut buf) {
+                let to = *client2.lock().expect("relay lock");
+                if let (false, Some(to)) = (cut2.load(Ordering::Relaxed), to) {
+                    let _ = f2.send_to(&buf[..n], to);
+                }
+            }
+        });
+        Relay { addr, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, Ordering::Relaxed);
+    }
+}
+
+fn node_config(dir: &Path, name: &str, ip: &str, ports: &Ports, domain: &str, dr: &str) -> String {
+    format!(
+        "[node]\nname = {name:?}\ndata_dir = {dir:?}\n\n\
+         [sip]\nlisten = {ip:?}\nport = {sip}\ntls_port = 0\ndomain = {domain:?}\n\n\
+         [auth]\nalgorithms = [\"MD5\"]\n\n\
+         [media]\nbind = {ip:?}\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n\
+         [store]\nurl = \"sqlite://switchyard.db\"\n\n\
+         [http]\nlisten = {ip:?}\nport = {http}\n\n\
+         [log]\nlevel = \"info\"\n\n{dr}",
+        dir = dir.to_str().expect("UTF-8 temporary path"),
+        sip = ports.sip(),
+        rtp_min = ports.rtp().start(),
+        rtp_max = ports.rtp().end(),
+        http = ports.http(),
+    )
+}
+
+/// The phones' side: SIPp on 127.0.0.1, ports from the primary's block.
+struct Phones<'a> {
+    ports: &'a Ports,
+    dir: PathBuf,
+    passwords: [(&'static str, &'static str); 2],
+}
+
+impl Phones<'_> {
+    fn sipp(&self, name: &str, scenario: &str, target: SocketAddr, args: &[&str]) -> Child {
+        let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/interop/sipp/{scenario}.xml"));
+        let port = self.ports.peer();
+        let log = std::fs::File::create(self.dir.join(format!("{name}-{port}.out")))
+            .expect("create a SIPp log");
+        Command::new("sipp")
+            .arg("-sf")
+            .arg(scenario)
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-nostdin", "-recv_timeout", "4000", "-timeout", "20s"])
+            .args(["-timeout_error", "-m", "1"])
+            .args(args)
+            .arg(target.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone"))
+            .stderr(log)
+            .spawn()
+            .expect("start sipp")
+    }
+
+    fn password(&self, ext: &str) -> &str {
+        self.passwords
+            .iter()
+            .find(|(e, _)| *e == ext)
+            .map(|(_, p)| *p)
+            .expect("a provisioned extension")
+    }
+
+    /// One call 1001 → 1002 through `node`, with 1002 (a SIPp UAS) registered
+    /// there first; whether the caller's side succeeded.
+    fn call(&self, node: SocketAddr) -> bool {
+        let uas_port = self.ports.peer();
+        let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sipp/uas-answer.xml");
+        let log = std::fs::File::create(self.dir.join(format!("uas-{uas_port}.out")))
+            .expect("create a SIPp log");
+        let mut uas = Command::new("sipp")
+            .arg("-sf")
+            .arg(scenario)
+            .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
+            .args(["-nostdin", "-timeout", "20s", "-timeout_error", "-m", "1"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone"))
+            .stderr(log)
+            .spawn()
+            .expect("start the answering phone");
+        let registered = wait(self.sipp(
+            "register",
+            "register-digest",
+            node,
+            &[
+                "-s",
+                "1002",
+                "-au",
+                "1002",
+                "-ap",
+                self.password("1002"),
+                "-key",
+                "contact_port",
+                &uas_port.to_string(),
+            ],
+        ));
+        let called = registered.success()
+            && wait(self.sipp(
+                "call",
+                "uac-call-with-proxy-auth",
+                node,
+                &[
+                    "-s",
+                    "1002",
+                    "-key",
+                    "caller",
+                    "1001",
+                    "-au",
+                    "1001",
+                    "-ap",
+                    self.password("1001"),
+                    "-d",
+                    "200",
+                ],
+            ))
+            .success();
+        let _ = uas.kill();
+        let _ = uas.wait();
+        called
+    }
+}
+
+fn wait(mut child: Child) -> ExitStatus {
+    child.wait().expect("wait for sipp")
+}
+
+/// The CDR ids in a node's store.
+fn cdr_ids(dir: &Path) -> Vec<String> {
+    use sqlx::ConnectOptions as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("switchyard.db"))
+        .read_only(true);
+    runtime
+        .block_on(async {
+            let mut conn = options.connect().await?;
+            sqlx::query_scalar("SELECT id FROM cdrs ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+        })
+        .unwrap_or_default()
+}
+
+fn options_status(probe: &SipProbe, target: SocketAddr) -> Option<u16> {
+    probe
+        .options(target, Duration::from_millis(300))
+        .map(|r| r.status)
+}
+
+#[test]
+fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let certs = root.path().join("certs");
+    make_certs(&certs);
+    let (primary_dir, standby_dir) = (root.path().join("primary"), root.path().join("standby"));
+    std::fs::create_dir_all(&primary_dir).expect("mkdir");
+    std::fs::create_dir_all(&standby_dir).expect("mkdir");
+    let (primary_ports, standby_ports) = (Ports::reserve(), Ports::reserve());
+    let primary_sip: SocketAddr = format!("{PRIMARY_IP}:{}", primary_ports.sip())
+        .parse()
+        .expect("address");
+    let standby_sip: SocketAddr = format!("{STANDBY_IP}:{}", standby_ports.sip())
+        .parse()
+        .expect("address");
+    let replication: SocketAddr = format!("{STANDBY_IP}:{}", free_udp_port())
+        .parse()
+        .expect("address");
+    let relay = Relay::start(replication);
+
+    // The standby: its own domain, which the primary's replaces.
+    let standby_config = standby_dir.join("switchyard.toml");
+    let dr = format!(
+        "[dr]\nlisten = \"{replication}\"\ncerts = {certs:?}\nwitness = \"{primary_sip}\"\n"
+    );
+    std::fs::write(
+        &standby_config,
+        node_config(&standby_dir, "standby", STANDBY_IP, &standby_ports, "standby.invalid", &dr),
+    )
+    .expect("write the standby's config");
+    let mut standby = Proc::start(&standby_config, standby_dir.join("node.log"));
+    let probe = SipProbe::new("127.0.0.1");
+    wait_until("the standby to refuse", Duration::from_secs(30), || {
+        (options_status(&probe, standby_sip) == Some(503)).then_some(())
+    });
+
+    // The primary, with two extensions.
+    let primary_config = primary_dir.join("switchyard.toml");
+    let dr = format!(
+        "[dr]\nstandby = \"{}\"\nserver_name = \"127.0.0.1\"\ncerts = {certs:?}\n",
+        relay.addr
+    );
+    std::fs::write(
+        &primary_config,
+        node_config(&primary_dir, "site-a", PRIMARY_IP, &primary_ports, "pbx.test", &dr),
+    )
+    .expect("write the primary's config");
+    let phones = Phones {
+        ports: &primary_ports,
+        dir: root.path().to_owned(),
+        passwords: [("1001", "pw-one-0001"), ("1002", "pw-two-0002")],
+    };
+    for (ext, password) in phones.passwords {
+        run_cli(&["ext", "add", ext, "--password", password, "--config"], &primary_config);
+    }
+    let mut primary = Proc::start(&primary_config, primary_dir.join("node.log"));
+    wait_until("the primary to answer", Duration::from_secs(30), || {
+        (options_status(&probe, primary_sip) == Some(200)).then_some(())
+    });
+    wait_until("the replica", Duration::from_secs(30), || {
+        standby
+            .log()
+            .contains("replica up to date extensions=2")
+            .then_some(())
+    });
+    assert_eq!(options_status(&probe, standby_sip), Some(503), "a healthy primary's standby serves");
+
+    // Calls through the primary.
+    for _ in 0..3 {
+        assert!(phones.call(primary_sip), "a call through the primary");
+    }
+    let committed = wait_until("3 CDRs on the primary", Duration::from_secs(10), || {
+        let ids = cdr_ids(&primary_dir);
+        (ids.len() == 3).then_some(ids)
+    });
+
+    // The primary dies; phones try the standby until a call goes through.
+    primary.kill();
+    let killed = Instant::now();
+    let rto = wait_until("a call through the standby", Duration::from_secs(60), || {
+        if options_status(&probe, standby_sip) != Some(200) {
+            return None;
+        }
+        phones.call(standby_sip).then(|| killed.elapsed())
+    });
+    eprintln!("RTO: {} ms from SIGKILL to an answered call on the standby", rto.as_millis());
+    let served = wait_until("the standby's CDR", Duration::from_secs(10), || {
+        let ids = cdr_ids(&standby_dir);
+        (ids.len() == 1).then_some(ids)
+    });
+
+    // The primary returns: the standby drains, hands back, refuses again.
+    let primary_again = Proc::start(&primary_config, primary_dir.join("node-again.log"));
+    let merged = wait_until("the hand-back", Duration::from_secs(60), || {
+        let ids = cdr_ids(&primary_dir);
+        (ids.len() == 4 && cdr_ids(&standby_dir).is_empty()).then_some(ids)
+    });
+    for id in committed.iter().chain(&served) {
+        assert!(merged.contains(id), "CDR {id} missing after the hand-back");
+    }
+    wait_until("the standby to refuse again", Duration::from_secs(10), || {
+        (options_status(&probe, standby_sip) == Some(503)).then_some(())
+    });
+    assert_eq!(options_status(&probe, primary_sip), Some(200));
+
+    // Only the link is cut: the witness answers, no takeover, calls go on.
+    relay.set_cut(true);
+    wait_until("the standby to ask the witness", Duration::from_secs(30), || {
+        standby.log().contains("witness asked answered=true").then_some(())
+    });
+    assert_eq!(standby.log().matches("taking over").count(), 1, "a second takeover");
+    assert_eq!(options_status(&probe, standby_sip), Some(503));
+    assert!(phones.call(primary_sip), "a call through the primary while the link is cut");
+    wait_until("the fifth CDR", Duration::from_secs(10), || {
+        (cdr_ids(&primary_dir).len() == 5).then_some(())
+    });
+    assert_eq!(standby.log().matches("taking over").count(), 1, "a takeover after the call");
+    drop(primary_again);
+    standby.kill();
+}
