@@ -270,7 +270,9 @@ impl Standby {
             tracing::warn!(%error, "replica extensions not stored");
             return;
         }
-        if let Err(error) = std::fs::write(self.replica.join("config.toml"), &state.config) {
+        let saved = std::fs::create_dir_all(&self.replica)
+            .and_then(|()| std::fs::write(self.replica.join("config.toml"), &state.config));
+        if let Err(error) = saved {
             tracing::warn!(%error, "replica configuration not saved");
             return;
         }
