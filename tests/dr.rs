@@ -127,18 +127,25 @@ fn node_config(dir: &Path, name: &str, ip: &str, ports: &Ports, domain: &str, dr
     )
 }
 
-/// The phones' side: SIPp on 127.0.0.1, ports from the primary's block.
-struct Phones<'a> {
-    ports: &'a Ports,
+/// The phones' side: SIPp on 127.0.0.1, ports from the block of the node
+/// they call.
+struct Phones {
     dir: PathBuf,
     passwords: [(&'static str, &'static str); 2],
 }
 
-impl Phones<'_> {
-    fn sipp(&self, name: &str, scenario: &str, target: SocketAddr, args: &[&str]) -> Child {
+impl Phones {
+    fn sipp(
+        &self,
+        ports: &Ports,
+        name: &str,
+        scenario: &str,
+        target: SocketAddr,
+        args: &[&str],
+    ) -> Child {
         let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(format!("tests/interop/sipp/{scenario}.xml"));
-        let port = self.ports.peer();
+        let port = ports.peer();
         let log = std::fs::File::create(self.dir.join(format!("{name}-{port}.out")))
             .expect("create a SIPp log");
         Command::new("sipp")
@@ -146,7 +153,10 @@ impl Phones<'_> {
             .arg(scenario)
             .args(["-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-nostdin", "-recv_timeout", "4000", "-timeout", "20s"])
-            .args(["-timeout_error", "-m", "1"])
+            .args(["-timeout_error", "-m", "1", "-mp", &ports.peer_media(4).start().to_string()])
+            .arg("-trace_err")
+            .arg("-error_file")
+            .arg(self.dir.join(format!("{name}-{port}.out.err")))
             .args(args)
             .arg(target.to_string())
             .stdin(Stdio::null())
@@ -166,8 +176,8 @@ impl Phones<'_> {
 
     /// One call 1001 → 1002 through `node`, with 1002 (a SIPp UAS) registered
     /// there first; whether the caller's side succeeded.
-    fn call(&self, node: SocketAddr) -> bool {
-        let uas_port = self.ports.peer();
+    fn call(&self, node: SocketAddr, ports: &Ports) -> bool {
+        let uas_port = ports.peer();
         let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sipp/uas-answer.xml");
         let log = std::fs::File::create(self.dir.join(format!("uas-{uas_port}.out")))
             .expect("create a SIPp log");
@@ -176,12 +186,14 @@ impl Phones<'_> {
             .arg(scenario)
             .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
             .args(["-nostdin", "-timeout", "20s", "-timeout_error", "-m", "1"])
+            .args(["-mp", &ports.peer_media(4).start().to_string()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone"))
             .stderr(log)
             .spawn()
             .expect("start the answering phone");
         let registered = wait(self.sipp(
+            ports,
             "register",
             "register-digest",
             node,
@@ -197,8 +209,10 @@ impl Phones<'_> {
                 &uas_port.to_string(),
             ],
         ));
+        let auth_uri = format!("1002@{node}");
         let called = registered.success()
             && wait(self.sipp(
+                ports,
                 "call",
                 "uac-call-with-proxy-auth",
                 node,
@@ -212,6 +226,8 @@ impl Phones<'_> {
                     "1001",
                     "-ap",
                     self.password("1001"),
+                    "-auth_uri",
+                    &auth_uri,
                     "-d",
                     "200",
                 ],
@@ -219,7 +235,25 @@ impl Phones<'_> {
             .success();
         let _ = uas.kill();
         let _ = uas.wait();
+        if !called {
+            self.show_logs();
+        }
         called
+    }
+
+    /// Prints the phones' output (a failed call is expected while the
+    /// standby takes over; the output says why).
+    fn show_logs(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "out" || e == "err") {
+                eprintln!("---- {} ----\n{}", path.display(), tail(&path, 15));
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
 }
 
@@ -304,7 +338,6 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     )
     .expect("write the primary's config");
     let phones = Phones {
-        ports: &primary_ports,
         dir: root.path().to_owned(),
         passwords: [("1001", "pw-one-0001"), ("1002", "pw-two-0002")],
     };
@@ -325,7 +358,7 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
 
     // Calls through the primary.
     for _ in 0..3 {
-        assert!(phones.call(primary_sip), "a call through the primary");
+        assert!(phones.call(primary_sip, &primary_ports), "a call through the primary");
     }
     let committed = wait_until("3 CDRs on the primary", Duration::from_secs(10), || {
         let ids = cdr_ids(&primary_dir);
@@ -339,7 +372,7 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
         if options_status(&probe, standby_sip) != Some(200) {
             return None;
         }
-        phones.call(standby_sip).then(|| killed.elapsed())
+        phones.call(standby_sip, &standby_ports).then(|| killed.elapsed())
     });
     eprintln!("RTO: {} ms from SIGKILL to an answered call on the standby", rto.as_millis());
     let served = wait_until("the standby's CDR", Duration::from_secs(10), || {
@@ -368,7 +401,7 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     });
     assert_eq!(standby.log().matches("taking over").count(), 1, "a second takeover");
     assert_eq!(options_status(&probe, standby_sip), Some(503));
-    assert!(phones.call(primary_sip), "a call through the primary while the link is cut");
+    assert!(phones.call(primary_sip, &primary_ports), "a call through the primary while the link is cut");
     wait_until("the fifth CDR", Duration::from_secs(10), || {
         (cdr_ids(&primary_dir).len() == 5).then_some(())
     });
