@@ -351,7 +351,7 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     wait_until("the replica", Duration::from_secs(30), || {
         standby
             .log()
-            .contains("replica up to date extensions=2")
+            .contains("replica up to date extensions=2 ")
             .then_some(())
     });
     assert_eq!(options_status(&probe, standby_sip), Some(503), "a healthy primary's standby serves");

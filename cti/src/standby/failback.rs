@@ -1,10 +1,14 @@
-//! Handing back what a standby did while it served: the rows of its call
-//! records and recordings, merged into the primary's store by primary key.
+//! Store rows that cross between a primary and its standby, as column →
+//! value maps (JSON inside sealed items), so both ends need only agree on
+//! table names; each end keeps the columns its own table has.
 //!
-//! Rows travel as column → value maps (JSON inside the sealed item), so both
-//! ends need only agree on table names. The primary keeps the columns its own
-//! table has and inserts with `INSERT OR IGNORE`: a row handed back twice is
-//! stored once. The standby forgets a row when the primary says it merged it.
+//! - **Hand-back**: the rows of the standby's call records and recordings,
+//!   merged into the primary's store with `INSERT OR IGNORE` by primary key:
+//!   a row handed back twice is stored once. The standby forgets a row when
+//!   the primary says it merged it.
+//! - **Agent state**: the primary's ACD agent tables (presence, skills,
+//!   queue memberships) replace the standby's, so agents who were logged in
+//!   are logged in when the standby takes over.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +23,108 @@ use crate::store::Store;
 /// The tables handed back, with their primary key column. Names come from
 /// this list only, never from the wire.
 pub(crate) const TABLES: &[(&str, &str)] = &[("cdrs", "id"), ("recordings", "cdr_id")];
+
+/// The ACD agent tables a standby copies.
+pub(crate) const AGENT_TABLES: &[&str] = &["acd_agents", "acd_agent_skills", "acd_agent_tiers"];
+
+/// A row as column → value.
+pub(crate) type Columns = BTreeMap<String, Value>;
+
+/// Every row of `table` (a name from [`TABLES`] or [`AGENT_TABLES`]).
+pub(crate) async fn table(store: &Store, table: &str) -> Result<Vec<Columns>, sqlx::Error> {
+    if !known(table) {
+        return Ok(Vec::new());
+    }
+    // Table names come from the lists above only.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
+        .fetch_all(store.pool())
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut columns = BTreeMap::new();
+        for (i, column) in row.columns().iter().enumerate() {
+            columns.insert(column.name().to_owned(), value(&row, i)?);
+        }
+        out.push(columns);
+    }
+    Ok(out)
+}
+
+fn known(table: &str) -> bool {
+    TABLES.iter().any(|(t, _)| *t == table) || AGENT_TABLES.contains(&table)
+}
+
+/// Makes `store`'s agent tables exactly `tables` (name → rows), in one
+/// transaction; tables not named are left alone.
+pub(crate) async fn replace_agent_tables(
+    store: &Store,
+    tables: &BTreeMap<String, Vec<Columns>>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = store.pool().begin().await?;
+    for name in AGENT_TABLES {
+        let Some(rows) = tables.get(*name) else {
+            continue;
+        };
+        let ours = column_names(&mut *tx, name).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {name}")))
+            .execute(&mut *tx)
+            .await?;
+        for row in rows {
+            insert(&mut *tx, name, &ours, row, false).await?;
+        }
+    }
+    tx.commit().await
+}
+
+async fn column_names(
+    conn: &mut sqlx::SqliteConnection,
+    table: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let info: Vec<(i64, String, String, i64, Option<String>, i64)> = sqlx::query_as(
+        sqlx::AssertSqlSafe(format!("PRAGMA table_info({table})")),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(info.into_iter().map(|c| c.1).collect())
+}
+
+/// Inserts the columns of `row` that `table` has (`ours`); `false` when it has
+/// none of them.
+async fn insert(
+    conn: &mut sqlx::SqliteConnection,
+    table: &str,
+    ours: &[String],
+    row: &Columns,
+    or_ignore: bool,
+) -> Result<bool, sqlx::Error> {
+    let columns: Vec<(&String, &Value)> = row
+        .iter()
+        .filter(|(name, _)| ours.contains(name))
+        .collect();
+    if columns.is_empty() {
+        return Ok(false);
+    }
+    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    let marks = vec!["?"; names.len()].join(", ");
+    let verb = if or_ignore { "INSERT OR IGNORE" } else { "INSERT" };
+    let sql = format!("{verb} INTO {table} ({}) VALUES ({marks})", names.join(", "));
+    // Table and column names are the table's own; values are bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (_, v) in columns {
+        query = match v {
+            Value::Null => query.bind(None::<i64>),
+            Value::Bool(b) => query.bind(i64::from(*b)),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => query.bind(i),
+                None => query.bind(n.as_f64()),
+            },
+            Value::String(s) => query.bind(s.clone()),
+            other => query.bind(other.to_string()),
+        };
+    }
+    query.execute(conn).await?;
+    Ok(true)
+}
 
 /// One row handed back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,22 +152,14 @@ impl Row {
 /// Every row of the handed-back tables in `store`.
 pub(crate) async fn rows(store: &Store) -> Result<Vec<Row>, sqlx::Error> {
     let mut out = Vec::new();
-    for (table, pk) in TABLES {
-        // Table names come from `TABLES` only.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
-            .fetch_all(store.pool())
-            .await?;
-        for row in rows {
-            let mut columns = BTreeMap::new();
-            for (i, column) in row.columns().iter().enumerate() {
-                columns.insert(column.name().to_owned(), value(&row, i)?);
-            }
+    for (name, pk) in TABLES {
+        for columns in table(store, name).await? {
             let key = match columns.get(*pk) {
                 Some(Value::String(k)) => k.clone(),
                 _ => continue,
             };
             out.push(Row {
-                table: (*table).to_owned(),
+                table: (*name).to_owned(),
                 key,
                 columns,
             });
@@ -90,41 +188,9 @@ pub(crate) async fn merge(store: &Store, row: &Row) -> Result<bool, sqlx::Error>
     let Some((table, _)) = TABLES.iter().find(|(t, _)| *t == row.table) else {
         return Ok(false);
     };
-    let ours: Vec<(i64, String, String, i64, Option<String>, i64)> = sqlx::query_as(
-        sqlx::AssertSqlSafe(format!("PRAGMA table_info({table})")),
-    )
-    .fetch_all(store.pool())
-    .await?;
-    let columns: Vec<(&String, &Value)> = row
-        .columns
-        .iter()
-        .filter(|(name, _)| ours.iter().any(|c| &c.1 == *name))
-        .collect();
-    if columns.is_empty() {
-        return Ok(false);
-    }
-    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
-    let marks = vec!["?"; names.len()].join(", ");
-    let sql = format!(
-        "INSERT OR IGNORE INTO {table} ({}) VALUES ({marks})",
-        names.join(", ")
-    );
-    // Table and column names are the table's own; values are bound.
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (_, v) in columns {
-        query = match v {
-            Value::Null => query.bind(None::<i64>),
-            Value::Bool(b) => query.bind(i64::from(*b)),
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => query.bind(i),
-                None => query.bind(n.as_f64()),
-            },
-            Value::String(s) => query.bind(s.clone()),
-            other => query.bind(other.to_string()),
-        };
-    }
-    query.execute(store.pool()).await?;
-    Ok(true)
+    let mut conn = store.pool().acquire().await?;
+    let ours = column_names(&mut conn, table).await?;
+    insert(&mut conn, table, &ours, &row.columns, true).await
 }
 
 /// Deletes a merged row from the standby's store.

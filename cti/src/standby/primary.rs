@@ -131,6 +131,15 @@ async fn replicate(source: Source, store: Store, key: Arc<ReplicaKey>, items: mp
                 continue;
             }
         };
+        let mut agents = BTreeMap::new();
+        for name in failback::AGENT_TABLES {
+            match failback::table(&store, name).await {
+                Ok(rows) => {
+                    agents.insert((*name).to_owned(), rows);
+                }
+                Err(error) => tracing::warn!(%error, table = name, "agent state not collected"),
+            }
+        }
         let mut files = BTreeMap::new();
         for (folder, root) in [
             (Folder::Flows, &source.flows),
@@ -160,6 +169,7 @@ async fn replicate(source: Source, store: Store, key: Arc<ReplicaKey>, items: mp
         let state = StandbyState {
             config: source.cut.clone(),
             extensions,
+            agents: serde_json::to_string(&agents).unwrap_or_default(),
             files,
         };
         let Ok(encoded) = postcard::to_stdvec(&state) else {

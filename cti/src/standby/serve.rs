@@ -7,7 +7,7 @@
 //! returns, the node drains (no new calls; calls in progress finish), the
 //! standby hands its records back, and refuses again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -270,6 +270,14 @@ impl Standby {
             tracing::warn!(%error, "replica extensions not stored");
             return;
         }
+        let agents: BTreeMap<String, Vec<failback::Columns>> =
+            serde_json::from_str(&state.agents).unwrap_or_default();
+        if self.node.is_none()
+            && let Err(error) = failback::replace_agent_tables(&self.store, &agents).await
+        {
+            tracing::warn!(%error, "replica agent state not stored");
+            return;
+        }
         let saved = std::fs::create_dir_all(&self.replica)
             .and_then(|()| std::fs::write(self.replica.join("config.toml"), &state.config));
         if let Err(error) = saved {
@@ -278,6 +286,7 @@ impl Standby {
         }
         tracing::info!(
             extensions = state.extensions.len(),
+            agents = agents.get("acd_agents").map_or(0, Vec::len),
             files = state.files.len(),
             "replica up to date"
         );

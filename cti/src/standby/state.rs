@@ -8,6 +8,9 @@
 //!   and checks the result with the same loader as any node; a result that
 //!   does not load is refused and the last good one stays.
 //! - **Extensions** with their digest HA1s (the realm is the domain above).
+//! - **Agents' state**: who is logged in, ready or on a break, their skills
+//!   and queue memberships (the ACD's own tables), so agents keep their
+//!   state when the standby takes over.
 //! - **Files**: every flow and prompt, each sent once per content (its
 //!   SHA-256), written under the standby's `DATA_DIR/replica/`.
 //!
@@ -58,6 +61,9 @@ pub(crate) struct StandbyState {
     /// The primary's configuration, cut to what a standby takes.
     pub(crate) config: String,
     pub(crate) extensions: Vec<Extension>,
+    /// The ACD agent tables (presence, skills, queue memberships) as JSON:
+    /// table name → rows.
+    pub(crate) agents: String,
     /// (folder, relative path) → SHA-256 of the content.
     pub(crate) files: BTreeMap<(Folder, String), [u8; 32]>,
 }

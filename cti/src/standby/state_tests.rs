@@ -123,6 +123,7 @@ fn files_are_written_checked_and_pruned() {
     let state = StandbyState {
         config: String::new(),
         extensions: Vec::new(),
+        agents: String::new(),
         files,
     };
     settle_files(dir.path(), &state).expect("settled");
