@@ -110,11 +110,54 @@ impl Relay {
     }
 }
 
+/// The primary's routing: 600 runs a flow that queues to `support`, whose
+/// only agent is 1002. The standby gets all of it by replication.
+const ROUTING: &str = r#"
+[ivr]
+flows = "flows"
+prompts = "prompts"
+numbers = { "600" = "direct" }
+
+[[acd.queues]]
+name = "support"
+strategy = "linear"
+ring_timeout_s = 5
+wrap_up_s = 0
+
+[[acd.agents]]
+id = "1002"
+queues = { support = 1 }
+"#;
+
+const DIRECT_FLOW: &str = r#"[flow]
+start = "queue"
+languages = ["en"]
+
+[steps.queue]
+type = "queue"
+queue = "support"
+"#;
+
+/// A flow and the demo's prompts in the primary's directory.
+fn install_flow(dir: &Path) {
+    let flows = dir.join("flows");
+    std::fs::create_dir_all(&flows).expect("create the flows directory");
+    std::fs::write(flows.join("direct.toml"), DIRECT_FLOW).expect("write the flow");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/prompts");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(demo)
+        .arg(dir.join("prompts"))
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "copy the demo prompts");
+}
+
 fn node_config(dir: &Path, name: &str, ip: &str, ports: &Ports, domain: &str, dr: &str) -> String {
     format!(
         "[node]\nname = {name:?}\ndata_dir = {dir:?}\n\n\
          [sip]\nlisten = {ip:?}\nport = {sip}\ntls_port = 0\ndomain = {domain:?}\n\n\
-         [auth]\nalgorithms = [\"MD5\"]\n\n\
+         [auth]\nalgorithms = [\"MD5\"]\ntrusted = [\"127.0.0.1/32\"]\n\n\
          [media]\nbind = {ip:?}\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n\
          [store]\nurl = \"sqlite://switchyard.db\"\n\n\
          [http]\nlisten = {ip:?}\nport = {http}\n\n\
@@ -174,71 +217,71 @@ impl Phones {
             .expect("a provisioned extension")
     }
 
-    /// One call 1001 → 1002 through `node`, with 1002 (a SIPp UAS) registered
-    /// there first; whether the caller's side succeeded.
-    fn call(&self, node: SocketAddr, ports: &Ports) -> bool {
+    /// Registers agent 1002 (a SIPp UAS that answers and hangs up) at `node`;
+    /// the UAS runs until it took one call.
+    fn agent(&self, node: SocketAddr, ports: &Ports) -> Option<Child> {
         let uas_port = ports.peer();
-        let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sipp/uas-answer.xml");
-        let log = std::fs::File::create(self.dir.join(format!("uas-{uas_port}.out")))
+        let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/interop/sipp/uas-answer-then-hang-up.xml");
+        let log = std::fs::File::create(self.dir.join(format!("agent-{uas_port}.out")))
             .expect("create a SIPp log");
         let mut uas = Command::new("sipp")
             .arg("-sf")
             .arg(scenario)
             .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
-            .args(["-nostdin", "-timeout", "20s", "-timeout_error", "-m", "1"])
+            .args(["-nostdin", "-timeout", "20s", "-timeout_error", "-m", "1", "-d", "300"])
             .args(["-mp", &ports.peer_media(4).start().to_string()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone"))
             .stderr(log)
             .spawn()
-            .expect("start the answering phone");
-        let registered = wait(self.sipp(
+            .expect("start the agent's phone");
+        let contact = uas_port.to_string();
+        let args = [
+            "-s", "1002", "-au", "1002", "-ap", self.password("1002"), "-key", "contact_port",
+            &contact,
+        ];
+        if wait(self.sipp(ports, "register", "register-digest", node, &args)).success() {
+            Some(uas)
+        } else {
+            let _ = uas.kill();
+            let _ = uas.wait();
+            None
+        }
+    }
+
+    /// Agent 1002 logs in (`*71`) through `node`.
+    fn log_in(&self, node: SocketAddr, ports: &Ports) -> bool {
+        let args = ["-s", "*71", "-key", "caller", "1002"];
+        wait(self.sipp(ports, "login", "uac-feature-code", node, &args)).success()
+    }
+
+    /// A caller (1001) dials 600 at `node`: the flow queues the call and
+    /// agent 1002, registered there, answers; whether both sides succeeded.
+    fn call(&self, node: SocketAddr, ports: &Ports) -> bool {
+        let Some(mut agent) = self.agent(node, ports) else {
+            self.show_logs();
+            return false;
+        };
+        let args = ["-s", "600", "-key", "caller", "1001"];
+        let caller = wait(self.sipp(
             ports,
-            "register",
-            "register-digest",
+            "caller",
+            "uac-queue-caller-waits-for-agent",
             node,
-            &[
-                "-s",
-                "1002",
-                "-au",
-                "1002",
-                "-ap",
-                self.password("1002"),
-                "-key",
-                "contact_port",
-                &uas_port.to_string(),
-            ],
+            &args,
         ));
-        let auth_uri = format!("1002@{node}");
-        let called = registered.success()
-            && wait(self.sipp(
-                ports,
-                "call",
-                "uac-call-with-proxy-auth",
-                node,
-                &[
-                    "-s",
-                    "1002",
-                    "-key",
-                    "caller",
-                    "1001",
-                    "-au",
-                    "1001",
-                    "-ap",
-                    self.password("1001"),
-                    "-auth_uri",
-                    &auth_uri,
-                    "-d",
-                    "200",
-                ],
-            ))
-            .success();
-        let _ = uas.kill();
-        let _ = uas.wait();
-        if !called {
+        let answered = if caller.success() {
+            wait(agent).success()
+        } else {
+            let _ = agent.kill();
+            let _ = agent.wait();
+            false
+        };
+        if !answered {
             self.show_logs();
         }
-        called
+        answered
     }
 
     /// Prints the phones' output (a failed call is expected while the
@@ -255,6 +298,24 @@ impl Phones {
             }
         }
     }
+}
+
+fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => count_files(&e.path()),
+                Ok(t) if t.is_file() => 1,
+                _ => 0,
+            })
+            .sum()
+    })
+}
+
+fn drop_child(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn wait(mut child: Child) -> ExitStatus {
@@ -327,6 +388,7 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     });
 
     // The primary, with two extensions.
+    install_flow(&primary_dir);
     let primary_config = primary_dir.join("switchyard.toml");
     let dr = format!(
         "[dr]\nstandby = \"{}\"\nserver_name = \"127.0.0.1\"\ncerts = {certs:?}\n",
@@ -334,7 +396,8 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     );
     std::fs::write(
         &primary_config,
-        node_config(&primary_dir, "site-a", PRIMARY_IP, &primary_ports, "pbx.test", &dr),
+        node_config(&primary_dir, "site-a", PRIMARY_IP, &primary_ports, "pbx.test", &dr)
+            + ROUTING,
     )
     .expect("write the primary's config");
     let phones = Phones {
@@ -348,21 +411,29 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     wait_until("the primary to answer", Duration::from_secs(30), || {
         (options_status(&probe, primary_sip) == Some(200)).then_some(())
     });
-    wait_until("the replica", Duration::from_secs(30), || {
-        standby
-            .log()
-            .contains("replica up to date extensions=2 ")
-            .then_some(())
+    // Agent 1002 logs in on the primary; the standby learns it with the
+    // flow and the 398 prompt files.
+    let agent = phones.agent(primary_sip, &primary_ports).expect("1002 registers");
+    assert!(phones.log_in(primary_sip, &primary_ports), "1002 logs in");
+    drop_child(agent);
+    let files = count_files(&primary_dir.join("flows")) + count_files(&primary_dir.join("prompts"));
+    let replicated = format!("replica up to date extensions=2 agents=1 files={files}");
+    wait_until("the replica", Duration::from_secs(60), || {
+        standby.log().contains(&replicated).then_some(())
     });
     assert_eq!(options_status(&probe, standby_sip), Some(503), "a healthy primary's standby serves");
 
-    // Calls through the primary.
+    // Calls through the primary (the login was one already).
+    let before = wait_until("the login's CDR", Duration::from_secs(10), || {
+        let n = cdr_ids(&primary_dir).len();
+        (n > 0).then_some(n)
+    });
     for _ in 0..3 {
         assert!(phones.call(primary_sip, &primary_ports), "a call through the primary");
     }
-    let committed = wait_until("3 CDRs on the primary", Duration::from_secs(10), || {
+    let committed = wait_until("the calls' CDRs on the primary", Duration::from_secs(10), || {
         let ids = cdr_ids(&primary_dir);
-        (ids.len() == 3).then_some(ids)
+        (ids.len() == before + 3).then_some(ids)
     });
 
     // The primary dies; phones try the standby until a call goes through.
@@ -384,7 +455,7 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     let primary_again = Proc::start(&primary_config, primary_dir.join("node-again.log"));
     let merged = wait_until("the hand-back", Duration::from_secs(60), || {
         let ids = cdr_ids(&primary_dir);
-        (ids.len() == 4 && cdr_ids(&standby_dir).is_empty()).then_some(ids)
+        (ids.len() == committed.len() + 1 && cdr_ids(&standby_dir).is_empty()).then_some(ids)
     });
     for id in committed.iter().chain(&served) {
         assert!(merged.contains(id), "CDR {id} missing after the hand-back");
@@ -402,8 +473,8 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     assert_eq!(standby.log().matches("taking over").count(), 1, "a second takeover");
     assert_eq!(options_status(&probe, standby_sip), Some(503));
     assert!(phones.call(primary_sip, &primary_ports), "a call through the primary while the link is cut");
-    wait_until("the fifth CDR", Duration::from_secs(10), || {
-        (cdr_ids(&primary_dir).len() == 5).then_some(())
+    wait_until("the cut-link call's CDR", Duration::from_secs(10), || {
+        (cdr_ids(&primary_dir).len() == merged.len() + 1).then_some(())
     });
     assert_eq!(standby.log().matches("taking over").count(), 1, "a takeover after the call");
     drop(primary_again);
