@@ -324,6 +324,11 @@ fn wait(mut child: Child) -> ExitStatus {
 
 /// The CDR ids in a node's store.
 fn cdr_ids(dir: &Path) -> Vec<String> {
+    strings(dir, "SELECT id FROM cdrs ORDER BY id")
+}
+
+/// The first column of `sql`'s rows, read from a node's store.
+fn strings(dir: &Path, sql: &'static str) -> Vec<String> {
     use sqlx::ConnectOptions as _;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -335,8 +340,7 @@ fn cdr_ids(dir: &Path) -> Vec<String> {
     runtime
         .block_on(async {
             let mut conn = options.connect().await?;
-            sqlx::query_scalar("SELECT id FROM cdrs ORDER BY id")
-                .fetch_all(&mut conn)
+            sqlx::query_scalar(sql).fetch_all(&mut conn)
                 .await
         })
         .unwrap_or_default()
@@ -460,6 +464,11 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     for id in committed.iter().chain(&served) {
         assert!(merged.contains(id), "CDR {id} missing after the hand-back");
     }
+    let activity = strings(&primary_dir, "SELECT agent FROM standby_activity");
+    assert!(
+        activity.iter().any(|a| a == "1002"),
+        "the agent's activity on the standby was not handed back: {activity:?}"
+    );
     wait_until("the standby to refuse again", Duration::from_secs(10), || {
         (options_status(&probe, standby_sip) == Some(503)).then_some(())
     });

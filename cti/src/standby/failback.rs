@@ -21,8 +21,14 @@ use sync_bridge::wire::ItemKey;
 use crate::store::Store;
 
 /// The tables handed back, with their primary key column. Names come from
-/// this list only, never from the wire.
-pub(crate) const TABLES: &[(&str, &str)] = &[("cdrs", "id"), ("recordings", "cdr_id")];
+/// this list only, never from the wire. `standby_activity` is where the
+/// primary keeps the agent events the standby recorded (its `events` rows
+/// with an agent).
+pub(crate) const TABLES: &[(&str, &str)] = &[
+    ("cdrs", "id"),
+    ("recordings", "cdr_id"),
+    ("standby_activity", "key"),
+];
 
 /// The ACD agent tables a standby copies.
 pub(crate) const AGENT_TABLES: &[&str] = &["acd_agents", "acd_agent_skills", "acd_agent_tiers"];
@@ -149,10 +155,14 @@ impl Row {
     }
 }
 
-/// Every row of the handed-back tables in `store`.
+/// Every row the standby hands back: its call records, recordings, and
+/// agent events.
 pub(crate) async fn rows(store: &Store) -> Result<Vec<Row>, sqlx::Error> {
-    let mut out = Vec::new();
+    let mut out = agent_events(store).await?;
     for (name, pk) in TABLES {
+        if *name == "standby_activity" {
+            continue;
+        }
         for columns in table(store, name).await? {
             let key = match columns.get(*pk) {
                 Some(Value::String(k)) => k.clone(),
@@ -166,6 +176,32 @@ pub(crate) async fn rows(store: &Store) -> Result<Vec<Row>, sqlx::Error> {
         }
     }
     Ok(out)
+}
+
+/// The standby's agent events as `standby_activity` rows.
+async fn agent_events(store: &Store) -> Result<Vec<Row>, sqlx::Error> {
+    let events: Vec<(i64, i64, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT seq, at, kind, agent, data FROM events WHERE agent IS NOT NULL ORDER BY seq",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    Ok(events
+        .into_iter()
+        .map(|(seq, at, kind, agent, data)| {
+            let key = seq.to_string();
+            let mut columns = BTreeMap::new();
+            columns.insert("key".to_owned(), Value::from(key.clone()));
+            columns.insert("at".to_owned(), Value::from(at));
+            columns.insert("kind".to_owned(), Value::from(kind));
+            columns.insert("agent".to_owned(), agent.map_or(Value::Null, Value::from));
+            columns.insert("data".to_owned(), Value::from(data));
+            Row {
+                table: "standby_activity".to_owned(),
+                key,
+                columns,
+            }
+        })
+        .collect())
 }
 
 fn value(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
@@ -195,6 +231,14 @@ pub(crate) async fn merge(store: &Store, row: &Row) -> Result<bool, sqlx::Error>
 
 /// Deletes a merged row from the standby's store.
 pub(crate) async fn forget(store: &Store, table: &str, key: &str) -> Result<(), sqlx::Error> {
+    if table == "standby_activity" {
+        let seq: i64 = key.parse().unwrap_or(-1);
+        sqlx::query("DELETE FROM events WHERE seq = ?")
+            .bind(seq)
+            .execute(store.pool())
+            .await?;
+        return Ok(());
+    }
     let Some((table, pk)) = TABLES.iter().find(|(t, _)| *t == table) else {
         return Ok(());
     };
