@@ -9,8 +9,6 @@ const PROTOS: &[&str] = &["proto/switchyard/v1/events.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
-    // `sqlx::migrate!` embeds this directory: a new migration must rebuild.
-    println!("cargo:rerun-if-changed=migrations");
     let fds = protox::compile(PROTOS, ["proto"])?;
     let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("cargo sets OUT_DIR")?);
     // Server and client go to separate files: the library compiles only

@@ -343,7 +343,10 @@ fn strings(dir: &Path, sql: &'static str) -> Vec<String> {
             sqlx::query_scalar(sql).fetch_all(&mut conn)
                 .await
         })
-        .unwrap_or_default()
+        .unwrap_or_else(|error| {
+            eprintln!("{sql}: {error}");
+            Vec::new()
+        })
 }
 
 fn options_status(probe: &SipProbe, target: SocketAddr) -> Option<u16> {

@@ -295,5 +295,10 @@ fn migrator() -> Migrator {
             "bridge outbox",
             include_str!("../../migrations/0009_bridge_outbox.sql"),
         ),
+        step(
+            10,
+            "standby activity",
+            include_str!("../../migrations/0010_standby_activity.sql"),
+        ),
     ])
 }
