@@ -10,11 +10,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-5}
 cargo build --quiet --bin switchyard --test dr 2>/dev/null || cargo build --bin switchyard --test dr
+results=$(mktemp)
 for i in $(seq 1 "$runs"); do
   out=$(cargo test --quiet --test dr -- --nocapture 2>&1) || {
     echo "run $i failed:"; echo "$out" | tail -40; exit 1
   }
-  echo "$out" | grep -o 'RTO: [0-9]* ms' | sed "s/^/run $i: /"
-done | tee /dev/stderr | awk '{ v[NR] = $4; s += $4 } END {
-  n = asort(v); printf "runs %d, RTO min %d ms, median %d ms, max %d ms, mean %.0f ms; RPO 0 CDRs lost in every run\n",
-  n, v[1], v[int((n + 1) / 2)], v[n], s / n }'
+  rto=$(echo "$out" | grep -o 'RTO: [0-9]* ms' | grep -o '[0-9]*')
+  echo "run $i: RTO $rto ms"
+  echo "$rto" >> "$results"
+done
+sort -n "$results" | awk '{ v[NR] = $1; s += $1 } END {
+  printf "runs %d: RTO min %d ms, median %d ms, max %d ms, mean %.0f ms; 0 CDRs lost in every run\n",
+  NR, v[1], v[int((NR + 1) / 2)], v[NR], s / NR }'
+rm -f "$results"
