@@ -196,7 +196,13 @@ impl Phones {
             .arg(scenario)
             .args(["-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-nostdin", "-recv_timeout", "4000", "-timeout", "20s"])
-            .args(["-timeout_error", "-m", "1", "-mp", &ports.peer_media(4).start().to_string()])
+            .args([
+                "-timeout_error",
+                "-m",
+                "1",
+                "-mp",
+                &ports.peer_media(4).start().to_string(),
+            ])
             .arg("-trace_err")
             .arg("-error_file")
             .arg(self.dir.join(format!("{name}-{port}.out.err")))
@@ -229,7 +235,16 @@ impl Phones {
             .arg("-sf")
             .arg(scenario)
             .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
-            .args(["-nostdin", "-timeout", "20s", "-timeout_error", "-m", "1", "-d", "300"])
+            .args([
+                "-nostdin",
+                "-timeout",
+                "20s",
+                "-timeout_error",
+                "-m",
+                "1",
+                "-d",
+                "300",
+            ])
             .args(["-mp", &ports.peer_media(4).start().to_string()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone"))
@@ -238,7 +253,14 @@ impl Phones {
             .expect("start the agent's phone");
         let contact = uas_port.to_string();
         let args = [
-            "-s", "1002", "-au", "1002", "-ap", self.password("1002"), "-key", "contact_port",
+            "-s",
+            "1002",
+            "-au",
+            "1002",
+            "-ap",
+            self.password("1002"),
+            "-key",
+            "contact_port",
             &contact,
         ];
         if wait(self.sipp(ports, "register", "register-digest", node, &args)).success() {
@@ -340,8 +362,7 @@ fn strings(dir: &Path, sql: &'static str) -> Vec<String> {
     runtime
         .block_on(async {
             let mut conn = options.connect().await?;
-            sqlx::query_scalar(sql).fetch_all(&mut conn)
-                .await
+            sqlx::query_scalar(sql).fetch_all(&mut conn).await
         })
         .unwrap_or_else(|error| {
             eprintln!("{sql}: {error}");
@@ -385,7 +406,14 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     );
     std::fs::write(
         &standby_config,
-        node_config(&standby_dir, "standby", STANDBY_IP, &standby_ports, "standby.invalid", &dr),
+        node_config(
+            &standby_dir,
+            "standby",
+            STANDBY_IP,
+            &standby_ports,
+            "standby.invalid",
+            &dr,
+        ),
     )
     .expect("write the standby's config");
     let mut standby = Proc::start(&standby_config, standby_dir.join("node.log"));
@@ -403,8 +431,14 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     );
     std::fs::write(
         &primary_config,
-        node_config(&primary_dir, "site-a", PRIMARY_IP, &primary_ports, "pbx.test", &dr)
-            + ROUTING,
+        node_config(
+            &primary_dir,
+            "site-a",
+            PRIMARY_IP,
+            &primary_ports,
+            "pbx.test",
+            &dr,
+        ) + ROUTING,
     )
     .expect("write the primary's config");
     let phones = Phones {
@@ -412,7 +446,10 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
         passwords: [("1001", "pw-one-0001"), ("1002", "pw-two-0002")],
     };
     for (ext, password) in phones.passwords {
-        run_cli(&["ext", "add", ext, "--password", password, "--config"], &primary_config);
+        run_cli(
+            &["ext", "add", ext, "--password", password, "--config"],
+            &primary_config,
+        );
     }
     let mut primary = Proc::start(&primary_config, primary_dir.join("node.log"));
     wait_until("the primary to answer", Duration::from_secs(30), || {
@@ -420,7 +457,9 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     });
     // Agent 1002 logs in on the primary; the standby learns it with the
     // flow and the 398 prompt files.
-    let agent = phones.agent(primary_sip, &primary_ports).expect("1002 registers");
+    let agent = phones
+        .agent(primary_sip, &primary_ports)
+        .expect("1002 registers");
     assert!(phones.log_in(primary_sip, &primary_ports), "1002 logs in");
     drop_child(agent);
     let files = count_files(&primary_dir.join("flows")) + count_files(&primary_dir.join("prompts"));
@@ -428,7 +467,11 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     wait_until("the replica", Duration::from_secs(60), || {
         standby.log().contains(&replicated).then_some(())
     });
-    assert_eq!(options_status(&probe, standby_sip), Some(503), "a healthy primary's standby serves");
+    assert_eq!(
+        options_status(&probe, standby_sip),
+        Some(503),
+        "a healthy primary's standby serves"
+    );
 
     // Calls through the primary (the login was one already).
     let before = wait_until("the login's CDR", Duration::from_secs(10), || {
@@ -436,23 +479,39 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
         (n > 0).then_some(n)
     });
     for _ in 0..3 {
-        assert!(phones.call(primary_sip, &primary_ports), "a call through the primary");
+        assert!(
+            phones.call(primary_sip, &primary_ports),
+            "a call through the primary"
+        );
     }
-    let committed = wait_until("the calls' CDRs on the primary", Duration::from_secs(10), || {
-        let ids = cdr_ids(&primary_dir);
-        (ids.len() == before + 3).then_some(ids)
-    });
+    let committed = wait_until(
+        "the calls' CDRs on the primary",
+        Duration::from_secs(10),
+        || {
+            let ids = cdr_ids(&primary_dir);
+            (ids.len() == before + 3).then_some(ids)
+        },
+    );
 
     // The primary dies; phones try the standby until a call goes through.
     primary.kill();
     let killed = Instant::now();
-    let rto = wait_until("a call through the standby", Duration::from_secs(60), || {
-        if options_status(&probe, standby_sip) != Some(200) {
-            return None;
-        }
-        phones.call(standby_sip, &standby_ports).then(|| killed.elapsed())
-    });
-    eprintln!("RTO: {} ms from SIGKILL to an answered call on the standby", rto.as_millis());
+    let rto = wait_until(
+        "a call through the standby",
+        Duration::from_secs(60),
+        || {
+            if options_status(&probe, standby_sip) != Some(200) {
+                return None;
+            }
+            phones
+                .call(standby_sip, &standby_ports)
+                .then(|| killed.elapsed())
+        },
+    );
+    eprintln!(
+        "RTO: {} ms from SIGKILL to an answered call on the standby",
+        rto.as_millis()
+    );
     let served = wait_until("the standby's CDR", Duration::from_secs(10), || {
         let ids = cdr_ids(&standby_dir);
         (ids.len() == 1).then_some(ids)
@@ -472,23 +531,43 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
         activity.iter().any(|a| a == "1002"),
         "the agent's activity on the standby was not handed back: {activity:?}"
     );
-    wait_until("the standby to refuse again", Duration::from_secs(10), || {
-        (options_status(&probe, standby_sip) == Some(503)).then_some(())
-    });
+    wait_until(
+        "the standby to refuse again",
+        Duration::from_secs(10),
+        || (options_status(&probe, standby_sip) == Some(503)).then_some(()),
+    );
     assert_eq!(options_status(&probe, primary_sip), Some(200));
 
     // Only the link is cut: the witness answers, no takeover, calls go on.
     relay.set_cut(true);
-    wait_until("the standby to ask the witness", Duration::from_secs(30), || {
-        standby.log().contains("witness asked answered=true").then_some(())
-    });
-    assert_eq!(standby.log().matches("taking over").count(), 1, "a second takeover");
+    wait_until(
+        "the standby to ask the witness",
+        Duration::from_secs(30),
+        || {
+            standby
+                .log()
+                .contains("witness asked answered=true")
+                .then_some(())
+        },
+    );
+    assert_eq!(
+        standby.log().matches("taking over").count(),
+        1,
+        "a second takeover"
+    );
     assert_eq!(options_status(&probe, standby_sip), Some(503));
-    assert!(phones.call(primary_sip, &primary_ports), "a call through the primary while the link is cut");
+    assert!(
+        phones.call(primary_sip, &primary_ports),
+        "a call through the primary while the link is cut"
+    );
     wait_until("the cut-link call's CDR", Duration::from_secs(10), || {
         (cdr_ids(&primary_dir).len() == merged.len() + 1).then_some(())
     });
-    assert_eq!(standby.log().matches("taking over").count(), 1, "a takeover after the call");
+    assert_eq!(
+        standby.log().matches("taking over").count(),
+        1,
+        "a takeover after the call"
+    );
     drop(primary_again);
     standby.kill();
 }

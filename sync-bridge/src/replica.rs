@@ -120,7 +120,12 @@ pub fn seal(
     let mut payload = Vec::with_capacity(len);
     payload.extend_from_slice(&nonce);
     payload.extend_from_slice(&sealed);
-    Ok(Item::from_parts(key, Priority::ResultBearing, kind, payload))
+    Ok(Item::from_parts(
+        key,
+        Priority::ResultBearing,
+        kind,
+        payload,
+    ))
 }
 
 /// Opens a sealed item's payload.

@@ -71,12 +71,12 @@ pub(crate) async fn replace_agent_tables(
         let Some(rows) = tables.get(*name) else {
             continue;
         };
-        let ours = column_names(&mut *tx, name).await?;
+        let ours = column_names(&mut tx, name).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {name}")))
             .execute(&mut *tx)
             .await?;
         for row in rows {
-            insert(&mut *tx, name, &ours, row, false).await?;
+            insert(&mut tx, name, &ours, row, false).await?;
         }
     }
     tx.commit().await
@@ -86,11 +86,10 @@ async fn column_names(
     conn: &mut sqlx::SqliteConnection,
     table: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let info: Vec<(i64, String, String, i64, Option<String>, i64)> = sqlx::query_as(
-        sqlx::AssertSqlSafe(format!("PRAGMA table_info({table})")),
-    )
-    .fetch_all(conn)
-    .await?;
+    let info: Vec<(i64, String, String, i64, Option<String>, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("PRAGMA table_info({table})")))
+            .fetch_all(conn)
+            .await?;
     Ok(info.into_iter().map(|c| c.1).collect())
 }
 
@@ -103,17 +102,22 @@ async fn insert(
     row: &Columns,
     or_ignore: bool,
 ) -> Result<bool, sqlx::Error> {
-    let columns: Vec<(&String, &Value)> = row
-        .iter()
-        .filter(|(name, _)| ours.contains(name))
-        .collect();
+    let columns: Vec<(&String, &Value)> =
+        row.iter().filter(|(name, _)| ours.contains(name)).collect();
     if columns.is_empty() {
         return Ok(false);
     }
     let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
     let marks = vec!["?"; names.len()].join(", ");
-    let verb = if or_ignore { "INSERT OR IGNORE" } else { "INSERT" };
-    let sql = format!("{verb} INTO {table} ({}) VALUES ({marks})", names.join(", "));
+    let verb = if or_ignore {
+        "INSERT OR IGNORE"
+    } else {
+        "INSERT"
+    };
+    let sql = format!(
+        "{verb} INTO {table} ({}) VALUES ({marks})",
+        names.join(", ")
+    );
     // Table and column names are the table's own; values are bound.
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for (_, v) in columns {

@@ -50,8 +50,8 @@ pub(crate) fn start(
         &dir.join("node.key"),
     )
     .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let key = sync_bridge::pki::load_replica_key(&dir.join("replica.key"))
-        .map_err(|e| e.to_string())?;
+    let key =
+        sync_bridge::pki::load_replica_key(&dir.join("replica.key")).map_err(|e| e.to_string())?;
     let node = NodeId::new(&cfg.node.name)
         .ok_or_else(|| format!("node name {:?} is not an identifier", cfg.node.name))?;
     let setup = ClientSetup {

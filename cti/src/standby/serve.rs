@@ -86,15 +86,22 @@ pub async fn run_standby(origin: &Path, cfg: NodeConfig) -> Result<(), StandbyEr
     .map_err(|e| creds(&format!("{}: {e}", dir.display())))?;
     let key =
         sync_bridge::pki::load_replica_key(&dir.join("replica.key")).map_err(|e| creds(&e))?;
-    let name = NodeId::new(&cfg.node.name)
-        .ok_or_else(|| creds(&format!("node name {:?} is not an identifier", cfg.node.name)))?;
+    let name = NodeId::new(&cfg.node.name).ok_or_else(|| {
+        creds(&format!(
+            "node name {:?} is not an identifier",
+            cfg.node.name
+        ))
+    })?;
     let server = BridgeServer::bind(dr.listen, &tls, &name, &LinkConfig::default())
         .map_err(|e| creds(&e))?;
     let store = Store::open_config(&cfg.store.url).await?;
     let sip = SocketAddr::new(cfg.sip.listen, cfg.sip.port);
     let refuser = super::refuser::start(sip)
         .await
-        .map_err(|source| StandbyError::Bind { what: "SIP", source })?;
+        .map_err(|source| StandbyError::Bind {
+            what: "SIP",
+            source,
+        })?;
     tracing::info!(%sip, replication = %dr.listen, "standby waiting for its primary");
     let mut standby = Standby {
         guard: Guard::new(GuardConfig {
@@ -294,8 +301,7 @@ impl Standby {
 
     /// The node configuration a takeover runs with.
     fn merged_config(&self, taken: &str) -> Result<NodeConfig, String> {
-        let text =
-            state::lay_over(&self.local, taken, &self.replica).map_err(|e| e.to_string())?;
+        let text = state::lay_over(&self.local, taken, &self.replica).map_err(|e| e.to_string())?;
         NodeConfig::parse(&text, &self.origin).map_err(|e| e.to_string())
     }
 

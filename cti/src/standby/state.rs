@@ -109,7 +109,9 @@ const TAKEN: &[(&str, Option<&[&str]>)] = &[
 
 /// Cuts the primary's configuration `text` to what a standby takes.
 pub(crate) fn cut_config(text: &str) -> Result<String, StateError> {
-    let table: toml::Table = text.parse().map_err(|e| StateError::Config(format!("{e}")))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| StateError::Config(format!("{e}")))?;
     let mut out = toml::Table::new();
     for (name, keys) in TAKEN {
         let Some(toml::Value::Table(section)) = table.get(*name) else {
@@ -163,7 +165,10 @@ pub(crate) fn lay_over(local: &str, taken: &str, replica: &Path) -> Result<Strin
             let dir = dir
                 .to_str()
                 .ok_or_else(|| bad(&"replica path is not UTF-8"))?;
-            ivr.insert(folder.name().to_owned(), toml::Value::String(dir.to_owned()));
+            ivr.insert(
+                folder.name().to_owned(),
+                toml::Value::String(dir.to_owned()),
+            );
         }
     }
     toml::to_string(&table).map_err(|e| bad(&e))
@@ -251,7 +256,9 @@ pub(crate) fn confined(root: &Path, path: &str) -> Result<PathBuf, StateError> {
         return Err(refuse());
     }
     let rel = Path::new(path);
-    if path.split('/').any(|part| part.is_empty() || part == "." || part == "..")
+    if path
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
         || !rel.components().all(|c| matches!(c, Component::Normal(_)))
     {
         return Err(refuse());
