@@ -330,7 +330,7 @@ impl Endpoint {
                 self.next_call += 1;
                 let (tx, rx) = mpsc::unbounded_channel();
                 self.calls.insert(id, tx);
-        self.publish_in_progress();
+                self.publish_in_progress();
                 self.publish_in_progress();
                 let _ = reply.send((id, rx));
             }
@@ -381,7 +381,7 @@ impl Endpoint {
             Command::Done { call } => {
                 self.calls.remove(&call);
                 self.publish_in_progress();
-            self.publish_in_progress();
+                self.publish_in_progress();
                 for key in self.routes.remove(&call).unwrap_or_default() {
                     self.dialogs.remove(&key);
                 }
