@@ -11,6 +11,10 @@
 //! from ADDR:PORT", which must be a node relay port) and the packet counts
 //! `rtp_stats yes` prints when the call ends.
 //!
+//! SRTP calls (phones over TLS with `mediaenc=srtp-mand`) are terminated per leg by the
+//! node: the tests show it decrypts (recording, digits, the IVR) and refuses with 488 a
+//! call whose keys could only travel in the clear.
+//!
 //! baresip 1.0 (libre 1.1) refuses a challenge set that contains any
 //! algorithm but MD5, even after an MD5 one, so these nodes offer `["MD5"]`
 //! only. Without `baresip` on PATH the tests skip loudly, or fail when
@@ -154,6 +158,12 @@ fn recorded_call_has_the_caller_left_and_the_callee_right() {
         "recorded {file_ms} ms of a call billed {} ms",
         rec.billsec_ms
     );
+    assert_tones_on_own_channels(&wav);
+}
+
+/// The caller's 440 Hz sine is on the left channel of `wav` and the callee's 1 kHz
+/// sine on the right, each at least ten times the other's energy there.
+fn assert_tones_on_own_channels(wav: &WavReader<'_>) {
     let samples: Vec<i16> = wav.samples().collect();
     let left: Vec<f64> = samples.iter().step_by(2).map(|&s| f64::from(s)).collect();
     let right: Vec<f64> = samples
@@ -225,10 +235,72 @@ fn phones_with_no_codec_in_common_hear_each_other_through_the_transcoder() {
 }
 
 /// Two phones registered over TLS with `mediaenc=srtp-mand` call each other: the SDES
-/// keys travel only over TLS, the node relays the SRTP untouched, and both phones
-/// report SRTP enabled and RTP received from the node's relay.
+/// keys travel only over TLS, and the node terminates SRTP on each leg with keys of its
+/// own, through two re-INVITEs (hold, resume). That it decrypts is shown by what only
+/// plain audio allows: the recording has each phone's tone on its own channel, and the
+/// node sees the digits keyed on the caller's phone after the re-INVITEs. Both phones
+/// report SRTP enabled, RTP from the node's relay, and no packet they could not open;
+/// the node's log holds no key.
 #[test]
-fn srtp_call_between_two_tls_phones_with_mandatory_srtp() {
+fn srtp_call_between_two_tls_phones_is_terminated_per_leg_and_recorded() {
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        tls: true,
+        record: true,
+        log: "info,cti::call=debug",
+        ..NodeSpec::default()
+    });
+    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &secure(440));
+    let mut b = Baresip::start_with(&node, "1002", node.password("1002"), &secure(1000));
+    a.registered();
+    b.registered();
+    a.call(&mut b, "sip:1002@127.0.0.1;transport=tls");
+    std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
+    // Two re-INVITEs through the node: each leg keeps its keys with the node.
+    a.command("hold", "");
+    std::thread::sleep(Duration::from_millis(500)); // the hold is exchanged
+    a.command("resume", "");
+    std::thread::sleep(Duration::from_millis(500)); // the resume is exchanged
+    for key in ['4', '2'] {
+        a.press(key);
+    }
+    let digits = wait_until("the node to see 1001's digits", STEP, || {
+        let digits = node.digits_seen("caller");
+        (digits.len() >= 2).then_some(digits)
+    });
+    assert_eq!(
+        digits, "42",
+        "digits the node decrypted from the SRTP phone"
+    );
+    a.hang_up(&mut b);
+    let out_a = a.quit();
+    let out_b = b.quit();
+    for (ext, out) in [("1001", &out_a), ("1002", &out_b)] {
+        assert_srtp_opened(ext, out);
+    }
+    assert_rtp_through_node(&node, &out_a, &out_b);
+    let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
+    assert_eq!(cdrs[0].disposition, "answered", "{cdrs:#?}");
+    assert!(
+        !node.log_tail(10_000).contains("inline:"),
+        "no SDES key in the node's log"
+    );
+    let recordings = wait_until("the recording to be indexed", STEP, || {
+        Some(recordings(&node)).filter(|r| !r.is_empty())
+    });
+    let bytes = std::fs::read(&recordings[0].path).expect("the indexed WAV file exists");
+    let wav = WavReader::parse(&bytes).expect("a valid WAV file");
+    assert_tones_on_own_channels(&wav);
+}
+
+/// A TLS phone with `mediaenc=srtp-mand` calls the IVR: the node answers with its own
+/// `a=crypto` in the suite the phone chose, plays the menu prompt through SRTP (the
+/// phone opens it) and reads the key pressed on the phone (the flow takes the branch).
+#[test]
+fn srtp_phone_is_answered_by_the_ivr_and_its_key_reaches_the_flow() {
     if !common::peer_available("baresip") {
         return;
     }
@@ -236,32 +308,103 @@ fn srtp_call_between_two_tls_phones_with_mandatory_srtp() {
         algorithms: BARESIP_ALGORITHMS,
         tls: true,
         log: "info,cti::call=debug",
+        extra: SRTP_IVR.to_owned(),
+        setup: Some(install_srtp_flow),
         ..NodeSpec::default()
     });
-    let secure = |tone_hz| Phone {
+    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &secure(440));
+    a.registered();
+    a.command("dial", "sip:700@127.0.0.1;transport=tls");
+    a.event("CALL_ESTABLISHED");
+    // The menu prompt arrived and opened: the phone saw RTP.
+    a.event("CALL_RTPESTAB");
+    a.press('4');
+    // The chosen branch says goodbye and hangs up.
+    a.event("CALL_CLOSED");
+    let out = a.quit();
+    assert_srtp_opened("1001", &out);
+    let (_, received) = rtp_packets(&out).unwrap_or_else(|| panic!("no RTP statistics:\n{out}"));
+    assert!(
+        received >= 25,
+        "{received} prompt packets opened by the phone"
+    );
+    assert_eq!(
+        node.digits_seen("caller"),
+        "4",
+        "the node decrypted the key"
+    );
+    let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
+    let path = cdrs[0].ivr_path.as_deref().unwrap_or_default();
+    assert!(path.contains("srtp.chosen"), "IVR path {path:?}: {cdrs:#?}");
+}
+
+/// A phone registered over TLS that insists on SRTP (`mediaenc=srtp-mand`), sending a
+/// sine of `tone_hz`.
+fn secure(tone_hz: u32) -> Phone {
+    Phone {
         tone_hz,
         tls: true,
         mediaenc: Some("srtp-mand"),
         ..Phone::default()
-    };
-    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &secure(440));
-    let mut b = Baresip::start_with(&node, "1002", node.password("1002"), &secure(1000));
-    a.registered();
-    b.registered();
-    a.call(&mut b, "sip:1002@127.0.0.1;transport=tls");
-    std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
-    a.hang_up(&mut b);
-    let out_a = a.quit();
-    let out_b = b.quit();
-    for (ext, out) in [("1001", &out_a), ("1002", &out_b)] {
-        assert!(
-            out.contains("SRTP is Enabled"),
-            "{ext} did not enable SRTP:\n{out}"
-        );
     }
-    assert_rtp_through_node(&node, &out_a, &out_b);
-    let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
-    assert_eq!(cdrs[0].disposition, "answered", "{cdrs:#?}");
+}
+
+/// baresip enabled SRTP on the call and opened every packet it received.
+fn assert_srtp_opened(ext: &str, out: &str) {
+    assert!(
+        out.contains("SRTP is Enabled"),
+        "{ext} did not enable SRTP:\n{out}"
+    );
+    assert!(
+        !out.contains("failed to unprotect"),
+        "{ext} received SRTP it could not open:\n{out}"
+    );
+}
+
+/// The IVR of the SRTP test: number 700 runs the `srtp` flow.
+const SRTP_IVR: &str = r#"
+[ivr]
+flows = "flows"
+prompts = "prompts"
+numbers = { "700" = "srtp" }
+"#;
+
+/// A menu whose key 4 leads to a goodbye; silence hangs up.
+const SRTP_FLOW: &str = r#"[flow]
+start = "menu"
+languages = ["en"]
+description = "A menu for a caller on SRTP"
+
+[steps.menu]
+type = "menu"
+prompt = ["language"]
+options = { 4 = "chosen" }
+timeout_ms = 15000
+retries = 0
+fallback = "bye"
+
+[steps.chosen]
+type = "play"
+play = ["goodbye"]
+next = "bye"
+
+[steps.bye]
+type = "hangup"
+"#;
+
+/// Writes the SRTP test's flow and copies the demo prompts into the node's directory.
+fn install_srtp_flow(dir: &std::path::Path) {
+    let flows = dir.join("flows");
+    std::fs::create_dir_all(&flows).expect("create the flows directory");
+    std::fs::write(flows.join("srtp.toml"), SRTP_FLOW).expect("write the flow");
+    let prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/config/examples/prompts");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(prompts)
+        .arg(dir.join("prompts"))
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "copy the demo prompts");
 }
 
 /// A phone that insists on SRTP calls one registered over plain UDP: the keys could
@@ -277,12 +420,7 @@ fn srtp_offer_toward_a_phone_without_tls_is_refused() {
         tls: true,
         ..NodeSpec::default()
     });
-    let secure = Phone {
-        tls: true,
-        mediaenc: Some("srtp-mand"),
-        ..Phone::default()
-    };
-    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &secure);
+    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &secure(440));
     let mut b = Baresip::start(&node, "1002", node.password("1002"));
     a.registered();
     b.registered();
@@ -298,8 +436,13 @@ fn srtp_offer_toward_a_phone_without_tls_is_refused() {
             .is_none(),
         "the plain-RTP phone never rang"
     );
-    a.quit();
+    let out_a = a.quit();
     b.quit();
+    assert_eq!(
+        media_source(&out_a),
+        None,
+        "no RTP call was set up:\n{out_a}"
+    );
     let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
     assert_eq!(cdrs[0].sip_status, Some(488), "{cdrs:#?}");
 }

@@ -9,6 +9,16 @@
 //! unless `SWITCHYARD_REQUIRE_PEERS=1` makes that a failure. Its
 //! `--virtual-time-budget` lets the page's timers run ahead while it waits
 //! for network answers, so the test waits for nothing but the process.
+//!
+//! An alert the node raises (a SIPp caller waiting in a queue nobody serves,
+//! past the queue's `alert_wait_s`) must show in the page's alert panel, and
+//! leave it once cleared.
+//!
+//! Firefox (Debian's `firefox-esr`) has no `--dump-dom`; the test drives it over
+//! Marionette, the remote protocol built into Firefox (`--marionette`: JSON
+//! commands over TCP, no geckodriver), and reads the live DOM while the page
+//! stays open: the board must render, and an alert must appear and clear as
+//! its events arrive.
 
 mod common;
 
@@ -19,6 +29,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::api::{first_admin, request};
+use common::sipp::{SHORT, Sipp, SippRun};
 use common::{Node, NodeSpec, wait_until};
 
 /// The browser the test drives (the Debian package's name for it).
@@ -174,6 +185,16 @@ fn row<'a>(dom: &'a str, marker: &str) -> &'a str {
     &rest[..rest.find("</tr>").unwrap_or(rest.len())]
 }
 
+/// The table of `dom` whose id is `id`, up to its end.
+fn table<'a>(dom: &'a str, id: &str) -> &'a str {
+    let marker = format!("<table id=\"{id}\">");
+    let start = dom
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker} in:\n{dom}"));
+    let rest = &dom[start..];
+    &rest[..rest.find("</table>").unwrap_or(rest.len())]
+}
+
 /// Loads `url` in headless Chromium with a fresh profile under `dir` and
 /// returns the DOM it serialises once the page has settled.
 fn dump_dom(dir: &Path, url: &str) -> String {
@@ -298,4 +319,343 @@ fn agent_state_events_reach_the_open_page() {
         shown.contains(&format!("not ready ({reason})")),
         "the agents table does not follow the newest event ({reason}): {shown}"
     );
+}
+
+/// Calls to 600 queue into `sales`, whose only agent is logged out; a caller
+/// waiting a second raises the queue's long-wait alert.
+const ALERTING: &str = r#"
+[ivr]
+flows = "flows"
+numbers = { "600" = "to_sales" }
+
+[[acd.queues]]
+name = "sales"
+alert_wait_s = 1
+
+[[acd.agents]]
+id = "1001"
+queues = { sales = 1 }
+"#;
+
+/// The alert a caller waiting in `sales` raises.
+const SALES_ALERT: &str = "queue:sales:long_wait";
+
+fn install_queue_flow(dir: &Path) {
+    let flows = dir.join("flows");
+    std::fs::create_dir_all(&flows).expect("create the flows directory");
+    let flow = "[steps.wait]\ntype = \"queue\"\nqueue = \"sales\"\n";
+    std::fs::write(flows.join("to_sales.toml"), flow).expect("write the flow");
+}
+
+fn alerting_node() -> Node {
+    Node::start(&NodeSpec {
+        algorithms: &["MD5"],
+        trusted: &["127.0.0.1/32"],
+        extra: ALERTING.to_owned(),
+        setup: Some(install_queue_flow),
+        ..NodeSpec::default()
+    })
+}
+
+/// 1003 calls 600 and waits in `sales` until the node hangs up.
+fn waiting_caller(node: &Node) -> SippRun {
+    Sipp::new(node, "waiting-caller", "uac-queue-caller-waits-for-agent")
+        .target(node)
+        .service("600")
+        .caller("1003")
+        .calls(1)
+        .start()
+}
+
+/// The keys of the alerts `GET /api/v1/alerts` lists; `None` while the token is
+/// over its rate (the callers poll).
+fn alert_keys(addr: SocketAddr, token: &str) -> Option<Vec<String>> {
+    let reply = request(addr, "GET", "/api/v1/alerts", Some(token), None).expect("an answer");
+    if reply.status == 429 {
+        return None;
+    }
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let keys = reply
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|a| a["key"].as_str().map(str::to_owned))
+        .collect();
+    Some(keys)
+}
+
+/// Hangs up the one call in progress through the API.
+fn hang_up_the_call(addr: SocketAddr, token: &str) {
+    let calls = request(addr, "GET", "/api/v1/calls", Some(token), None).expect("an answer");
+    let id = calls.json()[0]["call_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no call in progress: {}", calls.body))
+        .to_owned();
+    let path = format!("/api/v1/calls/{id}/hangup");
+    let reply = request(addr, "POST", &path, Some(token), None).expect("an answer");
+    assert_eq!(reply.status, 204, "{}", reply.body);
+}
+
+#[test]
+fn an_alert_the_node_raises_shows_in_the_alert_panel_until_cleared() {
+    if !common::peer_available(CHROMIUM) || !common::peer_available("sipp") {
+        return;
+    }
+    let node = alerting_node();
+    let addr = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let caller = waiting_caller(&node);
+    wait_until("the long-wait alert", Duration::from_secs(20), || {
+        alert_keys(addr, &token)?
+            .contains(&SALES_ALERT.to_owned())
+            .then_some(())
+    });
+    let url = format!("http://{addr}/dashboard#token={token}");
+    let dom = dump_dom(node.dir(), &url);
+    let shown = row(&dom, &format!("data-alert=\"{SALES_ALERT}\""));
+    for words in [
+        "long wait",
+        "<td>sales</td>",
+        "queue sales: a caller has waited",
+    ] {
+        assert!(
+            shown.contains(words),
+            "{words:?} not in the alert row: {shown}"
+        );
+    }
+
+    hang_up_the_call(addr, &token);
+    caller.finish(SHORT).assert_ok();
+    wait_until("the alert to clear", Duration::from_secs(20), || {
+        alert_keys(addr, &token)?.is_empty().then_some(())
+    });
+    let dom = dump_dom(node.dir(), &url);
+    assert!(
+        !dom.contains("data-alert="),
+        "a cleared alert is shown:\n{dom}"
+    );
+    assert!(table(&dom, "alerts").contains("No alerts"), "{dom}");
+}
+
+// ---------------------------------------------------------------- Firefox
+
+/// Firefox as Debian packages it.
+const FIREFOX: &str = "firefox-esr";
+
+/// A headless Firefox with Marionette on a port of the node's block, a fresh
+/// profile under the node's directory, killed when dropped.
+struct Firefox {
+    marionette: Marionette,
+    /// Dropped after the session asked Firefox to quit.
+    _browser: Browser,
+}
+
+impl Firefox {
+    fn start(node: &Node) -> Firefox {
+        let port = node.ports.peer();
+        let profile = node.dir().join("firefox-profile");
+        std::fs::create_dir_all(&profile).expect("a profile directory");
+        let prefs = format!(
+            "user_pref(\"marionette.port\", {port});\n\
+             user_pref(\"browser.shell.checkDefaultBrowser\", false);\n\
+             user_pref(\"datareporting.policy.dataSubmissionEnabled\", false);\n\
+             user_pref(\"toolkit.telemetry.reportingpolicy.firstRun\", false);\n\
+             user_pref(\"browser.startup.homepage_override.mstone\", \"ignore\");\n\
+             user_pref(\"app.update.disabledForTesting\", true);\n"
+        );
+        std::fs::write(profile.join("user.js"), prefs).expect("write the profile's prefs");
+        let log = std::fs::File::create(node.dir().join("firefox.log")).expect("a log file");
+        let child = Command::new(FIREFOX)
+            .args(["--headless", "--marionette", "--no-remote", "--profile"])
+            .arg(&profile)
+            .arg("about:blank")
+            .env("HOME", &profile)
+            .env("MOZ_HEADLESS", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("firefox starts");
+        let browser = Browser(child);
+        let marionette = Marionette::connect(port);
+        let mut firefox = Firefox {
+            marionette,
+            _browser: browser,
+        };
+        firefox.marionette.command(
+            "WebDriver:NewSession",
+            serde_json::json!({ "capabilities": {} }),
+        );
+        firefox
+    }
+
+    fn open(&mut self, url: &str) {
+        self.marionette
+            .command("WebDriver:Navigate", serde_json::json!({ "url": url }));
+    }
+
+    /// The page's DOM as it is now.
+    fn dom(&mut self) -> String {
+        let script = "return document.documentElement.outerHTML;";
+        let value = self.marionette.command(
+            "WebDriver:ExecuteScript",
+            serde_json::json!({ "script": script, "args": [] }),
+        );
+        value["value"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Polls the live DOM until `check` finds what it wants in it.
+    fn wait_for<T>(&mut self, what: &str, mut check: impl FnMut(&str) -> Option<T>) -> T {
+        let mut last = String::new();
+        let found = wait_until_or_none(Duration::from_secs(30), || {
+            last = self.dom();
+            check(&last)
+        });
+        found.unwrap_or_else(|| panic!("Firefox never showed {what}; its DOM:\n{last}"))
+    }
+}
+
+impl Drop for Firefox {
+    fn drop(&mut self) {
+        // Asks Firefox to quit; the browser's own drop then makes sure it has.
+        let _ = self
+            .marionette
+            .try_command("Marionette:Quit", serde_json::json!({}));
+    }
+}
+
+/// `check` polled until it gives a value or `within` passes (then `None`).
+fn wait_until_or_none<T>(within: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A Marionette connection: each message is `LENGTH:JSON`; a command is
+/// `[0, id, name, params]` and its answer `[1, id, error, result]`.
+struct Marionette {
+    stream: std::net::TcpStream,
+    next_id: u64,
+}
+
+impl Marionette {
+    /// Connects once Firefox listens, and reads its greeting.
+    fn connect(port: u16) -> Marionette {
+        let stream = wait_until("Firefox's Marionette port", BROWSER_RUN, || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("a read timeout");
+        let mut m = Marionette { stream, next_id: 1 };
+        let hello = m.read();
+        assert_eq!(hello["applicationType"], "gecko", "{hello}");
+        m
+    }
+
+    fn read(&mut self) -> serde_json::Value {
+        let mut len = Vec::new();
+        let mut byte = [0_u8; 1];
+        while self.stream.read_exact(&mut byte).is_ok() && byte[0] != b':' {
+            len.push(byte[0]);
+        }
+        let len: usize = String::from_utf8_lossy(&len)
+            .parse()
+            .unwrap_or_else(|_| panic!("a Marionette length, not {len:?}"));
+        let mut body = vec![0_u8; len];
+        self.stream
+            .read_exact(&mut body)
+            .expect("a whole Marionette message");
+        serde_json::from_slice(&body).expect("Marionette speaks JSON")
+    }
+
+    /// Sends `name` with `params` and returns its result, or its error.
+    fn try_command(
+        &mut self,
+        name: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        use std::io::Write as _;
+        let id = self.next_id;
+        self.next_id += 1;
+        let message = serde_json::json!([0, id, name, params]).to_string();
+        let framed = format!("{}:{message}", message.len());
+        self.stream
+            .write_all(framed.as_bytes())
+            .map_err(|e| serde_json::json!(e.to_string()))?;
+        loop {
+            let answer = self.read();
+            if answer[0] == 1 && answer[1] == id {
+                return match &answer[2] {
+                    serde_json::Value::Null => Ok(answer[3].clone()),
+                    error => Err(error.clone()),
+                };
+            }
+        }
+    }
+
+    fn command(&mut self, name: &str, params: serde_json::Value) -> serde_json::Value {
+        self.try_command(name, params)
+            .unwrap_or_else(|e| panic!("Marionette {name} failed: {e}"))
+    }
+}
+
+#[test]
+fn firefox_renders_the_board_and_follows_an_alert_live() {
+    if !common::peer_available(FIREFOX) || !common::peer_available("sipp") {
+        return;
+    }
+    let node = alerting_node();
+    let addr = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    wait_until(
+        "the dashboard to be served",
+        Duration::from_secs(20),
+        || request(addr, "GET", "/dashboard", None, None),
+    );
+    let token = first_admin(&node);
+    set_state(
+        addr,
+        &token,
+        "1001",
+        r#"{"state":"not_ready","reason":"training"}"#,
+    );
+    let mut firefox = Firefox::start(&node);
+    firefox.open(&format!("http://{addr}/dashboard#token={token}"));
+    let dom = firefox.wait_for("the live board", |dom| {
+        (dom.contains("data-state=\"live\"") && dom.contains("data-agent=\"1001\""))
+            .then(|| dom.to_owned())
+    });
+    assert!(dom.contains("data-queue=\"sales\""), "{dom}");
+    assert!(
+        row(&dom, "data-agent=\"1001\"").contains("not ready (training)"),
+        "{dom}"
+    );
+    assert!(dom.contains("Signed in as root (admin)"), "{dom}");
+    assert!(table(&dom, "alerts").contains("No alerts"), "{dom}");
+    assert!(!dom.contains(&token), "the token stays in the page:\n{dom}");
+
+    // The page is open before the caller arrives: the alert reaches it as an event,
+    // and so does its clearing.
+    let caller = waiting_caller(&node);
+    let shown = firefox.wait_for("the long-wait alert", |dom| {
+        dom.contains(&format!("data-alert=\"{SALES_ALERT}\""))
+            .then(|| row(dom, &format!("data-alert=\"{SALES_ALERT}\"")).to_owned())
+    });
+    assert!(
+        shown.contains("queue sales: a caller has waited"),
+        "{shown}"
+    );
+    hang_up_the_call(addr, &token);
+    caller.finish(SHORT).assert_ok();
+    firefox.wait_for("the alert to clear", |dom| {
+        (!dom.contains("data-alert=") && table(dom, "alerts").contains("No alerts")).then_some(())
+    });
 }

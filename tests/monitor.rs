@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::api::{first_admin, request};
+use common::api::{first_admin, request, webhook_receiver};
 use common::sipp::{SHORT, Sipp, SippRun, register};
 use common::{Node, NodeSpec, wait_until};
 use media::codec::g711::{pcmu_decode, pcmu_encode};
@@ -32,6 +32,8 @@ const TONE: f64 = 6000.0;
 struct Phone {
     socket: Arc<UdpSocket>,
     heard: Arc<Mutex<Vec<i16>>>,
+    /// Where the tone goes (a re-INVITE may move it).
+    to: Arc<Mutex<SocketAddr>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -45,6 +47,7 @@ impl Phone {
         Phone {
             socket: Arc::new(socket),
             heard: Arc::default(),
+            to: Arc::new(Mutex::new(SocketAddr::from(([127, 0, 0, 1], 9)))),
             stop: Arc::default(),
             thread: None,
         }
@@ -54,12 +57,14 @@ impl Phone {
         self.socket.local_addr().expect("bound").port()
     }
 
-    /// Starts sending `freq` Hz toward `to` (`None`: receive only).
+    /// Starts sending `freq` Hz toward `to`.
     fn talk(&mut self, freq: f64, to: SocketAddr) {
-        let (socket, heard, stop) = (
+        self.send_to(to);
+        let (socket, heard, stop, dest) = (
             Arc::clone(&self.socket),
             Arc::clone(&self.heard),
             Arc::clone(&self.stop),
+            Arc::clone(&self.to),
         );
         self.thread = Some(std::thread::spawn(move || {
             let ssrc: u32 = rand::random();
@@ -68,6 +73,7 @@ impl Phone {
             let mut buf = [0_u8; 2048];
             while !stop.load(Ordering::Relaxed) {
                 if std::time::Instant::now() >= next {
+                    let to = *dest.lock().expect("not poisoned");
                     let _ = socket.send_to(&tone_packet(ssrc, n, freq), to);
                     n += 1;
                     next += Duration::from_millis(20);
@@ -82,6 +88,11 @@ impl Phone {
                 }
             }
         }));
+    }
+
+    /// Sends the tone to `to` from now on.
+    fn send_to(&self, to: SocketAddr) {
+        *self.to.lock().expect("not poisoned") = to;
     }
 
     /// Forgets what it heard so far.
@@ -346,6 +357,395 @@ fn a_supervisor_listens_whispers_and_leaves_then_the_agent_holds_and_transfers()
         "call.resume",
         "call.transfer",
     ] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
+}
+
+/// A call from 1001 to 1002 with both phones' media running: the caller sends
+/// 440 Hz, the agent 1 kHz.
+struct Talking {
+    caller_sip: SippRun,
+    agent_sip: SippRun,
+    call_id: String,
+}
+
+fn connect(
+    node: &Node,
+    api: SocketAddr,
+    token: &str,
+    caller: &mut Phone,
+    agent: &mut Phone,
+) -> Talking {
+    let agent_sip = answering_phone(node, "1002", agent.port());
+    let caller_sip = Sipp::new(node, "caller", "uac-call-media-at-key")
+        .target(node)
+        .service("1002")
+        .caller("1001")
+        .args(&["-key", "rtp", &caller.port().to_string()])
+        .calls(1)
+        .start();
+    let node_b = common::sipp::logged_port(&agent_sip, "offer");
+    let node_a = common::sipp::logged_port(&caller_sip, "answer");
+    caller.talk(440.0, SocketAddr::from(([127, 0, 0, 1], node_a)));
+    agent.talk(1000.0, SocketAddr::from(([127, 0, 0, 1], node_b)));
+    let call_id = wait_until("the call to be connected", SHORT, || {
+        let calls = request(api, "GET", "/api/v1/calls", Some(token), None)?;
+        let calls = calls.json();
+        let call = calls.as_array()?.first()?.clone();
+        (call["phase"] == "talking").then(|| call["call_id"].as_str().map(str::to_owned))?
+    });
+    Talking {
+        caller_sip,
+        agent_sip,
+        call_id,
+    }
+}
+
+/// `METHOD /api/v1/calls/{call}/{what}` with `body`.
+fn on_call(
+    api: SocketAddr,
+    token: &str,
+    method: &str,
+    call: &str,
+    what: &str,
+    body: Option<&str>,
+) -> common::api::Reply {
+    let path = format!("/api/v1/calls/{call}/{what}");
+    request(api, method, &path, Some(token), body).expect("an answer")
+}
+
+/// Whether nothing `phone` heard since it was last cleared holds any of `freqs`
+/// (hearing no audio at all counts as hearing none of them).
+fn heard_none_of(phone: &Phone, freqs: &[f64]) -> bool {
+    let heard = phone.heard.lock().expect("not poisoned");
+    heard.len() < 160 || freqs.iter().all(|&f| silent(amplitude(&heard, f)))
+}
+
+/// The `data` of every event of `kind` the node stored so far.
+fn events_of(node: &Node, kind: &str) -> Vec<serde_json::Value> {
+    common::read_events(node)
+        .into_iter()
+        .filter(|(k, ..)| k == kind)
+        .filter_map(|(.., data)| serde_json::from_str(&data).ok())
+        .collect()
+}
+
+/// The actions of the node's audit log, in order.
+fn audited(api: SocketAddr, token: &str) -> Vec<String> {
+    let audit = request(api, "GET", "/api/v1/audit", Some(token), None).expect("an answer");
+    audit
+        .json()
+        .as_array()
+        .expect("a list of audit rows")
+        .iter()
+        .filter_map(|r| r["action"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn sipp_node() -> Node {
+    Node::start(&NodeSpec {
+        algorithms: &["MD5"],
+        trusted: &["127.0.0.1/32"],
+        ..NodeSpec::default()
+    })
+}
+
+#[test]
+fn an_agent_consults_a_colleague_then_hands_the_caller_over() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = sipp_node();
+    let api = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let (mut caller, mut agent, mut target) = (Phone::bind(), Phone::bind(), Phone::bind());
+    let call = connect(&node, api, &token, &mut caller, &mut agent);
+    let id = call.call_id.as_str();
+    let target_sip = Sipp::new(
+        &node,
+        "target-1004",
+        "uas-answer-media-at-key-then-reinvite",
+    )
+    .args(&["-key", "rtp", &target.port().to_string()])
+    .calls(1)
+    .start()
+    .bound();
+    register(&node, "1004", target_sip.port);
+
+    // Consult: 1004 rings for the agent; agent and 1004 talk, the caller hears neither.
+    let consult = on_call(api, &token, "POST", id, "consult", Some(r#"{"to":"1004"}"#));
+    assert_eq!(consult.status, 202, "{}", consult.body);
+    let again = on_call(api, &token, "POST", id, "consult", Some(r#"{"to":"1004"}"#));
+    assert_eq!(again.status, 409, "a second consultation: {}", again.body);
+    let node_t = common::sipp::logged_port(&target_sip, "offer");
+    caller.clear();
+    target.talk(2000.0, SocketAddr::from(([127, 0, 0, 1], node_t)));
+    agent.clear();
+    let a = agent.hears("the agent to hear the consulted party");
+    assert!(heard(a.a2000) && silent(a.a440), "agent consulting: {a:?}");
+    let t = target.hears("the consulted party to hear the agent");
+    assert!(heard(t.a1000) && silent(t.a440), "target consulted: {t:?}");
+    assert!(
+        heard_none_of(&caller, &[1000.0, 2000.0]),
+        "the held caller heard the consultation"
+    );
+    let held = on_call(api, &token, "POST", id, "hold", None);
+    assert_eq!(held.status, 409, "hold while consulting: {}", held.body);
+
+    // Complete: the agent's phone gets a BYE, 1004 is moved onto the call's own
+    // media by a re-INVITE, and caller and 1004 talk.
+    let done = on_call(api, &token, "POST", id, "consult/complete", None);
+    assert_eq!(done.status, 204, "{}", done.body);
+    call.agent_sip.finish(SHORT).assert_ok();
+    drop(agent);
+    let node_b = common::sipp::logged_port(&target_sip, "reoffer");
+    assert_ne!(node_b, node_t, "the re-INVITE moves 1004's media");
+    target.send_to(SocketAddr::from(([127, 0, 0, 1], node_b)));
+    caller.clear();
+    target.clear();
+    let c = caller.hears("the caller to hear the transfer target");
+    assert!(heard(c.a2000) && silent(c.a1000), "caller after: {c:?}");
+    let t = target.hears("the transfer target to hear the caller");
+    assert!(heard(t.a440) && silent(t.a1000), "target after: {t:?}");
+    let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("an answer");
+    assert_eq!(calls.json()[0]["agent"], "1004", "{}", calls.body);
+
+    let ended = on_call(api, &token, "POST", id, "hangup", None);
+    assert!(ended.status < 300, "{}", ended.body);
+    call.caller_sip.finish(SHORT).assert_ok();
+    target_sip.finish(SHORT).assert_ok();
+    let stages: Vec<_> = events_of(&node, "call.consult")
+        .iter()
+        .map(|d| d["stage"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(stages, ["ringing", "talking"]);
+    let transferred = events_of(&node, "call.transferred");
+    assert!(
+        transferred
+            .iter()
+            .any(|d| d["kind"] == "attended" && d["to"] == "1004" && d["from"] == "1002"),
+        "{transferred:?}"
+    );
+    let actions = audited(api, &token);
+    for action in ["call.consult", "call.consult_complete"] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn a_dropped_or_refused_consultation_gives_the_caller_back_to_the_agent() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = sipp_node();
+    let api = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let (mut caller, mut agent, mut target) = (Phone::bind(), Phone::bind(), Phone::bind());
+    let call = connect(&node, api, &token, &mut caller, &mut agent);
+    let id = call.call_id.as_str();
+    let target_sip = answering_phone(&node, "1004", target.port());
+    let busy_sip = common::sipp::phone(&node, "1005", "uas-busy-486", 1, 0);
+
+    // Consult 1004, then drop it: 1004 gets a BYE, the caller and the agent talk.
+    let consult = on_call(api, &token, "POST", id, "consult", Some(r#"{"to":"1004"}"#));
+    assert_eq!(consult.status, 202, "{}", consult.body);
+    let node_t = common::sipp::logged_port(&target_sip, "offer");
+    target.talk(2000.0, SocketAddr::from(([127, 0, 0, 1], node_t)));
+    agent.clear();
+    let a = agent.hears("the agent to hear the consulted party");
+    assert!(heard(a.a2000) && silent(a.a440), "agent consulting: {a:?}");
+    let dropped = on_call(api, &token, "DELETE", id, "consult", None);
+    assert_eq!(dropped.status, 204, "{}", dropped.body);
+    target_sip.finish(SHORT).assert_ok();
+    caller.clear();
+    agent.clear();
+    let c = caller.hears("the caller to hear the agent again");
+    let a = agent.hears("the agent to hear the caller again");
+    assert!(
+        heard(c.a1000) && silent(c.a2000),
+        "caller after the drop: {c:?}"
+    );
+    assert!(
+        heard(a.a440) && silent(a.a2000),
+        "agent after the drop: {a:?}"
+    );
+
+    // Consult 1005, which is busy: an event says so and the caller is back.
+    let consult = on_call(api, &token, "POST", id, "consult", Some(r#"{"to":"1005"}"#));
+    assert_eq!(consult.status, 202, "{}", consult.body);
+    let failed = wait_until("the busy consultation to fail", SHORT, || {
+        events_of(&node, "call.consult")
+            .into_iter()
+            .find(|d| d["stage"] == "failed")
+    });
+    assert_eq!(
+        (failed["to"].clone(), failed["status"].clone()),
+        ("1005".into(), 486.into())
+    );
+    busy_sip.finish(SHORT).assert_ok();
+    let complete = on_call(api, &token, "POST", id, "consult/complete", None);
+    assert_eq!(
+        complete.status, 409,
+        "nothing to complete: {}",
+        complete.body
+    );
+    caller.clear();
+    let c = caller.hears("the caller to hear the agent after the busy target");
+    assert!(heard(c.a1000), "caller after the busy target: {c:?}");
+
+    let ended = on_call(api, &token, "POST", id, "hangup", None);
+    assert!(ended.status < 300, "{}", ended.body);
+    call.caller_sip.finish(SHORT).assert_ok();
+    call.agent_sip.finish(SHORT).assert_ok();
+    let stages: Vec<_> = events_of(&node, "call.consult")
+        .iter()
+        .map(|d| d["stage"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        stages,
+        ["ringing", "talking", "cancelled", "ringing", "failed"]
+    );
+    assert!(events_of(&node, "call.transferred").is_empty());
+    let actions = audited(api, &token);
+    let consults = actions.iter().filter(|a| *a == "call.consult").count();
+    assert_eq!(consults, 2, "{actions:?}");
+    assert!(
+        actions.iter().any(|a| a == "call.consult_cancel"),
+        "{actions:?}"
+    );
+}
+
+/// The path of the recording the node indexed for `cdr_id`, once it has.
+fn recording_path(node: &Node, cdr_id: &str) -> Option<std::path::PathBuf> {
+    use sqlx::ConnectOptions as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime builds");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(node.dir().join("switchyard.db"))
+        .read_only(true);
+    let path: Option<(String,)> = runtime
+        .block_on(async {
+            let mut conn = options.connect().await?;
+            sqlx::query_as("SELECT path FROM recordings WHERE cdr_id = ?")
+                .bind(cdr_id)
+                .fetch_optional(&mut conn)
+                .await
+        })
+        .ok()?;
+    path.map(|(p,)| std::path::PathBuf::from(p))
+}
+
+#[test]
+fn a_desktop_records_a_call_on_demand_and_the_file_holds_both_sides_from_the_start() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = sipp_node();
+    let api = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let (receiver, hooks) = webhook_receiver();
+    let hook = format!(r#"{{"url":"http://{receiver}/hooks","events":["recording.ready"]}}"#);
+    let created =
+        request(api, "POST", "/api/v1/webhooks", Some(&token), Some(&hook)).expect("an answer");
+    assert_eq!(created.status, 201, "{}", created.body);
+    let (mut caller, mut agent) = (Phone::bind(), Phone::bind());
+    let call = connect(&node, api, &token, &mut caller, &mut agent);
+    let id = call.call_id.as_str();
+    let a = agent.hears("the agent to hear the caller");
+    assert!(heard(a.a440), "{a:?}");
+
+    // Not recorded (`[calls] record = false`): nothing to pause or stop.
+    assert_eq!(
+        on_call(api, &token, "POST", id, "recording/pause", None).status,
+        404
+    );
+    assert_eq!(
+        on_call(api, &token, "DELETE", id, "recording", None).status,
+        404
+    );
+    let started = on_call(api, &token, "POST", id, "recording", None);
+    assert_eq!(started.status, 204, "{}", started.body);
+    let twice = on_call(api, &token, "POST", id, "recording", None);
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    // A second of the call, measured by what the agent hears.
+    agent.clear();
+    wait_until("a second of the call", SHORT, || {
+        (agent.heard.lock().expect("not poisoned").len() >= 8000).then_some(())
+    });
+    let stopped = on_call(api, &token, "DELETE", id, "recording", None);
+    assert_eq!(stopped.status, 204, "{}", stopped.body);
+    let again = on_call(
+        api,
+        &token,
+        "POST",
+        id,
+        "recording",
+        Some(r#"{"action":"start"}"#),
+    );
+    assert_eq!(again.status, 409, "one recording per call: {}", again.body);
+
+    let ready = wait_until("recording.ready", SHORT, || {
+        events_of(&node, "recording.ready").into_iter().next()
+    });
+    let cdr_id = ready["cdr_id"].as_str().expect("a CDR id").to_owned();
+    let path = wait_until("the recording to be indexed", SHORT, || {
+        recording_path(&node, &cdr_id)
+    });
+    let bytes = std::fs::read(&path).expect("the WAV file");
+    let wav = media::wav::WavReader::parse(&bytes).expect("a valid WAV file");
+    assert_eq!(wav.format().channels, media::wav::Channels::Stereo);
+    let samples: Vec<i16> = wav.samples().collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    assert!(
+        left.len() >= 7200,
+        "{} samples: less than the second recorded",
+        left.len()
+    );
+    let end = left.len().min(right.len());
+    for (what, from) in [("start", 0), ("end", end - WINDOW)] {
+        let (l, r) = (&left[from..from + WINDOW], &right[from..from + WINDOW]);
+        assert!(
+            heard(amplitude(l, 440.0)) && silent(amplitude(l, 1000.0)),
+            "caller channel at the {what}: 440 Hz {:.0}, 1 kHz {:.0}",
+            amplitude(l, 440.0),
+            amplitude(l, 1000.0)
+        );
+        assert!(
+            heard(amplitude(r, 1000.0)) && silent(amplitude(r, 440.0)),
+            "agent channel at the {what}: 1 kHz {:.0}, 440 Hz {:.0}",
+            amplitude(r, 1000.0),
+            amplitude(r, 440.0)
+        );
+    }
+    let delivery = hooks
+        .recv_timeout(SHORT)
+        .expect("the recording.ready webhook");
+    assert!(
+        delivery.contains("\"type\":\"recording.ready\"") && delivery.contains(&cdr_id),
+        "{delivery}"
+    );
+    assert!(
+        delivery
+            .to_ascii_lowercase()
+            .contains("switchyard-signature:"),
+        "{delivery}"
+    );
+
+    let ended = on_call(api, &token, "POST", id, "hangup", None);
+    assert!(ended.status < 300, "{}", ended.body);
+    call.caller_sip.finish(SHORT).assert_ok();
+    call.agent_sip.finish(SHORT).assert_ok();
+    let actions = audited(api, &token);
+    for action in ["recording.start", "recording.stop"] {
         assert!(
             actions.iter().any(|a| a == action),
             "{action} in {actions:?}"

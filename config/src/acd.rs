@@ -1,4 +1,6 @@
-//! `[acd]`: queues, agents and routing rules, decoded into [`acd::AcdConfig`].
+//! `[acd]`: queues, agents and routing rules, decoded into [`acd::AcdConfig`], and what
+//! the node does per queue beyond routing ([`QueueOptions`]: alert thresholds, the
+//! post-call survey).
 //!
 //! ```toml
 //! [acd]
@@ -13,6 +15,9 @@
 //! strategy = "longest_idle"
 //! when_timed_out = "voicemail:sales"
 //! escalation = [{ after_s = 60, widen_tiers = 2 }]
+//! alert_wait_s = 60            # a caller waiting this long raises an alert
+//! alert_service_level = 0.8    # so does a service level below this
+//! survey_flow = "survey"       # the caller's post-call survey when the agent hangs up
 //!
 //! [[acd.agents]]
 //! id = "1001"
@@ -25,6 +30,7 @@
 //! that need the whole configuration (an agent in an unknown queue, a rule naming an
 //! unknown queue) are made by building the engine once and are reported at `[acd]`.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -62,6 +68,9 @@ const QUEUE_KEYS: &[&str] = &[
     "service_level_s",
     "expected_handle_s",
     "escalation",
+    "alert_wait_s",
+    "alert_service_level",
+    "survey_flow",
 ];
 const ESCALATION_KEYS: &[&str] = &[
     "after_s",
@@ -73,8 +82,38 @@ const ESCALATION_KEYS: &[&str] = &[
 ];
 const AGENT_KEYS: &[&str] = &["id", "queues", "skills", "weight"];
 
-/// Decodes `[acd]`; the result is checked by building the engine.
-pub(crate) fn acd_section(s: &Section<'_, '_>, src: &str, p: &mut Problems) -> AcdConfig {
+/// What the node does for one queue beyond the ACD's routing.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct QueueOptions {
+    /// A caller waiting this long raises a supervisor alert (`alert_wait_s`, 1..=86400;
+    /// default 60 s).
+    pub alert_wait: Duration,
+    /// A service level below this share raises an alert (`alert_service_level`,
+    /// 0..=1; default 0.8).
+    pub alert_service_level: f64,
+    /// The IVR flow a caller is handed to when the agent hangs up first
+    /// (`survey_flow`); `None`: the caller is released.
+    pub survey_flow: Option<String>,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        Self {
+            alert_wait: Duration::from_secs(60),
+            alert_service_level: 0.8,
+            survey_flow: None,
+        }
+    }
+}
+
+/// Decodes `[acd]`; the result is checked by building the engine. Also returns each
+/// queue's [`QueueOptions`], by queue name.
+pub(crate) fn acd_section(
+    s: &Section<'_, '_>,
+    src: &str,
+    p: &mut Problems,
+) -> (AcdConfig, BTreeMap<String, QueueOptions>) {
     let d = AcdConfig::default();
     let rona = RonaPolicy {
         max_misses: s
@@ -87,11 +126,15 @@ pub(crate) fn acd_section(s: &Section<'_, '_>, src: &str, p: &mut Problems) -> A
             .seconds(p, "refusal_rest_s", 0..=3600)
             .map_or(d.rona.rest_after_refusal, |f| f.value),
     };
-    let queues: Vec<QueueConfig> = s
+    let (queues, options): (Vec<QueueConfig>, BTreeMap<String, QueueOptions>) = s
         .sections("queues", QUEUE_KEYS, p)
         .iter()
-        .filter_map(|q| queue(q, p))
-        .collect();
+        .filter_map(|q| Some((queue(q, p)?, queue_options(q, p))))
+        .map(|(c, o)| {
+            let name = c.id.to_string();
+            (c, (name, o))
+        })
+        .unzip();
     let agents: Vec<AgentConfig> = s
         .sections("agents", AGENT_KEYS, p)
         .iter()
@@ -134,7 +177,31 @@ pub(crate) fn acd_section(s: &Section<'_, '_>, src: &str, p: &mut Problems) -> A
             }
         }
     }
-    config
+    (config, options)
+}
+
+/// A queue's alert thresholds and survey flow.
+fn queue_options(q: &Section<'_, '_>, p: &mut Problems) -> QueueOptions {
+    let d = QueueOptions::default();
+    let survey = q.parsed(p, "survey_flow", "a flow name (a-z 0-9 _ -)", |v| {
+        valid_flow_name(v).then(|| v.to_owned())
+    });
+    QueueOptions {
+        alert_wait: q
+            .seconds(p, "alert_wait_s", 1..=86_400)
+            .map_or(d.alert_wait, |f| f.value),
+        alert_service_level: q
+            .float(p, "alert_service_level", 0.0..=1.0)
+            .map_or(d.alert_service_level, |f| f.value),
+        survey_flow: survey.map(|f| f.value),
+    }
+}
+
+/// A flow's name is its file's name: lowercase letters, digits, `_` and `-`.
+fn valid_flow_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 fn queue(q: &Section<'_, '_>, p: &mut Problems) -> Option<QueueConfig> {

@@ -13,9 +13,9 @@ use crate::error::{ConfigError, ProblemKind, Problems};
 use crate::reader::{Field, Section, resolve};
 use crate::rules::{Bound, Order, check_order, digest_algorithms, trusted_sources};
 use crate::sections::{
-    AuthConfig, BridgeConfig, CallsConfig, DrConfig, DrPrimary, DrStandby, DEFAULT_SQLITE_FILE, HttpConfig, IvrConfig, LogConfig,
-    MediaConfig, NodeConfig, NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl,
-    TlsConfig, TlsIdentity, advertise_for,
+    AuthConfig, BridgeConfig, CallsConfig, DEFAULT_SQLITE_FILE, DrConfig, DrPrimary, DrStandby,
+    HttpConfig, IvrConfig, LogConfig, MediaConfig, NodeConfig, NodeSection, RegistrarConfig,
+    SipConfig, StoreConfig, StoreUrl, TlsConfig, TlsIdentity, advertise_for,
 };
 
 const NODE_KEYS: &[&str] = &["name", "data_dir"];
@@ -115,6 +115,8 @@ fn decode_sections(root: &Section<'_, '_>, base: &Path, p: &mut Problems) -> Nod
     check_port_clash(&sip_table, &sip, &http_table, &http, p);
     let media = media_section(&root.section("media", MEDIA_KEYS, p), &d.media, &sip, p);
     let store_table = root.section("store", STORE_KEYS, p);
+    let acd_table = root.section("acd", crate::acd::ACD_KEYS, p);
+    let (acd, queue_options) = crate::acd::acd_section(&acd_table, root.src(), p);
     NodeConfig {
         registrar: registrar_section(
             &root.section("registrar", REGISTRAR_KEYS, p),
@@ -125,7 +127,8 @@ fn decode_sections(root: &Section<'_, '_>, base: &Path, p: &mut Problems) -> Nod
         store: store_section(&store_table, &d.store, &node.data_dir, p),
         calls: calls_section(&root.section("calls", CALLS_KEYS, p), &d.calls, p),
         ivr: ivr_section(&root.section("ivr", IVR_KEYS, p), &node.data_dir, base, p),
-        acd: crate::acd::acd_section(&root.section("acd", crate::acd::ACD_KEYS, p), root.src(), p),
+        acd,
+        queue_options,
         log: log_section(&root.section("log", LOG_KEYS, p), &d.log, p),
         bridge: bridge_section(
             &root.section("bridge", BRIDGE_KEYS, p),

@@ -48,15 +48,16 @@ mod sections;
 
 use std::path::Path;
 
+pub use acd::QueueOptions;
 pub use decode::SCHEMA;
 pub use demo::demo_toml;
 pub use endpoints::{Credential, EndpointUrl, HttpEndpoint, UrlScheme};
 pub use error::{ConfigError, Diagnostic, ProblemKind};
 pub use ipnet::{IpNet, IpNetError};
 pub use sections::{
-    AuthConfig, BridgeConfig, CallsConfig, DigestAlgorithm, DrConfig, DrPrimary, DrStandby, HttpConfig, IvrConfig, LogConfig,
-    MediaConfig, NodeConfig, NodeSection, RegistrarConfig, SipConfig, StoreConfig, StoreUrl,
-    TlsConfig, TlsIdentity,
+    AuthConfig, BridgeConfig, CallsConfig, DigestAlgorithm, DrConfig, DrPrimary, DrStandby,
+    HttpConfig, IvrConfig, LogConfig, MediaConfig, NodeConfig, NodeSection, RegistrarConfig,
+    SipConfig, StoreConfig, StoreUrl, TlsConfig, TlsIdentity,
 };
 
 impl NodeConfig {

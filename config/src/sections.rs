@@ -32,6 +32,9 @@ pub struct NodeConfig {
     pub ivr: IvrConfig,
     /// `[acd]`: queues, agents and routing rules (see `docs/acd.md`).
     pub acd: acd::AcdConfig,
+    /// What the node does per `[acd]` queue beyond routing (alerts, survey), by
+    /// queue name; every configured queue has an entry.
+    pub queue_options: std::collections::BTreeMap<String, crate::acd::QueueOptions>,
     /// `[http]`: the CTI API and dashboard listener.
     pub http: HttpConfig,
     /// `[bridge]`: the link to the cloud side, when configured.
@@ -370,6 +373,7 @@ impl NodeConfig {
             },
             bridge: None,
             dr: None,
+            queue_options: std::collections::BTreeMap::new(),
             log: LogConfig {
                 level: "info".to_owned(),
             },

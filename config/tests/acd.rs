@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use acd::{Escalation, OverflowTarget, Strategy};
-use config::NodeConfig;
+use config::{NodeConfig, QueueOptions};
 
 const ORIGIN: &str = "switchyard.toml";
 
@@ -32,6 +32,9 @@ when_timed_out = "voicemail:sales"
 when_no_agents = "queue:premium"
 announce_period_s = 45
 escalation = [{ after_s = 120, add_queues = ["premium"] }, { after_s = 60, widen_tiers = 2 }]
+alert_wait_s = 20
+alert_service_level = 0.9
+survey_flow = "survey"
 
 [[acd.queues]]
 name = "premium"
@@ -97,6 +100,24 @@ fn a_contact_center_decodes_into_the_engine_configuration() {
     acd::Acd::new(acd.clone()).expect("the engine accepts it");
 }
 
+#[test]
+fn each_queue_has_its_alert_thresholds_and_survey_with_defaults() {
+    let config = parse(CENTER).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = config.queue_options.keys().map(String::as_str).collect();
+    assert_eq!(names, ["premium", "sales"]);
+    let sales = &config.queue_options["sales"];
+    assert_eq!(sales.alert_wait, Duration::from_secs(20));
+    assert!((sales.alert_service_level - 0.9).abs() < 1e-9);
+    assert_eq!(sales.survey_flow.as_deref(), Some("survey"));
+    assert_eq!(config.queue_options["premium"], QueueOptions::default());
+    let d = QueueOptions::default();
+    assert_eq!(
+        (d.alert_wait, d.survey_flow),
+        (Duration::from_secs(60), None)
+    );
+    assert!((d.alert_service_level - 0.8).abs() < 1e-9);
+}
+
 fn error_of(text: &str) -> String {
     match parse(text) {
         Ok(_) => panic!("accepted:\n{text}"),
@@ -134,6 +155,18 @@ fn each_mistake_is_reported_at_its_key() {
         (
             "[acd]\nrules = '''\notherwise -> round_robin(sales)\n'''\n",
             "switchyard.toml:3:",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\nalert_wait_s = 0\n",
+            "switchyard.toml:3:16: acd.queues[1].alert_wait_s: expected",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\nalert_service_level = 1.5\n",
+            "switchyard.toml:3:23: acd.queues[1].alert_service_level: expected a number from 0 to 1",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\nsurvey_flow = \"../etc\"\n",
+            "switchyard.toml:3:15: acd.queues[1].survey_flow: expected a flow name",
         ),
         (
             "[acd]\nrouting = 1\n",

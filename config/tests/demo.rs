@@ -28,13 +28,19 @@ fn expected(dir: &Path, sip_port: u16, http_port: u16) -> NodeConfig {
 }
 
 /// `config` is the demo configuration: the ACD part by its shape (and the engine
-/// accepts it), everything else field by field.
+/// accepts it; every queue has its options), everything else field by field.
 fn demo_matches(config: &NodeConfig, dir: &Path, sip_port: u16, http_port: u16) -> bool {
     let queues: Vec<&str> = config.acd.queues.iter().map(|q| q.id.as_str()).collect();
     let agents: Vec<&str> = config.acd.agents.iter().map(|a| a.id.as_str()).collect();
     let mut rest = config.clone();
     rest.acd = expected(dir, sip_port, http_port).acd;
-    queues == ["premium", "sales", "support", "billing"]
+    rest.queue_options = expected(dir, sip_port, http_port).queue_options;
+    let mut with_options: Vec<&str> = config.queue_options.keys().map(String::as_str).collect();
+    with_options.sort_unstable();
+    let mut sorted = queues.clone();
+    sorted.sort_unstable();
+    with_options == sorted
+        && queues == ["premium", "sales", "support", "billing"]
         && agents == ["1005", "1006", "1007", "1008"]
         && acd::Acd::new(config.acd.clone()).is_ok()
         && rest == expected(dir, sip_port, http_port)

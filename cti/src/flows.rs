@@ -70,6 +70,13 @@ impl Flows {
         Some((flow?, set))
     }
 
+    /// The flow named `name` (its file's name), with the set it belongs to.
+    pub(crate) fn by_name(&self, name: &str) -> Option<(Arc<Flow>, Arc<FlowSet>)> {
+        let set = self.current();
+        let flow = set.get(name).cloned()?;
+        Some((flow, set))
+    }
+
     fn current(&self) -> Arc<FlowSet> {
         Arc::clone(&self.set.read().unwrap_or_else(PoisonError::into_inner))
     }

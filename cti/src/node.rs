@@ -88,6 +88,8 @@ pub(crate) struct Ctx {
     pub(crate) events: crate::api::EventBus,
     /// The link to the cloud side, when `[bridge]` is configured.
     pub(crate) bridge: Option<Arc<crate::bridge::NodeBridge>>,
+    /// What the node does per queue beyond routing (the post-call survey).
+    pub(crate) queue_options: Arc<std::collections::BTreeMap<String, config::QueueOptions>>,
     user_agent: String,
 }
 
@@ -369,6 +371,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         bridge,
         customers,
         acd,
+        queue_options: Arc::new(cfg.queue_options.clone()),
         user_agent: format!(
             "Switchyard/{} ({})",
             env!("CARGO_PKG_VERSION"),
@@ -439,7 +442,11 @@ async fn serve_api(
     };
     let live: Arc<dyn crate::api::LiveNode> = Arc::new(live);
     if acd.is_some() {
-        tokio::spawn(crate::queue_watch::run(Arc::clone(&live), events.clone()));
+        tokio::spawn(crate::queue_watch::run(
+            Arc::clone(&live),
+            events.clone(),
+            cfg.queue_options.clone(),
+        ));
     }
     let state = crate::api::ApiState::new(
         store.clone(),

@@ -4,10 +4,12 @@
 //! ACD through [`LiveNode::queues`](crate::api::LiveNode::queues)) and returns
 //! what to publish. A queue's figures go out as `queue.stats` when they changed;
 //! an `alert` is raised once when a queue *enters* a bad state — its longest
-//! wait reaches [`LONG_WAIT_MS`], or its service level falls below
-//! [`SERVICE_LEVEL_TARGET`] once [`MIN_CALLS`] calls were answered or abandoned —
-//! and once more (`severity: "cleared"`) when it leaves it. A task in the node
-//! polls every [`POLL`].
+//! wait reaches the queue's `alert_wait_s` ([`LONG_WAIT_MS`] by default), or its
+//! service level falls below its `alert_service_level` ([`SERVICE_LEVEL_TARGET`])
+//! once [`MIN_CALLS`] calls were answered or abandoned — and once more
+//! (`severity: "cleared"`) when it leaves it. Each alert names its `condition`
+//! (`long_wait` or `service_level`), so a client pairs a clearing with its raising.
+//! A task in the node polls every [`POLL`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,14 +35,61 @@ enum Condition {
     LowServiceLevel,
 }
 
+impl Condition {
+    /// The name alerts carry in `data.condition`.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::LongWait => "long_wait",
+            Self::LowServiceLevel => "service_level",
+        }
+    }
+}
+
+/// When one queue raises alerts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Thresholds {
+    /// A caller waiting this long, in milliseconds.
+    pub(crate) long_wait_ms: u64,
+    /// A service level below this share (0..=1).
+    pub(crate) service_level: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            long_wait_ms: LONG_WAIT_MS,
+            service_level: SERVICE_LEVEL_TARGET,
+        }
+    }
+}
+
+impl From<&config::QueueOptions> for Thresholds {
+    fn from(o: &config::QueueOptions) -> Self {
+        Self {
+            long_wait_ms: u64::try_from(o.alert_wait.as_millis()).unwrap_or(u64::MAX),
+            service_level: o.alert_service_level,
+        }
+    }
+}
+
 /// What the watch remembers of each queue.
 #[derive(Debug, Default)]
 pub(crate) struct QueueWatch {
     last: HashMap<String, QueueSummary>,
     raised: HashMap<(String, Condition), bool>,
+    /// Thresholds by queue name; a queue not listed has the defaults.
+    thresholds: HashMap<String, Thresholds>,
 }
 
 impl QueueWatch {
+    /// A watch using `thresholds` for the queues they name.
+    pub(crate) fn new(thresholds: HashMap<String, Thresholds>) -> Self {
+        Self {
+            thresholds,
+            ..Self::default()
+        }
+    }
+
     /// The events one snapshot calls for, stamped `at` (unix ms).
     pub(crate) fn update(&mut self, queues: &[QueueSummary], at: i64) -> Vec<Event> {
         let mut out = Vec::new();
@@ -54,16 +103,22 @@ impl QueueWatch {
                 );
                 self.last.insert(q.queue.clone(), q.clone());
             }
-            for (condition, now_bad, reason) in conditions(q) {
+            let limits = self.thresholds.get(&q.queue).copied().unwrap_or_default();
+            for (condition, now_bad, reason) in conditions(q, limits) {
                 let was_bad = self.raised.insert((q.queue.clone(), condition), now_bad);
                 if was_bad.unwrap_or(false) == now_bad {
                     continue;
                 }
                 let severity = if now_bad { "warning" } else { "cleared" };
+                let data = json!({
+                    "severity": severity,
+                    "reason": reason,
+                    "condition": condition.as_str(),
+                });
                 out.push(
                     Event::new(EventKind::Alert, at)
                         .queue(q.queue.clone())
-                        .data(json!({ "severity": severity, "reason": reason })),
+                        .data(data),
                 );
             }
         }
@@ -71,14 +126,14 @@ impl QueueWatch {
     }
 }
 
-/// Each condition of `q`: whether it holds, and its words.
-fn conditions(q: &QueueSummary) -> [(Condition, bool, String); 2] {
+/// Each condition of `q` under `limits`: whether it holds, and its words.
+fn conditions(q: &QueueSummary, limits: Thresholds) -> [(Condition, bool, String); 2] {
     let judged = q.answered + q.abandoned >= MIN_CALLS;
     let level = q.service_level.unwrap_or(1.0);
     [
         (
             Condition::LongWait,
-            q.waiting > 0 && q.longest_wait_ms >= LONG_WAIT_MS,
+            q.waiting > 0 && q.longest_wait_ms >= limits.long_wait_ms,
             format!(
                 "queue {}: a caller has waited {} s",
                 q.queue,
@@ -87,20 +142,29 @@ fn conditions(q: &QueueSummary) -> [(Condition, bool, String); 2] {
         ),
         (
             Condition::LowServiceLevel,
-            judged && level < SERVICE_LEVEL_TARGET,
+            judged && level < limits.service_level,
             format!(
                 "queue {}: service level {:.0} % (target {:.0} %)",
                 q.queue,
                 level * 100.0,
-                SERVICE_LEVEL_TARGET * 100.0
+                limits.service_level * 100.0
             ),
         ),
     ]
 }
 
-/// Polls the queues and publishes what the watch says, for as long as the node runs.
-pub(crate) async fn run(live: Arc<dyn LiveNode>, events: EventBus) {
-    let mut watch = QueueWatch::default();
+/// Polls the queues and publishes what the watch says, for as long as the node runs;
+/// `options` are the queues' configured thresholds.
+pub(crate) async fn run(
+    live: Arc<dyn LiveNode>,
+    events: EventBus,
+    options: std::collections::BTreeMap<String, config::QueueOptions>,
+) {
+    let thresholds = options
+        .iter()
+        .map(|(name, o)| (name.clone(), Thresholds::from(o)))
+        .collect();
+    let mut watch = QueueWatch::new(thresholds);
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -188,6 +252,45 @@ mod tests {
                 ("queue.stats", String::new()),
                 ("alert", "cleared".to_owned())
             ]
+        );
+    }
+
+    #[test]
+    fn each_queue_alerts_at_its_own_thresholds_and_names_the_condition() {
+        let strict = Thresholds {
+            long_wait_ms: 2_000,
+            service_level: 0.95,
+        };
+        let mut w = QueueWatch::new(HashMap::from([("support".to_owned(), strict)]));
+        let late = w.update(&[queue(1, 2_500, 3, Some(1.0))], 0);
+        let alert = late
+            .iter()
+            .find(|e| e.kind == EventKind::Alert)
+            .expect("2.5 s is past this queue's 2 s");
+        assert_eq!(alert.data["condition"], "long_wait");
+        assert_eq!(alert.data["severity"], "warning");
+        assert_eq!(alert.queues, ["support"]);
+        let low = w.update(&[queue(0, 0, 12, Some(0.9))], 1);
+        let kinds: Vec<_> = low
+            .iter()
+            .filter(|e| e.kind == EventKind::Alert)
+            .map(|e| (e.data["condition"].clone(), e.data["severity"].clone()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (json!("long_wait"), json!("cleared")),
+                (json!("service_level"), json!("warning"))
+            ],
+            "90 % is under this queue's 95 %"
+        );
+        // Another queue keeps the defaults: 2.5 s is no alert there.
+        let mut other = queue(1, 2_500, 3, Some(1.0));
+        other.queue = "sales".to_owned();
+        assert!(
+            w.update(&[other], 2)
+                .iter()
+                .all(|e| e.kind != EventKind::Alert)
         );
     }
 

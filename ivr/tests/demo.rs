@@ -10,7 +10,7 @@ fn demo_sources() -> Vec<ivr::FlowSource> {
 #[test]
 fn demo_flows_have_no_diagnostics() {
     let sources = demo_sources();
-    assert_eq!(sources.len(), 2);
+    assert_eq!(sources.len(), 3, "main, order_status and survey");
     let diagnostics = ivr::check(&sources, None);
     for d in &diagnostics {
         eprintln!("{d}");

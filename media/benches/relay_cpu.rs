@@ -6,7 +6,9 @@
 //! `/proc/thread-self/stat`, Linux only, 10 ms resolution) is the relay's cost.
 //!
 //! `cargo bench -p switchyard-media --bench relay_cpu`; environment knobs:
-//! `RELAY_BENCH_SESSIONS` (default 500) and `RELAY_BENCH_SECONDS` (default 5).
+//! `RELAY_BENCH_SESSIONS` (default 500), `RELAY_BENCH_SECONDS` (default 5), and
+//! `RELAY_BENCH_SRTP=1` to terminate SRTP on both sides of every session (the phones
+//! send SRTP with keys of their own; the relay opens and re-protects every packet).
 //! A rough gauge only: the load generator proper lives elsewhere.
 
 #![allow(
@@ -19,7 +21,12 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use media::srtp::{MasterKey, SdesKeys, SrtpContext, SrtpSuite};
 use media::{Channel, PortRange, Relay, RelayConfig, Session, Side};
+
+/// One phone's socket, the relay port it sends to, and its SRTP context when the
+/// session terminates SRTP.
+type Stream = (UdpSocket, SocketAddr, Option<SrtpContext>);
 
 const PACKET_INTERVAL: Duration = Duration::from_millis(20);
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -43,12 +50,14 @@ fn main() {
         recv_buffer: 1 << 20,
     })
     .expect("relay");
-    let (calls, streams) = set_up_calls(&relay, sessions);
+    let srtp = knob("RELAY_BENCH_SRTP", 0) != 0;
+    let (calls, streams) = set_up_calls(&relay, sessions, srtp);
 
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let rounds = seconds * 1000 / 20;
     let generator = std::thread::spawn(move || {
-        generate(&streams, rounds);
+        let mut streams = streams;
+        generate(&mut streams, rounds);
         let _ = done_tx.send(());
     });
     let cpu_before = common::thread_cpu_seconds();
@@ -68,30 +77,51 @@ fn main() {
     report(&calls, sessions, rounds, cpu, wall);
 }
 
-fn set_up_calls(relay: &Relay, sessions: usize) -> (Vec<Session>, Vec<(UdpSocket, SocketAddr)>) {
+fn set_up_calls(relay: &Relay, sessions: usize, srtp: bool) -> (Vec<Session>, Vec<Stream>) {
     let mut calls = Vec::with_capacity(sessions);
     let mut streams = Vec::with_capacity(sessions * 2);
-    for _ in 0..sessions {
+    for n in 0..sessions {
         let session = relay.allocate().expect("enough ports");
         for side in Side::ALL {
             let phone = UdpSocket::bind((LOCALHOST, 0)).expect("phone socket");
             let addr = phone.local_addr().expect("bound");
             session.set_remote(side, addr, None);
-            streams.push((phone, session.local(side)));
+            let context = srtp.then(|| {
+                // Distinct keys per phone; benchmark keys need no randomness.
+                let fill = (n * 2 + usize::from(side == Side::B)) as u8;
+                let keys = SdesKeys {
+                    suite: SrtpSuite::AesCm128HmacSha1_80,
+                    local: MasterKey::from_bytes([fill; MasterKey::LEN]),
+                    remote: MasterKey::from_bytes([fill ^ 0xFF; MasterKey::LEN]),
+                };
+                session.set_srtp(side, Some(&keys));
+                SrtpContext::from_master_key(keys.suite, &keys.remote)
+            });
+            streams.push((phone, session.local(side), context));
         }
         calls.push(session);
     }
     (calls, streams)
 }
 
-fn generate(streams: &[(UdpSocket, SocketAddr)], rounds: usize) {
-    let mut packet = [0_u8; 172];
-    packet[0] = 0x80;
+fn generate(streams: &mut [Stream], rounds: usize) {
+    let mut packet = Vec::with_capacity(200);
     let start = Instant::now();
     for round in 0..rounds {
-        for (phone, relay_addr) in streams {
+        for (phone, relay_addr, srtp) in streams.iter_mut() {
+            packet.clear();
+            packet.extend_from_slice(&[0x80, 0x00]);
+            packet.extend_from_slice(&(round as u16).to_be_bytes());
+            packet.extend_from_slice(&(round as u32).wrapping_mul(160).to_be_bytes());
+            packet.extend_from_slice(&0x5EED_0001_u32.to_be_bytes());
+            packet.resize(172, 0xFF);
+            if let Some(context) = srtp {
+                context
+                    .protect(&mut packet)
+                    .expect("a well-formed packet protects");
+            }
             // A full receive queue on the phone side is fine: nobody reads it.
-            let _ = phone.send_to(&packet, relay_addr);
+            let _ = phone.send_to(&packet, *relay_addr);
         }
         let next = start + PACKET_INTERVAL * u32::try_from(round + 1).unwrap_or(u32::MAX);
         std::thread::sleep(next.saturating_duration_since(Instant::now()));

@@ -8,6 +8,12 @@
 //! queue. A datagram the kernel will not take right now is dropped and counted: for live audio a
 //! lost packet does less harm than a late one.
 //!
+//! A side that terminates SRTP ([`SrtpLeg`]) has every datagram from its phone opened
+//! (authenticated, replay-checked, decrypted) right after the receive, before the latch or
+//! anything else looks at it, and every datagram toward its phone protected right before
+//! the send; a rejected one is dropped and counted in its [`SrtpStats`](crate::srtp::SrtpStats).
+//! A side without pays one branch each way.
+//!
 //! A session with a supervisor ([`Supervised`]) has two more sockets, drained in the same
 //! wake-up, and a 20 ms mixing tick on the same timer as prompts; the relay path pays one
 //! branch per datagram for it when there is none.
@@ -32,6 +38,7 @@ use tokio::net::UdpSocket;
 use crate::egress::Egress;
 use crate::monitor_leg::{Heard, MonitorLeg, Target};
 use crate::playback::PlaybackEvent;
+use crate::srtp::SrtpLeg;
 use crate::tap::{MediaEvent, Taps};
 use crate::{Channel, DropReason, Latch, SessionStats, Side, Verdict};
 
@@ -95,6 +102,8 @@ pub(crate) struct SessionState {
     pub(crate) events: Option<tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
     /// The supervisor's leg, while one is attached.
     pub(crate) monitor: Option<Box<Supervised>>,
+    /// SRTP terminated per side, indexed by side, for sides that have keys.
+    pub(crate) srtp: [Option<Box<SrtpLeg>>; 2],
     /// `None` once the session is closed: the task ends when it sees that.
     sockets: Option<Sockets>,
     /// The task's waker, to end it on close even when no datagram arrives.
@@ -117,6 +126,7 @@ impl Shared {
                 egress: [Egress::new(seed()), Egress::new(seed())],
                 events: None,
                 monitor: None,
+                srtp: [None, None],
                 sockets: Some(sockets),
                 waker: None,
             }),
@@ -203,6 +213,7 @@ fn poll_relay(
         egress,
         events,
         monitor,
+        srtp,
         sockets,
         waker,
     } = &mut *guard;
@@ -219,6 +230,7 @@ fn poll_relay(
         egress,
         events: events.as_ref(),
         monitor: monitor.as_deref_mut(),
+        srtp,
         sockets,
         buf,
     };
@@ -256,6 +268,7 @@ struct Relaying<'a> {
     egress: &'a mut [Egress; 2],
     events: Option<&'a tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
     monitor: Option<&'a mut Supervised>,
+    srtp: &'a mut [Option<Box<SrtpLeg>>; 2],
     sockets: &'a Sockets,
     buf: &'a mut [u8],
 }
@@ -310,6 +323,14 @@ impl Relaying<'_> {
             flow.dropped.record(DropReason::Oversized);
             return;
         }
+        // The one branch a side without SRTP pays on the way in.
+        let len = match self.srtp[side.index()].as_deref_mut() {
+            None => len,
+            Some(leg) => match open(leg, channel, self.buf.get_mut(..len).unwrap_or_default()) {
+                Some(len) => len,
+                None => return,
+            },
+        };
         let verdict = self.latch.handle_packet(side, channel, source);
         let accepted =
             !matches!(verdict, Verdict::Drop(reason) if reason != DropReason::NoDestination);
@@ -339,6 +360,7 @@ impl Relaying<'_> {
         };
         let egress = SockRef::from(self.sockets.get(side.other(), channel));
         let out = &mut self.egress[side.other().index()];
+        let mut srtp = self.srtp[side.other().index()].as_deref_mut();
         let datagram = self.buf.get_mut(..len).unwrap_or_default();
         if rtcp && !out.is_pass_through() {
             self.stats
@@ -350,13 +372,13 @@ impl Relaying<'_> {
         if rtcp || out.is_pass_through() {
             // Straight to the kernel: the socket is non-blocking, and going around tokio's
             // write-readiness tracking saves its bookkeeping on every datagram.
-            let sent = egress.send_to(datagram, &SockAddr::from(to));
+            let sent = transmit(&egress, to, datagram, rtcp, srtp);
             record_send(self.stats.flow_mut(side, channel), side, channel, sent);
             return;
         }
         let stats = &mut *self.stats;
         let result = out.forward(now(), datagram, |packet| {
-            let sent = egress.send_to(packet, &SockAddr::from(to));
+            let sent = transmit(&egress, to, packet, false, srtp.as_deref_mut());
             record_send(stats.flow_mut(side, channel), side, channel, sent);
         });
         if let Err(reason) = result {
@@ -398,8 +420,9 @@ impl Relaying<'_> {
         };
         let socket = SockRef::from(self.sockets.get(listener, Channel::Rtp));
         let out = &mut self.egress[listener.index()];
+        let srtp = self.srtp[listener.index()].as_deref_mut();
         let result = out.send_own(now, packet, continues, |p| {
-            let sent = socket.send_to(p, &SockAddr::from(to));
+            let sent = transmit(&socket, to, p, false, srtp);
             record_send(stats.flow_mut(side, Channel::Rtp), side, Channel::Rtp, sent);
         });
         if let Err(reason) = result {
@@ -444,6 +467,7 @@ impl Relaying<'_> {
             let Supervised { leg, sockets, .. } = supervised;
             let supervisor = SockRef::from(&sockets[Channel::Rtp.index()]);
             let (egress, latch, session) = (&mut *self.egress, &*self.latch, self.sockets);
+            let srtp = &mut *self.srtp;
             leg.tick(now, |target, packet| match target {
                 Target::Supervisor(to) => supervisor.send_to(packet, &SockAddr::from(to)).is_ok(),
                 Target::Side { side, continues } => {
@@ -451,10 +475,11 @@ impl Relaying<'_> {
                         return false;
                     };
                     let socket = SockRef::from(session.get(side, Channel::Rtp));
+                    let srtp = srtp[side.index()].as_deref_mut();
                     let mut sent = false;
                     // A mixed packet the kernel refuses is lost like any other.
                     let _ = egress[side.index()].send_own(now, packet, continues, |p| {
-                        sent = socket.send_to(p, &SockAddr::from(to)).is_ok();
+                        sent = transmit(&socket, to, p, false, srtp).is_ok();
                     });
                     sent
                 }
@@ -469,6 +494,7 @@ impl Relaying<'_> {
         let mut next: Option<Instant> = None;
         for side in Side::ALL {
             let out = &mut self.egress[side.index()];
+            let mut srtp = self.srtp[side.index()].as_deref_mut();
             if let Some(due) = out.poll_timeout() {
                 let now = now();
                 if due <= now {
@@ -477,7 +503,7 @@ impl Relaying<'_> {
                     out.generate(now, |packet| {
                         if let Some(to) = to {
                             // A prompt packet the kernel refuses is lost like any other.
-                            let _ = socket.send_to(packet, &SockAddr::from(to));
+                            let _ = transmit(&socket, to, packet, false, srtp.as_deref_mut());
                         }
                     });
                 }
@@ -495,7 +521,7 @@ impl Relaying<'_> {
             {
                 let socket = SockRef::from(self.sockets.get(side, Channel::Rtcp));
                 // A report the kernel refuses is simply the next one's job.
-                let _ = socket.send_to(&report, &SockAddr::from(to));
+                let _ = transmit(&socket, to, &report, true, srtp);
             }
             while let Some(event) = out.poll_event() {
                 let (id, completed) = match event {
@@ -519,6 +545,40 @@ impl Relaying<'_> {
         }
         next
     }
+}
+
+/// Opens an SRTP or SRTCP `datagram` (which fills the slice) from `leg`'s phone in place;
+/// the plain packet's length, or `None` when it was rejected (counted by the leg).
+fn open(leg: &mut SrtpLeg, channel: Channel, datagram: &mut [u8]) -> Option<usize> {
+    // RTCP multiplexed on the RTP port (RFC 5761) keeps its first bytes in clear too.
+    let rtcp = channel == Channel::Rtcp || crate::rtt::is_muxed_rtcp(datagram);
+    match leg.unprotect(datagram, rtcp) {
+        Ok(len) => Some(len),
+        Err(error) => {
+            tracing::trace!(?channel, %error, "SRTP packet rejected");
+            None
+        }
+    }
+}
+
+/// Sends `packet` (`rtcp`: an RTCP compound) to `to`, protected last when the receiving
+/// side terminates SRTP (`srtp`). A packet that cannot be protected is not sent: the
+/// error says so.
+fn transmit(
+    socket: &SockRef<'_>,
+    to: SocketAddr,
+    packet: &[u8],
+    rtcp: bool,
+    srtp: Option<&mut SrtpLeg>,
+) -> std::io::Result<usize> {
+    // The one branch a side without SRTP pays on the way out.
+    let packet = match srtp {
+        None => packet,
+        Some(leg) => leg
+            .protect(packet, rtcp)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?,
+    };
+    socket.send_to(packet, &SockAddr::from(to))
 }
 
 fn record_send(

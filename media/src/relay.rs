@@ -23,6 +23,7 @@ use crate::driver::{self, Shared, Sockets, Supervised};
 use crate::mix::MonitorMode;
 use crate::monitor_leg::{MonitorError, MonitorLeg, MonitorStats};
 use crate::ports::{BindFailure, PortPool};
+use crate::srtp::{SdesKeys, SrtpLeg, SrtpStats};
 use crate::{Channel, LegCodec, PortRange, RelayError, SessionStats, Side};
 
 /// How a node's relay binds its sockets and what it advertises in SDP.
@@ -230,6 +231,33 @@ impl Session {
             supervised.leg.set_side_codec(side, current);
         }
         result
+    }
+
+    /// Terminates SRTP on `side` with `keys` (from the SDES exchange with that side's
+    /// phone: [`SdesKeys::remote`](crate::srtp::SdesKeys::remote) is the phone's key,
+    /// [`SdesKeys::local`](crate::srtp::SdesKeys::local) the node's), or stops (`None`).
+    /// From then on every RTP and RTCP datagram from that phone is authenticated and
+    /// decrypted before the relay does anything else with it — latching, DTMF, quality,
+    /// recording, mixing — and one that fails is dropped and counted in
+    /// [`Session::srtp_stats`]; everything the node sends that phone (relayed,
+    /// transcoded, prompts, mixes, its own RTCP) is protected last. Call it again after a
+    /// re-INVITE: a direction whose suite and key did not change keeps its SRTP state.
+    pub fn set_srtp(&self, side: Side, keys: Option<&SdesKeys>) {
+        let mut state = self.shared.lock();
+        let slot = &mut state.srtp[side.index()];
+        match (slot.as_deref_mut(), keys) {
+            (_, None) => *slot = None,
+            (Some(leg), Some(keys)) => leg.rekey(keys),
+            (None, Some(keys)) => *slot = Some(Box::new(SrtpLeg::new(keys))),
+        }
+    }
+
+    /// The SRTP counters of `side`, while it terminates SRTP ([`Session::set_srtp`]).
+    #[must_use]
+    pub fn srtp_stats(&self, side: Side) -> Option<SrtpStats> {
+        self.shared.lock().srtp[side.index()]
+            .as_ref()
+            .map(|leg| leg.stats())
     }
 
     /// Plays `prompts` back to back toward `side`'s peer as one track `id`, after any
@@ -536,3 +564,7 @@ mod tests {
         assert!(matches!(result, Err(RelayError::NoRuntime)));
     }
 }
+
+#[cfg(test)]
+#[path = "relay_srtp_tests.rs"]
+mod srtp_tests;

@@ -1,6 +1,6 @@
 //! Talking to the node's CTI API from the tests: plain HTTP/1.1 over a
-//! `TcpStream` with `Connection: close`, and the first administrator made in the
-//! node's store while it runs.
+//! `TcpStream` with `Connection: close`, the first administrator made in the
+//! node's store while it runs, and a receiver for the node's webhooks.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -98,4 +98,51 @@ pub(crate) fn first_admin(node: &Node) -> String {
         store.close().await;
         token.token
     })
+}
+
+/// Accepts HTTP requests on a loopback port, answers each 200 and keeps each
+/// request's text (head and body).
+pub(crate) fn webhook_receiver() -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a receiver");
+    let addr = listener.local_addr().expect("bound");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut text = Vec::new();
+            let mut buf = [0_u8; 4096];
+            // One request: its head, then Content-Length bytes of body.
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                text.extend_from_slice(&buf[..n]);
+                let whole = String::from_utf8_lossy(&text);
+                if let Some((head, body)) = whole.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break;
+                    }
+                }
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if tx
+                .send(String::from_utf8_lossy(&text).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (addr, rx)
 }

@@ -183,13 +183,60 @@ where
     }
 }
 
+/// A JSON request body that may be left out: `None` when the body is empty;
+/// otherwise it must be JSON (`Content-Type: application/json`) of `T`, as for
+/// [`JsonBody`], or the answer is a 400 (413 when too large).
+#[derive(Debug)]
+pub(crate) struct OptionalJsonBody<T>(pub(crate) Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalJsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    ApiError::bad_request(format!("unreadable body: {}", rejection.body_text()))
+                }
+            })?;
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        if !json {
+            return Err(ApiError::bad_request(
+                "expected a JSON body with Content-Type: application/json",
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map(|value| Self(Some(value)))
+            .map_err(|e| ApiError::bad_request(format!("unexpected JSON content: {e}")))
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "the request body is larger than the node accepts",
+    )
+}
+
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is larger than the node accepts",
-        );
+        return too_large();
     }
     let message = match rejection {
         JsonRejection::MissingJsonContentType(_) => {

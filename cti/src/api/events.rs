@@ -68,11 +68,14 @@ pub enum EventKind {
     CallMonitored,
     /// A transcript or sentiment score from the cloud's speech analytics.
     CallAnalysis,
+    /// An agent's consultation (the first step of an attended transfer) rang,
+    /// was answered, failed or was dropped (see `data.stage`).
+    CallConsulted,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         Self::CallOffered,
         Self::CallRinging,
         Self::CallAnswered,
@@ -87,6 +90,7 @@ impl EventKind {
         Self::CsatSubmitted,
         Self::CallMonitored,
         Self::CallAnalysis,
+        Self::CallConsulted,
     ];
 
     /// The wire name: `call.offered`, `agent.state`, `alert`, …
@@ -107,6 +111,7 @@ impl EventKind {
             Self::CsatSubmitted => "csat.submitted",
             Self::CallMonitored => "call.monitored",
             Self::CallAnalysis => "call.analysis",
+            Self::CallConsulted => "call.consult",
         }
     }
 

@@ -51,7 +51,8 @@ pub trait LiveNode: Send + Sync {
         Box::pin(async { Err(MonitorRefusal::Unsupported) })
     }
 
-    /// Holds, resumes or transfers call `call_id`.
+    /// Holds, resumes, transfers (blind or attended) call `call_id`, or starts or
+    /// stops its recording.
     fn control<'a>(
         &'a self,
         call_id: &'a str,
@@ -74,6 +75,22 @@ pub enum CallControl {
         /// The extension to ring.
         to: String,
     },
+    /// Attended transfer, first step: the caller is held (hearing silence) and
+    /// extension `to` rings for the agent, who talks with it alone.
+    Consult {
+        /// The extension to consult.
+        to: String,
+    },
+    /// Attended transfer, last step: the caller and the consulted party talk, the
+    /// agent's phone gets a BYE.
+    CompleteConsult,
+    /// Drops the consultation (CANCEL or BYE to the consulted party); the caller
+    /// and the agent talk again.
+    CancelConsult,
+    /// Starts recording a connected call that is not being recorded.
+    StartRecording,
+    /// Stops the call's recording: the file is finished and indexed now.
+    StopRecording,
 }
 
 /// Why a call-control request could not be carried out.
@@ -95,6 +112,31 @@ pub enum ControlRefusal {
     /// The transfer target has no registered phone.
     #[error("extension {0} has no registered phone")]
     NotRegistered(String),
+    /// A consultation is going on: finish or drop it first.
+    #[error("a consultation is in progress")]
+    Consulting,
+    /// Complete or drop asked of a call with no consultation.
+    #[error("no consultation is in progress")]
+    NoConsultation,
+    /// Complete asked before the consulted party answered.
+    #[error("the consulted party has not answered")]
+    ConsultNotAnswered,
+    /// A supervisor or conference party is on the call: the consultation needs
+    /// the mixing leg they use.
+    #[error("a supervisor or conference party is on the call")]
+    ThirdParty,
+    /// No media port free, or the call's media cannot be held this way.
+    #[error("no media for the consultation")]
+    NoMedia,
+    /// Start asked of a call that is being recorded, or was (one recording per call).
+    #[error("the call is being recorded, or was already")]
+    AlreadyRecorded,
+    /// Stop asked of a call that is not being recorded.
+    #[error("the call is not being recorded")]
+    NotRecorded,
+    /// The call's codec is not G.711, or the file could not be created.
+    #[error("the call cannot be recorded: {0}")]
+    NotRecordable(String),
     /// The node cannot do this.
     #[error("call control is not available")]
     Unsupported,
@@ -143,6 +185,9 @@ pub enum MonitorRefusal {
     /// Another supervisor is on the call.
     #[error("supervisor {0} is already on the call")]
     Busy(String),
+    /// An agent is consulting before an attended transfer: its third leg is in use.
+    #[error("a consultation is in progress on the call")]
+    Consulting,
     /// No media port for the supervisor's leg.
     #[error("no media port free for the supervisor")]
     NoMedia,

@@ -23,6 +23,8 @@
 //!   replays what a client missed, then streams live, filtered by role.
 //!   [`serve_grpc`] serves the same stream as the gRPC call
 //!   `switchyard.v1.Events/Subscribe` (`cti/proto/`), with the same tokens.
+//!   The [`alerts`] in force are kept from the same events for
+//!   `GET /api/v1/alerts`.
 //! - Errors are JSON `{"error": {"code", "message"}}` with a fitting status.
 //!   Bad input never panics. Tokens, passwords and customer fields are never
 //!   logged; audit rows name customers by id only.
@@ -32,6 +34,7 @@
 //!
 //! `docs/api.md` is the reference for clients: endpoints, roles, events.
 
+pub mod alerts;
 pub mod audit;
 mod auth;
 mod dashboard;
@@ -163,6 +166,8 @@ pub struct ApiState {
     pub clock: Clock,
     /// The node's metrics, counting the events published on `events`.
     pub metrics: crate::metrics::Metrics,
+    /// The alerts in force, following `events`.
+    pub alerts: Arc<alerts::AlertBoard>,
 }
 
 impl ApiState {
@@ -177,6 +182,9 @@ impl ApiState {
     ) -> Self {
         let metrics = crate::metrics::Metrics::new();
         metrics.watch(&events);
+        let alerts = Arc::new(alerts::AlertBoard::default());
+        let board = Arc::clone(&alerts);
+        events.observe(move |p| board.handle(p));
         Self {
             store,
             customers,
@@ -185,6 +193,7 @@ impl ApiState {
             config,
             clock: Clock::system(),
             metrics,
+            alerts,
         }
     }
 
@@ -269,7 +278,7 @@ enum Access {
 /// Every route, once. The same table drives the router and the check that
 /// the OpenAPI document lists each route.
 fn route_table(r: Routes, access: Access) -> Routes {
-    use handlers::{admin, calls, cdrs, control, customers, media, monitor};
+    use handlers::{admin, calls, cdrs, control, customers, media, monitor, recording};
     if access == Access::Public {
         return r
             .add(Method::POST, "/api/v1/login", auth::login)
@@ -307,13 +316,43 @@ fn route_table(r: Routes, access: Access) -> Routes {
         )
         .add(Method::GET, "/api/v1/calls", calls::list_calls)
         .add(Method::POST, "/api/v1/calls/{id}/hangup", calls::hang_up)
-        .add(Method::POST, "/api/v1/calls/{id}/recording", calls::record)
+        .add(
+            Method::POST,
+            "/api/v1/calls/{id}/recording",
+            recording::record,
+        )
+        .add(
+            Method::DELETE,
+            "/api/v1/calls/{id}/recording",
+            recording::stop,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/calls/{id}/recording/pause",
+            recording::pause,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/calls/{id}/recording/resume",
+            recording::resume,
+        )
         .add(Method::POST, "/api/v1/calls/{id}/hold", control::hold)
         .add(Method::POST, "/api/v1/calls/{id}/resume", control::resume)
         .add(
             Method::POST,
             "/api/v1/calls/{id}/transfer",
             control::transfer,
+        )
+        .add(Method::POST, "/api/v1/calls/{id}/consult", control::consult)
+        .add(
+            Method::DELETE,
+            "/api/v1/calls/{id}/consult",
+            control::cancel_consult,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/calls/{id}/consult/complete",
+            control::complete_consult,
         )
         .add(
             Method::POST,
@@ -334,6 +373,7 @@ fn route_table(r: Routes, access: Access) -> Routes {
             calls::set_agent_state,
         )
         .add(Method::GET, "/api/v1/queues", calls::list_queues)
+        .add(Method::GET, "/api/v1/alerts", calls::list_alerts)
         .add(Method::GET, "/api/v1/events", stream::events)
         .add(Method::GET, "/api/v1/webhooks", handlers::webhooks::list)
         .add(Method::POST, "/api/v1/webhooks", handlers::webhooks::create)

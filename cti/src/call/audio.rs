@@ -1,10 +1,18 @@
 //! The media side of a call task: what the relay is told to watch, the SDP rewritten
-//! between the legs (and the codec choice it carries), the call's recording, and the
-//! quality figures the CDR keeps.
+//! between the legs (and the codec choice it carries), the SRTP keys of each leg, the
+//! call's recording, and the quality figures the CDR keeps.
+//!
+//! SRTP is terminated per leg: a leg whose phone speaks SRTP has its own SDES exchange
+//! with the node ([`SrtpLegs`]), the relay opens what that phone sends with the phone's
+//! key and protects what it is sent with the node's key, so recording, taps, monitoring
+//! and transcoding see plain RTP. Keys are only ever written into descriptions for the
+//! leg they belong to (a phone's key never reaches the other leg), only on legs signalled
+//! over TLS, and never logged.
 
 use media::quality::Codec as QualityCodec;
+use media::srtp::{CryptoAttribute, SdesExchange, SrtpSuite};
 use media::{Session, Side};
-use sip::sdp::{MediaKind, Proto, Sdp};
+use sip::sdp::{Attribute, Crypto, Media, MediaKind, Proto, Sdp};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::debug;
 
@@ -56,6 +64,111 @@ pub(super) fn watch_media(session: &Session, side: Side, sdp: &Sdp) {
             QualityCodec::G711Plc
         };
         session.watch_quality(side, p.clock_rate, codec);
+    }
+}
+
+/// SRTP on a call's legs: the SDES exchange of each leg that terminates it (a leg without
+/// one speaks plain RTP), and which leg's relayed offer waits for the other's answer.
+#[derive(Debug, Default)]
+pub(super) struct SrtpLegs {
+    /// Indexed by side: A, then B.
+    exchanges: [Option<SdesExchange>; 2],
+    offer_from: Option<Side>,
+}
+
+impl SrtpLegs {
+    fn exchange(&mut self, side: Side) -> Option<&mut SdesExchange> {
+        self.exchanges[slot(side)].as_mut()
+    }
+
+    /// Whether any leg of the call terminates SRTP.
+    fn any(&self) -> bool {
+        self.exchanges.iter().any(Option::is_some)
+    }
+}
+
+fn slot(side: Side) -> usize {
+    match side {
+        Side::A => 0,
+        Side::B => 1,
+    }
+}
+
+/// The first active audio stream of `sdp`: the one the relay anchors.
+fn active_audio(sdp: &Sdp) -> Option<usize> {
+    sdp.media
+        .iter()
+        .position(|m| m.kind == MediaKind::Audio && m.port != 0)
+}
+
+/// The `a=crypto` values of `sdp`'s active audio stream, as RFC 4568 writes them.
+fn crypto_lines(sdp: &Sdp) -> Vec<String> {
+    let Some(media) = active_audio(sdp).and_then(|i| sdp.media.get(i)) else {
+        return Vec::new();
+    };
+    media
+        .crypto()
+        .map(|c| {
+            let mut line = format!("{} {} {}", c.tag, c.suite, c.key_params);
+            for param in &c.session_params {
+                line.push(' ');
+                line.push_str(param);
+            }
+            line
+        })
+        .collect()
+}
+
+/// Makes `sdp`, on its way to a leg, carry what that leg needs: the node's own `lines`
+/// on a leg that terminates SRTP (a description that had no keys gets an SAVP profile),
+/// or no keys and an AVP profile on a plain leg. Whatever keys it carried are removed
+/// first, from every stream: a phone's key never reaches another leg.
+pub(super) fn key_for_leg(sdp: &mut Sdp, lines: Option<&[CryptoAttribute]>) {
+    let is_crypto = |a: &Attribute| matches!(a, Attribute::Crypto(_));
+    let active = active_audio(sdp);
+    let had_keys = !crypto_lines(sdp).is_empty();
+    sdp.attributes.retain(|a| !is_crypto(a));
+    for media in &mut sdp.media {
+        media.attributes.retain(|a| !is_crypto(a));
+    }
+    let Some(media) = active.and_then(|i| sdp.media.get_mut(i)) else {
+        return;
+    };
+    match lines {
+        Some(lines) => {
+            if !had_keys {
+                secure_profile(media);
+            }
+            media
+                .attributes
+                .extend(lines.iter().map(|line| Attribute::Crypto(crypto(line))));
+        }
+        None => {
+            media.proto = match media.proto {
+                Proto::RtpSavp => Proto::RtpAvp,
+                Proto::RtpSavpf => Proto::RtpAvpf,
+                ref other => other.clone(),
+            }
+        }
+    }
+}
+
+/// Raises an RTP profile to its SRTP form (AVP → SAVP, AVPF → SAVPF).
+fn secure_profile(media: &mut Media) {
+    media.proto = match media.proto {
+        Proto::RtpAvp => Proto::RtpSavp,
+        Proto::RtpAvpf => Proto::RtpSavpf,
+        ref other => other.clone(),
+    };
+}
+
+/// An `a=crypto` line of the node's, as the SDP model holds it.
+fn crypto(line: &CryptoAttribute) -> Crypto {
+    Crypto {
+        tag: line.tag,
+        suite: line.suite.name().to_owned(),
+        key_params: line.key.to_string(),
+        session_params: line.session_params.clone(),
     }
 }
 
@@ -200,6 +313,8 @@ impl Call {
             return None;
         }
         let mut sdp = Sdp::parse(body).ok()?;
+        self.media.as_ref()?;
+        self.srtp_relay(from, &mut sdp);
         let session = self.media.as_ref()?;
         if let Some(remote) = sdp.audio_remote() {
             session.set_remote(from, remote.rtp, remote.rtcp);
@@ -221,6 +336,11 @@ impl Call {
             return None;
         }
         let mut sdp = Sdp::parse(body).ok()?;
+        self.media.as_ref()?;
+        if !self.srtp_answer_from_b(&mut sdp) {
+            // Never a plain-RTP answer to an SRTP caller.
+            return None;
+        }
         let session = self.media.as_ref()?;
         if let Some(remote) = sdp.audio_remote() {
             session.set_remote(Side::B, remote.rtp, remote.rtcp);
@@ -248,5 +368,201 @@ impl Call {
         let port = session.local(Side::A).port();
         sdp.rewrite_for_relay(self.ctx.media_ip, &[port], &mut self.origin_a);
         Some(sdp.to_bytes())
+    }
+}
+
+/// SRTP terminated per leg (see the module documentation).
+impl Call {
+    /// Terminates the caller's SRTP on a bridged call: answers the caller's keys (488 when
+    /// none is usable) and writes the node's own offer toward the callee into `sdp`.
+    pub(super) fn srtp_toward_b(&mut self, session: &Session, sdp: &mut Sdp) -> Result<(), u16> {
+        let mut caller = SdesExchange::new();
+        // The node's keys: 30 bytes each from the thread-local CSPRNG.
+        if caller.answer(crypto_lines(sdp), rand::random()).is_err() {
+            debug!(call = self.id.0, "no usable SRTP key in the caller's offer");
+            return Err(488);
+        }
+        session.set_srtp(Side::A, caller.keys());
+        let prefer = caller
+            .keys()
+            .map_or(SrtpSuite::AesCm128HmacSha1_80, |k| k.suite);
+        let mut callee = SdesExchange::new();
+        key_for_leg(sdp, Some(callee.offer(prefer, rand::random())));
+        self.srtp_legs = SrtpLegs {
+            exchanges: [Some(caller), Some(callee)],
+            offer_from: None,
+        };
+        Ok(())
+    }
+
+    /// Terminates the caller's SRTP on a call the node answers itself: `answer` (made
+    /// from `offer` with its keys taken out) gets the node's key and the offer's profile.
+    pub(super) fn srtp_answer_a(
+        &mut self,
+        session: &Session,
+        offer: &Sdp,
+        answer: &mut Sdp,
+    ) -> Result<(), u16> {
+        let mut caller = SdesExchange::new();
+        let Ok(line) = caller.answer(crypto_lines(offer), rand::random()) else {
+            debug!(call = self.id.0, "no usable SRTP key in the caller's offer");
+            return Err(488);
+        };
+        key_for_leg(answer, Some(std::slice::from_ref(line)));
+        let offered = active_audio(offer).and_then(|i| offer.media.get(i));
+        let answered = active_audio(answer).and_then(|i| answer.media.get_mut(i));
+        if let (Some(offered), Some(answered)) = (offered, answered) {
+            answered.proto = offered.proto.clone();
+        }
+        session.set_srtp(Side::A, caller.keys());
+        self.srtp_legs.exchanges[slot(Side::A)] = Some(caller);
+        Ok(())
+    }
+
+    /// The callee's answer to the node's first offer: its keys go to the relay and the
+    /// node's answer line to the caller goes into `sdp`. `false` when the callee's leg
+    /// terminates SRTP and the answer has no usable key.
+    fn srtp_answer_from_b(&mut self, sdp: &mut Sdp) -> bool {
+        if !self.srtp_legs.any() {
+            return true;
+        }
+        if !self.srtp_keys_from(Side::B, sdp, true) {
+            return false;
+        }
+        self.srtp_toward(Side::A, sdp, false);
+        true
+    }
+
+    /// A description relayed from `from`'s leg to the other's (re-INVITE, UPDATE and
+    /// their answers): its keys are taken, and the node's own written for the other leg.
+    fn srtp_relay(&mut self, from: Side, sdp: &mut Sdp) {
+        if !self.srtp_legs.any() {
+            return;
+        }
+        let to = from.other();
+        let answer = self.srtp_legs.offer_from == Some(to);
+        self.srtp_legs.offer_from = (!answer).then_some(from);
+        if self.srtp_keys_from(from, sdp, answer) {
+            self.srtp_toward(to, sdp, !answer);
+        } else {
+            // No usable key: the other leg gets none either, and refuses.
+            key_for_leg(sdp, None);
+        }
+    }
+
+    /// Takes the keys of a description from `from`'s leg (`answer`: to an offer of the
+    /// node's) and hands them to the relay; `false` when that leg terminates SRTP and
+    /// none is usable.
+    fn srtp_keys_from(&mut self, from: Side, sdp: &Sdp, answer: bool) -> bool {
+        let Some(exchange) = self.srtp_legs.exchange(from) else {
+            return true;
+        };
+        let lines = crypto_lines(sdp);
+        let agreed = if answer {
+            lines
+                .first()
+                .is_some_and(|line| exchange.accept(line).is_ok())
+        } else {
+            exchange.answer(&lines, rand::random()).is_ok()
+        };
+        if !agreed {
+            debug!(call = self.id.0, ?from, "no usable SRTP key");
+            return false;
+        }
+        if let Some(session) = &self.media {
+            session.set_srtp(from, exchange.keys());
+        }
+        true
+    }
+
+    /// Writes the node's keys for `to`'s leg into `sdp`: its offer lines (`offer`) or its
+    /// answer line; none, and a plain profile, when that leg speaks plain RTP.
+    fn srtp_toward(&mut self, to: Side, sdp: &mut Sdp, offer: bool) {
+        let prefer = self.srtp_legs.exchanges[slot(to.other())]
+            .as_ref()
+            .and_then(SdesExchange::keys)
+            .map_or(SrtpSuite::AesCm128HmacSha1_80, |k| k.suite);
+        let lines = match self.srtp_legs.exchange(to) {
+            None => None,
+            Some(exchange) if offer => Some(exchange.offer(prefer, rand::random()).to_vec()),
+            Some(exchange) => exchange.answer_line().cloned().map(|line| vec![line]),
+        };
+        key_for_leg(sdp, lines.as_deref());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use media::srtp::MasterKey;
+
+    use super::*;
+
+    fn line(tag: u32, fill: u8) -> CryptoAttribute {
+        CryptoAttribute::generate(tag, SrtpSuite::AesCm128HmacSha1_80, [fill; MasterKey::LEN])
+    }
+
+    /// A caller's description: audio (with a key unless `key` is `None`) and a disabled
+    /// video stream that carries a key too.
+    fn description(proto: &str, key: Option<&CryptoAttribute>) -> Sdp {
+        let crypto = key.map_or(String::new(), |k| format!("a=crypto:{k}\r\n"));
+        let text = format!(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+             m=audio 4000 {proto} 0 101\r\na=rtpmap:0 PCMU/8000\r\n{crypto}\
+             m=video 0 {proto} 96\r\n{crypto}"
+        );
+        Sdp::parse(text.as_bytes()).expect("a valid test description")
+    }
+
+    fn text(sdp: &Sdp) -> String {
+        String::from_utf8(sdp.to_bytes()).expect("SDP is text")
+    }
+
+    #[test]
+    fn crypto_lines_read_the_active_audio_streams_keys_as_written() {
+        let key = line(3, 0x21);
+        let sdp = description("RTP/SAVP", Some(&key));
+        let lines = crypto_lines(&sdp);
+        assert_eq!(lines, [key.to_string()]);
+        assert_eq!(CryptoAttribute::parse(&lines[0]), Ok(key));
+    }
+
+    #[test]
+    fn a_phones_key_never_reaches_the_other_leg() {
+        let phone = line(1, 0x11);
+        let phone_key = phone.key.to_string();
+        let ours = [line(1, 0x77), line(2, 0x78)];
+        let mut toward_srtp = description("RTP/SAVP", Some(&phone));
+        key_for_leg(&mut toward_srtp, Some(&ours));
+        let written = text(&toward_srtp);
+        assert!(!written.contains(&phone_key), "{written}");
+        assert_eq!(
+            crypto_lines(&toward_srtp),
+            [ours[0].to_string(), ours[1].to_string()]
+        );
+        assert_eq!(written.matches("a=crypto").count(), 2, "{written}");
+        assert!(written.contains("m=audio 4000 RTP/SAVP"), "{written}");
+
+        let mut toward_plain = description("RTP/SAVP", Some(&phone));
+        key_for_leg(&mut toward_plain, None);
+        let written = text(&toward_plain);
+        assert!(!written.contains("a=crypto"), "{written}");
+        assert!(written.contains("m=audio 4000 RTP/AVP "), "{written}");
+    }
+
+    #[test]
+    fn profiles_follow_the_leg() {
+        let ours = [line(1, 0x31)];
+        // From a plain leg to an SRTP leg: SAVP.
+        let mut sdp = description("RTP/AVP", None);
+        key_for_leg(&mut sdp, Some(&ours));
+        assert!(text(&sdp).contains("m=audio 4000 RTP/SAVP"));
+        // A best-effort offer (AVP with a key) keeps its profile.
+        let mut sdp = description("RTP/AVP", Some(&line(1, 0x41)));
+        key_for_leg(&mut sdp, Some(&ours));
+        assert!(text(&sdp).contains("m=audio 4000 RTP/AVP "));
+        // AVPF and SAVPF map onto each other.
+        let mut sdp = description("RTP/SAVPF", Some(&line(1, 0x51)));
+        key_for_leg(&mut sdp, None);
+        assert!(text(&sdp).contains("m=audio 4000 RTP/AVPF"));
     }
 }

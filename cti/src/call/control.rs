@@ -1,4 +1,5 @@
-//! Call control from an agent's desktop: hold, resume and blind transfer.
+//! Call control from an agent's desktop: hold, resume, blind transfer, and the entry
+//! to attended transfer (`consult.rs`) and recording on demand (`record.rs`).
 //!
 //! * **Hold** is done in the media the node anchors, as contact-center platforms do:
 //!   the caller hears the queue's hold prompt in a loop, the agent hears silence, and
@@ -9,6 +10,8 @@
 //!   the caller hears the hold prompt while it rings. When the target answers, the
 //!   caller talks to it; when nobody answers, the call ends (`transfer_failed`).
 //!   The target must have a registered phone, or nothing is hung up.
+//! * While an agent consults, only the consultation's own requests and the recording's
+//!   are taken; hold, resume and transfers wait for it to end (`Consulting`).
 
 use media::Side;
 use serde_json::json;
@@ -31,6 +34,12 @@ impl Call {
             return Err(ControlRefusal::NotConnected);
         }
         match control {
+            CallControl::StartRecording => self.start_recording_now(),
+            CallControl::StopRecording => self.stop_recording_now().await,
+            CallControl::CompleteConsult => self.complete_consult().await,
+            CallControl::CancelConsult => self.cancel_consult().await,
+            _ if self.consult.is_some() => Err(ControlRefusal::Consulting),
+            CallControl::Consult { to } => self.start_consult(to).await,
             CallControl::Hold if self.held => Err(ControlRefusal::AlreadyHeld),
             CallControl::Hold => {
                 self.held = true;
@@ -98,7 +107,8 @@ impl Call {
         }
     }
 
-    fn resume(&mut self) {
+    /// Stops what each party hears on hold.
+    pub(super) fn resume(&mut self) {
         self.held = false;
         if let Some(session) = &self.media {
             session.stop_playback(Side::A);

@@ -24,6 +24,7 @@ use ivr::{Command, Input, Interpreter, LookupKey, Value};
 use media::codec::SampleRate;
 use media::{LegCodec, Side};
 use sip::dialog::Dialog;
+use sip::net::TransportKind;
 use sip::sdp::{self, LocalMedia, Sdp};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
@@ -47,6 +48,8 @@ pub(super) struct IvrLeg {
     done: bool,
     /// Results of `http` steps, which run in tasks of their own.
     http: (UnboundedSender<HttpResult>, UnboundedReceiver<HttpResult>),
+    /// The path of the flow the call ran before this one (a survey follows it).
+    path_before: Option<String>,
 }
 
 /// An `http` step's id and how its exchange ended.
@@ -104,6 +107,7 @@ impl Call {
             voicemail: None,
             done: false,
             http: unbounded_channel(),
+            path_before: None,
         });
         debug!(call = self.id.0, ?codec, "answered by the IVR");
         self.ivr_input(Input::Start).await;
@@ -113,11 +117,16 @@ impl Call {
     /// Answers the caller with an SDP answer from a media session of the node's own
     /// (prompts and DTMF on side A; a second leg may join on side B later); returns the
     /// caller's codec, or `Err(status)` when the call cannot be answered (no usable
-    /// offer, SRTP, no media ports).
+    /// offer, SRTP without TLS or without a usable key, no media ports).
+    ///
+    /// An SDES offer over TLS is answered with the node's own key in the suite the
+    /// caller chose, under the caller's profile; the leg's SRTP is terminated in the
+    /// relay, so prompts, digits and voicemail work as on plain RTP.
     pub(super) fn answer_with_media(&mut self) -> Result<LegCodec, u16> {
         let offer = Sdp::parse(&self.a_invite.body).map_err(|_| 488u16)?;
-        if super::audio::offers_srtp(&offer) {
-            // Prompts would need the leg's SRTP keys: not terminated by this node.
+        let srtp = super::audio::offers_srtp(&offer);
+        if srtp && self.a_source.transport != TransportKind::Tls {
+            // SDES keys never travel over unencrypted signalling.
             return Err(488);
         }
         let session = self.ctx.relay.allocate().map_err(|_| 503u16)?;
@@ -131,7 +140,16 @@ impl Call {
         local.rtcp_mux = true;
         local.session_id = u64::from(rand::random::<u32>());
         local.username = "switchyard".to_owned();
-        let answer = sdp::answer(&offer, &local).map_err(|_| 488u16)?;
+        let answer = if srtp {
+            // Codecs are chosen on the offer's plain form; the keys are added after.
+            let mut plain = offer.clone();
+            super::audio::key_for_leg(&mut plain, None);
+            let mut answer = sdp::answer(&plain, &local).map_err(|_| 488u16)?;
+            self.srtp_answer_a(&session, &offer, &mut answer)?;
+            answer
+        } else {
+            sdp::answer(&offer, &local).map_err(|_| 488u16)?
+        };
         let codec = codecs::leg_codec(&answer).ok_or(488u16)?;
         if let Some(remote) = offer.audio_remote() {
             session.set_remote(Side::A, remote.rtp, remote.rtcp);
@@ -157,6 +175,30 @@ impl Call {
         self.cdr.answered_at = Some(unix_ms());
         self.deadline = Instant::now() + self.ctx.max_duration;
         Ok(codec)
+    }
+
+    /// Runs `flow` for a caller the node answered before (a post-call survey, see
+    /// `survey.rs`); in the CDR its steps follow those of the earlier flow.
+    pub(super) async fn continue_with_flow(
+        &mut self,
+        flow: std::sync::Arc<ivr::Flow>,
+        set: std::sync::Arc<ivr::FlowSet>,
+    ) {
+        let call = ivr::CallInfo {
+            call_id: self.cdr.call_id.clone(),
+            caller: self.cdr.caller.clone(),
+            dialled: self.cdr.callee.clone(),
+        };
+        self.ivr = Some(IvrLeg {
+            interp: Interpreter::new(flow, set, call),
+            timer: None,
+            rate: self.prompt_rate(),
+            voicemail: None,
+            done: false,
+            http: unbounded_channel(),
+            path_before: self.cdr.routing.ivr_path.clone(),
+        });
+        self.ivr_input(Input::Start).await;
     }
 
     /// Feeds one input to the flow and carries out everything it asks for.
@@ -231,7 +273,10 @@ impl Call {
             return;
         };
         let path: Vec<String> = leg.interp.path().iter().map(ToString::to_string).collect();
-        self.cdr.routing.ivr_path = Some(path.join(" "));
+        self.cdr.routing.ivr_path = Some(match &leg.path_before {
+            Some(before) => format!("{before} {}", path.join(" ")),
+            None => path.join(" "),
+        });
         // What happened after the flow (a callback, the ACD's voicemail) is kept.
         if let Some(outcome) = leg.interp.outcome()
             && self.cdr.routing.ivr_outcome.is_none()
@@ -239,6 +284,7 @@ impl Call {
             debug!(call = self.id.0, %outcome, "IVR finished");
             self.cdr.routing.ivr_outcome = Some(outcome.to_string());
         }
+        self.survey_scored();
     }
 
     async fn ivr_command(&mut self, command: Command) {

@@ -17,12 +17,15 @@
 
 mod audio;
 pub(crate) mod callback;
+mod consult;
 mod control;
 mod events;
 mod feature;
 mod ivr;
 mod monitor;
 mod queue;
+mod record;
+mod survey;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -101,6 +104,8 @@ struct Call {
     media: Option<Session>,
     /// The caller offered SRTP (SDES keys in its SDP).
     srtp: bool,
+    /// The SDES keys of the legs that terminate SRTP.
+    srtp_legs: audio::SrtpLegs,
     /// The caller's offer as it sent it, to choose codecs when the callee answers.
     a_offer: Option<Sdp>,
     /// The node answered the caller itself (IVR): a B leg joins rather than answers.
@@ -111,8 +116,14 @@ struct Call {
     ivr: Option<ivr::IvrLeg>,
     /// The call's place in the ACD, once a flow queued it.
     queue: Option<queue::Queued>,
-    /// A supervisor listening, whispering or barging.
+    /// A supervisor listening, whispering or barging (or an agent's consultation).
     monitor: Option<monitor::MonitorLeg>,
+    /// An agent's consultation before an attended transfer.
+    consult: Option<consult::Consult>,
+    /// A recording of this call was finished before the call ended (one per call).
+    recorded: bool,
+    /// The post-call survey the caller was handed to when the agent hung up.
+    survey: Option<survey::Survey>,
     /// The agent's codec once the second leg answered.
     b_codec: Option<media::LegCodec>,
     /// Held from the agent's desktop (the caller hears the hold prompt).
@@ -212,12 +223,16 @@ impl Call {
             relayed: Vec::new(),
             media: None,
             srtp: false,
+            srtp_legs: audio::SrtpLegs::default(),
             a_offer: None,
             a_answered: false,
             a_codec: None,
             ivr: None,
             queue: None,
             monitor: None,
+            consult: None,
+            recorded: false,
+            survey: None,
             b_codec: None,
             held: false,
             stream: None,
@@ -328,15 +343,16 @@ impl Call {
         self.media_events = Some(session.events());
         watch_media(&session, Side::A, &sdp);
         self.a_offer = Some(sdp.clone());
+        if self.srtp {
+            // Terminated per leg: the callee gets the node's keys, never the caller's.
+            self.srtp_toward_b(&session, &mut sdp)?;
+        }
         sdp.rewrite_for_relay(
             self.ctx.media_ip,
             &[session.local(Side::B).port()],
             &mut self.origin_b,
         );
-        // SRTP keys bind to the payloads end to end: never transcoded.
-        if !self.srtp {
-            codecs::widen_offer(&mut sdp);
-        }
+        codecs::widen_offer(&mut sdp);
         self.media = Some(session);
         Ok(Some(sdp.to_bytes()))
     }
@@ -455,6 +471,9 @@ impl Call {
     }
 
     async fn on_deadline(&mut self) {
+        if self.consult_ring_expired().await {
+            return;
+        }
         match self.phase {
             Phase::Routing => {
                 self.cancel_forks();
@@ -468,6 +487,9 @@ impl Call {
     async fn on_timeout(&mut self, key: TsxKey) {
         if self.monitor_owns(key) {
             return self.on_monitor_timeout(key);
+        }
+        if self.consult_owns(key) {
+            return self.on_consult_timeout().await;
         }
         if let Some(i) = self.forks.iter().position(|f| f.key == key) {
             return self.fork_failed(i, 408).await;
@@ -484,6 +506,9 @@ impl Call {
     async fn on_response(&mut self, key: TsxKey, resp: Response) {
         if self.monitor_owns(key) {
             return self.on_monitor_response(key, resp).await;
+        }
+        if self.consult_owns(key) {
+            return self.on_consult_response(key, resp).await;
         }
         if let Some(i) = self.forks.iter().position(|f| f.key == key) {
             return self.on_fork_response(i, resp).await;
@@ -556,6 +581,12 @@ impl Call {
             return self.b_leg_joined(&resp.body).await;
         }
         let body = self.answer_from_b(&resp.body);
+        if self.srtp && body.is_none() {
+            // The callee answered SRTP without a usable key: no plain-RTP call.
+            let bye = dialog.request(Method::Bye);
+            self.ctx.send_request(self.id, bye, target).await;
+            return self.fail(488, Disposition::Failed, "srtp_answer").await;
+        }
         let ok = self.answer_a(200, body);
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
         self.ctx.send(Command::Respond {
@@ -629,6 +660,12 @@ impl Call {
         match req.method {
             Method::Ack => {}
             Method::Bye => {
+                if !from_a && self.agent_left_consult(key, &req).await {
+                    return;
+                }
+                if !from_a && self.survey_after_agent(key, &req).await {
+                    return;
+                }
                 if from_a && self.phase == Phase::Ivr {
                     self.ivr_caller_gone().await;
                     self.queue_caller_gone();

@@ -16,6 +16,10 @@
 //!
 //! One supervisor per call at a time; a second request for a different supervisor is
 //! refused (`Busy`) rather than silently replacing the first.
+//!
+//! The same leg carries the consulted party of an attended transfer ([`Purpose::Consult`],
+//! see `consult.rs`): its answer, failure and BYE are handed to the consultation, and
+//! supervisor requests leave it alone.
 
 use media::LegCodec;
 use media::mix::MonitorMode;
@@ -31,19 +35,31 @@ use super::{Call, Phase};
 use crate::api::{MonitorRefusal, MonitorRequest};
 use crate::endpoint::Command;
 
-/// The supervisor's leg of a call.
+/// What a call's third leg is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// A supervisor listening, whispering or barging, or a conference party.
+    Supervise,
+    /// The party an agent consults before an attended transfer.
+    Consult,
+}
+
+/// The supervisor's (or consulted party's) leg of a call.
 pub(super) struct MonitorLeg {
-    supervisor: String,
+    pub(super) supervisor: String,
+    pub(super) purpose: Purpose,
+    /// The `o=` session id of the offers made on this leg.
+    pub(super) session_id: u64,
     call_id: String,
     tag: String,
     mode: MonitorMode,
     /// INVITEs still ringing, one per registered contact.
     invites: Vec<(TsxKey, Request, Target)>,
-    dialog: Option<(Dialog, Target)>,
+    pub(super) dialog: Option<(Dialog, Target)>,
 }
 
 /// The one codec the monitor leg offers: every SIP phone speaks PCMU.
-fn monitor_codec() -> LegCodec {
+pub(super) fn monitor_codec() -> LegCodec {
     LegCodec {
         codec: media::codec::Codec::Pcmu,
         pt: 0,
@@ -67,7 +83,13 @@ impl Call {
         request: MonitorRequest,
         reply: oneshot::Sender<Result<(), MonitorRefusal>>,
     ) {
+        let consulting = self.consult.is_some()
+            || self
+                .monitor
+                .as_ref()
+                .is_some_and(|m| m.purpose == Purpose::Consult);
         let result = match request {
+            _ if consulting => Err(MonitorRefusal::Consulting),
             MonitorRequest::Start { supervisor, mode } => {
                 self.start_monitor(supervisor, media_mode(mode)).await
             }
@@ -95,15 +117,28 @@ impl Call {
             self.publish_monitor("call.monitor_mode", &supervisor, Some(mode));
             return Ok(());
         }
-        let bindings = self.ctx.bindings(&supervisor).await;
+        self.ring_third_leg(supervisor, mode, Purpose::Supervise)
+            .await
+    }
+
+    /// Attaches a mixing leg to the call's media in `mode` and rings every registered
+    /// phone of `ext` with an offer for it.
+    pub(super) async fn ring_third_leg(
+        &mut self,
+        ext: String,
+        mode: MonitorMode,
+        purpose: Purpose,
+    ) -> Result<(), MonitorRefusal> {
+        let bindings = self.ctx.bindings(&ext).await;
         if bindings.is_empty() {
-            return Err(MonitorRefusal::NotRegistered(supervisor));
+            return Err(MonitorRefusal::NotRegistered(ext));
         }
         let session = self.media.as_ref().ok_or(MonitorRefusal::NotConnected)?;
         let local = session
             .attach_monitor(mode, monitor_codec())
             .map_err(|_| MonitorRefusal::NoMedia)?;
-        let offer = self.monitor_offer(local.port());
+        let session_id = u64::from(rand::random::<u32>());
+        let offer = self.monitor_offer(local.port(), session_id, 1);
         let call_id = self.ctx.new_call_id();
         let tag = self.ctx.new_tag();
         self.ctx.send(Command::Route {
@@ -112,7 +147,9 @@ impl Call {
             local_tag: tag.clone(),
         });
         let mut leg = MonitorLeg {
-            supervisor,
+            supervisor: ext,
+            purpose,
+            session_id,
             call_id,
             tag,
             mode,
@@ -130,9 +167,11 @@ impl Call {
         Ok(())
     }
 
-    fn monitor_offer(&self, port: u16) -> Vec<u8> {
+    /// An SDP offer of PCMU (and telephone-event) at the node's `port`.
+    pub(super) fn monitor_offer(&self, port: u16, session_id: u64, version: u64) -> Vec<u8> {
         let mut local = LocalMedia::new(self.ctx.media_ip, port);
-        local.session_id = u64::from(rand::random::<u32>());
+        local.session_id = session_id;
+        local.session_version = version;
         local.username = "switchyard".to_owned();
         local.codecs = vec![
             sdp::Codec::new("PCMU", 8000, sdp::Pt(0)),
@@ -150,14 +189,21 @@ impl Call {
     ) -> Request {
         let mut req = Request::new(Method::Invite, uri.clone());
         let domain = self.ctx.domain();
+        let from = match leg.purpose {
+            Purpose::Supervise => format!("\"Monitor {}\" <sip:monitor@{domain}>", self.cdr.caller),
+            // The consulted party sees the agent calling.
+            Purpose::Consult => {
+                let agent = self
+                    .cdr
+                    .routing
+                    .agent
+                    .as_deref()
+                    .unwrap_or(&self.cdr.callee);
+                format!("<sip:{agent}@{domain}>")
+            }
+        };
         let h = &mut req.headers;
-        h.push(
-            HeaderName::From,
-            format!(
-                "\"Monitor {}\" <sip:monitor@{domain}>;tag={}",
-                self.cdr.caller, leg.tag
-            ),
-        );
+        h.push(HeaderName::From, format!("{from};tag={}", leg.tag));
         h.push(HeaderName::To, format!("<sip:{}@{domain}>", leg.supervisor));
         h.push(HeaderName::CallId, leg.call_id.clone());
         h.push(HeaderName::CSeq, "1 INVITE");
@@ -194,7 +240,9 @@ impl Call {
                     status = resp.status,
                     "supervisor did not answer"
                 );
-                self.drop_monitor();
+                if let Some((_, Purpose::Consult)) = self.drop_monitor() {
+                    self.consult_failed(resp.status);
+                }
             }
             return;
         }
@@ -216,21 +264,29 @@ impl Call {
             self.ctx.send(Command::Cancel { key: other });
         }
         leg.dialog = Some((dialog, target));
-        let (supervisor, mode) = (leg.supervisor.clone(), leg.mode);
+        let (supervisor, mode, purpose) = (leg.supervisor.clone(), leg.mode, leg.purpose);
         if let (Some(session), Ok(answer)) = (self.media.as_ref(), Sdp::parse(&resp.body))
             && let Some(remote) = answer.audio_remote()
         {
             let _ = session.set_monitor_remote(remote.rtp);
         }
-        self.publish_monitor("call.monitor_started", &supervisor, Some(mode));
+        match purpose {
+            Purpose::Supervise => {
+                self.publish_monitor("call.monitor_started", &supervisor, Some(mode));
+            }
+            Purpose::Consult => self.consult_answered(),
+        }
     }
 
     /// A transaction toward the supervisor timed out.
     pub(super) fn on_monitor_timeout(&mut self, key: TsxKey) {
         if let Some(leg) = self.monitor.as_mut() {
             leg.invites.retain(|(k, ..)| *k != key);
-            if leg.invites.is_empty() && leg.dialog.is_none() {
-                self.drop_monitor();
+            if leg.invites.is_empty()
+                && leg.dialog.is_none()
+                && let Some((_, Purpose::Consult)) = self.drop_monitor()
+            {
+                self.consult_failed(408);
             }
         }
     }
@@ -254,9 +310,12 @@ impl Call {
             Method::Ack => {}
             Method::Bye => {
                 self.ctx.respond(&key, &req, 200);
-                let supervisor = self.drop_monitor();
-                if let Some(supervisor) = supervisor {
-                    self.publish_monitor("call.monitor_ended", &supervisor, None);
+                match self.drop_monitor() {
+                    Some((supervisor, Purpose::Supervise)) => {
+                        self.publish_monitor("call.monitor_ended", &supervisor, None);
+                    }
+                    Some((_, Purpose::Consult)) => self.consult_hung_up(),
+                    None => {}
                 }
             }
             // The monitor leg's media is the node's own: a re-INVITE is not followed.
@@ -279,19 +338,20 @@ impl Call {
             self.ctx.request_headers(&mut bye.headers);
             self.ctx.send_request(self.id, bye, target).await;
         }
-        if let Some(supervisor) = self.drop_monitor() {
+        if let Some((supervisor, Purpose::Supervise)) = self.drop_monitor() {
             self.publish_monitor("call.monitor_ended", &supervisor, None);
         }
         Ok(())
     }
 
-    /// Forgets the monitor leg and takes the mix off the call's media.
-    fn drop_monitor(&mut self) -> Option<String> {
+    /// Forgets the monitor leg and takes the mix off the call's media; says who was
+    /// on it and why.
+    fn drop_monitor(&mut self) -> Option<(String, Purpose)> {
         let leg = self.monitor.take()?;
         if let Some(session) = self.media.as_ref() {
             session.detach_monitor();
         }
-        Some(leg.supervisor)
+        Some((leg.supervisor, leg.purpose))
     }
 
     fn publish_monitor(&self, what: &str, supervisor: &str, mode: Option<MonitorMode>) {

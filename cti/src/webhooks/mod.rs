@@ -59,8 +59,8 @@ pub use schedule::{Retry, RetryPolicy};
 pub(crate) use signature::{acceptable_secret, generate_secret};
 pub use signature::{sign, verify};
 
-/// The events webhooks may subscribe to. Nothing publishes `csat.submitted`
-/// yet; subscriptions to it are accepted.
+/// The events webhooks may subscribe to (`csat.submitted` comes from the
+/// post-call survey, `call/survey.rs`).
 pub const EVENTS: [EventKind; 5] = [
     EventKind::CallCreated,
     EventKind::CallAnswered,

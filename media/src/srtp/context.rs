@@ -96,6 +96,15 @@ impl SrtpContext {
     /// Turns an SRTP packet back into RTP: checks the tag, then the replay window,
     /// then decrypts and strips the tag. On error the packet is unchanged.
     pub fn unprotect(&mut self, packet: &mut Vec<u8>) -> Result<(), SrtpError> {
+        let len = self.unprotect_in_place(packet)?;
+        packet.truncate(len);
+        Ok(())
+    }
+
+    /// [`Self::unprotect`] on a borrowed buffer holding exactly the SRTP packet: decrypts
+    /// in place and returns the length of the RTP packet (the tag's bytes at the end are
+    /// left as they were). On error the buffer is unchanged.
+    pub fn unprotect_in_place(&mut self, packet: &mut [u8]) -> Result<usize, SrtpError> {
         let tag_len = self.suite.rtp_tag_len();
         let header = RtpHeader::parse(packet, tag_len)?;
         let body_len = packet.len() - tag_len;
@@ -111,10 +120,9 @@ impl SrtpContext {
         window.check(index)?;
         self.rtp
             .apply_keystream(header.ssrc, index, &mut packet[header.len..body_len]);
-        packet.truncate(body_len);
         window.accept(index);
         self.rtp_received.store(header.ssrc, window);
-        Ok(())
+        Ok(body_len)
     }
 
     /// Turns an RTCP (compound) packet into SRTCP: encrypts everything after the first
@@ -140,6 +148,15 @@ impl SrtpContext {
     /// then decrypts (when the E bit says the sender encrypted) and strips the trailer.
     /// On error the packet is unchanged.
     pub fn unprotect_rtcp(&mut self, packet: &mut Vec<u8>) -> Result<(), SrtpError> {
+        let len = self.unprotect_rtcp_in_place(packet)?;
+        packet.truncate(len);
+        Ok(())
+    }
+
+    /// [`Self::unprotect_rtcp`] on a borrowed buffer holding exactly the SRTCP packet:
+    /// decrypts in place and returns the length of the RTCP packet. On error the buffer
+    /// is unchanged.
+    pub fn unprotect_rtcp_in_place(&mut self, packet: &mut [u8]) -> Result<usize, SrtpError> {
         let tag_len = self.suite.rtcp_tag_len();
         let ssrc = rtcp_ssrc(packet, SRTCP_INDEX_LEN + tag_len)?;
         let body_len = packet.len() - tag_len;
@@ -159,10 +176,9 @@ impl SrtpContext {
             self.rtcp
                 .apply_keystream(ssrc, index, &mut packet[RTCP_CLEAR_LEN..clear_len]);
         }
-        packet.truncate(clear_len);
         window.accept(index);
         self.rtcp_received.store(ssrc, window);
-        Ok(())
+        Ok(clear_len)
     }
 
     /// How many SSRCs the context tracks, sending and receiving, SRTP and SRTCP.

@@ -28,6 +28,15 @@
 //! caller supplies, [`answer_offer`] picks the first offered line this module supports and
 //! writes the answer, and [`accept_answer`] reads the answer to an offer of ours.
 //!
+//! # Terminating SRTP on a call leg
+//!
+//! A node that anchors media terminates SRTP per leg: [`SdesExchange`] keeps the keys
+//! agreed with one phone through the first offer/answer and every re-INVITE (the node's
+//! own key stays while the suite does), and [`SrtpLeg`] applies them to packets: it opens
+//! what the phone sends with the phone's key and protects what the node sends it with
+//! the node's key, counting what it rejects ([`SrtpStats`]). The relay holds one
+//! [`SrtpLeg`] per side that has keys ([`Session::set_srtp`](crate::Session::set_srtp)).
+//!
 //! # Scope
 //!
 //! The two suites of RFC 4568 §6.2 that every SDES endpoint offers:
@@ -49,7 +58,9 @@
 
 mod context;
 mod error;
+mod exchange;
 mod keys;
+mod leg;
 mod negotiate;
 mod replay;
 mod sdes;
@@ -62,6 +73,8 @@ use std::fmt;
 
 pub use context::SrtpContext;
 pub use error::{SdesError, SrtpError};
+pub use exchange::{OfferRandom, SdesExchange};
+pub use leg::{SrtpLeg, SrtpStats};
 pub use negotiate::{SdesAnswer, SdesKeys, accept_answer, answer_offer};
 pub use sdes::{CryptoAttribute, KeyParams, Lifetime, Mki};
 

@@ -54,19 +54,27 @@ where
     I: IntoIterator,
     I::Item: AsRef<str>,
 {
+    let offer = first_usable(offered)?;
+    let attribute = CryptoAttribute::generate(offer.tag, offer.suite, random);
+    let keys = SdesKeys {
+        suite: offer.suite,
+        local: attribute.key.master.clone(),
+        remote: offer.key.master,
+    };
+    Ok(SdesAnswer { attribute, keys })
+}
+
+/// The first usable line of `offered`; [`SdesError::NoAcceptableOffer`] when none is.
+pub(super) fn first_usable<I>(offered: I) -> Result<CryptoAttribute, SdesError>
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
     let mut count = 0;
     for line in offered {
         count += 1;
         match usable(line.as_ref()) {
-            Ok(offer) => {
-                let attribute = CryptoAttribute::generate(offer.tag, offer.suite, random);
-                let keys = SdesKeys {
-                    suite: offer.suite,
-                    local: attribute.key.master.clone(),
-                    remote: offer.key.master,
-                };
-                return Ok(SdesAnswer { attribute, keys });
-            }
+            Ok(offer) => return Ok(offer),
             // The line holds key material: log only why it was passed over.
             Err(reason) => tracing::debug!(%reason, "offered crypto line skipped"),
         }

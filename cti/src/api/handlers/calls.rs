@@ -1,4 +1,5 @@
-//! Live calls, agents and queues, through the node's [`LiveNode`].
+//! Live calls, agents and queues, through the node's [`LiveNode`] (recording
+//! control is in `recording.rs`, call control in `control.rs`).
 //!
 //! Administrators see and control everything; supervisors the calls,
 //! agents and queues of the queues they supervise; agents their own calls,
@@ -15,7 +16,7 @@ use axum::{Extension, Json};
 
 use crate::api::auth::{Principal, Role};
 use crate::api::error::JsonBody;
-use crate::api::live::{AgentPresence, AgentSummary, CallSummary, RecordingAction};
+use crate::api::live::{AgentPresence, AgentSummary, CallSummary};
 use crate::api::{ApiError, AppState};
 
 /// Longest not-ready reason code.
@@ -39,38 +40,6 @@ fn agent_visible(p: &Principal, agent: &AgentSummary) -> bool {
         Role::Agent => p.is_agent(Some(&agent.agent)),
         _ => p.oversees(agent.queues.iter().map(String::as_str)),
     }
-}
-
-/// The body of `POST /api/v1/calls/{id}/recording`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RecordingBody {
-    action: RecordingAction,
-}
-
-/// `POST /api/v1/calls/{id}/recording` `{"action": "pause" | "resume"}`: an agent on
-/// their own call (to keep a card number out of the recording), a supervisor of the
-/// call's queue, an administrator. Audited.
-pub(crate) async fn record(
-    State(shared): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<RecordingBody>,
-) -> Result<StatusCode, ApiError> {
-    live_roles(&p)?;
-    let call = visible_call(&shared, &p, &id, "not your call").await?;
-    if !shared.state.live.record(&id, body.action).await {
-        return Err(ApiError::not_found(format!(
-            "call {id} is not being recorded"
-        )));
-    }
-    let action = match body.action {
-        RecordingAction::Pause => "recording.pause",
-        RecordingAction::Resume => "recording.resume",
-    };
-    let detail = serde_json::json!({ "queue": call.queue, "agent": call.agent });
-    shared.audit(&p, action, &id, detail).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The live call `id`, if `p` may see it: 404 when there is none, 403 (`denied`)
@@ -202,4 +171,16 @@ pub(crate) async fn list_queues(
         _ => queues.retain(|q| p.oversees(std::iter::once(q.queue.as_str()))),
     }
     Ok(Json(queues).into_response())
+}
+
+/// `GET /api/v1/alerts`: the alerts in force, oldest first (administrators; a
+/// supervisor those about their queues).
+pub(crate) async fn list_alerts(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    p.require(&[Role::Admin, Role::Supervisor])?;
+    let mut alerts = shared.state.alerts.active();
+    alerts.retain(|a| p.oversees(a.queues.iter().map(String::as_str)));
+    Ok(Json(alerts).into_response())
 }

@@ -1,11 +1,12 @@
-//! Hold, resume, blind transfer and three-way conference of a connected call, from
-//! an agent's desktop.
+//! Hold, resume, blind and attended transfer and three-way conference of a connected
+//! call, from an agent's desktop.
 //!
 //! `POST /api/v1/calls/{id}/hold`, `…/resume` (no body), `…/transfer`
-//! `{"to": "1004"}` and `…/conference` `{"with": "1004"}` (`DELETE` to drop the
+//! `{"to": "1004"}`, `…/consult` `{"to": "1004"}` then `POST …/consult/complete` or
+//! `DELETE …/consult`, and `…/conference` `{"with": "1004"}` (`DELETE` to drop the
 //! third party): the agent on the call, a supervisor of its queue, an
 //! administrator. Each is an audit row. A refusal that depends on the call's state
-//! (not connected, already held) is 409.
+//! (not connected, already held, a consultation going on) is 409.
 //!
 //! A conference adds one party to the call through the same mixing leg a
 //! supervisor's barge uses: everyone hears everyone. While it lasts, the call has
@@ -69,6 +70,40 @@ pub(crate) async fn transfer(
     act(&shared, &p, &id, CallControl::Transfer { to: body.to }).await
 }
 
+/// `POST /api/v1/calls/{id}/consult`: the caller is held and `to` rings for the agent.
+pub(crate) async fn consult(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<TransferBody>,
+) -> Result<StatusCode, ApiError> {
+    if !valid_extension(&body.to) {
+        return Err(ApiError::bad_request("to: an extension, digits, 1 to 32"));
+    }
+    act(&shared, &p, &id, CallControl::Consult { to: body.to }).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /api/v1/calls/{id}/consult/complete`: the caller and the consulted party
+/// talk; the agent's phone gets a BYE.
+pub(crate) async fn complete_consult(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    act(&shared, &p, &id, CallControl::CompleteConsult).await
+}
+
+/// `DELETE /api/v1/calls/{id}/consult`: the consultation is dropped and the caller
+/// talks with the agent again.
+pub(crate) async fn cancel_consult(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    act(&shared, &p, &id, CallControl::CancelConsult).await
+}
+
 /// `POST /api/v1/calls/{id}/conference`: rings `with` and joins it to the call.
 pub(crate) async fn conference(
     State(shared): State<AppState>,
@@ -127,7 +162,9 @@ fn valid_extension(ext: &str) -> bool {
     !ext.is_empty() && ext.len() <= EXTENSION_MAX_LEN && ext.bytes().all(|b| b.is_ascii_digit())
 }
 
-async fn act(
+/// Checks the caller's role and scope, carries `control` out on call `id`, and
+/// audits it.
+pub(super) async fn act(
     shared: &AppState,
     p: &Principal,
     id: &str,
@@ -139,6 +176,11 @@ async fn act(
         CallControl::Hold => ("call.hold", None),
         CallControl::Resume => ("call.resume", None),
         CallControl::Transfer { to } => ("call.transfer", Some(to.clone())),
+        CallControl::Consult { to } => ("call.consult", Some(to.clone())),
+        CallControl::CompleteConsult => ("call.consult_complete", None),
+        CallControl::CancelConsult => ("call.consult_cancel", None),
+        CallControl::StartRecording => ("recording.start", None),
+        CallControl::StopRecording => ("recording.stop", None),
     };
     shared
         .state
@@ -153,7 +195,7 @@ async fn act(
 
 fn refusal(r: ControlRefusal) -> ApiError {
     match r {
-        ControlRefusal::NoCall => ApiError::not_found(r.to_string()),
+        ControlRefusal::NoCall | ControlRefusal::NotRecorded => ApiError::not_found(r.to_string()),
         ControlRefusal::Unsupported => ApiError::unavailable(r.to_string()),
         _ => ApiError::conflict(r.to_string()),
     }

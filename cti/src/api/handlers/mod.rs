@@ -9,6 +9,7 @@ pub(crate) mod control;
 pub(crate) mod customers;
 pub(crate) mod media;
 pub(crate) mod monitor;
+pub(crate) mod recording;
 pub(crate) mod webhooks;
 
 use super::auth::Principal;

@@ -2,8 +2,10 @@
 //! [`LiveNode`], and the router driven in-process (and, for the event
 //! streams, over a real socket).
 
+mod alerts;
 mod audit_chain;
 mod bodies;
+mod call_control;
 mod cdrs;
 mod event_stream;
 mod grpc;
@@ -35,6 +37,10 @@ pub(super) struct FakeState {
     pub(super) hung_up: Vec<String>,
     pub(super) states: Vec<(String, AgentPresence)>,
     pub(super) recordings: Vec<(String, RecordingAction)>,
+    /// Every call control asked for, in order.
+    pub(super) controls: Vec<(String, CallControl)>,
+    /// When set, call controls are refused with it.
+    pub(super) refusal: Option<ControlRefusal>,
 }
 
 /// A [`LiveNode`] answering from [`FakeState`]; hang-ups and state changes
@@ -84,13 +90,14 @@ impl LiveNode for FakeLive {
         call_id: &'a str,
         control: crate::api::CallControl,
     ) -> BoxFuture<'a, Result<(), crate::api::ControlRefusal>> {
-        let _ = control;
-        let known = self.with(|s| s.calls.iter().any(|c| c.call_id == call_id));
-        Box::pin(async move {
-            known
-                .then_some(())
-                .ok_or(crate::api::ControlRefusal::NoCall)
-        })
+        let answer = self.with(|s| {
+            if !s.calls.iter().any(|c| c.call_id == call_id) {
+                return Err(ControlRefusal::NoCall);
+            }
+            s.controls.push((call_id.to_owned(), control));
+            s.refusal.clone().map_or(Ok(()), Err)
+        });
+        Box::pin(async move { answer })
     }
 
     fn monitor<'a>(

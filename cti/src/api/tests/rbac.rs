@@ -139,6 +139,48 @@ fn matrix() -> Vec<Row> {
         ),
         (
             Method::POST,
+            "/api/v1/calls/c-sales/recording",
+            None,
+            [204, 204, 204, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/calls/c-support/recording",
+            None,
+            [204, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls/c-sales/recording/pause",
+            None,
+            [204, 204, 204, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls/c-support/recording/resume",
+            None,
+            [204, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls/c-sales/consult",
+            Some(r#"{"to":"1004"}"#),
+            [202, 202, 202, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls/c-support/consult/complete",
+            None,
+            [204, 403, 403, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/calls/c-sales/consult",
+            None,
+            [204, 204, 204, 403],
+        ),
+        (
+            Method::POST,
             "/api/v1/calls/c-sales/hold",
             None,
             [204, 204, 204, 403],
@@ -193,6 +235,7 @@ fn matrix() -> Vec<Row> {
             [204, 403, 403, 403],
         ),
         (Method::GET, "/api/v1/queues", None, [200, 200, 200, 403]),
+        (Method::GET, "/api/v1/alerts", None, [200, 200, 403, 403]),
         // Not a WebSocket handshake: refused after the role check.
         (Method::GET, "/api/v1/events", None, [400, 400, 400, 403]),
         (

@@ -1,8 +1,10 @@
 //! Tests of SRTP, SRTCP and SDES: RFC 3711 Appendix B vectors and the libsrtp reference
 //! packets, behaviour of a context (round trips, tampering, replay, rollover,
-//! reordering), `a=crypto` parsing and negotiation, and properties over hostile input.
+//! reordering), `a=crypto` parsing and negotiation, SRTP terminated on a leg, and
+//! properties over hostile input.
 
 mod context;
+mod leg;
 mod props;
 mod replay;
 mod sdes;

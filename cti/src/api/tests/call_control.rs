@@ -1,0 +1,219 @@
+//! Attended transfer and recording control through the API: which request asks
+//! the node for what, what is audited, and how the node's refusals come back.
+
+use axum::http::{Method, StatusCode};
+
+use super::*;
+
+/// Every control the fake node was asked for, as (call, control).
+fn asked(h: &Harness) -> Vec<(String, CallControl)> {
+    h.live.with(|s| std::mem::take(&mut s.controls))
+}
+
+async fn actions(h: &Harness) -> Vec<String> {
+    h.audit_rows().await.into_iter().map(|r| r.action).collect()
+}
+
+#[tokio::test]
+async fn consult_complete_and_cancel_reach_the_node_and_are_audited() {
+    let h = Harness::new().await;
+    h.seed().await;
+    let (status, _) = h
+        .json(
+            Role::Agent,
+            Method::POST,
+            "/api/v1/calls/c-sales/consult",
+            Some(r#"{"to":"1004"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = h
+        .json(
+            Role::Agent,
+            Method::POST,
+            "/api/v1/calls/c-sales/consult/complete",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = h
+        .json(
+            Role::Agent,
+            Method::DELETE,
+            "/api/v1/calls/c-sales/consult",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let call = |c: CallControl| ("c-sales".to_owned(), c);
+    assert_eq!(
+        asked(&h),
+        [
+            call(CallControl::Consult { to: "1004".into() }),
+            call(CallControl::CompleteConsult),
+            call(CallControl::CancelConsult),
+        ]
+    );
+    assert_eq!(
+        actions(&h).await,
+        [
+            "call.consult",
+            "call.consult_complete",
+            "call.consult_cancel"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_consult_needs_an_extension_and_touches_nothing_otherwise() {
+    let h = Harness::new().await;
+    h.seed().await;
+    for body in [r#"{"to":"x1"}"#, r#"{"to":""}"#, r#"{"with":"1004"}"#, "{}"] {
+        let (status, reply) = h
+            .json(
+                Role::Admin,
+                Method::POST,
+                "/api/v1/calls/c-sales/consult",
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {reply}");
+    }
+    assert!(asked(&h).is_empty());
+    assert!(actions(&h).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_nodes_refusals_become_statuses_and_leave_no_audit_row() {
+    let h = Harness::new().await;
+    h.seed().await;
+    let cases = [
+        (ControlRefusal::ConsultNotAnswered, StatusCode::CONFLICT),
+        (ControlRefusal::Consulting, StatusCode::CONFLICT),
+        (ControlRefusal::NoConsultation, StatusCode::CONFLICT),
+        (ControlRefusal::NotRecorded, StatusCode::NOT_FOUND),
+        (ControlRefusal::AlreadyRecorded, StatusCode::CONFLICT),
+    ];
+    for (refusal, want) in cases {
+        h.live.with(|s| s.refusal = Some(refusal.clone()));
+        let (status, reply) = h
+            .json(
+                Role::Admin,
+                Method::POST,
+                "/api/v1/calls/c-sales/consult/complete",
+                None,
+            )
+            .await;
+        assert_eq!(status, want, "{refusal:?}: {reply}");
+        assert_eq!(reply["error"]["message"], refusal.to_string());
+    }
+    assert!(actions(&h).await.is_empty(), "refusals are not audited");
+}
+
+#[tokio::test]
+async fn recording_start_stop_pause_and_resume_each_have_their_request() {
+    let h = Harness::new().await;
+    h.seed().await;
+    let requests = [
+        (Method::POST, "/api/v1/calls/c-sales/recording", None),
+        (
+            Method::POST,
+            "/api/v1/calls/c-sales/recording",
+            Some(r#"{"action":"start"}"#),
+        ),
+        (Method::POST, "/api/v1/calls/c-sales/recording/pause", None),
+        (
+            Method::POST,
+            "/api/v1/calls/c-sales/recording",
+            Some(r#"{"action":"pause"}"#),
+        ),
+        (Method::POST, "/api/v1/calls/c-sales/recording/resume", None),
+        (Method::DELETE, "/api/v1/calls/c-sales/recording", None),
+        (
+            Method::POST,
+            "/api/v1/calls/c-sales/recording",
+            Some(r#"{"action":"stop"}"#),
+        ),
+    ];
+    for (method, uri, body) in requests {
+        let (status, reply) = h.json(Role::Agent, method.clone(), uri, body).await;
+        assert_eq!(
+            status,
+            StatusCode::NO_CONTENT,
+            "{method} {uri} {body:?}: {reply}"
+        );
+    }
+    let controls: Vec<CallControl> = asked(&h).into_iter().map(|(_, c)| c).collect();
+    assert_eq!(
+        controls,
+        [
+            CallControl::StartRecording,
+            CallControl::StartRecording,
+            CallControl::StopRecording,
+            CallControl::StopRecording,
+        ]
+    );
+    let paused = h.live.with(|s| s.recordings.clone());
+    assert_eq!(
+        paused,
+        [
+            ("c-sales".to_owned(), RecordingAction::Pause),
+            ("c-sales".to_owned(), RecordingAction::Pause),
+            ("c-sales".to_owned(), RecordingAction::Resume),
+        ]
+    );
+    assert_eq!(
+        actions(&h).await,
+        [
+            "recording.start",
+            "recording.start",
+            "recording.pause",
+            "recording.pause",
+            "recording.resume",
+            "recording.stop",
+            "recording.stop",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_recording_body_must_name_a_known_action_as_json() {
+    let h = Harness::new().await;
+    h.seed().await;
+    for body in [
+        r#"{"action":"rewind"}"#,
+        r#"{"action":"start","x":1}"#,
+        "[",
+        "{}",
+    ] {
+        let (status, reply) = h
+            .json(
+                Role::Admin,
+                Method::POST,
+                "/api/v1/calls/c-sales/recording",
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {reply}");
+    }
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/calls/c-sales/recording")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", h.token(Role::Admin)),
+        )
+        .header(header::CONTENT_TYPE, "text/plain");
+    req = req.header(header::CONTENT_LENGTH, "17");
+    let response = h
+        .router
+        .clone()
+        .oneshot(
+            req.body(Body::from(r#"{"action":"stop"}"#))
+                .expect("a well-formed request"),
+        )
+        .await
+        .expect("the router is infallible");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "not JSON typed");
+    assert!(asked(&h).is_empty());
+}
