@@ -1,6 +1,7 @@
-//! Disaster recovery end to end: a primary on 127.0.0.2, its standby on
-//! 127.0.0.3, SIPp phones on 127.0.0.1 (separate loopback addresses; the
-//! replication link runs through a relay the test can cut).
+//! Disaster recovery end to end: a primary, its standby and SIPp phones, each
+//! in its own network namespace when the test may make them (else on three
+//! loopback addresses, see `dr/net.rs`); the replication link runs through a
+//! relay the test can cut.
 //!
 //! Calls run through the primary; the primary is killed with SIGKILL; the
 //! phones try the standby until it takes a call (the RTO); the primary comes
@@ -8,6 +9,8 @@
 //! then the link alone is cut and the standby does not take over.
 
 mod common;
+#[path = "dr/net.rs"]
+mod net;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -19,9 +22,9 @@ use std::time::{Duration, Instant};
 use common::cloud::{free_udp_port, make_certs};
 use common::{Ports, SipProbe, run_cli, tail, wait_until};
 
+use net::{Net, Party};
+
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
-const PRIMARY_IP: &str = "127.0.0.2";
-const STANDBY_IP: &str = "127.0.0.3";
 
 /// A `switchyard node` process, killed (SIGKILL) when dropped.
 struct Proc {
@@ -30,10 +33,11 @@ struct Proc {
 }
 
 impl Proc {
-    fn start(config: &Path, log: PathBuf) -> Proc {
+    fn start(net: &Net, party: Party, config: &Path, log: PathBuf) -> Proc {
         let out = std::fs::File::create(&log).expect("create a log");
         let err = out.try_clone().expect("clone a log handle");
-        let child = Command::new(BIN)
+        let child = net
+            .command(party, BIN)
             .arg("node")
             .arg("--config")
             .arg(config)
@@ -72,9 +76,9 @@ struct Relay {
 }
 
 impl Relay {
-    fn start(to: SocketAddr) -> Relay {
-        let front = UdpSocket::bind("127.0.0.1:0").expect("bind the relay");
-        let back = UdpSocket::bind("127.0.0.1:0").expect("bind the relay's far side");
+    fn start(ip: &str, to: SocketAddr) -> Relay {
+        let front = UdpSocket::bind((ip, 0)).expect("bind the relay");
+        let back = UdpSocket::bind((ip, 0)).expect("bind the relay's far side");
         back.connect(to).expect("connect the relay to the standby");
         let addr = front.local_addr().expect("relay address");
         let cut = Arc::new(AtomicBool::new(false));
@@ -153,11 +157,20 @@ fn install_flow(dir: &Path) {
     assert!(status.success(), "copy the demo prompts");
 }
 
-fn node_config(dir: &Path, name: &str, ip: &str, ports: &Ports, domain: &str, dr: &str) -> String {
+fn node_config(
+    net: &Net,
+    dir: &Path,
+    party: Party,
+    ports: &Ports,
+    domain: &str,
+    dr: &str,
+) -> String {
+    let (name, ip) = (format!("{party:?}").to_lowercase(), net.ip(party));
+    let phones = net.ip(Party::Phones);
     format!(
         "[node]\nname = {name:?}\ndata_dir = {dir:?}\n\n\
          [sip]\nlisten = {ip:?}\nport = {sip}\ntls_port = 0\ndomain = {domain:?}\n\n\
-         [auth]\nalgorithms = [\"MD5\"]\ntrusted = [\"127.0.0.1/32\"]\n\n\
+         [auth]\nalgorithms = [\"MD5\"]\ntrusted = [\"{phones}/32\"]\n\n\
          [media]\nbind = {ip:?}\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n\
          [store]\nurl = \"sqlite://switchyard.db\"\n\n\
          [http]\nlisten = {ip:?}\nport = {http}\n\n\
@@ -170,14 +183,15 @@ fn node_config(dir: &Path, name: &str, ip: &str, ports: &Ports, domain: &str, dr
     )
 }
 
-/// The phones' side: SIPp on 127.0.0.1, ports from the block of the node
-/// they call.
-struct Phones {
+/// The phones' side: SIPp in the phones' place, ports from the block of the
+/// node they call.
+struct Phones<'a> {
+    net: &'a Net,
     dir: PathBuf,
     passwords: [(&'static str, &'static str); 2],
 }
 
-impl Phones {
+impl Phones<'_> {
     fn sipp(
         &self,
         ports: &Ports,
@@ -191,10 +205,11 @@ impl Phones {
         let port = ports.peer();
         let log = std::fs::File::create(self.dir.join(format!("{name}-{port}.out")))
             .expect("create a SIPp log");
-        Command::new("sipp")
+        self.net
+            .command(Party::Phones, "sipp")
             .arg("-sf")
             .arg(scenario)
-            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-i", &self.net.ip(Party::Phones), "-p", &port.to_string()])
             .args(["-nostdin", "-recv_timeout", "4000", "-timeout", "20s"])
             .args([
                 "-timeout_error",
@@ -231,10 +246,17 @@ impl Phones {
             .join("tests/interop/sipp/uas-answer-then-hang-up.xml");
         let log = std::fs::File::create(self.dir.join(format!("agent-{uas_port}.out")))
             .expect("create a SIPp log");
-        let mut uas = Command::new("sipp")
+        let mut uas = self
+            .net
+            .command(Party::Phones, "sipp")
             .arg("-sf")
             .arg(scenario)
-            .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
+            .args([
+                "-i",
+                &self.net.ip(Party::Phones),
+                "-p",
+                &uas_port.to_string(),
+            ])
             .args([
                 "-nostdin",
                 "-timeout",
@@ -381,6 +403,8 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     if !common::peer_available("sipp") {
         return;
     }
+    let net = Net::new();
+    eprintln!("{}", net.describe());
     let root = tempfile::tempdir().expect("a temporary directory");
     let certs = root.path().join("certs");
     make_certs(&certs);
@@ -388,16 +412,15 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     std::fs::create_dir_all(&primary_dir).expect("mkdir");
     std::fs::create_dir_all(&standby_dir).expect("mkdir");
     let (primary_ports, standby_ports) = (Ports::reserve(), Ports::reserve());
-    let primary_sip: SocketAddr = format!("{PRIMARY_IP}:{}", primary_ports.sip())
-        .parse()
-        .expect("address");
-    let standby_sip: SocketAddr = format!("{STANDBY_IP}:{}", standby_ports.sip())
-        .parse()
-        .expect("address");
-    let replication: SocketAddr = format!("{STANDBY_IP}:{}", free_udp_port())
-        .parse()
-        .expect("address");
-    let relay = Relay::start(replication);
+    let at = |party, port: u16| -> SocketAddr {
+        format!("{}:{port}", net.ip(party))
+            .parse()
+            .expect("an address")
+    };
+    let primary_sip = at(Party::Primary, primary_ports.sip());
+    let standby_sip = at(Party::Standby, standby_ports.sip());
+    let replication = at(Party::Standby, free_udp_port());
+    let relay = Relay::start(&net.ip(Party::Test), replication);
 
     // The standby: its own domain, which the primary's replaces.
     let standby_config = standby_dir.join("switchyard.toml");
@@ -407,17 +430,22 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     std::fs::write(
         &standby_config,
         node_config(
+            &net,
             &standby_dir,
-            "standby",
-            STANDBY_IP,
+            Party::Standby,
             &standby_ports,
             "standby.invalid",
             &dr,
         ),
     )
     .expect("write the standby's config");
-    let mut standby = Proc::start(&standby_config, standby_dir.join("node.log"));
-    let probe = SipProbe::new("127.0.0.1");
+    let mut standby = Proc::start(
+        &net,
+        Party::Standby,
+        &standby_config,
+        standby_dir.join("node.log"),
+    );
+    let probe = SipProbe::new(&net.ip(Party::Test));
     wait_until("the standby to refuse", Duration::from_secs(30), || {
         (options_status(&probe, standby_sip) == Some(503)).then_some(())
     });
@@ -432,9 +460,9 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     std::fs::write(
         &primary_config,
         node_config(
+            &net,
             &primary_dir,
-            "site-a",
-            PRIMARY_IP,
+            Party::Primary,
             &primary_ports,
             "pbx.test",
             &dr,
@@ -442,6 +470,7 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     )
     .expect("write the primary's config");
     let phones = Phones {
+        net: &net,
         dir: root.path().to_owned(),
         passwords: [("1001", "pw-one-0001"), ("1002", "pw-two-0002")],
     };
@@ -451,12 +480,17 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
             &primary_config,
         );
     }
-    let mut primary = Proc::start(&primary_config, primary_dir.join("node.log"));
+    let mut primary = Proc::start(
+        &net,
+        Party::Primary,
+        &primary_config,
+        primary_dir.join("node.log"),
+    );
     wait_until("the primary to answer", Duration::from_secs(30), || {
         (options_status(&probe, primary_sip) == Some(200)).then_some(())
     });
     // Agent 1002 logs in on the primary; the standby learns it with the
-    // flow and the 398 prompt files.
+    // flow and the prompt files.
     let agent = phones
         .agent(primary_sip, &primary_ports)
         .expect("1002 registers");
@@ -518,7 +552,12 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     });
 
     // The primary returns: the standby drains, hands back, refuses again.
-    let primary_again = Proc::start(&primary_config, primary_dir.join("node-again.log"));
+    let primary_again = Proc::start(
+        &net,
+        Party::Primary,
+        &primary_config,
+        primary_dir.join("node-again.log"),
+    );
     let merged = wait_until("the hand-back", Duration::from_secs(60), || {
         let ids = cdr_ids(&primary_dir);
         (ids.len() == committed.len() + 1 && cdr_ids(&standby_dir).is_empty()).then_some(ids)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # RTO and RPO of disaster recovery, measured N times (default 5): each run is
-# `cargo test --test dr`, which kills the primary with SIGKILL, retries a call
+# `cargo test --test dr` (primary, standby and phones in network namespaces
+# when run as root, else on loopback addresses), which kills the primary with SIGKILL, retries a call
 # through the standby every 200 ms until one is answered, prints the time from
 # the kill to that answer, and checks that every committed CDR survives and the
 # standby's are merged once (RPO 0, or the run fails).
