@@ -56,7 +56,14 @@ impl Net {
                 &bridge,
             ])
             && ip(&["link", "set", &bridge, "up"])
-            && PARTIES.iter().all(|p| net.attach(*p, &bridge));
+            && PARTIES.iter().all(|p| net.attach(*p, &bridge))
+            // Some containers make namespaces but cannot enter them.
+            && net
+                .command(Party::Phones, "true")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
         // On failure the drop removes whatever was made.
         made.then_some(net)
     }
