@@ -322,17 +322,6 @@ fn baresip_phones_take_the_same_path_through_ivr_and_queue() {
 
 // ------------------------------------------------ ACD: RONA, wrap-up, restart
 
-/// The flow of number 600: straight into the `support` queue.
-const DIRECT_FLOW: &str = r#"[flow]
-start = "queue"
-languages = ["en"]
-description = "Straight into the support queue"
-
-[steps.queue]
-type = "queue"
-queue = "support"
-"#;
-
 /// `support` rings its agents in line, 1006 (tier level 1) before 1007 (level 2),
 /// each for at most 3 s; one missed offer makes an agent not ready; after a call the
 /// agent has 4 s of wrap-up.
@@ -367,22 +356,8 @@ const WRAP_UP_MS: i64 = 4_000;
 /// are taken in the node, a few milliseconds apart).
 const CLOCK_SLACK_MS: i64 = 250;
 
-/// Installs the direct flow and the demo prompts (for the queue's hold music).
-fn install_direct_queue(dir: &Path) {
-    let flows = dir.join("flows");
-    std::fs::create_dir_all(&flows).expect("create the flows directory");
-    std::fs::write(flows.join("direct.toml"), DIRECT_FLOW).expect("write the direct flow");
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(Path::new(DEMO).join("prompts"))
-        .arg(dir.join("prompts"))
-        .status()
-        .expect("run cp");
-    assert!(status.success(), "copy the demo prompts");
-}
-
 fn direct_queue_node() -> Node {
-    sipp_node(RONA_AND_WRAP_UP, install_direct_queue)
+    sipp_node(RONA_AND_WRAP_UP, common::install_direct_queue)
 }
 
 /// 1003 dials 600, waits in `support` and talks until the agent hangs up.

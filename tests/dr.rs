@@ -14,7 +14,7 @@ mod net;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -132,30 +132,6 @@ wrap_up_s = 0
 id = "1002"
 queues = { support = 1 }
 "#;
-
-const DIRECT_FLOW: &str = r#"[flow]
-start = "queue"
-languages = ["en"]
-
-[steps.queue]
-type = "queue"
-queue = "support"
-"#;
-
-/// A flow and the demo's prompts in the primary's directory.
-fn install_flow(dir: &Path) {
-    let flows = dir.join("flows");
-    std::fs::create_dir_all(&flows).expect("create the flows directory");
-    std::fs::write(flows.join("direct.toml"), DIRECT_FLOW).expect("write the flow");
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/prompts");
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(demo)
-        .arg(dir.join("prompts"))
-        .status()
-        .expect("run cp");
-    assert!(status.success(), "copy the demo prompts");
-}
 
 fn node_config(
     net: &Net,
@@ -451,7 +427,7 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     });
 
     // The primary, with two extensions.
-    install_flow(&primary_dir);
+    common::install_direct_queue(&primary_dir);
     let primary_config = primary_dir.join("switchyard.toml");
     let dr = format!(
         "[dr]\nstandby = \"{}\"\nserver_name = \"127.0.0.1\"\ncerts = {certs:?}\n",

@@ -510,6 +510,26 @@ fn config_text(dir: &Path, ports: &Ports, spec: &NodeSpec) -> String {
     )
 }
 
+/// Writes `DIR/flows/direct.toml`, a flow that queues every call to
+/// `support` at once, and copies the demo prompts to `DIR/prompts` (the
+/// queue's hold music).
+pub(crate) fn install_direct_queue(dir: &Path) {
+    let flows = dir.join("flows");
+    std::fs::create_dir_all(&flows).expect("create the flows directory");
+    let flow = "[flow]\nstart = \"queue\"\nlanguages = [\"en\"]\n\
+                description = \"Straight into the support queue\"\n\n\
+                [steps.queue]\ntype = \"queue\"\nqueue = \"support\"\n";
+    std::fs::write(flows.join("direct.toml"), flow).expect("write the direct flow");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/prompts");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(demo)
+        .arg(dir.join("prompts"))
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "copy the demo prompts");
+}
+
 /// Runs `switchyard ARGS CONFIG` and fails the test unless it succeeds.
 pub(crate) fn run_cli(args: &[&str], config: &Path) {
     let out = Command::new(SWITCHYARD)
