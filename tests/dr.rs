@@ -522,9 +522,31 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
         "RTO: {} ms from SIGKILL to an answered call on the standby",
         rto.as_millis()
     );
-    let served = wait_until("the standby's CDR", Duration::from_secs(10), || {
+    wait_until("the standby's CDR", Duration::from_secs(10), || {
+        (cdr_ids(&standby_dir).len() == 1).then_some(())
+    });
+
+    // The standby itself crashes during the outage: started again, it serves
+    // from the replica on its disk, and keeps the record it made.
+    standby.kill();
+    let mut standby = Proc::start(
+        &net,
+        Party::Standby,
+        &standby_config,
+        standby_dir.join("node-restarted.log"),
+    );
+    wait_until(
+        "the restarted standby to serve",
+        Duration::from_secs(60),
+        || (options_status(&probe, standby_sip) == Some(200)).then_some(()),
+    );
+    assert!(
+        phones.call(standby_sip, &standby_ports),
+        "a call through the restarted standby"
+    );
+    let served = wait_until("the standby's CDRs", Duration::from_secs(10), || {
         let ids = cdr_ids(&standby_dir);
-        (ids.len() == 1).then_some(ids)
+        (ids.len() == 2).then_some(ids)
     });
 
     // The primary returns: the standby drains, hands back, refuses again.
@@ -536,7 +558,7 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
     );
     let merged = wait_until("the hand-back", Duration::from_secs(60), || {
         let ids = cdr_ids(&primary_dir);
-        (ids.len() == committed.len() + 1 && cdr_ids(&standby_dir).is_empty()).then_some(ids)
+        (ids.len() == committed.len() + 2 && cdr_ids(&standby_dir).is_empty()).then_some(ids)
     });
     for id in committed.iter().chain(&served) {
         assert!(merged.contains(id), "CDR {id} missing after the hand-back");

@@ -123,6 +123,12 @@ pub async fn run_standby(origin: &Path, cfg: NodeConfig) -> Result<(), StandbyEr
         conn: None,
         witness: mpsc::channel(4),
     };
+    if standby.replica.join("config.toml").exists() {
+        // A replica on disk is the primary's last word: a standby restarted
+        // during an outage must still take over.
+        tracing::info!("replica from an earlier run on disk");
+        standby.guard.heard(now());
+    }
     standby.run(server).await;
     Ok(())
 }
@@ -422,14 +428,14 @@ impl Standby {
     }
 
     /// Sends what the primary has not merged yet while it is connected and
-    /// the standby has served (records written after the last look, or lost
-    /// with a link).
+    /// the standby does not serve: records written after the last look, lost
+    /// with a link, or left by an earlier run of the standby.
     async fn on_retry(&mut self) {
         let back = matches!(
             self.guard.phase(),
             Phase::HandingBack { records_sent: true } | Phase::Following
         );
-        if back && self.conn.is_some() && self.node.is_some() {
+        if back && self.conn.is_some() {
             self.hand_back().await;
         }
     }
