@@ -217,6 +217,11 @@ impl Phones<'_> {
     /// Registers agent 1002 (a SIPp UAS that answers and hangs up) at `node`;
     /// the UAS runs until it took one call.
     fn agent(&self, node: SocketAddr, ports: &Ports) -> Option<Child> {
+        self.agent_talking(node, ports, 300)
+    }
+
+    /// As [`Phones::agent`], the agent talking `talk_ms` before hanging up.
+    fn agent_talking(&self, node: SocketAddr, ports: &Ports, talk_ms: u32) -> Option<Child> {
         let uas_port = ports.peer();
         let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/interop/sipp/uas-answer-then-hang-up.xml");
@@ -241,7 +246,7 @@ impl Phones<'_> {
                 "-m",
                 "1",
                 "-d",
-                "300",
+                &talk_ms.to_string(),
             ])
             .args(["-mp", &ports.peer_media(4).start().to_string()])
             .stdin(Stdio::null())
@@ -283,14 +288,7 @@ impl Phones<'_> {
             self.show_logs();
             return false;
         };
-        let args = ["-s", "600", "-key", "caller", "1001"];
-        let caller = wait(self.sipp(
-            ports,
-            "caller",
-            "uac-queue-caller-waits-for-agent",
-            node,
-            &args,
-        ));
+        let caller = wait(self.caller(node, ports));
         let answered = if caller.success() {
             wait(agent).success()
         } else {
@@ -302,6 +300,18 @@ impl Phones<'_> {
             self.show_logs();
         }
         answered
+    }
+
+    /// The caller's side of [`Phones::call`], running.
+    fn caller(&self, node: SocketAddr, ports: &Ports) -> Child {
+        let args = ["-s", "600", "-key", "caller", "1001"];
+        self.sipp(
+            ports,
+            "caller",
+            "uac-queue-caller-waits-for-agent",
+            node,
+            &args,
+        )
     }
 
     /// Prints the phones' output (a failed call is expected while the
@@ -549,16 +559,43 @@ fn the_standby_takes_over_hands_back_and_ignores_a_cut_link() {
         (ids.len() == 2).then_some(ids)
     });
 
-    // The primary returns: the standby drains, hands back, refuses again.
+    // A long call is up on the standby when the primary returns: the standby
+    // drains (new requests get 503) and lets the call finish.
+    let on_call = || standby.log().matches("activity=OnCall").count();
+    let before = on_call();
+    let talking = phones
+        .agent_talking(standby_sip, &standby_ports, 8_000)
+        .expect("1002 registers at the standby");
+    let mut caller = phones.caller(standby_sip, &standby_ports);
+    wait_until(
+        "the long call to be answered",
+        Duration::from_secs(20),
+        || (on_call() > before).then_some(()),
+    );
     let primary_again = Proc::start(
         &net,
         Party::Primary,
         &primary_config,
         primary_dir.join("node-again.log"),
     );
+    wait_until("the standby to drain", Duration::from_secs(30), || {
+        (options_status(&probe, standby_sip) == Some(503)).then_some(())
+    });
+    assert!(
+        caller.try_wait().expect("poll the caller").is_none(),
+        "the call in progress ended when the standby began to drain"
+    );
+    assert!(
+        wait(caller).success(),
+        "the call in progress finished normally"
+    );
+    assert!(
+        wait(talking).success(),
+        "the agent's side finished normally"
+    );
     let merged = wait_until("the hand-back", Duration::from_secs(60), || {
         let ids = cdr_ids(&primary_dir);
-        (ids.len() == committed.len() + 2 && cdr_ids(&standby_dir).is_empty()).then_some(ids)
+        (ids.len() == committed.len() + 3 && cdr_ids(&standby_dir).is_empty()).then_some(ids)
     });
     for id in committed.iter().chain(&served) {
         assert!(merged.contains(id), "CDR {id} missing after the hand-back");
