@@ -19,6 +19,14 @@
 //! commands over TCP, no geckodriver), and reads the live DOM while the page
 //! stays open: the board must render, and an alert must appear and clear as
 //! its events arrive.
+//!
+//! Chromium is also driven live over the DevTools Protocol: a supervisor of
+//! `sales` signs in through the page's own token form, and the board must show
+//! a SIPp caller waiting in `sales` (1 in its Waiting cell, no agent available),
+//! then the call on agent 1001 once the agent is ready and its SIPp phone
+//! answers (0 waiting, 1 answered, the agent on call), and nothing of the
+//! `support` queue the supervisor does not oversee. Screenshots of both
+//! moments are kept under the target directory's `tmp/test-output/dashboard/`.
 
 mod common;
 
@@ -29,6 +37,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::api::{first_admin, request};
+use common::cdp::Chromium;
 use common::sipp::{SHORT, Sipp, SippRun};
 use common::{Node, NodeSpec, wait_until};
 
@@ -658,4 +667,187 @@ fn firefox_renders_the_board_and_follows_an_alert_live() {
     firefox.wait_for("the alert to clear", |dom| {
         (!dom.contains("data-alert=") && table(dom, "alerts").contains("No alerts")).then_some(())
     });
+}
+
+// ---------------------------------------------------------------- Chromium over CDP
+
+/// A second queue and agent, outside what the `sales` supervisor oversees.
+const SUPPORT: &str = r#"
+[[acd.queues]]
+name = "support"
+
+[[acd.agents]]
+id = "1002"
+queues = { support = 1 }
+"#;
+
+/// The board as the page shows it: each table as an object from its rows'
+/// first cell to the row's cells keyed by column heading; whether the
+/// sign-in form and the board are shown; who is signed in; the stream's state.
+const READ_BOARD: &str = r#"(() => {
+  const el = id => document.getElementById(id);
+  const rows = id => {
+    const table = el(id);
+    const heads = Array.from(table.tHead.rows[0].cells, c => c.textContent.trim());
+    return Object.fromEntries(Array.from(table.tBodies[0].rows)
+      .filter(r => !r.classList.contains("empty"))
+      .map(r => [r.cells[0].textContent.trim(),
+        Object.fromEntries(Array.from(r.cells, (c, i) => [heads[i], c.textContent.trim()]))]));
+  };
+  return {
+    signIn: !el("sign-in").hidden, board: !el("board").hidden,
+    who: el("who").textContent, stream: el("stream-status").dataset.state,
+    queues: rows("queues"), agents: rows("agents"), calls: rows("calls")
+  };
+})()"#;
+
+/// Adds `boss`, supervisor of `sales`, with `switchyard users add` and returns
+/// the API token it prints.
+fn sales_supervisor(node: &Node) -> String {
+    let out = Command::new(common::SWITCHYARD)
+        .args(["users", "add", "boss", "--role", "supervisor"])
+        .args(["--queue", "sales", "--config"])
+        .arg(node.dir().join("switchyard.toml"))
+        .env("SWITCHYARD_PASSWORD", "a long supervisor password")
+        .output()
+        .expect("run switchyard users add");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "users add: {printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    printed
+        .lines()
+        .find_map(|l| l.strip_prefix("API token (shown once): "))
+        .unwrap_or_else(|| panic!("no token in: {printed}"))
+        .trim()
+        .to_owned()
+}
+
+/// Polls the page's board until `check` accepts it; fails showing the last
+/// board read.
+fn wait_for_board(
+    chromium: &mut Chromium,
+    what: &str,
+    mut check: impl FnMut(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    let found = wait_until_or_none(Duration::from_secs(30), || {
+        // Between documents, or before the page's tables exist, the read fails.
+        last = chromium.evaluate(READ_BOARD).ok()?;
+        check(&last).then(|| last.clone())
+    });
+    found.unwrap_or_else(|| panic!("Chromium never showed {what}; the board:\n{last:#}"))
+}
+
+/// A screenshot of the page, checked to be a PNG of the viewport's size with
+/// something drawn, written to `tmp/test-output/dashboard/{name}.png` under the
+/// target directory (kept after the test).
+fn screenshot(chromium: &mut Chromium, name: &str) {
+    let png = chromium.screenshot();
+    assert_eq!(
+        common::cdp::png_size(&png),
+        Some(common::cdp::VIEWPORT),
+        "the screenshot is no PNG of the viewport ({} bytes)",
+        png.len()
+    );
+    assert!(
+        png.len() > 20_000,
+        "a near-empty screenshot: {} bytes",
+        png.len()
+    );
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-output/dashboard");
+    std::fs::create_dir_all(&dir).expect("create the screenshot directory");
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, &png).expect("write the screenshot");
+    eprintln!("screenshot: {}", path.display());
+}
+
+#[test]
+fn a_supervisor_in_chromium_sees_a_sipp_call_wait_in_the_queue_then_reach_an_agent() {
+    if !common::peer_available(CHROMIUM) || !common::peer_available("sipp") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: &["MD5"],
+        trusted: &["127.0.0.1/32"],
+        extra: format!("{ALERTING}{SUPPORT}"),
+        setup: Some(install_queue_flow),
+        ..NodeSpec::default()
+    });
+    let addr = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let admin = first_admin(&node);
+    let supervisor = sales_supervisor(&node);
+
+    let mut chromium = Chromium::start(&node, CHROMIUM);
+    chromium.navigate(&format!("http://{addr}/dashboard"));
+    wait_for_board(&mut chromium, "the sign-in form", |b| {
+        b["signIn"] == true && b["board"] == false
+    });
+    let focus = "document.getElementById('token-input').focus()";
+    chromium.evaluate(focus).expect("the token field");
+    chromium.insert_text(&supervisor);
+    let submit = "document.querySelector('#token-form button[type=submit]').click()";
+    chromium.evaluate(submit).expect("the token form's button");
+    let board = wait_for_board(&mut chromium, "the live board", |b| {
+        b["stream"] == "live" && b["queues"]["sales"]["Waiting"] == "0"
+    });
+    assert_eq!(board["who"], "Signed in as boss (supervisor)", "{board:#}");
+    assert_eq!(board["signIn"], false, "{board:#}");
+    assert!(
+        board["queues"]["support"].is_null() && board["agents"]["1002"].is_null(),
+        "the supervisor of sales sees support: {board:#}"
+    );
+    assert!(board["agents"]["1001"].is_object(), "{board:#}");
+    // The form empties its field, and the token shows nowhere in the page.
+    let token_kept = format!(
+        "document.getElementById('token-input').value !== '' \
+         || document.documentElement.outerHTML.includes({supervisor:?})"
+    );
+    let token_kept = chromium.evaluate(&token_kept).expect("the page's HTML");
+    assert_eq!(token_kept, false, "the token stays in the page");
+
+    // No agent is ready: the caller waits, and the page counts it.
+    let caller = waiting_caller(&node);
+    let queued = wait_for_board(&mut chromium, "one caller waiting in sales", |b| {
+        b["queues"]["sales"]["Waiting"] == "1"
+    });
+    let sales = &queued["queues"]["sales"];
+    assert_eq!(sales["Agents available"], "0", "{queued:#}");
+    assert_eq!(sales["Answered"], "0", "{queued:#}");
+    let agent_1001 = &queued["agents"]["1001"];
+    assert_eq!(agent_1001["Presence"], "logged out", "{queued:#}");
+    assert_eq!(agent_1001["Activity"], "idle", "{queued:#}");
+    screenshot(&mut chromium, "1-caller-waiting-in-sales");
+
+    // The agent's phone registers, the agent turns ready, and the phone answers.
+    let agent = common::sipp::phone(&node, "1001", "uas-answer", 1, 0);
+    set_state(addr, &admin, "1001", r#"{"state":"ready"}"#);
+    let answered = wait_for_board(&mut chromium, "the call on agent 1001", |b| {
+        let call = &b["calls"]["1003"];
+        call["Agent"] == "1001"
+            && call["Phase"] == "talking"
+            && b["agents"]["1001"]["Activity"] == "on call"
+            && b["queues"]["sales"]["Waiting"] == "0"
+            && b["queues"]["sales"]["Answered"] == "1"
+    });
+    assert_eq!(answered["calls"]["1003"]["Queue"], "sales", "{answered:#}");
+    assert_eq!(
+        answered["agents"]["1001"]["Presence"], "ready",
+        "{answered:#}"
+    );
+    screenshot(&mut chromium, "2-call-on-agent-1001");
+
+    hang_up_the_call(addr, &admin);
+    caller.finish(SHORT).assert_ok();
+    agent.finish(SHORT).assert_ok();
+    let ended = wait_for_board(&mut chromium, "the call to leave the board", |b| {
+        b["calls"] == serde_json::json!({})
+    });
+    let sales = &ended["queues"]["sales"];
+    assert_eq!(
+        (&sales["Waiting"], &sales["Answered"]),
+        (&"0".into(), &"1".into())
+    );
 }

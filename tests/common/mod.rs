@@ -18,6 +18,7 @@
 
 pub(crate) mod api;
 pub(crate) mod baresip;
+pub(crate) mod cdp;
 mod cdrs;
 pub(crate) mod cloud;
 pub(crate) mod restart;
