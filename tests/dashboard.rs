@@ -842,8 +842,12 @@ fn a_supervisor_in_chromium_sees_a_sipp_call_wait_in_the_queue_then_reach_an_age
     hang_up_the_call(addr, &admin);
     caller.finish(SHORT).assert_ok();
     agent.finish(SHORT).assert_ok();
+    // The agent is off the call: the ACD was told the call ended (a hang-up
+    // from the API once left the agent "on call" for good).
     let ended = wait_for_board(&mut chromium, "the call to leave the board", |b| {
         b["calls"] == serde_json::json!({})
+            && b["agents"]["1001"]["Activity"] != "on call"
+            && b["agents"]["1001"]["Calls handled"] == "1"
     });
     let sales = &ended["queues"]["sales"];
     assert_eq!(

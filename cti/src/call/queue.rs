@@ -364,16 +364,11 @@ impl Call {
         }
     }
 
-    /// The caller hung up while queued.
+    /// The caller hung up, or was hung up from the API: while queued the call
+    /// is abandoned; once an agent took it, it ended (the agent goes to
+    /// wrap-up instead of staying on the call).
     pub(super) fn queue_caller_gone(&mut self) {
-        let Some(q) = self.queue.take() else {
-            return;
-        };
-        if q.agent.is_none()
-            && let Some(acd) = &self.ctx.acd
-        {
-            acd.input(Input::Abandon(self.cdr.call_id.as_str().into()));
-        }
+        self.queue_call_ended();
     }
 
     /// The call is over: an agent who took it goes to wrap-up.
