@@ -51,7 +51,13 @@ const MEDIA_KEYS: &[&str] = &["bind", "advertise", "rtp_port_min", "rtp_port_max
 const STORE_KEYS: &[&str] = &["url", "cdr_batch_max"];
 const CALLS_KEYS: &[&str] = &["ring_timeout_s", "max_duration_s", "record"];
 const IVR_KEYS: &[&str] = &["flows", "prompts", "numbers", "endpoints"];
-const HTTP_KEYS: &[&str] = &["listen", "port", "grpc_port"];
+const HTTP_KEYS: &[&str] = &[
+    "listen",
+    "port",
+    "grpc_port",
+    "requests_per_second",
+    "burst",
+];
 const LOG_KEYS: &[&str] = &["level"];
 const BRIDGE_KEYS: &[&str] = &["cloud", "server_name", "certs", "audio", "alert_below"];
 const DR_KEYS: &[&str] = &[
@@ -543,6 +549,10 @@ fn http_section(s: &Section<'_, '_>, d: &HttpConfig, p: &mut Problems) -> HttpCo
         grpc_port: s
             .number(p, "grpc_port", 0..=65_535)
             .map_or(d.grpc_port, |f| Some(f.value).filter(|&port| port != 0)),
+        requests_per_second: value_or(s.number(p, "requests_per_second", 1..=100_000), || {
+            d.requests_per_second
+        }),
+        burst: value_or(s.number(p, "burst", 1..=100_000), || d.burst),
     }
 }
 

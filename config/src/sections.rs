@@ -248,6 +248,11 @@ pub struct HttpConfig {
     /// Port of the gRPC event stream on the same address; `None` (the
     /// default, `grpc_port = 0`) serves no gRPC.
     pub grpc_port: Option<u16>,
+    /// Sustained API requests per second each token may make.
+    pub requests_per_second: u32,
+    /// API requests a token may make at once before the sustained rate
+    /// applies.
+    pub burst: u32,
 }
 
 /// `[bridge]`: the encrypted link to the cloud side (speech analytics, disaster
@@ -370,6 +375,8 @@ impl NodeConfig {
                 listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 port: 8080,
                 grpc_port: None,
+                requests_per_second: 20,
+                burst: 40,
             },
             bridge: None,
             dr: None,

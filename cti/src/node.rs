@@ -453,7 +453,11 @@ async fn serve_api(
         customers,
         events,
         live,
-        crate::api::ApiConfig::new(cfg.sip.domain.clone()),
+        crate::api::ApiConfig {
+            requests_per_second: cfg.http.requests_per_second,
+            burst: cfg.http.burst,
+            ..crate::api::ApiConfig::new(cfg.sip.domain.clone())
+        },
     );
     start_metrics(&state.metrics, cmds, store.clone());
     if let Some(port) = cfg.http.grpc_port {
