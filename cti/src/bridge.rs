@@ -8,9 +8,12 @@
 //!   rows to the QUIC client; each row is deleted when the cloud acknowledges it, so
 //!   a link that is down for hours loses nothing, and the cloud's duplicate filter
 //!   makes a redelivery harmless.
-//! * **Live audio** of answered calls (G.711 decoded, 20 ms per chunk, caller and
-//!   agent apart) goes straight to the client while the link is up; while it is
-//!   down the chunks are dropped (the call itself is never affected).
+//! * **Live audio** of answered calls (decoded from any codec the node speaks,
+//!   20 ms per chunk, caller and agent apart) goes straight to the client while
+//!   the link is up; while it is down the chunks are dropped (the call itself is
+//!   never affected). Chunks are 16 kHz PCM, what the audio tap delivers and the
+//!   cloud's speech models are trained on; a cloud that agreed only on payload
+//!   version 1 gets them brought down to 8 kHz (one resampler per party).
 //! * **Results** come back: transcripts and sentiment per party. They are published
 //!   on the event stream (`call.analysis`), and a caller whose running sentiment
 //!   falls below `[bridge] alert_below` raises a supervisor `alert`.
@@ -19,12 +22,14 @@
 //! types it hands on can only be built by the classifier.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use media::codec::{Resampler, SampleRate};
 use sync_bridge::classify::{
-    CallRef, CdrFacts, Classifier, Disposition as BridgeDisposition, Quality, ResultBody, Speaker,
+    AudioChunk, CallRef, CdrFacts, Classifier, Disposition as BridgeDisposition, Quality,
+    ResultBody, Samples, Speaker,
 };
 use sync_bridge::link::{ClientEvent, ClientSetup, LinkConfig, run_client};
 use sync_bridge::outbox::{Outbox, OutboxConfig, store as outbox_store};
@@ -44,6 +49,8 @@ const FEED_BATCH: u32 = 500;
 const AUDIO_QUEUE: usize = 2_048;
 /// How often the feeder looks at the table without being woken.
 const FEED_POLL: Duration = Duration::from_secs(2);
+/// The first payload version whose audio chunks may be 16 kHz.
+const WIDE_AUDIO_VERSION: u16 = 2;
 
 /// Why the bridge could not start.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +72,8 @@ pub(crate) struct NodeBridge {
     audio: bool,
     alert_below: f64,
     up: AtomicBool,
+    /// The payload version the link agreed on (0 before the first connection).
+    version: AtomicU16,
     wake: Notify,
     live: mpsc::Sender<Item>,
     /// Call references of calls streaming audio → their Call-ID, for results.
@@ -73,6 +82,8 @@ pub(crate) struct NodeBridge {
     trend: Mutex<HashMap<(CallRef, bool), f64>>,
     /// Calls whose caller already raised a sentiment alert.
     alerted: Mutex<HashSet<CallRef>>,
+    /// 16 → 8 kHz per (call, caller?) stream, for a cloud without 16 kHz audio.
+    narrow: Mutex<HashMap<(CallRef, bool), Resampler>>,
 }
 
 impl std::fmt::Debug for NodeBridge {
@@ -124,11 +135,13 @@ pub(crate) fn start(
         audio: cfg.audio,
         alert_below: cfg.alert_below,
         up: AtomicBool::new(false),
+        version: AtomicU16::new(0),
         wake: Notify::new(),
         live: items_tx.clone(),
         calls: Mutex::default(),
         trend: Mutex::default(),
         alerted: Mutex::default(),
+        narrow: Mutex::default(),
     });
     let handed = Arc::new(Mutex::new(HashSet::new()));
     tokio::spawn(run_client(
@@ -216,9 +229,11 @@ impl NodeBridge {
         lock(&self.calls).remove(&call);
         lock(&self.trend).retain(|(c, _), _| *c != call);
         lock(&self.alerted).remove(&call);
+        lock(&self.narrow).retain(|(c, _), _| *c != call);
     }
 
-    /// One chunk of a party's audio. Dropped while the link is down or behind.
+    /// One chunk of a party's audio, `pcm` at the audio tap's 16 kHz
+    /// ([`media::AUDIO_RATE`]). Dropped while the link is down or behind.
     pub(crate) fn audio_chunk(&self, call: CallRef, caller: bool, seq: u64, pcm: &[i16]) {
         if !self.up.load(Ordering::Relaxed) || pcm.is_empty() {
             return;
@@ -228,13 +243,26 @@ impl NodeBridge {
         } else {
             Speaker::Agent
         };
-        let samples = sync_bridge::classify::Samples::Pcm16(pcm.to_vec());
-        let Ok(chunk) = sync_bridge::classify::AudioChunk::new(call, speaker, seq, samples) else {
+        let samples = self.samples_for_link(call, caller, pcm);
+        let Ok(chunk) = AudioChunk::new(call, speaker, seq, samples) else {
             return;
         };
         if let Ok(item) = Item::classified(&chunk, Priority::LiveAudio) {
             let _ = self.live.try_send(item);
         }
+    }
+
+    /// `pcm` (16 kHz) as the agreed payload version can carry it.
+    fn samples_for_link(&self, call: CallRef, caller: bool, pcm: &[i16]) -> Samples {
+        if self.version.load(Ordering::Relaxed) >= WIDE_AUDIO_VERSION {
+            return Samples::Pcm16Wide(pcm.to_vec());
+        }
+        let mut narrow = Vec::with_capacity(pcm.len() / 2);
+        lock(&self.narrow)
+            .entry((call, caller))
+            .or_insert_with(|| Resampler::new(media::AUDIO_RATE, SampleRate::Hz8000))
+            .process(pcm, &mut narrow);
+        Samples::Pcm16(narrow)
     }
 }
 
@@ -296,9 +324,10 @@ async fn handle_events(
 ) {
     while let Some(event) = rx.recv().await {
         match event {
-            ClientEvent::Connected { peer, .. } => {
+            ClientEvent::Connected { peer, version, .. } => {
+                bridge.version.store(version, Ordering::Relaxed);
                 bridge.up.store(true, Ordering::Relaxed);
-                tracing::info!(cloud = ?peer, "bridge link up");
+                tracing::info!(cloud = ?peer, version, "bridge link up");
             }
             ClientEvent::Disconnected(error) if bridge.up.swap(false, Ordering::Relaxed) => {
                 tracing::warn!(%error, "bridge link down");
@@ -377,5 +406,78 @@ impl NodeBridge {
             .and_modify(|t| *t = *t * 2.0 / 3.0 + score / 3.0)
             .or_insert(score);
         *value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sync_bridge::classify::{KEY_LEN, PseudonymKey};
+
+    use super::*;
+
+    fn bridge(version: u16) -> NodeBridge {
+        let key = PseudonymKey::from_bytes(&[7; KEY_LEN]).expect("32 bytes");
+        let (live, _) = mpsc::channel(1);
+        NodeBridge {
+            classifier: Classifier::new(&key),
+            audio: true,
+            alert_below: -0.5,
+            up: AtomicBool::new(true),
+            version: AtomicU16::new(version),
+            wake: Notify::new(),
+            live,
+            calls: Mutex::default(),
+            trend: Mutex::default(),
+            alerted: Mutex::default(),
+            narrow: Mutex::default(),
+        }
+    }
+
+    /// 20 ms of a `hz` tone at 16 kHz, frame `n` of a continuous stream.
+    fn frame(hz: f64, n: usize) -> Vec<i16> {
+        (n * 320..(n + 1) * 320)
+            .map(|i| (8000.0 * (std::f64::consts::TAU * hz * i as f64 / 16_000.0).sin()) as i16)
+            .collect()
+    }
+
+    #[test]
+    fn a_version_2_link_gets_16_khz_chunks_as_tapped() {
+        let bridge = bridge(2);
+        let call = bridge.classifier.call_ref("cdr-1");
+        let pcm = frame(1000.0, 0);
+        assert_eq!(
+            bridge.samples_for_link(call, true, &pcm),
+            Samples::Pcm16Wide(pcm)
+        );
+    }
+
+    #[test]
+    fn a_version_1_link_gets_each_party_narrowed_to_8_khz_without_seams() {
+        let bridge = bridge(1);
+        let call = bridge.classifier.call_ref("cdr-2");
+        let mut caller = Vec::new();
+        for n in 0..10 {
+            let Samples::Pcm16(narrow) = bridge.samples_for_link(call, true, &frame(1000.0, n))
+            else {
+                panic!("8 kHz PCM for a version 1 link");
+            };
+            assert_eq!(narrow.len(), 160);
+            caller.extend(narrow);
+            // The agent's stream has a resampler of its own.
+            let agent = bridge.samples_for_link(call, false, &frame(300.0, n));
+            assert!(matches!(agent, Samples::Pcm16(ref s) if s.len() == 160));
+        }
+        // One continuous 1 kHz tone at full amplitude, with no seam at the chunk
+        // edges: no step is steeper than the sine's own (2 · 8000 · sin(π/8)).
+        let settled = &caller[400..];
+        let peak = settled.iter().map(|s| s.unsigned_abs()).max();
+        assert!(peak.is_some_and(|p| (7600..8400).contains(&p)), "{peak:?}");
+        let steepest = settled
+            .windows(2)
+            .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
+            .max();
+        assert!(steepest.is_some_and(|s| s < 6500), "{steepest:?}");
+        bridge.close_call(call);
+        assert!(lock(&bridge.narrow).is_empty());
     }
 }

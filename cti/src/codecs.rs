@@ -3,9 +3,14 @@
 //!
 //! The rule, as Asterisk and FreeSWITCH apply it:
 //!
+//! The engine's codecs are those [`Codec`] names: PCMU, PCMA, G.722 (`G722/8000`,
+//! static payload type 9, 16 kHz audio on an 8 kHz RTP clock) and Opus.
+//!
 //! 1. The caller's offer goes to the callee with G.711 (PCMU and PCMA) appended when
 //!    missing, provided the caller offered at least one codec the engine can decode —
-//!    otherwise the offer passes untouched (nothing could be transcoded anyway).
+//!    otherwise the offer passes untouched (nothing could be transcoded anyway). G.711
+//!    is what every phone speaks; G.722 and Opus are never added, so a callee that
+//!    shares the caller's G.711 is not steered into transcoding.
 //! 2. The callee's answer names the codec it chose. If the caller offered that codec,
 //!    both legs use it and packets pass through untouched (the fast path).
 //! 3. Otherwise the caller's leg uses the first codec of its own offer the engine can
@@ -243,9 +248,52 @@ mod tests {
 
     #[test]
     fn an_offer_with_nothing_the_engine_decodes_is_left_alone() {
-        let mut offer = sdp("9", &["rtpmap:9 G722/8000"]);
+        let mut offer = sdp("18", &["rtpmap:18 G729/8000"]);
         widen_offer(&mut offer);
-        assert_eq!(formats(&offer), ["9"]);
+        assert_eq!(formats(&offer), ["18"]);
+    }
+
+    #[test]
+    fn a_g722_only_offer_gains_g711_and_transcodes_to_it() {
+        // Static payload type 9 needs no rtpmap.
+        let mut offer = sdp("9 101", &["rtpmap:101 telephone-event/8000"]);
+        let original = offer.clone();
+        widen_offer(&mut offer);
+        assert_eq!(formats(&offer), ["9", "0", "8", "101"]);
+        let answer = sdp("0 101", &["rtpmap:101 telephone-event/8000"]);
+        let choice = choose(&original, &answer).expect("known codecs");
+        assert!(choice.transcode);
+        assert_eq!(
+            choice.a,
+            LegCodec {
+                codec: Codec::G722,
+                pt: 9,
+                event_pt: Some(101)
+            }
+        );
+        assert_eq!(choice.b.codec, Codec::Pcmu);
+        let written = sdp_codec(choice.a);
+        assert_eq!(
+            (written.name.as_str(), written.clock_rate, written.pt),
+            ("G722", 8000, Pt(9))
+        );
+    }
+
+    #[test]
+    fn g722_on_both_legs_passes_through() {
+        let offer = sdp("9 0", &["rtpmap:9 G722/8000"]);
+        let answer = sdp("9", &[]);
+        let choice = choose(&offer, &answer).expect("known codecs");
+        assert!(!choice.transcode);
+        assert_eq!((choice.a.codec, choice.a.pt), (Codec::G722, 9));
+        assert_eq!(choice.a, choice.b);
+    }
+
+    #[test]
+    fn g722_at_a_16_khz_clock_is_not_g722() {
+        // RFC 3551 fixes the clock at 8000; a payload claiming 16000 is not ours.
+        let offer = sdp("96", &["rtpmap:96 G722/16000"]);
+        assert_eq!(leg_codec(&offer), None);
     }
 
     #[test]
@@ -306,8 +354,8 @@ mod tests {
 
     #[test]
     fn unknown_codecs_mean_no_choice() {
-        let offer = sdp("9", &["rtpmap:9 G722/8000"]);
-        let answer = sdp("9", &["rtpmap:9 G722/8000"]);
+        let offer = sdp("18", &["rtpmap:18 G729/8000"]);
+        let answer = sdp("18", &["rtpmap:18 G729/8000"]);
         assert_eq!(choose(&offer, &answer), None);
     }
 }

@@ -1,12 +1,16 @@
 //! Recording one answered call to a stereo WAV file: the caller (side A) on
 //! the left channel, the callee (side B) on the right, 8 kHz, 16-bit.
 //!
-//! The call task owns a [`CallRecording`]: it feeds the decoded G.711 audio
-//! the relay reports ([`media::MediaEvent::Audio`]), ticks it every 20 ms, and
-//! finishes it when the call ends, which yields the row to index in the
-//! store. Packets of any length are cut into the recorder's 20 ms frames; a
-//! remainder waits for the side's next packet. Only PCMU and PCMA are
-//! recorded: [`g711_payloads`] says which payload type each side sends.
+//! The call task owns a [`CallRecording`]: it feeds the decoded audio the relay
+//! reports ([`media::MediaEvent::Audio`], 16 kHz whatever the codec), ticks it
+//! every 20 ms, and finishes it when the call ends, which yields the row to index
+//! in the store. Each side's audio is brought down to 8 kHz (one resampler per
+//! side, so frames join without clicks) and cut into the recorder's 20 ms frames;
+//! a remainder waits for the side's next frame. Files stay 8 kHz for every call,
+//! wideband (G.722, Opus) included: the telephone band is what every codec of a
+//! call shares, recordings keep one format in the store, and they are half the
+//! size. [`tapped_payloads`] says which payload type and codec each side sends
+//! (any codec the node decodes: PCMU, PCMA, G.722, Opus).
 //!
 //! Writes go straight to a [`std::fs::File`] from the call task: they are
 //! small (one 20 ms slot, 640 bytes, at a time) and the header is rewritten
@@ -16,10 +20,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use media::codec::SampleRate;
+use media::codec::{Codec, Resampler, SampleRate};
 use media::wav::{HEADER_LEN, Party, RecordError, RecordingFile};
-use media::{G711Law, Side};
-use sip::sdp::{MediaKind, Payload, Sdp};
+use media::{AUDIO_RATE, Side};
+use sip::sdp::Sdp;
 
 use crate::store::Recording;
 
@@ -35,7 +39,9 @@ pub(crate) struct CallRecording {
     path: PathBuf,
     cdr_id: String,
     started_at: i64,
-    /// Samples of each side not yet making a whole frame.
+    /// Each side's audio, from the tap's rate to the file's.
+    narrow: [Resampler; 2],
+    /// Samples of each side (at 8 kHz) not yet making a whole frame.
     pending: [Vec<i16>; 2],
 }
 
@@ -74,11 +80,12 @@ impl CallRecording {
             path,
             cdr_id: cdr_id.to_owned(),
             started_at,
+            narrow: [0, 1].map(|_| Resampler::new(AUDIO_RATE, SampleRate::Hz8000)),
             pending: [Vec::new(), Vec::new()],
         })
     }
 
-    /// Records `samples` of `side`'s audio that arrived at `now`.
+    /// Records `samples` of `side`'s audio (at the tap's 16 kHz) that arrived at `now`.
     pub(crate) fn handle_audio(
         &mut self,
         now: Instant,
@@ -90,7 +97,7 @@ impl CallRecording {
             Side::B => (Party::Agent, 1),
         };
         let pending = &mut self.pending[index];
-        pending.extend_from_slice(samples);
+        self.narrow[index].process(samples, pending);
         let whole = pending.len() - pending.len() % FRAME_SAMPLES;
         let result = pending[..whole]
             .chunks_exact(FRAME_SAMPLES)
@@ -127,39 +134,15 @@ impl CallRecording {
     }
 }
 
-/// The G.711 payload type and law each side sends, from the answer (`b`,
-/// whose first audio codec is the one both use) and the offer (`a`, for the
-/// caller's number of that codec); `None` when the call's codec is not G.711.
-pub(crate) fn g711_payloads(a: &Sdp, b: &Sdp) -> Option<[(u8, G711Law); 2]> {
-    let chosen = audio_payloads(b)
-        .into_iter()
-        .find(|p| !p.name.eq_ignore_ascii_case("telephone-event"))?;
-    let law = law_of(&chosen)?;
-    let in_offer = audio_payloads(a)
-        .into_iter()
-        .find(|p| law_of(p) == Some(law) && p.clock_rate == chosen.clock_rate)?;
-    Some([(in_offer.pt.0, law), (chosen.pt.0, law)])
-}
-
-fn audio_payloads(sdp: &Sdp) -> Vec<Payload> {
-    sdp.media
-        .iter()
-        .filter(|m| m.kind == MediaKind::Audio && m.port != 0)
-        .flat_map(|m| m.payloads())
-        .collect()
-}
-
-fn law_of(p: &Payload) -> Option<G711Law> {
-    if p.clock_rate != 8000 {
-        return None;
-    }
-    if p.name.eq_ignore_ascii_case("PCMU") {
-        Some(G711Law::Mu)
-    } else if p.name.eq_ignore_ascii_case("PCMA") {
-        Some(G711Law::A)
-    } else {
-        None
-    }
+/// The payload type and codec each side sends, from the caller's offer (`a`)
+/// and the callee's answer (`b`) as [`codecs::choose`] reads them: the same
+/// codec on both legs, or each leg its own when the node transcodes. `None`
+/// when either side speaks nothing the node decodes.
+///
+/// [`codecs::choose`]: crate::codecs::choose
+pub(crate) fn tapped_payloads(a: &Sdp, b: &Sdp) -> Option<[(u8, Codec); 2]> {
+    let choice = crate::codecs::choose(a, b)?;
+    Some([(choice.a.pt, choice.a.codec), (choice.b.pt, choice.b.codec)])
 }
 
 #[cfg(test)]
@@ -183,7 +166,7 @@ mod tests {
     }
 
     #[test]
-    fn the_answers_g711_codec_is_recorded_with_each_sides_payload_type() {
+    fn each_side_is_tapped_in_the_codec_it_sends() {
         let offer = sdp(
             "m=audio 4000 RTP/AVP 96 8 0 101",
             "a=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n",
@@ -193,17 +176,78 @@ mod tests {
             "a=rtpmap:101 telephone-event/8000\r\n",
         );
         assert_eq!(
-            g711_payloads(&offer, &pcma),
-            Some([(8, G711Law::A), (8, G711Law::A)])
+            tapped_payloads(&offer, &pcma),
+            Some([(8, Codec::Pcma), (8, Codec::Pcma)])
         );
         // A dynamic number for PCMU on one side is followed per side.
         let pcmu = sdp("m=audio 5000 RTP/AVP 110", "a=rtpmap:110 PCMU/8000\r\n");
         assert_eq!(
-            g711_payloads(&offer, &pcmu),
-            Some([(0, G711Law::Mu), (110, G711Law::Mu)])
+            tapped_payloads(&offer, &pcmu),
+            Some([(0, Codec::Pcmu), (110, Codec::Pcmu)])
         );
-        let opus = sdp("m=audio 5000 RTP/AVP 96", "a=rtpmap:96 opus/48000/2\r\n");
-        assert_eq!(g711_payloads(&offer, &opus), None);
+        let opus = sdp("m=audio 5000 RTP/AVP 97", "a=rtpmap:97 opus/48000/2\r\n");
+        assert_eq!(
+            tapped_payloads(&offer, &opus),
+            Some([(96, Codec::Opus), (97, Codec::Opus)])
+        );
+        // Transcoded: the caller keeps G.722, the callee chose PCMU.
+        let g722 = sdp("m=audio 4000 RTP/AVP 9", "");
+        assert_eq!(
+            tapped_payloads(&g722, &pcmu),
+            Some([(9, Codec::G722), (110, Codec::Pcmu)])
+        );
+        let g729 = sdp("m=audio 5000 RTP/AVP 18", "a=rtpmap:18 G729/8000\r\n");
+        assert_eq!(tapped_payloads(&offer, &g729), None);
+    }
+
+    /// The amplitude of the `hz` component of `samples` at 8 kHz.
+    fn level_at(samples: &[i16], hz: f64) -> f64 {
+        let (mut i, mut q) = (0.0, 0.0);
+        for (n, &s) in samples.iter().enumerate() {
+            let phase = std::f64::consts::TAU * hz * n as f64 / 8000.0;
+            i += f64::from(s) * phase.sin();
+            q += f64::from(s) * phase.cos();
+        }
+        2.0 * (i * i + q * q).sqrt() / samples.len().max(1) as f64
+    }
+
+    #[test]
+    fn wideband_audio_is_recorded_in_the_telephone_band() {
+        let dir = tempfile::tempdir().expect("a writable temporary directory");
+        let mut rec = CallRecording::start(dir.path(), "cdr-8", 0).expect("created");
+        let t0 = Instant::now();
+        let tone = |hz: f64, frame: usize| -> Vec<i16> {
+            (frame * 320..(frame + 1) * 320)
+                .map(|n| (8000.0 * (std::f64::consts::TAU * hz * n as f64 / 16_000.0).sin()) as i16)
+                .collect()
+        };
+        // Half a second: 1 kHz from the caller, 6 kHz (above the band) from the callee.
+        for frame in 0..25 {
+            let now = t0 + Duration::from_millis(20 * frame as u64);
+            rec.handle_audio(now, Side::A, &tone(1000.0, frame))
+                .expect("recorded");
+            rec.handle_audio(now, Side::B, &tone(6000.0, frame))
+                .expect("recorded");
+            rec.handle_timeout(now).expect("ticked");
+        }
+        rec.finish().expect("finished");
+        let bytes = std::fs::read(dir.path().join("cdr-8.wav")).expect("the file exists");
+        let wav = WavReader::parse(&bytes).expect("a valid WAV");
+        assert_eq!(wav.format().sample_rate, SampleRate::Hz8000);
+        let samples: Vec<i16> = wav.samples().collect();
+        let left: Vec<i16> = samples.iter().step_by(2).skip(400).copied().collect();
+        let right: Vec<i16> = samples
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .skip(400)
+            .copied()
+            .collect();
+        let caller = level_at(&left, 1000.0);
+        assert!((7000.0..9000.0).contains(&caller), "1 kHz at {caller:.0}");
+        // 6 kHz cannot be carried at 8 kHz: filtered out, not folded to 2 kHz.
+        let folded = level_at(&right, 2000.0);
+        assert!(folded < 50.0, "6 kHz folded to 2 kHz at {folded:.0}");
     }
 
     #[test]
@@ -213,15 +257,16 @@ mod tests {
         let mut rec = CallRecording::start(&recordings, "cdr-7", 1_700_000_000_000)
             .expect("the directory is created");
         let t0 = Instant::now();
-        // One second: the caller in 30 ms packets, the callee in 20 ms ones.
+        // One second at the tap's 16 kHz: the caller in pieces of 30 ms, the
+        // callee in 20 ms frames.
         for ms in (0..1000u64).step_by(10) {
             let now = t0 + Duration::from_millis(ms);
             if ms % 30 == 0 {
-                rec.handle_audio(now, Side::A, &[1000; 240])
+                rec.handle_audio(now, Side::A, &[1000; 480])
                     .expect("recorded");
             }
             if ms % 20 == 0 {
-                rec.handle_audio(now, Side::B, &[-1000; 160])
+                rec.handle_audio(now, Side::B, &[-1000; 320])
                     .expect("recorded");
                 rec.handle_timeout(now).expect("ticked");
             }

@@ -1,12 +1,13 @@
-//! CPU cost of the codec layer on one core: G.711, resampling, libopus alone, and
-//! PCMU ↔ Opus transcoding, with the channels one core could carry in real time.
+//! CPU cost of the codec layer on one core: G.711, G.722, resampling, libopus alone,
+//! and PCMU ↔ Opus and PCMU ↔ G.722 transcoding, with the channels one core could
+//! carry in real time.
 //!
 //! A channel is one call leg sending and receiving one 20 ms frame every 20 ms, so
 //! `channels = frames per second / 50`; "duplex" runs both directions (PCMU → Opus and
 //! Opus → PCMU) per frame. The input is a synthetic voice (harmonics of a gliding
 //! 140 Hz pitch under a syllabic envelope) at 8 kHz; libopus alone gets the same audio
 //! resampled to 48 kHz, so the difference to "duplex" is the transcoder's own cost
-//! (G.711, two resamplers, buffering).
+//! (G.711, two resamplers, buffering). G.722 gets the voice resampled to 16 kHz.
 //!
 //! Times are this thread's CPU time (Linux `/proc/thread-self/schedstat`, in ns), so a
 //! busy machine slows the run but not the figures, much.
@@ -26,7 +27,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use media::codec::{
-    Codec, OpusConfig, OpusDecoder, OpusEncoder, Resampler, SampleRate, Transcoder, g711,
+    Codec, OpusConfig, OpusDecoder, OpusEncoder, Resampler, SampleRate, Transcoder, g711, g722,
 };
 
 /// 20 ms frames per second of audio.
@@ -43,8 +44,12 @@ fn main() {
     let mut voice48 = Vec::new();
     Resampler::new(SampleRate::Hz8000, SampleRate::Hz48000).process(&voice8, &mut voice48);
 
+    let mut voice16 = Vec::new();
+    Resampler::new(SampleRate::Hz8000, SampleRate::Hz16000).process(&voice8, &mut voice16);
+
     println!("codec benchmark: one thread, {seconds} s of CPU per line");
     g711_lines(&voice8, budget);
+    g722_lines(&voice8, &voice16, budget);
     resampler_lines(&voice8, &voice48, budget);
     for complexity in [5, 10] {
         let config = OpusConfig {
@@ -102,6 +107,54 @@ fn g711_lines(voice8: &[i16], budget: Duration) {
         black_box(&pcm);
     });
     println!("{:<28} {:>8.2} ns/sample", "µ-law decode, table", per * 1e9);
+}
+
+fn g722_lines(voice8: &[i16], voice16: &[i16], budget: Duration) {
+    println!("-- G.722 64 kbit/s");
+    let mut encoder = g722::G722Encoder::new();
+    let mut decoder = g722::G722Decoder::new();
+    let mut frames = voice16.chunks_exact(g722::FRAME_SAMPLES).cycle();
+    let (mut payload, mut pcm) = (Vec::new(), Vec::new());
+    let per = time_per_item(budget, 1, || {
+        payload.clear();
+        encoder.encode(frames.next().expect("cycle never ends"), &mut payload);
+        black_box(&payload);
+    });
+    report("G.722 encode", per);
+    let per = time_per_item(budget, 1, || {
+        payload.clear();
+        pcm.clear();
+        encoder.encode(frames.next().expect("cycle never ends"), &mut payload);
+        decoder.decode(&payload, &mut pcm);
+        black_box(&pcm);
+    });
+    report("G.722 encode + decode", per);
+
+    let config = OpusConfig::default();
+    let pcmu: Vec<Vec<u8>> = voice8
+        .chunks_exact(160)
+        .map(|frame| {
+            let mut payload = Vec::new();
+            g711::pcmu_encode(frame, &mut payload);
+            payload
+        })
+        .collect();
+    let wide = transcode_all(Codec::Pcmu, Codec::G722, &config, &pcmu);
+    let mut up = Transcoder::new(Codec::Pcmu, Codec::G722).expect("pair");
+    let mut down = Transcoder::new(Codec::G722, Codec::Pcmu).expect("pair");
+    let (mut up_in, mut down_in) = (pcmu.iter().cycle(), wide.iter().cycle());
+    let mut out = Vec::new();
+    let mut step = |transcoder: &mut Transcoder, payload: &[u8]| {
+        transcoder.push(payload).expect("valid payload");
+        while transcoder.poll_payload(&mut out).expect("a frame encodes") {
+            black_box(&out);
+        }
+    };
+    let per = time_per_item(budget, 1, || {
+        step(&mut up, up_in.next().expect("cycle"));
+        step(&mut down, down_in.next().expect("cycle"));
+    });
+    report("transcode PCMU <-> G.722", per);
 }
 
 fn resampler_lines(voice8: &[i16], voice48: &[i16], budget: Duration) {

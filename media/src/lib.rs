@@ -99,4 +99,4 @@ pub use monitor_leg::{MonitorError, MonitorStats};
 pub use ports::PortRange;
 pub use relay::{Relay, RelayConfig, Session};
 pub use stats::{DropCounts, FlowStats, SessionStats, SideStats};
-pub use tap::{G711Law, LegQuality, MediaEvent};
+pub use tap::{AUDIO_FRAME, AUDIO_RATE, G711Law, LegQuality, MediaEvent};

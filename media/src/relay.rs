@@ -323,11 +323,12 @@ impl Session {
             .watch_quality(side, clock_rate, codec);
     }
 
-    /// Decodes the G.711 audio `side` sends with payload type `pt` (from its
-    /// SDP: usually 0 for PCMU, 8 for PCMA) and reports each packet as a
-    /// [`MediaEvent::Audio`](crate::MediaEvent::Audio) on [`Session::events`].
-    pub fn watch_audio(&self, side: Side, pt: u8, law: crate::G711Law) {
-        self.shared.lock().taps.watch_audio(side, pt, law);
+    /// Decodes the audio `side` sends with payload type `pt` in `codec` (both from
+    /// its SDP; a [`G711Law`](crate::G711Law) names PCMU or PCMA) and reports it in
+    /// 20 ms frames at 16 kHz as [`MediaEvent::Audio`](crate::MediaEvent::Audio) on
+    /// [`Session::events`].
+    pub fn watch_audio(&self, side: Side, pt: u8, codec: impl Into<crate::codec::Codec>) {
+        self.shared.lock().taps.watch_audio(side, pt, codec);
     }
 
     /// Loss, jitter and MOS of the audio `side` has sent so far.

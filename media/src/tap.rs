@@ -1,17 +1,25 @@
 //! Listening in on relayed RTP: what the node learns from the packets it
 //! forwards without changing them: RFC 4733 digits, how each side's stream
 //! arrived (loss, jitter, and the MOS they imply), and each side's decoded
-//! G.711 audio (for recording).
+//! audio (for recording, voicemail and speech analysis).
 //!
 //! Sans-IO: the relay task hands each RTP datagram of a watched side to
 //! [`Taps::inspect`] with `now`; digits and audio come back as
 //! [`MediaEvent`]s. A side with no tap costs nothing (the datagram is not
 //! even parsed).
+//!
+//! Audio: whatever the side's codec (PCMU, PCMA, G.722, Opus), its payloads are
+//! decoded — Opus straight to 16 kHz, G.711 at 8 kHz and brought up with the
+//! polyphase resampler, G.722 at its own 16 kHz — and reported as 20 ms frames of
+//! 16 kHz PCM ([`AUDIO_FRAME`] samples), one [`MediaEvent::Audio`] per whole frame:
+//! a 30 ms packet makes one frame and leaves 10 ms for the next. A lost packet is
+//! simply absent (consumers that keep time, like the recorder, place frames by
+//! arrival), and a payload that does not decode (a corrupt Opus packet) is skipped.
 
 use std::time::{Duration, Instant};
 
 use crate::Side;
-use crate::codec::g711;
+use crate::codec::{self, Decoder, Resampler, SampleRate, frame_samples, g711};
 use crate::dtmf::{ConfigError, Digit, EventReceiver, PacketInfo, ReceiverConfig};
 use crate::quality::{Codec, LegReport, MeterConfig, QualityMeter};
 use crate::rtp::{ReceiverStats, RtpPacket};
@@ -38,15 +46,21 @@ pub enum MediaEvent {
         /// `true` when every frame was sent, `false` when it was stopped early.
         completed: bool,
     },
-    /// One RTP packet's worth of `side`'s audio, decoded to 16-bit PCM at
-    /// 8 kHz (only while the side's audio is watched).
+    /// 20 ms of `side`'s audio, decoded and at 16 kHz whatever the codec (only
+    /// while the side's audio is watched).
     Audio {
         /// Whose audio it is.
         side: Side,
-        /// The decoded samples, one per payload byte.
+        /// [`AUDIO_FRAME`] samples of 16-bit PCM at [`AUDIO_RATE`].
         samples: Vec<i16>,
     },
 }
+
+/// The rate of the audio [`MediaEvent::Audio`] carries.
+pub const AUDIO_RATE: SampleRate = SampleRate::Hz16000;
+
+/// Samples in one [`MediaEvent::Audio`] frame: 20 ms at [`AUDIO_RATE`].
+pub const AUDIO_FRAME: usize = frame_samples(16_000);
 
 /// The G.711 companding law of a watched audio stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +70,15 @@ pub enum G711Law {
     Mu,
     /// A-law (PCMA, static payload type 8).
     A,
+}
+
+impl From<G711Law> for codec::Codec {
+    fn from(law: G711Law) -> Self {
+        match law {
+            G711Law::Mu => Self::Pcmu,
+            G711Law::A => Self::Pcma,
+        }
+    }
 }
 
 /// How one side's audio reached the node, measured on the packets relayed
@@ -98,11 +121,48 @@ struct InbandTap {
     pcm: Vec<i16>,
 }
 
-/// Decodes one side's G.711 payloads of one payload type.
-#[derive(Debug, Clone, Copy)]
+/// Decodes one side's payloads of one payload type into 16 kHz frames.
+#[derive(Debug)]
 struct AudioTap {
     pt: u8,
-    law: G711Law,
+    decoder: Decoder,
+    /// From the decoder's rate to [`AUDIO_RATE`] (a copy when they are equal).
+    resampler: Resampler,
+    /// One payload's samples at the decoder's rate, reused.
+    decoded: Vec<i16>,
+    /// Samples at [`AUDIO_RATE`] not yet making a whole frame.
+    pending: Vec<i16>,
+}
+
+impl AudioTap {
+    fn new(pt: u8, codec: codec::Codec) -> Result<Self, codec::CodecError> {
+        let decoder = Decoder::preferring(codec, AUDIO_RATE)?;
+        Ok(Self {
+            pt,
+            resampler: Resampler::new(decoder.rate(), AUDIO_RATE),
+            decoder,
+            decoded: Vec::with_capacity(frame_samples(48_000)),
+            pending: Vec::with_capacity(2 * AUDIO_FRAME),
+        })
+    }
+
+    /// Decodes one payload and appends each whole 20 ms frame to `out`.
+    fn handle_payload(&mut self, side: Side, payload: &[u8], out: &mut Vec<MediaEvent>) {
+        self.decoded.clear();
+        if self.decoder.decode(payload, &mut self.decoded).is_err() {
+            // A payload the peer garbled: nothing to hear, nothing disturbed.
+            return;
+        }
+        self.resampler.process(&self.decoded, &mut self.pending);
+        let whole = self.pending.len() - self.pending.len() % AUDIO_FRAME;
+        for frame in self.pending[..whole].chunks_exact(AUDIO_FRAME) {
+            out.push(MediaEvent::Audio {
+                side,
+                samples: frame.to_vec(),
+            });
+        }
+        self.pending.drain(..whole);
+    }
 }
 
 #[derive(Debug)]
@@ -169,10 +229,15 @@ impl Taps {
         }
     }
 
-    /// Decodes `side`'s RTP payloads of type `pt` with `law` and reports them
-    /// as [`MediaEvent::Audio`]. Replaces an earlier audio watch.
-    pub(crate) fn watch_audio(&mut self, side: Side, pt: u8, law: G711Law) {
-        self.audio[side.index()] = Some(AudioTap { pt, law });
+    /// Decodes `side`'s RTP payloads of type `pt`, in `codec`, and reports them
+    /// as [`MediaEvent::Audio`]. Replaces an earlier audio watch; a codec that carries
+    /// no audio, or is not built in, ends it.
+    pub(crate) fn watch_audio(&mut self, side: Side, pt: u8, codec: impl Into<codec::Codec>) {
+        let tap = AudioTap::new(pt, codec.into());
+        if let Err(error) = &tap {
+            tracing::debug!(?side, pt, %error, "audio not watched");
+        }
+        self.audio[side.index()] = tap.ok();
     }
 
     /// Measures `side`'s audio stream, whose codec runs at `clock_rate`.
@@ -285,13 +350,10 @@ impl Taps {
         if let Some(q) = self.quality[side.index()].as_mut() {
             q.record(h, Some(h.pt.get()) == event_pt, now);
         }
-        if let Some(tap) = self.audio[side.index()].filter(|t| t.pt == h.pt.get()) {
-            let mut samples = Vec::with_capacity(packet.payload.len());
-            match tap.law {
-                G711Law::Mu => g711::pcmu_decode(packet.payload, &mut samples),
-                G711Law::A => g711::pcma_decode(packet.payload, &mut samples),
-            }
-            out.push(MediaEvent::Audio { side, samples });
+        if let Some(tap) = self.audio[side.index()].as_mut()
+            && tap.pt == h.pt.get()
+        {
+            tap.handle_payload(side, packet.payload, out);
         }
         if let Some(tap) = self.inband[side.index()].as_mut()
             && tap.pt == h.pt.get()
@@ -347,228 +409,5 @@ impl Taps {
     clippy::disallowed_methods,
     reason = "each test takes one Instant as an anchor; every other time is arithmetic on it"
 )]
-mod tests {
-    use super::*;
-    use crate::dtmf::EventSender;
-    use crate::rtp::{Pt, RtpHeader, Seq, Ssrc};
-
-    fn rtp(pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
-        let mut header = RtpHeader::new(Pt::new(pt).expect("valid pt"), Seq(seq), ts, Ssrc(7));
-        header.marker = marker;
-        let mut buf = vec![0u8; 12 + payload.len()];
-        let n = header.write(None, &mut buf).expect("header fits");
-        buf[n..n + payload.len()].copy_from_slice(payload);
-        buf.truncate(n + payload.len());
-        buf
-    }
-
-    /// 20 ms PCMU packets of `ms` of the DTMF tone of `key` (or silence for `None`).
-    fn tone_packets(key: Option<char>, ms: u32, seq: &mut u16) -> Vec<Vec<u8>> {
-        let (low, high) = match key {
-            Some('1') => (697.0, 1209.0),
-            Some('9') => (852.0, 1477.0),
-            _ => (0.0, 0.0),
-        };
-        let mut packets = Vec::new();
-        for _ in 0..ms / 20 {
-            let pcm: Vec<i16> = (0..160)
-                .map(|i| {
-                    let t = f64::from(u32::from(*seq) * 160 + i) / 8000.0;
-                    let v = 6000.0
-                        * ((std::f64::consts::TAU * low * t).sin()
-                            + (std::f64::consts::TAU * high * t).sin());
-                    v as i16
-                })
-                .collect();
-            let mut payload = Vec::new();
-            g711::pcmu_encode(&pcm, &mut payload);
-            packets.push(rtp(0, *seq, u32::from(*seq) * 160, false, &payload));
-            *seq += 1;
-        }
-        packets
-    }
-
-    #[test]
-    fn tones_in_g711_audio_are_digits_when_watched_in_band() {
-        let t0 = Instant::now();
-        let mut taps = Taps::default();
-        taps.watch_inband(Side::A, 0, G711Law::Mu);
-        let mut out = Vec::new();
-        let mut seq = 0;
-        let mut at = t0;
-        let script = [(Some('1'), 100), (None, 100), (Some('9'), 80), (None, 60)];
-        for (key, ms) in script {
-            for packet in tone_packets(key, ms, &mut seq) {
-                taps.inspect(Side::A, &packet, at, &mut out);
-                at += Duration::from_millis(20);
-            }
-        }
-        let digits: Vec<char> = out
-            .iter()
-            .filter_map(|e| match e {
-                MediaEvent::Digit {
-                    side: Side::A,
-                    digit,
-                    ..
-                } => Some(digit.as_char()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(digits, ['1', '9']);
-        // Another payload type (say, comfort noise) is not decoded as audio.
-        let mut quiet = Taps::default();
-        quiet.watch_inband(Side::A, 8, G711Law::A);
-        let mut none = Vec::new();
-        for packet in tone_packets(Some('1'), 100, &mut seq) {
-            quiet.inspect(Side::A, &packet, t0, &mut none);
-        }
-        assert!(none.is_empty());
-    }
-
-    #[test]
-    fn digits_in_relayed_rtp_are_reported_once_per_press() {
-        let t0 = Instant::now();
-        let mut taps = Taps::default();
-        assert!(taps.is_empty());
-        taps.watch_dtmf(Side::A, 101, 8000).expect("valid config");
-        let mut out = Vec::new();
-        // Audio on the watched side and anything on the other side are ignored.
-        taps.inspect(Side::A, &rtp(0, 1, 0, false, &[0xff; 160]), t0, &mut out);
-        taps.inspect(
-            Side::B,
-            &rtp(101, 1, 0, true, &[5, 0x8a, 0, 160]),
-            t0,
-            &mut out,
-        );
-        let packets = EventSender::new(8000)
-            .expect("valid rate")
-            .packets(
-                Digit::from_char('5').expect("digit"),
-                Duration::from_millis(100),
-                10,
-                800,
-            )
-            .expect("plan");
-        for (i, p) in packets.iter().enumerate() {
-            let seq = 2 + u16::try_from(i).expect("few packets");
-            taps.inspect(
-                Side::A,
-                &rtp(101, seq, p.timestamp, p.marker, &p.payload),
-                t0 + p.at,
-                &mut out,
-            );
-        }
-        assert_eq!(out.len(), 1, "{out:?}");
-        assert!(
-            matches!(out[0], MediaEvent::Digit { side: Side::A, digit, .. } if digit.as_char() == '5')
-        );
-        // Garbage never disturbs it.
-        taps.inspect(Side::A, &[0x80, 101, 0], t0, &mut out);
-        assert_eq!(out.len(), 1);
-    }
-
-    #[test]
-    fn watched_audio_is_decoded_per_packet_of_its_payload_type() {
-        let t0 = Instant::now();
-        let mut taps = Taps::default();
-        let mut out = Vec::new();
-        // Unwatched: nothing, not even for a parseable packet.
-        taps.inspect(Side::A, &rtp(0, 1, 0, false, &[0x80; 160]), t0, &mut out);
-        assert!(out.is_empty() && taps.is_empty());
-        taps.watch_audio(Side::A, 0, G711Law::Mu);
-        taps.watch_audio(Side::B, 8, G711Law::A);
-        assert!(!taps.is_empty());
-        let pcm: Vec<i16> = (0..37).map(|i| (i * 700 - 12_000) as i16).collect();
-        let (mut mu, mut a) = (Vec::new(), Vec::new());
-        g711::pcmu_encode(&pcm, &mut mu);
-        g711::pcma_encode(&pcm, &mut a);
-        taps.inspect(Side::A, &rtp(0, 2, 160, false, &mu), t0, &mut out);
-        taps.inspect(Side::B, &rtp(8, 2, 160, false, &a), t0, &mut out);
-        // Another payload type (telephone-event, a second codec) is not audio.
-        taps.inspect(
-            Side::A,
-            &rtp(101, 3, 160, false, &[1, 10, 0, 160]),
-            t0,
-            &mut out,
-        );
-        taps.inspect(Side::B, &rtp(0, 3, 320, false, &mu), t0, &mut out);
-        assert_eq!(out.len(), 2, "{out:?}");
-        let mut expect_a = Vec::new();
-        g711::pcmu_decode(&mu, &mut expect_a);
-        let mut expect_b = Vec::new();
-        g711::pcma_decode(&a, &mut expect_b);
-        assert_eq!(
-            out[0],
-            MediaEvent::Audio {
-                side: Side::A,
-                samples: expect_a.clone()
-            }
-        );
-        assert_eq!(
-            out[1],
-            MediaEvent::Audio {
-                side: Side::B,
-                samples: expect_b
-            }
-        );
-        // The decoded audio is close to what was encoded (G.711 is lossy).
-        for (got, want) in expect_a.iter().zip(&pcm) {
-            assert!(
-                (i32::from(*got) - i32::from(*want)).abs() < 600,
-                "{got} vs {want}"
-            );
-        }
-        // Garbage is ignored.
-        taps.inspect(Side::A, &[0x80, 0, 0], t0, &mut out);
-        assert_eq!(out.len(), 2);
-    }
-
-    #[test]
-    fn quality_follows_loss_and_ignores_telephone_events() {
-        let t0 = Instant::now();
-        let mut taps = Taps::default();
-        taps.watch_quality(Side::B, 8000, Codec::G711Plc);
-        taps.watch_dtmf(Side::B, 101, 8000).expect("valid config");
-        let mut out = Vec::new();
-        assert!(taps.quality(Side::B).is_none(), "nothing measured yet");
-        for i in 0..200u16 {
-            let at = t0 + Duration::from_millis(20 * u64::from(i));
-            match i % 20 {
-                7 => {} // lost
-                // A key press takes the stream's sequence numbers (not lost)
-                // with a frozen timestamp (not jitter).
-                10..=13 => taps.inspect(
-                    Side::B,
-                    &rtp(101, i, 1600, false, &[1, 10, 0, 160]),
-                    at,
-                    &mut out,
-                ),
-                _ => taps.inspect(
-                    Side::B,
-                    &rtp(0, i, 160 * u32::from(i), false, &[0xff; 160]),
-                    at,
-                    &mut out,
-                ),
-            }
-        }
-        let q = taps.quality(Side::B).expect("measured");
-        assert_eq!((q.received, q.lost), (190, 10));
-        assert!(q.jitter_ms < 1.0, "steady arrivals: {q:?}");
-        let mut clean = Taps::default();
-        clean.watch_quality(Side::A, 8000, Codec::G711Plc);
-        for i in 0..200u16 {
-            let at = t0 + Duration::from_millis(20 * u64::from(i));
-            clean.inspect(
-                Side::A,
-                &rtp(0, i, 160 * u32::from(i), false, &[0xff; 160]),
-                at,
-                &mut out,
-            );
-        }
-        let c = clean.quality(Side::A).expect("measured");
-        assert!(
-            c.mos > 4.3 && q.mos < c.mos - 0.2,
-            "5 % loss must cost MOS: clean {c:?}, lossy {q:?}"
-        );
-    }
-}
+#[path = "tap_tests.rs"]
+mod tests;

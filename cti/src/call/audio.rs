@@ -222,7 +222,7 @@ impl Call {
     }
 
     /// Starts recording the answered call when the node records calls and
-    /// both sides speak G.711; `answer` is B's SDP as B sent it.
+    /// both sides speak a codec the node decodes; `answer` is B's SDP as B sent it.
     pub(super) fn start_recording(&mut self, answer: &[u8]) {
         let Some(session) = self.media.as_ref().filter(|_| self.ctx.record) else {
             return;
@@ -230,8 +230,8 @@ impl Call {
         let (Ok(a), Ok(b)) = (Sdp::parse(&self.a_invite.body), Sdp::parse(answer)) else {
             return debug!(call = self.id.0, "no SDP to record from");
         };
-        let Some(payloads) = recording::g711_payloads(&a, &b) else {
-            return debug!(call = self.id.0, "not recorded: the codec is not G.711");
+        let Some(payloads) = recording::tapped_payloads(&a, &b) else {
+            return debug!(call = self.id.0, "not recorded: no codec the node decodes");
         };
         let dir = self.ctx.data_dir.join("recordings");
         match CallRecording::start(&dir, &self.cdr.id, unix_ms()) {
@@ -249,7 +249,8 @@ impl Call {
     }
 
     /// Starts streaming the answered call's audio to the cloud (caller and agent
-    /// apart) when the bridge is configured for it and both sides speak G.711.
+    /// apart) when the bridge is configured for it and both sides speak a codec the
+    /// node decodes.
     pub(super) fn start_streaming(&mut self, answer: &[u8]) {
         let Some(bridge) = self.ctx.bridge.clone().filter(|b| b.streams_audio()) else {
             return;
@@ -260,8 +261,8 @@ impl Call {
         let (Ok(a), Ok(b)) = (Sdp::parse(&self.a_invite.body), Sdp::parse(answer)) else {
             return;
         };
-        let Some(payloads) = recording::g711_payloads(&a, &b) else {
-            return debug!(call = self.id.0, "not streamed: the codec is not G.711");
+        let Some(payloads) = recording::tapped_payloads(&a, &b) else {
+            return debug!(call = self.id.0, "not streamed: no codec the node decodes");
         };
         for (side, (pt, law)) in Side::ALL.into_iter().zip(payloads) {
             session.watch_audio(side, pt, law);

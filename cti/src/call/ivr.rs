@@ -134,6 +134,7 @@ impl Call {
         local.codecs = vec![
             sdp::Codec::pcmu(),
             sdp::Codec::pcma(),
+            sdp::Codec::g722(),
             sdp::Codec::opus(),
             sdp::Codec::telephone_event(),
         ];
@@ -156,9 +157,7 @@ impl Call {
         }
         session.set_codec(Side::A, codec).map_err(|_| 488u16)?;
         watch_media(&session, Side::A, &answer);
-        if let Some(law) = g711_law(codec) {
-            session.watch_audio(Side::A, codec.pt, law);
-        }
+        session.watch_audio(Side::A, codec.pt, codec.codec);
         self.media_events = Some(session.events());
         self.media = Some(session);
         self.a_offer = Some(offer);
@@ -456,7 +455,8 @@ impl Call {
         let path = dir.join(format!("{id}.wav"));
         let format = media::wav::WavFormat {
             channels: media::wav::Channels::Mono,
-            sample_rate: SampleRate::Hz8000,
+            // The audio tap's rate, whatever the caller's codec.
+            sample_rate: media::AUDIO_RATE,
             encoding: media::wav::SampleEncoding::Signed16,
         };
         let bytes = media::wav::encode(format, &v.samples).map_err(|e| e.to_string())?;

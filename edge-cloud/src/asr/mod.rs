@@ -1,13 +1,19 @@
 //! Speech recognition: the contract between the worker pool and a speech engine.
 //!
-//! Audio in is telephone audio: 8 kHz, 16-bit signed, mono, normally in 20 ms
-//! chunks of [`CHUNK_SAMPLES`] samples (any length is accepted). An engine that
-//! wants another rate resamples inside (PocketSphinx runs at 16 kHz, see
-//! [`resample`]). Call order for one stream — one (call, party):
+//! Audio in is 16-bit signed mono, normally in 20 ms chunks, of one of two rates:
+//! telephone audio at 8 kHz ([`Recogniser::feed`], [`CHUNK_SAMPLES`] a chunk) or
+//! wideband audio at 16 kHz ([`Recogniser::feed_wide`], [`WIDE_CHUNK_SAMPLES`] a
+//! chunk), which is what the node's audio tap delivers for every codec (G.722 and
+//! Opus carry speech up to 7 kHz; G.711 is upsampled by the node). Any length is
+//! accepted. An engine converts to its own rate inside: PocketSphinx runs at 16 kHz
+//! and upsamples phone audio (see [`resample`]); an engine that runs at 8 kHz gets
+//! wideband audio halved by the trait's default. A stream keeps one rate in
+//! practice; switching between chunks is allowed. Call order for one stream — one
+//! (call, party):
 //!
 //! ```text
 //! engine.recogniser()?                       one per stream, on the thread that uses it
-//!   ├─ feed(chunk, &mut events)*             Partial(..) now and then, Final(..) when
+//!   ├─ feed(chunk) / feed_wide(chunk)*       Partial(..) now and then, Final(..) when
 //!   │                                        the engine's voice-activity detector hears
 //!   │                                        the speaker stop
 //!   ├─ end_utterance(&mut events)            explicit end: the pending Final, if any
@@ -34,15 +40,25 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-/// Samples per second of the audio recognisers are fed.
+/// Samples per second of phone audio ([`Recogniser::feed`]).
 pub const PHONE_RATE: u32 = 8000;
 /// Samples in one 20 ms chunk of phone audio.
 pub const CHUNK_SAMPLES: usize = 160;
+/// Samples per second of wideband audio ([`Recogniser::feed_wide`]).
+pub const WIDE_RATE: u32 = 16_000;
+/// Samples in one 20 ms chunk of wideband audio.
+pub const WIDE_CHUNK_SAMPLES: usize = 320;
 
 /// Duration of `samples` samples of phone audio.
 #[must_use]
 pub fn phone_duration(samples: u64) -> Duration {
     Duration::from_micros(samples * 1_000_000 / u64::from(PHONE_RATE))
+}
+
+/// Duration of `samples` samples of wideband audio.
+#[must_use]
+pub fn wide_duration(samples: u64) -> Duration {
+    Duration::from_micros(samples * 1_000_000 / u64::from(WIDE_RATE))
 }
 
 /// A speech engine: loaded models and settings, shared by all workers.
@@ -54,10 +70,28 @@ pub trait SpeechEngine: Send + Sync {
     fn recogniser(&self) -> Result<Box<dyn Recogniser>, AsrError>;
 }
 
-/// A streaming recogniser for one stream of phone audio.
+/// A streaming recogniser for one stream of call audio.
 pub trait Recogniser {
     /// Feeds 8 kHz mono samples; appends any partial or final results to `events`.
     fn feed(&mut self, pcm: &[i16], events: &mut Vec<AsrEvent>) -> Result<(), AsrError>;
+
+    /// Feeds 16 kHz mono samples; appends any partial or final results to `events`.
+    ///
+    /// The default is for engines that run at 8 kHz: each pair of samples is
+    /// averaged into one (a crude low-pass, enough for speech, which has little
+    /// energy near 4 kHz) and fed with [`Recogniser::feed`]. Engines that run at
+    /// 16 kHz take the samples as they are.
+    fn feed_wide(&mut self, pcm: &[i16], events: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
+        let narrow: Vec<i16> = pcm
+            .chunks(2)
+            .map(|pair| {
+                let sum: i32 = pair.iter().map(|&s| i32::from(s)).sum();
+                // The mean of one or two i16 values is an i16.
+                (sum / pair.len() as i32) as i16
+            })
+            .collect();
+        self.feed(&narrow, events)
+    }
 
     /// Ends the current utterance now; appends its final result, if it heard words.
     fn end_utterance(&mut self, events: &mut Vec<AsrEvent>) -> Result<(), AsrError>;
@@ -111,4 +145,43 @@ pub enum AsrError {
     /// The engine failed while decoding.
     #[error("speech engine failed while decoding: {0}")]
     Decode(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what it is fed, as an engine running at 8 kHz.
+    #[derive(Default)]
+    struct Narrow(Vec<i16>);
+
+    impl Recogniser for Narrow {
+        fn feed(&mut self, pcm: &[i16], _: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
+            self.0.extend_from_slice(pcm);
+            Ok(())
+        }
+        fn end_utterance(&mut self, _: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
+            Ok(())
+        }
+        fn reset(&mut self) -> Result<(), AsrError> {
+            self.0.clear();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_engine_at_8_khz_gets_wideband_audio_halved() {
+        let mut engine = Narrow::default();
+        let mut events = Vec::new();
+        let wide: Vec<i16> = (0..WIDE_CHUNK_SAMPLES as i16).map(|i| i * 100).collect();
+        engine.feed_wide(&wide, &mut events).expect("fed");
+        assert_eq!(engine.0.len(), CHUNK_SAMPLES);
+        // Each output is the mean of its pair: 0 and 100 give 50, and so on.
+        assert_eq!(engine.0[..3], [50, 250, 450]);
+        engine
+            .feed_wide(&[i16::MAX, i16::MAX, -7], &mut events)
+            .expect("fed");
+        assert_eq!(engine.0[CHUNK_SAMPLES..], [i16::MAX, -7]);
+        assert_eq!(wide_duration(320), phone_duration(160));
+    }
 }

@@ -4,9 +4,10 @@
 //! [`SpeechEngine::recogniser`] call loads a decoder (about 0.3 s and 30 MB for
 //! the full US English model) with the n-gram language model, so the pool makes
 //! one per worker thread and reuses it across streams with
-//! [`Recogniser::reset`]. Audio is upsampled 8 → 16 kHz before decoding (the
-//! acoustic model is wideband; phone audio carries nothing above 4 kHz, which
-//! costs accuracy). Utterances end on PocketSphinx's own voice-activity
+//! [`Recogniser::reset`]. The acoustic model is wideband (16 kHz): audio fed
+//! with [`Recogniser::feed_wide`] goes to the decoder as it is, phone audio fed
+//! with [`Recogniser::feed`] is upsampled 8 → 16 kHz first (it carries nothing
+//! above 4 kHz, which costs accuracy). Utterances end on PocketSphinx's own voice-activity
 //! detector going quiet (about 0.5 s of silence) or on
 //! [`Recogniser::end_utterance`]. Partials come every [`SphinxConfig::partial_every`]
 //! of speech, when the best guess changed.
@@ -27,7 +28,7 @@ use std::time::Duration;
 use pocketsphinx::{CmdLn, PsDecoder};
 
 use super::resample::Upsampler2x;
-use super::{AsrError, AsrEvent, Hypothesis, Recogniser, SpeechEngine, phone_duration};
+use super::{AsrError, AsrEvent, Hypothesis, Recogniser, SpeechEngine, wide_duration};
 
 /// Where the Debian package `pocketsphinx-en-us` installs its model.
 pub const DEBIAN_MODEL_DIR: &str = "/usr/share/pocketsphinx/model/en-us";
@@ -209,8 +210,9 @@ impl SpeechEngine for SphinxEngine {
             upsampler: Upsampler2x::new(),
             wideband: Vec::with_capacity(2 * super::CHUNK_SAMPLES),
             partial_every: self.config.partial_every.as_micros() as u64
-                * u64::from(super::PHONE_RATE)
+                * u64::from(super::WIDE_RATE)
                 / 1_000_000,
+            narrow_tail: false,
             fed: 0,
             speech: None,
             utterance: 0,
@@ -231,9 +233,11 @@ struct SphinxRecogniser {
     decoder: PsDecoder,
     upsampler: Upsampler2x,
     wideband: Vec<i16>,
-    /// Samples between partials.
+    /// 16 kHz samples between partials.
     partial_every: u64,
-    /// 8 kHz samples fed since creation or reset.
+    /// The upsampler holds phone audio not yet passed on (its delay).
+    narrow_tail: bool,
+    /// Audio fed since creation or reset, in 16 kHz samples.
     fed: u64,
     speech: Option<Speech>,
     utterance: u32,
@@ -259,8 +263,8 @@ impl SphinxRecogniser {
         Hypothesis {
             utterance: self.utterance,
             text,
-            start: phone_duration(start),
-            end: phone_duration(self.fed),
+            start: wide_duration(start),
+            end: wide_duration(self.fed),
         }
     }
 
@@ -303,12 +307,20 @@ impl SphinxRecogniser {
     }
 }
 
-impl Recogniser for SphinxRecogniser {
-    fn feed(&mut self, pcm: &[i16], events: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
+impl SphinxRecogniser {
+    /// Passes on what the upsampler still holds, before audio that bypasses it.
+    fn flush_narrow(&mut self) {
+        if std::mem::take(&mut self.narrow_tail) {
+            self.upsampler.flush(&mut self.wideband);
+        }
+    }
+
+    /// Decodes what `wideband` holds, `duration` 16 kHz samples of new audio,
+    /// and follows the detector's view of speech.
+    fn advance(&mut self, duration: u64, events: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
         let before = self.fed;
-        self.upsampler.process(pcm, &mut self.wideband);
         self.decode()?;
-        self.fed += pcm.len() as u64;
+        self.fed += duration;
         let in_speech = self.decoder.get_in_speech();
         match (&self.speech, in_speech) {
             (None, true) => {
@@ -324,9 +336,23 @@ impl Recogniser for SphinxRecogniser {
         self.maybe_partial(events);
         Ok(())
     }
+}
+
+impl Recogniser for SphinxRecogniser {
+    fn feed(&mut self, pcm: &[i16], events: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
+        self.upsampler.process(pcm, &mut self.wideband);
+        self.narrow_tail = true;
+        self.advance(2 * pcm.len() as u64, events)
+    }
+
+    fn feed_wide(&mut self, pcm: &[i16], events: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
+        self.flush_narrow();
+        self.wideband.extend_from_slice(pcm);
+        self.advance(pcm.len() as u64, events)
+    }
 
     fn end_utterance(&mut self, events: &mut Vec<AsrEvent>) -> Result<(), AsrError> {
-        self.upsampler.flush(&mut self.wideband);
+        self.flush_narrow();
         self.decode()?;
         if self.speech.is_none() && !self.hypothesis_text().is_empty() {
             // Words the detector never flagged as speech still count.
@@ -344,6 +370,7 @@ impl Recogniser for SphinxRecogniser {
             .end_utt()
             .map_err(|_| AsrError::Decode("end_utt failed"))?;
         self.upsampler = Upsampler2x::new();
+        self.narrow_tail = false;
         self.wideband.clear();
         self.fed = 0;
         self.speech = None;
@@ -351,5 +378,74 @@ impl Recogniser for SphinxRecogniser {
         self.decoder
             .start_utt(None)
             .map_err(|_| AsrError::Decode("start_utt failed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asr::{CHUNK_SAMPLES, WIDE_CHUNK_SAMPLES, wav};
+
+    /// The committed phone-audio recording of "… refund …" (8 kHz).
+    fn refund() -> Vec<i16> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/asr/refund.wav");
+        let bytes = std::fs::read(path).expect("committed test audio");
+        wav::parse_pcm16(&bytes).expect("16-bit PCM").samples
+    }
+
+    /// The finals' text and the end of the last one.
+    fn finals(events: &[AsrEvent]) -> (String, Duration) {
+        let finals: Vec<&Hypothesis> = events
+            .iter()
+            .filter_map(|e| match e {
+                AsrEvent::Final(h) => Some(h),
+                AsrEvent::Partial(_) => None,
+            })
+            .collect();
+        let text: Vec<&str> = finals.iter().map(|h| h.text.as_str()).collect();
+        let end = finals.last().map_or(Duration::ZERO, |h| h.end);
+        (text.join(" "), end)
+    }
+
+    #[test]
+    fn wideband_audio_is_decoded_as_is_and_keeps_time() {
+        let engine = SphinxEngine::new(SphinxConfig::debian_en_us()).expect("model installed");
+        let mut rec = engine.recogniser().expect("a decoder");
+        let narrow = refund();
+        let mut events = Vec::new();
+        for chunk in narrow.chunks(CHUNK_SAMPLES) {
+            rec.feed(chunk, &mut events).expect("fed");
+        }
+        rec.end_utterance(&mut events).expect("ended");
+        let (phone_text, phone_end) = finals(&events);
+
+        // The same audio at 16 kHz, as the node's tap sends it.
+        let mut wide = Vec::new();
+        let mut up = Upsampler2x::new();
+        up.process(&narrow, &mut wide);
+        up.flush(&mut wide);
+        rec.reset().expect("reset");
+        events.clear();
+        for chunk in wide.chunks(WIDE_CHUNK_SAMPLES) {
+            rec.feed_wide(chunk, &mut events).expect("fed");
+        }
+        rec.end_utterance(&mut events).expect("ended");
+        let (wide_text, wide_end) = finals(&events);
+        assert!(
+            wide_text.contains("refund"),
+            "{wide_text:?} ({phone_text:?})"
+        );
+        assert!(phone_text.contains("refund"), "{phone_text:?}");
+        // Times count 16 kHz samples as half as long as 8 kHz ones.
+        let skew = wide_end.abs_diff(phone_end);
+        assert!(
+            skew <= Duration::from_millis(20),
+            "{wide_end:?} vs {phone_end:?}"
+        );
+        let audio = Duration::from_millis(narrow.len() as u64 / 8);
+        assert!(
+            wide_end <= audio + Duration::from_millis(20),
+            "{wide_end:?} of {audio:?}"
+        );
     }
 }

@@ -54,6 +54,8 @@ pub enum Party {
 pub enum StreamInput {
     /// 8 kHz mono samples, normally one 20 ms chunk.
     Audio(Vec<i16>),
+    /// 16 kHz mono samples, normally one 20 ms chunk.
+    WideAudio(Vec<i16>),
     /// The speaker's turn ended (hold, mute, barge-in): close the utterance now.
     EndUtterance,
 }

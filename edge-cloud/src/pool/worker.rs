@@ -149,6 +149,11 @@ impl<'a> Stream<'a> {
                     self.samples += pcm.len() as u64;
                     self.timed(|events| recogniser.feed(&pcm, events))?;
                 }
+                StreamInput::WideAudio(pcm) => {
+                    // Counted at the phone rate, as the job's duration is.
+                    self.samples += pcm.len() as u64 / 2;
+                    self.timed(|events| recogniser.feed_wide(&pcm, events))?;
+                }
                 StreamInput::EndUtterance => {
                     self.timed(|events| recogniser.end_utterance(events))?;
                 }

@@ -139,9 +139,12 @@ impl Analysis {
             tracing::debug!("undecodable audio chunk dropped");
             return;
         };
-        // The node sends linear PCM (it decodes G.711 for its own recorder anyway).
-        let Samples::Pcm16(pcm) = chunk.samples() else {
-            return;
+        // The node sends linear PCM: 16 kHz from its audio tap, 8 kHz to a link
+        // that agreed on payload version 1.
+        let input = match chunk.samples() {
+            Samples::Pcm16(pcm) => StreamInput::Audio(pcm),
+            Samples::Pcm16Wide(pcm) => StreamInput::WideAudio(pcm),
+            _ => return,
         };
         let (party, speaker) = match chunk.speaker() {
             Speaker::Caller => (Party::Caller, Speaker::Caller),
@@ -177,7 +180,7 @@ impl Analysis {
             stream.last_audio = Instant::now();
             stream.in_utterance = true;
             // A stream that falls behind loses this chunk, not memory.
-            let _ = stream.chunks.try_send(StreamInput::Audio(pcm));
+            let _ = stream.chunks.try_send(input);
         }
     }
 }

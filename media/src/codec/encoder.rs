@@ -1,5 +1,6 @@
 //! [`Encoder`]: 20 ms frames of PCM at a codec's own rate in, payloads out.
 
+use super::g722::G722Encoder;
 use super::{Codec, CodecError, g711};
 #[cfg(feature = "opus")]
 use super::{OpusConfig, OpusEncoder};
@@ -18,6 +19,7 @@ pub struct Encoder {
 enum Kind {
     Pcmu,
     Pcma,
+    G722(Box<G722Encoder>),
     #[cfg(feature = "opus")]
     Opus(Box<OpusEncoder>),
 }
@@ -33,12 +35,14 @@ impl Encoder {
         }
         #[cfg(not(feature = "opus"))]
         {
-            match codec {
-                Codec::Pcmu => Ok(Self::g711(codec, Kind::Pcmu)),
-                Codec::Pcma => Ok(Self::g711(codec, Kind::Pcma)),
-                Codec::Opus => Err(CodecError::NotBuiltIn(codec)),
-                other => Err(CodecError::NotAudio(other)),
-            }
+            let kind = match codec {
+                Codec::Pcmu => Kind::Pcmu,
+                Codec::Pcma => Kind::Pcma,
+                Codec::G722 => Kind::G722(Box::default()),
+                Codec::Opus => return Err(CodecError::NotBuiltIn(codec)),
+                other => return Err(CodecError::NotAudio(other)),
+            };
+            Ok(Self { codec, kind })
         }
     }
 
@@ -48,15 +52,11 @@ impl Encoder {
         let kind = match codec {
             Codec::Pcmu => Kind::Pcmu,
             Codec::Pcma => Kind::Pcma,
+            Codec::G722 => Kind::G722(Box::default()),
             Codec::Opus => Kind::Opus(Box::new(OpusEncoder::new(config)?)),
             other => return Err(CodecError::NotAudio(other)),
         };
         Ok(Self { codec, kind })
-    }
-
-    #[cfg(not(feature = "opus"))]
-    fn g711(codec: Codec, kind: Kind) -> Self {
-        Self { codec, kind }
     }
 
     /// The codec it encodes.
@@ -65,12 +65,14 @@ impl Encoder {
         self.codec
     }
 
-    /// Appends the payload for one `frame` of samples to `out` (G.711 takes any length;
-    /// Opus exactly 20 ms, 960 samples).
+    /// Appends the payload for one `frame` of samples to `out` (G.711 and G.722 take
+    /// any length, G.722 keeping an odd last sample for the next call; Opus exactly
+    /// 20 ms, 960 samples).
     pub fn encode(&mut self, frame: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
         match &mut self.kind {
             Kind::Pcmu => g711::pcmu_encode(frame, out),
             Kind::Pcma => g711::pcma_encode(frame, out),
+            Kind::G722(encoder) => encoder.encode(frame, out),
             #[cfg(feature = "opus")]
             Kind::Opus(encoder) => {
                 encoder.encode(frame, out)?;

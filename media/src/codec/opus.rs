@@ -1,4 +1,5 @@
-//! Opus (RFC 6716, RTP payload RFC 7587) through libopus: 48 kHz, mono, 20 ms frames.
+//! Opus (RFC 6716, RTP payload RFC 7587) through libopus: 48 kHz, mono, 20 ms frames (the
+//! decoder can also deliver 8 or 16 kHz).
 //!
 //! [`OpusEncoder`] takes exactly one 20 ms frame (960 samples) per call and produces one
 //! packet. [`OpusDecoder`] decodes packets of any legal duration (2.5 to 120 ms) and has
@@ -14,7 +15,7 @@
 
 use ::opus as libopus;
 
-use super::{CodecError, frame_samples};
+use super::{CodecError, SampleRate, frame_samples};
 
 /// Opus's sampling rate here (Hz): the codec runs at 48 kHz, whatever the bandwidth.
 const OPUS_RATE: u32 = 48_000;
@@ -22,8 +23,6 @@ const OPUS_RATE: u32 = 48_000;
 const FRAME: usize = frame_samples(OPUS_RATE);
 /// Largest packet one 20 ms frame can make (RFC 6716 §3.2.1: 1275 bytes per frame).
 const MAX_PACKET: usize = 1275;
-/// Longest duration a packet can hold: 120 ms.
-const MAX_DECODED: usize = 6 * FRAME;
 
 /// What the encoder optimises for (libopus's `OPUS_APPLICATION_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,37 +121,52 @@ impl OpusEncoder {
     }
 }
 
-/// An Opus decoder: 48 kHz mono output.
+/// An Opus decoder: mono output at 48 kHz, or at 8 or 16 kHz when asked
+/// ([`OpusDecoder::at_rate`]: libopus then decodes at that rate itself, for less work
+/// than decoding at 48 kHz and resampling).
 #[derive(Debug)]
 pub struct OpusDecoder {
     decoder: libopus::Decoder,
+    rate: SampleRate,
     /// Decode target, reused: libopus writes into a slice, so it needs room first.
     scratch: Vec<i16>,
 }
 
 impl OpusDecoder {
-    /// A decoder; fails only if libopus cannot allocate one.
+    /// A 48 kHz decoder; fails only if libopus cannot allocate one.
     pub fn new() -> Result<Self, CodecError> {
+        Self::at_rate(SampleRate::Hz48000)
+    }
+
+    /// A decoder whose output is at `rate`; fails only if libopus cannot allocate one.
+    pub fn at_rate(rate: SampleRate) -> Result<Self, CodecError> {
         Ok(Self {
-            decoder: libopus::Decoder::new(OPUS_RATE, libopus::Channels::Mono)?,
-            scratch: vec![0; MAX_DECODED],
+            decoder: libopus::Decoder::new(rate.hz(), libopus::Channels::Mono)?,
+            rate,
+            scratch: vec![0; 6 * frame_samples(rate.hz())],
         })
     }
 
+    /// The rate of the samples it appends.
+    #[must_use]
+    pub const fn rate(&self) -> SampleRate {
+        self.rate
+    }
+
     /// Decodes `packet`, appends its samples to `out` and returns how many (960 for a
-    /// 20 ms packet). A corrupt packet is [`CodecError::Opus`]; an empty one is
-    /// [`CodecError::EmptyPayload`] (a lost packet goes to [`Self::conceal`]).
+    /// 20 ms packet at 48 kHz). A corrupt packet is [`CodecError::Opus`]; an empty one
+    /// is [`CodecError::EmptyPayload`] (a lost packet goes to [`Self::conceal`]).
     pub fn decode(&mut self, packet: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError> {
         if packet.is_empty() {
             return Err(CodecError::EmptyPayload);
         }
-        self.run(packet, MAX_DECODED, false, out)
+        self.run(packet, self.scratch.len(), false, out)
     }
 
     /// Rebuilds the lost 20 ms frame just before `next_packet` from the FEC data in
-    /// `next_packet` and appends it (960 samples) to `out`. libopus falls back to
-    /// concealment when `next_packet` carries no FEC data. Decode `next_packet` itself
-    /// with [`Self::decode`] afterwards.
+    /// `next_packet` and appends it (960 samples at 48 kHz) to `out`. libopus falls
+    /// back to concealment when `next_packet` carries no FEC data. Decode
+    /// `next_packet` itself with [`Self::decode`] afterwards.
     pub fn decode_fec(
         &mut self,
         next_packet: &[u8],
@@ -161,13 +175,13 @@ impl OpusDecoder {
         if next_packet.is_empty() {
             return Err(CodecError::EmptyPayload);
         }
-        self.run(next_packet, FRAME, true, out)
+        self.run(next_packet, frame_samples(self.rate.hz()), true, out)
     }
 
-    /// Conceals one lost 20 ms frame (packet loss concealment) and appends its 960
-    /// samples to `out`.
+    /// Conceals one lost 20 ms frame (packet loss concealment) and appends its samples
+    /// (960 at 48 kHz) to `out`.
     pub fn conceal(&mut self, out: &mut Vec<i16>) -> Result<usize, CodecError> {
-        self.run(&[], FRAME, false, out)
+        self.run(&[], frame_samples(self.rate.hz()), false, out)
     }
 
     fn run(

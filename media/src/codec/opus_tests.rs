@@ -159,3 +159,29 @@ fn out_of_range_settings_are_refused() {
         Err(CodecError::Opus { .. })
     ));
 }
+
+#[test]
+fn a_decoder_at_16_khz_gives_the_same_audio_at_a_third_of_the_rate() {
+    let signal = sine(1000.0, OPUS_RATE, 8000.0, OPUS_RATE as usize / 2);
+    let packets = encode_all(&OpusConfig::default(), &signal);
+    let mut wide = OpusDecoder::at_rate(SampleRate::Hz16000).expect("a decoder");
+    assert_eq!(wide.rate(), SampleRate::Hz16000);
+    let mut out = Vec::new();
+    for packet in &packets {
+        assert_eq!(wide.decode(packet, &mut out), Ok(320));
+    }
+    assert_eq!(wide.conceal(&mut out), Ok(320));
+    // A 1 kHz tone: 16 samples per period at 16 kHz, whatever the codec's delay.
+    let settled = &out[3200..7200];
+    let (mut i, mut q) = (0.0, 0.0);
+    for (n, &s) in settled.iter().enumerate() {
+        let phase = std::f64::consts::TAU * n as f64 / 16.0;
+        i += f64::from(s) * phase.sin();
+        q += f64::from(s) * phase.cos();
+    }
+    let amplitude = 2.0 * (i * i + q * q).sqrt() / settled.len() as f64;
+    assert!(
+        (6000.0..10_000.0).contains(&amplitude),
+        "1 kHz at {amplitude:.0}"
+    );
+}

@@ -1,8 +1,8 @@
 //! [`Transcoder`]: one direction of a transcoded call leg, `decode → resample → encode`.
 
-use super::{Codec, CodecError, Encoder, Resampler, frame_samples, g711};
 #[cfg(feature = "opus")]
-use super::{OpusConfig, OpusDecoder};
+use super::OpusConfig;
+use super::{Codec, CodecError, Decoder, Encoder, Resampler, frame_samples};
 
 /// Converts a stream of payloads of one codec into a stream of 20 ms payloads of
 /// another, for example PCMU from a phone into Opus toward a WebRTC peer.
@@ -32,14 +32,6 @@ pub struct Transcoder {
     frame: usize,
 }
 
-#[derive(Debug)]
-enum Decoder {
-    Pcmu,
-    Pcma,
-    #[cfg(feature = "opus")]
-    Opus(OpusDecoder),
-}
-
 impl Transcoder {
     /// A transcoder from `from` to `to`, Opus (if either is) with `OpusConfig`'s
     /// defaults. Fails for telephone-event ([`CodecError::NotAudio`]) and for Opus when
@@ -62,28 +54,15 @@ impl Transcoder {
         to: Codec,
         config: &OpusConfig,
     ) -> Result<Self, CodecError> {
-        let decoder = match from {
-            Codec::Pcmu => Decoder::Pcmu,
-            Codec::Pcma => Decoder::Pcma,
-            Codec::Opus => Decoder::Opus(OpusDecoder::new()?),
-            other => return Err(CodecError::NotAudio(other)),
-        };
+        let decoder = Decoder::new(from)?;
         let encoder = Encoder::with_opus_config(to, config)?;
         Self::assemble(from, to, decoder, encoder)
     }
 
     #[cfg(not(feature = "opus"))]
     fn build(from: Codec, to: Codec) -> Result<Self, CodecError> {
-        let g711_only = |codec: Codec| match codec {
-            Codec::Pcmu | Codec::Pcma => Ok(codec),
-            Codec::Opus => Err(CodecError::NotBuiltIn(codec)),
-            other => Err(CodecError::NotAudio(other)),
-        };
-        let decoder = match g711_only(from)? {
-            Codec::Pcmu => Decoder::Pcmu,
-            _ => Decoder::Pcma,
-        };
-        let encoder = Encoder::new(g711_only(to)?)?;
+        let decoder = Decoder::new(from)?;
+        let encoder = Encoder::new(to)?;
         Self::assemble(from, to, decoder, encoder)
     }
 
@@ -128,40 +107,17 @@ impl Transcoder {
     /// payloads are now ready for [`Self::poll_payload`].
     pub fn push(&mut self, payload: &[u8]) -> Result<usize, CodecError> {
         self.decoded.clear();
-        match &mut self.decoder {
-            Decoder::Pcmu => g711::pcmu_decode(payload, &mut self.decoded),
-            Decoder::Pcma => g711::pcma_decode(payload, &mut self.decoded),
-            #[cfg(feature = "opus")]
-            Decoder::Opus(decoder) => {
-                decoder.decode(payload, &mut self.decoded)?;
-            }
-        }
+        self.decoder.decode(payload, &mut self.decoded)?;
         Ok(self.queue_decoded())
     }
 
     /// Stands in for one lost 20 ms packet. With Opus input and the packet after the
     /// lost one at hand (`next_payload`), its FEC data rebuilds the lost audio; without
-    /// it libopus conceals the gap. G.711 gaps are filled with silence. Push
+    /// it libopus conceals the gap. G.711 and G.722 gaps are filled with silence. Push
     /// `next_payload` itself with [`Self::push`] afterwards.
     pub fn push_lost(&mut self, next_payload: Option<&[u8]>) -> Result<usize, CodecError> {
         self.decoded.clear();
-        match &mut self.decoder {
-            Decoder::Pcmu | Decoder::Pcma => {
-                self.decoded
-                    .resize(frame_samples(self.from.clock_rate()), 0);
-            }
-            #[cfg(feature = "opus")]
-            Decoder::Opus(decoder) => match next_payload {
-                Some(next) if !next.is_empty() => {
-                    decoder.decode_fec(next, &mut self.decoded)?;
-                }
-                _ => {
-                    decoder.conceal(&mut self.decoded)?;
-                }
-            },
-        }
-        #[cfg(not(feature = "opus"))]
-        let _ = next_payload;
+        self.decoder.conceal(next_payload, &mut self.decoded)?;
         Ok(self.queue_decoded())
     }
 

@@ -1,6 +1,7 @@
 use super::*;
 #[cfg(feature = "opus")]
 use crate::codec::OpusConfig;
+use crate::codec::g711;
 use crate::codec::test_signal::{aligned_speech_snr_db, snr_db, speech_like};
 
 /// 8 kHz PCM cut into PCMU payloads of `ptime_ms`.
@@ -192,4 +193,72 @@ fn telephone_events_are_not_transcoded() {
 fn opus_is_refused_when_not_built_in() {
     let error = Transcoder::new(Codec::Pcmu, Codec::Opus).err();
     assert_eq!(error, Some(CodecError::NotBuiltIn(Codec::Opus)));
+}
+
+/// 16 kHz PCM cut into 20 ms G.722 payloads by one encoder.
+fn g722_payloads(pcm: &[i16]) -> Vec<Vec<u8>> {
+    let mut encoder = crate::codec::g722::G722Encoder::new();
+    pcm.chunks(crate::codec::g722::FRAME_SAMPLES)
+        .map(|frame| {
+            let mut payload = Vec::new();
+            encoder.encode(frame, &mut payload);
+            payload
+        })
+        .collect()
+}
+
+#[cfg(feature = "opus")]
+fn g722_to_pcm(payloads: &[Vec<u8>]) -> Vec<i16> {
+    let mut decoder = crate::codec::g722::G722Decoder::new();
+    let mut pcm = Vec::new();
+    for payload in payloads {
+        decoder.decode(payload, &mut pcm);
+    }
+    pcm
+}
+
+#[test]
+fn pcmu_through_g722_and_back_keeps_30_db() {
+    let snr = pcmu_round_trip_snr(Codec::G722);
+    assert!(snr >= 30.0, "{snr:.1} dB");
+}
+
+#[test]
+fn g722_to_pcmu_makes_160_octet_payloads_of_the_same_speech() {
+    let speech = speech_like(16_000, 2 * 16_000);
+    let mut to_pcmu = Transcoder::new(Codec::G722, Codec::Pcmu).expect("supported pair");
+    let out = pass(&mut to_pcmu, &g722_payloads(&speech));
+    assert_eq!(out.len(), 100);
+    assert!(out.iter().all(|payload| payload.len() == 160));
+    let (snr, delay) = aligned_speech_snr_db(8000, &pcmu_to_pcm(&out), 200, 800);
+    eprintln!("G.722 -> PCMU: {snr:.1} dB at a delay of {delay:.1} samples");
+    assert!(snr >= 25.0, "{snr:.1} dB");
+}
+
+#[cfg(feature = "opus")]
+#[test]
+fn g722_through_opus_and_back_keeps_15_db() {
+    let speech = speech_like(16_000, 3 * 16_000);
+    let mut to_opus = Transcoder::new(Codec::G722, Codec::Opus).expect("supported pair");
+    let packets = pass(&mut to_opus, &g722_payloads(&speech));
+    assert_eq!(packets.len(), 150);
+    let mut back = Transcoder::new(Codec::Opus, Codec::G722).expect("supported pair");
+    let payloads = pass(&mut back, &packets);
+    assert_eq!(payloads.len(), 150);
+    assert!(payloads.iter().all(|payload| payload.len() == 160));
+    let received = g722_to_pcm(&payloads);
+    let (snr, delay) = aligned_speech_snr_db(16_000, &received, 400, 1600);
+    eprintln!("G.722 -> Opus -> G.722: {snr:.1} dB at a delay of {delay:.1} samples");
+    assert!(snr >= 15.0, "{snr:.1} dB");
+}
+
+#[test]
+fn a_lost_g722_packet_is_20_ms_of_silence() {
+    let mut transcoder = Transcoder::new(Codec::G722, Codec::Pcmu).expect("supported pair");
+    assert_eq!(transcoder.push_lost(None), Ok(1));
+    let mut payload = Vec::new();
+    assert_eq!(transcoder.poll_payload(&mut payload), Ok(true));
+    assert_eq!(payload.len(), 160);
+    assert!(payload.iter().all(|&code| g711::ulaw_decode(code) == 0));
+    assert_eq!(transcoder.poll_payload(&mut payload), Ok(false));
 }

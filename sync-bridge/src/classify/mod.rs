@@ -337,8 +337,8 @@ pub enum ClassifyError {
     /// A pseudonym key of the wrong length.
     #[error("pseudonym key must be {KEY_LEN} bytes, got {0}")]
     KeyLength(usize),
-    /// An audio chunk with no samples or too many.
-    #[error("audio chunk of {0} samples is outside 1..={max}", max = AudioChunk::MAX_SAMPLES)]
+    /// An audio chunk with no samples or more than 200 ms of them.
+    #[error("audio chunk of {0} samples is empty or longer than 200 ms")]
     AudioLength(usize),
     /// A received payload does not decode.
     #[error("payload does not decode: {0}")]

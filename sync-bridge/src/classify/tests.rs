@@ -335,6 +335,32 @@ fn audio_chunks_keep_their_samples_and_refuse_bad_lengths() {
 }
 
 #[test]
+fn wideband_chunks_keep_their_rate_and_their_own_limit() {
+    let call = classifier(5).call_ref("w");
+    let pcm: Vec<i16> = (0..320).map(|i| i * 100 - 16_000).collect();
+    let wide = Samples::Pcm16Wide(pcm.clone());
+    assert_eq!(wide.rate_hz(), 16_000);
+    assert_eq!(Samples::Pcm16(pcm.clone()).rate_hz(), 8000);
+    let chunk = AudioChunk::new(call, Speaker::Caller, 3, wide.clone()).expect("320 samples");
+    let back: AudioChunk = decode(&postcard::to_stdvec(&chunk).expect("encodes")).expect("decodes");
+    assert_eq!(back.samples(), wide, "16 kHz stays 16 kHz");
+    // The same samples at 8 kHz are another chunk on the wire.
+    let narrow = AudioChunk::new(call, Speaker::Caller, 3, Samples::Pcm16(pcm)).expect("fits");
+    assert_ne!(
+        postcard::to_stdvec(&narrow).expect("encodes"),
+        postcard::to_stdvec(&chunk).expect("encodes")
+    );
+    // 200 ms at 16 kHz is twice the samples of 200 ms at 8 kHz.
+    let most = Samples::Pcm16Wide(vec![0; AudioChunk::MAX_WIDE_SAMPLES]);
+    assert!(AudioChunk::new(call, Speaker::Agent, 0, most).is_ok());
+    let over = Samples::Pcm16Wide(vec![0; AudioChunk::MAX_WIDE_SAMPLES + 1]);
+    assert!(matches!(
+        AudioChunk::new(call, Speaker::Agent, 0, over),
+        Err(ClassifyError::AudioLength(3201))
+    ));
+}
+
+#[test]
 fn sentiment_scores_are_clamped_and_labelled() {
     let call = classifier(1).call_ref("c");
     assert_eq!(Sentiment::new(call, Speaker::Caller, 0, -5.0).score(), -1.0);

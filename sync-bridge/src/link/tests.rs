@@ -70,7 +70,7 @@ async fn a_frame_out_of_place_ends_the_connection() {
         .expect("open")
         .expect("hello accepted");
     assert_eq!(accepted.peer().as_str(), "node");
-    assert_eq!(accepted.version(), 1);
+    assert_eq!(accepted.version(), *PAYLOAD_VERSIONS.end());
     let ack = Frame::Ack(Ack {
         keys: vec![ItemKey::from_u128(1)],
     });

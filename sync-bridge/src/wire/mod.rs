@@ -49,8 +49,12 @@ pub const MAX_PAYLOAD: usize = 1 << 20;
 /// Flag bit: a receiver that does not know this frame type may skip it.
 pub const FLAG_SKIPPABLE: u8 = 0x01;
 
-/// The payload versions (negotiated in [`Hello`]) this crate speaks.
-pub const PAYLOAD_VERSIONS: std::ops::RangeInclusive<u16> = 1..=1;
+/// The payload versions (negotiated in [`Hello`]) this crate speaks. Version 2
+/// adds 16 kHz audio chunks ([`Samples::Pcm16Wide`]); a sender keeps to what the
+/// agreed version has.
+///
+/// [`Samples::Pcm16Wide`]: crate::classify::Samples::Pcm16Wide
+pub const PAYLOAD_VERSIONS: std::ops::RangeInclusive<u16> = 1..=2;
 
 /// One frame.
 #[derive(Clone, Debug, PartialEq)]
