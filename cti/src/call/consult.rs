@@ -43,7 +43,6 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::audio::watch_media;
-use super::ivr::g711_law;
 use super::monitor::Purpose;
 use super::{Call, Phase};
 use crate::api::{ControlRefusal, EventKind, MonitorRefusal};
@@ -301,10 +300,8 @@ impl Call {
             {
                 self.b_codec = Some(codec);
                 // A recording or audio stream keeps hearing side B in its new codec.
-                if (self.recording.is_some() || self.stream.is_some())
-                    && let Some(law) = g711_law(codec)
-                {
-                    session.watch_audio(Side::B, codec.pt, law);
+                if self.recording.is_some() || self.stream.is_some() {
+                    session.watch_audio(Side::B, codec.pt, codec.codec);
                 }
             }
         }

@@ -14,7 +14,6 @@ use media::Side;
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, warn};
 
-use super::ivr::g711_law;
 use super::{Call, unix_ms};
 use crate::api::ControlRefusal;
 use crate::recording::CallRecording;
@@ -25,12 +24,10 @@ impl Call {
         if self.recording.is_some() || self.recorded {
             return Err(ControlRefusal::AlreadyRecorded);
         }
-        let not_g711 = || ControlRefusal::NotRecordable("the call's codec is not G.711".into());
         let (Some(a), Some(b)) = (self.a_codec, self.b_codec) else {
-            return Err(not_g711());
-        };
-        let (Some(a_law), Some(b_law)) = (g711_law(a), g711_law(b)) else {
-            return Err(not_g711());
+            return Err(ControlRefusal::NotRecordable(
+                "the call has no codec the node decodes".into(),
+            ));
         };
         let Some(session) = self.media.as_ref() else {
             return Err(ControlRefusal::NotConnected);
@@ -40,8 +37,9 @@ impl Call {
             warn!(call = self.id.0, %error, "recording not started");
             ControlRefusal::NotRecordable("the recording file could not be created".into())
         })?;
-        session.watch_audio(Side::A, a.pt, a_law);
-        session.watch_audio(Side::B, b.pt, b_law);
+        // The tap decodes every codec a leg can have (G.711, G.722, Opus).
+        session.watch_audio(Side::A, a.pt, a.codec);
+        session.watch_audio(Side::B, b.pt, b.codec);
         let mut tick = tokio::time::interval(media::wav::FRAME);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         self.recording = Some(recording);
