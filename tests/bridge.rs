@@ -62,6 +62,45 @@ fn wav_samples(path: &str) -> Vec<i16> {
         .collect()
 }
 
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Where the last voiced 20 ms of `speech` (8 kHz) ends, in ms from its start.
+fn voiced_until_ms(speech: &[i16]) -> u64 {
+    let voiced = speech.chunks(160).rposition(|frame| {
+        let energy: f64 = frame.iter().map(|&s| f64::from(s).powi(2)).sum();
+        (energy / frame.len() as f64).sqrt() > 300.0
+    });
+    voiced.map_or(0, |i| (i as u64 + 1) * 20)
+}
+
+/// When the node published each of the caller's transcripts (unix ms).
+fn transcript_times(node: &Node) -> Vec<u64> {
+    use sqlx::ConnectOptions as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(node.dir().join("switchyard.db"))
+        .read_only(true);
+    let rows: Vec<(i64, String)> = runtime
+        .block_on(async {
+            let mut conn = options.connect().await?;
+            sqlx::query_as("SELECT at, data FROM events WHERE kind = 'call.analysis'")
+                .fetch_all(&mut conn)
+                .await
+        })
+        .unwrap_or_default();
+    rows.into_iter()
+        .filter(|(_, data)| data.contains("\"transcript\"") && data.contains("\"caller\""))
+        .filter_map(|(at, _)| u64::try_from(at).ok())
+        .collect()
+}
+
 /// Sends `speech` then two seconds of silence as 20 ms PCMU packets to `to`, in
 /// real time, again and again until `stop`.
 fn speak(socket: UdpSocket, to: SocketAddr, speech: Vec<i16>, stop: Arc<AtomicBool>) {
@@ -121,10 +160,12 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
         .start();
     let node_a = common::sipp::logged_port(&caller, "answer");
     let stop = Arc::new(AtomicBool::new(false));
+    let speech = wav_samples(REFUND);
+    let spoken_ms = unix_ms() + voiced_until_ms(&speech);
     speak(
         caller_media,
         SocketAddr::from(([127, 0, 0, 1], node_a)),
-        wav_samples(REFUND),
+        speech,
         Arc::clone(&stop),
     );
 
@@ -143,6 +184,28 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
     );
     assert!(transcript.contains("\"caller\""), "{transcript}");
     assert!(alert.contains("sentiment"), "{alert}");
+    // The delay from the end of the caller's words to the node publishing
+    // the utterance's last transcript (a figure for docs/benchmarks.md).
+    // The repetition after two seconds of silence cannot have a transcript
+    // before this.
+    let cutoff = spoken_ms + 2_500;
+    let last = wait_until(
+        "the utterance's last transcript",
+        Duration::from_secs(10),
+        || {
+            (unix_ms() > cutoff).then(|| {
+                transcript_times(&node)
+                    .into_iter()
+                    .filter(|&t| t <= cutoff)
+                    .max()
+                    .unwrap_or(0)
+            })
+        },
+    );
+    eprintln!(
+        "speech to transcript: {} ms from the end of the words to the node's call.analysis event",
+        last.saturating_sub(spoken_ms)
+    );
     let sentiment: Vec<serde_json::Value> = read_events(&node)
         .into_iter()
         .filter(|(kind, _, data)| kind == "call.analysis" && data.contains("\"sentiment\""))
