@@ -220,6 +220,42 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
     stop.store(true, Ordering::Relaxed);
 
     let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("an answer");
+    // The analysis attaches to the live call in the API too.
+    let analysis = &calls.json()[0]["analysis"]["caller"];
+    assert!(
+        analysis["transcript"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+            && analysis["trend"].as_f64().is_some_and(|t| t < 0.0),
+        "the live call's analysis: {}",
+        calls.body
+    );
+    // And a supervisor's dashboard shows the caller's mood on the call's row.
+    if common::peer_available("chromium") {
+        let mut chromium = common::cdp::Chromium::start(&node, "chromium");
+        chromium.navigate(&format!("http://{api}/dashboard#token={token}"));
+        let mood = "(document.querySelector('#calls tbody') || {}).textContent || ''";
+        let mut last = String::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let row = loop {
+            if let Some(text) = chromium
+                .evaluate(mood)
+                .ok()
+                .and_then(|t| t.as_str().map(str::to_owned))
+            {
+                last = text;
+            }
+            if last.contains("negative") {
+                break last;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no caller sentiment on the board's calls: {last:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(row.contains('\u{2212}'), "a negative trend: {row}");
+    }
     let call_id = calls.json()[0]["call_id"]
         .as_str()
         .expect("the live call")

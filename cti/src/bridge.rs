@@ -82,6 +82,8 @@ pub(crate) struct NodeBridge {
     trend: Mutex<HashMap<(CallRef, bool), f64>>,
     /// Calls whose caller already raised a sentiment alert.
     alerted: Mutex<HashSet<CallRef>>,
+    /// The latest analysis of each live call, by Call-ID, for the API.
+    analysis: Mutex<HashMap<String, crate::api::CallAnalysis>>,
     /// 16 → 8 kHz per (call, caller?) stream, for a cloud without 16 kHz audio.
     narrow: Mutex<HashMap<(CallRef, bool), Resampler>>,
 }
@@ -141,6 +143,7 @@ pub(crate) fn start(
         calls: Mutex::default(),
         trend: Mutex::default(),
         alerted: Mutex::default(),
+        analysis: Mutex::default(),
         narrow: Mutex::default(),
     });
     let handed = Arc::new(Mutex::new(HashSet::new()));
@@ -226,7 +229,9 @@ impl NodeBridge {
 
     /// The call ended: no more chunks, and results that arrive late are dropped.
     pub(crate) fn close_call(&self, call: CallRef) {
-        lock(&self.calls).remove(&call);
+        if let Some(call_id) = lock(&self.calls).remove(&call) {
+            lock(&self.analysis).remove(&call_id);
+        }
         lock(&self.trend).retain(|(c, _), _| *c != call);
         lock(&self.alerted).remove(&call);
         lock(&self.narrow).retain(|(c, _), _| *c != call);
@@ -390,11 +395,38 @@ impl NodeBridge {
             }
             _ => return,
         };
+        self.remember(&call_id, speaker == Speaker::Caller, &data);
         events.publish(
             Event::new(EventKind::CallAnalysis, crate::api::unix_ms_now())
                 .call(call_id)
                 .data(data),
         );
+    }
+
+    /// Keeps a result as the call's latest, for [`NodeBridge::analysis_of`].
+    fn remember(&self, call_id: &str, caller: bool, data: &serde_json::Value) {
+        let mut all = lock(&self.analysis);
+        let analysis = all.entry(call_id.to_owned()).or_default();
+        let party = if caller {
+            &mut analysis.caller
+        } else {
+            &mut analysis.agent
+        };
+        let party = party.get_or_insert_with(Default::default);
+        if let Some(text) = data["transcript"].as_str() {
+            party.transcript = Some(text.to_owned());
+        }
+        if let Some(score) = data["sentiment"].as_f64() {
+            party.sentiment = Some(score);
+        }
+        if let Some(trend) = data["trend"].as_f64() {
+            party.trend = Some(trend);
+        }
+    }
+
+    /// The latest analysis of the live call `call_id`, if any came back.
+    pub(crate) fn analysis_of(&self, call_id: &str) -> Option<crate::api::CallAnalysis> {
+        lock(&self.analysis).get(call_id).cloned()
     }
 
     /// The party's running sentiment: an exponentially weighted mean of its
@@ -430,7 +462,29 @@ mod tests {
             trend: Mutex::default(),
             alerted: Mutex::default(),
             narrow: Mutex::default(),
+            analysis: Mutex::default(),
         }
+    }
+
+    #[test]
+    fn a_live_calls_latest_analysis_is_kept_per_party_until_it_ends() {
+        let bridge = bridge(2);
+        let call = bridge.open_call("cdr-1", "call-1");
+        let said = serde_json::json!({ "party": "caller", "transcript": "i want a refund" });
+        bridge.remember("call-1", true, &said);
+        let scored = serde_json::json!({ "party": "caller", "sentiment": -0.6, "trend": -0.4 });
+        bridge.remember("call-1", true, &scored);
+        let agent = serde_json::json!({ "party": "agent", "sentiment": 0.3, "trend": 0.3 });
+        bridge.remember("call-1", false, &agent);
+        let analysis = bridge.analysis_of("call-1").expect("kept");
+        let caller = analysis.caller.expect("the caller's side");
+        assert_eq!(caller.transcript.as_deref(), Some("i want a refund"));
+        assert_eq!((caller.sentiment, caller.trend), (Some(-0.6), Some(-0.4)));
+        let agent = analysis.agent.expect("the agent's side");
+        assert_eq!((agent.transcript, agent.trend), (None, Some(0.3)));
+        assert_eq!(bridge.analysis_of("call-2"), None);
+        bridge.close_call(call);
+        assert_eq!(bridge.analysis_of("call-1"), None, "forgotten with the call");
     }
 
     /// 20 ms of a `hz` tone at 16 kHz, frame `n` of a continuous stream.

@@ -22,6 +22,8 @@ pub(crate) struct NodeLive {
     pub(crate) acd: Option<AcdHandle>,
     /// Each agent's queues, from the configuration.
     pub(crate) memberships: Arc<HashMap<String, Vec<String>>>,
+    /// The bridge, whose analysis results attach to live calls.
+    pub(crate) bridge: Option<Arc<crate::bridge::NodeBridge>>,
 }
 
 impl NodeLive {
@@ -44,7 +46,13 @@ impl LiveNode for NodeLive {
             if self.cmds.send(Command::Calls { reply }).is_err() {
                 return Vec::new();
             }
-            rx.await.unwrap_or_default()
+            let mut calls: Vec<CallSummary> = rx.await.unwrap_or_default();
+            if let Some(bridge) = &self.bridge {
+                for call in &mut calls {
+                    call.analysis = bridge.analysis_of(&call.call_id);
+                }
+            }
+            calls
         }
         .boxed()
     }

@@ -350,6 +350,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         events.clone(),
         &acd,
         cmd_tx.clone(),
+        bridge.clone(),
     )
     .await?;
     let ctx = Arc::new(Ctx {
@@ -428,6 +429,7 @@ async fn serve_api(
     events: crate::api::EventBus,
     acd: &Option<crate::acd::AcdHandle>,
     cmds: mpsc::UnboundedSender<Command>,
+    bridge: Option<Arc<crate::bridge::NodeBridge>>,
 ) -> Result<(), NodeError> {
     let listener = tokio::net::TcpListener::bind((cfg.http.listen, cfg.http.port))
         .await
@@ -439,6 +441,7 @@ async fn serve_api(
         cmds: cmds.clone(),
         acd: acd.clone(),
         memberships: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
+        bridge,
     };
     let live: Arc<dyn crate::api::LiveNode> = Arc::new(live);
     if acd.is_some() {

@@ -229,7 +229,7 @@ pub enum CallPhase {
 }
 
 /// One call in progress.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CallSummary {
     /// The call's id (the caller leg's SIP Call-ID).
     pub call_id: String,
@@ -249,6 +249,35 @@ pub struct CallSummary {
     pub agent: Option<String>,
     /// The customer the IVR identified (by caller number or account), by id.
     pub customer: Option<i64>,
+    /// What speech analytics said about the call so far (with `[bridge]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<CallAnalysis>,
+}
+
+/// Speech analytics of a live call, per party: the latest (redacted)
+/// transcript and sentiment, and the running sentiment trend.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CallAnalysis {
+    /// The caller's side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<PartyAnalysis>,
+    /// The agent's side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<PartyAnalysis>,
+}
+
+/// One party's latest analysis.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartyAnalysis {
+    /// The latest utterance, PII redacted in the cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// The latest utterance's sentiment, -1..1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<f64>,
+    /// The running (exponentially weighted) sentiment, -1..1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<f64>,
 }
 
 /// An agent's presence, as set by the agent or a supervisor.

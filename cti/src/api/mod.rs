@@ -68,7 +68,7 @@ pub use auth::{Principal, Role};
 pub use error::ApiError;
 pub use events::{Event, EventBus, EventKind, Published};
 pub use live::{
-    AgentActivity, AgentPresence, AgentSummary, CallControl, CallPhase, CallSummary,
+    AgentActivity, AgentPresence, AgentSummary, CallAnalysis, CallControl, CallPhase, CallSummary,
     ControlRefusal, LiveNode, MonitorMode, MonitorRefusal, MonitorRequest, QueueSummary,
     RecordingAction,
 };

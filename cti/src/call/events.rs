@@ -39,6 +39,7 @@ impl Call {
             queue: self.cdr.routing.queue.clone(),
             agent: self.cdr.routing.agent.clone(),
             customer: None,
+            analysis: None,
         })
     }
 

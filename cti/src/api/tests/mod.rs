@@ -447,6 +447,7 @@ fn call(id: &str, caller: &str, queue: &str, agent: &str) -> CallSummary {
         queue: Some(queue.to_owned()),
         agent: Some(agent.to_owned()),
         customer: None,
+        analysis: None,
     }
 }
 
