@@ -184,6 +184,12 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
     );
     assert!(transcript.contains("\"caller\""), "{transcript}");
     assert!(alert.contains("sentiment"), "{alert}");
+    // The words came as partial transcripts too, while the caller spoke.
+    let partials = read_events(&node)
+        .into_iter()
+        .filter(|(kind, _, data)| kind == "call.analysis" && data.contains("\"partial\""))
+        .count();
+    assert!(partials > 0, "no partial transcript came back");
     // The delay from the end of the caller's words to the node publishing
     // the utterance's last transcript (a figure for docs/benchmarks.md).
     // The repetition after two seconds of silence cannot have a transcript

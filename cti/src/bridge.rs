@@ -359,7 +359,7 @@ impl NodeBridge {
     /// alert when the caller's sentiment falls below the threshold.
     fn publish_result(&self, events: &EventBus, body: ResultBody) {
         let (call, speaker) = match &body {
-            ResultBody::Transcript(t) => (t.call(), t.speaker()),
+            ResultBody::Transcript(t) | ResultBody::Partial(t) => (t.call(), t.speaker()),
             ResultBody::Sentiment(s) => (s.call(), s.speaker()),
             _ => return,
         };
@@ -375,6 +375,7 @@ impl NodeBridge {
             ResultBody::Transcript(t) => serde_json::json!({
                 "party": party, "transcript": t.text(), "confidence": t.confidence(),
             }),
+            ResultBody::Partial(t) => serde_json::json!({ "party": party, "partial": t.text() }),
             ResultBody::Sentiment(s) => {
                 let score = f64::from(s.score());
                 let trend = self.update_trend(call, speaker == Speaker::Caller, score);
@@ -484,7 +485,11 @@ mod tests {
         assert_eq!((agent.transcript, agent.trend), (None, Some(0.3)));
         assert_eq!(bridge.analysis_of("call-2"), None);
         bridge.close_call(call);
-        assert_eq!(bridge.analysis_of("call-1"), None, "forgotten with the call");
+        assert_eq!(
+            bridge.analysis_of("call-1"),
+            None,
+            "forgotten with the call"
+        );
     }
 
     /// 20 ms of a `hz` tone at 16 kHz, frame `n` of a continuous stream.

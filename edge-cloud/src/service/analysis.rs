@@ -54,6 +54,11 @@ impl Finding {
         let (call, speaker, seq, kind) = match &self.body {
             ResultBody::Transcript(t) => (Some(t.call()), t.speaker(), t.seqs().0, 1_u8),
             ResultBody::Sentiment(s) => (Some(s.call()), s.speaker(), s.up_to_seq(), 2_u8),
+            ResultBody::Partial(t) => {
+                // Each guess is its own result.
+                h.update(t.text().as_bytes());
+                (Some(t.call()), t.speaker(), t.seqs().0, 3_u8)
+            }
             _ => (None, Speaker::Caller, 0, 0),
         };
         if let Some(call) = call {
@@ -207,8 +212,15 @@ async fn sweep(streams: Arc<Streams>) {
 /// transcript and a sentiment [`Finding`].
 async fn deliver(mut results: mpsc::Receiver<AnalyticsEvent>, streams: Arc<Streams>) {
     while let Some(event) = results.recv().await {
-        let AnalyticsEvent::Final(t) = event else {
-            continue;
+        let t = match event {
+            AnalyticsEvent::Final(t) => t,
+            AnalyticsEvent::Partial {
+                call, party, text, ..
+            } => {
+                deliver_partial(&streams, &call, party, text).await;
+                continue;
+            }
+            _ => continue,
         };
         if t.text.trim().is_empty() {
             continue;
@@ -228,6 +240,30 @@ async fn deliver(mut results: mpsc::Receiver<AnalyticsEvent>, streams: Arc<Strea
             }
         }
     }
+}
+
+/// Hands the best guess so far for an utterance in progress to its node.
+async fn deliver_partial(streams: &Streams, call: &CallId, party: Party, text: String) {
+    if text.trim().is_empty() {
+        return;
+    }
+    let target = {
+        let streams = lock(streams);
+        streams
+            .get(&(call.clone(), party))
+            .map(|s| (s.call, s.speaker, s.first_seq, s.found.clone()))
+    };
+    let Some((call, speaker, seq, found)) = target else {
+        return;
+    };
+    let partial = Transcript::new(call, speaker, (seq, seq), text.clone(), 0.0);
+    let finding = Finding {
+        body: ResultBody::Partial(partial),
+        text,
+        sentiment: 0.0,
+    };
+    // A full queue drops a guess: the next one, or the final, follows.
+    let _ = found.try_send(finding);
 }
 
 /// The transcript and sentiment results of one final utterance.

@@ -21,7 +21,7 @@ mod store;
 
 use std::sync::Arc;
 
-use sync_bridge::classify::{CallRecord, decode};
+use sync_bridge::classify::{CallRecord, ResultBody, decode};
 use sync_bridge::link::{BridgeConnection, BridgeServer, Incoming, LinkConfig};
 use sync_bridge::tls::ServerTls;
 use sync_bridge::wire::{AnalysisResult, Item, ItemKey, Kind, NodeId};
@@ -133,6 +133,10 @@ async fn serve(mut conn: BridgeConnection, store: CloudStore, analysis: Arc<Anal
                 }
             }
             Some(found) = found_rx.recv() => {
+                // Partial transcripts are payload version 3, and not kept.
+                if matches!(found.body, ResultBody::Partial(_)) && conn.version() < 3 {
+                    continue;
+                }
                 if let Err(error) = store.add_finding(&found).await {
                     tracing::warn!(%error, "finding not stored");
                 }

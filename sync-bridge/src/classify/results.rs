@@ -150,4 +150,8 @@ pub enum ResultBody {
     Transcript(Transcript),
     /// A sentiment score.
     Sentiment(Sentiment),
+    /// The best guess so far for an utterance still in progress (redacted
+    /// like a transcript); a later partial or the utterance's
+    /// [`ResultBody::Transcript`] replaces it. Payload version 3.
+    Partial(Transcript),
 }

@@ -50,11 +50,13 @@ pub const MAX_PAYLOAD: usize = 1 << 20;
 pub const FLAG_SKIPPABLE: u8 = 0x01;
 
 /// The payload versions (negotiated in [`Hello`]) this crate speaks. Version 2
-/// adds 16 kHz audio chunks ([`Samples::Pcm16Wide`]); a sender keeps to what the
-/// agreed version has.
+/// adds 16 kHz audio chunks ([`Samples::Pcm16Wide`]), version 3 partial
+/// transcripts ([`ResultBody::Partial`]); a sender keeps to what the agreed
+/// version has.
 ///
 /// [`Samples::Pcm16Wide`]: crate::classify::Samples::Pcm16Wide
-pub const PAYLOAD_VERSIONS: std::ops::RangeInclusive<u16> = 1..=2;
+/// [`ResultBody::Partial`]: crate::classify::ResultBody::Partial
+pub const PAYLOAD_VERSIONS: std::ops::RangeInclusive<u16> = 1..=3;
 
 /// One frame.
 #[derive(Clone, Debug, PartialEq)]
