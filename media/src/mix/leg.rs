@@ -11,6 +11,7 @@ use std::time::Instant;
 
 #[cfg(feature = "opus")]
 use crate::codec::OpusDecoder;
+use crate::codec::g722::G722Decoder;
 use crate::codec::{Codec, CodecError, Encoder, Resampler, SampleRate, frame_samples, g711};
 use crate::jitter::{Arrival, G711Plc, JitterBuffer, JitterConfig, Playout};
 use crate::rtp::RtpHeader;
@@ -22,6 +23,8 @@ enum Decoder {
         mu_law: bool,
         plc: Box<G711Plc>,
     },
+    /// G.722 has no concealment of its own: a lost frame is silence.
+    G722(Box<G722Decoder>),
     #[cfg(feature = "opus")]
     Opus(Box<OpusDecoder>),
 }
@@ -33,6 +36,7 @@ impl Decoder {
                 mu_law: codec == Codec::Pcmu,
                 plc: Box::new(G711Plc::new()),
             }),
+            Codec::G722 => Ok(Self::G722(Box::new(G722Decoder::new()))),
             #[cfg(feature = "opus")]
             Codec::Opus => Ok(Self::Opus(Box::new(OpusDecoder::new()?))),
             #[cfg(not(feature = "opus"))]
@@ -53,6 +57,7 @@ impl Decoder {
                 }
                 plc.receive(out);
             }
+            Self::G722(decoder) => decoder.decode(payload, out),
             #[cfg(feature = "opus")]
             Self::Opus(decoder) => {
                 decoder.decode(payload, out)?;
@@ -75,6 +80,7 @@ impl Decoder {
                 out.resize(len, 0);
                 plc.conceal(out);
             }
+            Self::G722(_) => out.resize(len, 0),
             #[cfg(feature = "opus")]
             Self::Opus(decoder) => match next {
                 Some(next) if !next.is_empty() => {
@@ -98,6 +104,7 @@ impl Decoder {
                 scratch.resize(len, 0);
                 plc.receive(scratch);
             }
+            Self::G722(_) => {}
             #[cfg(feature = "opus")]
             Self::Opus(_) => {}
         }
@@ -214,14 +221,15 @@ impl MixLeg {
     }
 }
 
-/// The rate a mixer of these codecs runs at: 48 kHz when any of them is Opus (so a
-/// wideband leg keeps its band), else 8 kHz (G.711 legs mix without resampling).
+/// The rate a mixer of these codecs runs at: the highest of their audio rates
+/// (48 kHz with Opus, 16 kHz with G.722), so a wideband leg keeps its band, and
+/// 8 kHz for G.711 alone (which then mixes without resampling).
 pub(crate) fn mix_rate(codecs: impl IntoIterator<Item = Codec>) -> SampleRate {
-    if codecs.into_iter().any(|c| c == Codec::Opus) {
-        SampleRate::Hz48000
-    } else {
-        SampleRate::Hz8000
-    }
+    codecs
+        .into_iter()
+        .filter_map(Codec::pcm_rate)
+        .max_by_key(|rate| rate.hz())
+        .unwrap_or(SampleRate::Hz8000)
 }
 
 #[cfg(test)]
@@ -307,6 +315,35 @@ mod tests {
         ));
         assert_eq!(mix_rate([Codec::Pcmu, Codec::Pcma]), SampleRate::Hz8000);
         assert_eq!(mix_rate([Codec::Pcmu, Codec::Opus]), SampleRate::Hz48000);
+        assert_eq!(mix_rate([Codec::Pcmu, Codec::G722]), SampleRate::Hz16000);
+        assert_eq!(mix_rate([Codec::G722, Codec::Opus]), SampleRate::Hz48000);
+        assert_eq!(mix_rate([Codec::Pcma, Codec::Pcmu]), SampleRate::Hz8000);
+    }
+
+    #[test]
+    fn a_g722_leg_decodes_to_the_mix_rate_and_encodes_back() {
+        let mut leg = MixLeg::new(Codec::G722, SampleRate::Hz8000).expect("g722");
+        let mut encoder = Encoder::new(Codec::G722).expect("g722");
+        let t0 = Instant::now();
+        let mut last = None;
+        for n in 0..30u16 {
+            let now = t0 + Duration::from_millis(20 * u64::from(n));
+            // 1 kHz at 16 kHz is 1/2 kHz at the 8 kHz rate `tone` assumes.
+            let pcm = tone(500.0, 8000.0, usize::from(n) * 320, 320);
+            let mut payload = Vec::new();
+            encoder.encode(&pcm, &mut payload).expect("20 ms frame");
+            let mut h = header(n);
+            // G.722's RTP clock is 8 kHz although it samples at 16 kHz.
+            h.timestamp = u32::from(n) * 160;
+            leg.push(now, &h, &payload);
+            last = leg.pull(now).map(<[i16]>::to_vec);
+        }
+        let frame = last.expect("playing after 30 frames");
+        assert_eq!(frame.len(), 160, "8 kHz mix frame");
+        assert!(amplitude(&frame, 1000.0) > 4000.0);
+        let mut out = Vec::new();
+        leg.encode(&frame, &mut out).expect("20 ms at 16 kHz");
+        assert_eq!(out.len(), 160, "160 octets of G.722 per 20 ms");
     }
 
     #[cfg(feature = "opus")]
