@@ -36,7 +36,7 @@ impl Decoder {
                 mu_law: codec == Codec::Pcmu,
                 plc: Box::new(G711Plc::new()),
             }),
-            Codec::G722 => Ok(Self::G722(Box::new(G722Decoder::new()))),
+            Codec::G722 => Ok(Self::G722(Box::default())),
             #[cfg(feature = "opus")]
             Codec::Opus => Ok(Self::Opus(Box::new(OpusDecoder::new()?))),
             #[cfg(not(feature = "opus"))]
