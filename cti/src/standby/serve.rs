@@ -61,6 +61,9 @@ pub enum StandbyError {
 /// How often records not yet merged are sent again, and how often a serving
 /// standby looks at its calls.
 const RETRY: Duration = Duration::from_secs(1);
+/// Empty looks for records, once refusing again, before the standby stops
+/// looking.
+const SETTLE_LOOKS: u8 = 10;
 
 /// Runs a standby until the process is stopped. `origin` is the
 /// configuration file `cfg` was loaded from.
@@ -95,6 +98,7 @@ pub async fn run_standby(origin: &Path, cfg: NodeConfig) -> Result<(), StandbyEr
     let server = BridgeServer::bind(dr.listen, &tls, &name, &LinkConfig::default())
         .map_err(|e| creds(&e))?;
     let store = Store::open_config(&cfg.store.url).await?;
+    let store_probe = store.clone();
     let sip = SocketAddr::new(cfg.sip.listen, cfg.sip.port);
     let refuser = super::refuser::start(sip)
         .await
@@ -120,6 +124,12 @@ pub async fn run_standby(origin: &Path, cfg: NodeConfig) -> Result<(), StandbyEr
         node: None,
         pending: None,
         handing: HashMap::new(),
+        // Records from an earlier run wait for the primary too.
+        owes: !failback::rows(&store_probe)
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        settled: 0,
         conn: None,
         witness: mpsc::channel(4),
     };
@@ -154,6 +164,12 @@ struct Standby {
     pending: Option<StandbyState>,
     /// Records handed back and not yet merged: key → (table, row key).
     handing: HashMap<ItemKey, (String, String)>,
+    /// Whether the store may hold records the primary has not merged: it
+    /// served, or an earlier run left some. Otherwise nothing is looked for.
+    owes: bool,
+    /// Looks in a row that found nothing while refusing (a record the node
+    /// commits just after its last call still gets a few chances).
+    settled: u8,
     conn: Option<BridgeConnection>,
     witness: (mpsc::Sender<bool>, mpsc::Receiver<bool>),
 }
@@ -387,6 +403,10 @@ impl Standby {
         };
         if rows.is_empty() {
             self.handing.clear();
+            if self.guard.service() == Service::Refuse {
+                self.settled = self.settled.saturating_add(1);
+                self.owes = self.settled < SETTLE_LOOKS;
+            }
             if let Phase::HandingBack { records_sent: true } = self.guard.phase() {
                 tracing::info!("hand-back complete");
                 self.guard.handed_back();
@@ -435,7 +455,11 @@ impl Standby {
             self.guard.phase(),
             Phase::HandingBack { records_sent: true } | Phase::Following
         );
-        if back && self.conn.is_some() {
+        if self.guard.service() != Service::Refuse {
+            self.owes = true;
+            self.settled = 0;
+        }
+        if back && self.conn.is_some() && self.owes {
             self.hand_back().await;
         }
     }
