@@ -288,10 +288,12 @@ fn agent_state_events_reach_the_open_page() {
     .expect("an answer");
     assert_eq!(issued.status, 201, "{}", issued.body);
     let changer = issued.json()["token"].as_str().expect("a token").to_owned();
-    // State changes keep coming while the browser runs, so some arrive
-    // after the page subscribed and can only reach it as events.
+    // State changes keep coming while the page is open, so some arrive after
+    // it subscribed and can only reach it as events.
+    let mut chromium = Chromium::start(&node, CHROMIUM);
+    chromium.navigate(&url);
     let done = std::sync::atomic::AtomicBool::new(false);
-    let (dom, last) = std::thread::scope(|scope| {
+    let (seen, last) = std::thread::scope(|scope| {
         let changes = scope.spawn(|| {
             let mut n = 0;
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
@@ -312,23 +314,38 @@ fn agent_state_events_reach_the_open_page() {
             }
             n
         });
-        let dom = dump_dom(node.dir(), &url);
+        let seen = wait_until_or_none(BROWSER_RUN, || {
+            let log = chromium.evaluate(READ_LOG).ok()?;
+            (log["states"].as_u64()? > 1).then_some(())
+        });
         done.store(true, std::sync::atomic::Ordering::SeqCst);
-        (dom, changes.join().expect("the state changes"))
+        (seen, changes.join().expect("the state changes"))
     });
+    assert!(seen.is_some(), "no agent.state event reached the open page");
     assert!(last > 1, "only {last} state changes");
-    let logged = row(&dom, "<td>agent.state</td>");
-    let reason = logged
-        .split("not ready (")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .unwrap_or_else(|| panic!("no reason in the newest log row: {logged}"));
-    let shown = row(&dom, "data-agent=\"1002\"");
+    // The last change reaches the page as an event, and the agents table
+    // follows it.
+    let newest = format!("not ready (break{})", last - 1);
+    let mut board = serde_json::Value::Null;
+    let settled = wait_until_or_none(BROWSER_RUN, || {
+        board = chromium.evaluate(READ_LOG).ok()?;
+        let logged = board["newest"].as_str()?.contains(&newest);
+        let shown = board["agent"].as_str()?.contains(&newest);
+        (logged && shown).then_some(())
+    });
     assert!(
-        shown.contains(&format!("not ready ({reason})")),
-        "the agents table does not follow the newest event ({reason}): {shown}"
+        settled.is_some(),
+        "the page does not show the last change ({newest}): {board:#}"
     );
 }
+
+/// The event log's `agent.state` rows (newest first) and agent 1002's row.
+const READ_LOG: &str = r#"(() => {
+  const rows = Array.from(document.querySelectorAll('#log tbody tr'), r => r.textContent);
+  const states = rows.filter(t => t.includes('agent.state'));
+  const agent = document.querySelector('#agents [data-agent="1002"]');
+  return { states: states.length, newest: states[0] || '', agent: agent ? agent.textContent : '' };
+})()"#;
 
 /// Calls to 600 queue into `sales`, whose only agent is logged out; a caller
 /// waiting a second raises the queue's long-wait alert.
