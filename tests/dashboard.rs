@@ -27,6 +27,9 @@
 //! answers (0 waiting, 1 answered, the agent on call), and nothing of the
 //! `support` queue the supervisor does not oversee. Screenshots of both
 //! moments are kept under the target directory's `tmp/test-output/dashboard/`.
+//! Over the same protocol, agent state changes made while the page is open
+//! must reach it as events: the newest one shows in the event log and in the
+//! agents table.
 
 mod common;
 
