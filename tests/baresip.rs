@@ -25,7 +25,9 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::baresip::{Baresip, Phone, STEP, media_source, rtp_packets};
+use common::baresip::{
+    Baresip, Phone, STEP, decoded_audio, goertzel_at, media_source, rtp_packets,
+};
 use common::{Node, NodeSpec, SipProbe, wait_until};
 use media::wav::{Channels, WavReader};
 
@@ -447,23 +449,6 @@ fn srtp_offer_toward_a_phone_without_tls_is_refused() {
     assert_eq!(cdrs[0].sip_status, Some(488), "{cdrs:#?}");
 }
 
-/// The audio a phone decoded during its call (sndfile's `…-dec.wav`), as mono
-/// samples with their rate; the first half second is skipped (start-up).
-fn decoded_audio(dir: &std::path::Path) -> (f64, Vec<f64>) {
-    let file = std::fs::read_dir(dir)
-        .expect("the phone's directory")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .unwrap_or_else(|| panic!("no decoded-audio dump in {}", dir.display()));
-    let bytes = std::fs::read(&file).expect("read the dump");
-    let wav = WavReader::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let rate = f64::from(wav.format().sample_rate.hz());
-    let pcm: Vec<f64> = wav.to_mono().into_iter().map(f64::from).collect();
-    let skip = (rate / 2.0) as usize;
-    (rate, pcm.get(skip..).unwrap_or_default().to_vec())
-}
-
 /// An agent pauses the recording through the CTI API while a card number would be
 /// read out, then resumes it: the recording keeps its timeline, with silence on both
 /// channels for the paused stretch and the tones before and after.
@@ -571,18 +556,6 @@ fn recordings(node: &Node) -> Vec<RecordingRow> {
 /// The energy of `pcm` (8 kHz) at `hz`, by the Goertzel algorithm.
 fn goertzel(pcm: &[f64], hz: f64) -> f64 {
     goertzel_at(pcm, hz, 8000.0)
-}
-
-/// The energy of `pcm` sampled at `rate` Hz at `hz`, by the Goertzel algorithm.
-fn goertzel_at(pcm: &[f64], hz: f64, rate: f64) -> f64 {
-    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * hz / rate).cos();
-    let (mut s1, mut s2) = (0.0, 0.0);
-    for &x in pcm {
-        let s = x + coefficient * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    s1 * s1 + s2 * s2 - coefficient * s1 * s2
 }
 
 /// Both phones received RTP from a node relay port, and each direction

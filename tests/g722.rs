@@ -14,10 +14,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use common::baresip::{Baresip, Phone, STEP, media_source};
+use common::baresip::{Baresip, Phone, STEP, decoded_audio, goertzel_at as goertzel, media_source};
 use common::{Node, NodeSpec, wait_until};
 use media::wav::{Channels, WavReader};
 
@@ -191,33 +191,4 @@ fn recording_indexed(node: &Node) -> bool {
                 .await
         })
         .is_ok_and(|n| n > 0)
-}
-
-/// The audio a phone decoded (sndfile's `*-dec.wav`), mono, without its first
-/// half second (start-up).
-fn decoded_audio(dir: &Path) -> (f64, Vec<f64>) {
-    let file: PathBuf = std::fs::read_dir(dir)
-        .expect("the phone's directory")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .unwrap_or_else(|| panic!("no decoded-audio dump in {}", dir.display()));
-    let bytes = std::fs::read(&file).expect("read the dump");
-    let wav = WavReader::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let rate = f64::from(wav.format().sample_rate.hz());
-    let pcm: Vec<f64> = wav.to_mono().into_iter().map(f64::from).collect();
-    let skip = (rate / 2.0) as usize;
-    (rate, pcm.get(skip..).unwrap_or_default().to_vec())
-}
-
-/// The energy of `pcm`, sampled at `rate` Hz, at `hz` (Goertzel).
-fn goertzel(pcm: &[f64], hz: f64, rate: f64) -> f64 {
-    let coefficient = 2.0 * (std::f64::consts::TAU * hz / rate).cos();
-    let (mut s1, mut s2) = (0.0, 0.0);
-    for &x in pcm {
-        let s = x + coefficient * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    s1 * s1 + s2 * s2 - coefficient * s1 * s2
 }

@@ -365,3 +365,36 @@ pub(crate) fn media_source(output: &str) -> Option<(String, u16)> {
     let (ip, port) = addr.rsplit_once(':')?;
     Some((ip.to_owned(), port.parse().ok()?))
 }
+
+// ---------------------------------------------------------------- audio checks
+
+/// The audio a phone decoded during its call (sndfile's `…-dec.wav`, written
+/// with [`Phone::dump_audio`]), as mono samples with their rate; the first half
+/// second is skipped (start-up).
+pub(crate) fn decoded_audio(dir: &std::path::Path) -> (f64, Vec<f64>) {
+    use media::wav::WavReader;
+    let file = std::fs::read_dir(dir)
+        .expect("the phone's directory")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .unwrap_or_else(|| panic!("no decoded-audio dump in {}", dir.display()));
+    let bytes = std::fs::read(&file).expect("read the dump");
+    let wav = WavReader::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let rate = f64::from(wav.format().sample_rate.hz());
+    let pcm: Vec<f64> = wav.to_mono().into_iter().map(f64::from).collect();
+    let skip = (rate / 2.0) as usize;
+    (rate, pcm.get(skip..).unwrap_or_default().to_vec())
+}
+
+/// The energy of `pcm` sampled at `rate` Hz at `hz`, by the Goertzel algorithm.
+pub(crate) fn goertzel_at(pcm: &[f64], hz: f64, rate: f64) -> f64 {
+    let coefficient = 2.0 * (std::f64::consts::TAU * hz / rate).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in pcm {
+        let s = x + coefficient * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    s1 * s1 + s2 * s2 - coefficient * s1 * s2
+}
