@@ -241,25 +241,15 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
         let mut chromium = common::cdp::Chromium::start(&node, "chromium");
         chromium.navigate(&format!("http://{api}/dashboard#token={token}"));
         let mood = "(document.querySelector('#calls tbody') || {}).textContent || ''";
-        let mut last = String::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let row = loop {
-            if let Some(text) = chromium
-                .evaluate(mood)
-                .ok()
-                .and_then(|t| t.as_str().map(str::to_owned))
-            {
-                last = text;
-            }
-            if last.contains("negative") {
-                break last;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no caller sentiment on the board's calls: {last:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let row = wait_until(
+            "\"negative\" in the caller sentiment of the board's call row",
+            Duration::from_secs(30),
+            || {
+                let text = chromium.evaluate(mood).ok()?;
+                let text = text.as_str()?;
+                text.contains("negative").then(|| text.to_owned())
+            },
+        );
         assert!(row.contains('\u{2212}'), "a negative trend: {row}");
     }
     let call_id = calls.json()[0]["call_id"]
