@@ -285,6 +285,239 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
     assert!(cloud.exited().is_none(), "the cloud stopped");
 }
 
+/// `support` (agent 1002) moves a caller whose utterances keep scoring below
+/// −0.2 to `senior` (agent 1003); 600 queues straight into `support`.
+const ESCALATING_CENTER: &str = r#"
+[ivr]
+flows = "flows"
+prompts = "prompts"
+numbers = { "600" = "direct" }
+
+[[acd.queues]]
+name = "support"
+ring_timeout_s = 10
+wrap_up_s = 1
+escalate_to = "senior"
+escalate_below = -0.2
+escalate_utterances = 2
+
+[[acd.queues]]
+name = "senior"
+ring_timeout_s = 10
+wrap_up_s = 1
+
+[[acd.agents]]
+id = "1002"
+queues = { support = 1 }
+
+[[acd.agents]]
+id = "1003"
+queues = { senior = 1 }
+"#;
+
+fn certs_and_direct_queue(dir: &Path) {
+    certs_in_node_dir(dir);
+    common::install_direct_queue(dir);
+}
+
+/// An agent's SIPp phone (`uas-answer-media-at-key`, media to the test's socket
+/// `media`), registered and logged in to the ACD (`*71`).
+fn logged_in_agent(node: &Node, ext: &str, media: &UdpSocket) -> SippRun {
+    let port = media.local_addr().expect("bound").port().to_string();
+    let phone = Sipp::new(node, &format!("agent-{ext}"), "uas-answer-media-at-key")
+        .args(&["-key", "rtp", &port])
+        .calls(1)
+        .start()
+        .bound();
+    register(node, ext, phone.port);
+    Sipp::new(node, &format!("login-{ext}"), "uac-feature-code")
+        .target(node)
+        .service("*71")
+        .caller(ext)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    phone
+}
+
+#[test]
+fn an_unhappy_caller_is_moved_to_the_senior_queue_by_the_queues_rule() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let port = free_udp_port();
+    let node = Node::start(&NodeSpec {
+        algorithms: &["MD5"],
+        trusted: &["127.0.0.1/32"],
+        extra: format!(
+            "[bridge]\ncloud = \"127.0.0.1:{port}\"\nserver_name = \"127.0.0.1\"\n\
+             certs = \"bridge\"\naudio = true\nalert_below = -0.2\nstats_period_s = 2\n\
+             {ESCALATING_CENTER}"
+        ),
+        setup: Some(certs_and_direct_queue),
+        log: "info,cti::call=debug",
+        ..NodeSpec::default()
+    });
+    let mut cloud = start_cloud(node.dir(), &node.dir().join("bridge"), port);
+    let api = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+
+    let first_media = UdpSocket::bind("127.0.0.1:0").expect("bind the first agent's media");
+    let senior_media = UdpSocket::bind("127.0.0.1:0").expect("bind the senior agent's media");
+    let first = logged_in_agent(&node, "1002", &first_media);
+    let senior = logged_in_agent(&node, "1003", &senior_media);
+
+    let caller_media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
+    let caller_port = caller_media.local_addr().expect("bound").port().to_string();
+    let caller = Sipp::new(&node, "caller", "uac-call-media-at-key")
+        .target(&node)
+        .service("600")
+        .caller("1001")
+        .args(&["-key", "rtp", &caller_port])
+        .calls(1)
+        .start();
+    let node_a = common::sipp::logged_port(&caller, "answer");
+    let stop = Arc::new(AtomicBool::new(false));
+    speak(
+        caller_media,
+        SocketAddr::from(([127, 0, 0, 1], node_a)),
+        wav_samples(REFUND),
+        Arc::clone(&stop),
+    );
+
+    // 1002 answers; two angry utterances later the node hangs 1002 up and
+    // 1003 takes the caller from `senior`.
+    let moved = wait_until(
+        "the call escalated to senior",
+        Duration::from_secs(90),
+        || {
+            read_events(&node)
+                .into_iter()
+                .find(|(kind, _, data)| kind == "call.transferred" && data.contains("escalation"))
+                .map(|(_, _, data)| data)
+        },
+    );
+    let moved: serde_json::Value = serde_json::from_str(&moved).expect("JSON event data");
+    assert_eq!(moved["from"], "1002", "{moved}");
+    assert_eq!(moved["from_queue"], "support", "{moved}");
+    assert_eq!(moved["to_queue"], "senior", "{moved}");
+    assert!(
+        moved["sentiment"].as_f64().is_some_and(|s| s < -0.2),
+        "{moved}"
+    );
+    // The two negative utterances came back before the move.
+    let negative = read_events(&node)
+        .into_iter()
+        .filter(|(kind, _, data)| {
+            kind == "call.analysis" && data.contains("\"caller\"") && data.contains("\"sentiment\"")
+        })
+        .filter_map(|(_, _, data)| serde_json::from_str::<serde_json::Value>(&data).ok())
+        .filter(|d| d["sentiment"].as_f64().is_some_and(|s| s < -0.2))
+        .count();
+    assert!(
+        negative >= 2,
+        "{negative} negative utterances before the move"
+    );
+    first.finish(SHORT).assert_ok();
+    let answered_by_senior = wait_until(
+        "1003 to answer the escalated call",
+        Duration::from_secs(30),
+        || {
+            let calls = request(api, "GET", "/api/v1/calls", Some(&token), None)?;
+            let call = calls.json()[0].clone();
+            (call["agent"] == "1003").then_some(call)
+        },
+    );
+    assert_eq!(
+        answered_by_senior["queue"], "senior",
+        "{answered_by_senior}"
+    );
+    stop.store(true, Ordering::Relaxed);
+    // 1002 was released to wrap-up, not left on the call.
+    let agents = request(api, "GET", "/api/v1/agents", Some(&token), None).expect("an answer");
+    let first_agent = agents
+        .json()
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["agent"] == "1002").cloned())
+        .expect("agent 1002");
+    assert_ne!(first_agent["activity"], "on_call", "{first_agent}");
+
+    let call_id = answered_by_senior["call_id"]
+        .as_str()
+        .expect("the live call")
+        .to_owned();
+    let hangup = format!("/api/v1/calls/{call_id}/hangup");
+    let ended = request(api, "POST", &hangup, Some(&token), None).expect("an answer");
+    assert!(ended.status < 300, "{}", ended.body);
+    caller.finish(SHORT).assert_ok();
+    senior.finish(SHORT).assert_ok();
+    // The CDR names the agent who finished the call and the queue it ended in.
+    node.wait_cdrs(1, SHORT);
+    let cdrs = request(api, "GET", "/api/v1/cdrs", Some(&token), None).expect("an answer");
+    let cdr = &cdrs.json()["items"][0];
+    assert_eq!(
+        (cdr["agent"].as_str(), cdr["queue"].as_str()),
+        (Some("1003"), Some("senior")),
+        "{cdr}"
+    );
+    // Each queue's and agent's figures crossed per 2 s period: summed over the
+    // periods, support offered the call once and senior answered it; 1002
+    // and 1003 each handled it once.
+    let totals = wait_until(
+        "the periods' statistics in the cloud's store",
+        Duration::from_secs(30),
+        || {
+            let totals = statistics_totals(&node);
+            let want = [
+                ("queue support offered", 1),
+                ("queue senior answered", 1),
+                ("agent 1002 handled", 1),
+                ("agent 1003 handled", 1),
+            ];
+            want.iter()
+                .all(|(k, n)| totals.get(*k) == Some(n))
+                .then_some(totals)
+        },
+    );
+    assert_eq!(totals.get("queue support answered"), Some(&1), "{totals:?}");
+    assert!(cloud.exited().is_none(), "the cloud stopped");
+}
+
+/// The cloud's `statistics` rows summed per "KIND SUBJECT FIGURE" (numbers
+/// only), over every period stored so far.
+fn statistics_totals(node: &Node) -> std::collections::BTreeMap<String, i64> {
+    use sqlx::ConnectOptions as _;
+    let db = node.dir().join("cloud-data/cloud.db");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let rows: Vec<(String, String, String)> = runtime.block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .read_only(true);
+        let Ok(mut conn) = options.connect().await else {
+            return Vec::new();
+        };
+        sqlx::query_as("SELECT kind, subject, figures FROM statistics")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default()
+    });
+    let mut totals = std::collections::BTreeMap::new();
+    for (kind, subject, figures) in rows {
+        let figures: serde_json::Value = serde_json::from_str(&figures).expect("JSON figures");
+        for (name, value) in figures.as_object().into_iter().flatten() {
+            if let Some(n) = value.as_i64().filter(|_| !name.starts_with("period")) {
+                *totals
+                    .entry(format!("{kind} {subject} {name}"))
+                    .or_insert(0) += n;
+            }
+        }
+    }
+    totals
+}
+
 #[test]
 fn a_cloud_with_a_certificate_from_another_ca_is_refused() {
     if !common::peer_available("sipp") {
@@ -404,4 +637,141 @@ fn records_survive_a_cloud_outage_and_a_node_crash_exactly_once() {
         "every committed CDR reached the cloud once\n{}",
         restarted.log_tail(30)
     );
+}
+
+#[test]
+fn audio_missed_while_the_cloud_was_down_is_analysed_from_the_recording_afterwards() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let port = free_udp_port();
+    let node = Node::start(&NodeSpec {
+        algorithms: &["MD5"],
+        trusted: &["127.0.0.1/32"],
+        record: true,
+        extra: format!(
+            "[bridge]\ncloud = \"127.0.0.1:{port}\"\nserver_name = \"127.0.0.1\"\n\
+             certs = \"bridge\"\naudio = true\nalert_below = -0.2\n"
+        ),
+        setup: Some(certs_in_node_dir),
+        log: "info,cti::bridge=debug,cti::bridge_recorded=debug",
+        ..NodeSpec::default()
+    });
+    let api = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+
+    // The call is recorded and set up to stream, but no cloud is running.
+    let caller_media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
+    let agent_media = UdpSocket::bind("127.0.0.1:0").expect("bind the agent's media");
+    let agent_port = agent_media.local_addr().expect("bound").port().to_string();
+    let agent = Sipp::new(&node, "agent-1002", "uas-answer-media-at-key")
+        .args(&["-key", "rtp", &agent_port])
+        .calls(1)
+        .start()
+        .bound();
+    register(&node, "1002", agent.port);
+    let caller_port = caller_media.local_addr().expect("bound").port().to_string();
+    let caller = Sipp::new(&node, "caller", "uac-call-media-at-key")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .args(&["-key", "rtp", &caller_port])
+        .calls(1)
+        .start();
+    let node_a = common::sipp::logged_port(&caller, "answer");
+    let stop = Arc::new(AtomicBool::new(false));
+    let speech = wav_samples(REFUND);
+    // The words, and most of the silence after them, reach the recording.
+    let spoken_ms = unix_ms() + voiced_until_ms(&speech) + 1_500;
+    speak(
+        caller_media,
+        SocketAddr::from(([127, 0, 0, 1], node_a)),
+        speech,
+        Arc::clone(&stop),
+    );
+    wait_until("the caller to have spoken", Duration::from_secs(30), || {
+        (unix_ms() > spoken_ms).then_some(())
+    });
+    stop.store(true, Ordering::Relaxed);
+    let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("an answer");
+    let call_id = calls.json()[0]["call_id"]
+        .as_str()
+        .expect("the live call")
+        .to_owned();
+    let hangup = format!("/api/v1/calls/{call_id}/hangup");
+    let ended = request(api, "POST", &hangup, Some(&token), None).expect("an answer");
+    assert!(ended.status < 300, "{}", ended.body);
+    caller.finish(SHORT).assert_ok();
+    agent.finish(SHORT).assert_ok();
+
+    // The call ended with its CDR, and its recording waits in the outbox with
+    // the call record: one segment per party at least.
+    node.wait_cdrs(1, SHORT);
+    let ready = wait_until("the recording to be indexed", SHORT, || {
+        read_events(&node)
+            .into_iter()
+            .find(|(kind, ..)| kind == "recording.ready")
+            .map(|(_, _, data)| data)
+    });
+    let ready: serde_json::Value = serde_json::from_str(&ready).expect("JSON event data");
+    let cdr_id = ready["cdr_id"].as_str().expect("the CDR id").to_owned();
+    let waiting = node_outbox(&node).len();
+    assert!(
+        waiting >= 3,
+        "the call record and two segments wait: {waiting}"
+    );
+    assert!(
+        !read_events(&node)
+            .iter()
+            .any(|(kind, ..)| kind == "call.analysis"),
+        "nothing was analysed during the call"
+    );
+
+    // The cloud comes up: the recording is analysed, and its results come back
+    // for the finished call.
+    let mut cloud = start_cloud(node.dir(), &node.dir().join("bridge"), port);
+    let cloud_started_ms = unix_ms();
+    let recorded = |data: &str| data.contains("\"source\":\"recording\"") && data.contains(&cdr_id);
+    let transcript = wait_until(
+        "a transcript of the recording",
+        Duration::from_secs(90),
+        || {
+            read_events(&node)
+                .into_iter()
+                .find(|(kind, _, data)| {
+                    kind == "call.analysis" && recorded(data) && data.contains("refund")
+                })
+                .map(|(_, _, data)| data)
+        },
+    );
+    assert!(transcript.contains("\"caller\""), "{transcript}");
+    eprintln!(
+        "recorded audio to transcript: {} ms from starting the cloud to the node's call.analysis event",
+        unix_ms().saturating_sub(cloud_started_ms)
+    );
+    let negative = wait_until("a negative sentiment", SHORT, || {
+        read_events(&node)
+            .into_iter()
+            .filter(|(kind, _, data)| kind == "call.analysis" && recorded(data))
+            .filter_map(|(_, _, data)| serde_json::from_str::<serde_json::Value>(&data).ok())
+            .find(|s| s["sentiment"].as_f64().is_some_and(|v| v < 0.0))
+    });
+    assert_eq!(negative["cdr_id"], cdr_id.as_str(), "{negative}");
+    assert!(
+        !read_events(&node).iter().any(|(kind, ..)| kind == "alert"),
+        "no supervisor alert for a call that is over"
+    );
+    wait_until(
+        "the node's outbox to drain",
+        Duration::from_secs(60),
+        || node_outbox(&node).is_empty().then_some(()),
+    );
+    let store = std::fs::read(node.dir().join("cloud-data/cloud.db")).unwrap_or_default();
+    let wal = std::fs::read(node.dir().join("cloud-data/cloud.db-wal")).unwrap_or_default();
+    let text = String::from_utf8_lossy(&[store, wal].concat()).into_owned();
+    assert!(
+        text.contains("refund"),
+        "the recording's transcript is in the cloud's store"
+    );
+    assert!(cloud.exited().is_none(), "the cloud stopped");
 }

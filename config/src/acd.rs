@@ -18,6 +18,9 @@
 //! alert_wait_s = 60            # a caller waiting this long raises an alert
 //! alert_service_level = 0.8    # so does a service level below this
 //! survey_flow = "survey"       # the caller's post-call survey when the agent hangs up
+//! escalate_to = "senior"       # a caller unhappy with an agent goes to this queue…
+//! escalate_below = -0.5        # …when this many utterances in a row score below this
+//! escalate_utterances = 2
 //!
 //! [[acd.agents]]
 //! id = "1001"
@@ -71,6 +74,9 @@ const QUEUE_KEYS: &[&str] = &[
     "alert_wait_s",
     "alert_service_level",
     "survey_flow",
+    "escalate_to",
+    "escalate_below",
+    "escalate_utterances",
 ];
 const ESCALATION_KEYS: &[&str] = &[
     "after_s",
@@ -95,6 +101,25 @@ pub struct QueueOptions {
     /// The IVR flow a caller is handed to when the agent hangs up first
     /// (`survey_flow`); `None`: the caller is released.
     pub survey_flow: Option<String>,
+    /// Sentiment escalation: an answered caller whose utterances keep scoring low
+    /// leaves the agent for this queue, ahead of everyone waiting there
+    /// (`escalate_to`, `escalate_below`, `escalate_utterances`); needs the bridge's
+    /// speech analytics (`[bridge] audio`).
+    pub escalation: Option<SentimentEscalation>,
+}
+
+/// When a live call moves to a senior queue on the caller's sentiment.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SentimentEscalation {
+    /// The queue the caller is moved to (`escalate_to`; another configured queue).
+    pub to: String,
+    /// An utterance scoring below this counts (`escalate_below`, −1..1 on the
+    /// analytics' scale; default −0.5).
+    pub below: f64,
+    /// This many of the caller's utterances in a row must count
+    /// (`escalate_utterances`, 1..=20; default 2).
+    pub utterances: u32,
 }
 
 impl Default for QueueOptions {
@@ -103,6 +128,7 @@ impl Default for QueueOptions {
             alert_wait: Duration::from_secs(60),
             alert_service_level: 0.8,
             survey_flow: None,
+            escalation: None,
         }
     }
 }
@@ -126,11 +152,20 @@ pub(crate) fn acd_section(
             .seconds(p, "refusal_rest_s", 0..=3600)
             .map_or(d.rona.rest_after_refusal, |f| f.value),
     };
-    let (queues, options): (Vec<QueueConfig>, BTreeMap<String, QueueOptions>) = s
-        .sections("queues", QUEUE_KEYS, p)
-        .iter()
-        .filter_map(|q| Some((queue(q, p)?, queue_options(q, p))))
-        .map(|(c, o)| {
+    let queue_sections = s.sections("queues", QUEUE_KEYS, p);
+    let mut decoded = Vec::with_capacity(queue_sections.len());
+    for section in &queue_sections {
+        if let Some(queue) = queue(section, p) {
+            decoded.push((queue, queue_options(section, p), section));
+        }
+    }
+    let names: Vec<String> = decoded.iter().map(|(c, ..)| c.id.to_string()).collect();
+    for (config, options, section) in &decoded {
+        check_escalation(&config.id.to_string(), options, &names, section, p);
+    }
+    let (queues, options): (Vec<QueueConfig>, BTreeMap<String, QueueOptions>) = decoded
+        .into_iter()
+        .map(|(c, o, _)| {
             let name = c.id.to_string();
             (c, (name, o))
         })
@@ -194,7 +229,54 @@ fn queue_options(q: &Section<'_, '_>, p: &mut Problems) -> QueueOptions {
             .float(p, "alert_service_level", 0.0..=1.0)
             .map_or(d.alert_service_level, |f| f.value),
         survey_flow: survey.map(|f| f.value),
+        escalation: sentiment_escalation(q, p),
     }
+}
+
+/// A queue's `escalate_to` names another configured queue.
+fn check_escalation(
+    name: &str,
+    options: &QueueOptions,
+    names: &[String],
+    section: &Section<'_, '_>,
+    p: &mut Problems,
+) {
+    let Some(to) = options.escalation.as_ref().map(|e| e.to.as_str()) else {
+        return;
+    };
+    let problem = if to == name {
+        "the queue itself"
+    } else if !names.iter().any(|n| n == to) {
+        "not a configured queue"
+    } else {
+        return;
+    };
+    if let Some(at) = section.key_at("escalate_to") {
+        let message = format!("`{to}` is {problem}");
+        section.invalid(p, at, "escalate_to", ProblemKind::Inconsistent, &message);
+    }
+}
+
+/// `escalate_to` and its thresholds; the thresholds alone are an error.
+fn sentiment_escalation(q: &Section<'_, '_>, p: &mut Problems) -> Option<SentimentEscalation> {
+    let to = q.parsed(p, "escalate_to", "a queue name (A-Z a-z 0-9 - _)", |v| {
+        valid_name(v).then(|| v.to_owned())
+    });
+    let below = q.float(p, "escalate_below", -1.0..=1.0);
+    let utterances = q.number(p, "escalate_utterances", 1..=20);
+    let Some(to) = to else {
+        for key in ["escalate_below", "escalate_utterances"] {
+            if let Some(at) = q.key_at(key) {
+                q.invalid(p, at, key, ProblemKind::Inconsistent, "needs `escalate_to`");
+            }
+        }
+        return None;
+    };
+    Some(SentimentEscalation {
+        to: to.value,
+        below: below.map_or(-0.5, |f| f.value),
+        utterances: utterances.map_or(2, |f| f.value),
+    })
 }
 
 /// A flow's name is its file's name: lowercase letters, digits, `_` and `-`.

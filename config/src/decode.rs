@@ -59,7 +59,14 @@ const HTTP_KEYS: &[&str] = &[
     "burst",
 ];
 const LOG_KEYS: &[&str] = &["level"];
-const BRIDGE_KEYS: &[&str] = &["cloud", "server_name", "certs", "audio", "alert_below"];
+const BRIDGE_KEYS: &[&str] = &[
+    "cloud",
+    "server_name",
+    "certs",
+    "audio",
+    "alert_below",
+    "stats_period_s",
+];
 const DR_KEYS: &[&str] = &[
     "standby",
     "server_name",
@@ -470,12 +477,16 @@ fn bridge_section(
     let alert_below = s
         .float(p, "alert_below", -1.0..=1.0)
         .map_or(-0.5, |f| f.value);
+    let stats_period = s
+        .seconds(p, "stats_period_s", 1..=86_400)
+        .map_or(std::time::Duration::from_secs(900), |f| f.value);
     Some(BridgeConfig {
         cloud: cloud?.value?,
         server_name,
         certs,
         audio,
         alert_below,
+        stats_period,
     })
 }
 

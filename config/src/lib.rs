@@ -48,7 +48,7 @@ mod sections;
 
 use std::path::Path;
 
-pub use acd::QueueOptions;
+pub use acd::{QueueOptions, SentimentEscalation};
 pub use decode::SCHEMA;
 pub use demo::demo_toml;
 pub use endpoints::{Credential, EndpointUrl, HttpEndpoint, UrlScheme};

@@ -271,6 +271,9 @@ pub struct BridgeConfig {
     /// A caller whose running sentiment (−1..1) falls below this raises a
     /// supervisor alert.
     pub alert_below: f64,
+    /// The length of a statistics period (`stats_period_s`, 1..=86400; default
+    /// 15 minutes): queue and agent figures cross once per period.
+    pub stats_period: std::time::Duration,
 }
 
 /// `[dr]`: disaster recovery. A node with `standby` set replicates to that

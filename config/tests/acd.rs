@@ -35,6 +35,8 @@ escalation = [{ after_s = 120, add_queues = ["premium"] }, { after_s = 60, widen
 alert_wait_s = 20
 alert_service_level = 0.9
 survey_flow = "survey"
+escalate_to = "premium"
+escalate_below = -0.4
 
 [[acd.queues]]
 name = "premium"
@@ -109,6 +111,10 @@ fn each_queue_has_its_alert_thresholds_and_survey_with_defaults() {
     assert_eq!(sales.alert_wait, Duration::from_secs(20));
     assert!((sales.alert_service_level - 0.9).abs() < 1e-9);
     assert_eq!(sales.survey_flow.as_deref(), Some("survey"));
+    let escalation = sales.escalation.as_ref().expect("sales escalates");
+    assert_eq!(escalation.to, "premium");
+    assert!((escalation.below + 0.4).abs() < 1e-9);
+    assert_eq!(escalation.utterances, 2, "the default run of utterances");
     assert_eq!(config.queue_options["premium"], QueueOptions::default());
     let d = QueueOptions::default();
     assert_eq!(
@@ -167,6 +173,22 @@ fn each_mistake_is_reported_at_its_key() {
         (
             "[[acd.queues]]\nname = \"q\"\nsurvey_flow = \"../etc\"\n",
             "switchyard.toml:3:15: acd.queues[1].survey_flow: expected a flow name",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\nescalate_to = \"senior\"\n",
+            "switchyard.toml:3:1: acd.queues[1].escalate_to: `senior` is not a configured queue",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\nescalate_to = \"q\"\n",
+            "switchyard.toml:3:1: acd.queues[1].escalate_to: `q` is the queue itself",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\nescalate_below = -0.5\n",
+            "switchyard.toml:3:1: acd.queues[1].escalate_below: needs `escalate_to`",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\n[[acd.queues]]\nname = \"r\"\nescalate_to = \"q\"\nescalate_utterances = 0\n",
+            "switchyard.toml:6:23: acd.queues[2].escalate_utterances: expected",
         ),
         (
             "[acd]\nrouting = 1\n",

@@ -10,8 +10,14 @@
 //!   makes a redelivery harmless.
 //! * **Live audio** of answered calls (decoded from any codec the node speaks,
 //!   20 ms per chunk, caller and agent apart) goes straight to the client while
-//!   the link is up; while it is down the chunks are dropped (the call itself is
-//!   never affected). Chunks are 16 kHz PCM, what the audio tap delivers and the
+//!   the link is up; while it is down, or the live queue is full, the chunks are
+//!   dropped (the call itself is never affected) and the call is marked. A marked
+//!   call that is recorded sends its recording instead when it ends: both channels,
+//!   cut into segments at quiet moments, go to the outbox as history in the same
+//!   transaction as the recording's index row, cross once a link agreed on payload
+//!   version 4, and their results come back as `call.analysis` events with
+//!   `"source": "recording"` and the `cdr_id` (see [`crate::bridge_recorded`]).
+//!   Chunks are 16 kHz PCM, what the audio tap delivers and the
 //!   cloud's speech models are trained on; a cloud that agreed only on payload
 //!   version 1 gets them brought down to 8 kHz (one resampler per party).
 //! * **Results** come back: transcripts and sentiment per party. They are published
@@ -38,6 +44,7 @@ use sync_bridge::wire::{Item, ItemKey, NodeId, Priority};
 use tokio::sync::{Notify, mpsc};
 
 use crate::api::{Event, EventBus, EventKind};
+use crate::escalation::{Escalation, SentimentWatch};
 use crate::store::{Cdr, Disposition, PartyQuality, Store};
 
 /// Outbox rows handed to the client and not yet acknowledged, at most.
@@ -86,6 +93,15 @@ pub(crate) struct NodeBridge {
     analysis: Mutex<HashMap<String, crate::api::CallAnalysis>>,
     /// 16 → 8 kHz per (call, caller?) stream, for a cloud without 16 kHz audio.
     narrow: Mutex<HashMap<(CallRef, bool), Resampler>>,
+    /// Streaming calls that missed some of their audio (dropped chunks).
+    missed: Mutex<HashSet<CallRef>>,
+    /// Recorded audio of calls that missed some: segments in hand, and the
+    /// calls their results name.
+    pub(crate) recorded: crate::bridge_recorded::RecordedBacklog,
+    /// Answered calls whose queue escalates on the caller's sentiment.
+    watches: Mutex<HashMap<CallRef, SentimentWatch>>,
+    /// Where a fired watch goes: the node hands it to the call.
+    escalations: mpsc::UnboundedSender<Escalation>,
 }
 
 impl std::fmt::Debug for NodeBridge {
@@ -107,6 +123,7 @@ pub(crate) fn start(
     node_name: &str,
     store: Store,
     events: EventBus,
+    escalations: mpsc::UnboundedSender<Escalation>,
 ) -> Result<Arc<NodeBridge>, BridgeError> {
     let dir = &cfg.certs;
     let fail = |message: String| BridgeError::Credentials {
@@ -145,6 +162,10 @@ pub(crate) fn start(
         alerted: Mutex::default(),
         analysis: Mutex::default(),
         narrow: Mutex::default(),
+        missed: Mutex::default(),
+        recorded: crate::bridge_recorded::RecordedBacklog::default(),
+        watches: Mutex::default(),
+        escalations,
     });
     let handed = Arc::new(Mutex::new(HashSet::new()));
     tokio::spawn(run_client(
@@ -158,6 +179,10 @@ pub(crate) fn start(
         store.clone(),
         items_tx,
         Arc::clone(&handed),
+    ));
+    tokio::spawn(crate::bridge_recorded::load(
+        Arc::clone(&bridge),
+        store.clone(),
     ));
     tokio::spawn(handle_events(
         Arc::clone(&bridge),
@@ -227,22 +252,39 @@ impl NodeBridge {
         call
     }
 
+    /// The bridge's name for the call whose CDR id is `cdr_id`.
+    pub(crate) fn call_ref(&self, cdr_id: &str) -> CallRef {
+        self.classifier.call_ref(cdr_id)
+    }
+
     /// The call ended: no more chunks, and results that arrive late are dropped.
-    pub(crate) fn close_call(&self, call: CallRef) {
+    /// Returns whether any of its audio was missed (chunks dropped).
+    pub(crate) fn close_call(&self, call: CallRef) -> bool {
         if let Some(call_id) = lock(&self.calls).remove(&call) {
             lock(&self.analysis).remove(&call_id);
         }
         lock(&self.trend).retain(|(c, _), _| *c != call);
         lock(&self.alerted).remove(&call);
         lock(&self.narrow).retain(|(c, _), _| *c != call);
+        lock(&self.watches).remove(&call);
+        lock(&self.missed).remove(&call)
     }
 
     /// One chunk of a party's audio, `pcm` at the audio tap's 16 kHz
-    /// ([`media::AUDIO_RATE`]). Dropped while the link is down or behind.
+    /// ([`media::AUDIO_RATE`]). Dropped while the link is down or behind, and
+    /// the call marked as having missed audio.
     pub(crate) fn audio_chunk(&self, call: CallRef, caller: bool, seq: u64, pcm: &[i16]) {
-        if !self.up.load(Ordering::Relaxed) || pcm.is_empty() {
+        if pcm.is_empty() {
             return;
         }
+        if !self.up.load(Ordering::Relaxed) || !self.stream_chunk(call, caller, seq, pcm) {
+            lock(&self.missed).insert(call);
+        }
+    }
+
+    /// Classifies one chunk and queues it for the client; `false` when it was
+    /// dropped.
+    fn stream_chunk(&self, call: CallRef, caller: bool, seq: u64, pcm: &[i16]) -> bool {
         let speaker = if caller {
             Speaker::Caller
         } else {
@@ -250,11 +292,10 @@ impl NodeBridge {
         };
         let samples = self.samples_for_link(call, caller, pcm);
         let Ok(chunk) = AudioChunk::new(call, speaker, seq, samples) else {
-            return;
+            return false;
         };
-        if let Ok(item) = Item::classified(&chunk, Priority::LiveAudio) {
-            let _ = self.live.try_send(item);
-        }
+        Item::classified(&chunk, Priority::LiveAudio)
+            .is_ok_and(|item| self.live.try_send(item).is_ok())
     }
 
     /// `pcm` (16 kHz) as the agreed payload version can carry it.
@@ -303,6 +344,10 @@ async fn feed(
             match outbox_store::load_pending(store.pool(), limit).await {
                 Ok(rows) => {
                     for item in rows {
+                        let version = bridge.version.load(Ordering::Relaxed);
+                        if !bridge.recorded.admit(&item, version, &lock(&handed)) {
+                            continue;
+                        }
                         if !lock(&handed).insert(item.key()) {
                             continue;
                         }
@@ -364,6 +409,8 @@ impl NodeBridge {
             _ => return,
         };
         let Some(call_id) = lock(&self.calls).get(&call).cloned() else {
+            // A call that ended: its recording's results, if it sent one.
+            self.recorded.publish(events, &body);
             return;
         };
         let party = if speaker == Speaker::Caller {
@@ -380,6 +427,9 @@ impl NodeBridge {
                 let score = f64::from(s.score());
                 let trend = self.update_trend(call, speaker == Speaker::Caller, score);
                 let caller = speaker == Speaker::Caller;
+                if caller {
+                    self.watch_caller(call, &call_id, score);
+                }
                 if caller && trend < self.alert_below && lock(&self.alerted).insert(call) {
                     let alert = serde_json::json!({
                         "severity": "warning",
@@ -402,6 +452,38 @@ impl NodeBridge {
                 .call(call_id)
                 .data(data),
         );
+    }
+
+    /// The classifier every item on the bridge is made by.
+    pub(crate) fn classifier(&self) -> &Classifier {
+        &self.classifier
+    }
+
+    /// Watches the caller of answered call `call` for its queue's sentiment
+    /// escalation (`None`: the queue has none, or no longer: a new agent's queue).
+    pub(crate) fn watch_sentiment(&self, call: CallRef, rule: Option<config::SentimentEscalation>) {
+        let mut watches = lock(&self.watches);
+        match rule {
+            Some(rule) => watches.insert(call, SentimentWatch::new(rule)),
+            None => watches.remove(&call),
+        };
+    }
+
+    /// Counts one of the caller's utterances toward the call's escalation.
+    fn watch_caller(&self, call: CallRef, call_id: &str, score: f64) {
+        let mut watches = lock(&self.watches);
+        let Some(watch) = watches.get_mut(&call) else {
+            return;
+        };
+        if watch.observe(score) {
+            let to = watch.target().to_owned();
+            watches.remove(&call);
+            let _ = self.escalations.send(Escalation {
+                call_id: call_id.to_owned(),
+                to,
+                sentiment: score,
+            });
+        }
     }
 
     /// Keeps a result as the call's latest, for [`NodeBridge::analysis_of`].
@@ -449,6 +531,13 @@ mod tests {
     use super::*;
 
     fn bridge(version: u16) -> NodeBridge {
+        bridge_escalating(version, mpsc::unbounded_channel().0)
+    }
+
+    fn bridge_escalating(
+        version: u16,
+        escalations: mpsc::UnboundedSender<Escalation>,
+    ) -> NodeBridge {
         let key = PseudonymKey::from_bytes(&[7; KEY_LEN]).expect("32 bytes");
         let (live, _) = mpsc::channel(1);
         NodeBridge {
@@ -463,8 +552,45 @@ mod tests {
             trend: Mutex::default(),
             alerted: Mutex::default(),
             narrow: Mutex::default(),
+            missed: Mutex::default(),
+            recorded: crate::bridge_recorded::RecordedBacklog::default(),
             analysis: Mutex::default(),
+            watches: Mutex::default(),
+            escalations,
         }
+    }
+
+    #[test]
+    fn a_watched_callers_run_of_low_scores_asks_the_call_to_escalate_once() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let bridge = bridge_escalating(2, tx);
+        let call = bridge.open_call("cdr-1", "call-1");
+        let cfg = config::NodeConfig::parse(
+            "[[acd.queues]]\nname = \"senior\"\n[[acd.queues]]\nname = \"sales\"\nescalate_to = \"senior\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let rule = cfg.queue_options["sales"].escalation.clone();
+        // Unwatched, nothing happens however low the scores.
+        bridge.watch_caller(call, "call-1", -0.9);
+        bridge.watch_caller(call, "call-1", -0.9);
+        assert!(rx.try_recv().is_err());
+        bridge.watch_sentiment(call, rule);
+        bridge.watch_caller(call, "call-1", -0.7);
+        assert!(rx.try_recv().is_err(), "one low utterance is not a run");
+        bridge.watch_caller(call, "call-1", -0.6);
+        let escalation = rx.try_recv().expect("the run completes");
+        assert_eq!(
+            escalation,
+            Escalation {
+                call_id: "call-1".to_owned(),
+                to: "senior".to_owned(),
+                sentiment: -0.6
+            }
+        );
+        bridge.watch_caller(call, "call-1", -0.9);
+        bridge.watch_caller(call, "call-1", -0.9);
+        assert!(rx.try_recv().is_err(), "once per watch");
     }
 
     #[test]
@@ -538,5 +664,23 @@ mod tests {
         assert!(steepest.is_some_and(|s| s < 6500), "{steepest:?}");
         bridge.close_call(call);
         assert!(lock(&bridge.narrow).is_empty());
+    }
+
+    #[test]
+    fn a_call_that_lost_chunks_says_so_when_it_closes() {
+        let bridge = bridge(2);
+        let whole = bridge.open_call("cdr-1", "call-1");
+        let cut = bridge.open_call("cdr-2", "call-2");
+        bridge.up.store(false, Ordering::Relaxed);
+        bridge.audio_chunk(cut, true, 0, &frame(300.0, 0));
+        bridge.audio_chunk(whole, true, 0, &[]);
+        assert!(bridge.close_call(cut), "dropped while the link was down");
+        assert!(!bridge.close_call(whole), "nothing to drop");
+        assert!(!bridge.close_call(cut), "asked once");
+        // Link up, but the live queue cannot take the chunk.
+        bridge.up.store(true, Ordering::Relaxed);
+        let full = bridge.open_call("cdr-3", "call-3");
+        bridge.audio_chunk(full, false, 0, &frame(300.0, 0));
+        assert!(bridge.close_call(full), "dropped by the queue");
     }
 }

@@ -16,12 +16,15 @@
 mod acd;
 pub mod api;
 mod bridge;
+mod bridge_recorded;
+mod bridge_stats;
 mod call;
 mod codecs;
 pub mod customers;
 pub mod demo;
 mod directory;
 mod endpoint;
+mod escalation;
 mod flows;
 mod http_step;
 mod live;

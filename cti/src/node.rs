@@ -299,10 +299,17 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
     tokio::spawn(crate::flows::watch(Arc::clone(&flows)));
     let customers = customer_store(&cfg, &store).await;
     let events = crate::api::EventBus::open(store.clone(), 10_000).await?;
+    let (escalations, escalation_rx) = mpsc::unbounded_channel();
     let bridge = match &cfg.bridge {
         Some(b) => Some(
-            crate::bridge::start(b, &cfg.node.name, store.clone(), events.clone())
-                .map_err(|e| NodeError::Bridge(e.to_string()))?,
+            crate::bridge::start(
+                b,
+                &cfg.node.name,
+                store.clone(),
+                events.clone(),
+                escalations,
+            )
+            .map_err(|e| NodeError::Bridge(e.to_string()))?,
         ),
         None => None,
     };
@@ -343,6 +350,15 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         )
     };
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    tokio::spawn(escalate(escalation_rx, cmd_tx.clone()));
+    if let (Some(bridge), Some(acd), Some(b)) = (&bridge, &acd, &cfg.bridge) {
+        tokio::spawn(crate::bridge_stats::run(
+            Arc::clone(bridge),
+            acd.clone(),
+            store.clone(),
+            b.stats_period,
+        ));
+    }
     serve_api(
         &cfg,
         &store,
@@ -626,4 +642,36 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     f.write_all(bytes)
+}
+
+/// Hands each sentiment escalation the bridge found to its call; a call that has
+/// ended or moved on in the meantime refuses, which is only logged.
+async fn escalate(
+    mut found: mpsc::UnboundedReceiver<crate::escalation::Escalation>,
+    cmds: mpsc::UnboundedSender<Command>,
+) {
+    while let Some(e) = found.recv().await {
+        let (reply, answer) = oneshot::channel();
+        let control = crate::api::CallControl::Escalate {
+            queue: e.to.clone(),
+            sentiment: Some(e.sentiment),
+        };
+        let sent = cmds.send(Command::Control {
+            call_id: e.call_id.clone(),
+            control,
+            reply,
+        });
+        if sent.is_err() {
+            return;
+        }
+        match answer.await {
+            Ok(Ok(())) => {
+                info!(call_id = %e.call_id, to = %e.to, "escalated on the caller's sentiment")
+            }
+            Ok(Err(refusal)) => {
+                info!(call_id = %e.call_id, to = %e.to, %refusal, "sentiment escalation not carried out");
+            }
+            Err(_) => {}
+        }
+    }
 }

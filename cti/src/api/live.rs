@@ -64,7 +64,7 @@ pub trait LiveNode: Send + Sync {
 }
 
 /// A desktop's request on a connected call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CallControl {
     /// The caller hears the hold prompt, the agent silence.
     Hold,
@@ -91,6 +91,14 @@ pub enum CallControl {
     StartRecording,
     /// Stops the call's recording: the file is finished and indexed now.
     StopRecording,
+    /// Hangs the agent up and puts the caller in `queue`, ahead of everyone
+    /// waiting there (a supervisor's call, or the queue's sentiment rule).
+    Escalate {
+        /// The queue to move the caller to.
+        queue: String,
+        /// The caller's score that set the rule off; `None` when a person asked.
+        sentiment: Option<f64>,
+    },
 }
 
 /// Why a call-control request could not be carried out.
@@ -137,6 +145,12 @@ pub enum ControlRefusal {
     /// The call's codec is not G.711, or the file could not be created.
     #[error("the call cannot be recorded: {0}")]
     NotRecordable(String),
+    /// Escalation to a queue the node does not have.
+    #[error("no queue {0}")]
+    UnknownQueue(String),
+    /// Escalation to the queue the call came through.
+    #[error("the call came through queue {0} already")]
+    SameQueue(String),
     /// The node cannot do this.
     #[error("call control is not available")]
     Unsupported,

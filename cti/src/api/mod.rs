@@ -343,6 +343,11 @@ fn route_table(r: Routes, access: Access) -> Routes {
             "/api/v1/calls/{id}/transfer",
             control::transfer,
         )
+        .add(
+            Method::POST,
+            "/api/v1/calls/{id}/escalate",
+            control::escalate,
+        )
         .add(Method::POST, "/api/v1/calls/{id}/consult", control::consult)
         .add(
             Method::DELETE,

@@ -16,7 +16,7 @@ use sip::sdp::{Attribute, Crypto, Media, MediaKind, Proto, Sdp};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::debug;
 
-use super::{Call, unix_ms};
+use super::{Call, Phase, unix_ms};
 use crate::codecs;
 use crate::recording::{self, CallRecording};
 use crate::store::PartyQuality;
@@ -282,28 +282,56 @@ impl Call {
         *seq += 1;
     }
 
-    /// The call's audio stream, if any, ends.
+    /// The call's audio stream, if any, ends. A recorded call's stream ends with
+    /// its recording instead ([`Call::finish_recording`]), which asks whether
+    /// live audio was missed.
     pub(super) fn stop_streaming(&mut self) {
-        if let (Some(bridge), Some((call, _))) = (self.ctx.bridge.as_ref(), self.stream.take()) {
-            bridge.close_call(call);
+        if self.recording.is_none() {
+            self.close_stream();
         }
     }
 
-    /// Completes the recording, if any, and indexes it.
+    /// Ends the call's audio stream; the reference it carried when some of its
+    /// audio was missed.
+    fn close_stream(&mut self) -> Option<sync_bridge::classify::CallRef> {
+        let bridge = self.ctx.bridge.as_ref()?;
+        let (call, _) = self.stream.take()?;
+        bridge.close_call(call).then_some(call)
+    }
+
+    /// Completes the recording, if any, and indexes it. At the call's end this
+    /// also ends its audio stream: when some live audio was missed, the
+    /// recording is indexed together with its audio for the bridge
+    /// ([`crate::bridge_recorded`]).
     pub(super) async fn finish_recording(&mut self) {
         self.record_tick = None;
         let Some(rec) = self.recording.take() else {
             return;
         };
-        match rec.finish() {
-            Ok(row) => match self.ctx.store.add_recording(&row).await {
-                Ok(()) => self.publish_call_event(
-                    crate::api::EventKind::RecordingReady,
-                    serde_json::json!({ "cdr_id": self.cdr.id }),
-                ),
-                Err(error) => tracing::error!(call = self.id.0, %error, "recording not indexed"),
-            },
-            Err(error) => tracing::warn!(call = self.id.0, %error, "recording not finished"),
+        let missed = if self.phase == Phase::Ended {
+            self.close_stream()
+        } else {
+            None
+        };
+        let row = match rec.finish() {
+            Ok(row) => row,
+            Err(error) => {
+                return tracing::warn!(call = self.id.0, %error, "recording not finished");
+            }
+        };
+        let indexed = match (missed, self.ctx.bridge.as_ref()) {
+            (Some(call), Some(bridge)) => {
+                let call_id = &self.cdr.call_id;
+                crate::bridge_recorded::index(&self.ctx.store, bridge, &row, call, call_id).await
+            }
+            _ => self.ctx.store.add_recording(&row).await,
+        };
+        match indexed {
+            Ok(()) => self.publish_call_event(
+                crate::api::EventKind::RecordingReady,
+                serde_json::json!({ "cdr_id": self.cdr.id }),
+            ),
+            Err(error) => tracing::error!(call = self.id.0, %error, "recording not indexed"),
         }
     }
 

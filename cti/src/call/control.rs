@@ -10,6 +10,12 @@
 //!   the caller hears the hold prompt while it rings. When the target answers, the
 //!   caller talks to it; when nobody answers, the call ends (`transfer_failed`).
 //!   The target must have a registered phone, or nothing is hung up.
+//! * **Escalation** moves the caller from the agent to another queue, ahead of
+//!   everyone waiting there: the agent's leg ends (wrap-up starts), the caller hears
+//!   the new queue's hold prompt, and the ACD offers the call to that queue's
+//!   agents. A supervisor asks for it, or the queue's sentiment rule does
+//!   (`escalate_to`, see `crate::escalation`). The recording and the audio stream
+//!   to the cloud go on across the move.
 //! * While an agent consults, only the consultation's own requests and the recording's
 //!   are taken; hold, resume and transfers wait for it to end (`Consulting`).
 
@@ -23,6 +29,10 @@ use crate::api::{CallControl, ControlRefusal, EventKind};
 /// agent while the call is held.
 const HELD_CALLER_ID: u64 = u64::MAX - 20;
 const HELD_AGENT_ID: u64 = u64::MAX - 21;
+
+/// The priority an escalated caller waits at: above any a flow can give (0..=255),
+/// so ahead of every caller a flow queued.
+const ESCALATED_PRIORITY: i32 = 1_000;
 
 /// Seconds of silence per track toward a held agent (the track repeats).
 const SILENCE_S: usize = 30;
@@ -54,6 +64,7 @@ impl Call {
                 Ok(())
             }
             CallControl::Transfer { to } => self.blind_transfer(to).await,
+            CallControl::Escalate { queue, sentiment } => self.escalate(queue, sentiment).await,
         }
     }
 
@@ -155,6 +166,43 @@ impl Call {
         self.publish_call_event(
             EventKind::CallTransferred,
             json!({ "from": from, "to": to, "kind": "blind" }),
+        );
+        Ok(())
+    }
+}
+
+impl Call {
+    /// Hangs the agent up and queues the caller in `to` at the top priority.
+    async fn escalate(&mut self, to: String, sentiment: Option<f64>) -> Result<(), ControlRefusal> {
+        if self.ctx.acd.is_none() || !self.ctx.queue_options.contains_key(&to) {
+            return Err(ControlRefusal::UnknownQueue(to));
+        }
+        let from_queue = self.cdr.routing.queue.clone();
+        if from_queue.as_deref() == Some(to.as_str()) {
+            return Err(ControlRefusal::SameQueue(to));
+        }
+        let _ = self.stop_monitor().await;
+        if self.held {
+            self.resume();
+        }
+        let agent = self.cdr.routing.agent.clone();
+        self.send_bye(Side::B).await;
+        self.b = None;
+        // The agent's part of the call is over: the ACD starts their wrap-up.
+        self.queue_call_ended();
+        self.a_answered = true;
+        self.phase = Phase::Ivr;
+        self.enqueue(to.clone(), ESCALATED_PRIORITY, Vec::new(), Vec::new())
+            .await;
+        self.publish_call_event(
+            EventKind::CallTransferred,
+            json!({
+                "kind": "escalation",
+                "from": agent,
+                "from_queue": from_queue,
+                "to_queue": to,
+                "sentiment": sentiment,
+            }),
         );
         Ok(())
     }

@@ -319,7 +319,7 @@ impl Call {
                 priority,
                 skills,
                 data,
-            } => self.enqueue(queue, priority, skills, data).await,
+            } => self.enqueue(queue, priority.into(), skills, data).await,
             Command::RecordVoicemail {
                 id,
                 mailbox,

@@ -57,7 +57,7 @@ impl Call {
     pub(super) async fn enqueue(
         &mut self,
         queue: String,
-        priority: u8,
+        priority: i32,
         skills: Vec<(String, u8)>,
         data: Vec<(String, String)>,
     ) {
@@ -74,7 +74,7 @@ impl Call {
         } else {
             CallRequest::to_queue(call, queue.as_str())
         }
-        .with_priority(priority.into());
+        .with_priority(priority);
         for (skill, level) in &skills {
             request = request.requiring(skill, *level);
         }
@@ -331,8 +331,47 @@ impl Call {
             unix_ms()
         );
         self.publish_answered();
-        self.start_recording(answer);
-        self.start_streaming(answer);
+        if self.recording.is_none() && self.stream.is_none() {
+            self.start_recording(answer);
+            self.start_streaming(answer);
+        } else {
+            // A second agent (a transfer or an escalation): the recording and the
+            // stream go on, tapping the new agent's codec.
+            self.retap_agent(answer);
+        }
+        self.watch_sentiment();
+    }
+
+    /// Taps side B's audio in the codec a new agent answered with.
+    fn retap_agent(&self, answer: &[u8]) {
+        let (Some(session), Ok(a), Ok(b)) = (
+            self.media.as_ref(),
+            sip::sdp::Sdp::parse(&self.a_invite.body),
+            sip::sdp::Sdp::parse(answer),
+        ) else {
+            return;
+        };
+        if let Some([_, (pt, codec)]) = crate::recording::tapped_payloads(&a, &b) {
+            session.watch_audio(Side::B, pt, codec);
+        }
+    }
+
+    /// Has the bridge watch the caller's sentiment when the queue the agent
+    /// answered from escalates on it (and stop watching when it does not).
+    fn watch_sentiment(&self) {
+        let (Some(bridge), Some((call, _))) = (self.ctx.bridge.as_ref(), self.stream.as_ref())
+        else {
+            return;
+        };
+        let rule = self
+            .cdr
+            .routing
+            .queue
+            .as_ref()
+            .filter(|_| self.queue.is_some())
+            .and_then(|q| self.ctx.queue_options.get(q))
+            .and_then(|o| o.escalation.clone());
+        bridge.watch_sentiment(*call, rule);
     }
 
     /// Every phone of the rung agent (or transfer target) failed with `status`.

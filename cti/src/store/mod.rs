@@ -300,5 +300,10 @@ fn migrator() -> Migrator {
             "standby activity",
             include_str!("../../migrations/0010_standby_activity.sql"),
         ),
+        step(
+            11,
+            "bridge recorded",
+            include_str!("../../migrations/0011_bridge_recorded.sql"),
+        ),
     ])
 }

@@ -1,7 +1,13 @@
 //! The index of call recordings: one row per recorded call, naming the WAV
 //! file and how much audio it holds. The audio itself lives in the file.
+//!
+//! A recording whose call missed live audio to the sync bridge is indexed
+//! together with its audio's outbox rows and the `bridge_recorded` row that
+//! names the call for results (see [`Store::add_recording_for_bridge`]).
 
 use sqlx::Row as _;
+use sync_bridge::outbox::store as outbox_store;
+use sync_bridge::wire::Item;
 
 use super::{Db, Store, StoreError};
 
@@ -26,16 +32,45 @@ impl Store {
     /// [`StoreError::Database`] when the insert fails (also when the call
     /// already has a recording).
     pub async fn add_recording(&self, recording: &Recording) -> Result<(), StoreError> {
+        insert_recording(recording).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Indexes a finished recording and, in the same transaction, queues its
+    /// audio for the sync bridge: `segments` go to the outbox (stamped
+    /// `now_ms`), and `call_ref` (the bridge's name for the call, hex) is
+    /// remembered as naming the call's CDR and SIP `call_id`, for the results
+    /// that come back. A call reference already remembered is left as it is.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when a write fails (also when the call already
+    /// has a recording); nothing is written then.
+    pub(crate) async fn add_recording_for_bridge(
+        &self,
+        recording: &Recording,
+        (call_ref, call_id): (&str, &str),
+        segments: &[Item],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        insert_recording(recording).execute(&mut *tx).await?;
         sqlx::query::<Db>(
-            "INSERT INTO recordings (cdr_id, path, started_at, duration_ms)
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO bridge_recorded (call_ref, cdr_id, call_id, recorded_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (call_ref) DO NOTHING",
         )
+        .bind(call_ref)
         .bind(&recording.cdr_id)
-        .bind(&recording.path)
-        .bind(recording.started_at)
-        .bind(recording.duration_ms)
-        .execute(self.pool())
+        .bind(call_id)
+        .bind(now_ms)
+        .execute(&mut *tx)
         .await?;
+        for item in segments {
+            outbox_store::enqueue(&mut tx, item, now_ms)
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -61,4 +96,18 @@ impl Store {
             duration_ms: row.try_get("duration_ms")?,
         }))
     }
+}
+
+/// The index row of `recording`.
+fn insert_recording(
+    recording: &Recording,
+) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments> {
+    sqlx::query::<Db>(
+        "INSERT INTO recordings (cdr_id, path, started_at, duration_ms)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&recording.cdr_id)
+    .bind(&recording.path)
+    .bind(recording.started_at)
+    .bind(recording.duration_ms)
 }

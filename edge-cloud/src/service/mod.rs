@@ -6,14 +6,20 @@
 //! ```text
 //!  node ──Item(call record)──► dedup + store (one transaction) ──► Ack
 //!  node ──Item(audio chunk)──► per (call, party) recogniser ──► transcript
-//!                                 (worker threads)              │ redacted, scored
-//!  node ◄──Result(transcript, sentiment)────────────────────────┘ and stored
+//!  node ──Item(recorded)─────► recording job per segment ─────► │ redacted, scored
+//!                                 (worker threads)              │ and stored
+//!  node ◄──Result(transcript, sentiment)────────────────────────┘
 //! ```
 //!
 //! Every item is acknowledged only after it is stored (records) or taken by its
 //! recogniser (audio), so the node's outbox never loses one; the received-keys
-//! table makes a redelivered record a no-op. The store holds only what the node's
-//! classifier let through: pseudonyms, labels, figures, redacted text.
+//! table makes a redelivered record a no-op. A recorded-audio segment (audio the
+//! node could not stream live, sent from the call's recording) is acknowledged
+//! only once it has been analysed and its findings stored: until then it stays
+//! in the node's outbox, so a cloud that restarts mid-analysis gets it again
+//! (a segment analysed twice stores its findings once: their keys are derived
+//! from the call, party and place in the recording). The store holds only what
+//! the node's classifier let through: pseudonyms, labels, figures, redacted text.
 
 mod analysis;
 mod config;
@@ -21,7 +27,9 @@ mod store;
 
 use std::sync::Arc;
 
-use sync_bridge::classify::{CallRecord, ResultBody, decode};
+use sync_bridge::classify::{
+    AgentStats, CallRecord, QueueStats, RecordedAudio, ResultBody, decode,
+};
 use sync_bridge::link::{BridgeConnection, BridgeServer, Incoming, LinkConfig};
 use sync_bridge::tls::ServerTls;
 use sync_bridge::wire::{AnalysisResult, Item, ItemKey, Kind, NodeId};
@@ -95,9 +103,28 @@ pub async fn run(cfg: CloudConfig, analysis: Arc<Analysis>) -> Result<(), CloudE
     Ok(())
 }
 
+/// A recorded segment, analysed: its findings, to store before it is
+/// acknowledged.
+#[derive(Debug)]
+struct Analysed {
+    key: ItemKey,
+    findings: Vec<Finding>,
+}
+
+/// Where [`take`] sends what it starts.
+struct Sinks {
+    found: mpsc::Sender<Finding>,
+    analysed: mpsc::Sender<Analysed>,
+}
+
 /// Serves one node's connection until it ends.
 async fn serve(mut conn: BridgeConnection, store: CloudStore, analysis: Arc<Analysis>) {
     let (found_tx, mut found_rx) = mpsc::channel::<Finding>(1024);
+    let (analysed_tx, mut analysed_rx) = mpsc::channel::<Analysed>(64);
+    let sinks = Sinks {
+        found: found_tx,
+        analysed: analysed_tx,
+    };
     let mut acks: Vec<ItemKey> = Vec::new();
     loop {
         tokio::select! {
@@ -105,14 +132,14 @@ async fn serve(mut conn: BridgeConnection, store: CloudStore, analysis: Arc<Anal
                 let Some(incoming) = incoming else { break };
                 match incoming {
                     Ok(Incoming::Item(item)) => {
-                        if take(&store, &analysis, &found_tx, &item).await {
+                        if take(&store, &analysis, &sinks, &item).await {
                             acks.push(item.key());
                         }
                         // Acknowledge in batches, but never sit on one when idle.
                         while acks.len() < ACK_BATCH {
                             match conn.try_next() {
                                 Some(Ok(Incoming::Item(item))) => {
-                                    if take(&store, &analysis, &found_tx, &item).await {
+                                    if take(&store, &analysis, &sinks, &item).await {
                                         acks.push(item.key());
                                     }
                                 }
@@ -145,18 +172,72 @@ async fn serve(mut conn: BridgeConnection, store: CloudStore, analysis: Arc<Anal
                     break;
                 }
             }
+            Some(analysed) = analysed_rx.recv() => {
+                if keep_analysed(&store, &mut conn, analysed).await.is_err() {
+                    break;
+                }
+            }
         }
     }
 }
 
+/// Stores a recorded segment's findings, sends them to the node, and
+/// acknowledges the segment. A store failure leaves it unacknowledged (the node
+/// sends it again after a reconnect); `Err` when the connection is gone.
+async fn keep_analysed(
+    store: &CloudStore,
+    conn: &mut BridgeConnection,
+    analysed: Analysed,
+) -> Result<(), sync_bridge::link::LinkError> {
+    for found in &analysed.findings {
+        if let Err(error) = store.add_finding(found).await {
+            tracing::warn!(%error, "recorded finding not stored; the segment waits");
+            return Ok(());
+        }
+    }
+    for found in analysed.findings {
+        let result = AnalysisResult {
+            key: found.key(),
+            body: found.body,
+        };
+        conn.send_result(result).await?;
+    }
+    if let Err(error) = store.note_other(analysed.key).await {
+        tracing::warn!(%error, "recorded segment not noted; it waits");
+        return Ok(());
+    }
+    conn.ack(&[analysed.key]).await
+}
+
+/// Analyses one recorded segment and hands its findings to the connection once
+/// its job has ended. Nothing is handed on when the pool refuses it (shutting
+/// down): the segment stays unacknowledged.
+async fn analyse_segment(
+    analysis: Arc<Analysis>,
+    segment: RecordedAudio,
+    key: ItemKey,
+    analysed: mpsc::Sender<Analysed>,
+) {
+    let Some(mut found) = analysis.recording(&segment).await else {
+        return;
+    };
+    let mut findings = Vec::new();
+    while let Some(finding) = found.recv().await {
+        findings.push(finding);
+    }
+    tracing::debug!(
+        call = %segment.call(),
+        segment = segment.segment(),
+        findings = findings.len(),
+        "recorded segment analysed"
+    );
+    // The connection may be gone: the node then sends the segment again.
+    let _ = analysed.send(Analysed { key, findings }).await;
+}
+
 /// Stores or analyses one item; `false` when it must not be acknowledged (a
 /// store failure: the node will send it again).
-async fn take(
-    store: &CloudStore,
-    analysis: &Analysis,
-    found: &mpsc::Sender<Finding>,
-    item: &Item,
-) -> bool {
+async fn take(store: &CloudStore, analysis: &Arc<Analysis>, sinks: &Sinks, item: &Item) -> bool {
     match item.kind() {
         Kind::CALL_RECORD => match decode::<CallRecord>(item.payload()) {
             Ok(record) => match store.add_record(item.key(), &record).await {
@@ -173,12 +254,48 @@ async fn take(
             }
         },
         Kind::AUDIO_CHUNK => {
-            analysis.audio(item.payload(), found);
+            analysis.audio(item.payload(), &sinks.found);
             true
         }
-        _ => {
-            // Queue and agent statistics: kept for dashboards in a later version.
-            store.note_other(item.key()).await.is_ok()
+        Kind::RECORDED_AUDIO if analysis.analyses() => {
+            match decode::<RecordedAudio>(item.payload()) {
+                Ok(segment) => {
+                    let (analysis, done) = (Arc::clone(analysis), sinks.analysed.clone());
+                    tokio::spawn(analyse_segment(analysis, segment, item.key(), done));
+                    // Acknowledged once analysed and stored (`keep_analysed`).
+                    false
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "undecodable recorded segment dropped");
+                    true
+                }
+            }
+        }
+        Kind::QUEUE_STATS => match decode::<QueueStats>(item.payload()) {
+            Ok(stats) => stored(store.add_queue_stats(item.key(), &stats).await, "queue"),
+            Err(error) => {
+                tracing::warn!(%error, "undecodable queue statistics dropped");
+                true
+            }
+        },
+        Kind::AGENT_STATS => match decode::<AgentStats>(item.payload()) {
+            Ok(stats) => stored(store.add_agent_stats(item.key(), &stats).await, "agent"),
+            Err(error) => {
+                tracing::warn!(%error, "undecodable agent statistics dropped");
+                true
+            }
+        },
+        _ => store.note_other(item.key()).await.is_ok(),
+    }
+}
+
+/// Whether a statistics row is safely stored (and may be acknowledged).
+fn stored(outcome: Result<bool, sqlx::Error>, kind: &str) -> bool {
+    match outcome {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::warn!(%error, kind, "statistics not stored");
+            false
         }
     }
 }

@@ -3,7 +3,9 @@
 //! * `bridge_received`: every item key accepted, so a redelivered record is a
 //!   no-op (exactly once in effect);
 //! * `call_records`: the classified call records, one row per call, as JSON;
-//! * `findings`: transcripts (redacted) and sentiment per utterance.
+//! * `findings`: transcripts (redacted) and sentiment per utterance;
+//! * `statistics`: each queue's and agent's figures per reporting period, as
+//!   JSON, one row per subject and period.
 //!
 //! Everything here went through the node's classifier first: pseudonyms, labels,
 //! figures and redacted text, nothing that names a customer.
@@ -12,7 +14,7 @@ use std::path::Path;
 use std::str::FromStr as _;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sync_bridge::classify::{CallRecord, ResultBody};
+use sync_bridge::classify::{AgentStats, CallRecord, QueueStats, ResultBody};
 use sync_bridge::outbox::dedup;
 use sync_bridge::wire::ItemKey;
 
@@ -35,6 +37,15 @@ CREATE TABLE IF NOT EXISTS findings (
     sentiment REAL NOT NULL,
     at        INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS statistics (
+    key          TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    period_start INTEGER NOT NULL,
+    period_ms    INTEGER NOT NULL,
+    figures      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS statistics_by_period ON statistics (period_start, kind);
 ";
 
 /// The store, cheap to clone.
@@ -105,7 +116,78 @@ impl CloudStore {
         Ok(fresh)
     }
 
-    /// Records a key of an item kept nowhere else (statistics), for idempotency.
+    /// Stores a queue's figures for a period once: `false` when the key was
+    /// seen before.
+    ///
+    /// # Errors
+    ///
+    /// The database error (nothing was stored).
+    pub async fn add_queue_stats(&self, key: ItemKey, s: &QueueStats) -> Result<bool, sqlx::Error> {
+        let subject = s.queue().to_string();
+        self.add_stats(
+            key,
+            "queue",
+            &subject,
+            s.period_start_ms(),
+            s.period_ms(),
+            s,
+        )
+        .await
+    }
+
+    /// Stores an agent's figures for a period once: `false` when the key was
+    /// seen before.
+    ///
+    /// # Errors
+    ///
+    /// The database error (nothing was stored).
+    pub async fn add_agent_stats(&self, key: ItemKey, s: &AgentStats) -> Result<bool, sqlx::Error> {
+        let subject = s.agent().to_string();
+        self.add_stats(
+            key,
+            "agent",
+            &subject,
+            s.period_start_ms(),
+            s.period_ms(),
+            s,
+        )
+        .await
+    }
+
+    async fn add_stats(
+        &self,
+        key: ItemKey,
+        kind: &str,
+        subject: &str,
+        period_start: i64,
+        period_ms: u32,
+        figures: &impl serde::Serialize,
+    ) -> Result<bool, sqlx::Error> {
+        let json =
+            serde_json::to_string(figures).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let fresh = dedup::accept(&mut tx, key, now_ms())
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        if fresh {
+            sqlx::query(
+                "INSERT INTO statistics (key, kind, subject, period_start, period_ms, figures) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(format!("{:032x}", key.as_u128()))
+            .bind(kind)
+            .bind(subject)
+            .bind(period_start)
+            .bind(i64::from(period_ms))
+            .bind(json)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// Records a key of an item kept nowhere else, for idempotency.
     ///
     /// # Errors
     ///

@@ -4,9 +4,10 @@
 //!
 //! Core data (customer names, phone numbers, account numbers, addresses,
 //! transactions, credentials) never crosses the bridge. The payload types
-//! here ([`CallRecord`], [`QueueStats`], [`AgentStats`], [`AudioChunk`]) can
-//! only be built by a [`Classifier`], which holds the node's pseudonym key and
-//! turns what the node knows into what the cloud may see:
+//! here ([`CallRecord`], [`QueueStats`], [`AgentStats`], [`AudioChunk`],
+//! [`RecordedAudio`]) can only be built by a [`Classifier`] (or from its
+//! [`CallRef`]), which holds the node's pseudonym key and turns what the node
+//! knows into what the cloud may see:
 //!
 //! - phone numbers become a [`Pseudonym`]: HMAC-SHA256 under the node's key of
 //!   the normalised number, cut to 16 bytes. Stable per caller (the cloud can
@@ -34,6 +35,7 @@
 
 mod audio;
 mod record;
+mod recorded;
 mod results;
 mod stats;
 
@@ -41,6 +43,7 @@ pub use audio::{AudioChunk, Samples, Speaker};
 pub use record::{
     CallRecord, CdrFacts, Disposition, Extension, HangupCause, IvrOutcome, Party, Quality,
 };
+pub use recorded::{CUT_SEARCH_SAMPLES, RECORDED_RATE_HZ, RecordedAudio, segment_bounds};
 pub use results::{ResultBody, Sentiment, SentimentLabel, Transcript};
 pub use stats::{AgentFacts, AgentStats, QueueFacts, QueueStats};
 
@@ -340,6 +343,10 @@ pub enum ClassifyError {
     /// An audio chunk with no samples or more than 200 ms of them.
     #[error("audio chunk of {0} samples is empty or longer than 200 ms")]
     AudioLength(usize),
+    /// A recorded-audio segment with no samples or more than
+    /// [`RecordedAudio::MAX_SAMPLES`].
+    #[error("recorded segment of {0} samples is empty or longer than 30 s")]
+    SegmentLength(usize),
     /// A received payload does not decode.
     #[error("payload does not decode: {0}")]
     Decode(postcard::Error),

@@ -27,7 +27,8 @@ pub struct QueueFacts<'a> {
     pub waiting: u32,
     /// Agents ready at the end of the period.
     pub agents_ready: u32,
-    /// Longest wait of an answered call.
+    /// Longest current wait among callers waiting or ringing at the end of the
+    /// period.
     pub longest_wait_ms: u64,
     /// Sum of the waits of answered calls.
     pub total_wait_ms: u64,
@@ -166,7 +167,8 @@ impl QueueStats {
     pub fn agents_ready(&self) -> u32 {
         self.agents_ready
     }
-    /// Longest wait of an answered call.
+    /// Longest current wait among callers waiting or ringing at the end of the
+    /// period.
     #[must_use]
     pub fn longest_wait_ms(&self) -> u64 {
         self.longest_wait_ms

@@ -51,12 +51,13 @@ pub const FLAG_SKIPPABLE: u8 = 0x01;
 
 /// The payload versions (negotiated in [`Hello`]) this crate speaks. Version 2
 /// adds 16 kHz audio chunks ([`Samples::Pcm16Wide`]), version 3 partial
-/// transcripts ([`ResultBody::Partial`]); a sender keeps to what the agreed
-/// version has.
+/// transcripts ([`ResultBody::Partial`]), version 4 recorded audio
+/// ([`Kind::RECORDED_AUDIO`], see [`Kind::first_version`]); a sender keeps to
+/// what the agreed version has.
 ///
 /// [`Samples::Pcm16Wide`]: crate::classify::Samples::Pcm16Wide
 /// [`ResultBody::Partial`]: crate::classify::ResultBody::Partial
-pub const PAYLOAD_VERSIONS: std::ops::RangeInclusive<u16> = 1..=3;
+pub const PAYLOAD_VERSIONS: std::ops::RangeInclusive<u16> = 1..=4;
 
 /// One frame.
 #[derive(Clone, Debug, PartialEq)]

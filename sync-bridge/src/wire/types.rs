@@ -111,8 +111,10 @@ impl Kind {
     pub const FAILBACK_RECORD: Kind = Kind(7);
     /// Sealed, node to standby: these failback records are merged.
     pub const FAILBACK_ACK: Kind = Kind(8);
+    /// A [`crate::classify::RecordedAudio`] segment (payload version 4).
+    pub const RECORDED_AUDIO: Kind = Kind(9);
 
-    const NAMES: [(Kind, &'static str); 8] = [
+    const NAMES: [(Kind, &'static str); 9] = [
         (Self::CALL_RECORD, "call_record"),
         (Self::QUEUE_STATS, "queue_stats"),
         (Self::AGENT_STATS, "agent_stats"),
@@ -121,7 +123,17 @@ impl Kind {
         (Self::STANDBY_FILE, "standby_file"),
         (Self::FAILBACK_RECORD, "failback_record"),
         (Self::FAILBACK_ACK, "failback_ack"),
+        (Self::RECORDED_AUDIO, "recorded_audio"),
     ];
+
+    /// The first payload version ([`super::PAYLOAD_VERSIONS`]) whose receivers
+    /// read this kind. A receiver of an older version acknowledges and skips
+    /// a kind it does not know, so a sender holds such items back until a link
+    /// agreed on this version or later.
+    #[must_use]
+    pub fn first_version(self) -> u16 {
+        if self == Self::RECORDED_AUDIO { 4 } else { 1 }
+    }
 
     /// The numeric code sent on the wire.
     #[must_use]

@@ -4,8 +4,9 @@
 //! `POST /api/v1/calls/{id}/hold`, `…/resume` (no body), `…/transfer`
 //! `{"to": "1004"}`, `…/consult` `{"to": "1004"}` then `POST …/consult/complete` or
 //! `DELETE …/consult`, and `…/conference` `{"with": "1004"}` (`DELETE` to drop the
-//! third party): the agent on the call, a supervisor of its queue, an
-//! administrator. Each is an audit row. A refusal that depends on the call's state
+//! third party), and `…/escalate` `{"queue": "senior"}` (the caller leaves the
+//! agent for that queue, ahead of everyone waiting there): the agent on the call, a
+//! supervisor of its queue, an administrator. Each is an audit row. A refusal that depends on the call's state
 //! (not connected, already held, a consultation going on) is 409.
 //!
 //! A conference adds one party to the call through the same mixing leg a
@@ -34,6 +35,13 @@ pub(crate) struct TransferBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConferenceBody {
     with: String,
+}
+
+/// The body of `POST /api/v1/calls/{id}/escalate`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EscalateBody {
+    queue: String,
 }
 
 /// Longest extension accepted.
@@ -68,6 +76,29 @@ pub(crate) async fn transfer(
         return Err(ApiError::bad_request("to: an extension, digits, 1 to 32"));
     }
     act(&shared, &p, &id, CallControl::Transfer { to: body.to }).await
+}
+
+/// `POST /api/v1/calls/{id}/escalate`: the agent is hung up and the caller waits in
+/// `queue` at the top priority.
+pub(crate) async fn escalate(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<EscalateBody>,
+) -> Result<StatusCode, ApiError> {
+    let valid = (1..=64).contains(&body.queue.len())
+        && body
+            .queue
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        return Err(ApiError::bad_request("queue: a queue name"));
+    }
+    let control = CallControl::Escalate {
+        queue: body.queue,
+        sentiment: None,
+    };
+    act(&shared, &p, &id, control).await
 }
 
 /// `POST /api/v1/calls/{id}/consult`: the caller is held and `to` rings for the agent.
@@ -181,6 +212,7 @@ pub(super) async fn act(
         CallControl::CancelConsult => ("call.consult_cancel", None),
         CallControl::StartRecording => ("recording.start", None),
         CallControl::StopRecording => ("recording.stop", None),
+        CallControl::Escalate { queue, .. } => ("call.escalate", Some(queue.clone())),
     };
     shared
         .state
@@ -195,7 +227,9 @@ pub(super) async fn act(
 
 fn refusal(r: ControlRefusal) -> ApiError {
     match r {
-        ControlRefusal::NoCall | ControlRefusal::NotRecorded => ApiError::not_found(r.to_string()),
+        ControlRefusal::NoCall | ControlRefusal::NotRecorded | ControlRefusal::UnknownQueue(_) => {
+            ApiError::not_found(r.to_string())
+        }
         ControlRefusal::Unsupported => ApiError::unavailable(r.to_string()),
         _ => ApiError::conflict(r.to_string()),
     }

@@ -111,6 +111,70 @@ async fn the_nodes_refusals_become_statuses_and_leave_no_audit_row() {
 }
 
 #[tokio::test]
+async fn an_escalation_names_a_queue_reaches_the_node_and_is_audited() {
+    let h = Harness::new().await;
+    h.seed().await;
+    for body in [
+        r#"{"queue":"../x"}"#,
+        r#"{"queue":""}"#,
+        r#"{"to":"senior"}"#,
+        "{}",
+    ] {
+        let (status, reply) = h
+            .json(
+                Role::Supervisor,
+                Method::POST,
+                "/api/v1/calls/c-sales/escalate",
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {reply}");
+    }
+    assert!(asked(&h).is_empty());
+    let (status, reply) = h
+        .json(
+            Role::Supervisor,
+            Method::POST,
+            "/api/v1/calls/c-sales/escalate",
+            Some(r#"{"queue":"senior"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{reply}");
+    assert_eq!(
+        asked(&h),
+        [(
+            "c-sales".to_owned(),
+            CallControl::Escalate {
+                queue: "senior".into(),
+                sentiment: None
+            }
+        )]
+    );
+    assert_eq!(actions(&h).await, ["call.escalate"]);
+    for (refusal, want) in [
+        (
+            ControlRefusal::UnknownQueue("senior".into()),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            ControlRefusal::SameQueue("senior".into()),
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        h.live.with(|s| s.refusal = Some(refusal.clone()));
+        let (status, reply) = h
+            .json(
+                Role::Admin,
+                Method::POST,
+                "/api/v1/calls/c-sales/escalate",
+                Some(r#"{"queue":"senior"}"#),
+            )
+            .await;
+        assert_eq!(status, want, "{refusal:?}: {reply}");
+    }
+}
+
+#[tokio::test]
 async fn recording_start_stop_pause_and_resume_each_have_their_request() {
     let h = Harness::new().await;
     h.seed().await;
