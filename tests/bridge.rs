@@ -20,14 +20,8 @@ use std::time::Duration;
 use common::api::{first_admin, request};
 use common::cloud::{free_udp_port, make_certs, node_outbox, start_cloud};
 use common::sipp::{SHORT, Sipp, SippRun, register};
+use common::voice::{REFUND, speak, wav_samples};
 use common::{Node, NodeSpec, read_events, wait_until};
-use media::codec::g711::pcmu_encode;
-
-/// The utterance the caller says (8 kHz, generated with espeak-ng).
-const REFUND: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/edge-cloud/testdata/asr/refund.wav"
-);
 
 fn certs_in_node_dir(dir: &Path) {
     make_certs(&dir.join("bridge"));
@@ -47,19 +41,6 @@ fn bridged_node(port: u16) -> Node {
         log: "info,cti::bridge=debug",
         ..NodeSpec::default()
     })
-}
-
-/// The 16-bit samples of an 8 kHz mono WAV file.
-fn wav_samples(path: &str) -> Vec<i16> {
-    let bytes = std::fs::read(path).expect("read the speech file");
-    let data = bytes
-        .windows(4)
-        .position(|w| w == b"data")
-        .expect("a data chunk");
-    bytes[data + 8..]
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect()
 }
 
 fn unix_ms() -> u64 {
@@ -99,35 +80,6 @@ fn transcript_times(node: &Node) -> Vec<u64> {
         .filter(|(_, data)| data.contains("\"transcript\"") && data.contains("\"caller\""))
         .filter_map(|(at, _)| u64::try_from(at).ok())
         .collect()
-}
-
-/// Sends `speech` then two seconds of silence as 20 ms PCMU packets to `to`, in
-/// real time, again and again until `stop`.
-fn speak(socket: UdpSocket, to: SocketAddr, speech: Vec<i16>, stop: Arc<AtomicBool>) {
-    std::thread::spawn(move || {
-        let mut pcm = speech;
-        pcm.extend(std::iter::repeat_n(0, 16_000));
-        let mut next = std::time::Instant::now();
-        let mut n: u32 = 0;
-        while !stop.load(Ordering::Relaxed) {
-            for frame in pcm.chunks(160) {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let mut packet = vec![0x80, 0];
-                packet.extend_from_slice(&(n as u16).to_be_bytes());
-                packet.extend_from_slice(&(n * 160).to_be_bytes());
-                packet.extend_from_slice(&0x5eed_0001_u32.to_be_bytes());
-                pcmu_encode(frame, &mut packet);
-                let _ = socket.send_to(&packet, to);
-                n += 1;
-                next += Duration::from_millis(20);
-                if let Some(wait) = next.checked_duration_since(std::time::Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-            }
-        }
-    });
 }
 
 #[test]

@@ -694,9 +694,12 @@ fn contact_center_with_certs(dir: &Path) {
 
 /// The journey of the first test, with `[bridge]` configured and the cloud down:
 /// a known customer (every identifying value a unique marker) is looked up by the
-/// IVR, queued and answered. Everything the node will send waits in its outbox;
-/// none of it holds a marker. Then the cloud starts, the outbox drains, and the
-/// cloud's store holds the call records and no marker either.
+/// IVR, queued and answered, and talks to the agent ("I want a refund for my
+/// order, this is terrible") on a recorded call. The audio could not stream, so
+/// the recording waits in the outbox beside the call records: everything the
+/// node will send, none of it holding a marker. Then the cloud starts, the
+/// outbox drains, and the cloud's store holds the call records and the
+/// transcript of the caller's words, and no marker either.
 #[test]
 fn no_customer_data_crosses_the_bridge() {
     if !common::peer_available("sipp") {
@@ -712,6 +715,7 @@ fn no_customer_data_crosses_the_bridge() {
         trusted: LOOPBACK,
         extensions: 1001..=1008,
         log: "info,cti::bridge=debug",
+        record: true,
         extra,
         setup: Some(contact_center_with_certs),
         ..NodeSpec::default()
@@ -723,7 +727,36 @@ fn no_customer_data_crosses_the_bridge() {
         "account,kind,reference,amount_minor,currency,status,created,updated\n\
          918273645,order,ORD-MARKER-77,4599,USD,shipped,2026-11-01,2026-11-03\n",
     );
-    let call = ivr_call_to_agent_1006(&node, "4155550199", "500", 2000);
+    // The agent talks for 12 s; the caller's media is the test's own socket:
+    // English (1), support (2), then the caller's words again and again.
+    let agent = phone(&node, "1006", "uas-answer-then-hang-up", 1, 12_000);
+    feature_code(&node, "1006", "*71");
+    let media = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
+    let media_port = media.local_addr().expect("bound").port().to_string();
+    let caller = Sipp::new(&node, "caller-marker", "uac-ivr-media-at-key")
+        .target(&node)
+        .service("500")
+        .caller("4155550199")
+        .args(&["-key", "rtp", &media_port])
+        .calls(1)
+        .start();
+    let node_a = common::sipp::logged_port(&caller, "answer");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    common::voice::call_with_digits_then_speech(
+        media,
+        std::net::SocketAddr::from(([127, 0, 0, 1], node_a)),
+        &[(2000, 1), (2500, 2)],
+        common::voice::wav_samples(common::voice::REFUND),
+        std::sync::Arc::clone(&stop),
+    );
+    caller.finish(Duration::from_secs(120)).assert_ok();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    agent.finish(SHORT).assert_ok();
+    let cdrs = node.wait_cdrs(2, CDR_WAIT);
+    let call = cdrs
+        .iter()
+        .find(|c| c.callee == "500")
+        .unwrap_or_else(|| panic!("no CDR for the call to 500: {cdrs:#?}"));
     assert_eq!(call.queue.as_deref(), Some("support"), "{call:#?}");
     // The screen pop shows the customer on the node: the lookup really found them.
     let popped = common::read_events(&node)
@@ -731,10 +764,15 @@ fn no_customer_data_crosses_the_bridge() {
         .any(|(kind, _, data)| kind == "call.offered" && data.contains("Quillon Marchbanks"));
     assert!(popped, "the IVR lookup found the planted customer");
 
-    // Before anything is sent: the outbox holds one item per CDR, marker-free.
+    // Before anything is sent: the outbox holds one record per CDR and the
+    // recording's segments, marker-free.
+    let kinds = common::wait_until("the recording in the outbox", CDR_WAIT, || {
+        let kinds = common::cloud::node_outbox_kinds(&node);
+        kinds.iter().any(|k| k == "recorded_audio").then_some(kinds)
+    });
+    let records = kinds.iter().filter(|k| *k == "call_record").count();
+    assert_eq!(records, cdrs.len(), "one outbox row per call record");
     let queued = common::cloud::node_outbox(&node);
-    let cdrs = node.wait_cdrs(2, CDR_WAIT);
-    assert_eq!(queued.len(), cdrs.len(), "one outbox row per call record");
     for (key, payload) in &queued {
         let bytes = String::from_utf8_lossy(payload);
         for marker in MARKERS {
@@ -752,6 +790,20 @@ fn no_customer_data_crosses_the_bridge() {
     assert!(
         stored.contains("support"),
         "the records reached the cloud's store"
+    );
+    // The recording was analysed after the fact: the caller's words are there.
+    let stored = common::wait_until(
+        "the recording's transcript in the cloud's store",
+        Duration::from_secs(60),
+        || {
+            let mut bytes =
+                std::fs::read(node.dir().join("cloud-data/cloud.db")).unwrap_or_default();
+            bytes.extend(
+                std::fs::read(node.dir().join("cloud-data/cloud.db-wal")).unwrap_or_default(),
+            );
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            text.contains("refund").then_some(text)
+        },
     );
     for marker in MARKERS {
         assert!(!stored.contains(marker), "{marker} in the cloud's store");

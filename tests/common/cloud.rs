@@ -64,6 +64,26 @@ pub(crate) fn node_outbox(node: &Node) -> Vec<(String, Vec<u8>)> {
         .expect("the node's outbox table reads")
 }
 
+/// The kinds of the node's outbox rows (`call_record`, `recorded_audio`, …).
+pub(crate) fn node_outbox_kinds(node: &Node) -> Vec<String> {
+    use sqlx::ConnectOptions as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(node.dir().join("switchyard.db"))
+        .read_only(true);
+    runtime
+        .block_on(async {
+            let mut conn = options.connect().await?;
+            sqlx::query_scalar("SELECT kind FROM bridge_outbox ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+        })
+        .expect("the node's outbox table reads")
+}
+
 /// The cloud's store under `dir/cloud-data`: (call records, received keys).
 pub(crate) fn cloud_counts(dir: &Path) -> (i64, i64) {
     use sqlx::ConnectOptions as _;
