@@ -340,6 +340,64 @@ fn srtp_phone_is_answered_by_the_ivr_and_its_key_reaches_the_flow() {
     assert!(path.contains("srtp.chosen"), "IVR path {path:?}: {cdrs:#?}");
 }
 
+/// An SRTP caller the IVR hands to an extension (the flow's `transfer` step, as the
+/// queue hands a caller to an agent): the node offers the second leg, and as the
+/// caller's leg is SRTP and 1002's phone is on TLS, that offer carries the node's
+/// own key. 1002, insisting on SRTP, accepts it: both phones open everything they
+/// get, and each hears the other's tone through the node (decrypted, then
+/// encrypted again for the other leg).
+#[test]
+fn srtp_caller_transferred_by_the_ivr_reaches_an_srtp_phone_in_srtp() {
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        tls: true,
+        log: "info,cti::call=debug",
+        extra: SRTP_IVR.to_owned(),
+        setup: Some(install_srtp_flow),
+        ..NodeSpec::default()
+    });
+    let listening = |tone_hz| Phone {
+        dump_audio: true,
+        ..secure(tone_hz)
+    };
+    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &listening(440));
+    let mut b = Baresip::start_with(&node, "1002", node.password("1002"), &listening(1000));
+    a.registered();
+    b.registered();
+    a.command("dial", "sip:701@127.0.0.1;transport=tls");
+    a.event("CALL_ESTABLISHED");
+    b.event("CALL_INCOMING");
+    b.command("accept", "");
+    b.event("CALL_ESTABLISHED");
+    b.event("CALL_RTPESTAB");
+    std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
+    a.hang_up(&mut b);
+    let out_a = a.quit();
+    let out_b = b.quit();
+    for (ext, out) in [("1001", &out_a), ("1002", &out_b)] {
+        assert_srtp_opened(ext, out);
+        let (_, port) = media_source(out).unwrap_or_else(|| panic!("{ext} got no RTP:\n{out}"));
+        assert!(
+            node.ports.rtp().contains(&port),
+            "{ext} got RTP from {port}"
+        );
+    }
+    for (phone, heard, own) in [(&a, 1000.0, 440.0), (&b, 440.0, 1000.0)] {
+        let (rate, pcm) = decoded_audio(&phone.dir);
+        let (theirs, mine) = (goertzel_at(&pcm, heard, rate), goertzel_at(&pcm, own, rate));
+        assert!(
+            theirs > 10.0 * mine && theirs > 0.0,
+            "{} decoded {heard} Hz at {theirs:.3e}, its own {own} Hz at {mine:.3e}",
+            phone.ext
+        );
+    }
+    let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
+    assert_eq!(cdrs[0].disposition, "answered", "{cdrs:#?}");
+}
+
 /// A phone registered over TLS that insists on SRTP (`mediaenc=srtp-mand`), sending a
 /// sine of `tone_hz`.
 fn secure(tone_hz: u32) -> Phone {
@@ -363,12 +421,24 @@ fn assert_srtp_opened(ext: &str, out: &str) {
     );
 }
 
-/// The IVR of the SRTP test: number 700 runs the `srtp` flow.
+/// The IVR of the SRTP tests: number 700 runs the `srtp` flow, 701 hands the
+/// caller to 1002.
 const SRTP_IVR: &str = r#"
 [ivr]
 flows = "flows"
 prompts = "prompts"
-numbers = { "700" = "srtp" }
+numbers = { "700" = "srtp", "701" = "srtp_transfer" }
+"#;
+
+/// Straight to extension 1002.
+const SRTP_TRANSFER_FLOW: &str = r#"[flow]
+start = "agent"
+languages = ["en"]
+description = "Hands the caller to extension 1002"
+
+[steps.agent]
+type = "transfer"
+extension = "1002"
 "#;
 
 /// A menu whose key 4 leads to a goodbye; silence hangs up.
@@ -399,6 +469,8 @@ fn install_srtp_flow(dir: &std::path::Path) {
     let flows = dir.join("flows");
     std::fs::create_dir_all(&flows).expect("create the flows directory");
     std::fs::write(flows.join("srtp.toml"), SRTP_FLOW).expect("write the flow");
+    std::fs::write(flows.join("srtp_transfer.toml"), SRTP_TRANSFER_FLOW)
+        .expect("write the transfer flow");
     let prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/config/examples/prompts");
     let status = std::process::Command::new("cp")
         .arg("-r")

@@ -448,6 +448,40 @@ impl Call {
         Ok(())
     }
 
+    /// A second leg the node offers itself (an agent, a transfer target) when the caller
+    /// has been answered, to a phone on TLS: when the caller's leg terminates SRTP, so
+    /// does this one, and `offer` gets the node's key B; else it stays plain. `true`
+    /// when it is SRTP.
+    pub(super) fn srtp_offer_to_b(&mut self, offer: &mut Sdp) -> bool {
+        let Some(prefer) = self.srtp_legs.exchanges[slot(Side::A)]
+            .as_ref()
+            .map(|e| e.keys().map_or(SrtpSuite::AesCm128HmacSha1_80, |k| k.suite))
+        else {
+            self.srtp_legs.exchanges[slot(Side::B)] = None;
+            return false;
+        };
+        let mut exchange = SdesExchange::new();
+        key_for_leg(offer, Some(exchange.offer(prefer, rand::random())));
+        self.srtp_legs.exchanges[slot(Side::B)] = Some(exchange);
+        self.srtp_legs.offer_from = None;
+        true
+    }
+
+    /// The second leg the node offers is plain RTP.
+    pub(super) fn plain_b(&mut self) {
+        self.srtp_legs.exchanges[slot(Side::B)] = None;
+    }
+
+    /// The answer of a leg [`Self::srtp_offer_to_b`] offered: its key goes to the
+    /// relay. `false` when that leg is SRTP and the answer has no usable key (the leg
+    /// must not carry the call in plain RTP).
+    pub(super) fn srtp_answer_to_b(&mut self, answer: &[u8]) -> bool {
+        if self.srtp_legs.exchanges[slot(Side::B)].is_none() {
+            return true;
+        }
+        Sdp::parse(answer).is_ok_and(|sdp| self.srtp_keys_from(Side::B, &sdp, true))
+    }
+
     /// The callee's answer to the node's first offer: its keys go to the relay and the
     /// node's answer line to the caller goes into `sdp`. `false` when the callee's leg
     /// terminates SRTP and the answer has no usable key.

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use acd::{CallRequest, Input, RefuseReason};
 use media::Side;
+use sip::net::TransportKind;
 use sip::sdp::{self, LocalMedia};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
@@ -247,13 +248,10 @@ impl Call {
     /// Rings every registered phone of `ext` with an offer from the node's media
     /// session; `false` when it has none (or the call has no media).
     pub(super) async fn ring_extension(&mut self, ext: &str) -> bool {
-        let bindings = self.ctx.bindings(ext).await;
+        let mut bindings = self.ctx.bindings(ext).await;
         let (Some(session), Some(a)) = (&self.media, self.a_codec) else {
             return false;
         };
-        if bindings.is_empty() {
-            return false;
-        }
         let mut local = LocalMedia::new(self.ctx.media_ip, session.local(Side::B).port());
         local.session_id = u64::from(rand::random::<u32>());
         local.username = "switchyard".to_owned();
@@ -268,7 +266,21 @@ impl Call {
         }
         offered.push(sdp::Codec::telephone_event());
         local.codecs = offered;
-        let offer = sdp::offer(&local).to_bytes();
+        if bindings.is_empty() {
+            return false;
+        }
+        let mut offer = sdp::offer(&local);
+        // An SRTP caller's audio goes on in SRTP to an extension with a phone on TLS
+        // (only those phones ring); one with no phone on TLS, where keys could not
+        // travel safely, gets its own leg in plain RTP.
+        let tls = |b: &crate::registrar::Binding| b.source.transport == TransportKind::Tls;
+        let srtp = bindings.iter().any(tls) && self.srtp_offer_to_b(&mut offer);
+        if srtp {
+            bindings.retain(tls);
+        } else {
+            self.plain_b();
+        }
+        let offer = offer.to_bytes();
         self.best_failure = None;
         for b in bindings {
             let mut invite = self.fork_invite(&b, Some(&offer));
@@ -287,6 +299,15 @@ impl Call {
 
     /// The second leg answered: its media joins side B and the caller hears it.
     pub(super) async fn b_leg_joined(&mut self, answer: &[u8]) {
+        if !self.srtp_answer_to_b(answer) {
+            debug!(
+                call = self.id.0,
+                "the second leg answered SRTP without a usable key"
+            );
+            self.send_bye(Side::B).await;
+            self.b = None;
+            return self.b_leg_failed(488).await;
+        }
         let Some(session) = &self.media else {
             return;
         };
