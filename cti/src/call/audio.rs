@@ -467,7 +467,8 @@ impl Call {
         true
     }
 
-    /// The second leg the node offers is plain RTP.
+    /// The second leg the node offers is plain RTP (the relay stops protecting side
+    /// B once it carries that leg: see [`Self::srtp_answer_to_b`]).
     pub(super) fn plain_b(&mut self) {
         self.srtp_legs.exchanges[slot(Side::B)] = None;
     }
@@ -477,6 +478,10 @@ impl Call {
     /// must not carry the call in plain RTP).
     pub(super) fn srtp_answer_to_b(&mut self, answer: &[u8]) -> bool {
         if self.srtp_legs.exchanges[slot(Side::B)].is_none() {
+            // A plain leg, perhaps after one that was not (a transfer).
+            if let Some(session) = &self.media {
+                session.set_srtp(Side::B, None);
+            }
             return true;
         }
         Sdp::parse(answer).is_ok_and(|sdp| self.srtp_keys_from(Side::B, &sdp, true))

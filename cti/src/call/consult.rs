@@ -191,10 +191,13 @@ impl Call {
         // The agent's part of the call is over: the ACD starts their wrap-up.
         self.queue_call_ended();
         let caller = self.consult.as_ref().map(|c| c.caller);
+        // The target's leg is plain RTP, as the mixing leg it rang on.
+        self.plain_b();
         let Some(session) = self.media.as_ref() else {
             return;
         };
         session.set_remote(Side::B, nowhere(), None);
+        session.set_srtp(Side::B, None);
         if let Some((rtp, rtcp)) = caller {
             session.set_remote(Side::A, rtp, rtcp);
         }
