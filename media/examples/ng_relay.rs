@@ -27,7 +27,8 @@
 //! recording) are not read.
 //!
 //! `--threads 1` runs everything on one current-thread tokio runtime (one core); `N > 1`
-//! runs sessions on a multi-thread runtime with N workers.
+//! runs a multi-thread runtime with N workers, and the relay spreads its sessions over N
+//! epoll sets, one receive loop per worker.
 
 #[path = "ng_relay/bencode.rs"]
 mod bencode;

@@ -1,12 +1,21 @@
-//! The tokio task that relays one session's datagrams, and the state it shares with the
+//! How a session's datagrams are relayed, and the state the relay shares with the
 //! [`Session`](crate::Session) handle.
 //!
-//! One task per session polls all four sockets (A RTP, A RTCP, B RTP, B RTCP) from a single
-//! `poll_fn`, so a call costs one task and one wake-up per burst of datagrams, not four.
-//! Per datagram it does one `recvfrom` into a buffer the task owns, asks the [`Latch`] what
-//! to do, and one non-blocking `sendto` out of the other side's socket: no allocation, no
-//! queue. A datagram the kernel will not take right now is dropped and counted: for live audio a
-//! lost packet does less harm than a late one.
+//! A session's four sockets (A RTP, A RTCP, B RTP, B RTCP) sit in the relay-wide epoll
+//! set of [`ingress`], whose task hands each ready socket to [`Shared::relay_ready`]: one
+//! `recvfrom` into the task's buffer, one decision by the [`Latch`], one non-blocking
+//! send out of the other side's socket — no allocation, no queue, no wake-up of any
+//! other task. A datagram the kernel will not take right now is dropped and counted: for
+//! live audio a lost packet does less harm than a late one.
+//!
+//! The sockets stay unconnected: `connect`ing a latched flow's socket to its peer saves
+//! the route lookup per send (about 3 % of the relay's CPU), but the kernel would then
+//! drop strangers before the [`Latch`] sees them — uncounted, and answered with ICMP port
+//! unreachable — and pin a wildcard-bound socket's local IP to the route toward the peer.
+//!
+//! Each session also has a tokio task of its own, for what is not a relayed datagram:
+//! prompts and sender reports on their timers, the supervisor's sockets and its 20 ms
+//! mix. It sleeps through a plain relayed call.
 //!
 //! A side that terminates SRTP ([`SrtpLeg`]) has every datagram from its phone opened
 //! (authenticated, replay-checked, decrypted) right after the receive, before the latch or
@@ -14,18 +23,22 @@
 //! the send; a rejected one is dropped and counted in its [`SrtpStats`](crate::srtp::SrtpStats).
 //! A side without pays one branch each way.
 //!
-//! A session with a supervisor ([`Supervised`]) has two more sockets, drained in the same
-//! wake-up, and a 20 ms mixing tick on the same timer as prompts; the relay path pays one
+//! A session with a supervisor ([`Supervised`]) has two more sockets, drained by its own
+//! task, and a 20 ms mixing tick on the same timer as prompts; the relay path pays one
 //! branch per datagram for it when there is none.
 //!
-//! State sits behind one mutex per session, as a connection's state does in quinn: the task
-//! locks it once per wake-up, the handle locks it for `set_remote`, `stats` and close.
-//! Closing takes the sockets out under the lock (they close on the spot, so their ports can
-//! be bound again at once) and wakes the task, which finds no sockets and ends.
+//! State sits behind one mutex per session, as a connection's state does in quinn: the
+//! ingress locks it once per datagram, the session's task once per wake-up, the handle for
+//! `set_remote`, `stats` and close. Closing takes the sockets out under the lock (they
+//! close on the spot, leaving the epoll set, so their ports can be bound again at once)
+//! and wakes the task, which finds no sockets and ends.
+
+pub(crate) mod ingress;
 
 use std::future::{Future, poll_fn};
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
+use std::net::UdpSocket as MediaSocket;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -46,20 +59,37 @@ use crate::{Channel, DropReason, Latch, SessionStats, Side, Verdict};
 /// been truncated, so it is dropped as oversized. RTP over an Ethernet MTU fits easily.
 pub(crate) const RECV_BUFFER: usize = 2048;
 
-/// Datagrams taken from one socket per wake-up before the task yields, so one flooded
-/// socket cannot starve the session's other sockets or other sessions on the worker.
+/// Datagrams taken from a supervisor's socket per wake-up before the task yields, so a
+/// flooded socket cannot starve other tasks on the worker.
 const BATCH: usize = 16;
 
-/// A session's four bound sockets.
+/// A session's four bound sockets (non-blocking, watched by the relay's ingress).
 #[derive(Debug)]
 pub(crate) struct Sockets {
-    /// Indexed by `Side::index() * 2 + Channel::index()`.
-    all: [UdpSocket; 4],
+    /// Indexed by [`socket_index`].
+    all: [MediaSocket; 4],
+}
+
+/// Where `side`'s `channel` socket sits in a session's array, and the index the ingress
+/// reports it by.
+fn socket_index(side: Side, channel: Channel) -> usize {
+    side.index() * 2 + channel.index()
+}
+
+/// The side and channel of a socket index (the inverse of [`socket_index`]).
+fn socket_flow(index: usize) -> (Side, Channel) {
+    let side = if index < 2 { Side::A } else { Side::B };
+    let channel = if index.is_multiple_of(2) {
+        Channel::Rtp
+    } else {
+        Channel::Rtcp
+    };
+    (side, channel)
 }
 
 impl Sockets {
     /// `a` and `b` are each side's `[rtp, rtcp]` sockets.
-    pub(crate) fn new(a: [UdpSocket; 2], b: [UdpSocket; 2]) -> Self {
+    pub(crate) fn new(a: [MediaSocket; 2], b: [MediaSocket; 2]) -> Self {
         let [a_rtp, a_rtcp] = a;
         let [b_rtp, b_rtcp] = b;
         Self {
@@ -67,8 +97,20 @@ impl Sockets {
         }
     }
 
-    fn get(&self, side: Side, channel: Channel) -> &UdpSocket {
-        &self.all[side.index() * 2 + channel.index()]
+    /// All four, in [`socket_index`] order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &MediaSocket> {
+        self.all.iter()
+    }
+
+    /// Sends `packet` out of `side`'s `channel` socket to `to`, without blocking.
+    fn send(
+        &self,
+        side: Side,
+        channel: Channel,
+        to: SocketAddr,
+        packet: &[u8],
+    ) -> std::io::Result<usize> {
+        self.all[socket_index(side, channel)].send_to(packet, to)
     }
 }
 
@@ -89,8 +131,26 @@ impl Supervised {
 }
 
 /// Everything the task and the handle share about one session.
+///
+/// Laid out in this order (`repr(C)`) so that what every relayed datagram reads — the
+/// sockets, the few pointers and flags, the latch, the counters — comes first and close
+/// together, ahead of the large parts only some sessions use (taps, egress): with
+/// thousands of sessions the relay path is bound by cache misses on this state.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct SessionState {
+    /// `None` once the session is closed: the task ends when it sees that.
+    sockets: Option<Sockets>,
+    /// SRTP terminated per side, indexed by side, for sides that have keys.
+    pub(crate) srtp: [Option<Box<SrtpLeg>>; 2],
+    /// The supervisor's leg, while one is attached.
+    pub(crate) monitor: Option<Box<Supervised>>,
+    /// Where [`MediaEvent`]s go; events are dropped while nobody listens.
+    pub(crate) events: Option<tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
+    /// The task's waker, to end it on close even when no datagram arrives.
+    waker: Option<Waker>,
+    /// What the relay path may skip, summarised from `taps`, `egress` and `monitor`.
+    hints: Hints,
     pub(crate) latch: Latch,
     pub(crate) stats: SessionStats,
     /// What the relay listens for in the packets it forwards.
@@ -98,16 +158,51 @@ pub(crate) struct SessionState {
     /// What the node sends toward each side's peer beyond relayed packets, indexed by
     /// the receiving side.
     pub(crate) egress: [Egress; 2],
-    /// Where [`MediaEvent`]s go; events are dropped while nobody listens.
-    pub(crate) events: Option<tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
-    /// The supervisor's leg, while one is attached.
-    pub(crate) monitor: Option<Box<Supervised>>,
-    /// SRTP terminated per side, indexed by side, for sides that have keys.
-    pub(crate) srtp: [Option<Box<SrtpLeg>>; 2],
-    /// `None` once the session is closed: the task ends when it sees that.
-    sockets: Option<Sockets>,
-    /// The task's waker, to end it on close even when no datagram arrives.
-    waker: Option<Waker>,
+}
+
+/// The relay path's summary of a session's configuration, refreshed whenever the handle
+/// or the session's task let go of the state ([`StateGuard`]); relaying itself changes
+/// none of it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Hints {
+    /// Some tap listens (`!taps.is_empty()`).
+    listened: bool,
+    /// A side is not passed through (it counts what it sends, for sender reports) or a
+    /// supervisor is mixed: relaying may change when the session's task must run next.
+    sourced: bool,
+}
+
+impl SessionState {
+    fn refresh(&mut self) {
+        self.hints = Hints {
+            listened: !self.taps.is_empty(),
+            sourced: self.monitor.is_some() || !self.egress.iter().all(Egress::is_pass_through),
+        };
+    }
+}
+
+/// The handle's and the session task's hold on the state: refreshes the [`Hints`] when
+/// let go, so no change they make can leave them stale.
+pub(crate) struct StateGuard<'a>(MutexGuard<'a, SessionState>);
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = SessionState;
+
+    fn deref(&self) -> &SessionState {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SessionState {
+        &mut self.0
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        self.0.refresh();
+    }
 }
 
 /// The lock around a session's state.
@@ -120,23 +215,74 @@ impl Shared {
     pub(crate) fn new(sockets: Sockets) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(SessionState {
+                sockets: Some(sockets),
+                srtp: [None, None],
+                monitor: None,
+                events: None,
+                waker: None,
+                hints: Hints::default(),
                 latch: Latch::new(),
                 stats: SessionStats::default(),
                 taps: Taps::default(),
                 egress: [Egress::new(seed()), Egress::new(seed())],
-                events: None,
-                monitor: None,
-                srtp: [None, None],
-                sockets: Some(sockets),
-                waker: None,
             }),
         })
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
+    /// The state, for the handle and the session's task (see [`StateGuard`]).
+    pub(crate) fn lock(&self) -> StateGuard<'_> {
+        StateGuard(self.lock_for_relaying())
+    }
+
+    /// The state, for relaying one datagram: leaves the [`Hints`] alone.
+    fn lock_for_relaying(&self) -> MutexGuard<'_, SessionState> {
         // Nothing panics while holding the lock, and the state is valid after any partial
         // update anyway (counters and addresses), so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the session's sockets, unless it is closed.
+    pub(crate) fn with_sockets<R>(&self, f: impl FnOnce(&Sockets) -> R) -> Option<R> {
+        self.lock_for_relaying().sockets.as_ref().map(f)
+    }
+
+    /// Receives one datagram from socket `index` (reported ready by the ingress) into
+    /// `buf` and relays it; nothing when the socket is empty or the session closed.
+    pub(crate) fn relay_ready(&self, index: usize, buf: &mut [u8]) {
+        let mut guard = self.lock_for_relaying();
+        let state = &mut *guard;
+        let Some(sockets) = state.sockets.as_ref() else {
+            return;
+        };
+        let (side, channel) = socket_flow(index);
+        let received = sockets.all[index].recv_from(buf);
+        let mut relay = Relaying {
+            latch: &mut state.latch,
+            stats: &mut state.stats,
+            taps: &mut state.taps,
+            egress: &mut state.egress,
+            events: state.events.as_ref(),
+            monitor: state.monitor.as_deref_mut(),
+            srtp: &mut state.srtp,
+            hints: state.hints,
+            sockets,
+            buf,
+        };
+        match received {
+            Ok((len, source)) => relay.relay_one(side, channel, source, len),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(error) => {
+                tracing::debug!(?side, ?channel, %error, "receive failed");
+                let flow = relay.stats.flow_mut(side, channel);
+                flow.dropped.record(DropReason::ReceiveFailed);
+                return;
+            }
+        }
+        if state.hints.sourced
+            && let Some(waker) = &state.waker
+        {
+            waker.wake_by_ref();
+        }
     }
 
     /// Wakes the task, to act on a change the handle made (a prompt to play).
@@ -216,6 +362,7 @@ fn poll_relay(
         srtp,
         sockets,
         waker,
+        hints,
     } = &mut *guard;
     let Some(sockets) = sockets.as_ref() else {
         return Poll::Ready(());
@@ -231,15 +378,11 @@ fn poll_relay(
         events: events.as_ref(),
         monitor: monitor.as_deref_mut(),
         srtp,
+        hints: *hints,
         sockets,
         buf,
     };
     let mut more = false;
-    for side in Side::ALL {
-        for channel in Channel::ALL {
-            more |= relay.drain(cx, side, channel);
-        }
-    }
     if relay.monitor.is_some() {
         for channel in Channel::ALL {
             more |= relay.drain_supervisor(cx, channel);
@@ -269,34 +412,12 @@ struct Relaying<'a> {
     events: Option<&'a tokio::sync::mpsc::UnboundedSender<MediaEvent>>,
     monitor: Option<&'a mut Supervised>,
     srtp: &'a mut [Option<Box<SrtpLeg>>; 2],
+    hints: Hints,
     sockets: &'a Sockets,
     buf: &'a mut [u8],
 }
 
 impl Relaying<'_> {
-    /// Relays what waits on one socket, up to [`BATCH`] datagrams. Returns whether it
-    /// stopped at the limit (more may be waiting) rather than on an empty socket, which
-    /// leaves the task registered for the socket's next datagram.
-    fn drain(&mut self, cx: &mut Context<'_>, side: Side, channel: Channel) -> bool {
-        let ingress = self.sockets.get(side, channel);
-        for _ in 0..BATCH {
-            let mut read = ReadBuf::new(self.buf);
-            match ingress.poll_recv_from(cx, &mut read) {
-                Poll::Pending => return false,
-                Poll::Ready(Ok(source)) => {
-                    let len = read.filled().len();
-                    self.relay_one(side, channel, source, len);
-                }
-                Poll::Ready(Err(error)) => {
-                    tracing::debug!(?side, ?channel, %error, "receive failed");
-                    let flow = self.stats.flow_mut(side, channel);
-                    flow.dropped.record(DropReason::ReceiveFailed);
-                }
-            }
-        }
-        true
-    }
-
     /// Hands an accepted RTP datagram to the session's taps (the only clock
     /// read on this path, and only for sessions that are listened to).
     fn listen(&mut self, side: Side, len: usize) {
@@ -339,7 +460,7 @@ impl Relaying<'_> {
             || crate::rtt::is_muxed_rtcp(self.buf.get(..len).unwrap_or_default());
         // Taps hear everything the side's peer sends, forwarded or not (a caller in the
         // IVR talks to the node alone).
-        if accepted && !self.taps.is_empty() {
+        if accepted && self.hints.listened {
             if rtcp {
                 let datagram = self.buf.get(..len).unwrap_or_default();
                 self.taps.inspect_rtcp(side, datagram, now());
@@ -358,20 +479,21 @@ impl Relaying<'_> {
                 return;
             }
         };
-        let egress = SockRef::from(self.sockets.get(side.other(), channel));
+        let egress = (self.sockets, side.other(), channel);
         let out = &mut self.egress[side.other().index()];
         let mut srtp = self.srtp[side.other().index()].as_deref_mut();
         let datagram = self.buf.get_mut(..len).unwrap_or_default();
-        if rtcp && !out.is_pass_through() {
+        // Without a sourced side every side passes through: no need to look.
+        let passed_through = !self.hints.sourced || out.is_pass_through();
+        if rtcp && !passed_through {
             self.stats
                 .flow_mut(side, channel)
                 .dropped
                 .record(DropReason::Terminated);
             return;
         }
-        if rtcp || out.is_pass_through() {
-            // Straight to the kernel: the socket is non-blocking, and going around tokio's
-            // write-readiness tracking saves its bookkeeping on every datagram.
+        if rtcp || passed_through {
+            // Straight to the kernel: the socket is non-blocking.
             let sent = transmit(&egress, to, datagram, rtcp, srtp);
             record_send(self.stats.flow_mut(side, channel), side, channel, sent);
             return;
@@ -418,7 +540,7 @@ impl Relaying<'_> {
                 .record(DropReason::Undecodable);
             return true;
         };
-        let socket = SockRef::from(self.sockets.get(listener, Channel::Rtp));
+        let socket = (self.sockets, listener, Channel::Rtp);
         let out = &mut self.egress[listener.index()];
         let srtp = self.srtp[listener.index()].as_deref_mut();
         let result = out.send_own(now, packet, continues, |p| {
@@ -474,7 +596,7 @@ impl Relaying<'_> {
                     let Some(to) = latch.destination(side, Channel::Rtp) else {
                         return false;
                     };
-                    let socket = SockRef::from(session.get(side, Channel::Rtp));
+                    let socket = (session, side, Channel::Rtp);
                     let srtp = srtp[side.index()].as_deref_mut();
                     let mut sent = false;
                     // A mixed packet the kernel refuses is lost like any other.
@@ -498,7 +620,7 @@ impl Relaying<'_> {
             if let Some(due) = out.poll_timeout() {
                 let now = now();
                 if due <= now {
-                    let socket = SockRef::from(self.sockets.get(side, Channel::Rtp));
+                    let socket = (self.sockets, side, Channel::Rtp);
                     let to = self.latch.destination(side, Channel::Rtp);
                     out.generate(now, |packet| {
                         if let Some(to) = to {
@@ -519,7 +641,7 @@ impl Relaying<'_> {
                 )
                 && let Some(to) = self.latch.destination(side, Channel::Rtcp)
             {
-                let socket = SockRef::from(self.sockets.get(side, Channel::Rtcp));
+                let socket = (self.sockets, side, Channel::Rtcp);
                 // A report the kernel refuses is simply the next one's job.
                 let _ = transmit(&socket, to, &report, true, srtp);
             }
@@ -565,7 +687,7 @@ fn open(leg: &mut SrtpLeg, channel: Channel, datagram: &mut [u8]) -> Option<usiz
 /// side terminates SRTP (`srtp`). A packet that cannot be protected is not sent: the
 /// error says so.
 fn transmit(
-    socket: &SockRef<'_>,
+    (sockets, side, channel): &(&Sockets, Side, Channel),
     to: SocketAddr,
     packet: &[u8],
     rtcp: bool,
@@ -578,7 +700,7 @@ fn transmit(
             .protect(packet, rtcp)
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?,
     };
-    socket.send_to(packet, &SockAddr::from(to))
+    sockets.send(*side, *channel, to, packet)
 }
 
 fn record_send(

@@ -52,8 +52,10 @@
 //!
 //! # Cost
 //!
-//! One tokio task per session polls its four sockets; per datagram it does one receive
-//! into a buffer the task owns, one decision, one non-blocking send — no allocation.
+//! Every session's four sockets sit in one level-triggered epoll set per runtime worker,
+//! drained by one task (`driver::ingress`); per datagram it does one receive, one
+//! decision, one non-blocking send — no allocation, no empty read, no task wake-up per
+//! socket. A session's own task runs only its timers (prompts, sender reports, mixing).
 //! A session with a supervisor also parses each RTP packet into a jitter buffer and
 //! decodes, mixes and encodes once per 20 ms; one without pays one branch for that.
 //! A side that terminates SRTP costs one open or protect per datagram (about 0.25 µs

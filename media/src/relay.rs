@@ -1,9 +1,12 @@
 //! The relay a node creates once, and the sessions it allocates per call.
 //!
-//! [`Relay::allocate`] binds two port pairs from the pool (side A, side B), spawns the
-//! session's task on the runtime the relay was created in, and returns the [`Session`]
-//! handle. Dropping the handle closes the four sockets at once, ends the task and returns
-//! both pairs to the pool: the same ports can be allocated again right after the drop.
+//! [`Relay::new`] starts the relay's ingress tasks on the runtime it is created in: one
+//! per runtime worker, each waiting on one epoll set of sessions' sockets (see the
+//! driver's `ingress`). [`Relay::allocate`] binds two port pairs from the pool (side A,
+//! side B), adds their sockets to one ingress (round robin), spawns the session's own
+//! task and returns the [`Session`] handle. Dropping the handle closes the four sockets
+//! at once, ends the task and returns both pairs to the pool: the same ports can be
+//! allocated again right after the drop.
 //!
 //! A supervisor ([`Session::attach_monitor`]) takes a third pair from the same pool,
 //! given back on [`Session::detach_monitor`] or with the session.
@@ -11,6 +14,7 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -19,6 +23,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use crate::driver::ingress::{self, Ingress, Registration};
 use crate::driver::{self, Shared, Sockets, Supervised};
 use crate::mix::MonitorMode;
 use crate::monitor_leg::{MonitorError, MonitorLeg, MonitorStats};
@@ -51,6 +56,12 @@ struct RelayInner {
     config: RelayConfig,
     pool: Mutex<PortPool>,
     runtime: Handle,
+    /// The shards sessions' sockets are relayed by, one task each.
+    ingress: Vec<Arc<Ingress>>,
+    /// The shard the next session goes to, modulo their number.
+    next_ingress: AtomicUsize,
+    /// Dropped with the relay, which ends the ingress tasks.
+    _stop: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Relay {
@@ -59,10 +70,28 @@ impl Relay {
     pub fn new(config: RelayConfig) -> Result<Self, RelayError> {
         let runtime = Handle::try_current().map_err(|_| RelayError::NoRuntime)?;
         let pool = Mutex::new(PortPool::new(config.ports)?);
+        let shards = runtime.metrics().num_workers().max(1);
+        let mut ingress = Vec::with_capacity(shards);
+        let mut stop = Vec::with_capacity(shards);
+        for _ in 0..shards {
+            // Only epoll_create or the reactor can fail here, as creating a socket would.
+            let shard = Ingress::new().map_err(|source| RelayError::Bind {
+                addr: SocketAddr::new(config.bind_ip, 0),
+                source,
+            })?;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let span = tracing::debug_span!("rtp_ingress");
+            runtime.spawn(ingress::run(Arc::clone(&shard), rx).instrument(span));
+            ingress.push(shard);
+            stop.push(tx);
+        }
         let inner = Arc::new(RelayInner {
             config,
             pool,
             runtime,
+            ingress,
+            next_ingress: AtomicUsize::new(0),
+            _stop: stop,
         });
         Ok(Self { inner })
     }
@@ -84,6 +113,20 @@ impl Relay {
         let _runtime = inner.runtime.enter();
         let (ports, sockets) = inner.bind_two_pairs()?;
         let shared = Shared::new(sockets);
+        let shard = inner.next_ingress.fetch_add(1, Ordering::Relaxed) % inner.ingress.len();
+        let registered = match inner.ingress.get(shard) {
+            Some(ingress) => ingress.register(&shared),
+            None => Err(io::Error::other("the relay has no ingress")),
+        };
+        let registration = match registered {
+            Ok(registration) => registration,
+            Err(source) => {
+                let _no_supervisor_yet = shared.close();
+                inner.release(ports);
+                let addr = SocketAddr::new(inner.config.bind_ip, ports[0]);
+                return Err(RelayError::Bind { addr, source });
+            }
+        };
         let span = tracing::debug_span!("rtp_relay", a = ports[0], b = ports[1]);
         let task = inner
             .runtime
@@ -92,6 +135,7 @@ impl Relay {
             shared,
             relay: Arc::clone(inner),
             ports,
+            ingress: (shard, registration),
             task: Some(task),
         })
     }
@@ -116,18 +160,28 @@ impl RelayInner {
         }
     }
 
+    /// A pair for a supervisor's leg, driven by the session's tokio task.
     fn bind_one_pair(&self) -> Result<(u16, [UdpSocket; 2]), RelayError> {
-        self.pool().take(|port| self.bind_pair(port))
+        self.pool().take(|port| {
+            let [rtp, rtcp] = self.bind_pair(port)?;
+            let adopt = |socket: std::net::UdpSocket| {
+                UdpSocket::from_std(socket).map_err(|source| {
+                    let addr = SocketAddr::new(self.config.bind_ip, port);
+                    BindFailure::Fatal(RelayError::Bind { addr, source })
+                })
+            };
+            Ok([adopt(rtp)?, adopt(rtcp)?])
+        })
     }
 
-    fn bind_pair(&self, rtp_port: u16) -> Result<[UdpSocket; 2], BindFailure> {
+    fn bind_pair(&self, rtp_port: u16) -> Result<[std::net::UdpSocket; 2], BindFailure> {
         let rtcp_port = rtp_port.checked_add(1).ok_or(BindFailure::InUse)?;
         let rtp = self.bind_one(rtp_port)?;
         let rtcp = self.bind_one(rtcp_port)?;
         Ok([rtp, rtcp])
     }
 
-    fn bind_one(&self, port: u16) -> Result<UdpSocket, BindFailure> {
+    fn bind_one(&self, port: u16) -> Result<std::net::UdpSocket, BindFailure> {
         let addr = SocketAddr::new(self.config.bind_ip, port);
         let fatal = |source: io::Error| BindFailure::Fatal(RelayError::Bind { addr, source });
         let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
@@ -149,7 +203,7 @@ impl RelayInner {
             }
             Err(error) => return Err(fatal(error)),
         }
-        UdpSocket::from_std(socket.into()).map_err(fatal)
+        Ok(socket.into())
     }
 
     fn release(&self, ports: impl IntoIterator<Item = u16>) {
@@ -168,6 +222,8 @@ pub struct Session {
     relay: Arc<RelayInner>,
     /// RTP ports of side A and side B.
     ports: [u16; 2],
+    /// The ingress shard that relays its sockets, and its place there.
+    ingress: (usize, Registration),
     /// Taken by [`Session::close`] to wait for the task's end.
     task: Option<JoinHandle<()>>,
 }
@@ -471,6 +527,10 @@ impl Drop for Session {
     fn drop(&mut self) {
         // Sockets first: once closed, their ports can be bound by the next allocation.
         let monitor = self.shared.close();
+        let (shard, registration) = self.ingress;
+        if let Some(ingress) = self.relay.ingress.get(shard) {
+            ingress.deregister(registration);
+        }
         self.relay.release(self.ports.into_iter().chain(monitor));
     }
 }
@@ -549,6 +609,23 @@ mod tests {
         assert_eq!(weak.strong_count(), 0, "task released the session state");
         let again = relay.allocate().expect("ports are back");
         assert_eq!(again.ports, [24110, 24112]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sessions_on_every_ingress_shard_relay_and_free_their_slots() {
+        let relay = relay(24130, 24149);
+        assert_eq!(relay.inner.ingress.len(), 2, "one shard per worker");
+        for _round in 0..2 {
+            let sessions: Vec<Session> = (0..4)
+                .map(|_| relay.allocate().expect("pairs free"))
+                .collect();
+            let shards: Vec<usize> = sessions.iter().map(|s| s.ingress.0).collect();
+            assert!(shards.contains(&0) && shards.contains(&1), "{shards:?}");
+            for session in &sessions {
+                relay_one_datagram(session).await;
+            }
+            // Dropped sessions leave their slots and ports for the next round.
+        }
     }
 
     #[test]

@@ -199,6 +199,12 @@ fn matrix() -> Vec<Row> {
         ),
         (
             Method::POST,
+            "/api/v1/calls/c-support/escalate",
+            Some(r#"{"queue":"sales"}"#),
+            [204, 403, 403, 403],
+        ),
+        (
+            Method::POST,
             "/api/v1/calls/c-sales/conference",
             Some(r#"{"with":"1004"}"#),
             [202, 202, 202, 403],
