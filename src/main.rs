@@ -243,7 +243,7 @@ async fn cloud(config: &Path) -> Result<()> {
     let cfg = CloudConfig::load(config)?;
     init_logging("info")?;
     let sentiment = Arc::new(edge_cloud::sentiment::VaderModel::call_center());
-    let pool = match speech_engine() {
+    let pool = match speech_engine(&cfg.asr)? {
         Some(engine) => {
             let config = PoolConfig {
                 policy: PolicyConfig {
@@ -262,17 +262,20 @@ async fn cloud(config: &Path) -> Result<()> {
         .context("the cloud stopped")
 }
 
-/// PocketSphinx with Debian's US English model, when the build has it.
-fn speech_engine() -> Option<std::sync::Arc<dyn edge_cloud::asr::SpeechEngine>> {
-    #[cfg(feature = "sphinx")]
-    {
-        use edge_cloud::asr::sphinx::{SphinxConfig, SphinxEngine};
-        match SphinxEngine::new(SphinxConfig::debian_en_us()) {
-            Ok(engine) => return Some(std::sync::Arc::new(engine)),
-            Err(error) => tracing::warn!(%error, "no speech engine: audio is not transcribed"),
+/// The speech engine `[asr]` names. One that was asked for and cannot start stops
+/// the cloud; the default (PocketSphinx with Debian's model, no `[asr]` section)
+/// missing from the machine or the build leaves audio untranscribed, with a warning.
+fn speech_engine(
+    choice: &edge_cloud::asr::EngineChoice,
+) -> Result<Option<std::sync::Arc<dyn edge_cloud::asr::SpeechEngine>>> {
+    match edge_cloud::asr::open_engine(choice) {
+        Ok(engine) => Ok(engine),
+        Err(error) if *choice == edge_cloud::asr::EngineChoice::default() => {
+            tracing::warn!(%error, "no speech engine: audio is not transcribed");
+            Ok(None)
         }
+        Err(error) => Err(error).context("the speech engine did not start"),
     }
-    None
 }
 
 fn certs_init(dir: &Path, names: &[String]) -> Result<()> {

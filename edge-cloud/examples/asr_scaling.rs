@@ -1,10 +1,14 @@
-//! Throughput of the analytics pool with 1, 2 and 4 PocketSphinx workers on
-//! the committed phone-audio test set (each file submitted several times as a
-//! finished recording).
+//! Throughput of the analytics pool with 1, 2 and 4 workers on the committed
+//! phone-audio test set (each file submitted several times as a finished
+//! recording), with PocketSphinx or Whisper.
 //!
 //! ```text
-//! cargo run --release -p switchyard-edge-cloud --example asr_scaling [repeats]
+//! cargo run --release -p switchyard-edge-cloud --example asr_scaling -- [repeats]
+//!     [--workers 1,2,4] [--engine pocketsphinx | --engine whisper --model DIR]
 //! ```
+//!
+//! Whisper needs `--features whisper` and its model directory
+//! (`scripts/whisper-model` prints it).
 //!
 //! Prints, per worker count: wall time, audio transcribed per second of wall
 //! time (× real time), the mean real-time factor of a job (worker time over
@@ -14,9 +18,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use edge_cloud::asr::sphinx::{SphinxConfig, SphinxEngine};
-use edge_cloud::asr::wav;
 use edge_cloud::asr::wer::{WordErrors, word_errors};
+use edge_cloud::asr::{EngineChoice, SpeechEngine, open_engine, wav};
 use edge_cloud::pool::policy::PolicyConfig;
 use edge_cloud::pool::{AnalyticsEvent, CallId, Job, Party, Pool, PoolConfig};
 use edge_cloud::sentiment::VaderModel;
@@ -65,8 +68,12 @@ struct Run {
     errors: WordErrors,
 }
 
-async fn run(workers: usize, set: &[Sample], repeats: usize) -> Result<Run> {
-    let engine = Arc::new(SphinxEngine::new(SphinxConfig::debian_en_us())?);
+async fn run(
+    engine: Arc<dyn SpeechEngine>,
+    workers: usize,
+    set: &[Sample],
+    repeats: usize,
+) -> Result<Run> {
     let config = PoolConfig {
         policy: PolicyConfig {
             min_workers: workers,
@@ -145,18 +152,66 @@ async fn run(workers: usize, set: &[Sample], repeats: usize) -> Result<Run> {
     })
 }
 
+/// What the command line asks for.
+struct Arguments {
+    repeats: usize,
+    workers: Vec<usize>,
+    engine: EngineChoice,
+}
+
+fn arguments() -> Result<Arguments> {
+    let mut parsed = Arguments {
+        repeats: 3,
+        workers: vec![1, 2, 4],
+        engine: EngineChoice::PocketSphinx { model: None },
+    };
+    let (mut name, mut model) = ("pocketsphinx".to_owned(), None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--workers" => {
+                parsed.workers = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<std::result::Result<_, _>>()?;
+            }
+            "--engine" => name = value()?,
+            "--model" => model = Some(value()?.into()),
+            _ => parsed.repeats = arg.parse()?,
+        }
+    }
+    parsed.engine = match (name.as_str(), model) {
+        ("pocketsphinx", model) => EngineChoice::PocketSphinx { model },
+        ("whisper", Some(model)) => EngineChoice::Whisper {
+            model,
+            threads: 1,
+            partial_every: None,
+        },
+        ("whisper", None) => return Err("--engine whisper needs --model DIR".into()),
+        (other, _) => return Err(format!("unknown engine {other}").into()),
+    };
+    Ok(parsed)
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let repeats = std::env::args().nth(1).map_or(Ok(3), |a| a.parse())?;
+    let Arguments {
+        repeats,
+        workers: worker_counts,
+        engine: choice,
+    } = arguments()?;
+    let engine = open_engine(&choice)?.ok_or("no engine chosen")?;
     let set = load_set()?;
     println!(
-        "{} files x {repeats}, {} cores available",
+        "{}: {} files x {repeats}, {} cores available",
+        engine.name(),
         set.len(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!("workers | wall s | audio s | x real time | job RTF | CPU s / audio s | WER");
-    for workers in [1, 2, 4] {
-        let r = run(workers, &set, repeats).await?;
+    for workers in worker_counts {
+        let r = run(Arc::clone(&engine), workers, &set, repeats).await?;
         println!(
             "{workers:>7} | {:>6.1} | {:>7.1} | {:>11.2} | {:>7.3} | {:>15} | {:.3}",
             r.wall.as_secs_f64(),

@@ -27,15 +27,25 @@
 //! since the recogniser was created or reset.
 //!
 //! Engines: PocketSphinx (feature `sphinx`, on by default, needs the Debian
-//! packages `libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us`). A
-//! Whisper engine is a possible later addition behind its own feature.
+//! packages `libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us`), a
+//! streaming decoder with its own voice-activity detector; and Whisper tiny.en
+//! (feature `whisper`, off by default: it builds CTranslate2 from C++), which
+//! transcribes whole utterances, cut by [`endpoint`] and buffered by [`batch`].
+//! The cloud's configuration chooses one with an [`EngineChoice`], and
+//! [`open_engine`] checks its model and returns it.
 
+pub mod batch;
+pub mod endpoint;
 pub mod resample;
 #[cfg(feature = "sphinx")]
 pub mod sphinx;
 pub mod wav;
 pub mod wer;
+#[cfg(feature = "whisper")]
+pub mod whisper;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -100,6 +110,109 @@ pub trait Recogniser {
     fn reset(&mut self) -> Result<(), AsrError>;
 }
 
+/// The speech engine a deployment runs, with its model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// No transcription: audio jobs are not analysed.
+    Off,
+    /// PocketSphinx with a model in the layout of Debian's
+    /// `pocketsphinx-en-us` under `model`, or where Debian installs it.
+    PocketSphinx {
+        /// The directory holding `en-us/`, `en-us.lm.bin` and `cmudict-en-us.dict`.
+        model: Option<PathBuf>,
+    },
+    /// Whisper tiny.en from a CTranslate2 model directory.
+    Whisper {
+        /// The model directory (`scripts/whisper-model` prints it).
+        model: PathBuf,
+        /// Threads each worker decodes with.
+        threads: usize,
+        /// Buffer growth between partial results; `None` gives finals only.
+        partial_every: Option<Duration>,
+    },
+}
+
+impl Default for EngineChoice {
+    /// PocketSphinx where Debian installs it.
+    fn default() -> Self {
+        Self::PocketSphinx { model: None }
+    }
+}
+
+impl EngineChoice {
+    /// The engine's name as configuration files spell it.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Off => "none",
+            Self::PocketSphinx { .. } => "pocketsphinx",
+            Self::Whisper { .. } => "whisper",
+        }
+    }
+}
+
+/// Checks the chosen engine's model and returns the engine; `None` when the
+/// choice is [`EngineChoice::Off`].
+///
+/// # Errors
+///
+/// [`AsrError::NotBuilt`] when this build lacks the engine's feature,
+/// [`AsrError::ModelMissing`] when its model is not where configured.
+pub fn open_engine(choice: &EngineChoice) -> Result<Option<Arc<dyn SpeechEngine>>, AsrError> {
+    match choice {
+        EngineChoice::Off => Ok(None),
+        EngineChoice::PocketSphinx { model } => open_sphinx(model.as_deref()),
+        EngineChoice::Whisper {
+            model,
+            threads,
+            partial_every,
+        } => open_whisper(model, *threads, *partial_every),
+    }
+}
+
+#[cfg(feature = "sphinx")]
+fn open_sphinx(model: Option<&std::path::Path>) -> Result<Option<Arc<dyn SpeechEngine>>, AsrError> {
+    let config = match model {
+        Some(dir) => sphinx::SphinxConfig::en_us(dir),
+        None => sphinx::SphinxConfig::debian_en_us(),
+    };
+    Ok(Some(Arc::new(sphinx::SphinxEngine::new(config)?)))
+}
+
+#[cfg(not(feature = "sphinx"))]
+fn open_sphinx(_: Option<&std::path::Path>) -> Result<Option<Arc<dyn SpeechEngine>>, AsrError> {
+    Err(AsrError::NotBuilt {
+        engine: "pocketsphinx",
+        feature: "sphinx",
+    })
+}
+
+#[cfg(feature = "whisper")]
+fn open_whisper(
+    model: &std::path::Path,
+    threads: usize,
+    partial_every: Option<Duration>,
+) -> Result<Option<Arc<dyn SpeechEngine>>, AsrError> {
+    let config = whisper::WhisperConfig {
+        threads,
+        partial_every,
+        ..whisper::WhisperConfig::new(model.to_path_buf())
+    };
+    Ok(Some(Arc::new(whisper::WhisperEngine::new(config)?)))
+}
+
+#[cfg(not(feature = "whisper"))]
+fn open_whisper(
+    _: &std::path::Path,
+    _: usize,
+    _: Option<Duration>,
+) -> Result<Option<Arc<dyn SpeechEngine>>, AsrError> {
+    Err(AsrError::NotBuilt {
+        engine: "whisper",
+        feature: "whisper",
+    })
+}
+
 /// What a recogniser reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AsrEvent {
@@ -145,6 +258,14 @@ pub enum AsrError {
     /// The engine failed while decoding.
     #[error("speech engine failed while decoding: {0}")]
     Decode(&'static str),
+    /// The configuration chose an engine this build does not include.
+    #[error("speech engine `{engine}` is not in this build (build with `--features {feature}`)")]
+    NotBuilt {
+        /// The engine's name in the configuration.
+        engine: &'static str,
+        /// The cargo feature that adds it.
+        feature: &'static str,
+    },
 }
 
 #[cfg(test)]
@@ -167,6 +288,39 @@ mod tests {
             self.0.clear();
             Ok(())
         }
+    }
+
+    #[test]
+    fn engines_are_opened_as_chosen_or_refused_by_name() {
+        assert!(matches!(open_engine(&EngineChoice::Off), Ok(None)));
+        let whisper = EngineChoice::Whisper {
+            model: std::env::temp_dir().join("switchyard-no-such-whisper-model"),
+            threads: 1,
+            partial_every: None,
+        };
+        let error = open_engine(&whisper).err().map(|e| e.to_string());
+        if cfg!(feature = "whisper") {
+            assert!(
+                error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("switchyard-no-such-whisper-model")),
+                "{error:?}"
+            );
+        } else {
+            assert_eq!(
+                error.as_deref(),
+                Some(
+                    "speech engine `whisper` is not in this build (build with `--features whisper`)"
+                )
+            );
+        }
+        let sphinx = EngineChoice::PocketSphinx {
+            model: Some(std::env::temp_dir().join("switchyard-no-such-sphinx-model")),
+        };
+        assert!(matches!(
+            open_engine(&sphinx),
+            Err(AsrError::ModelMissing(_) | AsrError::NotBuilt { .. })
+        ));
     }
 
     #[test]
