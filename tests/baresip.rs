@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::baresip::{
-    Baresip, Phone, STEP, decoded_audio, goertzel_at, media_source, rtp_packets,
+    Baresip, Phone, STEP, assert_each_hears, goertzel_at, media_source, rtp_packets,
 };
 use common::{Node, NodeSpec, SipProbe, wait_until};
 use media::wav::{Channels, WavReader};
@@ -225,15 +225,7 @@ fn phones_with_no_codec_in_common_hear_each_other_through_the_transcoder() {
     let log = node.log_tail(400);
     assert!(log.contains("transcoding"), "the node transcoded:\n{log}");
     assert_rtp_through_node(&node, &out_a, &out_b);
-    for (phone, heard, own) in [(&a, 1000.0, 440.0), (&b, 440.0, 1000.0)] {
-        let (rate, pcm) = decoded_audio(&phone.dir);
-        let (theirs, mine) = (goertzel_at(&pcm, heard, rate), goertzel_at(&pcm, own, rate));
-        assert!(
-            theirs > 10.0 * mine && theirs > 0.0,
-            "{} decoded {heard} Hz at {theirs:.3e}, its own {own} Hz at {mine:.3e}",
-            phone.ext
-        );
-    }
+    assert_each_hears(&[(&a, 1000.0, 440.0), (&b, 440.0, 1000.0)]);
 }
 
 /// Two phones registered over TLS with `mediaenc=srtp-mand` call each other: the SDES
@@ -385,15 +377,7 @@ fn srtp_caller_transferred_by_the_ivr_reaches_an_srtp_phone_in_srtp() {
             "{ext} got RTP from {port}"
         );
     }
-    for (phone, heard, own) in [(&a, 1000.0, 440.0), (&b, 440.0, 1000.0)] {
-        let (rate, pcm) = decoded_audio(&phone.dir);
-        let (theirs, mine) = (goertzel_at(&pcm, heard, rate), goertzel_at(&pcm, own, rate));
-        assert!(
-            theirs > 10.0 * mine && theirs > 0.0,
-            "{} decoded {heard} Hz at {theirs:.3e}, its own {own} Hz at {mine:.3e}",
-            phone.ext
-        );
-    }
+    assert_each_hears(&[(&a, 1000.0, 440.0), (&b, 440.0, 1000.0)]);
     let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
     assert_eq!(cdrs[0].disposition, "answered", "{cdrs:#?}");
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use common::api::{first_admin, request};
 use common::cloud::{free_udp_port, make_certs, node_outbox, start_cloud};
-use common::sipp::{SHORT, Sipp, SippRun, register};
+use common::sipp::{SHORT, Sipp, SippRun, feature_code, register};
 use common::voice::{REFUND, speak, wav_samples};
 use common::{Node, NodeSpec, read_events, wait_until};
 
@@ -82,6 +82,53 @@ fn transcript_times(node: &Node) -> Vec<u64> {
         .collect()
 }
 
+/// A SIPp call from 1001 to 1002 (registered here) whose media both ends hand to
+/// the test: the caller, the test's own socket, says [`REFUND`] again and again.
+struct SpeakingCall {
+    agent: SippRun,
+    caller: SippRun,
+    /// Set to stop the caller's voice.
+    stop: Arc<AtomicBool>,
+    /// When the first saying's last voiced 20 ms ends (unix ms).
+    words_end_ms: u64,
+}
+
+fn speaking_call(node: &Node) -> SpeakingCall {
+    let caller_media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
+    let agent_media = UdpSocket::bind("127.0.0.1:0").expect("bind the agent's media");
+    let agent_port = agent_media.local_addr().expect("bound").port().to_string();
+    let agent = Sipp::new(node, "agent-1002", "uas-answer-media-at-key")
+        .args(&["-key", "rtp", &agent_port])
+        .calls(1)
+        .start()
+        .bound();
+    register(node, "1002", agent.port);
+    let caller_port = caller_media.local_addr().expect("bound").port().to_string();
+    let caller = Sipp::new(node, "caller", "uac-call-media-at-key")
+        .target(node)
+        .service("1002")
+        .caller("1001")
+        .args(&["-key", "rtp", &caller_port])
+        .calls(1)
+        .start();
+    let node_a = common::sipp::logged_port(&caller, "answer");
+    let stop = Arc::new(AtomicBool::new(false));
+    let speech = wav_samples(REFUND);
+    let words_end_ms = unix_ms() + voiced_until_ms(&speech);
+    speak(
+        caller_media,
+        SocketAddr::from(([127, 0, 0, 1], node_a)),
+        speech,
+        Arc::clone(&stop),
+    );
+    SpeakingCall {
+        agent,
+        caller,
+        stop,
+        words_end_ms,
+    }
+}
+
 #[test]
 fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
     if !common::peer_available("sipp") {
@@ -93,33 +140,12 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
     let api = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
     let token = first_admin(&node);
 
-    let caller_media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
-    let agent_media = UdpSocket::bind("127.0.0.1:0").expect("bind the agent's media");
-    let agent_port = agent_media.local_addr().expect("bound").port().to_string();
-    let agent = Sipp::new(&node, "agent-1002", "uas-answer-media-at-key")
-        .args(&["-key", "rtp", &agent_port])
-        .calls(1)
-        .start()
-        .bound();
-    register(&node, "1002", agent.port);
-    let caller_port = caller_media.local_addr().expect("bound").port().to_string();
-    let caller = Sipp::new(&node, "caller", "uac-call-media-at-key")
-        .target(&node)
-        .service("1002")
-        .caller("1001")
-        .args(&["-key", "rtp", &caller_port])
-        .calls(1)
-        .start();
-    let node_a = common::sipp::logged_port(&caller, "answer");
-    let stop = Arc::new(AtomicBool::new(false));
-    let speech = wav_samples(REFUND);
-    let spoken_ms = unix_ms() + voiced_until_ms(&speech);
-    speak(
-        caller_media,
-        SocketAddr::from(([127, 0, 0, 1], node_a)),
-        speech,
-        Arc::clone(&stop),
-    );
+    let SpeakingCall {
+        agent,
+        caller,
+        stop,
+        words_end_ms,
+    } = speaking_call(&node);
 
     // The transcript and the alert come back while the call is live.
     let (transcript, alert) = wait_until(
@@ -146,7 +172,7 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
     // the utterance's last transcript (a figure for docs/benchmarks.md).
     // The repetition after two seconds of silence cannot have a transcript
     // before this.
-    let cutoff = spoken_ms + 2_500;
+    let cutoff = words_end_ms + 2_500;
     let last = wait_until(
         "the utterance's last transcript",
         Duration::from_secs(10),
@@ -162,7 +188,7 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
     );
     eprintln!(
         "speech to transcript: {} ms from the end of the words to the node's call.analysis event",
-        last.saturating_sub(spoken_ms)
+        last.saturating_sub(words_end_ms)
     );
     let sentiment: Vec<serde_json::Value> = read_events(&node)
         .into_iter()
@@ -282,13 +308,7 @@ fn logged_in_agent(node: &Node, ext: &str, media: &UdpSocket) -> SippRun {
         .start()
         .bound();
     register(node, ext, phone.port);
-    Sipp::new(node, &format!("login-{ext}"), "uac-feature-code")
-        .target(node)
-        .service("*71")
-        .caller(ext)
-        .calls(1)
-        .run(SHORT)
-        .assert_ok();
+    feature_code(node, ext, "*71");
     phone
 }
 
@@ -613,34 +633,14 @@ fn audio_missed_while_the_cloud_was_down_is_analysed_from_the_recording_afterwar
     let token = first_admin(&node);
 
     // The call is recorded and set up to stream, but no cloud is running.
-    let caller_media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
-    let agent_media = UdpSocket::bind("127.0.0.1:0").expect("bind the agent's media");
-    let agent_port = agent_media.local_addr().expect("bound").port().to_string();
-    let agent = Sipp::new(&node, "agent-1002", "uas-answer-media-at-key")
-        .args(&["-key", "rtp", &agent_port])
-        .calls(1)
-        .start()
-        .bound();
-    register(&node, "1002", agent.port);
-    let caller_port = caller_media.local_addr().expect("bound").port().to_string();
-    let caller = Sipp::new(&node, "caller", "uac-call-media-at-key")
-        .target(&node)
-        .service("1002")
-        .caller("1001")
-        .args(&["-key", "rtp", &caller_port])
-        .calls(1)
-        .start();
-    let node_a = common::sipp::logged_port(&caller, "answer");
-    let stop = Arc::new(AtomicBool::new(false));
-    let speech = wav_samples(REFUND);
+    let SpeakingCall {
+        agent,
+        caller,
+        stop,
+        words_end_ms,
+    } = speaking_call(&node);
     // The words, and most of the silence after them, reach the recording.
-    let spoken_ms = unix_ms() + voiced_until_ms(&speech) + 1_500;
-    speak(
-        caller_media,
-        SocketAddr::from(([127, 0, 0, 1], node_a)),
-        speech,
-        Arc::clone(&stop),
-    );
+    let spoken_ms = words_end_ms + 1_500;
     wait_until("the caller to have spoken", Duration::from_secs(30), || {
         (unix_ms() > spoken_ms).then_some(())
     });

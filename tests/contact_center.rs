@@ -13,7 +13,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::sipp::{SHORT, Sipp, phone};
+use common::sipp::{SHORT, Sipp, feature_code, phone};
 use common::{Cdr, Node, NodeSpec};
 
 /// Challenge order SIPp can answer.
@@ -100,21 +100,6 @@ fn sipp_node(extra: &str, setup: fn(&Path)) -> Node {
 
 fn contact_center() -> Node {
     sipp_node(CONTACT_CENTER, install_demo_ivr)
-}
-
-/// The agent dials a feature code and hears the confirmation.
-fn feature_code(node: &Node, agent: &str, code: &str) {
-    Sipp::new(
-        node,
-        &format!("feature-{agent}-{}", code.trim_start_matches('*')),
-        "uac-feature-code",
-    )
-    .target(node)
-    .service(code)
-    .caller(agent)
-    .calls(1)
-    .run(SHORT)
-    .assert_ok();
 }
 
 /// Writes the two CSV files and imports them with `switchyard customers import`

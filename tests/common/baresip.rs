@@ -387,6 +387,21 @@ pub(crate) fn decoded_audio(dir: &std::path::Path) -> (f64, Vec<f64>) {
     (rate, pcm.get(skip..).unwrap_or_default().to_vec())
 }
 
+/// Each phone decoded the tone it should hear (`heard`, Hz) at more than ten
+/// times its own (`own`): the other side's audio reached it, its own did not
+/// come back.
+pub(crate) fn assert_each_hears(phones: &[(&Baresip, f64, f64)]) {
+    for &(phone, heard, own) in phones {
+        let (rate, pcm) = decoded_audio(&phone.dir);
+        let (theirs, mine) = (goertzel_at(&pcm, heard, rate), goertzel_at(&pcm, own, rate));
+        assert!(
+            theirs > 10.0 * mine && theirs > 0.0,
+            "{} decoded {heard} Hz at {theirs:.3e}, its own {own} Hz at {mine:.3e}",
+            phone.ext
+        );
+    }
+}
+
 /// The energy of `pcm` sampled at `rate` Hz at `hz`, by the Goertzel algorithm.
 pub(crate) fn goertzel_at(pcm: &[f64], hz: f64, rate: f64) -> f64 {
     let coefficient = 2.0 * (std::f64::consts::TAU * hz / rate).cos();

@@ -224,6 +224,21 @@ pub(crate) fn phone(node: &Node, ext: &str, scenario: &str, calls: u32, hold_ms:
     uas
 }
 
+/// The agent dials a feature code and hears the confirmation.
+pub(crate) fn feature_code(node: &Node, agent: &str, code: &str) {
+    Sipp::new(
+        node,
+        &format!("feature-{agent}-{}", code.trim_start_matches('*')),
+        "uac-feature-code",
+    )
+    .target(node)
+    .service(code)
+    .caller(agent)
+    .calls(1)
+    .run(SHORT)
+    .assert_ok();
+}
+
 /// One call from 1001 (running `uac`) to 1002 (a registered SIPp running
 /// `uas`); both must succeed. Returns the caller's run.
 pub(crate) fn one_call(node: &Node, uas: &str, uac: &str) -> SippDone {
