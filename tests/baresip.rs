@@ -298,14 +298,7 @@ fn srtp_phone_is_answered_by_the_ivr_and_its_key_reaches_the_flow() {
     if !common::peer_available("baresip") {
         return;
     }
-    let node = Node::start(&NodeSpec {
-        algorithms: BARESIP_ALGORITHMS,
-        tls: true,
-        log: "info,cti::call=debug",
-        extra: SRTP_IVR.to_owned(),
-        setup: Some(install_srtp_flow),
-        ..NodeSpec::default()
-    });
+    let node = srtp_ivr_node();
     let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &secure(440));
     a.registered();
     a.command("dial", "sip:700@127.0.0.1;transport=tls");
@@ -343,14 +336,7 @@ fn srtp_caller_transferred_by_the_ivr_reaches_an_srtp_phone_in_srtp() {
     if !common::peer_available("baresip") {
         return;
     }
-    let node = Node::start(&NodeSpec {
-        algorithms: BARESIP_ALGORITHMS,
-        tls: true,
-        log: "info,cti::call=debug",
-        extra: SRTP_IVR.to_owned(),
-        setup: Some(install_srtp_flow),
-        ..NodeSpec::default()
-    });
+    let node = srtp_ivr_node();
     let listening = |tone_hz| Phone {
         dump_audio: true,
         ..secure(tone_hz)
@@ -447,6 +433,18 @@ next = "bye"
 [steps.bye]
 type = "hangup"
 "#;
+
+/// A node on TLS with the SRTP tests' IVR.
+fn srtp_ivr_node() -> Node {
+    Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        tls: true,
+        log: "info,cti::call=debug",
+        extra: SRTP_IVR.to_owned(),
+        setup: Some(install_srtp_flow),
+        ..NodeSpec::default()
+    })
+}
 
 /// Writes the SRTP test's flow and copies the demo prompts into the node's directory.
 fn install_srtp_flow(dir: &std::path::Path) {
