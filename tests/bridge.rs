@@ -93,6 +93,14 @@ struct SpeakingCall {
     words_end_ms: u64,
 }
 
+/// Hangs up the live call `call` (an entry of `GET /api/v1/calls`) from the API.
+fn hang_up(api: SocketAddr, token: &str, call: &serde_json::Value) {
+    let call_id = call["call_id"].as_str().expect("the live call");
+    let hangup = format!("/api/v1/calls/{call_id}/hangup");
+    let ended = request(api, "POST", &hangup, Some(token), None).expect("an answer");
+    assert!(ended.status < 300, "{}", ended.body);
+}
+
 fn speaking_call(node: &Node) -> SpeakingCall {
     let caller_media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
     let agent_media = UdpSocket::bind("127.0.0.1:0").expect("bind the agent's media");
@@ -230,13 +238,7 @@ fn an_angry_callers_words_come_back_from_the_cloud_with_an_alert() {
         );
         assert!(row.contains('\u{2212}'), "a negative trend: {row}");
     }
-    let call_id = calls.json()[0]["call_id"]
-        .as_str()
-        .expect("the live call")
-        .to_owned();
-    let hangup = format!("/api/v1/calls/{call_id}/hangup");
-    let ended = request(api, "POST", &hangup, Some(&token), None).expect("an answer");
-    assert!(ended.status < 300, "{}", ended.body);
+    hang_up(api, &token, &calls.json()[0]);
     caller.finish(SHORT).assert_ok();
     agent.finish(SHORT).assert_ok();
 
@@ -414,13 +416,7 @@ fn an_unhappy_caller_is_moved_to_the_senior_queue_by_the_queues_rule() {
         .expect("agent 1002");
     assert_ne!(first_agent["activity"], "on_call", "{first_agent}");
 
-    let call_id = answered_by_senior["call_id"]
-        .as_str()
-        .expect("the live call")
-        .to_owned();
-    let hangup = format!("/api/v1/calls/{call_id}/hangup");
-    let ended = request(api, "POST", &hangup, Some(&token), None).expect("an answer");
-    assert!(ended.status < 300, "{}", ended.body);
+    hang_up(api, &token, &answered_by_senior);
     caller.finish(SHORT).assert_ok();
     senior.finish(SHORT).assert_ok();
     // The CDR names the agent who finished the call and the queue it ended in.
@@ -646,13 +642,7 @@ fn audio_missed_while_the_cloud_was_down_is_analysed_from_the_recording_afterwar
     });
     stop.store(true, Ordering::Relaxed);
     let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("an answer");
-    let call_id = calls.json()[0]["call_id"]
-        .as_str()
-        .expect("the live call")
-        .to_owned();
-    let hangup = format!("/api/v1/calls/{call_id}/hangup");
-    let ended = request(api, "POST", &hangup, Some(&token), None).expect("an answer");
-    assert!(ended.status < 300, "{}", ended.body);
+    hang_up(api, &token, &calls.json()[0]);
     caller.finish(SHORT).assert_ok();
     agent.finish(SHORT).assert_ok();
 
