@@ -195,6 +195,8 @@ pub(crate) struct SessionState {
     /// What the node sends toward each side's peer beyond relayed packets, indexed by
     /// the receiving side.
     pub(crate) egress: [Egress; 2],
+    /// Sides whose datagrams reach no one (see `Session::set_muted`), by side.
+    pub(crate) muted: [bool; 2],
 }
 
 /// The relay path's summary of a session's configuration, refreshed whenever the handle
@@ -207,6 +209,8 @@ struct Hints {
     /// A side is not passed through (it counts what it sends, for sender reports) or a
     /// supervisor is mixed: relaying may change when the session's task must run next.
     sourced: bool,
+    /// Which sides are muted, by side.
+    muted: [bool; 2],
 }
 
 impl SessionState {
@@ -214,6 +218,7 @@ impl SessionState {
         self.hints = Hints {
             listened: !self.taps.is_empty(),
             sourced: self.monitor.is_some() || !self.egress.iter().all(Egress::is_pass_through),
+            muted: self.muted,
         };
     }
 }
@@ -262,6 +267,7 @@ impl Shared {
                 stats: SessionStats::default(),
                 taps: Taps::default(),
                 egress: [Egress::new(seed()), Egress::new(seed())],
+                muted: [false; 2],
             }),
         })
     }
@@ -413,6 +419,7 @@ fn poll_relay(
         sockets,
         waker,
         hints,
+        muted: _,
     } = &mut *guard;
     let Some(sockets) = sockets.as_ref() else {
         return Poll::Ready(());
@@ -505,6 +512,15 @@ impl Relaying<'_> {
         let verdict = self.latch.handle_packet(side, channel, source);
         let accepted =
             !matches!(verdict, Verdict::Drop(reason) if reason != DropReason::NoDestination);
+        // A muted side keeps its latch, and nothing else: no tap, mix or peer hears it.
+        if self.hints.muted[side.index()] {
+            let reason = match verdict {
+                Verdict::Drop(reason) if !accepted => reason,
+                _ => DropReason::Muted,
+            };
+            self.stats.flow_mut(side, channel).dropped.record(reason);
+            return;
+        }
         // RTCP multiplexed on the RTP port (RFC 5761) is RTCP for every purpose below.
         let rtcp = channel == Channel::Rtcp
             || crate::rtt::is_muxed_rtcp(self.buf.get(..len).unwrap_or_default());

@@ -95,6 +95,9 @@ pub enum DropReason {
     /// RTCP toward a leg whose RTP the node itself sources (prompts, transcoding):
     /// the node reports on that leg instead.
     Terminated,
+    /// The side it came from is muted (held aside): it reaches no one (decided by the
+    /// socket driver).
+    Muted,
 }
 
 /// Per-side, per-channel addresses: what SDP said and what the packets showed.

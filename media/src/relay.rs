@@ -409,6 +409,17 @@ impl Session {
         }
     }
 
+    /// Mutes `side` (`true`) or lets it be heard again (`false`). A muted side's
+    /// datagrams still keep its latch (its address stays known and learnable, so
+    /// prompts the node plays it arrive), but none reaches the other side, a tap, the
+    /// mix or the DTMF watch; each is counted as [`DropReason::Muted`]. A consulting
+    /// agent's caller is muted while they hear the hold prompt.
+    ///
+    /// [`DropReason::Muted`]: crate::DropReason::Muted
+    pub fn set_muted(&self, side: Side, muted: bool) {
+        self.shared.lock().muted[side.index()] = muted;
+    }
+
     /// The SRTP counters of `side`, while it terminates SRTP ([`Session::set_srtp`]).
     #[must_use]
     pub fn srtp_stats(&self, side: Side) -> Option<SrtpStats> {
@@ -797,6 +808,59 @@ mod tests {
         assert_eq!(left(), 2);
         second.close().await;
         assert_eq!(left(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_muted_side_keeps_its_latch_and_reaches_no_one_until_unmuted() {
+        let relay = relay(24180, 24183);
+        let session = relay.allocate().expect("two pairs free");
+        let localhost = IpAddr::from([127, 0, 0, 1]);
+        let bind = || UdpSocket::bind((localhost, 0));
+        let (caller, callee) = (bind().await.expect("caller"), bind().await.expect("callee"));
+        let addr = |s: &UdpSocket| s.local_addr().expect("bound");
+        session.set_remote(Side::A, addr(&caller), None);
+        session.set_remote(Side::B, addr(&callee), None);
+        let rtp = |seq: u8| [0x80, 0, 0, seq, 0, 0, 0, 0, 0, 0, 0, 1];
+        let mut buf = [0; 32];
+
+        session.set_muted(Side::A, true);
+        caller
+            .send_to(&rtp(1), session.local(Side::A))
+            .await
+            .expect("send");
+        // The other way still works: the muted side is not deaf. The ingress takes
+        // ready sockets in the order they became ready, so once this arrives the
+        // caller's datagram has been dealt with.
+        callee
+            .send_to(&rtp(1), session.local(Side::B))
+            .await
+            .expect("send");
+        let heard = tokio::time::timeout(Duration::from_secs(5), caller.recv(&mut buf));
+        assert_eq!(
+            heard
+                .await
+                .expect("relayed to the muted side")
+                .expect("recv"),
+            12
+        );
+        let flow = *session.stats().flow(Side::A, Channel::Rtp);
+        assert_eq!((flow.dropped.muted, flow.relayed_packets), (1, 0));
+        assert_eq!(flow.latched, Some(addr(&caller)), "the latch still learns");
+        assert!(
+            callee.try_recv(&mut buf).is_err(),
+            "nothing reached the callee"
+        );
+
+        session.set_muted(Side::A, false);
+        caller
+            .send_to(&rtp(4), session.local(Side::A))
+            .await
+            .expect("send");
+        let heard = tokio::time::timeout(Duration::from_secs(5), callee.recv(&mut buf));
+        assert_eq!(
+            heard.await.expect("relayed once unmuted").expect("recv"),
+            12
+        );
     }
 
     #[tokio::test]

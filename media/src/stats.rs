@@ -110,6 +110,8 @@ pub struct DropCounts {
     pub undecodable: u64,
     /// [`DropReason::Terminated`]: RTCP toward a leg the node reports on itself.
     pub terminated: u64,
+    /// [`DropReason::Muted`]: the side was muted.
+    pub muted: u64,
 }
 
 impl DropCounts {
@@ -126,6 +128,7 @@ impl DropCounts {
             + self.playing
             + self.undecodable
             + self.terminated
+            + self.muted
     }
 
     /// The counter of one reason.
@@ -142,6 +145,7 @@ impl DropCounts {
             DropReason::Playing => self.playing,
             DropReason::Undecodable => self.undecodable,
             DropReason::Terminated => self.terminated,
+            DropReason::Muted => self.muted,
         }
     }
 
@@ -157,6 +161,7 @@ impl DropCounts {
             DropReason::Playing => &mut self.playing,
             DropReason::Undecodable => &mut self.undecodable,
             DropReason::Terminated => &mut self.terminated,
+            DropReason::Muted => &mut self.muted,
         };
         *counter += 1;
     }

@@ -2,15 +2,15 @@
 //! aside, talks with a colleague first, then hands the caller over (or does not).
 //!
 //! ```text
-//!  consult    caller ╳ node ── agent ◄──mix (whisper)──► target       (target: the mixing leg)
+//!  consult    caller ◄── hold prompt (muted)   agent ◄──mix (whisper)──► target  (target: the mixing leg)
 //!  complete   caller ◄──mix (barge)──► target;  BYE ──► agent;  re-INVITE ──► target
 //!  2xx        caller ◄──relay A ↔ B──► target                          (mixing leg detached)
 //!  cancel     CANCEL or BYE ──► target;  caller ◄──► agent
 //! ```
 //!
 //! * **Consult.** The caller is held in the media only, as a desktop's hold is: no
-//!   phone is re-INVITEd. The relay forgets the caller's address, so nothing reaches
-//!   the caller (who hears silence) and nothing the caller says reaches anyone. The
+//!   phone is re-INVITEd. The caller hears the hold prompt (silence without one) and
+//!   the relay mutes them, so nothing the caller says reaches anyone. The
 //!   target extension rings from the agent on the call's mixing leg (the one a
 //!   supervisor uses, so a call with a supervisor or conference party on it cannot
 //!   consult) in whisper mode: with the caller silent, agent and target hear each
@@ -19,7 +19,8 @@
 //!   `ended` (the target hung up) or `cancelled` (the desktop dropped it). A
 //!   consultation that ends without a transfer gives the caller back to the agent.
 //! * **Complete.** The agent's phone gets a BYE (the ACD starts their wrap-up), the
-//!   caller's media comes back and the mixing leg switches to barge, so caller and
+//!   hold prompt stops, the caller is heard again and the mixing leg switches to
+//!   barge, so caller and
 //!   target hear each other at once. The target is then re-INVITEd to the call's
 //!   side B; on its 2xx the mixing leg is detached and the call goes on as if the
 //!   target had answered it (hold, transfer, recording and monitoring apply to it).
@@ -42,9 +43,9 @@ use sip::transaction::TsxKey;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use super::Call;
 use super::audio::watch_media;
 use super::monitor::Purpose;
-use super::{Call, Phase};
 use crate::api::{ControlRefusal, EventKind, MonitorRefusal};
 use crate::codecs;
 use crate::endpoint::Command;
@@ -55,8 +56,6 @@ pub(super) struct Consult {
     to: String,
     /// The agent who consults.
     from: String,
-    /// Where the caller's RTP and RTCP go, put back when the caller is heard again.
-    caller: (SocketAddr, Option<SocketAddr>),
     stage: Stage,
     /// The call's own deadline (its longest duration), in force again once the
     /// target stops ringing.
@@ -68,7 +67,7 @@ pub(super) struct Consult {
 enum Stage {
     /// The target's phones ring.
     Ringing,
-    /// Agent and target talk; the caller hears silence.
+    /// Agent and target talk; the caller hears the hold prompt.
     Talking,
     /// The agent is gone; the target's re-INVITE (`key`, CSeq `seq`) moves it to side B.
     Joining { key: TsxKey, seq: u32 },
@@ -86,11 +85,9 @@ impl Call {
         if self.monitor.is_some() {
             return Err(ControlRefusal::ThirdParty);
         }
-        let caller = self
-            .a_offer
-            .as_ref()
-            .and_then(Sdp::audio_remote)
-            .ok_or(ControlRefusal::NoMedia)?;
+        if self.a_offer.as_ref().and_then(Sdp::audio_remote).is_none() {
+            return Err(ControlRefusal::NoMedia);
+        }
         if self.held {
             self.resume();
         }
@@ -101,7 +98,7 @@ impl Call {
                 _ => ControlRefusal::NoMedia,
             })?;
         if let Some(session) = &self.media {
-            session.set_remote(Side::A, nowhere(), None);
+            session.set_muted(Side::A, true);
         }
         let from = self
             .cdr
@@ -112,10 +109,10 @@ impl Call {
         self.consult = Some(Consult {
             to,
             from,
-            caller: (caller.rtp, caller.rtcp),
             stage: Stage::Ringing,
             call_deadline: self.deadline,
         });
+        self.play_held_caller();
         self.deadline = self.deadline.min(Instant::now() + self.ctx.ring_timeout);
         self.publish_consult("ringing", None);
         Ok(())
@@ -190,7 +187,6 @@ impl Call {
         }
         // The agent's part of the call is over: the ACD starts their wrap-up.
         self.queue_call_ended();
-        let caller = self.consult.as_ref().map(|c| c.caller);
         // The target's leg is plain RTP, as the mixing leg it rang on.
         self.plain_b();
         let Some(session) = self.media.as_ref() else {
@@ -198,9 +194,8 @@ impl Call {
         };
         session.set_remote(Side::B, nowhere(), None);
         session.set_srtp(Side::B, None);
-        if let Some((rtp, rtcp)) = caller {
-            session.set_remote(Side::A, rtp, rtcp);
-        }
+        session.stop_playback(Side::A);
+        session.set_muted(Side::A, false);
         let _ = session.set_monitor_mode(MonitorMode::Barge);
         let offer = self.monitor_offer(session.local(Side::B).port(), leg.session_id, 2);
         self.b = Some((dialog, target));
@@ -332,12 +327,18 @@ impl Call {
             return;
         };
         self.deadline = consult.call_deadline;
-        if self.phase == Phase::Answered
-            && let Some(session) = &self.media
-        {
-            session.set_remote(Side::A, consult.caller.0, consult.caller.1);
+        if let Some(session) = &self.media {
+            session.stop_playback(Side::A);
+            session.set_muted(Side::A, false);
         }
         self.publish_consult_event(&consult, stage, status);
+    }
+
+    /// Whether the caller is held aside for a consultation (and hears the hold prompt).
+    pub(super) fn consult_holds_caller(&self) -> bool {
+        self.consult
+            .as_ref()
+            .is_some_and(|c| matches!(c.stage, Stage::Ringing | Stage::Talking))
     }
 
     fn publish_consult(&self, stage: &str, status: Option<u16>) {

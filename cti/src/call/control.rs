@@ -76,7 +76,7 @@ impl Call {
 
     /// The hold prompt and a short pause toward the caller; silence when the node
     /// has no hold prompt.
-    fn play_held_caller(&self) {
+    pub(super) fn play_held_caller(&self) {
         let Some(session) = &self.media else {
             return;
         };
@@ -108,12 +108,12 @@ impl Call {
 
     /// A track of a held call ended: it goes round again.
     pub(super) fn held_playback_finished(&self, id: u64) {
-        if !self.held || self.phase != Phase::Answered {
+        if self.phase != Phase::Answered {
             return;
         }
         match id {
-            HELD_CALLER_ID => self.play_held_caller(),
-            HELD_AGENT_ID => self.play_held_agent(),
+            HELD_CALLER_ID if self.held || self.consult_holds_caller() => self.play_held_caller(),
+            HELD_AGENT_ID if self.held => self.play_held_agent(),
             _ => {}
         }
     }

@@ -441,7 +441,7 @@ impl Call {
                 id,
                 completed: true,
                 ..
-            } if self.held => self.held_playback_finished(id),
+            } if self.held || self.consult_holds_caller() => self.held_playback_finished(id),
             MediaEvent::PlaybackEnded {
                 side: Side::A,
                 id,
