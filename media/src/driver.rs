@@ -159,11 +159,18 @@ pub(crate) struct Supervised {
     sockets: [UdpSocket; 2],
     /// Its RTP port, returned to the pool when the leg goes.
     pub(crate) port: u16,
+    /// SRTP terminated toward the supervisor's phone, when its SDP agreed keys.
+    pub(crate) srtp: Option<Box<SrtpLeg>>,
 }
 
 impl Supervised {
     pub(crate) fn new(leg: MonitorLeg, sockets: [UdpSocket; 2], port: u16) -> Box<Self> {
-        Box::new(Self { leg, sockets, port })
+        Box::new(Self {
+            leg,
+            sockets,
+            port,
+            srtp: None,
+        })
     }
 }
 
@@ -634,9 +641,19 @@ impl Relaying<'_> {
                 // A datagram that filled the buffer may be truncated: not audio to mix.
                 Poll::Ready(Ok(_)) if read.filled().len() >= capacity => {}
                 Poll::Ready(Ok(source)) => {
+                    let datagram = read.filled_mut();
+                    // Opened first, as a side's packets are; a rejected one is counted.
+                    let len = match supervised.srtp.as_deref_mut() {
+                        None => datagram.len(),
+                        Some(leg) => match open(leg, channel, datagram) {
+                            Some(len) => len,
+                            None => continue,
+                        },
+                    };
+                    let datagram = datagram.get(..len).unwrap_or_default();
                     supervised
                         .leg
-                        .hear_supervisor(now(), channel, source, read.filled());
+                        .hear_supervisor(now(), channel, source, datagram);
                 }
                 Poll::Ready(Err(error)) => {
                     tracing::debug!(?channel, %error, "supervisor receive failed");
@@ -652,12 +669,24 @@ impl Relaying<'_> {
         let supervised = self.monitor.as_deref_mut()?;
         let now = now();
         if supervised.leg.poll_timeout() <= now {
-            let Supervised { leg, sockets, .. } = supervised;
+            let Supervised {
+                leg,
+                sockets,
+                srtp: supervisor_srtp,
+                ..
+            } = supervised;
             let supervisor = SockRef::from(&sockets[Channel::Rtp.index()]);
             let (egress, latch, session) = (&mut *self.egress, &*self.latch, self.sockets);
             let srtp = &mut *self.srtp;
             leg.tick(now, |target, packet| match target {
-                Target::Supervisor(to) => supervisor.send_to(packet, &SockAddr::from(to)).is_ok(),
+                Target::Supervisor(to) => {
+                    // Protected last, as toward a side; one that cannot be is not sent.
+                    let packet = match supervisor_srtp.as_deref_mut() {
+                        None => Ok(&*packet),
+                        Some(leg) => leg.protect(packet, false),
+                    };
+                    packet.is_ok_and(|p| supervisor.send_to(p, &SockAddr::from(to)).is_ok())
+                }
                 Target::Side { side, continues } => {
                     let Some(to) = latch.destination(side, Channel::Rtp) else {
                         return false;

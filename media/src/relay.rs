@@ -594,6 +594,32 @@ impl Session {
         self.with_monitor(|leg| leg.set_codec(codec))
     }
 
+    /// Terminates SRTP toward the supervisor's phone with the keys its SDP agreed, as
+    /// [`Session::set_srtp`] does for a side, or stops (`None`): what the phone sends is
+    /// opened before the mixer hears it, and the mix it hears is protected last.
+    ///
+    /// # Errors
+    ///
+    /// [`MonitorError::NotAttached`].
+    pub fn set_monitor_srtp(&self, keys: Option<&SdesKeys>) -> Result<(), MonitorError> {
+        let mut state = self.shared.lock();
+        let supervised = state.monitor.as_mut().ok_or(MonitorError::NotAttached)?;
+        let slot = &mut supervised.srtp;
+        match (slot.as_deref_mut(), keys) {
+            (_, None) => *slot = None,
+            (Some(leg), Some(keys)) => leg.rekey(keys),
+            (None, Some(keys)) => *slot = Some(Box::new(SrtpLeg::new(keys))),
+        }
+        Ok(())
+    }
+
+    /// The SRTP counters of the supervisor's leg, while it terminates SRTP.
+    #[must_use]
+    pub fn monitor_srtp_stats(&self) -> Option<SrtpStats> {
+        let state = self.shared.lock();
+        state.monitor.as_ref()?.srtp.as_ref().map(|leg| leg.stats())
+    }
+
     /// Takes the supervisor off the call: its sockets close and its ports return to the
     /// pool; caller and agent are relayed to each other again with no mixing. Returns
     /// whether a supervisor was attached.

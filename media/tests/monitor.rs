@@ -15,6 +15,7 @@ use std::time::Duration;
 use media::codec::{Codec, g711};
 use media::mix::MonitorMode;
 use media::rtp::{Pt, RtpHeader, RtpPacket, Seq, Ssrc};
+use media::srtp::{MasterKey, SdesKeys, SrtpContext, SrtpSuite};
 use media::{LegCodec, MonitorError, PortRange, Relay, RelayConfig, Session, Side};
 use tokio::net::UdpSocket;
 
@@ -101,6 +102,8 @@ struct Phone {
     seq: u16,
     sent: Vec<Vec<u8>>,
     received: Vec<Vec<u8>>,
+    /// SRTP: protects what it sends, opens what it receives (every packet must open).
+    srtp: Option<(SrtpContext, SrtpContext)>,
 }
 
 impl Phone {
@@ -115,7 +118,28 @@ impl Phone {
             seq: 0,
             sent: Vec::new(),
             received: Vec::new(),
+            srtp: None,
         }
+    }
+
+    /// From now on the phone speaks SRTP with the node, which holds `keys` (its own
+    /// key, the phone's key).
+    fn use_srtp(&mut self, keys: &SdesKeys) {
+        self.srtp = Some((
+            SrtpContext::from_master_key(keys.suite, &keys.remote),
+            SrtpContext::from_master_key(keys.suite, &keys.local),
+        ));
+    }
+
+    /// A datagram received, opened when the phone speaks SRTP.
+    fn keep(&mut self, datagram: &[u8]) {
+        let mut packet = datagram.to_vec();
+        if let Some((_, inbound)) = &mut self.srtp {
+            inbound
+                .unprotect(&mut packet)
+                .expect("protected with the node's key");
+        }
+        self.received.push(packet);
     }
 
     fn addr(&self) -> SocketAddr {
@@ -136,7 +160,11 @@ impl Phone {
     }
 
     async fn send(&mut self, packet: &[u8], to: SocketAddr) {
-        self.socket.send_to(packet, to).await.expect("send");
+        let mut wire = packet.to_vec();
+        if let Some((out, _)) = &mut self.srtp {
+            out.protect(&mut wire).expect("protect");
+        }
+        self.socket.send_to(&wire, to).await.expect("send");
         self.sent.push(packet.to_vec());
     }
 
@@ -144,7 +172,7 @@ impl Phone {
     fn drain(&mut self) {
         let mut buf = [0; 2048];
         while let Ok(len) = self.socket.try_recv(&mut buf) {
-            self.received.push(buf[..len].to_vec());
+            self.keep(&buf[..len]);
         }
     }
 
@@ -154,12 +182,22 @@ impl Phone {
         let len = guarded("a mixed packet", self.socket.recv(&mut buf))
             .await
             .expect("recv");
-        self.received.push(buf[..len].to_vec());
+        self.keep(&buf[..len]);
     }
 
     /// The last [`JUDGED`] packets received.
     fn recent(&self) -> &[Vec<u8>] {
         &self.received[self.received.len().saturating_sub(JUDGED)..]
+    }
+}
+
+/// The SDES keys of an SRTP leg in these tests, as the node holds them: its own key,
+/// then the phone's.
+fn srtp_keys() -> SdesKeys {
+    SdesKeys {
+        suite: SrtpSuite::AesCm128HmacSha1_80,
+        local: MasterKey::from_bytes([0x5A; MasterKey::LEN]),
+        remote: MasterKey::from_bytes([0xA5; MasterKey::LEN]),
     }
 }
 
@@ -240,6 +278,53 @@ async fn listen_the_supervisor_hears_both_and_the_call_passes_through_untouched(
     assert!(stats.received + 1 >= PHASE as u64, "{stats:?}");
     assert_eq!(stats.latched, Some(call.supervisor.addr()));
     assert_eq!(stats.mixed_to, [0, 0]);
+}
+
+#[tokio::test]
+async fn whisper_over_srtp_the_supervisors_leg_is_protected_both_ways() {
+    let relay = relay(27080, 27089);
+    let mut call = Call::new(&relay, MonitorMode::Whisper).await;
+    let keys = srtp_keys();
+    call.session
+        .set_monitor_srtp(Some(&keys))
+        .expect("attached");
+    // Whatever the mix sent before the keys is plain: the phone drops it unheard.
+    let mut buf = [0; 2048];
+    while call.supervisor.socket.try_recv(&mut buf).is_ok() {}
+    call.supervisor.use_srtp(&keys);
+    call.talk(PHASE).await;
+    assert_eq!(tones_in(call.supervisor.recent()), [true, true, false]);
+    assert_eq!(tones_in(call.agent.recent()), [true, false, true]);
+    let srtp = call.session.monitor_srtp_stats().expect("SRTP on the leg");
+    assert!(srtp.opened + 2 >= PHASE as u64, "{srtp:?}");
+    assert!(srtp.protected + 2 >= PHASE as u64, "{srtp:?}");
+    assert_eq!(srtp.rejected_auth, 0, "{srtp:?}");
+    // A plain packet from the supervisor's address is no longer heard.
+    let before = call
+        .session
+        .monitor_srtp_stats()
+        .expect("SRTP")
+        .rejected_auth
+        + call
+            .session
+            .monitor_srtp_stats()
+            .expect("SRTP")
+            .rejected_malformed;
+    let plain = rtp(0, 9999, 0, 0x5BE4, &[0xFF; 160]);
+    call.supervisor
+        .socket
+        .send_to(&plain, call.supervisor_at)
+        .await
+        .expect("send");
+    call.talk(2).await;
+    let after = call.session.monitor_srtp_stats().expect("SRTP");
+    assert_eq!(
+        after.rejected_auth + after.rejected_malformed,
+        before + 1,
+        "{after:?}"
+    );
+    call.session.set_monitor_srtp(None).expect("attached");
+    assert!(call.session.monitor_srtp_stats().is_none());
 }
 
 #[tokio::test]
