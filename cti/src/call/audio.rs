@@ -102,7 +102,7 @@ fn active_audio(sdp: &Sdp) -> Option<usize> {
 }
 
 /// The `a=crypto` values of `sdp`'s active audio stream, as RFC 4568 writes them.
-fn crypto_lines(sdp: &Sdp) -> Vec<String> {
+pub(super) fn crypto_lines(sdp: &Sdp) -> Vec<String> {
     let Some(media) = active_audio(sdp).and_then(|i| sdp.media.get(i)) else {
         return Vec::new();
     };
@@ -465,6 +465,26 @@ impl Call {
         self.srtp_legs.exchanges[slot(Side::B)] = Some(exchange);
         self.srtp_legs.offer_from = None;
         true
+    }
+
+    /// The SRTP suite of the caller's leg, when the node terminates SRTP there: a leg
+    /// the node adds to the call (a supervisor, a consulted party) is offered it too.
+    pub(super) fn caller_srtp_suite(&self) -> Option<SrtpSuite> {
+        self.srtp_legs.exchanges[slot(Side::A)]
+            .as_ref()
+            .map(|e| e.keys().map_or(SrtpSuite::AesCm128HmacSha1_80, |k| k.suite))
+    }
+
+    /// Side B is to carry a phone already keyed on another leg of the node's (the
+    /// consulted party of an attended transfer, on the mixing leg): `offer` repeats the
+    /// node's line of that leg's `exchange`, so the phone keeps the keys it has.
+    pub(super) fn srtp_offer_to_b_keeping(&mut self, mut exchange: SdesExchange, offer: &mut Sdp) {
+        let prefer = exchange
+            .keys()
+            .map_or(SrtpSuite::AesCm128HmacSha1_80, |k| k.suite);
+        key_for_leg(offer, Some(exchange.offer(prefer, rand::random())));
+        self.srtp_legs.exchanges[slot(Side::B)] = Some(exchange);
+        self.srtp_legs.offer_from = None;
     }
 
     /// The second leg the node offers is plain RTP (the relay stops protecting side

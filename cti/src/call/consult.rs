@@ -187,8 +187,6 @@ impl Call {
         }
         // The agent's part of the call is over: the ACD starts their wrap-up.
         self.queue_call_ended();
-        // The target's leg is plain RTP, as the mixing leg it rang on.
-        self.plain_b();
         let Some(session) = self.media.as_ref() else {
             return;
         };
@@ -197,7 +195,16 @@ impl Call {
         session.stop_playback(Side::A);
         session.set_muted(Side::A, false);
         let _ = session.set_monitor_mode(MonitorMode::Barge);
-        let offer = self.monitor_offer(session.local(Side::B).port(), leg.session_id, 2);
+        let port = session.local(Side::B).port();
+        let mut offer = self.monitor_sdp(port, leg.session_id, 2);
+        // The target keeps the protection of the mixing leg it rang on, and its keys:
+        // a phone may not take up a new key in a re-INVITE (baresip 1.0 fails to open
+        // every packet after one).
+        match leg.srtp {
+            Some(exchange) => self.srtp_offer_to_b_keeping(exchange, &mut offer),
+            None => self.plain_b(),
+        }
+        let offer = offer.to_bytes();
         self.b = Some((dialog, target));
         self.b_codec = None;
         let Some((key, seq)) = self.reinvite_b(offer).await else {
@@ -273,6 +280,13 @@ impl Call {
             ack,
             target,
         });
+        if !self.srtp_answer_to_b(&resp.body) {
+            warn!(
+                call = self.id.0,
+                "the transfer target moved without a usable SRTP key"
+            );
+            return self.hang_up_both("transfer_failed").await;
+        }
         self.target_on_side_b(&resp.body);
     }
 

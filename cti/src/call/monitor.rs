@@ -23,14 +23,16 @@
 
 use media::LegCodec;
 use media::mix::MonitorMode;
+use media::srtp::SdesExchange;
 use sip::dialog::Dialog;
 use sip::message::{HeaderName, Method, Request, Response};
-use sip::net::Target;
+use sip::net::{Target, TransportKind};
 use sip::sdp::{self, LocalMedia, Sdp};
 use sip::transaction::TsxKey;
 use tokio::sync::oneshot;
 use tracing::debug;
 
+use super::audio::key_for_leg;
 use super::{Call, Phase};
 use crate::api::{MonitorRefusal, MonitorRequest};
 use crate::endpoint::Command;
@@ -56,6 +58,8 @@ pub(super) struct MonitorLeg {
     /// INVITEs still ringing, one per registered contact.
     invites: Vec<(TsxKey, Request, Target)>,
     pub(super) dialog: Option<(Dialog, Target)>,
+    /// The node's SDES offer when the leg is SRTP (see [`Call::ring_third_leg`]).
+    pub(super) srtp: Option<SdesExchange>,
 }
 
 /// The one codec the monitor leg offers: every SIP phone speaks PCMU.
@@ -138,7 +142,21 @@ impl Call {
             .attach_monitor(mode, monitor_codec())
             .map_err(|_| MonitorRefusal::NoMedia)?;
         let session_id = u64::from(rand::random::<u32>());
-        let offer = self.monitor_offer(local.port(), session_id, 1);
+        let mut offer = self.monitor_sdp(local.port(), session_id, 1);
+        // As for an agent's leg: an SRTP caller is heard in SRTP, by the phones on TLS
+        // alone (the keys travel only there); without one on TLS the leg is plain.
+        let tls = |b: &crate::registrar::Binding| b.source.transport == TransportKind::Tls;
+        let mut bindings = bindings;
+        let mut srtp = None;
+        if let Some(suite) = self.caller_srtp_suite()
+            && bindings.iter().any(tls)
+        {
+            let mut exchange = SdesExchange::new();
+            key_for_leg(&mut offer, Some(exchange.offer(suite, rand::random())));
+            bindings.retain(tls);
+            srtp = Some(exchange);
+        }
+        let offer = offer.to_bytes();
         let call_id = self.ctx.new_call_id();
         let tag = self.ctx.new_tag();
         self.ctx.send(Command::Route {
@@ -155,6 +173,7 @@ impl Call {
             mode,
             invites: Vec::new(),
             dialog: None,
+            srtp,
         };
         for b in bindings {
             let invite = self.monitor_invite(&leg, &b.contact.uri, &offer, b.source.transport);
@@ -168,7 +187,7 @@ impl Call {
     }
 
     /// An SDP offer of PCMU (and telephone-event) at the node's `port`.
-    pub(super) fn monitor_offer(&self, port: u16, session_id: u64, version: u64) -> Vec<u8> {
+    pub(super) fn monitor_sdp(&self, port: u16, session_id: u64, version: u64) -> Sdp {
         let mut local = LocalMedia::new(self.ctx.media_ip, port);
         local.session_id = session_id;
         local.session_version = version;
@@ -177,7 +196,7 @@ impl Call {
             sdp::Codec::new("PCMU", 8000, sdp::Pt(0)),
             sdp::Codec::new("telephone-event", 8000, sdp::Pt(101)),
         ];
-        sdp::offer(&local).to_bytes()
+        sdp::offer(&local)
     }
 
     fn monitor_invite(
@@ -265,7 +284,28 @@ impl Call {
         }
         leg.dialog = Some((dialog, target));
         let (supervisor, mode, purpose) = (leg.supervisor.clone(), leg.mode, leg.purpose);
-        if let (Some(session), Ok(answer)) = (self.media.as_ref(), Sdp::parse(&resp.body))
+        let answer = Sdp::parse(&resp.body).ok();
+        if let Some(exchange) = leg.srtp.as_mut() {
+            // An SRTP leg answered without a usable key never carries the call in plain.
+            let line = answer
+                .as_ref()
+                .and_then(|a| super::audio::crypto_lines(a).into_iter().next());
+            let keys = line.and_then(|line| exchange.accept(&line).ok().cloned());
+            let set = keys.is_some_and(|keys| {
+                self.media
+                    .as_ref()
+                    .is_some_and(|s| s.set_monitor_srtp(Some(&keys)).is_ok())
+            });
+            if !set {
+                debug!(call = self.id.0, supervisor = %supervisor, "SRTP answer without a usable key");
+                let _ = self.stop_monitor().await;
+                if purpose == Purpose::Consult {
+                    self.consult_failed(488);
+                }
+                return;
+            }
+        }
+        if let (Some(session), Some(answer)) = (self.media.as_ref(), answer)
             && let Some(remote) = answer.audio_remote()
         {
             let _ = session.set_monitor_remote(remote.rtp);
