@@ -290,6 +290,63 @@ fn srtp_call_between_two_tls_phones_is_terminated_per_leg_and_recorded() {
     assert_tones_on_own_channels(&wav);
 }
 
+/// A plain phone on UDP calls 1002, an extension that requires SRTP (`[media]
+/// srtp_extensions`), whose phone is on TLS and insists on SRTP: the node offers 1002
+/// its own key and terminates SRTP on that leg alone, so the call connects and each
+/// hears the other. A second call, from 1001 to 1003 (a plain extension on TLS that
+/// also insists on SRTP), is refused by 1003's phone: the rule is per extension.
+#[test]
+fn a_plain_caller_reaches_an_extension_that_requires_srtp_in_srtp() {
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        tls: true,
+        srtp_extensions: &["1002"],
+        ..NodeSpec::default()
+    });
+    let listening = |phone: Phone| Phone {
+        dump_audio: true,
+        ..phone
+    };
+    let plain = Phone {
+        tone_hz: 440,
+        ..Phone::default()
+    };
+    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &listening(plain));
+    let mut b = Baresip::start_with(
+        &node,
+        "1002",
+        node.password("1002"),
+        &listening(secure(1000)),
+    );
+    let mut c = Baresip::start_with(&node, "1003", node.password("1003"), &secure(2000));
+    a.registered();
+    b.registered();
+    c.registered();
+    a.call(&mut b, "sip:1002@127.0.0.1");
+    std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
+    a.hang_up(&mut b);
+    a.command("dial", "sip:1003@127.0.0.1");
+    let closed = a.event("CALL_CLOSED");
+    assert!(
+        !closed.to_string().contains("200"),
+        "1003's phone took a plain call: {closed}"
+    );
+    let out_a = a.quit();
+    let out_b = b.quit();
+    c.quit();
+    assert_srtp_opened("1002", &out_b);
+    assert!(
+        !out_a.contains("SRTP is Enabled"),
+        "1001's leg stays plain RTP:\n{out_a}"
+    );
+    assert_each_hears(&[(&a, 1000.0, 440.0), (&b, 440.0, 1000.0)]);
+    let cdrs = node.wait_cdrs(2, Duration::from_secs(15));
+    assert_eq!(cdrs[0].disposition, "answered", "{cdrs:#?}");
+}
+
 /// A TLS phone with `mediaenc=srtp-mand` calls the IVR: the node answers with its own
 /// `a=crypto` in the suite the phone chose, plays the menu prompt through SRTP (the
 /// phone opens it) and reads the key pressed on the phone (the flow takes the branch).

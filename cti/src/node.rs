@@ -90,6 +90,8 @@ pub(crate) struct Ctx {
     pub(crate) bridge: Option<Arc<crate::bridge::NodeBridge>>,
     /// What the node does per queue beyond routing (the post-call survey).
     pub(crate) queue_options: Arc<std::collections::BTreeMap<String, config::QueueOptions>>,
+    /// Extensions whose every leg is SRTP (`[media] srtp_extensions`).
+    srtp_extensions: Arc<[String]>,
     user_agent: String,
 }
 
@@ -162,6 +164,12 @@ impl Ctx {
     pub(crate) fn response_headers(&self, h: &mut Headers) {
         h.push(HeaderName::Allow, ALLOW);
         h.push(HeaderName::Server, self.user_agent.as_str());
+    }
+
+    /// Whether every leg toward extension `ext` must be SRTP (`[media]
+    /// srtp_extensions`): only its phones on TLS ring, with the node's own key.
+    pub(crate) fn requires_srtp(&self, ext: &str) -> bool {
+        self.srtp_extensions.iter().any(|e| e == ext)
     }
 
     /// Where extension `ext` is registered now (none while the endpoint is gone).
@@ -389,6 +397,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         customers,
         acd,
         queue_options: Arc::new(cfg.queue_options.clone()),
+        srtp_extensions: cfg.media.srtp_extensions.clone().into(),
         user_agent: format!(
             "Switchyard/{} ({})",
             env!("CARGO_PKG_VERSION"),

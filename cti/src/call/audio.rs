@@ -424,6 +424,20 @@ impl Call {
         Ok(())
     }
 
+    /// A plain caller's offer to an extension that requires SRTP: `sdp` (already
+    /// rewritten for side B) gets the node's key B, and only side B terminates SRTP.
+    pub(super) fn srtp_required_toward_b(&mut self, sdp: &mut Sdp) {
+        let mut callee = SdesExchange::new();
+        key_for_leg(
+            sdp,
+            Some(callee.offer(SrtpSuite::AesCm128HmacSha1_80, rand::random())),
+        );
+        self.srtp_legs = SrtpLegs {
+            exchanges: [None, Some(callee)],
+            offer_from: None,
+        };
+    }
+
     /// Terminates the caller's SRTP on a call the node answers itself: `answer` (made
     /// from `offer` with its keys taken out) gets the node's key and the offer's profile.
     pub(super) fn srtp_answer_a(
@@ -449,14 +463,12 @@ impl Call {
     }
 
     /// A second leg the node offers itself (an agent, a transfer target) when the caller
-    /// has been answered, to a phone on TLS: when the caller's leg terminates SRTP, so
-    /// does this one, and `offer` gets the node's key B; else it stays plain. `true`
-    /// when it is SRTP.
-    pub(super) fn srtp_offer_to_b(&mut self, offer: &mut Sdp) -> bool {
-        let Some(prefer) = self.srtp_legs.exchanges[slot(Side::A)]
-            .as_ref()
-            .map(|e| e.keys().map_or(SrtpSuite::AesCm128HmacSha1_80, |k| k.suite))
-        else {
+    /// has been answered, to a phone on TLS: when the caller's leg terminates SRTP or
+    /// the extension `required` it (`[media] srtp_extensions`), so does this one, and
+    /// `offer` gets the node's key B; else it stays plain. `true` when it is SRTP.
+    pub(super) fn srtp_offer_to_b(&mut self, offer: &mut Sdp, required: bool) -> bool {
+        let default = required.then_some(SrtpSuite::AesCm128HmacSha1_80);
+        let Some(prefer) = self.caller_srtp_suite().or(default) else {
             self.srtp_legs.exchanges[slot(Side::B)] = None;
             return false;
         };
@@ -465,6 +477,11 @@ impl Call {
         self.srtp_legs.exchanges[slot(Side::B)] = Some(exchange);
         self.srtp_legs.offer_from = None;
         true
+    }
+
+    /// Whether a leg of the call terminates SRTP.
+    pub(super) fn srtp_terminated(&self) -> bool {
+        self.srtp_legs.any()
     }
 
     /// The SRTP suite of the caller's leg, when the node terminates SRTP there: a leg

@@ -294,14 +294,16 @@ impl Call {
             };
             return self.fail(status, disposition, &status.to_string()).await;
         }
-        let offer = match self.offer_for_b() {
+        let required = self.ctx.requires_srtp(&self.cdr.callee);
+        let offer = match self.offer_for_b(required) {
             Ok(offer) => offer,
             Err(status) => return self.fail(status, Disposition::Failed, "media").await,
         };
         // An SRTP offer only goes to phones reached over TLS.
+        let secure = self.srtp || required;
         let bindings: Vec<Binding> = bindings
             .into_iter()
-            .filter(|b| !self.srtp || b.source.transport == TransportKind::Tls)
+            .filter(|b| !secure || b.source.transport == TransportKind::Tls)
             .collect();
         if bindings.is_empty() {
             return self.fail(488, Disposition::Failed, "srtp_needs_tls").await;
@@ -325,9 +327,11 @@ impl Call {
 
     /// Allocates the relay and rewrites A's offer for B; `Err(status)` when
     /// the offer is unusable or no ports are left.
-    fn offer_for_b(&mut self) -> Result<Option<Vec<u8>>, u16> {
+    fn offer_for_b(&mut self, required: bool) -> Result<Option<Vec<u8>>, u16> {
         if self.a_invite.body.is_empty() {
-            return Ok(None);
+            // No offer to put the node's key into: a callee that requires SRTP
+            // would have to offer it to the caller itself.
+            return if required { Err(488) } else { Ok(None) };
         }
         let mut sdp = Sdp::parse(&self.a_invite.body).map_err(|_| 488u16)?;
         // SDES keys travel in the SDP: never over unencrypted signalling, and
@@ -346,6 +350,9 @@ impl Call {
         if self.srtp {
             // Terminated per leg: the callee gets the node's keys, never the caller's.
             self.srtp_toward_b(&session, &mut sdp)?;
+        } else if required {
+            // A plain caller to an extension that requires SRTP: only side B is SRTP.
+            self.srtp_required_toward_b(&mut sdp);
         }
         sdp.rewrite_for_relay(
             self.ctx.media_ip,
@@ -581,7 +588,7 @@ impl Call {
             return self.b_leg_joined(&resp.body).await;
         }
         let body = self.answer_from_b(&resp.body);
-        if self.srtp && body.is_none() {
+        if (self.srtp || self.srtp_terminated()) && body.is_none() {
             // The callee answered SRTP without a usable key: no plain-RTP call.
             let bye = dialog.request(Method::Bye);
             self.ctx.send_request(self.id, bye, target).await;

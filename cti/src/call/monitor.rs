@@ -144,11 +144,17 @@ impl Call {
         let session_id = u64::from(rand::random::<u32>());
         let mut offer = self.monitor_sdp(local.port(), session_id, 1);
         // As for an agent's leg: an SRTP caller is heard in SRTP, by the phones on TLS
-        // alone (the keys travel only there); without one on TLS the leg is plain.
+        // alone (the keys travel only there); without one on TLS the leg is plain. An
+        // extension that requires SRTP is rung in SRTP whatever the caller's leg.
         let tls = |b: &crate::registrar::Binding| b.source.transport == TransportKind::Tls;
         let mut bindings = bindings;
         let mut srtp = None;
-        if let Some(suite) = self.caller_srtp_suite()
+        let required = self.ctx.requires_srtp(&ext);
+        if required && !bindings.iter().any(tls) {
+            return Err(MonitorRefusal::NotRegistered(ext));
+        }
+        let default = required.then_some(media::srtp::SrtpSuite::AesCm128HmacSha1_80);
+        if let Some(suite) = self.caller_srtp_suite().or(default)
             && bindings.iter().any(tls)
         {
             let mut exchange = SdesExchange::new();

@@ -272,9 +272,18 @@ impl Call {
         let mut offer = sdp::offer(&local);
         // An SRTP caller's audio goes on in SRTP to an extension with a phone on TLS
         // (only those phones ring); one with no phone on TLS, where keys could not
-        // travel safely, gets its own leg in plain RTP.
+        // travel safely, gets its own leg in plain RTP. An extension that requires
+        // SRTP gets it whatever the caller's leg, and no plain leg at all.
         let tls = |b: &crate::registrar::Binding| b.source.transport == TransportKind::Tls;
-        let srtp = bindings.iter().any(tls) && self.srtp_offer_to_b(&mut offer);
+        let required = self.ctx.requires_srtp(ext);
+        if required && !bindings.iter().any(tls) {
+            debug!(
+                call = self.id.0,
+                ext, "the extension requires SRTP and has no phone on TLS"
+            );
+            return false;
+        }
+        let srtp = bindings.iter().any(tls) && self.srtp_offer_to_b(&mut offer, required);
         if srtp {
             bindings.retain(tls);
         } else {
