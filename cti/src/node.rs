@@ -230,8 +230,8 @@ pub async fn run_node(cfg: NodeConfig) -> Result<(), NodeError> {
 
 /// [`run_node`] with [`NodeOptions`].
 pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), NodeError> {
-    // Every call holds four RTP/RTCP sockets, and two send-only twins while the
-    // limit allows: take all the descriptors the system allows this process.
+    // Every call holds four RTP/RTCP sockets: take all the descriptors the
+    // system allows this process.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => info!(limit, "open-file limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),

@@ -40,13 +40,12 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
 say() { printf '%s\n' "$*" >&2; }
 
-# Six sockets per relayed call in Switchyard's relay (four in rtpengine); the generator
-# needs a few dozen.
+# Four sockets per relayed call in the relay; the generator needs a few dozen.
 hard=$(ulimit -Hn)
 if [ "$hard" != unlimited ]; then ulimit -n "$hard"; else ulimit -n 1048576; fi
-need=$((LIMIT * 6 + 256))
+need=$((LIMIT * 4 + 256))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
-    say "warning: open-file limit $(ulimit -n) < $need needed for $LIMIT calls; steps above $(( ($(ulimit -n) - 256) / 6 )) calls will fail"
+    say "warning: open-file limit $(ulimit -n) < $need needed for $LIMIT calls; steps above $(( ($(ulimit -n) - 256) / 4 )) calls will fail"
 fi
 
 install_rtpengine() {

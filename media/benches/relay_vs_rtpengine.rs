@@ -313,17 +313,16 @@ fn list<T>(name: &str, default: &str, parse: impl Fn(&str) -> Option<T>) -> Resu
         .ok_or_else(|| format!("{name}={value}: not a comma-separated list of the right kind"))
 }
 
-/// Up to six sockets per call in the target (Switchyard: each side's RTP, its send-only
-/// twin and RTCP; rtpengine: four): say so up front when the limit cannot hold them.
+/// Four sockets per call in the target: say so up front when the limit cannot hold them.
 fn warn_about_open_files(knobs: &Knobs) {
     let most = knobs.ladder.iter().copied().max().unwrap_or(0) as u64;
     if let Some(limit) = procfs::open_files_limit()
-        && limit < most * 6 + 64
+        && limit < most * 4 + 64
     {
         println!(
             "warning: open-file limit {limit} is below the {} sockets {most} calls need \
              (raise it with `ulimit -n`)",
-            most * 6 + 64
+            most * 4 + 64
         );
     }
 }

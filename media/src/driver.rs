@@ -40,7 +40,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
 use std::net::UdpSocket as MediaSocket;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -64,35 +63,11 @@ pub(crate) const RECV_BUFFER: usize = 2048;
 /// flooded socket cannot starve other tasks on the worker.
 const BATCH: usize = 16;
 
-/// A session's four bound sockets (non-blocking, watched by the relay's ingress), and
-/// the send-only twins of its RTP sockets (see the relay's `bind_sender`).
+/// A session's four bound sockets (non-blocking, watched by the relay's ingress).
 #[derive(Debug)]
 pub(crate) struct Sockets {
     /// Indexed by [`socket_index`].
     all: [MediaSocket; 4],
-    /// Each side's RTP send-only twin, by [`Side::index`].
-    rtp_senders: [Option<SendTwin>; 2],
-}
-
-/// A side's RTP send-only twin. It holds one descriptor of the relay's budget for twins
-/// and gives it back when it closes.
-#[derive(Debug)]
-pub(crate) struct SendTwin {
-    socket: MediaSocket,
-    budget: Arc<AtomicUsize>,
-}
-
-impl SendTwin {
-    /// `socket`, for which one unit was taken from `budget`.
-    pub(crate) fn new(socket: MediaSocket, budget: Arc<AtomicUsize>) -> Self {
-        Self { socket, budget }
-    }
-}
-
-impl Drop for SendTwin {
-    fn drop(&mut self) {
-        self.budget.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// Where `side`'s `channel` socket sits in a session's array, and the index the ingress
@@ -119,14 +94,7 @@ impl Sockets {
         let [b_rtp, b_rtcp] = b;
         Self {
             all: [a_rtp, a_rtcp, b_rtp, b_rtcp],
-            rtp_senders: [None, None],
         }
-    }
-
-    /// Sends each side's RTP from its twin where it has one.
-    pub(crate) fn with_rtp_senders(mut self, senders: [Option<SendTwin>; 2]) -> Self {
-        self.rtp_senders = senders;
-        self
     }
 
     /// All four, in [`socket_index`] order.
@@ -142,12 +110,7 @@ impl Sockets {
         to: SocketAddr,
         packet: &[u8],
     ) -> std::io::Result<usize> {
-        let twin = match channel {
-            Channel::Rtp => self.rtp_senders[side.index()].as_ref().map(|t| &t.socket),
-            Channel::Rtcp => None,
-        };
-        twin.unwrap_or(&self.all[socket_index(side, channel)])
-            .send_to(packet, to)
+        self.all[socket_index(side, channel)].send_to(packet, to)
     }
 }
 
@@ -341,19 +304,6 @@ impl Shared {
         if let Some(waker) = waker {
             waker.wake();
         }
-    }
-
-    /// Which sides send RTP from a twin (false once closed).
-    #[cfg(test)]
-    pub(crate) fn rtp_senders(&self) -> [bool; 2] {
-        let state = self.lock();
-        let twin = |side: usize| {
-            state
-                .sockets
-                .as_ref()
-                .is_some_and(|s| s.rtp_senders[side].is_some())
-        };
-        [twin(0), twin(1)]
     }
 
     /// Closes the sockets now (the supervisor's too) and tells the task to end; returns

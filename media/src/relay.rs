@@ -4,14 +4,9 @@
 //! per runtime worker, each waiting on one epoll set of sessions' sockets (see the
 //! driver's `ingress`). [`Relay::allocate`] binds two port pairs from the pool (side A,
 //! side B), adds their sockets to one ingress (round robin), spawns the session's own
-//! task and returns the [`Session`] handle. Dropping the handle closes the sockets
+//! task and returns the [`Session`] handle. Dropping the handle closes the four sockets
 //! at once, ends the task and returns both pairs to the pool: the same ports can be
 //! allocated again right after the drop.
-//!
-//! Each side's RTP port also gets a send-only twin socket, which the relayed packets
-//! leave from, so that sending never wakes the epoll set watching the receiving socket
-//! (see `RelayInner::bind_sender`). Twins are spent from a budget of the descriptors
-//! the open-file limit leaves beyond the port range, so they never cost a call its ports.
 //!
 //! A supervisor ([`Session::attach_monitor`]) takes a third pair from the same pool,
 //! given back on [`Session::detach_monitor`] or with the session.
@@ -29,7 +24,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::driver::ingress::{self, Ingress, Registration};
-use crate::driver::{self, SendTwin, Shared, Sockets, Supervised};
+use crate::driver::{self, Shared, Sockets, Supervised};
 use crate::mix::MonitorMode;
 use crate::monitor_leg::{MonitorError, MonitorLeg, MonitorStats};
 use crate::ports::{BindFailure, PortPool};
@@ -50,22 +45,6 @@ pub struct RelayConfig {
     pub recv_buffer: usize,
 }
 
-/// Descriptors the relay leaves to the rest of the process (signalling connections, the
-/// store, logs) when it sizes its budget of send-only twins.
-const DESCRIPTORS_KEPT: u64 = 1024;
-
-/// How many send-only twins the relay may open: what the open-file limit leaves once
-/// every port of the range is bound and [`DESCRIPTORS_KEPT`] are set aside, so twins
-/// never cost a call its ports. With the limit unknown, none.
-fn twin_budget(ports: PortRange) -> usize {
-    let Ok((soft, _hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
-        return 0;
-    };
-    let range = u64::from(ports.max.saturating_sub(ports.min)) + 1;
-    let spare = soft.saturating_sub(range).saturating_sub(DESCRIPTORS_KEPT);
-    usize::try_from(spare).unwrap_or(usize::MAX)
-}
-
 /// A node's media relay: the port pool and the runtime sessions run on. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Relay {
@@ -81,8 +60,6 @@ struct RelayInner {
     ingress: Vec<Arc<Ingress>>,
     /// The shard the next session goes to, modulo their number.
     next_ingress: AtomicUsize,
-    /// How many more send-only twins may be opened (see [`twin_budget`]).
-    twins: Arc<AtomicUsize>,
     /// Dropped with the relay, which ends the ingress tasks.
     _stop: Vec<tokio::sync::oneshot::Sender<()>>,
 }
@@ -114,7 +91,6 @@ impl Relay {
             runtime,
             ingress,
             next_ingress: AtomicUsize::new(0),
-            twins: Arc::new(AtomicUsize::new(twin_budget(config.ports))),
             _stop: stop,
         });
         Ok(Self { inner })
@@ -173,12 +149,9 @@ impl RelayInner {
 
     fn bind_two_pairs(&self) -> Result<([u16; 2], Sockets), RelayError> {
         let mut pool = self.pool();
-        let (a_port, (a, a_out)) = pool.take(|port| self.bind_relayed_pair(port))?;
-        match pool.take(|port| self.bind_relayed_pair(port)) {
-            Ok((b_port, (b, b_out))) => Ok((
-                [a_port, b_port],
-                Sockets::new(a, b).with_rtp_senders([a_out, b_out]),
-            )),
+        let (a_port, a) = pool.take(|port| self.bind_pair(port))?;
+        match pool.take(|port| self.bind_pair(port)) {
+            Ok((b_port, b)) => Ok(([a_port, b_port], Sockets::new(a, b))),
             Err(error) => {
                 drop(a);
                 pool.release(a_port);
@@ -206,80 +179,6 @@ impl RelayInner {
         let rtp = self.bind_one(rtp_port)?;
         let rtcp = self.bind_one(rtcp_port)?;
         Ok([rtp, rtcp])
-    }
-
-    /// A relayed side's pair, and its RTP socket's send-only twin when one can be made
-    /// (see [`Self::bind_sender`]).
-    fn bind_relayed_pair(
-        &self,
-        rtp_port: u16,
-    ) -> Result<([std::net::UdpSocket; 2], Option<SendTwin>), BindFailure> {
-        let [rtp, rtcp] = self.bind_pair(rtp_port)?;
-        let budget = &self.twins;
-        let taken = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-        let sender = taken
-            .ok()
-            .and_then(|_| match self.bind_sender(&rtp, rtp_port) {
-                Some(socket) => Some(SendTwin::new(socket, Arc::clone(budget))),
-                None => {
-                    budget.fetch_add(1, Ordering::Relaxed);
-                    None
-                }
-            });
-        Ok(([rtp, rtcp], sender))
-    }
-
-    /// A second socket on the RTP socket's port that only sends. Sending from the socket
-    /// the ingress watches costs a wake-up on its wait queue for every packet (the kernel
-    /// frees the sent buffer, finds the epoll set waiting there and calls into it, though
-    /// the set asked only for input): a sixth of the relay's time per packet, measured.
-    /// The twin is in no set.
-    ///
-    /// Both sockets share the port through `SO_REUSEPORT` for the twin's bind only: the
-    /// receiving socket is bound first without it (so a port anyone holds is skipped as
-    /// before), and both drop the option right after, so no later socket can join the
-    /// port. The twin is connected to its own address, a source no datagram comes from,
-    /// so the kernel delivers every datagram to the receiving socket; `sendto` still
-    /// names each packet's destination.
-    ///
-    /// On the unspecified address, where `connect` would pin the twin to one local IP,
-    /// when the relay's budget of descriptors for twins is spent, or when any step fails,
-    /// the side sends from its receiving socket as before.
-    fn bind_sender(
-        &self,
-        receiver: &std::net::UdpSocket,
-        port: u16,
-    ) -> Option<std::net::UdpSocket> {
-        if self.config.bind_ip.is_unspecified() {
-            return None;
-        }
-        let addr = SocketAddr::new(self.config.bind_ip, port);
-        let receiver = socket2::SockRef::from(receiver);
-        let twin = || -> io::Result<Socket> {
-            receiver.set_reuse_port(true)?;
-            let twin = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-            if addr.is_ipv6() {
-                twin.set_only_v6(true)?;
-            }
-            twin.set_reuse_port(true)?;
-            twin.bind(&addr.into())?;
-            twin.set_reuse_port(false)?;
-            twin.connect(&addr.into())?;
-            // Nothing arrives; the smallest buffer the kernel allows.
-            twin.set_recv_buffer_size(0)?;
-            twin.set_nonblocking(true)?;
-            Ok(twin)
-        };
-        let twin = twin();
-        // Nothing may join the port from here on, whatever became of the twin.
-        let closed = receiver.set_reuse_port(false);
-        match (twin, closed) {
-            (Ok(twin), Ok(())) => Some(twin.into()),
-            (Err(error), _) | (_, Err(error)) => {
-                tracing::debug!(port, %error, "no send-only twin: the side sends from its receiving socket");
-                None
-            }
-        }
     }
 
     fn bind_one(&self, port: u16) -> Result<std::net::UdpSocket, BindFailure> {
@@ -766,76 +665,6 @@ mod tests {
         }
     }
 
-    /// Relays one datagram each way and returns the source each phone saw.
-    async fn sources_seen(session: &Session) -> [SocketAddr; 2] {
-        let localhost = IpAddr::from([127, 0, 0, 1]);
-        let bind = || UdpSocket::bind((localhost, 0));
-        let (caller, callee) = (bind().await.expect("caller"), bind().await.expect("callee"));
-        let addr = |s: &UdpSocket| s.local_addr().expect("bound");
-        session.set_remote(Side::A, addr(&caller), None);
-        session.set_remote(Side::B, addr(&callee), None);
-        let mut seen = Vec::new();
-        for (from, to, side) in [(&caller, &callee, Side::A), (&callee, &caller, Side::B)] {
-            from.send_to(
-                &[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1],
-                session.local(side),
-            )
-            .await
-            .expect("send on localhost");
-            let mut buf = [0; 32];
-            let received = tokio::time::timeout(Duration::from_secs(5), to.recv_from(&mut buf));
-            seen.push(received.await.expect("relayed").expect("recv").1);
-        }
-        [seen[0], seen[1]]
-    }
-
-    #[tokio::test]
-    async fn rtp_leaves_from_the_sides_port_which_admits_no_other_socket() {
-        let relay = relay(24150, 24153);
-        relay.inner.twins.store(2, Ordering::Relaxed);
-        let session = relay.allocate().expect("two pairs free");
-        let senders = session.shared.rtp_senders();
-        assert_eq!(senders, [true, true], "each side has its send-only twin");
-        let [to_callee, to_caller] = sources_seen(&session).await;
-        assert_eq!(to_callee, session.local(Side::B));
-        assert_eq!(to_caller, session.local(Side::A));
-        for side in [Side::A, Side::B] {
-            let intruder = Socket::new(Domain::IPV4, Type::DGRAM, None).expect("socket");
-            intruder.set_reuse_port(true).expect("SO_REUSEPORT");
-            let joined = intruder.bind(&session.local(side).into());
-            assert_eq!(
-                joined.map_err(|e| e.kind()),
-                Err(io::ErrorKind::AddrInUse),
-                "{side:?}'s port is closed to SO_REUSEPORT once the twin is bound"
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn twins_come_from_a_budget_that_closing_sessions_refill() {
-        let relay = relay(24170, 24177);
-        let left = || relay.inner.twins.load(Ordering::Relaxed);
-        relay.inner.twins.store(3, Ordering::Relaxed);
-        let first = relay.allocate().expect("two pairs free");
-        let second = relay.allocate().expect("two more pairs free");
-        assert_eq!(first.shared.rtp_senders(), [true, true]);
-        assert_eq!(
-            second.shared.rtp_senders(),
-            [true, false],
-            "one twin was left"
-        );
-        assert_eq!(left(), 0);
-        let [to_callee, to_caller] = sources_seen(&second).await;
-        assert_eq!(
-            (to_callee, to_caller),
-            (second.local(Side::B), second.local(Side::A))
-        );
-        drop(first);
-        assert_eq!(left(), 2);
-        second.close().await;
-        assert_eq!(left(), 3);
-    }
-
     #[tokio::test]
     async fn a_muted_side_keeps_its_latch_and_reaches_no_one_until_unmuted() {
         let relay = relay(24180, 24183);
@@ -887,25 +716,6 @@ mod tests {
             heard.await.expect("relayed once unmuted").expect("recv"),
             12
         );
-    }
-
-    #[tokio::test]
-    async fn on_the_unspecified_address_rtp_leaves_from_the_receiving_socket() {
-        let relay = Relay::new(RelayConfig {
-            bind_ip: IpAddr::from([0, 0, 0, 0]),
-            advertise_ip: IpAddr::from([127, 0, 0, 1]),
-            ports: PortRange {
-                min: 24160,
-                max: 24163,
-            },
-            recv_buffer: 0,
-        })
-        .expect("valid test config");
-        let session = relay.allocate().expect("two pairs free");
-        assert_eq!(session.shared.rtp_senders(), [false, false]);
-        let [to_callee, to_caller] = sources_seen(&session).await;
-        assert_eq!(to_callee.port(), session.local(Side::B).port());
-        assert_eq!(to_caller.port(), session.local(Side::A).port());
     }
 
     #[test]
