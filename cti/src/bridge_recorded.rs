@@ -215,33 +215,63 @@ pub(crate) async fn index(
     call: CallRef,
     call_id: &str,
 ) -> Result<(), StoreError> {
-    let path = row.path.clone();
-    let built = tokio::task::spawn_blocking(move || segments(call, &std::fs::read(path)?)).await;
-    let items = match built {
-        Ok(Ok(items)) if !items.is_empty() => items,
-        Ok(Ok(_)) => return store.add_recording(row).await,
-        Ok(Err(error)) => {
-            tracing::warn!(cdr = row.cdr_id, %error, "recorded audio not queued for analysis");
-            return store.add_recording(row).await;
-        }
-        Err(error) => {
-            tracing::warn!(cdr = row.cdr_id, %error, "recorded audio not cut into segments");
-            return store.add_recording(row).await;
-        }
+    let Some(items) = cut(row, call).await else {
+        return store.add_recording(row).await;
     };
     let now = crate::api::unix_ms_now();
     let names = (call.to_string(), call_id);
     store
         .add_recording_for_bridge(row, (&names.0, names.1), &items, now)
         .await?;
+    queued(bridge, row, call, call_id, items.len(), now);
+    Ok(())
+}
+
+/// As [`index`] for a recording stopped before its call ended, whose index row
+/// is written already: only its audio is queued.
+pub(crate) async fn queue_indexed(
+    store: &Store,
+    bridge: &NodeBridge,
+    row: &Recording,
+    call: CallRef,
+    call_id: &str,
+) -> Result<(), StoreError> {
+    let Some(items) = cut(row, call).await else {
+        return Ok(());
+    };
+    let now = crate::api::unix_ms_now();
+    let names = (call.to_string(), call_id);
+    store
+        .queue_recording_for_bridge(&row.cdr_id, (&names.0, names.1), &items, now)
+        .await?;
+    queued(bridge, row, call, call_id, items.len(), now);
+    Ok(())
+}
+
+/// The recording's segments, off the runtime's threads; `None` (said in the
+/// log) when there are none.
+async fn cut(row: &Recording, call: CallRef) -> Option<Vec<Item>> {
+    let path = row.path.clone();
+    let built = tokio::task::spawn_blocking(move || segments(call, &std::fs::read(path)?)).await;
+    match built {
+        Ok(Ok(items)) if !items.is_empty() => Some(items),
+        Ok(Ok(_)) => None,
+        Ok(Err(error)) => {
+            tracing::warn!(cdr = row.cdr_id, %error, "recorded audio not queued for analysis");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(cdr = row.cdr_id, %error, "recorded audio not cut into segments");
+            None
+        }
+    }
+}
+
+/// The segments are committed: the bridge learns the call and sends them.
+fn queued(bridge: &NodeBridge, row: &Recording, call: CallRef, call_id: &str, n: usize, now: i64) {
     bridge.recorded.remember(call, &row.cdr_id, call_id, now);
     bridge.committed();
-    tracing::debug!(
-        cdr = row.cdr_id,
-        segments = items.len(),
-        "recorded audio queued"
-    );
-    Ok(())
+    tracing::debug!(cdr = row.cdr_id, segments = n, "recorded audio queued");
 }
 
 /// Reads back the recorded calls whose results may still come (and forgets

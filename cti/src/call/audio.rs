@@ -282,12 +282,34 @@ impl Call {
         *seq += 1;
     }
 
-    /// The call's audio stream, if any, ends. A recorded call's stream ends with
-    /// its recording instead ([`Call::finish_recording`]), which asks whether
-    /// live audio was missed.
-    pub(super) fn stop_streaming(&mut self) {
+    /// The call's audio stream, if any, ends; the reference it carried when some
+    /// of its audio was missed. A recorded call's stream ends with its recording
+    /// instead ([`Call::finish_recording`]), which asks whether live audio was
+    /// missed.
+    pub(super) fn stop_streaming(&mut self) -> Option<sync_bridge::classify::CallRef> {
         if self.recording.is_none() {
-            self.close_stream();
+            self.close_stream()
+        } else {
+            None
+        }
+    }
+
+    /// The call ends having missed live audio (`call`), and its recording was
+    /// stopped before: that recording's audio goes to the bridge now.
+    pub(super) async fn queue_stopped_recording(&mut self, call: sync_bridge::classify::CallRef) {
+        let (Some(row), Some(bridge)) = (self.stopped_recording.take(), self.ctx.bridge.as_ref())
+        else {
+            return;
+        };
+        let queued = crate::bridge_recorded::queue_indexed(
+            &self.ctx.store,
+            bridge,
+            &row,
+            call,
+            &self.cdr.call_id,
+        );
+        if let Err(error) = queued.await {
+            tracing::error!(call = self.id.0, %error, "stopped recording not queued for analysis");
         }
     }
 
@@ -326,6 +348,11 @@ impl Call {
             }
             _ => self.ctx.store.add_recording(&row).await,
         };
+        if indexed.is_ok() && self.phase != Phase::Ended {
+            // Stopped on demand: should live audio be missed, this is what the
+            // bridge gets when the call ends.
+            self.stopped_recording = Some(row.clone());
+        }
         match indexed {
             Ok(()) => self.publish_call_event(
                 crate::api::EventKind::RecordingReady,

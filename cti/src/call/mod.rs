@@ -122,6 +122,9 @@ struct Call {
     consult: Option<consult::Consult>,
     /// A recording of this call was finished before the call ended (one per call).
     recorded: bool,
+    /// That recording's index row: when the call's live audio stream missed
+    /// some audio, its audio goes to the bridge as the call ends.
+    stopped_recording: Option<crate::store::Recording>,
     /// The post-call survey the caller was handed to when the agent hung up.
     survey: Option<survey::Survey>,
     /// The agent's codec once the second leg answered.
@@ -232,6 +235,7 @@ impl Call {
             monitor: None,
             consult: None,
             recorded: false,
+            stopped_recording: None,
             survey: None,
             b_codec: None,
             held: false,
@@ -806,7 +810,7 @@ impl Call {
         self.phase = Phase::Ended;
         // The supervisor's leg ends with the call, and so does its audio stream.
         let _ = self.stop_monitor().await;
-        self.stop_streaming();
+        let missed = self.stop_streaming();
         if let Some(session) = self.media.take() {
             self.cdr.caller_quality = party_quality(session.quality(Side::A));
             self.cdr.callee_quality = party_quality(session.quality(Side::B));
@@ -820,6 +824,9 @@ impl Call {
             tracing::error!(call = self.id.0, error = %e, "CDR not written");
         }
         self.finish_recording().await;
+        if let Some(call) = missed {
+            self.queue_stopped_recording(call).await;
+        }
     }
 }
 

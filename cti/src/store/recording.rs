@@ -55,21 +55,34 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         insert_recording(recording).execute(&mut *tx).await?;
-        sqlx::query::<Db>(
-            "INSERT INTO bridge_recorded (call_ref, cdr_id, call_id, recorded_at)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (call_ref) DO NOTHING",
+        queue_for_bridge(
+            &mut tx,
+            &recording.cdr_id,
+            (call_ref, call_id),
+            segments,
+            now_ms,
         )
-        .bind(call_ref)
-        .bind(&recording.cdr_id)
-        .bind(call_id)
-        .bind(now_ms)
-        .execute(&mut *tx)
         .await?;
-        for item in segments {
-            outbox_store::enqueue(&mut tx, item, now_ms)
-                .await
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// As [`Store::add_recording_for_bridge`] for a recording indexed already
+    /// (one stopped before its call ended): only the call's name and the
+    /// segments are written, in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when a write fails (nothing is written).
+    pub(crate) async fn queue_recording_for_bridge(
+        &self,
+        cdr_id: &str,
+        names: (&str, &str),
+        segments: &[Item],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        queue_for_bridge(&mut tx, cdr_id, names, segments, now_ms).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -110,4 +123,31 @@ fn insert_recording(
     .bind(&recording.path)
     .bind(recording.started_at)
     .bind(recording.duration_ms)
+}
+
+/// Names the call for the results of its recorded audio, and queues the
+/// audio's segments in the outbox.
+async fn queue_for_bridge(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    cdr_id: &str,
+    (call_ref, call_id): (&str, &str),
+    segments: &[Item],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query::<Db>(
+        "INSERT INTO bridge_recorded (call_ref, cdr_id, call_id, recorded_at)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (call_ref) DO NOTHING",
+    )
+    .bind(call_ref)
+    .bind(cdr_id)
+    .bind(call_id)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    for item in segments {
+        outbox_store::enqueue(tx, item, now_ms)
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    }
+    Ok(())
 }
