@@ -431,33 +431,19 @@ fn srtp_caller_transferred_by_the_ivr_reaches_an_srtp_phone_in_srtp() {
 /// supervisor too, and the caller does not; every phone opens everything it gets.
 #[test]
 fn srtp_supervisor_whispers_on_an_srtp_call_in_srtp() {
-    use common::api::{first_admin, request};
+    use common::api::request;
     if !common::peer_available("baresip") {
         return;
     }
-    let node = srtp_ivr_node();
-    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
-    let token = first_admin(&node);
-    let listening = |tone_hz| Phone {
-        dump_audio: true,
-        ..secure(tone_hz)
-    };
-    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &listening(440));
-    let mut b = Baresip::start_with(&node, "1002", node.password("1002"), &listening(1000));
-    let mut c = Baresip::start_with(&node, "1003", node.password("1003"), &listening(2000));
-    a.registered();
-    b.registered();
-    c.registered();
-    a.command("dial", "sip:701@127.0.0.1;transport=tls");
-    a.event("CALL_ESTABLISHED");
-    b.event("CALL_INCOMING");
-    b.command("accept", "");
-    b.event("CALL_ESTABLISHED");
-    let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("the API answers");
-    let call_id = calls.json()[0]["call_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("one live call: {}", calls.body))
-        .to_owned();
+    let ThreeOnSrtp {
+        node: _node,
+        api,
+        token,
+        mut a,
+        mut b,
+        mut c,
+        call_id,
+    } = three_on_srtp();
     let monitor = request(
         api,
         "POST",
@@ -495,33 +481,19 @@ fn srtp_supervisor_whispers_on_an_srtp_call_in_srtp() {
 /// SRTP and hear each other.
 #[test]
 fn srtp_attended_transfer_moves_the_target_in_srtp() {
-    use common::api::{first_admin, request};
+    use common::api::request;
     if !common::peer_available("baresip") {
         return;
     }
-    let node = srtp_ivr_node();
-    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
-    let token = first_admin(&node);
-    let listening = |tone_hz| Phone {
-        dump_audio: true,
-        ..secure(tone_hz)
-    };
-    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &listening(440));
-    let mut b = Baresip::start_with(&node, "1002", node.password("1002"), &listening(1000));
-    let mut c = Baresip::start_with(&node, "1003", node.password("1003"), &listening(2000));
-    a.registered();
-    b.registered();
-    c.registered();
-    a.command("dial", "sip:701@127.0.0.1;transport=tls");
-    a.event("CALL_ESTABLISHED");
-    b.event("CALL_INCOMING");
-    b.command("accept", "");
-    b.event("CALL_ESTABLISHED");
-    let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("the API answers");
-    let call_id = calls.json()[0]["call_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("one live call: {}", calls.body))
-        .to_owned();
+    let ThreeOnSrtp {
+        node: _node,
+        api,
+        token,
+        mut a,
+        mut b,
+        mut c,
+        call_id,
+    } = three_on_srtp();
     let path = |what: &str| format!("/api/v1/calls/{call_id}/{what}");
     let consult = request(
         api,
@@ -557,6 +529,56 @@ fn srtp_attended_transfer_moves_the_target_in_srtp() {
         assert_srtp_opened(ext, out);
     }
     assert_each_hears(&[(&a, 2000.0, 440.0), (&c, 440.0, 2000.0)]);
+}
+
+/// An SRTP call on the SRTP IVR node, 1001 (440 Hz) handed to 1002 (1 kHz) by the
+/// flow on 701, with 1003 (2 kHz) registered too: every phone on TLS, insisting on
+/// SRTP and keeping what it hears.
+struct ThreeOnSrtp {
+    node: Node,
+    api: std::net::SocketAddr,
+    token: String,
+    a: Baresip,
+    b: Baresip,
+    c: Baresip,
+    /// The live call's id in the CTI API.
+    call_id: String,
+}
+
+fn three_on_srtp() -> ThreeOnSrtp {
+    use common::api::{first_admin, request};
+    let node = srtp_ivr_node();
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let listening = |tone_hz| Phone {
+        dump_audio: true,
+        ..secure(tone_hz)
+    };
+    let mut a = Baresip::start_with(&node, "1001", node.password("1001"), &listening(440));
+    let mut b = Baresip::start_with(&node, "1002", node.password("1002"), &listening(1000));
+    let mut c = Baresip::start_with(&node, "1003", node.password("1003"), &listening(2000));
+    a.registered();
+    b.registered();
+    c.registered();
+    a.command("dial", "sip:701@127.0.0.1;transport=tls");
+    a.event("CALL_ESTABLISHED");
+    b.event("CALL_INCOMING");
+    b.command("accept", "");
+    b.event("CALL_ESTABLISHED");
+    let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("the API answers");
+    let call_id = calls.json()[0]["call_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("one live call: {}", calls.body))
+        .to_owned();
+    ThreeOnSrtp {
+        node,
+        api,
+        token,
+        a,
+        b,
+        c,
+        call_id,
+    }
 }
 
 /// A phone registered over TLS that insists on SRTP (`mediaenc=srtp-mand`), sending a
