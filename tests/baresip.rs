@@ -477,7 +477,7 @@ fn srtp_supervisor_whispers_on_an_srtp_call_in_srtp() {
 
 /// An attended transfer on that SRTP call to a phone that insists on SRTP: the
 /// consulted party rings in SRTP on the mixing leg, and the re-INVITE that moves it
-/// onto the call's side B carries the node's key B, so caller and new agent go on in
+/// onto the call's side B repeats that leg's key, so caller and new agent go on in
 /// SRTP and hear each other.
 #[test]
 fn srtp_attended_transfer_moves_the_target_in_srtp() {
