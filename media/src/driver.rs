@@ -516,6 +516,9 @@ impl Relaying<'_> {
             return;
         }
         if rtcp || passed_through {
+            if !rtcp {
+                out.note_passed(datagram);
+            }
             // Straight to the kernel: the socket is non-blocking.
             let sent = transmit(&egress, to, datagram, rtcp, srtp);
             record_send(self.stats.flow_mut(side, channel), side, channel, sent);

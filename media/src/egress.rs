@@ -109,6 +109,17 @@ pub(crate) struct Egress {
     packet: Vec<u8>,
     /// Counts for sender reports, once the node is the RTP source on this leg.
     sent: Option<Sent>,
+    /// The newest packet relayed untouched toward this side: a rewriter started later
+    /// (a prompt, transcoding, a mix) carries that stream on.
+    passed: Option<Passed>,
+}
+
+/// The header fields of a packet the peer received untouched.
+#[derive(Debug, Clone, Copy)]
+struct Passed {
+    ssrc: Ssrc,
+    seq: Seq,
+    timestamp: u32,
 }
 
 impl Egress {
@@ -122,6 +133,24 @@ impl Egress {
             transcode: None,
             packet: Vec::with_capacity(1500),
             sent: None,
+            passed: None,
+        }
+    }
+
+    /// Notes an RTP packet relayed untouched toward this side (the fast path does this
+    /// itself; it costs a few stores), so that a stream the node starts later continues
+    /// it: the peer then sees one SSRC and no sequence jump when a prompt begins. Some
+    /// phones (baresip 1.0) never reset their jitter buffer on a new SSRC and drop
+    /// every packet of a stream that starts "behind" the one before.
+    pub(crate) fn note_passed(&mut self, datagram: &[u8]) {
+        if let [v, _, s0, s1, t0, t1, t2, t3, c0, c1, c2, c3, ..] = *datagram
+            && v >> 6 == 2
+        {
+            self.passed = Some(Passed {
+                ssrc: Ssrc(u32::from_be_bytes([c0, c1, c2, c3])),
+                seq: Seq(u16::from_be_bytes([s0, s1])),
+                timestamp: u32::from_be_bytes([t0, t1, t2, t3]),
+            });
         }
     }
 
@@ -305,6 +334,7 @@ impl Egress {
         }
         let Some(rewriter) = &mut self.rewriter else {
             send(datagram);
+            self.note_passed(datagram);
             return Ok(());
         };
         let Some(transcode) = &mut self.transcode else {
@@ -420,6 +450,17 @@ impl Egress {
             return;
         }
         let clock = self.codec.map_or(8000, |c| c.codec.clock_rate());
+        if let Some(passed) = self.passed {
+            // The stream the peer received untouched goes on: its SSRC, the next
+            // sequence number, one frame later (the time since is not known here).
+            self.rewriter = Some(StreamRewriter::new(
+                passed.ssrc,
+                clock,
+                passed.seq.next(),
+                passed.timestamp.wrapping_add(clock / 50),
+            ));
+            return;
+        }
         let seed = self.seed;
         // SSRC, first sequence number and timestamp: independent bits of the seed.
         let ssrc = Ssrc((seed >> 32) as u32);

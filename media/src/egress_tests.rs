@@ -259,3 +259,28 @@ fn a_node_sourced_packet_continues_the_stream_the_peer_received_untouched() {
     assert!(back.marker, "a source change is marked");
     assert_eq!(back.timestamp, 80_160 + 55 * 8, "follows the clock");
 }
+
+#[test]
+fn a_prompt_after_relayed_audio_continues_the_stream_the_peer_received() {
+    let t0 = Instant::now();
+    let mut e = Egress::new(0x0123_4567_89AB_CDEF);
+    e.set_codec(PCMU);
+    for n in 0..3_u16 {
+        let packet = rtp(0, 40_000 + n, 9_000 + 160 * u32::from(n), 77, &[0xFF; 160]);
+        forward(&mut e, t0 + 20 * MS * u32::from(n), packet).expect("pass through");
+    }
+    let prompt = Prompt::from_samples(SampleRate::Hz8000, vec![800; 160 * 2]);
+    e.play(t0 + 50 * MS, 1, vec![prompt]).expect("codec known");
+    let mut played = Vec::new();
+    for ms in 50..100 {
+        e.generate(t0 + MS * ms, |p| played.push(p.to_vec()));
+    }
+    let first = header(&played[0]);
+    assert_eq!(
+        (first.ssrc, first.seq, first.timestamp),
+        (Ssrc(77), Seq(40_003), 9_000 + 160 * 3),
+        "the prompt goes on where the relayed stream stopped"
+    );
+    assert!(first.marker, "the source switch is marked");
+    assert_eq!(header(&played[1]).seq, Seq(40_004));
+}
