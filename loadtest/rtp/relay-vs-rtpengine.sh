@@ -12,6 +12,8 @@
 #   START=500 STEP=500 LIMIT=3000   coarse ladder (calls)
 #   FINE=250                        refinement step after the coarse ladder (0: none)
 #   SECS=20 WARMUP=4                seconds per step, of which warm-up
+#   ROUNDS=1                        times the relays alternate at each coarse step; the
+#                                   ratio is then between medians (3 steadies it)
 #   TARGETS=switchyard,rtpengine    which relays
 #   THREADS=1                       ng_relay runtime: 1 = current-thread, N = N workers
 #   RTPENGINE_ARGS=                 extra rtpengine arguments (e.g. --num-threads=1)
@@ -30,6 +32,7 @@ LIMIT=${LIMIT:-3000}
 FINE=${FINE:-250}
 SECS=${SECS:-20}
 WARMUP=${WARMUP:-4}
+ROUNDS=${ROUNDS:-1}
 TARGETS=${TARGETS:-switchyard,rtpengine}
 THREADS=${THREADS:-1}
 RTPENGINE_ARGS=${RTPENGINE_ARGS:-}
@@ -105,8 +108,9 @@ fi
 
 # Runs one ladder for the given targets; the benchmark's output goes to stdout.
 bench() {
-    local targets=$1 calls=$2
+    local targets=$1 calls=$2 rounds=${3:-1}
     RTP_BENCH_TARGETS=$targets RTP_BENCH_CALLS=$calls RTP_BENCH_SECONDS=$SECS \
+        RTP_BENCH_ROUNDS=$rounds \
         RTP_BENCH_WARMUP=$WARMUP RTP_BENCH_SWITCHYARD_THREADS=$THREADS \
         RTP_BENCH_RTPENGINE_ARGS=$RTPENGINE_ARGS \
         "${prio[@]}" cargo bench -q -p switchyard-media --bench relay_vs_rtpengine
@@ -118,7 +122,7 @@ out="$RESULTS_DIR/relay-vs-rtpengine-$(date +%Y%m%d-%H%M%S).txt"
 log="${out%.txt}.log"
 ladder=$(seq -s, "$START" "$STEP" "$LIMIT")
 say "coarse ladder $ladder for $TARGETS ($SECS s a step) ..."
-bench "$TARGETS" "$ladder" | tee "$log" >&2 || say "the benchmark failed: see $log"
+bench "$TARGETS" "$ladder" "$ROUNDS" | tee "$log" >&2 || say "the benchmark failed: see $log"
 
 # Most calls with < 0.1 % loss, and the first count that lost more, per target.
 best() {
@@ -147,7 +151,7 @@ fi
     echo "# RTP relay beside rtpengine — $(date -u +%Y-%m-%dT%H:%MZ)"
     echo "machine: $(nproc) CPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr), load average at start: $load_before"
     echo "rtpengine: $(rtpengine --version 2>&1 | head -1 || echo 'not installed')"
-    echo "command: START=$START STEP=$STEP LIMIT=$LIMIT FINE=$FINE SECS=$SECS WARMUP=$WARMUP TARGETS=$TARGETS THREADS=$THREADS RTPENGINE_ARGS='$RTPENGINE_ARGS' NICE=$NICE $0"
+    echo "command: START=$START STEP=$STEP LIMIT=$LIMIT FINE=$FINE SECS=$SECS WARMUP=$WARMUP ROUNDS=$ROUNDS TARGETS=$TARGETS THREADS=$THREADS RTPENGINE_ARGS='$RTPENGINE_ARGS' NICE=$NICE $0"
     echo
     grep '^RESULT' "$log" || true
     echo

@@ -25,7 +25,10 @@
 //! rtpengine keeps too), `RTP_BENCH_RTPENGINE_ARGS`
 //! (extra arguments, space-separated), `RTP_BENCH_PORTS` (`10000-31999`),
 //! `RTP_BENCH_SOCKETS` (generator sockets per side, 8), `RTP_BENCH_RECEIVERS` (2),
-//! `NG_RELAY_BIN`, `RTPENGINE_BIN`. Linux only (`/proc`).
+//! `RTP_BENCH_ROUNDS` (1: how many times the targets alternate at each step; the ratio
+//! is then taken between the medians of each target's passing rounds, which steadies it
+//! on a machine whose figures drift between steps), `NG_RELAY_BIN`, `RTPENGINE_BIN`.
+//! Linux only (`/proc`).
 //!
 //! Every row is also printed as a `RESULT key=value …` line for scripts.
 
@@ -78,6 +81,7 @@ struct Knobs {
     targets: Vec<Kind>,
     max_loss: f64,
     retries: usize,
+    rounds: usize,
     sockets: usize,
     receivers: usize,
     settings: Settings,
@@ -116,7 +120,8 @@ fn run_ladder(knobs: &Knobs) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut stepping = knobs.targets.clone();
     for &calls in &knobs.ladder {
-        for kind in knobs.targets.iter().copied() {
+        let rounds = (1..=knobs.rounds).flat_map(|_| knobs.targets.iter().copied());
+        for kind in rounds {
             if !stepping.contains(&kind) {
                 continue;
             }
@@ -267,6 +272,7 @@ impl Knobs {
             targets,
             max_loss: number("RTP_BENCH_MAX_LOSS", 0.1)?,
             retries: number("RTP_BENCH_RETRIES", 1)?,
+            rounds: number::<usize>("RTP_BENCH_ROUNDS", 1)?.max(1),
             sockets: number("RTP_BENCH_SOCKETS", 8)?,
             receivers: number("RTP_BENCH_RECEIVERS", 2)?,
             settings: Settings {

@@ -186,7 +186,7 @@ pub(crate) fn print_table(rows: &[Row], max_loss: f64) {
             row.generator_drops,
         );
     }
-    print_ratios(rows);
+    print_ratios(rows, max_loss);
     for kind in [Kind::Switchyard, Kind::Rtpengine] {
         let best = rows
             .iter()
@@ -204,22 +204,43 @@ pub(crate) fn print_table(rows: &[Row], max_loss: f64) {
     }
 }
 
-/// Switchyard's CPU per call over rtpengine's, at each call count both ran cleanly (or,
-/// failing that, at all).
-fn print_ratios(rows: &[Row]) {
+/// Switchyard's CPU per call over rtpengine's, at each call count: between the medians of
+/// each target's passing rows there (several with `RTP_BENCH_ROUNDS`), or, when a target
+/// passed none, its row with the least loss.
+fn print_ratios(rows: &[Row], max_loss: f64) {
     let mut counts: Vec<usize> = rows.iter().map(|r| r.calls).collect();
     counts.sort_unstable();
     counts.dedup();
     for calls in counts {
-        let best = |kind| {
-            rows.iter()
-                .filter(|r| r.target == kind && r.calls == calls)
-                .min_by(|a, b| a.loss_pct.total_cmp(&b.loss_pct))
-                .and_then(Row::cpu_per_100_calls)
+        let typical = |kind| {
+            let at = || {
+                rows.iter()
+                    .filter(move |r| r.target == kind && r.calls == calls)
+            };
+            let mut passing: Vec<f64> = at()
+                .filter(|r| r.passes(max_loss))
+                .filter_map(Row::cpu_per_100_calls)
+                .collect();
+            if passing.is_empty() {
+                return at()
+                    .min_by(|a, b| a.loss_pct.total_cmp(&b.loss_pct))
+                    .and_then(Row::cpu_per_100_calls)
+                    .map(|cpu| (cpu, 1));
+            }
+            passing.sort_by(f64::total_cmp);
+            let n = passing.len();
+            let median = if n % 2 == 1 {
+                passing[n / 2]
+            } else {
+                (passing[n / 2 - 1] + passing[n / 2]) / 2.0
+            };
+            Some((median, n))
         };
-        if let (Some(ours), Some(theirs)) = (best(Kind::Switchyard), best(Kind::Rtpengine)) {
+        if let (Some((ours, n)), Some((theirs, m))) =
+            (typical(Kind::Switchyard), typical(Kind::Rtpengine))
+        {
             println!(
-                "RATIO calls={calls} switchyard/rtpengine CPU per call = {:.2} ({ours:.2} vs {theirs:.2} % of a core per 100 calls)",
+                "RATIO calls={calls} switchyard/rtpengine CPU per call = {:.2} ({ours:.2} vs {theirs:.2} % of a core per 100 calls; medians of {n} and {m})",
                 ours / theirs
             );
         }
