@@ -70,7 +70,14 @@ struct RecordedCall {
     cdr_id: String,
     call_id: String,
     at_ms: i64,
+    /// The results published for it so far: a segment analysed again (its
+    /// acknowledgement lost, the cloud restarted) sends the same ones again.
+    published: HashSet<ResultKey>,
 }
+
+/// What tells two results of one recorded call apart: transcript or score,
+/// the party, and where in the recording (sequence numbers).
+type ResultKey = (bool, bool, u64, u64);
 
 /// The node's recorded audio on its way to the cloud: the calls it belongs to
 /// and the segments in the client's hands.
@@ -113,42 +120,54 @@ impl RecordedBacklog {
                 cdr_id: cdr_id.to_owned(),
                 call_id: call_id.to_owned(),
                 at_ms,
+                published: HashSet::new(),
             },
         );
     }
 
     /// Publishes a transcript or sentiment of a recorded call as a
-    /// `call.analysis` event; `false` when `body` is not about one.
+    /// `call.analysis` event, once: the same result again is taken and not
+    /// published. `false` when `body` is not about a recorded call.
     pub(crate) fn publish(&self, events: &EventBus, body: &ResultBody) -> bool {
-        let Some((call, data)) = analysis(body) else {
+        let Some((call, key, data)) = analysis(body) else {
             return false;
         };
-        let Some(recorded) = lock(&self.calls).get(&call).cloned() else {
-            return false;
+        let recorded = {
+            let mut calls = lock(&self.calls);
+            let Some(recorded) = calls.get_mut(&call) else {
+                return false;
+            };
+            if !recorded.published.insert(key) {
+                return true;
+            }
+            (recorded.cdr_id.clone(), recorded.call_id.clone())
         };
+        let (cdr_id, call_id) = recorded;
         let mut data = data;
         data["source"] = "recording".into();
-        data["cdr_id"] = recorded.cdr_id.into();
+        data["cdr_id"] = cdr_id.into();
         events.publish(
             Event::new(EventKind::CallAnalysis, crate::api::unix_ms_now())
-                .call(recorded.call_id)
+                .call(call_id)
                 .data(data),
         );
         true
     }
 }
 
-/// The call a result is about and its event data (party, words or score,
-/// where in the recording).
-fn analysis(body: &ResultBody) -> Option<(CallRef, serde_json::Value)> {
+/// The call a result is about, what tells it apart, and its event data
+/// (party, words or score, where in the recording).
+fn analysis(body: &ResultBody) -> Option<(CallRef, ResultKey, serde_json::Value)> {
     let party = |s: Speaker| match s {
         Speaker::Caller => "caller",
         Speaker::Agent => "agent",
     };
     let ms = |seq: u64| seq.saturating_mul(RecordedAudio::SEQ_MS);
+    let caller = |s: Speaker| matches!(s, Speaker::Caller);
     match body {
         ResultBody::Transcript(t) => Some((
             t.call(),
+            (true, caller(t.speaker()), t.seqs().0, t.seqs().1),
             serde_json::json!({
                 "party": party(t.speaker()), "transcript": t.text(),
                 "confidence": t.confidence(), "from_ms": ms(t.seqs().0), "to_ms": ms(t.seqs().1),
@@ -156,6 +175,7 @@ fn analysis(body: &ResultBody) -> Option<(CallRef, serde_json::Value)> {
         )),
         ResultBody::Sentiment(s) => Some((
             s.call(),
+            (false, caller(s.speaker()), s.up_to_seq(), 0),
             serde_json::json!({
                 "party": party(s.speaker()), "sentiment": s.score(), "to_ms": ms(s.up_to_seq()),
             }),
@@ -437,6 +457,9 @@ mod tests {
         assert!(backlog.publish(&events, &ResultBody::Transcript(words)));
         let mood = Sentiment::new(recorded, Speaker::Caller, 150, -0.6);
         assert_eq!(mood.label(), SentimentLabel::Negative);
+        assert!(backlog.publish(&events, &ResultBody::Sentiment(mood)));
+        // The segment analysed again: its results are taken, not published twice.
+        assert!(backlog.publish(&events, &unknown));
         assert!(backlog.publish(&events, &ResultBody::Sentiment(mood)));
         let said = feed.try_recv().expect("the transcript event");
         let text = serde_json::to_string(&*said).expect("serialises");
