@@ -2,8 +2,9 @@
 //! it travels, and how the standby applies it.
 //!
 //! - **Configuration**: the primary's `[acd]` (queues, agents, skills,
-//!   routing rules), `[ivr] numbers`, `[calls]`, `[sip] domain` and
-//!   `[auth] algorithms`, cut from its own file as TOML. The standby lays them
+//!   routing rules), `[ivr] numbers`, `[calls]`, `[sip] domain`,
+//!   `[auth] algorithms` and `[media] srtp_extensions`, cut from its own file
+//!   as TOML. The standby lays them
 //!   over its own file (which keeps its addresses, ports and data directory)
 //!   and checks the result with the same loader as any node; a result that
 //!   does not load is refused and the last good one stays.
@@ -105,6 +106,7 @@ const TAKEN: &[(&str, Option<&[&str]>)] = &[
     ("ivr", Some(&["numbers"])),
     ("sip", Some(&["domain"])),
     ("auth", Some(&["algorithms"])),
+    ("media", Some(&["srtp_extensions"])),
 ];
 
 /// Cuts the primary's configuration `text` to what a standby takes.

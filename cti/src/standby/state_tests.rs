@@ -16,6 +16,10 @@ domain = "pbx.example.net"
 algorithms = ["SHA-256", "MD5"]
 trusted = ["10.9.0.0/16"]
 
+[media]
+bind = "10.0.0.2"
+srtp_extensions = ["1002"]
+
 [ivr]
 flows = "flows"
 numbers = { "500" = "main" }
@@ -52,6 +56,14 @@ fn the_cut_keeps_routing_and_drops_the_sites_own_settings() {
     assert_eq!(table["sip"].as_table().map(toml::Table::len), Some(1));
     assert_eq!(table["sip"]["domain"].as_str(), Some("pbx.example.net"));
     assert!(table["auth"].get("trusted").is_none(), "trust is per site");
+    assert!(
+        table["media"].get("bind").is_none(),
+        "addresses are per site"
+    );
+    assert!(
+        table["media"].get("srtp_extensions").is_some(),
+        "SRTP is per extension"
+    );
     assert!(table["ivr"].get("flows").is_none(), "paths are per site");
     assert!(table.get("node").is_none());
     assert!(table.get("bridge").is_none());
@@ -66,6 +78,12 @@ fn laid_over_the_standbys_file_it_loads_as_a_node() {
     assert_eq!(cfg.sip.listen.to_string(), "10.8.0.3");
     assert_eq!(cfg.sip.domain, "pbx.example.net");
     assert_eq!(cfg.acd.queues.len(), 1);
+    assert_eq!(cfg.media.srtp_extensions, ["1002"]);
+    assert_ne!(
+        cfg.media.bind.to_string(),
+        "10.0.0.2",
+        "the standby binds its own"
+    );
     assert_eq!(cfg.ivr.numbers, vec![("500".to_owned(), "main".to_owned())]);
     assert_eq!(cfg.ivr.flows, Path::new("/srv/standby/replica/flows"));
     assert!(matches!(cfg.dr, Some(config::DrConfig::Standby(_))));
