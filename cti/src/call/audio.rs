@@ -451,20 +451,6 @@ impl Call {
         Ok(())
     }
 
-    /// A plain caller's offer to an extension that requires SRTP: `sdp` (already
-    /// rewritten for side B) gets the node's key B, and only side B terminates SRTP.
-    pub(super) fn srtp_required_toward_b(&mut self, sdp: &mut Sdp) {
-        let mut callee = SdesExchange::new();
-        key_for_leg(
-            sdp,
-            Some(callee.offer(SrtpSuite::AesCm128HmacSha1_80, rand::random())),
-        );
-        self.srtp_legs = SrtpLegs {
-            exchanges: [None, Some(callee)],
-            offer_from: None,
-        };
-    }
-
     /// Terminates the caller's SRTP on a call the node answers itself: `answer` (made
     /// from `offer` with its keys taken out) gets the node's key and the offer's profile.
     pub(super) fn srtp_answer_a(
@@ -494,8 +480,7 @@ impl Call {
     /// the extension `required` it (`[media] srtp_extensions`), so does this one, and
     /// `offer` gets the node's key B; else it stays plain. `true` when it is SRTP.
     pub(super) fn srtp_offer_to_b(&mut self, offer: &mut Sdp, required: bool) -> bool {
-        let default = required.then_some(SrtpSuite::AesCm128HmacSha1_80);
-        let Some(prefer) = self.caller_srtp_suite().or(default) else {
+        let Some(prefer) = self.srtp_suite_for_new_leg(required) else {
             self.srtp_legs.exchanges[slot(Side::B)] = None;
             return false;
         };
@@ -511,12 +496,14 @@ impl Call {
         self.srtp_legs.any()
     }
 
-    /// The SRTP suite of the caller's leg, when the node terminates SRTP there: a leg
-    /// the node adds to the call (a supervisor, a consulted party) is offered it too.
-    pub(super) fn caller_srtp_suite(&self) -> Option<SrtpSuite> {
-        self.srtp_legs.exchanges[slot(Side::A)]
+    /// The SRTP suite to offer a leg the node adds to the call (an agent, a supervisor,
+    /// a consulted party): the caller's, when the node terminates SRTP there, else the
+    /// default one when the extension `required` SRTP; `None`: a plain leg.
+    pub(super) fn srtp_suite_for_new_leg(&self, required: bool) -> Option<SrtpSuite> {
+        let caller = self.srtp_legs.exchanges[slot(Side::A)]
             .as_ref()
-            .map(|e| e.keys().map_or(SrtpSuite::AesCm128HmacSha1_80, |k| k.suite))
+            .map(|e| e.keys().map_or(SrtpSuite::AesCm128HmacSha1_80, |k| k.suite));
+        caller.or(required.then_some(SrtpSuite::AesCm128HmacSha1_80))
     }
 
     /// Side B is to carry a phone already keyed on another leg of the node's (the

@@ -356,7 +356,7 @@ impl Call {
             self.srtp_toward_b(&session, &mut sdp)?;
         } else if required {
             // A plain caller to an extension that requires SRTP: only side B is SRTP.
-            self.srtp_required_toward_b(&mut sdp);
+            self.srtp_offer_to_b(&mut sdp, true);
         }
         sdp.rewrite_for_relay(
             self.ctx.media_ip,

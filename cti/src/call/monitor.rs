@@ -153,8 +153,7 @@ impl Call {
         if required && !bindings.iter().any(tls) {
             return Err(MonitorRefusal::NotRegistered(ext));
         }
-        let default = required.then_some(media::srtp::SrtpSuite::AesCm128HmacSha1_80);
-        if let Some(suite) = self.caller_srtp_suite().or(default)
+        if let Some(suite) = self.srtp_suite_for_new_leg(required)
             && bindings.iter().any(tls)
         {
             let mut exchange = SdesExchange::new();
