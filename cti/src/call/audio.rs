@@ -12,6 +12,7 @@
 use media::quality::Codec as QualityCodec;
 use media::srtp::{CryptoAttribute, SdesExchange, SrtpSuite};
 use media::{Session, Side};
+use sip::net::TransportKind;
 use sip::sdp::{Attribute, Crypto, Media, MediaKind, Proto, Sdp};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::debug;
@@ -19,6 +20,7 @@ use tracing::debug;
 use super::{Call, Phase, unix_ms};
 use crate::codecs;
 use crate::recording::{self, CallRecording};
+use crate::registrar::Binding;
 use crate::store::PartyQuality;
 
 /// True when an active stream of `sdp` asks for SRTP (an SAVP profile or an
@@ -64,6 +66,32 @@ pub(super) fn watch_media(session: &Session, side: Side, sdp: &Sdp) {
             QualityCodec::G711Plc
         };
         session.watch_quality(side, p.clock_rate, codec);
+    }
+}
+
+/// Which of an extension's phones a leg the node offers rings, by the leg's SRTP.
+#[derive(Debug)]
+pub(super) enum Reach {
+    /// The phones on TLS, with an SRTP offer in `suite` (SDES keys travel only there).
+    Srtp(Vec<Binding>, SrtpSuite),
+    /// Every phone, with a plain offer.
+    Plain(Vec<Binding>),
+    /// The leg must be SRTP and no phone of the extension is on TLS to take the keys.
+    NoTlsPhone,
+}
+
+/// Which of `bindings` a new leg rings. `suite`: the leg terminates SRTP in it when a
+/// phone is on TLS (the caller's leg does, or the extension requires it); `required`:
+/// a plain leg is refused rather than rung.
+pub(super) fn reach(mut bindings: Vec<Binding>, suite: Option<SrtpSuite>, required: bool) -> Reach {
+    let tls = |b: &Binding| b.source.transport == TransportKind::Tls;
+    match suite {
+        Some(suite) if bindings.iter().any(tls) => {
+            bindings.retain(tls);
+            Reach::Srtp(bindings, suite)
+        }
+        _ if required => Reach::NoTlsPhone,
+        _ => Reach::Plain(bindings),
     }
 }
 
@@ -442,12 +470,8 @@ impl Call {
         let prefer = caller
             .keys()
             .map_or(SrtpSuite::AesCm128HmacSha1_80, |k| k.suite);
-        let mut callee = SdesExchange::new();
-        key_for_leg(sdp, Some(callee.offer(prefer, rand::random())));
-        self.srtp_legs = SrtpLegs {
-            exchanges: [Some(caller), Some(callee)],
-            offer_from: None,
-        };
+        self.srtp_legs.exchanges[slot(Side::A)] = Some(caller);
+        self.srtp_offer_to_b(sdp, prefer);
         Ok(())
     }
 
@@ -475,20 +499,14 @@ impl Call {
         Ok(())
     }
 
-    /// A second leg the node offers itself (an agent, a transfer target) when the caller
-    /// has been answered, to a phone on TLS: when the caller's leg terminates SRTP or
-    /// the extension `required` it (`[media] srtp_extensions`), so does this one, and
-    /// `offer` gets the node's key B; else it stays plain. `true` when it is SRTP.
-    pub(super) fn srtp_offer_to_b(&mut self, offer: &mut Sdp, required: bool) -> bool {
-        let Some(prefer) = self.srtp_suite_for_new_leg(required) else {
-            self.srtp_legs.exchanges[slot(Side::B)] = None;
-            return false;
-        };
+    /// A second leg the node offers itself (an agent, a transfer target, a callee that
+    /// requires SRTP) terminates SRTP in `suite` (see [`reach`]): `offer` gets the
+    /// node's key for side B.
+    pub(super) fn srtp_offer_to_b(&mut self, offer: &mut Sdp, suite: SrtpSuite) {
         let mut exchange = SdesExchange::new();
-        key_for_leg(offer, Some(exchange.offer(prefer, rand::random())));
+        key_for_leg(offer, Some(exchange.offer(suite, rand::random())));
         self.srtp_legs.exchanges[slot(Side::B)] = Some(exchange);
         self.srtp_legs.offer_from = None;
-        true
     }
 
     /// Whether a leg of the call terminates SRTP.

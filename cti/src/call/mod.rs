@@ -30,6 +30,7 @@ mod survey;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use media::srtp::SrtpSuite;
 use media::{MediaEvent, Session, Side};
 use sip::dialog::Dialog;
 use sip::message::{HeaderName, Method, Request, Response};
@@ -303,15 +304,15 @@ impl Call {
             Ok(offer) => offer,
             Err(status) => return self.fail(status, Disposition::Failed, "media").await,
         };
-        // An SRTP offer only goes to phones reached over TLS.
-        let secure = self.srtp || required;
-        let bindings: Vec<Binding> = bindings
-            .into_iter()
-            .filter(|b| !secure || b.source.transport == TransportKind::Tls)
-            .collect();
-        if bindings.is_empty() {
-            return self.fail(488, Disposition::Failed, "srtp_needs_tls").await;
-        }
+        // The caller's SRTP continues on the callee's leg or the call is refused: the
+        // node's offer already carries its key.
+        let suite = self.srtp_suite_for_new_leg(required);
+        let bindings = match audio::reach(bindings, suite, self.srtp || required) {
+            audio::Reach::Srtp(bindings, _) | audio::Reach::Plain(bindings) => bindings,
+            audio::Reach::NoTlsPhone => {
+                return self.fail(488, Disposition::Failed, "srtp_needs_tls").await;
+            }
+        };
         for b in bindings {
             let invite = self.fork_invite(&b, offer.as_deref());
             let target = b.target();
@@ -356,7 +357,7 @@ impl Call {
             self.srtp_toward_b(&session, &mut sdp)?;
         } else if required {
             // A plain caller to an extension that requires SRTP: only side B is SRTP.
-            self.srtp_offer_to_b(&mut sdp, true);
+            self.srtp_offer_to_b(&mut sdp, SrtpSuite::AesCm128HmacSha1_80);
         }
         sdp.rewrite_for_relay(
             self.ctx.media_ip,

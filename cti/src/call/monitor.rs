@@ -26,13 +26,13 @@ use media::mix::MonitorMode;
 use media::srtp::SdesExchange;
 use sip::dialog::Dialog;
 use sip::message::{HeaderName, Method, Request, Response};
-use sip::net::{Target, TransportKind};
+use sip::net::Target;
 use sip::sdp::{self, LocalMedia, Sdp};
 use sip::transaction::TsxKey;
 use tokio::sync::oneshot;
 use tracing::debug;
 
-use super::audio::key_for_leg;
+use super::audio::{Reach, key_for_leg, reach};
 use super::{Call, Phase};
 use crate::api::{MonitorRefusal, MonitorRequest};
 use crate::endpoint::Command;
@@ -146,21 +146,17 @@ impl Call {
         // As for an agent's leg: an SRTP caller is heard in SRTP, by the phones on TLS
         // alone (the keys travel only there); without one on TLS the leg is plain. An
         // extension that requires SRTP is rung in SRTP whatever the caller's leg.
-        let tls = |b: &crate::registrar::Binding| b.source.transport == TransportKind::Tls;
-        let mut bindings = bindings;
-        let mut srtp = None;
         let required = self.ctx.requires_srtp(&ext);
-        if required && !bindings.iter().any(tls) {
-            return Err(MonitorRefusal::NotRegistered(ext));
-        }
-        if let Some(suite) = self.srtp_suite_for_new_leg(required)
-            && bindings.iter().any(tls)
-        {
-            let mut exchange = SdesExchange::new();
-            key_for_leg(&mut offer, Some(exchange.offer(suite, rand::random())));
-            bindings.retain(tls);
-            srtp = Some(exchange);
-        }
+        let (bindings, srtp) =
+            match reach(bindings, self.srtp_suite_for_new_leg(required), required) {
+                Reach::Srtp(bindings, suite) => {
+                    let mut exchange = SdesExchange::new();
+                    key_for_leg(&mut offer, Some(exchange.offer(suite, rand::random())));
+                    (bindings, Some(exchange))
+                }
+                Reach::Plain(bindings) => (bindings, None),
+                Reach::NoTlsPhone => return Err(MonitorRefusal::NotRegistered(ext)),
+            };
         let offer = offer.to_bytes();
         let call_id = self.ctx.new_call_id();
         let tag = self.ctx.new_tag();

@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use acd::{CallRequest, Input, RefuseReason};
 use media::Side;
-use sip::net::TransportKind;
 use sip::sdp::{self, LocalMedia};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::audio::watch_media;
+use super::audio::{Reach, reach, watch_media};
 use super::{Call, Fork, Phase, unix_ms};
 use crate::acd::{AcdMsg, QueueEvent};
 use crate::codecs;
@@ -248,7 +247,7 @@ impl Call {
     /// Rings every registered phone of `ext` with an offer from the node's media
     /// session; `false` when it has none (or the call has no media).
     pub(super) async fn ring_extension(&mut self, ext: &str) -> bool {
-        let mut bindings = self.ctx.bindings(ext).await;
+        let bindings = self.ctx.bindings(ext).await;
         let (Some(session), Some(a)) = (&self.media, self.a_codec) else {
             return false;
         };
@@ -274,21 +273,25 @@ impl Call {
         // (only those phones ring); one with no phone on TLS, where keys could not
         // travel safely, gets its own leg in plain RTP. An extension that requires
         // SRTP gets it whatever the caller's leg, and no plain leg at all.
-        let tls = |b: &crate::registrar::Binding| b.source.transport == TransportKind::Tls;
         let required = self.ctx.requires_srtp(ext);
-        if required && !bindings.iter().any(tls) {
-            debug!(
-                call = self.id.0,
-                ext, "the extension requires SRTP and has no phone on TLS"
-            );
-            return false;
-        }
-        let srtp = bindings.iter().any(tls) && self.srtp_offer_to_b(&mut offer, required);
-        if srtp {
-            bindings.retain(tls);
-        } else {
-            self.plain_b();
-        }
+        let suite = self.srtp_suite_for_new_leg(required);
+        let bindings = match reach(bindings, suite, required) {
+            Reach::Srtp(bindings, suite) => {
+                self.srtp_offer_to_b(&mut offer, suite);
+                bindings
+            }
+            Reach::Plain(bindings) => {
+                self.plain_b();
+                bindings
+            }
+            Reach::NoTlsPhone => {
+                debug!(
+                    call = self.id.0,
+                    ext, "the extension requires SRTP and has no phone on TLS"
+                );
+                return false;
+            }
+        };
         let offer = offer.to_bytes();
         self.best_failure = None;
         for b in bindings {
