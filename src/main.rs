@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use config::NodeConfig;
-use cti::store::{Store, generate_password};
+use cti::store::{SrtpPolicy, Store, generate_password};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -167,11 +167,27 @@ enum ExtCommand {
         /// A display name.
         #[arg(long)]
         name: Option<String>,
+        /// `required`: every leg toward it is SRTP, and only its phones on TLS ring;
+        /// `optional`: its legs follow the caller's.
+        #[arg(long, value_name = "POLICY", default_value = "optional", value_parser = srtp_policy)]
+        srtp: SrtpPolicy,
         /// The node's configuration file.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// List the extensions: number, display name, realm.
+    /// Change whether an extension's legs must be SRTP (the running node follows
+    /// from the next leg it offers).
+    Set {
+        /// The extension number.
+        ext: String,
+        /// `required` or `optional`, as for `add`.
+        #[arg(long, value_name = "POLICY", value_parser = srtp_policy)]
+        srtp: SrtpPolicy,
+        /// The node's configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// List the extensions: number, display name, realm, SRTP.
     List {
         /// The node's configuration file.
         #[arg(long, value_name = "FILE")]
@@ -330,8 +346,10 @@ async fn ext(command: ExtCommand) -> Result<()> {
             ext,
             password,
             name,
+            srtp,
             config,
-        } => ext_add(&config, &ext, password, name.as_deref()).await,
+        } => ext_add(&config, &ext, password, name.as_deref(), srtp).await,
+        ExtCommand::Set { ext, srtp, config } => ext_set(&config, &ext, srtp).await,
         ExtCommand::List { config } => ext_list(&config).await,
         ExtCommand::Remove { ext, config } => ext_remove(&config, &ext).await,
     }
@@ -342,13 +360,14 @@ async fn ext_add(
     ext: &str,
     password: Option<String>,
     name: Option<&str>,
+    srtp: SrtpPolicy,
 ) -> Result<()> {
     let (cfg, store) = open_store(config).await?;
     let realm = &cfg.sip.domain;
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| generate_password(&mut rand::rng()));
     let added = store
-        .add_extension(ext, &password, realm, name, unix_now())
+        .add_extension(ext, &password, realm, name, srtp, unix_now())
         .await
         .with_context(|| format!("cannot add extension {ext:?}"));
     store.close().await;
@@ -358,6 +377,26 @@ async fn ext_add(
         println!("password: {password}");
     }
     Ok(())
+}
+
+async fn ext_set(config: &Path, ext: &str, srtp: SrtpPolicy) -> Result<()> {
+    let (_, store) = open_store(config).await?;
+    let set = store
+        .set_extension_srtp(ext, srtp)
+        .await
+        .with_context(|| format!("cannot change extension {ext:?}"));
+    store.close().await;
+    if !set? {
+        bail!("no extension {ext}");
+    }
+    println!("extension {ext}: srtp {}", srtp.as_str());
+    Ok(())
+}
+
+/// `--srtp`'s value.
+fn srtp_policy(text: &str) -> Result<SrtpPolicy, String> {
+    SrtpPolicy::parse(text)
+        .ok_or_else(|| format!("expected `required` or `optional`, found {text:?}"))
 }
 
 async fn ext_list(config: &Path) -> Result<()> {
@@ -371,7 +410,12 @@ async fn ext_list(config: &Path) -> Result<()> {
     let width = all.iter().map(|e| e.ext.len()).max().unwrap_or(0);
     for e in &all {
         let name = e.display_name.as_deref().unwrap_or("-");
-        println!("{:<width$}  {name}  ({})", e.ext, e.realm);
+        println!(
+            "{:<width$}  {name}  ({})  srtp {}",
+            e.ext,
+            e.realm,
+            e.srtp.as_str()
+        );
     }
     if all.is_empty() {
         eprintln!("no extensions");

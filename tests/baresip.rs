@@ -290,20 +290,23 @@ fn srtp_call_between_two_tls_phones_is_terminated_per_leg_and_recorded() {
     assert_tones_on_own_channels(&wav);
 }
 
-/// A plain phone on UDP calls 1002, an extension that requires SRTP (`[media]
-/// srtp_extensions`), whose phone is on TLS and insists on SRTP: the node offers 1002
-/// its own key and terminates SRTP on that leg alone, so the call connects and each
-/// hears the other. A second call, from 1001 to 1003 (a plain extension on TLS that
-/// also insists on SRTP), is refused by 1003's phone: the rule is per extension.
+/// A plain phone on UDP calls 1002, an extension provisioned with `--srtp required`,
+/// whose phone is on TLS and insists on SRTP: the node offers 1002 its own key and
+/// terminates SRTP on that leg alone, so the call connects and each hears the other. A
+/// second call, from 1001 to 1003 (an `optional` extension whose TLS phone also insists
+/// on SRTP), is refused by 1003's phone: the rule is per extension. An administrator
+/// then sets 1003 to `required` through the API, and the same call, on the same running
+/// node, connects in SRTP.
 #[test]
 fn a_plain_caller_reaches_an_extension_that_requires_srtp_in_srtp() {
+    use common::api::{first_admin, request};
     if !common::peer_available("baresip") {
         return;
     }
     let node = Node::start(&NodeSpec {
         algorithms: BARESIP_ALGORITHMS,
         tls: true,
-        srtp_extensions: &["1002"],
+        srtp_required: &["1002"],
         ..NodeSpec::default()
     });
     let listening = |phone: Phone| Phone {
@@ -328,23 +331,50 @@ fn a_plain_caller_reaches_an_extension_that_requires_srtp_in_srtp() {
     a.call(&mut b, "sip:1002@127.0.0.1");
     std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
     a.hang_up(&mut b);
+    assert_each_hears(&[(&a, 1000.0, 440.0), (&b, 440.0, 1000.0)]);
     a.command("dial", "sip:1003@127.0.0.1");
     let closed = a.event("CALL_CLOSED");
     assert!(
         !closed.to_string().contains("200"),
         "1003's phone took a plain call: {closed}"
     );
+    let token = first_admin(&node);
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let set = request(
+        api,
+        "PATCH",
+        "/api/v1/extensions/1003",
+        Some(&token),
+        Some(r#"{"srtp":"required"}"#),
+    )
+    .expect("the API answers");
+    assert_eq!(set.status, 204, "{}", set.body);
+    let listed =
+        request(api, "GET", "/api/v1/extensions", Some(&token), None).expect("the API answers");
+    let srtp_of = |ext: &str| {
+        listed.json().as_array().and_then(|all| {
+            all.iter()
+                .find(|e| e["ext"] == ext)
+                .map(|e| e["srtp"].as_str().unwrap_or_default().to_owned())
+        })
+    };
+    assert_eq!(srtp_of("1002").as_deref(), Some("required"));
+    assert_eq!(srtp_of("1003").as_deref(), Some("required"));
+    assert_eq!(srtp_of("1001").as_deref(), Some("optional"));
+    a.call(&mut c, "sip:1003@127.0.0.1");
+    a.hang_up(&mut c);
     let out_a = a.quit();
     let out_b = b.quit();
-    c.quit();
+    let out_c = c.quit();
     assert_srtp_opened("1002", &out_b);
+    assert_srtp_opened("1003", &out_c);
     assert!(
         !out_a.contains("SRTP is Enabled"),
         "1001's leg stays plain RTP:\n{out_a}"
     );
-    assert_each_hears(&[(&a, 1000.0, 440.0), (&b, 440.0, 1000.0)]);
-    let cdrs = node.wait_cdrs(2, Duration::from_secs(15));
-    assert_eq!(cdrs[0].disposition, "answered", "{cdrs:#?}");
+    let cdrs = node.wait_cdrs(3, Duration::from_secs(15));
+    let answered = cdrs.iter().filter(|c| c.disposition == "answered").count();
+    assert_eq!(answered, 2, "{cdrs:#?}");
 }
 
 /// A TLS phone with `mediaenc=srtp-mand` calls the IVR: the node answers with its own

@@ -118,8 +118,8 @@ fn add_list_remove_round_trip() {
     assert_eq!(
         lines,
         [
-            format!("1001  Alice  ({REALM})"),
-            format!("1002  -  ({REALM})")
+            format!("1001  Alice  ({REALM})  srtp optional"),
+            format!("1002  -  ({REALM})  srtp optional")
         ]
     );
     assert!(
@@ -131,7 +131,56 @@ fn add_list_remove_round_trip() {
     assert!(removed.ok, "{}", removed.stderr);
     assert_eq!(removed.stdout, "removed extension 1001\n");
     let listed = node.run(&["ext", "list"]);
-    assert_eq!(listed.stdout, format!("1002  -  ({REALM})\n"));
+    assert_eq!(
+        listed.stdout,
+        format!("1002  -  ({REALM})  srtp optional\n")
+    );
+}
+
+#[test]
+fn srtp_is_set_at_creation_and_changed_later() {
+    let node = Node::new();
+    let added = node.run(&[
+        "ext",
+        "add",
+        "1001",
+        "--password",
+        "a",
+        "--srtp",
+        "required",
+    ]);
+    assert!(added.ok, "{}", added.stderr);
+    assert!(node.run(&["ext", "add", "1002", "--password", "b"]).ok);
+    let listed = node.run(&["ext", "list"]);
+    assert_eq!(
+        listed.stdout,
+        format!("1001  -  ({REALM})  srtp required\n1002  -  ({REALM})  srtp optional\n")
+    );
+    let set = node.run(&["ext", "set", "1002", "--srtp", "required"]);
+    assert!(set.ok, "{}", set.stderr);
+    assert_eq!(set.stdout, "extension 1002: srtp required\n");
+    let set = node.run(&["ext", "set", "1001", "--srtp", "optional"]);
+    assert!(set.ok, "{}", set.stderr);
+    let listed = node.run(&["ext", "list"]);
+    assert_eq!(
+        listed.stdout,
+        format!("1001  -  ({REALM})  srtp optional\n1002  -  ({REALM})  srtp required\n")
+    );
+    let missing = node.run(&["ext", "set", "1009", "--srtp", "required"]);
+    assert!(!missing.ok);
+    assert!(
+        missing.stderr.contains("no extension 1009"),
+        "{}",
+        missing.stderr
+    );
+    let bad = node.run(&["ext", "set", "1001", "--srtp", "sometimes"]);
+    assert!(!bad.ok);
+    assert!(
+        bad.stderr
+            .contains("expected `required` or `optional`, found \"sometimes\""),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]

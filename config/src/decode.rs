@@ -11,9 +11,7 @@ use toml::de::DeTable;
 
 use crate::error::{ConfigError, ProblemKind, Problems};
 use crate::reader::{Field, Section, resolve};
-use crate::rules::{
-    Bound, Order, check_order, digest_algorithms, srtp_extensions, trusted_sources,
-};
+use crate::rules::{Bound, Order, check_order, digest_algorithms, trusted_sources};
 use crate::sections::{
     AuthConfig, BridgeConfig, CallsConfig, DEFAULT_SQLITE_FILE, DrConfig, DrPrimary, DrStandby,
     HttpConfig, IvrConfig, LogConfig, MediaConfig, NodeConfig, NodeSection, RegistrarConfig,
@@ -49,13 +47,7 @@ const AUTH_KEYS: &[&str] = &[
     "ban_s",
     "trusted",
 ];
-const MEDIA_KEYS: &[&str] = &[
-    "bind",
-    "advertise",
-    "rtp_port_min",
-    "rtp_port_max",
-    "srtp_extensions",
-];
+const MEDIA_KEYS: &[&str] = &["bind", "advertise", "rtp_port_min", "rtp_port_max"];
 const STORE_KEYS: &[&str] = &["url", "cdr_batch_max"];
 const CALLS_KEYS: &[&str] = &["ring_timeout_s", "max_duration_s", "record"];
 const IVR_KEYS: &[&str] = &["flows", "prompts", "numbers", "endpoints"];
@@ -343,7 +335,6 @@ fn media_section(
         advertise: advertised(s, p, "advertise", sip.advertise),
         rtp_port_min: min.as_ref().map_or(d.rtp_port_min, |f| f.value),
         rtp_port_max: max.as_ref().map_or(d.rtp_port_max, |f| f.value),
-        srtp_extensions: srtp_extensions(s, p).unwrap_or_else(|| d.srtp_extensions.clone()),
     };
     if let Some(f) = &min
         && f.value % 2 != 0

@@ -168,32 +168,3 @@ pub(crate) fn trusted_sources(s: &Section<'_, '_>, p: &mut Problems) -> Option<V
     }
     usable.then_some(out)
 }
-
-/// `media.srtp_extensions`: extension numbers (1 to 32 of `0-9 A-Z a-z . _ -`), each
-/// once. Each rejected element is reported at its own value. Returns `None` when the
-/// key is absent or has problems (they are reported).
-pub(crate) fn srtp_extensions(s: &Section<'_, '_>, p: &mut Problems) -> Option<Vec<String>> {
-    const KEY: &str = "srtp_extensions";
-    let expected = "an array of extension numbers such as \"1002\"";
-    let field = s.strings(p, KEY, expected)?;
-    let mut out: Vec<String> = Vec::with_capacity(field.value.len());
-    let mut usable = true;
-    for item in &field.value {
-        let ext = *item.get_ref();
-        let valid = (1..=32).contains(&ext.len())
-            && ext
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-        let what = if !valid {
-            format!("expected an extension number (1 to 32 of 0-9 A-Z a-z . _ -), found {ext:?}")
-        } else if out.iter().any(|e| e == ext) {
-            format!("lists {ext:?} more than once")
-        } else {
-            out.push(ext.to_owned());
-            continue;
-        };
-        s.invalid(p, item.span(), KEY, ProblemKind::InvalidValue, &what);
-        usable = false;
-    }
-    usable.then_some(out)
-}

@@ -181,18 +181,6 @@ pub struct MediaConfig {
     pub rtp_port_min: u16,
     /// Highest port of the range (inclusive); greater than `rtp_port_min`.
     pub rtp_port_max: u16,
-    /// Extensions whose every leg is SRTP, whatever the caller's: only their phones
-    /// on TLS ring, with an SDES offer of the node's own key. Others follow the
-    /// caller (SRTP toward their phones on TLS when the caller's leg is SRTP).
-    pub srtp_extensions: Vec<String>,
-}
-
-impl MediaConfig {
-    /// Whether every leg toward extension `ext` must be SRTP.
-    #[must_use]
-    pub fn requires_srtp(&self, ext: &str) -> bool {
-        self.srtp_extensions.iter().any(|e| e == ext)
-    }
 }
 
 /// `[store]`: the node's database.
@@ -354,7 +342,6 @@ impl NodeConfig {
                 advertise: sip.advertise,
                 rtp_port_min: 20_000,
                 rtp_port_max: 30_000,
-                srtp_extensions: Vec::new(),
             },
             sip,
             registrar: RegistrarConfig {

@@ -184,19 +184,6 @@ fn cases() -> Vec<Case> {
                       algorithm, found []",
         },
         Case {
-            name: "SRTP extension that is no extension number",
-            text: "[media]\nsrtp_extensions = [\"1002\", \"10 02\"]\n",
-            kind: InvalidValue,
-            display: "switchyard.toml:2:28: media.srtp_extensions: expected an extension \
-                      number (1 to 32 of 0-9 A-Z a-z . _ -), found \"10 02\"",
-        },
-        Case {
-            name: "SRTP extension listed twice",
-            text: "[media]\nsrtp_extensions = [\"1002\", \"1002\"]\n",
-            kind: InvalidValue,
-            display: "switchyard.toml:2:28: media.srtp_extensions: lists \"1002\" more than once",
-        },
-        Case {
             name: "trusted that is not an array",
             text: "[auth]\ntrusted = \"127.0.0.1\"\n",
             kind: WrongType,

@@ -24,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use config::NodeConfig;
 use sip::auth::{DigestAlgorithm, ha1};
 
-use crate::store::{Store, StoreError, generate_password};
+use crate::store::{SrtpPolicy, Store, StoreError, generate_password};
 
 /// The extensions the demo provisions.
 pub const DEMO_EXTENSIONS: std::ops::RangeInclusive<u16> = 1001..=1010;
@@ -250,7 +250,14 @@ async fn provision(
         None => {
             let name = format!("Demo {ext}");
             store
-                .add_extension(ext, &password, realm, Some(&name), now)
+                .add_extension(
+                    ext,
+                    &password,
+                    realm,
+                    Some(&name),
+                    SrtpPolicy::Optional,
+                    now,
+                )
                 .await?;
         }
         Some(stored) => {

@@ -63,6 +63,7 @@ mod tests {
             ha1_sha256: "b".repeat(64),
             realm: "r".to_owned(),
             created_at: 0,
+            srtp: crate::store::SrtpPolicy::Optional,
         }
     }
 

@@ -19,7 +19,7 @@ use tracing::info;
 
 use crate::endpoint::{CallRef, Command, Endpoint, EndpointConfig};
 use crate::registrar::RegistrarConfig;
-use crate::store::{CdrWriter, Store};
+use crate::store::{CdrWriter, SrtpPolicy, Store};
 
 /// Why the node could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +90,6 @@ pub(crate) struct Ctx {
     pub(crate) bridge: Option<Arc<crate::bridge::NodeBridge>>,
     /// What the node does per queue beyond routing (the post-call survey).
     pub(crate) queue_options: Arc<std::collections::BTreeMap<String, config::QueueOptions>>,
-    /// Extensions whose every leg is SRTP (`[media] srtp_extensions`).
-    srtp_extensions: Arc<[String]>,
     user_agent: String,
 }
 
@@ -166,10 +164,18 @@ impl Ctx {
         h.push(HeaderName::Server, self.user_agent.as_str());
     }
 
-    /// Whether every leg toward extension `ext` must be SRTP (`[media]
-    /// srtp_extensions`): only its phones on TLS ring, with the node's own key.
-    pub(crate) fn requires_srtp(&self, ext: &str) -> bool {
-        self.srtp_extensions.iter().any(|e| e == ext)
+    /// Whether every leg toward extension `ext` must be SRTP (its stored
+    /// [`SrtpPolicy`]): only its phones on TLS ring, with the node's own key. A store
+    /// that cannot answer counts as "required": the leg is refused rather than
+    /// perhaps carried in plain RTP.
+    pub(crate) async fn requires_srtp(&self, ext: &str) -> bool {
+        match self.store.extension(ext).await {
+            Ok(found) => found.is_some_and(|e| e.srtp == SrtpPolicy::Required),
+            Err(error) => {
+                tracing::warn!(%error, ext, "cannot read the extension's SRTP policy");
+                true
+            }
+        }
     }
 
     /// Where extension `ext` is registered now (none while the endpoint is gone).
@@ -397,7 +403,6 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         customers,
         acd,
         queue_options: Arc::new(cfg.queue_options.clone()),
-        srtp_extensions: cfg.media.srtp_extensions.clone().into(),
         user_agent: format!(
             "Switchyard/{} ({})",
             env!("CARGO_PKG_VERSION"),

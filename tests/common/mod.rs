@@ -232,8 +232,8 @@ pub(crate) struct NodeSpec {
     pub(crate) extra: String,
     /// Prepares the node's directory before it starts (flows, prompts).
     pub(crate) setup: Option<fn(&Path)>,
-    /// `[media] srtp_extensions`.
-    pub(crate) srtp_extensions: &'static [&'static str],
+    /// Extensions provisioned with `--srtp required`.
+    pub(crate) srtp_required: &'static [&'static str],
 }
 
 impl Default for NodeSpec {
@@ -248,7 +248,7 @@ impl Default for NodeSpec {
             record: false,
             extra: String::new(),
             setup: None,
-            srtp_extensions: &[],
+            srtp_required: &[],
         }
     }
 }
@@ -289,8 +289,22 @@ impl Node {
                 "pw{:016x}",
                 std::collections::hash_map::RandomState::new().hash_one(&ext)
             );
+            let srtp = if spec.srtp_required.contains(&ext.as_str()) {
+                "required"
+            } else {
+                "optional"
+            };
             run_cli(
-                &["ext", "add", &ext, "--password", &password, "--config"],
+                &[
+                    "ext",
+                    "add",
+                    &ext,
+                    "--password",
+                    &password,
+                    "--srtp",
+                    srtp,
+                    "--config",
+                ],
                 &config,
             );
             passwords.insert(ext, password);
@@ -497,8 +511,7 @@ fn config_text(dir: &Path, ports: &Ports, spec: &NodeSpec) -> String {
         "[node]\nname = \"interop\"\ndata_dir = {dir:?}\n\n\
          [sip]\nlisten = \"127.0.0.1\"\nport = {sip}\ntls_port = {tls}\ndomain = \"127.0.0.1\"\n\n\
          [auth]\nalgorithms = [{algorithms}]\ntrusted = [{trusted}]\n\n\
-         [media]\nbind = \"127.0.0.1\"\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\
-         srtp_extensions = [{srtp}]\n\n\
+         [media]\nbind = \"127.0.0.1\"\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n\
          [store]\nurl = \"sqlite://switchyard.db\"\n\n\
          [calls]\nring_timeout_s = {ring}\nrecord = {record}\n\n\
          [http]\nlisten = \"127.0.0.1\"\nport = {http}\n\n\
@@ -507,7 +520,6 @@ fn config_text(dir: &Path, ports: &Ports, spec: &NodeSpec) -> String {
         sip = ports.sip(),
         tls = if spec.tls { ports.tls() } else { 0 },
         algorithms = list(spec.algorithms),
-        srtp = list(spec.srtp_extensions),
         trusted = list(spec.trusted),
         rtp_min = ports.rtp().start(),
         rtp_max = ports.rtp().end(),

@@ -304,6 +304,11 @@ fn route_table(r: Routes, access: Access) -> Routes {
             "/api/v1/extensions/{ext}",
             admin::remove_extension,
         )
+        .add(
+            Method::PATCH,
+            "/api/v1/extensions/{ext}",
+            admin::update_extension,
+        )
         .add(Method::GET, "/api/v1/cdrs", cdrs::search)
         .add(Method::GET, "/api/v1/cdrs.csv", cdrs::export_csv)
         .add(Method::GET, "/api/v1/customers/lookup", customers::lookup)

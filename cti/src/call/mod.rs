@@ -299,7 +299,7 @@ impl Call {
             };
             return self.fail(status, disposition, &status.to_string()).await;
         }
-        let required = self.ctx.requires_srtp(&self.cdr.callee);
+        let required = self.ctx.requires_srtp(&self.cdr.callee).await;
         let offer = match self.offer_for_b(required) {
             Ok(offer) => offer,
             Err(status) => return self.fail(status, Disposition::Failed, "media").await,

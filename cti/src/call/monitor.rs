@@ -146,7 +146,7 @@ impl Call {
         // As for an agent's leg: an SRTP caller is heard in SRTP, by the phones on TLS
         // alone (the keys travel only there); without one on TLS the leg is plain. An
         // extension that requires SRTP is rung in SRTP whatever the caller's leg.
-        let required = self.ctx.requires_srtp(&ext);
+        let required = self.ctx.requires_srtp(&ext).await;
         let (bindings, srtp) =
             match reach(bindings, self.srtp_suite_for_new_leg(required), required) {
                 Reach::Srtp(bindings, suite) => {

@@ -273,7 +273,7 @@ impl Call {
         // (only those phones ring); one with no phone on TLS, where keys could not
         // travel safely, gets its own leg in plain RTP. An extension that requires
         // SRTP gets it whatever the caller's leg, and no plain leg at all.
-        let required = self.ctx.requires_srtp(ext);
+        let required = self.ctx.requires_srtp(ext).await;
         let suite = self.srtp_suite_for_new_leg(required);
         let bindings = match reach(bindings, suite, required) {
             Reach::Srtp(bindings, suite) => {

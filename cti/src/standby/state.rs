@@ -3,12 +3,12 @@
 //!
 //! - **Configuration**: the primary's `[acd]` (queues, agents, skills,
 //!   routing rules), `[ivr] numbers`, `[calls]`, `[sip] domain`,
-//!   `[auth] algorithms` and `[media] srtp_extensions`, cut from its own file
-//!   as TOML. The standby lays them
+//!   `[auth] algorithms`, cut from its own file as TOML. The standby lays them
 //!   over its own file (which keeps its addresses, ports and data directory)
 //!   and checks the result with the same loader as any node; a result that
 //!   does not load is refused and the last good one stays.
-//! - **Extensions** with their digest HA1s (the realm is the domain above).
+//! - **Extensions** with their digest HA1s (the realm is the domain above) and
+//!   whether their legs must be SRTP.
 //! - **Agents' state**: who is logged in, ready or on a break, their skills
 //!   and queue memberships (the ACD's own tables), so agents keep their
 //!   state when the standby takes over.
@@ -25,7 +25,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::Store;
+use crate::store::{SrtpPolicy, Store, StoreError};
 
 /// Which replicated folder a file belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -54,6 +54,9 @@ pub(crate) struct Extension {
     pub(crate) ha1_sha256: String,
     pub(crate) realm: String,
     pub(crate) created_at: i64,
+    /// Whether its legs must be SRTP.
+    #[serde(default)]
+    pub(crate) srtp: SrtpPolicy,
 }
 
 /// Everything but the files' bytes: the files are named by digest.
@@ -106,7 +109,6 @@ const TAKEN: &[(&str, Option<&[&str]>)] = &[
     ("ivr", Some(&["numbers"])),
     ("sip", Some(&["domain"])),
     ("auth", Some(&["algorithms"])),
-    ("media", Some(&["srtp_extensions"])),
 ];
 
 /// Cuts the primary's configuration `text` to what a standby takes.
@@ -177,25 +179,20 @@ pub(crate) fn lay_over(local: &str, taken: &str, replica: &Path) -> Result<Strin
 }
 
 /// The extensions in `store`.
-pub(crate) async fn extensions(store: &Store) -> Result<Vec<Extension>, sqlx::Error> {
-    let rows: Vec<(String, Option<String>, String, String, String, i64)> = sqlx::query_as(
-        "SELECT ext, display_name, ha1_md5, ha1_sha256, realm, created_at FROM extensions \
-         ORDER BY ext",
-    )
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows
+pub(crate) async fn extensions(store: &Store) -> Result<Vec<Extension>, StoreError> {
+    Ok(store
+        .list_extensions()
+        .await?
         .into_iter()
-        .map(
-            |(ext, display_name, ha1_md5, ha1_sha256, realm, created_at)| Extension {
-                ext,
-                display_name,
-                ha1_md5,
-                ha1_sha256,
-                realm,
-                created_at,
-            },
-        )
+        .map(|e| Extension {
+            ext: e.ext,
+            display_name: e.display_name,
+            ha1_md5: e.ha1_md5,
+            ha1_sha256: e.ha1_sha256,
+            realm: e.realm,
+            created_at: e.created_at,
+            srtp: e.srtp,
+        })
         .collect())
 }
 
@@ -210,8 +207,9 @@ pub(crate) async fn apply_extensions(
         .await?;
     for e in wanted {
         sqlx::query(
-            "INSERT INTO extensions (ext, display_name, ha1_md5, ha1_sha256, realm, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO extensions \
+             (ext, display_name, ha1_md5, ha1_sha256, realm, created_at, srtp) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&e.ext)
         .bind(&e.display_name)
@@ -219,6 +217,7 @@ pub(crate) async fn apply_extensions(
         .bind(&e.ha1_sha256)
         .bind(&e.realm)
         .bind(e.created_at)
+        .bind(e.srtp.as_str())
         .execute(&mut *tx)
         .await?;
     }

@@ -18,7 +18,6 @@ trusted = ["10.9.0.0/16"]
 
 [media]
 bind = "10.0.0.2"
-srtp_extensions = ["1002"]
 
 [ivr]
 flows = "flows"
@@ -56,14 +55,7 @@ fn the_cut_keeps_routing_and_drops_the_sites_own_settings() {
     assert_eq!(table["sip"].as_table().map(toml::Table::len), Some(1));
     assert_eq!(table["sip"]["domain"].as_str(), Some("pbx.example.net"));
     assert!(table["auth"].get("trusted").is_none(), "trust is per site");
-    assert!(
-        table["media"].get("bind").is_none(),
-        "addresses are per site"
-    );
-    assert!(
-        table["media"].get("srtp_extensions").is_some(),
-        "SRTP is per extension"
-    );
+    assert!(table.get("media").is_none(), "addresses are per site");
     assert!(table["ivr"].get("flows").is_none(), "paths are per site");
     assert!(table.get("node").is_none());
     assert!(table.get("bridge").is_none());
@@ -78,7 +70,6 @@ fn laid_over_the_standbys_file_it_loads_as_a_node() {
     assert_eq!(cfg.sip.listen.to_string(), "10.8.0.3");
     assert_eq!(cfg.sip.domain, "pbx.example.net");
     assert_eq!(cfg.acd.queues.len(), 1);
-    assert_eq!(cfg.media.srtp_extensions, ["1002"]);
     assert_ne!(
         cfg.media.bind.to_string(),
         "10.0.0.2",
@@ -155,4 +146,62 @@ fn files_are_written_checked_and_pruned() {
         settle_files(dir.path(), &missing),
         Err(StateError::Missing(_))
     ));
+}
+
+#[tokio::test]
+async fn extensions_cross_with_their_credentials_and_srtp() {
+    use crate::store::SrtpPolicy;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = |name: &str| {
+        let url = format!("sqlite:{}", dir.path().join(name).display());
+        async move { Store::open(&url).await.expect("store") }
+    };
+    let primary = open("primary.db").await;
+    primary
+        .add_extension(
+            "1001",
+            "pw-one",
+            "pbx.example.net",
+            Some("Desk"),
+            SrtpPolicy::Optional,
+            1,
+        )
+        .await
+        .expect("add");
+    primary
+        .add_extension(
+            "1002",
+            "pw-two",
+            "pbx.example.net",
+            None,
+            SrtpPolicy::Required,
+            2,
+        )
+        .await
+        .expect("add");
+    let standby = open("standby.db").await;
+    standby
+        .add_extension(
+            "1099",
+            "stale",
+            "pbx.example.net",
+            None,
+            SrtpPolicy::Optional,
+            0,
+        )
+        .await
+        .expect("add");
+    let sent = extensions(&primary).await.expect("collected");
+    apply_extensions(&standby, &sent).await.expect("applied");
+    assert_eq!(
+        standby.list_extensions().await.expect("list"),
+        primary.list_extensions().await.expect("list"),
+        "the same rows, HA1s and SRTP included, and nothing else"
+    );
+    let required = standby
+        .extension("1002")
+        .await
+        .expect("query")
+        .expect("there");
+    assert_eq!(required.srtp, SrtpPolicy::Required);
 }

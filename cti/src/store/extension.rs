@@ -32,6 +32,43 @@ pub struct Extension {
     pub realm: String,
     /// When the extension was provisioned, in unix seconds.
     pub created_at: i64,
+    /// Whether its legs must be SRTP.
+    pub srtp: SrtpPolicy,
+}
+
+/// Whether the legs toward an extension must be SRTP (SDES, RFC 4568).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SrtpPolicy {
+    /// The leg follows the call: SRTP, on the extension's phones on TLS, when the
+    /// caller's leg is SRTP; plain RTP otherwise.
+    #[default]
+    Optional,
+    /// Every leg is SRTP: only the extension's phones on TLS ring, with the node's
+    /// key, and a call that cannot reach one is refused (488) rather than carried in
+    /// plain RTP.
+    Required,
+}
+
+impl SrtpPolicy {
+    /// The stored and API spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SrtpPolicy::Optional => "optional",
+            SrtpPolicy::Required => "required",
+        }
+    }
+
+    /// The policy spelled `text`, if it is one.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "optional" => Some(SrtpPolicy::Optional),
+            "required" => Some(SrtpPolicy::Required),
+            _ => None,
+        }
+    }
 }
 
 impl Extension {
@@ -103,7 +140,8 @@ fn credentials(ext: &str, password: &str, realm: &str) -> Result<(String, String
 }
 
 impl Store {
-    /// Provisions extension `ext` with `password` under digest `realm`.
+    /// Provisions extension `ext` with `password` under digest `realm`, its legs
+    /// SRTP as `srtp` says.
     ///
     /// # Errors
     ///
@@ -116,6 +154,7 @@ impl Store {
         password: &str,
         realm: &str,
         display_name: Option<&str>,
+        srtp: SrtpPolicy,
         now_unix: i64,
     ) -> Result<(), StoreError> {
         let (md5, sha256) = credentials(ext, password, realm)?;
@@ -123,8 +162,9 @@ impl Store {
             validate_text("display name", name)?;
         }
         let inserted = sqlx::query::<Db>(
-            "INSERT INTO extensions (ext, display_name, ha1_md5, ha1_sha256, realm, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO extensions
+                (ext, display_name, ha1_md5, ha1_sha256, realm, created_at, srtp)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(ext)
         .bind(display_name)
@@ -132,6 +172,7 @@ impl Store {
         .bind(sha256)
         .bind(realm)
         .bind(now_unix)
+        .bind(srtp.as_str())
         .execute(self.pool())
         .await;
         match inserted {
@@ -169,6 +210,27 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Sets whether the legs toward `ext` must be SRTP; the next leg the node
+    /// offers it follows. Returns whether the extension exists.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidExtension`] for a malformed number,
+    /// [`StoreError::Database`] when the update fails.
+    pub async fn set_extension_srtp(
+        &self,
+        ext: &str,
+        srtp: SrtpPolicy,
+    ) -> Result<bool, StoreError> {
+        validate_ext(ext)?;
+        let done = sqlx::query::<Db>("UPDATE extensions SET srtp = $1 WHERE ext = $2")
+            .bind(srtp.as_str())
+            .bind(ext)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Removes extension `ext`; returns whether it existed.
     ///
     /// # Errors
@@ -191,7 +253,7 @@ impl Store {
     /// [`StoreError::Database`] when the query fails.
     pub async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
         let rows = sqlx::query::<Db>(
-            "SELECT ext, display_name, ha1_md5, ha1_sha256, realm, created_at
+            "SELECT ext, display_name, ha1_md5, ha1_sha256, realm, created_at, srtp
              FROM extensions ORDER BY ext",
         )
         .fetch_all(self.pool())
@@ -210,7 +272,7 @@ impl Store {
             return Ok(None);
         }
         let row = sqlx::query::<Db>(
-            "SELECT ext, display_name, ha1_md5, ha1_sha256, realm, created_at
+            "SELECT ext, display_name, ha1_md5, ha1_sha256, realm, created_at, srtp
              FROM extensions WHERE ext = $1",
         )
         .bind(ext)
@@ -228,5 +290,10 @@ fn extension_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Extension, St
         ha1_sha256: row.try_get("ha1_sha256")?,
         realm: row.try_get("realm")?,
         created_at: row.try_get("created_at")?,
+        srtp: {
+            let text: String = row.try_get("srtp")?;
+            SrtpPolicy::parse(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("extension srtp {text:?}")))?
+        },
     })
 }

@@ -53,7 +53,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use acd_state::AcdStateWriter;
 pub use cdr::{Cdr, Disposition, PartyQuality, Routing};
-pub use extension::{Extension, GENERATED_PASSWORD_LEN, generate_password, validate_ext};
+pub use extension::{
+    Extension, GENERATED_PASSWORD_LEN, SrtpPolicy, generate_password, validate_ext,
+};
 pub use recording::Recording;
 pub use voicemail::Voicemail;
 pub use writer::{CdrWriter, CdrWriterStats};
@@ -304,6 +306,11 @@ fn migrator() -> Migrator {
             11,
             "bridge recorded",
             include_str!("../../migrations/0011_bridge_recorded.sql"),
+        ),
+        step(
+            12,
+            "extension srtp",
+            include_str!("../../migrations/0012_extension_srtp.sql"),
         ),
     ])
 }

@@ -5,7 +5,8 @@ use std::path::Path;
 use sip::auth::{DigestAlgorithm, ha1};
 
 use super::{
-    Cdr, CdrWriter, Disposition, PartyQuality, Recording, Routing, Store, StoreError, validate_ext,
+    Cdr, CdrWriter, Disposition, PartyQuality, Recording, Routing, SrtpPolicy, Store, StoreError,
+    validate_ext,
 };
 
 const REALM: &str = "pbx.example";
@@ -68,7 +69,7 @@ async fn open_creates_a_wal_database_and_reopens_it() {
         .expect("PRAGMA journal_mode always answers");
     assert_eq!(mode, "wal");
     store
-        .add_extension("1001", "pw", REALM, None, 1)
+        .add_extension("1001", "pw", REALM, None, SrtpPolicy::Optional, 1)
         .await
         .expect("valid extension");
     store.close().await;
@@ -92,7 +93,14 @@ async fn add_stores_both_ha1_values_for_the_realm() {
     let dir = temp_dir();
     let store = open_in(dir.path()).await;
     store
-        .add_extension("1001", "s3cret-pw", REALM, Some("Alice"), 1_700_000_000)
+        .add_extension(
+            "1001",
+            "s3cret-pw",
+            REALM,
+            Some("Alice"),
+            SrtpPolicy::Optional,
+            1_700_000_000,
+        )
         .await
         .expect("valid");
     let ext = store
@@ -115,12 +123,61 @@ async fn add_stores_both_ha1_values_for_the_realm() {
 }
 
 #[tokio::test]
+async fn an_extensions_srtp_is_stored_changed_and_checked() {
+    let dir = temp_dir();
+    let store = open_in(dir.path()).await;
+    store
+        .add_extension("1001", "pw", REALM, None, SrtpPolicy::Optional, 1)
+        .await
+        .expect("valid");
+    store
+        .add_extension("1002", "pw", REALM, None, SrtpPolicy::Required, 1)
+        .await
+        .expect("valid");
+    let srtp =
+        |list: &[super::Extension]| -> Vec<SrtpPolicy> { list.iter().map(|e| e.srtp).collect() };
+    let all = store.list_extensions().await.expect("query runs");
+    assert_eq!(srtp(&all), [SrtpPolicy::Optional, SrtpPolicy::Required]);
+    assert!(
+        store
+            .set_extension_srtp("1001", SrtpPolicy::Required)
+            .await
+            .expect("valid")
+    );
+    assert!(
+        store
+            .set_extension_srtp("1002", SrtpPolicy::Optional)
+            .await
+            .expect("valid")
+    );
+    assert!(
+        !store
+            .set_extension_srtp("1003", SrtpPolicy::Required)
+            .await
+            .expect("valid")
+    );
+    let one = store
+        .extension("1001")
+        .await
+        .expect("query runs")
+        .expect("there");
+    assert_eq!(one.srtp, SrtpPolicy::Required);
+    let all = store.list_extensions().await.expect("query runs");
+    assert_eq!(srtp(&all), [SrtpPolicy::Required, SrtpPolicy::Optional]);
+    // The schema itself refuses a value no version reads.
+    let refused = sqlx::query("UPDATE extensions SET srtp = 'sometimes' WHERE ext = '1001'")
+        .execute(store.pool())
+        .await;
+    assert!(refused.is_err(), "the CHECK constraint holds");
+}
+
+#[tokio::test]
 async fn the_plain_password_never_reaches_the_database_files() {
     let dir = temp_dir();
     let store = open_in(dir.path()).await;
     let password = "Zq7unmistakableMarker";
     store
-        .add_extension("1001", password, REALM, None, 1)
+        .add_extension("1001", password, REALM, None, SrtpPolicy::Optional, 1)
         .await
         .expect("valid");
     let mut bytes = Vec::new();
@@ -144,11 +201,11 @@ async fn add_twice_is_already_exists_and_keeps_the_first() {
     let dir = temp_dir();
     let store = open_in(dir.path()).await;
     store
-        .add_extension("1001", "first", REALM, None, 1)
+        .add_extension("1001", "first", REALM, None, SrtpPolicy::Optional, 1)
         .await
         .expect("valid");
     let err = store
-        .add_extension("1001", "second", REALM, None, 2)
+        .add_extension("1001", "second", REALM, None, SrtpPolicy::Optional, 2)
         .await
         .expect_err("duplicate");
     assert!(
@@ -192,9 +249,13 @@ fn extension_numbers_are_validated() {
 async fn bad_input_is_refused_before_the_database() {
     let dir = temp_dir();
     let store = open_in(dir.path()).await;
-    let bad_ext = store.add_extension("10 01", "pw", REALM, None, 1).await;
+    let bad_ext = store
+        .add_extension("10 01", "pw", REALM, None, SrtpPolicy::Optional, 1)
+        .await;
     assert!(matches!(bad_ext, Err(StoreError::InvalidExtension { .. })));
-    let empty_pw = store.add_extension("1001", "", REALM, None, 1).await;
+    let empty_pw = store
+        .add_extension("1001", "", REALM, None, SrtpPolicy::Optional, 1)
+        .await;
     assert!(matches!(
         empty_pw,
         Err(StoreError::InvalidValue {
@@ -203,7 +264,14 @@ async fn bad_input_is_refused_before_the_database() {
         })
     ));
     let bad_name = store
-        .add_extension("1001", "pw", REALM, Some("a\u{7}b"), 1)
+        .add_extension(
+            "1001",
+            "pw",
+            REALM,
+            Some("a\u{7}b"),
+            SrtpPolicy::Optional,
+            1,
+        )
         .await;
     assert!(matches!(
         bad_name,
@@ -228,7 +296,7 @@ async fn list_is_ordered_and_remove_reports_existence() {
     let store = open_in(dir.path()).await;
     for ext in ["1003", "1001", "1002"] {
         store
-            .add_extension(ext, "pw", REALM, None, 1)
+            .add_extension(ext, "pw", REALM, None, SrtpPolicy::Optional, 1)
             .await
             .expect("valid");
     }
@@ -251,7 +319,7 @@ async fn set_password_replaces_the_hashes_and_realm() {
     let dir = temp_dir();
     let store = open_in(dir.path()).await;
     store
-        .add_extension("1001", "old", REALM, None, 1)
+        .add_extension("1001", "old", REALM, None, SrtpPolicy::Optional, 1)
         .await
         .expect("valid");
     assert!(

@@ -11,7 +11,7 @@ use crate::api::auth::{Principal, Role};
 use crate::api::error::{JsonBody, QueryArgs};
 use crate::api::users::{self, NewUser, TokenKind};
 use crate::api::{ApiError, AppState};
-use crate::store::generate_password;
+use crate::store::{SrtpPolicy, generate_password};
 
 /// `GET /api/v1/users` (admin).
 pub(crate) async fn list_users(
@@ -176,6 +176,7 @@ struct ExtensionView {
     display_name: Option<String>,
     realm: String,
     created_at: i64,
+    srtp: SrtpPolicy,
 }
 
 /// `GET /api/v1/extensions` (admin, supervisor).
@@ -195,6 +196,7 @@ pub(crate) async fn list_extensions(
             display_name: e.display_name,
             realm: e.realm,
             created_at: e.created_at,
+            srtp: e.srtp,
         })
         .collect();
     Ok(Json(list).into_response())
@@ -209,6 +211,9 @@ pub(crate) struct AddExtension {
     password: Option<String>,
     #[serde(default)]
     display_name: Option<String>,
+    /// Whether its legs must be SRTP; `optional` when absent.
+    #[serde(default)]
+    srtp: SrtpPolicy,
 }
 
 /// `POST /api/v1/extensions` (admin): provisions an extension; a password
@@ -232,16 +237,47 @@ pub(crate) async fn add_extension(
             &password,
             &shared.state.config.realm,
             body.display_name.as_deref(),
+            body.srtp,
             now_s,
         )
         .await?;
-    let detail = serde_json::json!({ "display_name": body.display_name });
+    let detail = serde_json::json!({ "display_name": body.display_name, "srtp": body.srtp });
     shared.audit(&p, "extension.add", &body.ext, detail).await?;
     let mut answer = serde_json::json!({ "ext": body.ext });
     if generated {
         answer["password"] = serde_json::Value::String(password);
     }
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `PATCH /api/v1/extensions/{ext}` body: what changes.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateExtension {
+    srtp: SrtpPolicy,
+}
+
+/// `PATCH /api/v1/extensions/{ext}` (admin): changes whether the extension's legs
+/// must be SRTP; the next leg the node offers it follows, a call already up keeps
+/// its legs.
+pub(crate) async fn update_extension(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(ext): Path<String>,
+    JsonBody(body): JsonBody<UpdateExtension>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&[Role::Admin])?;
+    if !shared
+        .state
+        .store
+        .set_extension_srtp(&ext, body.srtp)
+        .await?
+    {
+        return Err(ApiError::not_found(format!("no extension {ext}")));
+    }
+    let detail = serde_json::json!({ "srtp": body.srtp });
+    shared.audit(&p, "extension.update", &ext, detail).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /api/v1/extensions/{ext}` (admin).

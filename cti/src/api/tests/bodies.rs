@@ -191,3 +191,76 @@ async fn arbitrary_bytes_in_bodies_never_panic() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_extensions_srtp_is_set_at_creation_changed_and_audited() {
+    let h = Harness::new().await;
+    h.seed().await;
+    let admin = h.token(Role::Admin).to_owned();
+    let (status, _, _) = h
+        .call(
+            Method::POST,
+            "/api/v1/extensions",
+            Some(&admin),
+            Some(r#"{"ext":"3001","srtp":"required"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let srtp_of = |all: &serde_json::Value, ext: &str| {
+        all.as_array()
+            .and_then(|a| a.iter().find(|e| e["ext"] == ext))
+            .map(|e| e["srtp"].clone())
+    };
+    let (_, all) = h
+        .json(Role::Admin, Method::GET, "/api/v1/extensions", None)
+        .await;
+    assert_eq!(srtp_of(&all, "3001"), Some("required".into()));
+    assert_eq!(
+        srtp_of(&all, "2001"),
+        Some("optional".into()),
+        "the default"
+    );
+    let patch = |ext: &'static str, body: &'static str| {
+        let admin = admin.clone();
+        let h = &h;
+        async move {
+            let uri = format!("/api/v1/extensions/{ext}");
+            h.call(Method::PATCH, &uri, Some(&admin), Some(body)).await
+        }
+    };
+    let (status, _, _) = patch("2001", r#"{"srtp":"required"}"#).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = patch("3001", r#"{"srtp":"optional"}"#).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, all) = h
+        .json(Role::Admin, Method::GET, "/api/v1/extensions", None)
+        .await;
+    assert_eq!(srtp_of(&all, "2001"), Some("required".into()));
+    assert_eq!(srtp_of(&all, "3001"), Some("optional".into()));
+    let (status, bytes, _) = patch("4004", r#"{"srtp":"required"}"#).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_of(&bytes).0, "not_found");
+    for body in [
+        r#"{"srtp":"sometimes"}"#,
+        r#"{"srtp":true}"#,
+        r#"{}"#,
+        r#"{"srtp":"required","password":"x"}"#,
+    ] {
+        let (status, bytes, _) = patch("2001", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error_of(&bytes).0, "bad_request", "{body}");
+    }
+    let rows = h.audit_rows().await;
+    let changes: Vec<_> = rows
+        .iter()
+        .filter(|r| r.action == "extension.update")
+        .map(|r| (r.target.as_str(), r.detail.as_str()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("2001", r#"{"srtp":"required"}"#),
+            ("3001", r#"{"srtp":"optional"}"#)
+        ]
+    );
+}

@@ -346,6 +346,7 @@ impl Harness {
                 "secret-password",
                 "switchyard.test",
                 None,
+                crate::store::SrtpPolicy::Optional,
                 T0 / 1000,
             )
             .await

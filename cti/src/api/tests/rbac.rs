@@ -51,6 +51,12 @@ fn matrix() -> Vec<Row> {
             [201, 403, 403, 403],
         ),
         (
+            Method::PATCH,
+            "/api/v1/extensions/2001",
+            Some(r#"{"srtp":"required"}"#),
+            [204, 403, 403, 403],
+        ),
+        (
             Method::DELETE,
             "/api/v1/extensions/2001",
             None,
