@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::baresip::{
-    Baresip, Phone, STEP, assert_each_hears, goertzel_at, media_source, rtp_packets,
+    Baresip, Phone, STEP, assert_each_hears, decoded_audio, goertzel_at, media_source, rtp_packets,
 };
 use common::{Node, NodeSpec, SipProbe, wait_until};
 use media::wav::{Channels, WavReader};
@@ -922,4 +922,92 @@ fn wrong_password_is_refused_without_banning_the_phone() {
         Some(200),
         "one mistyped password got the phone's address banned"
     );
+}
+
+/// Every caller of 800 goes to one conference room.
+const CONFERENCE_IVR: &str = r#"
+[ivr]
+flows = "flows"
+prompts = "prompts"
+numbers = { "800" = "huddle" }
+"#;
+
+const CONFERENCE_FLOW: &str = r#"[flow]
+start = "room"
+languages = ["en"]
+description = "Every caller into the team's room"
+
+[steps.room]
+type = "conference"
+room = "huddle"
+"#;
+
+fn install_conference_flow(dir: &std::path::Path) {
+    let flows = dir.join("flows");
+    std::fs::create_dir_all(&flows).expect("create the flows directory");
+    std::fs::write(flows.join("huddle.toml"), CONFERENCE_FLOW).expect("write the flow");
+    std::fs::create_dir_all(dir.join("prompts")).expect("create the prompts directory");
+}
+
+/// Three phones dial the conference number, each playing its own tone. Each decodes
+/// the other two tones, each more than ten times stronger than its own (the room
+/// mixes everyone but the listener), and each call's record says where the flow
+/// sent it.
+#[test]
+fn three_callers_in_a_conference_room_each_hear_the_other_two() {
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        extra: CONFERENCE_IVR.to_owned(),
+        setup: Some(install_conference_flow),
+        ..NodeSpec::default()
+    });
+    let tones = [("1001", 440_u32), ("1002", 1000), ("1003", 1700)];
+    let mut phones: Vec<Baresip> = tones
+        .iter()
+        .map(|&(ext, tone_hz)| {
+            let phone = Phone {
+                tone_hz,
+                dump_audio: true,
+                ..Phone::default()
+            };
+            Baresip::start_with(&node, ext, node.password(ext), &phone)
+        })
+        .collect();
+    for phone in &mut phones {
+        phone.registered();
+    }
+    for phone in &mut phones {
+        phone.command("dial", "sip:800@127.0.0.1");
+        phone.event("CALL_ESTABLISHED");
+    }
+    std::thread::sleep(AUDIO_PERIOD); // everyone talks at once; nothing is awaited here
+    for phone in &mut phones {
+        phone.command("hangup", "");
+        phone.event("CALL_CLOSED");
+    }
+    for (phone, &(ext, own)) in phones.iter().zip(&tones) {
+        let (rate, pcm) = decoded_audio(&phone.dir);
+        let mine = goertzel_at(&pcm, f64::from(own), rate);
+        for &(other, theirs) in tones.iter().filter(|(e, _)| *e != ext) {
+            let heard = goertzel_at(&pcm, f64::from(theirs), rate);
+            assert!(
+                heard > 10.0 * mine && heard > 0.0,
+                "{ext} decoded {other}'s {theirs} Hz at {heard:.3e}, its own {own} Hz at {mine:.3e}"
+            );
+        }
+    }
+    for phone in &mut phones {
+        phone.quit();
+    }
+    let cdrs = node.wait_cdrs(3, Duration::from_secs(15));
+    for cdr in &cdrs {
+        assert_eq!(
+            cdr.ivr_outcome.as_deref(),
+            Some("conference huddle"),
+            "{cdrs:#?}"
+        );
+    }
 }

@@ -20,6 +20,7 @@ mod bridge_recorded;
 mod bridge_stats;
 mod call;
 mod codecs;
+mod conference;
 pub mod customers;
 pub mod demo;
 mod directory;

@@ -90,6 +90,8 @@ pub(crate) struct Ctx {
     pub(crate) bridge: Option<Arc<crate::bridge::NodeBridge>>,
     /// What the node does per queue beyond routing (the post-call survey).
     pub(crate) queue_options: Arc<std::collections::BTreeMap<String, config::QueueOptions>>,
+    /// The conference rooms IVR flows send callers to.
+    pub(crate) rooms: crate::conference::Rooms,
     user_agent: String,
 }
 
@@ -403,6 +405,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         customers,
         acd,
         queue_options: Arc::new(cfg.queue_options.clone()),
+        rooms: crate::conference::Rooms::default(),
         user_agent: format!(
             "Switchyard/{} ({})",
             env!("CARGO_PKG_VERSION"),

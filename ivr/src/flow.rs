@@ -179,6 +179,7 @@ pub(crate) enum StepKind {
     Queue(Queue),
     Voicemail(Voicemail),
     Transfer(Transfer),
+    Conference(Conference),
     Hangup,
     Goto(Target),
     Call(CallFlow),
@@ -201,6 +202,7 @@ impl StepKind {
             Self::Queue(_) => "queue",
             Self::Voicemail(_) => "voicemail",
             Self::Transfer(_) => "transfer",
+            Self::Conference(_) => "conference",
             Self::Hangup => "hangup",
             Self::Goto(_) => "goto",
             Self::Call(_) => "call",
@@ -441,6 +443,29 @@ pub(crate) struct Voicemail {
 pub(crate) struct Transfer {
     pub(crate) target: Template,
     pub(crate) external: bool,
+}
+
+/// `conference`: puts the caller into a conference room of the node.
+#[derive(Debug)]
+pub(crate) struct Conference {
+    /// The room's name; checked by [`is_room_name`] when written without
+    /// variables, and after expansion at run time.
+    pub(crate) room: Template,
+}
+
+/// The longest conference room name, in characters.
+pub(crate) const ROOM_NAME_MAX: usize = 64;
+
+/// The room name rule as messages state it (keep in step with [`ROOM_NAME_MAX`]).
+pub(crate) const ROOM_NAME_RULE: &str = "1 to 64 ASCII letters, digits, `.`, `_` and `-`";
+
+/// Whether `name` can name a conference room: 1 to [`ROOM_NAME_MAX`] ASCII
+/// letters, digits, `.`, `_` and `-`.
+pub(crate) fn is_room_name(name: &str) -> bool {
+    (1..=ROOM_NAME_MAX).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// `call`: runs another flow, then continues at `next` when it returns.

@@ -404,6 +404,7 @@ impl<'a> Run<'a> {
                 self.schedule(length, Event::Recorded(id));
             }
             Command::Transfer { target } => self.log("transfer", &target.to_string()),
+            Command::Conference { room } => self.log("conference", &room),
             Command::Hangup => self.log("hangup", ""),
         }
     }

@@ -189,7 +189,6 @@ impl Template {
     }
 
     /// The text when the template has no variable references.
-    #[cfg(test)]
     pub(crate) fn as_literal(&self) -> Option<String> {
         let mut out = String::new();
         for p in &self.parts {

@@ -1,5 +1,5 @@
 //! Steps that do not listen to keys: lookup, http, branch, set, queue,
-//! voicemail, transfer, sub-flows, and the run-time guards.
+//! voicemail, transfer, conference, sub-flows, and the run-time guards.
 
 mod common;
 
@@ -450,6 +450,118 @@ fn voicemail_that_never_reports_ends_at_its_deadline() {
     assert!(matches!(call.one(), Command::RecordVoicemail { .. }));
     call.fire_timeout();
     assert_eq!(call.one(), Command::Hangup);
+}
+
+const CONFERENCE: &str = r#"
+[steps.pick]
+type = "set"
+vars = { queue = "sales" }
+next = "huddle"
+
+[steps.huddle]
+type = "conference"
+room = "team-${queue}"
+"#;
+
+#[test]
+fn conference_step_parses_and_compiles() {
+    let flow = ivr::Flow::compile("main", CONFERENCE, std::path::Path::new("main.toml"))
+        .unwrap_or_else(|d| panic!("compiles: {d:?}"));
+    let names: Vec<&str> = flow.step_names().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["pick", "huddle"]);
+    let literal = "[steps.huddle]\ntype = \"conference\"\nroom = \"Team_2.sales-EU\"\n";
+    assert!(ivr::Flow::compile("main", literal, std::path::Path::new("main.toml")).is_ok());
+}
+
+#[test]
+fn conference_joins_the_room_expanded_from_a_variable() {
+    let set = set(&[("main", CONFERENCE)]);
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    assert_eq!(
+        call.one(),
+        Command::Conference {
+            room: "team-sales".into()
+        }
+    );
+    let outcome = Outcome::Conference {
+        room: "team-sales".into(),
+    };
+    assert_eq!(call.outcome(), Some(&outcome));
+    assert_eq!(outcome.to_string(), "conference team-sales");
+    assert_eq!(call.steps(), ["pick", "huddle"]);
+    assert_eq!(call.timer(), None, "the flow is over");
+    call.input(Input::Digit('1'));
+    assert!(
+        call.commands().is_empty(),
+        "inputs after the end are ignored"
+    );
+}
+
+#[test]
+fn conference_with_an_invalid_expanded_name_fails_the_flow() {
+    let too_long = "x".repeat(60);
+    for (value, room) in [
+        ("a b", "team-a b"),
+        ("a/b", "team-a/b"),
+        ("ü", "team-ü"),
+        (too_long.as_str(), &format!("team-{too_long}")),
+    ] {
+        let flow = CONFERENCE.replace("\"sales\"", &format!("{value:?}"));
+        let set = set(&[("main", &flow)]);
+        let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+        assert_eq!(call.one(), Command::Hangup, "{value:?}");
+        assert_eq!(
+            call.outcome(),
+            Some(&Outcome::Failed {
+                reason: Failure::InvalidRoom(room.to_owned())
+            })
+        );
+    }
+    // An empty expansion is no room either.
+    let empty = "[steps.pick]\ntype = \"set\"\nvars = { room = \"\" }\nnext = \"go\"\n\n[steps.go]\ntype = \"conference\"\nroom = \"${room}\"\n";
+    let set = set(&[("main", empty)]);
+    let mut call = Call::start(&set, "main", "+1", monday_noon());
+    assert_eq!(call.one(), Command::Hangup);
+    let Some(Outcome::Failed { reason }) = call.outcome() else {
+        panic!("expected a failure, got {:?}", call.outcome());
+    };
+    assert_eq!(
+        reason.to_string(),
+        "conference room `` is not a room name (1 to 64 ASCII letters, digits, `.`, `_` and `-`)"
+    );
+}
+
+#[test]
+fn simulator_logs_the_conference() {
+    use ivr::simulate::{NoCustomers, Scenario, simulate};
+    let set = set(&[("main", CONFERENCE)]);
+    let scenario = Scenario::new("+15550100", "8000", monday_noon());
+    let report = simulate(&set, "main", &scenario, &mut NoCustomers).expect("main exists");
+    assert_eq!(
+        report.outcome,
+        Some(Outcome::Conference {
+            room: "team-sales".into()
+        })
+    );
+    let text = report.to_string();
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| l == "00:00.000  step      main.huddle (conference)"),
+        "{text}"
+    );
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| l == "00:00.000  conference team-sales"),
+        "{text}"
+    );
+    assert!(
+        text.contains("outcome: conference team-sales\npath: main.pick -> main.huddle"),
+        "{text}"
+    );
 }
 
 #[test]

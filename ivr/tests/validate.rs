@@ -75,6 +75,62 @@ fn invalid_values() {
 }
 
 #[test]
+fn conference_room_names_are_checked_when_written_without_variables() {
+    let text = "[steps.a]\ntype = \"conference\"\nroom = \"team sales\"\n";
+    let found = check(&[FlowSource::from_path_text("main.toml", text)], None);
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "main.toml:3:8: step `a`: `room` `team sales` is not a room name (1 to 64 ASCII letters, digits, `.`, `_` and `-`)"
+        ]
+    );
+    assert_eq!(found[0].kind, DiagnosticKind::InvalidValue);
+    let long = format!(
+        "[steps.a]\ntype = \"conference\"\nroom = \"{}\"\n",
+        "r".repeat(65)
+    );
+    for bad in [
+        "[steps.a]\ntype = \"conference\"\nroom = \"\"\n".to_owned(),
+        "[steps.a]\ntype = \"conference\"\nroom = \"cost$$\"\n".to_owned(),
+        long,
+    ] {
+        assert_eq!(one(&bad), "3:8 InvalidValue", "{bad}");
+    }
+    let ok = format!(
+        "[steps.a]\ntype = \"conference\"\nroom = \"{}\"\n",
+        "r".repeat(64)
+    );
+    assert!(diags(&ok, &[], None).is_empty());
+    // With a variable the name is checked when the call runs (see tests/steps.rs).
+    let templated = "[steps.a]\ntype = \"conference\"\nroom = \"a b ${dialled}\"\n";
+    assert!(diags(templated, &[], None).is_empty());
+}
+
+#[test]
+fn conference_steps_end_the_flow() {
+    // `next` is not a key of a conference; `room` is required.
+    let text = "[steps.a]\ntype = \"conference\"\nroom = \"x\"\nnext = \"b\"\n\n[steps.b]\ntype = \"hangup\"\n";
+    assert_eq!(one(text), "4:1 UnknownKey");
+    // Nothing leads on from a conference: the step after it is unreachable.
+    let after = text.replace("next = \"b\"\n", "");
+    assert_eq!(one(&after), "5:8 Unreachable");
+    assert_eq!(one("[steps.a]\ntype = \"conference\"\n"), "1:8 MissingKey");
+    assert_eq!(
+        one("[steps.a]\ntype = \"conference\"\nroom = 7\n"),
+        "3:8 WrongType"
+    );
+    // The room's variables are checked like any template's.
+    let unset = "[steps.a]\ntype = \"conference\"\nroom = \"team-${queue}\"\n";
+    assert_eq!(one(unset), "3:8 UnsetVariable");
+    let found = check(&[FlowSource::from_path_text("main.toml", unset)], None);
+    assert_eq!(
+        found[0].message,
+        "variable `queue` is never set: no step of this flow sets it"
+    );
+}
+
+#[test]
 fn unknown_targets_point_at_the_name() {
     let text = r#"[steps.menu]
 type = "menu"

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::DropReason;
 use crate::codec::{Codec, Transcoder};
-use crate::playback::{Playback, PlaybackError, PlaybackEvent};
+use crate::playback::{LiveFeed, Playback, PlaybackError, PlaybackEvent};
 use crate::rtp::{FIXED_HEADER_LEN, Pt, RtpHeader, RtpPacket, Seq, Ssrc, StreamRewriter};
 use crate::wav::Prompt;
 
@@ -214,17 +214,36 @@ impl Egress {
         id: u64,
         prompts: Vec<Prompt>,
     ) -> Result<(), PlaybackError> {
-        let codec = self.codec.ok_or(PlaybackError::NoCodec)?;
-        let playback = match &mut self.playback {
-            Some(p) if p.codec() == codec.codec && p.pt() == codec.pt => p,
-            slot => {
-                let pt = Pt::new(codec.pt).ok_or(PlaybackError::NoCodec)?;
-                slot.insert(Playback::new(codec.codec, pt, PLAYBACK_SSRC, Seq(0), 0)?)
-            }
-        };
-        playback.play(now, id, prompts)?;
+        self.player()?.play(now, id, prompts)?;
         self.ensure_rewriter();
         Ok(())
+    }
+
+    /// Queues a live track `id` fed by `feed` toward this side's peer.
+    pub(crate) fn play_live(
+        &mut self,
+        now: Instant,
+        id: u64,
+        feed: LiveFeed,
+    ) -> Result<(), PlaybackError> {
+        self.player()?.play_live(now, id, feed);
+        self.ensure_rewriter();
+        Ok(())
+    }
+
+    /// The player for this side's negotiated codec and payload type, made (or remade,
+    /// after a codec change) on demand.
+    fn player(&mut self) -> Result<&mut Playback, PlaybackError> {
+        let codec = self.codec.ok_or(PlaybackError::NoCodec)?;
+        let current = self
+            .playback
+            .as_ref()
+            .is_some_and(|p| p.codec() == codec.codec && p.pt() == codec.pt);
+        if !current {
+            let pt = Pt::new(codec.pt).ok_or(PlaybackError::NoCodec)?;
+            self.playback = Some(Playback::new(codec.codec, pt, PLAYBACK_SSRC, Seq(0), 0)?);
+        }
+        self.playback.as_mut().ok_or(PlaybackError::NoCodec)
     }
 
     /// Stops every track queued toward this side.

@@ -284,3 +284,45 @@ fn a_prompt_after_relayed_audio_continues_the_stream_the_peer_received() {
     assert!(first.marker, "the source switch is marked");
     assert_eq!(header(&played[1]).seq, Seq(40_004));
 }
+
+#[test]
+fn a_live_feed_holds_the_leg_until_stopped() {
+    let t0 = Instant::now();
+    let mut e = Egress::new(0x0123_4567_89AB_CDEF);
+    assert_eq!(
+        e.play_live(t0, 1, LiveFeed::new()),
+        Err(PlaybackError::NoCodec),
+        "nothing to play in yet"
+    );
+    e.set_codec(PCMU);
+    let feed = LiveFeed::new();
+    e.play_live(t0, 2, feed.clone()).expect("codec known");
+    feed.push(&[1_000; crate::AUDIO_FRAME])
+        .expect("a whole frame");
+    let mut sent = Vec::new();
+    for ms in 0..=100 {
+        e.generate(t0 + MS * ms, |p| sent.push(p.to_vec()));
+    }
+    assert_eq!(
+        sent.len(),
+        6,
+        "one packet per 20 ms, silence once the feed is dry"
+    );
+    let seqs: Vec<u16> = sent.iter().map(|p| header(p).seq.0).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    assert_eq!(e.poll_timeout(), Some(t0 + 120 * MS), "still playing");
+    assert_eq!(
+        forward(&mut e, t0 + 105 * MS, rtp(0, 1, 0, 9, &[0; 160])),
+        Err(DropReason::Playing),
+        "the other side is not heard meanwhile"
+    );
+    assert_eq!(e.poll_event(), None);
+    e.stop_playback();
+    assert_eq!(e.poll_event(), Some(PlaybackEvent::Stopped { id: 2 }));
+    let relayed =
+        forward(&mut e, t0 + 110 * MS, rtp(0, 2, 160, 9, &[0; 160])).expect("relayed again");
+    let last = header(&sent[5]);
+    let next = header(&relayed[0]);
+    assert_eq!(next.ssrc, last.ssrc, "one stream toward the peer");
+    assert_eq!(next.seq, last.seq.next());
+}

@@ -69,8 +69,10 @@
 //! wired in: [`rtp`] (RTP/RTCP codec, receiver statistics, stream rewriter), [`codec`]
 //! (G.711, resampling, Opus), [`dtmf`] (RFC 4733 and in-band), [`jitter`] (adaptive
 //! buffer, G.711 PLC), [`quality`] (G.107 E-model), [`srtp`] (RFC 3711 with SDES keys;
-//! its per-leg termination is in calls), [`wav`] (prompts and the stereo call recorder) and [`mix`] (conferences; the supervisor
-//! modes run in sessions through [`Session::attach_monitor`]). Not yet: RTCP-mux, transcoding on the relay path, DTLS-SRTP.
+//! its per-leg termination is in calls), [`wav`] (prompts and the stereo call recorder), [`mix`] (conferences; the supervisor
+//! modes run in sessions through [`Session::attach_monitor`]) and [`room`] (the mix-minus
+//! core of N-party conference rooms, whose output reaches each participant's phone
+//! through a [`LiveFeed`] played with [`Session::play_live`]). Not yet: RTCP-mux, transcoding on the relay path, DTLS-SRTP.
 
 #![forbid(unsafe_code)]
 
@@ -87,6 +89,7 @@ pub mod playback;
 mod ports;
 pub mod quality;
 mod relay;
+pub mod room;
 pub mod rtp;
 mod rtt;
 pub mod srtp;
@@ -98,6 +101,7 @@ pub use egress::LegCodec;
 pub use error::RelayError;
 pub use latch::{Channel, DropReason, Latch, Side, Verdict};
 pub use monitor_leg::{MonitorError, MonitorStats};
+pub use playback::{LiveFeed, LiveFeedError};
 pub use ports::PortRange;
 pub use relay::{Relay, RelayConfig, Session};
 pub use stats::{DropCounts, FlowStats, SessionStats, SideStats};

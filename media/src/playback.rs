@@ -18,15 +18,25 @@
 //!   was sent, or `Stopped`.
 //! - Prompts must already be at the codec's PCM rate ([`Codec::pcm_rate`]): they are
 //!   converted once when loaded, never per call. A mismatch is an error, not a resample.
+//! - [`Playback::play_live`] queues a *live* track instead, fed by a [`LiveFeed`]: each
+//!   20 ms it sends the feed's next frame, resampled from 16 kHz to the codec's PCM rate
+//!   (one resampler per track, so frames join without clicks), or silence when the feed
+//!   is empty. It never finishes on its own: [`Playback::stop`] ends it (`Stopped`), and
+//!   a track queued after it waits until then.
 //!
 //! Nothing here reads the clock or touches a socket: `now` is always an argument.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::codec::{Codec, CodecError, Encoder};
+use crate::AUDIO_FRAME;
+use crate::codec::{Codec, CodecError, Encoder, Resampler, SampleRate, frame_samples};
 use crate::rtp::{FIXED_HEADER_LEN, Pt, RtpHeader, Seq, Ssrc};
 use crate::wav::Prompt;
+
+mod live;
+
+pub use live::{LIVE_FEED_FRAMES, LiveFeed, LiveFeedError};
 
 /// Packet interval.
 const PTIME: Duration = Duration::from_millis(20);
@@ -57,7 +67,7 @@ pub enum PlaybackError {
 /// How a queued track ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlaybackEvent {
-    /// Every frame of the track was sent.
+    /// Every frame of the track was sent (never for a live track).
     Finished {
         /// The id given to [`Playback::play`].
         id: u64,
@@ -72,34 +82,106 @@ pub enum PlaybackEvent {
 #[derive(Debug)]
 struct Track {
     id: u64,
-    prompts: Vec<Prompt>,
-    prompt: usize,
-    frame: usize,
+    source: Source,
+}
+
+/// Where a track's frames come from.
+#[derive(Debug)]
+enum Source {
+    /// Prompts played back to back.
+    Prompts {
+        prompts: Vec<Prompt>,
+        prompt: usize,
+        frame: usize,
+    },
+    /// A live feed at 16 kHz, converted to the codec's PCM rate frame by frame.
+    Live(Box<Live>),
+}
+
+/// A live track's state: the feed, and the resampler whose history joins its frames.
+#[derive(Debug)]
+struct Live {
+    feed: LiveFeed,
+    /// `None` when the codec's PCM rate is the feed's own.
+    resampler: Option<Resampler>,
+    /// The feed's frame being sent (silence when the feed ran dry).
+    input: [i16; AUDIO_FRAME],
+    /// That frame at the codec's PCM rate.
+    pcm: Vec<i16>,
+    /// Samples in one frame at the codec's PCM rate.
+    frame_len: usize,
+}
+
+impl Live {
+    fn new(feed: LiveFeed, rate: SampleRate) -> Self {
+        let resampler =
+            (rate != crate::AUDIO_RATE).then(|| Resampler::new(crate::AUDIO_RATE, rate));
+        let frame_len = frame_samples(rate.hz());
+        Self {
+            feed,
+            resampler,
+            input: [0; AUDIO_FRAME],
+            pcm: Vec::with_capacity(frame_len),
+            frame_len,
+        }
+    }
+
+    /// The feed's next frame at the codec's rate, or silence when it is empty.
+    fn next_frame(&mut self) -> &[i16] {
+        if !self.feed.pop_into(&mut self.input) {
+            self.input.fill(0);
+        }
+        match &mut self.resampler {
+            None => self.input.as_slice(),
+            Some(resampler) => {
+                self.pcm.clear();
+                // Silence goes through the filter too, so a frame's tail decays smoothly.
+                resampler.process(&self.input, &mut self.pcm);
+                // Whole 20 ms frames resample to whole frames; this only guards the
+                // encoders, which need exactly one frame.
+                self.pcm.resize(self.frame_len, 0);
+                &self.pcm
+            }
+        }
+    }
 }
 
 impl Track {
     /// The next frame to send, moving past prompts that are exhausted.
     fn next_frame(&mut self) -> Option<&[i16]> {
-        while let Some(prompt) = self.prompts.get(self.prompt) {
-            if self.frame < prompt.frame_count() {
-                let index = self.frame;
-                self.frame += 1;
-                return self.prompts.get(self.prompt)?.frame(index);
+        let (prompts, prompt, frame) = match &mut self.source {
+            Source::Live(live) => return Some(live.next_frame()),
+            Source::Prompts {
+                prompts,
+                prompt,
+                frame,
+            } => (prompts, prompt, frame),
+        };
+        while let Some(current) = prompts.get(*prompt) {
+            if *frame < current.frame_count() {
+                let index = *frame;
+                *frame += 1;
+                return prompts.get(*prompt)?.frame(index);
             }
-            self.prompt += 1;
-            self.frame = 0;
+            *prompt += 1;
+            *frame = 0;
         }
         None
     }
 
     fn is_done(&self) -> bool {
-        self.prompts
-            .get(self.prompt..)
-            .is_none_or(|rest| match rest {
+        match &self.source {
+            Source::Live(_) => false,
+            Source::Prompts {
+                prompts,
+                prompt,
+                frame,
+            } => prompts.get(*prompt..).is_none_or(|rest| match rest {
                 [] => true,
-                [last] => self.frame >= last.frame_count(),
+                [last] => *frame >= last.frame_count(),
                 _ => false,
-            })
+            }),
+        }
     }
 }
 
@@ -107,6 +189,8 @@ impl Track {
 #[derive(Debug)]
 pub struct Playback {
     encoder: Encoder,
+    /// The rate of the PCM the encoder takes.
+    pcm_rate: SampleRate,
     pt: Pt,
     ssrc: Ssrc,
     seq: Seq,
@@ -134,9 +218,11 @@ impl Playback {
         timestamp: u32,
     ) -> Result<Self, PlaybackError> {
         let encoder = Encoder::new(codec)?;
+        let pcm_rate = codec.pcm_rate().ok_or(CodecError::NotAudio(codec))?;
         let clock_rate = codec.clock_rate();
         Ok(Self {
             encoder,
+            pcm_rate,
             pt,
             ssrc,
             seq,
@@ -170,23 +256,47 @@ impl Playback {
         id: u64,
         prompts: Vec<Prompt>,
     ) -> Result<(), PlaybackError> {
-        let codec_rate = self.codec().pcm_rate().map_or(0, |rate| rate.hz());
+        let codec_rate = self.pcm_rate.hz();
         if let Some(p) = prompts.iter().find(|p| p.sample_rate().hz() != codec_rate) {
             return Err(PlaybackError::RateMismatch {
                 prompt: p.sample_rate().hz(),
                 codec: codec_rate,
             });
         }
-        self.tracks.push_back(Track {
-            id,
-            prompts,
-            prompt: 0,
-            frame: 0,
-        });
+        self.queue(
+            now,
+            Track {
+                id,
+                source: Source::Prompts {
+                    prompts,
+                    prompt: 0,
+                    frame: 0,
+                },
+            },
+        );
+        Ok(())
+    }
+
+    /// Queues a live track `id` fed by `feed` (16 kHz frames, see [`LiveFeed`]); it
+    /// starts at once if nothing else plays. Every 20 ms it sends the feed's next frame
+    /// at the codec's PCM rate, or silence when the feed is empty. It plays until
+    /// [`Self::stop`], which reports it [`PlaybackEvent::Stopped`].
+    pub fn play_live(&mut self, now: Instant, id: u64, feed: LiveFeed) {
+        let live = Live::new(feed, self.pcm_rate);
+        self.queue(
+            now,
+            Track {
+                id,
+                source: Source::Live(Box::new(live)),
+            },
+        );
+    }
+
+    fn queue(&mut self, now: Instant, track: Track) {
+        self.tracks.push_back(track);
         if self.due.is_none() {
             self.start(now);
         }
-        Ok(())
     }
 
     /// Stops every queued track; each reports [`PlaybackEvent::Stopped`].

@@ -4,7 +4,8 @@
 )]
 
 use super::*;
-use crate::codec::{SampleRate, g711};
+use crate::codec::{Decoder, SampleRate, g711};
+use crate::mix::tone::amplitude;
 use crate::rtp::RtpPacket;
 
 const MS: Duration = Duration::from_millis(1);
@@ -189,4 +190,203 @@ fn opus_legs_get_opus_packets_from_48_khz_prompts() {
     assert_eq!(packets.len(), 3);
     let h = RtpPacket::parse(&packets[1].1).expect("rtp").header;
     assert_eq!(h.timestamp, 5000 + 960, "Opus clock is 48 kHz");
+}
+
+/// Frame `index` of a `freq` Hz sine of amplitude `amp` at 16 kHz, the feed's rate.
+fn wideband_tone(freq: f64, amp: f64, index: usize) -> Vec<i16> {
+    let start = index * AUDIO_FRAME;
+    (start..start + AUDIO_FRAME)
+        .map(|n| (amp * (std::f64::consts::TAU * freq * n as f64 / 16_000.0).sin()).round() as i16)
+        .collect()
+}
+
+#[test]
+fn a_live_track_resamples_a_wideband_tone_into_a_pcmu_tone_across_frames() {
+    let t0 = Instant::now();
+    let mut p = player(Codec::Pcmu);
+    let feed = LiveFeed::new();
+    p.play_live(t0, 3, feed.clone());
+    let mut buf = Vec::new();
+    let mut packets = Vec::new();
+    for ms in 0..400u32 {
+        let now = t0 + MS * ms;
+        if ms % 20 == 0 {
+            let index = (ms / 20) as usize;
+            feed.push(&wideband_tone(1_000.0, 8_000.0, index))
+                .expect("a whole frame");
+        }
+        while p.poll_packet(now, &mut buf).expect("g711 encodes") {
+            packets.push((now, buf.clone()));
+        }
+    }
+    assert_eq!(packets.len(), 20, "one packet per 20 ms");
+    let mut decoder = Decoder::new(Codec::Pcmu).expect("g711");
+    let mut pcm = Vec::new();
+    for (i, (at, bytes)) in packets.iter().enumerate() {
+        assert_eq!(*at, t0 + 20 * MS * i as u32, "packet {i} on its 20 ms slot");
+        let packet = RtpPacket::parse(bytes).expect("valid RTP");
+        assert_eq!(packet.header.seq, Seq(100 + i as u16));
+        assert_eq!(packet.header.timestamp, 5000 + 160 * i as u32);
+        assert_eq!(packet.header.marker, i == 0, "one continuous stream");
+        let n = decoder.decode(packet.payload, &mut pcm).expect("pcmu");
+        assert_eq!(n, 160, "20 ms at 8 kHz");
+    }
+    assert!(feed.is_empty(), "every pushed frame was played");
+    // Past the filter's start-up, windows that straddle frame boundaries: a resampler
+    // restarted per frame would smear energy across the band at every boundary.
+    for start in [250, 410, 1_130, 2_000] {
+        let window = &pcm[start..start + 800];
+        let wanted = amplitude(window, 1_000.0);
+        assert!(
+            (wanted - 8_000.0).abs() < 400.0,
+            "1 kHz arrives at its level: {wanted}"
+        );
+        for other in [500.0, 2_000.0, 2_500.0, 3_000.0] {
+            let stray = amplitude(window, other);
+            assert!(
+                stray < wanted / 100.0,
+                "{other} Hz at {stray} beside {wanted} from sample {start}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_empty_feed_sends_silence_packets_while_the_live_track_plays() {
+    let t0 = Instant::now();
+    let mut p = player(Codec::Pcmu);
+    p.play_live(t0, 4, LiveFeed::new());
+    assert!(p.is_playing());
+    let packets = drain(&mut p, t0, 100 * MS);
+    assert_eq!(packets.len(), 6, "slots 0 to 100 ms");
+    for (i, (at, bytes)) in packets.iter().enumerate() {
+        assert_eq!(*at, t0 + 20 * MS * i as u32);
+        let packet = RtpPacket::parse(bytes).expect("valid RTP");
+        assert_eq!(packet.header.seq, Seq(100 + i as u16), "consecutive");
+        assert_eq!(packet.header.timestamp, 5000 + 160 * i as u32, "+160 each");
+        assert_eq!(packet.header.marker, i == 0);
+        let mut pcm = Vec::new();
+        g711::pcmu_decode(packet.payload, &mut pcm);
+        assert_eq!(pcm, [0; 160], "silence");
+    }
+    assert_eq!(
+        p.poll_event(),
+        None,
+        "a live track never finishes by itself"
+    );
+    assert!(p.is_playing());
+}
+
+#[test]
+fn a_live_feed_refuses_wrong_lengths_and_drops_its_oldest_frame_when_full() {
+    let feed = LiveFeed::new();
+    assert_eq!(
+        feed.push(&[0; AUDIO_FRAME - 1]),
+        Err(LiveFeedError::FrameLength {
+            expected: AUDIO_FRAME,
+            got: AUDIO_FRAME - 1
+        })
+    );
+    assert_eq!(
+        feed.push(&[0; 160]),
+        Err(LiveFeedError::FrameLength {
+            expected: AUDIO_FRAME,
+            got: 160
+        })
+    );
+    assert!(feed.is_empty(), "nothing queued on error");
+    let producer = feed.clone();
+    for level in 0..10 {
+        producer.push(&[level; AUDIO_FRAME]).expect("a whole frame");
+    }
+    assert_eq!(feed.len(), LIVE_FEED_FRAMES, "a clone is the same queue");
+    assert_eq!(feed.dropped(), 2);
+    let mut frame = [0; AUDIO_FRAME];
+    assert!(feed.pop_into(&mut frame));
+    assert_eq!(frame, [2; AUDIO_FRAME], "the two oldest went");
+    while feed.pop_into(&mut frame) {}
+    assert_eq!(frame, [9; AUDIO_FRAME]);
+    assert!(feed.is_empty());
+    assert_eq!(feed.dropped(), 2);
+}
+
+#[test]
+fn a_prompt_queued_first_plays_first_then_stop_ends_the_live_track() {
+    let t0 = Instant::now();
+    let mut p = player(Codec::Pcmu);
+    let feed = LiveFeed::new();
+    p.play(t0, 1, vec![tone(2, 1000)]).expect("8 kHz");
+    p.play_live(t0, 2, feed.clone());
+    for _ in 0..LIVE_FEED_FRAMES {
+        feed.push(&[-2000; AUDIO_FRAME]).expect("a whole frame");
+    }
+    let packets = drain(&mut p, t0, 110 * MS);
+    assert_eq!(packets.len(), 6);
+    let mut levels = Vec::new();
+    for (i, (_, bytes)) in packets.iter().enumerate() {
+        let packet = RtpPacket::parse(bytes).expect("valid RTP");
+        assert_eq!(packet.header.seq, Seq(100 + i as u16));
+        assert_eq!(
+            packet.header.timestamp,
+            5000 + 160 * i as u32,
+            "no gap between the tracks"
+        );
+        assert_eq!(
+            packet.header.marker,
+            i == 0,
+            "marker on the first packet only"
+        );
+        let mut pcm = Vec::new();
+        g711::pcmu_decode(packet.payload, &mut pcm);
+        levels.push(pcm[120]);
+    }
+    assert!(
+        levels[..2].iter().all(|&l| (l - 1000).abs() < 40),
+        "{levels:?}"
+    );
+    assert!(
+        levels[2..].iter().all(|&l| (l + 2000).abs() < 80),
+        "{levels:?}"
+    );
+    assert_eq!(p.poll_event(), Some(PlaybackEvent::Finished { id: 1 }));
+    assert_eq!(p.poll_event(), None);
+    assert_eq!(
+        feed.len(),
+        LIVE_FEED_FRAMES - 4,
+        "one frame per live packet"
+    );
+
+    p.stop();
+    assert_eq!(p.poll_event(), Some(PlaybackEvent::Stopped { id: 2 }));
+    assert_eq!(p.poll_event(), None);
+    assert!(!p.is_playing());
+    assert!(drain(&mut p, t0 + 120 * MS, 100 * MS).is_empty());
+}
+
+#[test]
+fn a_g722_live_track_takes_the_feed_without_resampling() {
+    let t0 = Instant::now();
+    let mut p = player(Codec::G722);
+    let feed = LiveFeed::new();
+    p.play_live(t0, 5, feed.clone());
+    let mut decoder = Decoder::new(Codec::G722).expect("g722");
+    let mut pcm = Vec::new();
+    let mut buf = Vec::new();
+    for i in 0..10 {
+        feed.push(&wideband_tone(1_000.0, 8_000.0, i))
+            .expect("a whole frame");
+        assert!(
+            p.poll_packet(t0 + 20 * MS * i as u32, &mut buf)
+                .expect("encodes")
+        );
+        let packet = RtpPacket::parse(&buf).expect("valid RTP");
+        assert_eq!(packet.payload.len(), 160, "64 kbit/s");
+        decoder.decode(packet.payload, &mut pcm).expect("g722");
+    }
+    assert_eq!(pcm.len(), 10 * AUDIO_FRAME, "16 kHz in, 16 kHz out");
+    let window = &pcm[4 * AUDIO_FRAME..];
+    // `amplitude` assumes 8 kHz: at 16 kHz each frequency reads as half of itself.
+    let wanted = amplitude(window, 500.0);
+    assert!(wanted > 6_000.0, "1 kHz arrives: {wanted}");
+    assert!(amplitude(window, 1_000.0) < wanted / 30.0, "not at 2 kHz");
 }

@@ -348,6 +348,29 @@ impl Session {
         result
     }
 
+    /// Plays `feed` live toward `side`'s peer as track `id`, after any track already
+    /// queued there: every 20 ms the feed's next 16 kHz frame, in that side's codec, or
+    /// silence when the feed has none (a conference room's mix for that participant,
+    /// say). While it plays, that side hears the feed instead of the other side, exactly
+    /// as for a prompt. It never ends on its own: [`Session::stop_playback`] ends it,
+    /// reported as [`MediaEvent::PlaybackEnded`](crate::MediaEvent::PlaybackEnded) with
+    /// `completed: false`.
+    ///
+    /// # Errors
+    ///
+    /// No codec was set for `side` ([`Session::set_codec`]).
+    pub fn play_live(
+        &self,
+        side: Side,
+        id: u64,
+        feed: crate::LiveFeed,
+    ) -> Result<(), crate::playback::PlaybackError> {
+        let now = tokio::time::Instant::now().into_std();
+        let result = self.shared.lock().egress[side.index()].play_live(now, id, feed);
+        self.shared.wake();
+        result
+    }
+
     /// Stops every track queued toward `side` (barge-in); each reports
     /// [`MediaEvent::PlaybackEnded`](crate::MediaEvent::PlaybackEnded) with
     /// `completed: false`.

@@ -79,6 +79,8 @@ struct Voicemail {
 const OVERFLOW_VOICEMAIL_ID: u64 = u64::MAX - 10;
 /// The longest message an overflow takes.
 const OVERFLOW_VOICEMAIL_MAX: Duration = Duration::from_secs(120);
+/// The track a conference room's mix plays on toward the caller.
+const CONFERENCE_TRACK: u64 = u64::MAX - 11;
 
 /// The wall clock, for business hours.
 fn wall() -> ivr::jiff::Timestamp {
@@ -326,6 +328,7 @@ impl Call {
                 max_duration,
             } => self.start_voicemail(id, mailbox, max_duration),
             Command::Transfer { target } => self.transfer(target).await,
+            Command::Conference { room } => self.join_conference(room).await,
             Command::Hangup => {
                 self.hang_up_both("ivr_hangup").await;
             }
@@ -495,6 +498,31 @@ impl Call {
             ivr::TransferTarget::External(number) => {
                 warn!(call = self.id.0, %number, "no trunk for external transfers");
                 self.hang_up_both("transfer_failed").await;
+            }
+        }
+    }
+
+    /// Seats the caller in conference room `room`: the room hears the caller's decoded
+    /// audio and the caller hears the room's mix, played as a live track, until they
+    /// hang up.
+    async fn join_conference(&mut self, room: String) {
+        let feed = media::LiveFeed::new();
+        let playing = self
+            .media
+            .as_ref()
+            .map(|s| s.play_live(Side::A, CONFERENCE_TRACK, feed.clone()));
+        if !matches!(playing, Some(Ok(()))) {
+            warn!(call = self.id.0, %room, "no media to join the conference with");
+            return self.hang_up_both("conference_failed").await;
+        }
+        match self.ctx.rooms.join(&room, feed).await {
+            Some(seat) => {
+                debug!(call = self.id.0, room = %seat.room(), "caller in the conference");
+                self.conference = Some(seat);
+            }
+            None => {
+                warn!(call = self.id.0, %room, "the conference room did not answer");
+                self.hang_up_both("conference_failed").await;
             }
         }
     }

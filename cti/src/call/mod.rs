@@ -119,6 +119,8 @@ struct Call {
     queue: Option<queue::Queued>,
     /// A supervisor listening, whispering or barging (or an agent's consultation).
     monitor: Option<monitor::MonitorLeg>,
+    /// The caller's place in a conference room an IVR flow sent them to.
+    conference: Option<crate::conference::Seat>,
     /// An agent's consultation before an attended transfer.
     consult: Option<consult::Consult>,
     /// A recording of this call was finished before the call ended (one per call).
@@ -234,6 +236,7 @@ impl Call {
             ivr: None,
             queue: None,
             monitor: None,
+            conference: None,
             consult: None,
             recorded: false,
             stopped_recording: None,
@@ -476,6 +479,11 @@ impl Call {
                     && let Err(e) = rec.handle_audio(now, side, &samples)
                 {
                     self.recording_failed(&e);
+                }
+                if side == Side::A
+                    && let Some(seat) = &self.conference
+                {
+                    seat.push(samples);
                 }
             }
             _ => {}

@@ -12,13 +12,14 @@ use super::items::{self, literal, prompts, template, var_def, var_use};
 use super::reader::Table;
 use crate::diag::{DiagnosticKind, Problems};
 use crate::flow::{
-    Branch, CallFlow, Collect, FlowName, Http, HttpMethod, Lookup, LookupBy, Menu, Play, Queue,
-    Retry, SetVars, StepKind, Transfer, VarDef, Voicemail,
+    Branch, CallFlow, Collect, Conference, FlowName, Http, HttpMethod, Lookup, LookupBy, Menu,
+    Play, Queue, ROOM_NAME_RULE, Retry, SetVars, StepKind, Transfer, VarDef, Voicemail,
+    is_room_name,
 };
 use crate::pattern::Pattern;
 use crate::value::{BUILTINS, is_ident};
 
-const TYPES: &str = "play, menu, collect, lookup, http, branch, set, queue, voicemail, transfer, hangup, goto, call, return";
+const TYPES: &str = "play, menu, collect, lookup, http, branch, set, queue, voicemail, transfer, conference, hangup, goto, call, return";
 
 /// Decodes one step.
 pub(crate) fn step(t: &Table<'_, '_>, ctx: &Ctx<'_>, p: &mut Problems) -> Option<StepKind> {
@@ -34,6 +35,7 @@ pub(crate) fn step(t: &Table<'_, '_>, ctx: &Ctx<'_>, p: &mut Problems) -> Option
         "queue" => StepKind::Queue(queue(t, ctx, p)?),
         "voicemail" => StepKind::Voicemail(voicemail(t, ctx, p)?),
         "transfer" => StepKind::Transfer(transfer(t, p)?),
+        "conference" => StepKind::Conference(conference(t, p)?),
         "hangup" | "return" => {
             t.check_keys(&["type"], p);
             if ty == "hangup" {
@@ -484,6 +486,22 @@ fn transfer(t: &Table<'_, '_>, p: &mut Problems) -> Option<Transfer> {
             None
         }
     }
+}
+
+fn conference(t: &Table<'_, '_>, p: &mut Problems) -> Option<Conference> {
+    t.check_keys(&["type", "room"], p);
+    if !t.has("room") {
+        t.missing("room", "the conference room name, a template", p);
+    }
+    let room = template(t, "room", p)?;
+    if let Some(name) = room.as_literal()
+        && !is_room_name(&name)
+    {
+        let why = format!("`{name}` is not a room name ({ROOM_NAME_RULE})");
+        t.invalid("room", room.at.clone(), &why, p);
+        return None;
+    }
+    Some(Conference { room })
 }
 
 fn call(t: &Table<'_, '_>, ctx: &Ctx<'_>, p: &mut Problems) -> Option<CallFlow> {

@@ -10,7 +10,9 @@ use super::{
     Command, Failure, HttpOutcome, HttpRequest, Interpreter, LookupKey, MAX_DEPTH, MAX_HOPS,
     MAX_PATH, Outcome, PromptRef, QueueExit, TransferTarget, VOICEMAIL_GRACE, Visit, Wait,
 };
-use crate::flow::{Cond, Flow, HoursTest, LookupBy, PromptItem, StepId, StepKind, Test};
+use crate::flow::{
+    Cond, Flow, HoursTest, LookupBy, PromptItem, StepId, StepKind, Test, is_room_name,
+};
 use crate::hours::HoursState;
 use crate::pattern::luhn;
 use crate::say::{self, SayAs};
@@ -96,6 +98,10 @@ impl Interpreter {
                 self.transfer(t);
                 None
             }
+            StepKind::Conference(c) => {
+                self.conference(c);
+                None
+            }
             StepKind::Hangup => {
                 self.emit(Command::Hangup);
                 self.finish(Outcome::HungUp);
@@ -140,6 +146,18 @@ impl Interpreter {
             target: target.clone(),
         });
         self.finish(Outcome::Transferred { target });
+    }
+
+    /// Puts the caller into the room, or fails the flow when the expanded
+    /// name is not a room name.
+    fn conference(&mut self, c: &crate::flow::Conference) {
+        let room = c.room.expand(|n| self.vars.get(n), raw);
+        if !is_room_name(&room) {
+            self.fail(Failure::InvalidRoom(room));
+            return;
+        }
+        self.emit(Command::Conference { room: room.clone() });
+        self.finish(Outcome::Conference { room });
     }
 
     fn visit(&mut self, flow: &Flow, step: StepId) {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::flow::{FlowName, HttpMethod, StepName};
+use crate::flow::{FlowName, HttpMethod, ROOM_NAME_RULE, StepName};
 use crate::value::Value;
 
 /// The call an interpreter runs for.
@@ -236,6 +236,12 @@ pub enum Command {
         /// Where to.
         target: TransferTarget,
     },
+    /// Put the caller into a conference room of the node; the flow is over.
+    /// The caller stays in the room until they hang up.
+    Conference {
+        /// The room's name: 1 to 64 ASCII letters, digits, `.`, `_` and `-`.
+        room: String,
+    },
     /// Hang up the call; the flow is over.
     Hangup,
 }
@@ -253,6 +259,11 @@ pub enum Outcome {
     Transferred {
         /// Where to.
         target: TransferTarget,
+    },
+    /// Put into a conference room.
+    Conference {
+        /// The room's name.
+        room: String,
     },
     /// A voicemail step without `next` finished; the flow hung up.
     Voicemail {
@@ -280,6 +291,9 @@ pub enum Failure {
     TooDeep,
     /// Too many steps ran without waiting for anything.
     BusyLoop,
+    /// A `conference` step's room name, once its variables were filled in,
+    /// is not a valid room name (the text as expanded).
+    InvalidRoom(String),
 }
 
 impl fmt::Display for Failure {
@@ -288,6 +302,12 @@ impl fmt::Display for Failure {
             Self::UnknownFlow(name) => write!(f, "flow `{name}` does not exist"),
             Self::TooDeep => f.write_str("sub-flows nested too deep"),
             Self::BusyLoop => f.write_str("too many steps without waiting"),
+            Self::InvalidRoom(room) => {
+                write!(
+                    f,
+                    "conference room `{room}` is not a room name ({ROOM_NAME_RULE})"
+                )
+            }
         }
     }
 }
@@ -297,6 +317,7 @@ impl fmt::Display for Outcome {
         match self {
             Self::Queued { queue } => write!(f, "queued in `{queue}`"),
             Self::Transferred { target } => write!(f, "transferred to {target}"),
+            Self::Conference { room } => write!(f, "conference {room}"),
             Self::Voicemail { mailbox } => write!(f, "voicemail left in mailbox `{mailbox}`"),
             Self::HungUp => f.write_str("the flow hung up"),
             Self::CallerHungUp => f.write_str("the caller hung up"),

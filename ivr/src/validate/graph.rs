@@ -116,9 +116,11 @@ fn step_edges(kind: &StepKind, callee: Option<Callee<'_>>) -> Vec<Edge> {
                 sets,
             }]
         }
-        StepKind::Transfer(_) | StepKind::Hangup | StepKind::Return | StepKind::Invalid => {
-            Vec::new()
-        }
+        StepKind::Transfer(_)
+        | StepKind::Conference(_)
+        | StepKind::Hangup
+        | StepKind::Return
+        | StepKind::Invalid => Vec::new(),
     }
 }
 

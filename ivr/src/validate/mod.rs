@@ -92,6 +92,7 @@ fn uses(kind: &StepKind) -> Vec<VarUse> {
             out.extend(q.data.iter().flat_map(|(_, t)| t.uses()));
         }
         StepKind::Transfer(t) => out.extend(t.target.uses()),
+        StepKind::Conference(c) => out.extend(c.room.uses()),
         _ => {}
     }
     out

@@ -12,10 +12,15 @@ pub(crate) fn tone(freq: f64, amp: f64, start: usize, len: usize) -> Vec<i16> {
         .collect()
 }
 
-/// Amplitude of the `freq` component of `x` by the Goertzel recurrence. Exact for
-/// tones that complete whole cycles in `x` (multiples of 50 Hz over 160 samples).
+/// Amplitude of the `freq` component of `x` (8 kHz) by the Goertzel recurrence. Exact
+/// for tones that complete whole cycles in `x` (multiples of 50 Hz over 160 samples).
 pub(crate) fn amplitude(x: &[i16], freq: f64) -> f64 {
-    let w = 2.0 * PI * freq / RATE;
+    amplitude_at(x, freq, RATE)
+}
+
+/// [`amplitude`] of `x` sampled at `rate` Hz.
+pub(crate) fn amplitude_at(x: &[i16], freq: f64, rate: f64) -> f64 {
+    let w = 2.0 * PI * freq / rate;
     let coeff = 2.0 * w.cos();
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
     for &sample in x {

@@ -133,6 +133,8 @@ pub enum IvrOutcome {
     Queued,
     /// Transferred (the target is not sent).
     Transferred,
+    /// Sent to a conference room (the room is not sent).
+    Conference,
     /// Left a voicemail (the mailbox is not sent).
     Voicemail,
     /// Asked to be called back.
@@ -151,9 +153,10 @@ pub enum IvrOutcome {
 
 impl IvrOutcome {
     fn parse(text: &str) -> Self {
-        const PREFIXES: [(&str, IvrOutcome); 8] = [
+        const PREFIXES: [(&str, IvrOutcome); 9] = [
             ("queued", IvrOutcome::Queued),
             ("transferred", IvrOutcome::Transferred),
+            ("conference", IvrOutcome::Conference),
             ("voicemail", IvrOutcome::Voicemail),
             ("callback requested", IvrOutcome::CallbackRequested),
             ("callback", IvrOutcome::Callback),

@@ -254,6 +254,7 @@ fn ivr_outcomes_map_to_their_class() {
     let cases = [
         ("queued in `sales`", IvrOutcome::Queued),
         ("transferred to 1002", IvrOutcome::Transferred),
+        ("conference team-sales", IvrOutcome::Conference),
         ("voicemail in `support`", IvrOutcome::Voicemail),
         ("callback requested", IvrOutcome::CallbackRequested),
         ("callback", IvrOutcome::Callback),

@@ -1,0 +1,558 @@
+//! The mixing core of an N-party conference room: participants push their audio as it
+//! arrives, a driver ticks every 20 ms and gets, for every participant, what it hears —
+//! everyone else, never itself (mix-minus).
+//!
+//! # Contract
+//!
+//! - Audio is [`AUDIO_FRAME`]-sample frames of 16-bit PCM at [`AUDIO_RATE`](crate::AUDIO_RATE)
+//!   (20 ms at 16 kHz), the format of [`MediaEvent::Audio`](crate::MediaEvent::Audio),
+//!   in and out.
+//! - [`Room::join`] adds a participant and returns its [`ParticipantId`]; ids are never
+//!   reused, so a stale id cannot address a later participant. [`Room::leave`] removes
+//!   it at once: from the next [`Room::tick`] on it is neither heard nor given a frame.
+//! - Each participant holds a fixed position (slot) in the mixer for as long as it
+//!   stays, so its output limiter's state stays with it; a freed slot goes to the next
+//!   participant to join (the lowest free one first), whose limiter gain, if the leaver
+//!   had it reduced, recovers to unity within a few hundred milliseconds.
+//! - [`Room::push`] queues one frame of a participant's audio. Its queue holds at most
+//!   [`INPUT_FRAMES`]; beyond that the oldest frame is dropped and counted. Input is not
+//!   taken until [`PRIMING_FRAMES`] frames have queued (absorbing arrival jitter); when
+//!   the queue runs empty at a tick, that participant contributes silence and primes
+//!   again.
+//! - [`Room::tick`] takes at most one frame from every primed participant and mixes:
+//!   each participant's frame is the sum of every other participant's, brought back to
+//!   16 bits by a per-listener limiter ([`Normalisation::Limit`]). A participant alone
+//!   in the room hears silence.
+//! - Per-participant counters ([`ParticipantStats`]) say what was mixed, dropped and
+//!   missing.
+//!
+//! Sans-IO: no clock, no socket. The driver decides when 20 ms have passed and carries
+//! frames to and from the participants' sessions.
+
+use std::collections::VecDeque;
+
+use crate::AUDIO_FRAME;
+use crate::mix::{Conference, Normalisation};
+
+/// Most frames a participant's input queue holds (100 ms); older ones are dropped.
+pub const INPUT_FRAMES: usize = 5;
+
+/// Frames a participant's queue must reach before its input is mixed, at the start and
+/// again after it ran empty.
+pub const PRIMING_FRAMES: usize = 2;
+
+/// A participant of a [`Room`], unique for the room's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ParticipantId(u64);
+
+impl ParticipantId {
+    /// The id as a number (for logs and metrics labels).
+    #[must_use]
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "participant {}", self.0)
+    }
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RoomError {
+    /// The id is not (or no longer) in the room.
+    #[error("{0} is not in the room")]
+    UnknownParticipant(ParticipantId),
+    /// The frame is not [`AUDIO_FRAME`] samples long.
+    #[error("frame of {got} samples, expected {expected}")]
+    FrameLength {
+        /// [`AUDIO_FRAME`].
+        expected: usize,
+        /// The frame's length.
+        got: usize,
+    },
+}
+
+/// What happened to one participant's audio so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParticipantStats {
+    /// Frames of its input that went into the mix.
+    pub frames_mixed: u64,
+    /// Frames of its input dropped because its queue was full.
+    pub frames_dropped: u64,
+    /// Ticks at which it contributed silence: priming, or its queue ran empty.
+    pub ticks_without_input: u64,
+}
+
+/// One participant: its id, input queue and counters.
+#[derive(Debug)]
+struct Participant {
+    id: ParticipantId,
+    queue: VecDeque<[i16; AUDIO_FRAME]>,
+    /// Whether its input is being taken (the queue reached [`PRIMING_FRAMES`] since it
+    /// last ran empty).
+    primed: bool,
+    /// The frame taken at the current tick, if `heard`.
+    current: [i16; AUDIO_FRAME],
+    /// Whether it contributes `current` to the current tick (else silence).
+    heard: bool,
+    stats: ParticipantStats,
+}
+
+impl Participant {
+    fn new(id: ParticipantId) -> Self {
+        Self {
+            id,
+            queue: VecDeque::with_capacity(INPUT_FRAMES),
+            primed: false,
+            current: [0; AUDIO_FRAME],
+            heard: false,
+            stats: ParticipantStats::default(),
+        }
+    }
+
+    /// Takes this tick's frame into `current`, or notes that it contributes silence
+    /// (and primes again, when its queue ran empty).
+    fn take(&mut self) {
+        self.heard = false;
+        if self.primed {
+            match self.queue.pop_front() {
+                Some(frame) => {
+                    self.current = frame;
+                    self.heard = true;
+                    self.stats.frames_mixed += 1;
+                    return;
+                }
+                None => self.primed = false,
+            }
+        }
+        self.stats.ticks_without_input += 1;
+    }
+}
+
+/// A conference room's mixer: who is in it, their queued audio, and the mix-minus
+/// each hears.
+#[derive(Debug)]
+pub struct Room {
+    conference: Conference,
+    /// Mixer positions; `None` is a free slot.
+    slots: Vec<Option<Participant>>,
+    /// What the participant in each slot hears, after a tick.
+    outputs: Vec<Vec<i16>>,
+    next_id: u64,
+    len: usize,
+}
+
+impl Default for Room {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Room {
+    /// An empty room.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            conference: Conference::new(AUDIO_FRAME, Normalisation::Limit),
+            slots: Vec::new(),
+            outputs: Vec::new(),
+            next_id: 0,
+            len: 0,
+        }
+    }
+
+    /// Adds a participant, in the lowest free slot; it is heard once its input primes.
+    pub fn join(&mut self) -> ParticipantId {
+        let id = ParticipantId(self.next_id);
+        self.next_id += 1;
+        let participant = Some(Participant::new(id));
+        match self.slots.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = participant,
+            None => {
+                self.slots.push(participant);
+                self.outputs.push(vec![0; AUDIO_FRAME]);
+            }
+        }
+        self.len += 1;
+        id
+    }
+
+    /// Removes `id` and its queued audio; `false` if it was not in the room.
+    pub fn leave(&mut self, id: ParticipantId) -> bool {
+        let Some(slot) = self.slot(id) else {
+            return false;
+        };
+        if let Some(entry) = self.slots.get_mut(slot) {
+            *entry = None;
+        }
+        self.len = self.len.saturating_sub(1);
+        // Free slots at the end need not be mixed; those in the middle keep the others'
+        // positions stable.
+        while self.slots.last().is_some_and(Option::is_none) {
+            self.slots.pop();
+            self.outputs.pop();
+        }
+        true
+    }
+
+    /// Participants in the room.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nobody is in the room.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `id` is in the room.
+    #[must_use]
+    pub fn contains(&self, id: ParticipantId) -> bool {
+        self.slot(id).is_some()
+    }
+
+    /// `id`'s position (slot) in the mixer, while it is in the room.
+    #[must_use]
+    pub fn slot(&self, id: ParticipantId) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|slot| slot.as_ref().is_some_and(|p| p.id == id))
+    }
+
+    /// `id`'s counters, while it is in the room.
+    #[must_use]
+    pub fn stats(&self, id: ParticipantId) -> Option<ParticipantStats> {
+        self.participant(id).map(|p| p.stats)
+    }
+
+    /// Frames queued for `id`, not yet mixed.
+    #[must_use]
+    pub fn queued(&self, id: ParticipantId) -> Option<usize> {
+        self.participant(id).map(|p| p.queue.len())
+    }
+
+    /// Queues one frame of `id`'s audio ([`AUDIO_FRAME`] samples at 16 kHz); on a full
+    /// queue the oldest frame is dropped (and counted) to make room.
+    ///
+    /// # Errors
+    ///
+    /// [`RoomError::UnknownParticipant`] when `id` is not in the room,
+    /// [`RoomError::FrameLength`] for a frame of another length; nothing is queued.
+    pub fn push(&mut self, id: ParticipantId, frame: &[i16]) -> Result<(), RoomError> {
+        let frame: [i16; AUDIO_FRAME] = frame.try_into().map_err(|_| RoomError::FrameLength {
+            expected: AUDIO_FRAME,
+            got: frame.len(),
+        })?;
+        let participant = self
+            .slot(id)
+            .and_then(|slot| self.slots.get_mut(slot))
+            .and_then(Option::as_mut)
+            .ok_or(RoomError::UnknownParticipant(id))?;
+        while participant.queue.len() >= INPUT_FRAMES {
+            participant.queue.pop_front();
+            participant.stats.frames_dropped += 1;
+        }
+        participant.queue.push_back(frame);
+        if participant.queue.len() >= PRIMING_FRAMES {
+            participant.primed = true;
+        }
+        Ok(())
+    }
+
+    /// Mixes one 20 ms frame: takes the next frame of every primed participant and
+    /// yields, for every participant, the frame it hears (everyone else's audio).
+    pub fn tick(&mut self) -> impl Iterator<Item = (ParticipantId, &[i16])> {
+        let Self {
+            conference,
+            slots,
+            outputs,
+            ..
+        } = self;
+        for participant in slots.iter_mut().flatten() {
+            participant.take();
+        }
+        let inputs: Vec<Option<&[i16]>> = slots
+            .iter()
+            .map(|slot| {
+                slot.as_ref()
+                    .filter(|p| p.heard)
+                    .map(|p| p.current.as_slice())
+            })
+            .collect();
+        if conference.mix(&inputs, outputs).is_err() {
+            // Every frame is AUDIO_FRAME long and there is one output per slot, so the
+            // mixer cannot refuse them; were it to, everyone hears silence, not noise.
+            for output in outputs.iter_mut() {
+                output.clear();
+                output.resize(AUDIO_FRAME, 0);
+            }
+        }
+        slots
+            .iter()
+            .zip(outputs.iter())
+            .filter_map(|(slot, output)| slot.as_ref().map(|p| (p.id, output.as_slice())))
+    }
+
+    fn participant(&self, id: ParticipantId) -> Option<&Participant> {
+        self.slots.iter().flatten().find(|p| p.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FREQS: [f64; 3] = [400.0, 1_000.0, 1_700.0];
+    const AMP: f64 = 6_000.0;
+
+    /// Frame `index` of a `freq` Hz sine at 16 kHz.
+    fn tone(freq: f64, index: usize) -> Vec<i16> {
+        let start = index * AUDIO_FRAME;
+        (start..start + AUDIO_FRAME)
+            .map(|n| {
+                (AMP * (std::f64::consts::TAU * freq * n as f64 / 16_000.0).sin()).round() as i16
+            })
+            .collect()
+    }
+
+    /// Amplitude of the `freq` component of a 16 kHz frame (Goertzel; exact for
+    /// multiples of 50 Hz over one 20 ms frame).
+    fn amplitude(x: &[i16], freq: f64) -> f64 {
+        crate::mix::tone::amplitude_at(x, freq, 16_000.0)
+    }
+
+    /// Every participant's frame from one tick.
+    fn tick(room: &mut Room) -> Vec<(ParticipantId, Vec<i16>)> {
+        room.tick()
+            .map(|(id, frame)| (id, frame.to_vec()))
+            .collect()
+    }
+
+    /// Which of `FREQS` a frame carries clearly (well above the others).
+    fn heard(frame: &[i16]) -> [bool; 3] {
+        FREQS.map(|f| {
+            let a = amplitude(frame, f);
+            assert!(
+                !(AMP * 0.01..=AMP * 0.9).contains(&a),
+                "{f} Hz neither clearly present nor absent: {a}"
+            );
+            a > AMP * 0.9
+        })
+    }
+
+    #[test]
+    fn each_participant_hears_the_others_and_never_itself() {
+        let mut room = Room::new();
+        let ids = [room.join(), room.join(), room.join()];
+        assert_eq!(room.len(), 3);
+        for (id, f) in ids.iter().zip(FREQS) {
+            room.push(*id, &tone(f, 0)).expect("a whole frame");
+        }
+        for frame in 1..10 {
+            for (id, f) in ids.iter().zip(FREQS) {
+                room.push(*id, &tone(f, frame)).expect("a whole frame");
+            }
+            let out = tick(&mut room);
+            assert_eq!(out.len(), 3, "one frame per participant");
+            for (listener, (id, frame)) in out.iter().enumerate() {
+                assert_eq!(*id, ids[listener]);
+                assert_eq!(frame.len(), AUDIO_FRAME);
+                let mut expected = [true; 3];
+                expected[listener] = false;
+                assert_eq!(heard(frame), expected, "listener {listener}");
+            }
+        }
+        for id in ids {
+            let stats = room.stats(id).expect("in the room");
+            assert_eq!(stats.frames_mixed, 9);
+            assert_eq!(stats.frames_dropped, 0);
+            assert_eq!(stats.ticks_without_input, 0);
+        }
+    }
+
+    #[test]
+    fn alone_in_the_room_is_silence() {
+        let mut room = Room::new();
+        let id = room.join();
+        for frame in 0..3 {
+            room.push(id, &tone(1_000.0, frame)).expect("a whole frame");
+        }
+        let out = tick(&mut room);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, id);
+        assert!(out[0].1.iter().all(|&s| s == 0));
+        assert_eq!(room.stats(id).map(|s| s.frames_mixed), Some(1));
+    }
+
+    #[test]
+    fn a_leaver_is_no_longer_heard_and_its_slot_goes_to_the_next_joiner() {
+        let mut room = Room::new();
+        let ids = [room.join(), room.join(), room.join()];
+        assert_eq!(ids.map(|id| room.slot(id)), [Some(0), Some(1), Some(2)]);
+        let feed = |room: &mut Room, who: &[(ParticipantId, f64)], frame: usize| {
+            for &(id, f) in who {
+                room.push(id, &tone(f, frame)).expect("a whole frame");
+            }
+        };
+        let all: Vec<(ParticipantId, f64)> = ids.iter().copied().zip(FREQS).collect();
+        feed(&mut room, &all, 0);
+        feed(&mut room, &all, 1);
+        tick(&mut room);
+
+        assert!(room.leave(ids[1]));
+        assert!(!room.leave(ids[1]), "only once");
+        assert!(!room.contains(ids[1]));
+        assert_eq!(room.len(), 2);
+        assert_eq!(room.stats(ids[1]), None);
+        assert_eq!(
+            room.push(ids[1], &tone(1_000.0, 2)),
+            Err(RoomError::UnknownParticipant(ids[1]))
+        );
+        let out = tick(&mut room);
+        assert_eq!(
+            out.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            [ids[0], ids[2]],
+            "the leaver gets nothing"
+        );
+        assert_eq!(heard(&out[0].1), [false, false, true]);
+        assert_eq!(heard(&out[1].1), [true, false, false]);
+        assert_eq!(room.slot(ids[2]), Some(2), "the others keep their slots");
+
+        let newcomer = room.join();
+        assert_ne!(newcomer, ids[1], "ids are never reused");
+        assert_eq!(room.slot(newcomer), Some(1), "the freed slot is reused");
+        assert_eq!(room.len(), 3);
+        let now: Vec<(ParticipantId, f64)> =
+            vec![(ids[0], FREQS[0]), (newcomer, 1_200.0), (ids[2], FREQS[2])];
+        feed(&mut room, &now, 2);
+        feed(&mut room, &now, 3);
+        let out = tick(&mut room);
+        let of = |id| out.iter().find(|(i, _)| *i == id).map(|(_, f)| f.clone());
+        let first = of(ids[0]).expect("a frame for each");
+        assert!(
+            amplitude(&first, 1_200.0) > AMP * 0.9,
+            "the newcomer is heard"
+        );
+        assert!(
+            amplitude(&first, FREQS[1]) < AMP * 0.01,
+            "the leaver is not"
+        );
+        let newcomers = of(newcomer).expect("a frame for each");
+        assert!(amplitude(&newcomers, 1_200.0) < AMP * 0.01, "not itself");
+        assert_eq!(heard(&newcomers), [true, false, true]);
+    }
+
+    #[test]
+    fn the_last_slot_freed_shrinks_the_mix_and_the_next_joiner_takes_it() {
+        let mut room = Room::new();
+        let a = room.join();
+        let b = room.join();
+        assert!(room.leave(b));
+        assert!(room.leave(a));
+        assert!(room.is_empty());
+        assert_eq!(room.tick().count(), 0);
+        let c = room.join();
+        assert_eq!(room.slot(c), Some(0));
+    }
+
+    #[test]
+    fn input_waits_for_two_frames_and_primes_again_after_running_dry() {
+        let mut room = Room::new();
+        let talker = room.join();
+        let listener = room.join();
+        let hears_talker = |room: &mut Room| {
+            let out = tick(room);
+            let frame = &out
+                .iter()
+                .find(|(id, _)| *id == listener)
+                .expect("listener")
+                .1;
+            amplitude(frame, 1_000.0) > AMP * 0.9
+        };
+
+        room.push(talker, &tone(1_000.0, 0)).expect("a whole frame");
+        assert!(!hears_talker(&mut room), "one frame does not prime");
+        assert_eq!(room.queued(talker), Some(1), "not consumed");
+        room.push(talker, &tone(1_000.0, 1)).expect("a whole frame");
+        assert!(hears_talker(&mut room), "two frames prime");
+        assert!(hears_talker(&mut room), "the second frame follows");
+        assert_eq!(room.queued(talker), Some(0));
+        assert!(!hears_talker(&mut room), "ran dry: silence");
+
+        // After running dry it waits for two frames again.
+        room.push(talker, &tone(1_000.0, 2)).expect("a whole frame");
+        assert!(!hears_talker(&mut room), "priming again");
+        room.push(talker, &tone(1_000.0, 3)).expect("a whole frame");
+        assert!(hears_talker(&mut room));
+        // Once primed, one frame per tick keeps it going.
+        room.push(talker, &tone(1_000.0, 4)).expect("a whole frame");
+        assert!(hears_talker(&mut room));
+
+        let stats = room.stats(talker).expect("in the room");
+        assert_eq!(stats.frames_mixed, 4);
+        assert_eq!(stats.ticks_without_input, 3);
+        assert_eq!(stats.frames_dropped, 0);
+        let quiet = room.stats(listener).expect("in the room");
+        assert_eq!(quiet.ticks_without_input, 7, "never pushed");
+    }
+
+    #[test]
+    fn an_overfull_queue_drops_its_oldest_frames_and_counts_them() {
+        let mut room = Room::new();
+        let talker = room.join();
+        let listener = room.join();
+        for level in 0..8 {
+            room.push(talker, &[level * 100; AUDIO_FRAME])
+                .expect("a whole frame");
+        }
+        assert_eq!(room.queued(talker), Some(INPUT_FRAMES));
+        assert_eq!(room.stats(talker).map(|s| s.frames_dropped), Some(3));
+        let mut levels = Vec::new();
+        for _ in 0..INPUT_FRAMES {
+            let out = tick(&mut room);
+            let frame = &out
+                .iter()
+                .find(|(id, _)| *id == listener)
+                .expect("listener")
+                .1;
+            levels.push(frame[0]);
+        }
+        assert_eq!(levels, [300, 400, 500, 600, 700], "the oldest three went");
+    }
+
+    #[test]
+    fn unknown_participants_and_wrong_lengths_are_errors() {
+        let mut room = Room::new();
+        let id = room.join();
+        assert_eq!(
+            room.push(id, &[0; AUDIO_FRAME + 1]),
+            Err(RoomError::FrameLength {
+                expected: AUDIO_FRAME,
+                got: AUDIO_FRAME + 1
+            })
+        );
+        assert_eq!(
+            room.push(id, &[]),
+            Err(RoomError::FrameLength {
+                expected: AUDIO_FRAME,
+                got: 0
+            })
+        );
+        assert_eq!(room.queued(id), Some(0), "nothing queued on error");
+        let stranger = ParticipantId(99);
+        assert_eq!(
+            room.push(stranger, &[0; AUDIO_FRAME]),
+            Err(RoomError::UnknownParticipant(stranger))
+        );
+        assert!(!room.leave(stranger));
+        assert_eq!(room.slot(stranger), None);
+        assert_eq!(room.stats(stranger), None);
+        assert_eq!(room.queued(stranger), None);
+    }
+}
