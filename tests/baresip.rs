@@ -924,7 +924,7 @@ fn wrong_password_is_refused_without_banning_the_phone() {
     );
 }
 
-/// Every caller of 800 goes to one conference room.
+/// The demo's conference number: 800 runs `flows/huddle.toml`.
 const CONFERENCE_IVR: &str = r#"
 [ivr]
 flows = "flows"
@@ -932,24 +932,26 @@ prompts = "prompts"
 numbers = { "800" = "huddle" }
 "#;
 
-const CONFERENCE_FLOW: &str = r#"[flow]
-start = "room"
-languages = ["en"]
-description = "Every caller into the team's room"
-
-[steps.room]
-type = "conference"
-room = "huddle"
-"#;
-
+/// Installs the demo's conference flow (a beep, then the room) and its prompts.
 fn install_conference_flow(dir: &std::path::Path) {
+    let examples = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/examples"));
     let flows = dir.join("flows");
     std::fs::create_dir_all(&flows).expect("create the flows directory");
-    std::fs::write(flows.join("huddle.toml"), CONFERENCE_FLOW).expect("write the flow");
-    std::fs::create_dir_all(dir.join("prompts")).expect("create the prompts directory");
+    std::fs::copy(
+        examples.join("flows/huddle.toml"),
+        flows.join("huddle.toml"),
+    )
+    .expect("copy the demo's conference flow");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(examples.join("prompts"))
+        .arg(dir.join("prompts"))
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "copy the demo prompts");
 }
 
-/// Three phones dial the conference number, each playing its own tone. Each decodes
+/// Three phones dial the demo's conference number, each playing its own tone. Each decodes
 /// the other two tones, each more than ten times stronger than its own (the room
 /// mixes everyone but the listener), and each call's record says where the flow
 /// sent it.

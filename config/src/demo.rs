@@ -45,9 +45,10 @@ url = "sqlite://switchyard.db"
 
 [ivr]
 # The demo flow (flows/main.toml) answers 500; prompts in English and Spanish.
+# 800 is the team's conference room (flows/huddle.toml).
 flows = "flows"
 prompts = "prompts"
-numbers = {{ "500" = "main" }}
+numbers = {{ "500" = "main", "800" = "huddle" }}
 
 [acd]
 # The routing rule of the spec, for calls queued without a queue name.

@@ -23,7 +23,10 @@ fn expected(dir: &Path, sip_port: u16, http_port: u16) -> NodeConfig {
     c.media.advertise = loopback;
     c.http.listen = loopback;
     c.http.port = http_port;
-    c.ivr.numbers = vec![("500".to_owned(), "main".to_owned())];
+    c.ivr.numbers = vec![
+        ("500".to_owned(), "main".to_owned()),
+        ("800".to_owned(), "huddle".to_owned()),
+    ];
     c
 }
 

@@ -368,7 +368,8 @@ impl DemoSetup {
             "\nContact center: register agents 1005-1008 and dial *71 from each to log in\n\
              (*72 not ready, *70 log out); then dial 500 from 1001 (a VIP customer), 1002 or\n\
              1003 for the IVR: language, account lookup, menu to sales, support, billing\n\
-             and order status, and the queues that ring the agents.\n",
+             and order status, and the queues that ring the agents. Dial 800 from several\n\
+             phones to meet in the conference room.\n",
         );
         out.push_str(&format!(
             "\nSupervisor dashboard: http://{}:{}/dashboard\n\
