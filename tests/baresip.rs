@@ -953,10 +953,12 @@ fn install_conference_flow(dir: &std::path::Path) {
 
 /// Three phones dial the demo's conference number, each playing its own tone. Each decodes
 /// the other two tones, each more than ten times stronger than its own (the room
-/// mixes everyone but the listener), and each call's record says where the flow
-/// sent it.
+/// mixes everyone but the listener). While they talk the API lists the room with the
+/// three callers in the order they joined, and each live call names its room; once they
+/// hang up the list is empty, and each call's record says where the flow sent it.
 #[test]
 fn three_callers_in_a_conference_room_each_hear_the_other_two() {
+    use common::api::{first_admin, request};
     if !common::peer_available("baresip") {
         return;
     }
@@ -985,11 +987,46 @@ fn three_callers_in_a_conference_room_each_hear_the_other_two() {
         phone.command("dial", "sip:800@127.0.0.1");
         phone.event("CALL_ESTABLISHED");
     }
+    let token = first_admin(&node);
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let rooms = || {
+        let reply = request(api, "GET", "/api/v1/conferences", Some(&token), None)
+            .expect("the API answers");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()
+    };
+    // Each caller hears the flow's beep before taking a seat.
+    let listed = wait_until("three callers in the room", STEP, || {
+        Some(rooms()).filter(|r| {
+            r[0]["participants"]
+                .as_array()
+                .is_some_and(|p| p.len() == 3)
+        })
+    });
+    assert_eq!(listed[0]["room"], "huddle", "{listed}");
+    let callers: Vec<&str> = listed[0]["participants"]
+        .as_array()
+        .map(|all| all.iter().filter_map(|p| p["caller"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        callers,
+        ["1001", "1002", "1003"],
+        "in the order they joined"
+    );
+    let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("the API answers");
+    let in_room = calls.json().as_array().map_or(0, |all| {
+        all.iter().filter(|c| c["conference"] == "huddle").count()
+    });
+    assert_eq!(in_room, 3, "{}", calls.body);
     std::thread::sleep(AUDIO_PERIOD); // everyone talks at once; nothing is awaited here
     for phone in &mut phones {
         phone.command("hangup", "");
         phone.event("CALL_CLOSED");
     }
+    let emptied = wait_until("the room to empty", STEP, || {
+        Some(rooms()).filter(|r| r.as_array().is_some_and(Vec::is_empty))
+    });
+    assert_eq!(emptied, serde_json::json!([]));
     for (phone, &(ext, own)) in phones.iter().zip(&tones) {
         let (rate, pcm) = decoded_audio(&phone.dir);
         let mine = goertzel_at(&pcm, f64::from(own), rate);

@@ -14,7 +14,7 @@
 //! registry's lock; a join that raced with that stop finds the room gone and
 //! starts a new one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -23,16 +23,26 @@ use media::room::{ParticipantId, Room};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
+use crate::api::{ConferenceParticipant, ConferenceSummary};
+
 /// How often a room mixes: one frame of every participant.
 const TICK: Duration = Duration::from_millis(20);
 
+/// Most callers in one room; the next is refused (the mix costs a decode, a sum
+/// and an encode per caller every 20 ms).
+pub(crate) const MAX_PARTICIPANTS: usize = 50;
+
 /// What a room's task is told.
 enum RoomMsg {
-    /// A caller joins; the reply is their place in the room.
+    /// A caller joins; the reply is their place in the room, or `None` when the
+    /// room is full.
     Join {
+        who: ConferenceParticipant,
         feed: LiveFeed,
-        reply: oneshot::Sender<ParticipantId>,
+        reply: oneshot::Sender<Option<ParticipantId>>,
     },
+    /// Who is in the room, in the order they joined.
+    Describe(oneshot::Sender<Vec<ConferenceParticipant>>),
     /// 20 ms of a participant's audio, 16 kHz.
     Frame(ParticipantId, Vec<i16>),
     /// A participant left (hung up, or the call moved on).
@@ -45,6 +55,17 @@ type Registry = HashMap<String, mpsc::UnboundedSender<RoomMsg>>;
 #[derive(Clone, Default)]
 pub(crate) struct Rooms {
     rooms: Arc<Mutex<Registry>>,
+}
+
+/// Why a caller was not seated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum JoinRefusal {
+    /// The room has [`MAX_PARTICIPANTS`] callers already.
+    #[error("the room is full")]
+    Full,
+    /// The room's task did not answer.
+    #[error("the room did not answer")]
+    Gone,
 }
 
 /// A caller's place in a room; leaving the room is dropping it.
@@ -77,9 +98,37 @@ impl Rooms {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Seats a caller in room `name`, starting the room if it is empty; `feed`
-    /// is what the caller's session plays toward the phone.
-    pub(crate) async fn join(&self, name: &str, feed: LiveFeed) -> Option<Seat> {
+    /// Every room with someone in it, by name, with who is there.
+    pub(crate) async fn describe(&self) -> Vec<ConferenceSummary> {
+        let rooms: Vec<(String, mpsc::UnboundedSender<RoomMsg>)> = self
+            .registry()
+            .iter()
+            .map(|(name, to_room)| (name.clone(), to_room.clone()))
+            .collect();
+        let mut out = Vec::with_capacity(rooms.len());
+        for (room, to_room) in rooms {
+            let (reply, answer) = oneshot::channel();
+            if to_room.send(RoomMsg::Describe(reply)).is_err() {
+                continue;
+            }
+            if let Ok(participants) = answer.await
+                && !participants.is_empty()
+            {
+                out.push(ConferenceSummary { room, participants });
+            }
+        }
+        out.sort_by(|a, b| a.room.cmp(&b.room));
+        out
+    }
+
+    /// Seats caller `who` in room `name`, starting the room if it is empty;
+    /// `feed` is what the caller's session plays toward the phone.
+    pub(crate) async fn join(
+        &self,
+        name: &str,
+        who: ConferenceParticipant,
+        feed: LiveFeed,
+    ) -> Result<Seat, JoinRefusal> {
         // A room that stopped between the lookup and the join answers nothing:
         // the second attempt starts a new one.
         for _ in 0..2 {
@@ -96,6 +145,7 @@ impl Rooms {
                     }
                 };
                 let join = RoomMsg::Join {
+                    who: who.clone(),
                     feed: feed.clone(),
                     reply,
                 };
@@ -104,15 +154,19 @@ impl Rooms {
                 }
                 to_room
             };
-            if let Ok(id) = placed.await {
-                return Some(Seat {
-                    room: name.to_owned(),
-                    id,
-                    to_room,
-                });
+            match placed.await {
+                Ok(Some(id)) => {
+                    return Ok(Seat {
+                        room: name.to_owned(),
+                        id,
+                        to_room,
+                    });
+                }
+                Ok(None) => return Err(JoinRefusal::Full),
+                Err(_) => {}
             }
         }
-        None
+        Err(JoinRefusal::Gone)
     }
 
     /// Takes room `name` out of the registry if `to_room` is still its entry.
@@ -132,17 +186,22 @@ async fn run(
     rooms: Rooms,
 ) {
     let mut room = Room::new();
-    let mut feeds: HashMap<ParticipantId, LiveFeed> = HashMap::new();
+    // Each participant's feed and who they are; ids grow, so the map's order
+    // is the order they joined.
+    let mut seated: BTreeMap<ParticipantId, (LiveFeed, ConferenceParticipant)> = BTreeMap::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     tracing::debug!(room = %name, "conference room opened");
     loop {
         tokio::select! {
             msg = inbox.recv() => match msg {
-                Some(RoomMsg::Join { feed, reply }) => {
+                Some(RoomMsg::Join { reply, .. }) if room.len() >= MAX_PARTICIPANTS => {
+                    let _ = reply.send(None);
+                }
+                Some(RoomMsg::Join { who, feed, reply }) => {
                     let id = room.join();
-                    if reply.send(id).is_ok() {
-                        feeds.insert(id, feed);
+                    if reply.send(Some(id)).is_ok() {
+                        seated.insert(id, (feed, who));
                         tracing::info!(room = %name, participants = room.len(), "caller joined the conference");
                     } else {
                         room.leave(id);
@@ -153,9 +212,12 @@ async fn run(
                         tracing::debug!(room = %name, %error, "frame not mixed");
                     }
                 }
+                Some(RoomMsg::Describe(reply)) => {
+                    let _ = reply.send(seated.values().map(|(_, who)| who.clone()).collect());
+                }
                 Some(RoomMsg::Leave(id)) => {
                     room.leave(id);
-                    feeds.remove(&id);
+                    seated.remove(&id);
                     tracing::info!(room = %name, participants = room.len(), "caller left the conference");
                     if room.is_empty() {
                         break;
@@ -165,7 +227,7 @@ async fn run(
             },
             _ = tick.tick(), if !room.is_empty() => {
                 for (id, frame) in room.tick() {
-                    if let Some(feed) = feeds.get(&id) {
+                    if let Some((feed, _)) = seated.get(&id) {
                         let _ = feed.push(frame);
                     }
                 }
@@ -178,4 +240,122 @@ async fn run(
     // dropped): the caller starts the room anew.
     while inbox.try_recv().is_ok() {}
     tracing::debug!(room = %name, "conference room closed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(n: u32) -> ConferenceParticipant {
+        ConferenceParticipant {
+            call_id: format!("call-{n}"),
+            caller: format!("100{n}"),
+            joined_at: i64::from(n),
+        }
+    }
+
+    fn callers(rooms: &[ConferenceSummary]) -> Vec<(String, Vec<String>)> {
+        rooms
+            .iter()
+            .map(|r| {
+                let callers = r.participants.iter().map(|p| p.caller.clone()).collect();
+                (r.room.clone(), callers)
+            })
+            .collect()
+    }
+
+    /// Lets the room tasks run until they have nothing left to do.
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rooms_seat_callers_in_order_and_close_when_the_last_leaves() {
+        let rooms = Rooms::default();
+        let a = rooms
+            .join("huddle", who(1), LiveFeed::new())
+            .await
+            .expect("seated");
+        let b = rooms
+            .join("huddle", who(2), LiveFeed::new())
+            .await
+            .expect("seated");
+        let c = rooms
+            .join("sales", who(3), LiveFeed::new())
+            .await
+            .expect("seated");
+        assert_eq!(
+            callers(&rooms.describe().await),
+            [
+                (
+                    "huddle".to_owned(),
+                    vec!["1001".to_owned(), "1002".to_owned()]
+                ),
+                ("sales".to_owned(), vec!["1003".to_owned()]),
+            ]
+        );
+        drop(a);
+        drop(c);
+        settle().await;
+        assert_eq!(
+            callers(&rooms.describe().await),
+            [("huddle".to_owned(), vec!["1002".to_owned()])]
+        );
+        assert_eq!(rooms.registry().len(), 1, "the empty room retired itself");
+        drop(b);
+        settle().await;
+        assert!(rooms.registry().is_empty());
+        let again = rooms.join("huddle", who(4), LiveFeed::new()).await;
+        assert!(again.is_ok(), "a closed room opens again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_room_mixes_into_its_callers_feeds_every_tick() {
+        let rooms = Rooms::default();
+        let (feed_a, feed_b) = (LiveFeed::new(), LiveFeed::new());
+        let a = rooms
+            .join("huddle", who(1), feed_a.clone())
+            .await
+            .expect("seated");
+        let b = rooms
+            .join("huddle", who(2), feed_b.clone())
+            .await
+            .expect("seated");
+        for _ in 0..4 {
+            a.push(vec![1000; media::AUDIO_FRAME]);
+            b.push(vec![-300; media::AUDIO_FRAME]);
+        }
+        settle().await;
+        for _ in 0..3 {
+            tokio::time::advance(TICK).await;
+            settle().await;
+        }
+        assert!(!feed_a.is_empty() && !feed_b.is_empty(), "the room mixed");
+        drop((a, b));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_room_refuses_the_next_caller() {
+        let rooms = Rooms::default();
+        let mut seats = Vec::new();
+        for n in 0..MAX_PARTICIPANTS {
+            let n = u32::try_from(n).expect("small");
+            seats.push(
+                rooms
+                    .join("big", who(n), LiveFeed::new())
+                    .await
+                    .expect("seated"),
+            );
+        }
+        let refused = rooms.join("big", who(999), LiveFeed::new()).await;
+        assert_eq!(refused.err(), Some(JoinRefusal::Full));
+        seats.pop();
+        settle().await;
+        assert!(
+            rooms.join("big", who(999), LiveFeed::new()).await.is_ok(),
+            "a seat freed"
+        );
+    }
 }

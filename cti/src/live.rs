@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::acd::AcdHandle;
 use crate::api::{
-    AgentPresence, AgentSummary, CallControl, CallSummary, ControlRefusal, LiveNode,
-    MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
+    AgentPresence, AgentSummary, CallControl, CallSummary, ConferenceSummary, ControlRefusal,
+    LiveNode, MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
 };
 use crate::endpoint::Command;
 
@@ -24,6 +24,8 @@ pub(crate) struct NodeLive {
     pub(crate) memberships: Arc<HashMap<String, Vec<String>>>,
     /// The bridge, whose analysis results attach to live calls.
     pub(crate) bridge: Option<Arc<crate::bridge::NodeBridge>>,
+    /// The conference rooms.
+    pub(crate) rooms: crate::conference::Rooms,
 }
 
 impl NodeLive {
@@ -40,6 +42,10 @@ impl NodeLive {
 }
 
 impl LiveNode for NodeLive {
+    fn conferences(&self) -> BoxFuture<'_, Vec<ConferenceSummary>> {
+        self.rooms.describe().boxed()
+    }
+
     fn calls(&self) -> BoxFuture<'_, Vec<CallSummary>> {
         async move {
             let (reply, rx) = oneshot::channel();

@@ -375,16 +375,15 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
             b.stats_period,
         ));
     }
-    serve_api(
-        &cfg,
-        &store,
-        customers.clone(),
-        events.clone(),
-        &acd,
-        cmd_tx.clone(),
-        bridge.clone(),
-    )
-    .await?;
+    let rooms = crate::conference::Rooms::default();
+    let live = crate::live::NodeLive {
+        cmds: cmd_tx.clone(),
+        acd: acd.clone(),
+        memberships: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
+        bridge: bridge.clone(),
+        rooms: rooms.clone(),
+    };
+    serve_api(&cfg, &store, customers.clone(), events.clone(), live).await?;
     let ctx = Arc::new(Ctx {
         cmds: cmd_tx,
         store,
@@ -405,7 +404,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         customers,
         acd,
         queue_options: Arc::new(cfg.queue_options.clone()),
-        rooms: crate::conference::Rooms::default(),
+        rooms,
         user_agent: format!(
             "Switchyard/{} ({})",
             env!("CARGO_PKG_VERSION"),
@@ -454,15 +453,14 @@ async fn customer_store(cfg: &NodeConfig, store: &Store) -> Option<crate::custom
     Some(customers)
 }
 
-/// Binds the CTI API's listener (`[http]`) and serves it in a task of its own.
+/// Binds the CTI API's listener (`[http]`) and serves it in a task of its own,
+/// answering from `live`.
 async fn serve_api(
     cfg: &NodeConfig,
     store: &Store,
     customers: Option<crate::customers::Customers>,
     events: crate::api::EventBus,
-    acd: &Option<crate::acd::AcdHandle>,
-    cmds: mpsc::UnboundedSender<Command>,
-    bridge: Option<Arc<crate::bridge::NodeBridge>>,
+    live: crate::live::NodeLive,
 ) -> Result<(), NodeError> {
     let listener = tokio::net::TcpListener::bind((cfg.http.listen, cfg.http.port))
         .await
@@ -470,14 +468,10 @@ async fn serve_api(
             what: "HTTP",
             source,
         })?;
-    let live = crate::live::NodeLive {
-        cmds: cmds.clone(),
-        acd: acd.clone(),
-        memberships: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
-        bridge,
-    };
+    let cmds = live.cmds.clone();
+    let queues_watched = live.acd.is_some();
     let live: Arc<dyn crate::api::LiveNode> = Arc::new(live);
-    if acd.is_some() {
+    if queues_watched {
         tokio::spawn(crate::queue_watch::run(
             Arc::clone(&live),
             events.clone(),

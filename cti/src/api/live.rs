@@ -35,6 +35,11 @@ pub trait LiveNode: Send + Sync {
     /// Every queue and its statistics now.
     fn queues(&self) -> BoxFuture<'_, Vec<QueueSummary>>;
 
+    /// Every conference room with someone in it, and who.
+    fn conferences(&self) -> BoxFuture<'_, Vec<ConferenceSummary>> {
+        Box::pin(async { Vec::new() })
+    }
+
     /// Pauses or resumes the recording of call `call_id`; `false` when there is
     /// no such call or it is not being recorded.
     fn record<'a>(&'a self, call_id: &'a str, action: RecordingAction) -> BoxFuture<'a, bool>;
@@ -266,6 +271,9 @@ pub struct CallSummary {
     /// What speech analytics said about the call so far (with `[bridge]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<CallAnalysis>,
+    /// The conference room the caller is in, if an IVR flow sent them to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference: Option<String>,
 }
 
 /// Speech analytics of a live call, per party: the latest (redacted)
@@ -376,6 +384,26 @@ pub struct AgentSummary {
     pub queues: Vec<String>,
     /// Calls handled since the node started.
     pub calls_handled: u64,
+}
+
+/// A conference room now: its name and the callers in it, in the order they joined.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConferenceSummary {
+    /// The room's name (from the flow's `conference` step).
+    pub room: String,
+    /// Who is in it.
+    pub participants: Vec<ConferenceParticipant>,
+}
+
+/// A caller in a conference room.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConferenceParticipant {
+    /// The call's id, as in [`CallSummary::call_id`].
+    pub call_id: String,
+    /// Calling number.
+    pub caller: String,
+    /// When the caller joined the room, unix ms.
+    pub joined_at: i64,
 }
 
 /// One queue now.

@@ -69,8 +69,8 @@ pub use error::ApiError;
 pub use events::{Event, EventBus, EventKind, Published};
 pub use live::{
     AgentActivity, AgentPresence, AgentSummary, CallAnalysis, CallControl, CallPhase, CallSummary,
-    ControlRefusal, LiveNode, MonitorMode, MonitorRefusal, MonitorRequest, QueueSummary,
-    RecordingAction,
+    ConferenceParticipant, ConferenceSummary, ControlRefusal, LiveNode, MonitorMode,
+    MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
 };
 pub use users::{IssuedToken, NewUser, User, UserError};
 
@@ -383,6 +383,7 @@ fn route_table(r: Routes, access: Access) -> Routes {
             calls::set_agent_state,
         )
         .add(Method::GET, "/api/v1/queues", calls::list_queues)
+        .add(Method::GET, "/api/v1/conferences", calls::list_conferences)
         .add(Method::GET, "/api/v1/alerts", calls::list_alerts)
         .add(Method::GET, "/api/v1/events", stream::events)
         .add(Method::GET, "/api/v1/webhooks", handlers::webhooks::list)

@@ -40,6 +40,7 @@ impl Call {
             agent: self.cdr.routing.agent.clone(),
             customer: None,
             analysis: None,
+            conference: self.conference.as_ref().map(|seat| seat.room().to_owned()),
         })
     }
 

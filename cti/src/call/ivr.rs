@@ -515,14 +515,19 @@ impl Call {
             warn!(call = self.id.0, %room, "no media to join the conference with");
             return self.hang_up_both("conference_failed").await;
         }
-        match self.ctx.rooms.join(&room, feed).await {
-            Some(seat) => {
+        let who = crate::api::ConferenceParticipant {
+            call_id: self.cdr.call_id.clone(),
+            caller: self.cdr.caller.clone(),
+            joined_at: unix_ms(),
+        };
+        match self.ctx.rooms.join(&room, who, feed).await {
+            Ok(seat) => {
                 debug!(call = self.id.0, room = %seat.room(), "caller in the conference");
                 self.conference = Some(seat);
             }
-            None => {
-                warn!(call = self.id.0, %room, "the conference room did not answer");
-                self.hang_up_both("conference_failed").await;
+            Err(refusal) => {
+                warn!(call = self.id.0, %room, %refusal, "caller not seated in the conference");
+                self.hang_up_both("conference_refused").await;
             }
         }
     }

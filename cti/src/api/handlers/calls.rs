@@ -173,6 +173,16 @@ pub(crate) async fn list_queues(
     Ok(Json(queues).into_response())
 }
 
+/// `GET /api/v1/conferences`: every conference room with someone in it and who
+/// (administrators and supervisors: rooms belong to no queue).
+pub(crate) async fn list_conferences(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    p.require(&[Role::Admin, Role::Supervisor])?;
+    Ok(Json(shared.state.live.conferences().await).into_response())
+}
+
 /// `GET /api/v1/alerts`: the alerts in force, oldest first (administrators; a
 /// supervisor those about their queues).
 pub(crate) async fn list_alerts(

@@ -449,6 +449,7 @@ fn call(id: &str, caller: &str, queue: &str, agent: &str) -> CallSummary {
         agent: Some(agent.to_owned()),
         customer: None,
         analysis: None,
+        conference: None,
     }
 }
 

@@ -62,6 +62,12 @@ fn matrix() -> Vec<Row> {
             None,
             [204, 403, 403, 403],
         ),
+        (
+            Method::GET,
+            "/api/v1/conferences",
+            None,
+            [200, 200, 403, 403],
+        ),
         (Method::GET, "/api/v1/cdrs", None, [200, 200, 200, 200]),
         (Method::GET, "/api/v1/cdrs.csv", None, [200, 200, 200, 200]),
         (
