@@ -10,7 +10,7 @@ fn demo_sources() -> Vec<ivr::FlowSource> {
 #[test]
 fn demo_flows_have_no_diagnostics() {
     let sources = demo_sources();
-    assert_eq!(sources.len(), 3, "main, order_status and survey");
+    assert_eq!(sources.len(), 4, "huddle, main, order_status and survey");
     let diagnostics = ivr::check(&sources, None);
     for d in &diagnostics {
         eprintln!("{d}");
@@ -189,5 +189,22 @@ mod sim {
             r.variables
                 .contains(&("queue.exit_reason".into(), Value::from("overflow")))
         );
+    }
+
+    #[test]
+    fn the_huddle_number_beeps_then_seats_the_caller_in_the_room() {
+        let set = Arc::new(FlowSet::build(&super::demo_sources(), None).expect("demo builds"));
+        let scenario = Scenario::new("1001", "800", parse_time(MONDAY_10AM).expect("time"));
+        let mut backend = Customers {
+            queue_exit: QueueExit::Answered,
+        };
+        let r = simulate(&set, "huddle", &scenario, &mut backend).expect("huddle exists");
+        assert_eq!(
+            r.outcome,
+            Some(Outcome::Conference {
+                room: "huddle".into()
+            })
+        );
+        assert_eq!(steps(&r), ["huddle.enter", "huddle.room"]);
     }
 }
