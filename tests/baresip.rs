@@ -696,14 +696,7 @@ fn install_srtp_flow(dir: &std::path::Path) {
     std::fs::write(flows.join("srtp.toml"), SRTP_FLOW).expect("write the flow");
     std::fs::write(flows.join("srtp_transfer.toml"), SRTP_TRANSFER_FLOW)
         .expect("write the transfer flow");
-    let prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/config/examples/prompts");
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(prompts)
-        .arg(dir.join("prompts"))
-        .status()
-        .expect("run cp");
-    assert!(status.success(), "copy the demo prompts");
+    common::copy_demo_prompts(dir);
 }
 
 /// A phone that insists on SRTP calls one registered over plain UDP: the keys could
@@ -942,13 +935,7 @@ fn install_conference_flow(dir: &std::path::Path) {
         flows.join("huddle.toml"),
     )
     .expect("copy the demo's conference flow");
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(examples.join("prompts"))
-        .arg(dir.join("prompts"))
-        .status()
-        .expect("run cp");
-    assert!(status.success(), "copy the demo prompts");
+    common::copy_demo_prompts(dir);
 }
 
 /// Three phones dial the demo's conference number, each playing its own tone. Each decodes

@@ -459,14 +459,7 @@ fn sipp_node_with_prompts() -> Node {
         extra: "[ivr]\nflows = \"flows\"\nprompts = \"prompts\"\n".to_owned(),
         setup: Some(|dir| {
             std::fs::create_dir_all(dir.join("flows")).expect("create the flows directory");
-            let prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/config/examples/prompts");
-            let status = std::process::Command::new("cp")
-                .arg("-r")
-                .arg(prompts)
-                .arg(dir.join("prompts"))
-                .status()
-                .expect("run cp");
-            assert!(status.success(), "copy the demo prompts");
+            common::copy_demo_prompts(dir);
         }),
         ..NodeSpec::default()
     })

@@ -539,6 +539,11 @@ pub(crate) fn install_direct_queue(dir: &Path) {
                 description = \"Straight into the support queue\"\n\n\
                 [steps.queue]\ntype = \"queue\"\nqueue = \"support\"\n";
     std::fs::write(flows.join("direct.toml"), flow).expect("write the direct flow");
+    copy_demo_prompts(dir);
+}
+
+/// Copies the demo's prompts (`config/examples/prompts`) to `DIR/prompts`.
+pub(crate) fn copy_demo_prompts(dir: &Path) {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/prompts");
     let status = Command::new("cp")
         .arg("-r")
