@@ -35,6 +35,8 @@ use media::wav::{Channels, WavReader};
 const BARESIP_ALGORITHMS: &[&str] = &["MD5"];
 /// How long audio flows before the caller hangs up.
 const AUDIO_PERIOD: Duration = Duration::from_secs(3);
+/// How long a conference test lets the room talk with a caller muted.
+const MUTED_PERIOD: Duration = Duration::from_secs(2);
 /// Fewest RTP packets each direction must carry in that time (20 ms ptime:
 /// 150 packets; the margin covers start-up).
 const MIN_PACKETS: u64 = 100;
@@ -941,8 +943,11 @@ fn install_conference_flow(dir: &std::path::Path) {
 /// Three phones dial the demo's conference number, each playing its own tone. Each decodes
 /// the other two tones, each more than ten times stronger than its own (the room
 /// mixes everyone but the listener). While they talk the API lists the room with the
-/// three callers in the order they joined, and each live call names its room; once they
-/// hang up the list is empty, and each call's record says where the flow sent it.
+/// three callers in the order they joined, and each live call names its room. 1001 then
+/// presses `*`: the API shows it muted, and the others' last second holds the third
+/// tone more than ten times stronger than 1001's; an administrator unmutes it through
+/// the API. Once they hang up the list is empty, and each call's record says where the
+/// flow sent it.
 #[test]
 fn three_callers_in_a_conference_room_each_hear_the_other_two() {
     use common::api::{first_admin, request};
@@ -1006,6 +1011,32 @@ fn three_callers_in_a_conference_room_each_hear_the_other_two() {
     });
     assert_eq!(in_room, 3, "{}", calls.body);
     std::thread::sleep(AUDIO_PERIOD); // everyone talks at once; nothing is awaited here
+    // 1001 mutes itself with `*`: the room stops hearing it.
+    phones[0].press('*');
+    let muted_of = |listed: &serde_json::Value| -> Vec<bool> {
+        listed[0]["participants"]
+            .as_array()
+            .map(|all| all.iter().filter_map(|p| p["muted"].as_bool()).collect())
+            .unwrap_or_default()
+    };
+    wait_until("1001 to be muted", STEP, || {
+        Some(()).filter(|()| muted_of(&rooms()) == [true, false, false])
+    });
+    std::thread::sleep(MUTED_PERIOD); // the others talk on; nothing is awaited here
+    let call_id = rooms()[0]["participants"][0]["call_id"]
+        .as_str()
+        .expect("a call id")
+        .to_owned();
+    let unmute = request(
+        api,
+        "POST",
+        &format!("/api/v1/conferences/huddle/participants/{call_id}/mute"),
+        Some(&token),
+        Some(r#"{"muted":false}"#),
+    )
+    .expect("the API answers");
+    assert_eq!(unmute.status, 204, "{}", unmute.body);
+    assert_eq!(muted_of(&rooms()), [false, false, false]);
     for phone in &mut phones {
         phone.command("hangup", "");
         phone.event("CALL_CLOSED");
@@ -1024,6 +1055,21 @@ fn three_callers_in_a_conference_room_each_hear_the_other_two() {
                 "{ext} decoded {other}'s {theirs} Hz at {heard:.3e}, its own {own} Hz at {mine:.3e}"
             );
         }
+    }
+    // The last second of 1002's and 1003's audio is from while 1001 was muted.
+    for (phone, &(ext, _)) in phones.iter().zip(&tones).skip(1) {
+        let (rate, pcm) = decoded_audio(&phone.dir);
+        let tail = &pcm[pcm.len().saturating_sub(rate as usize)..];
+        let (_, talker) = tones
+            .iter()
+            .find(|(e, _)| *e != ext && *e != "1001")
+            .expect("a third");
+        let muted = goertzel_at(tail, 440.0, rate);
+        let heard = goertzel_at(tail, f64::from(*talker), rate);
+        assert!(
+            heard > 10.0 * muted && heard > 0.0,
+            "{ext} still decoded muted 1001 at {muted:.3e} against {talker} Hz at {heard:.3e}"
+        );
     }
     for phone in &mut phones {
         phone.quit();

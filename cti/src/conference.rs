@@ -9,6 +9,11 @@
 //! one frame per participant ([`media::room::Room`]: a small input buffer per
 //! caller, mix-minus, a limiter per listener).
 //!
+//! The room lays short cues over what callers hear: everyone hears a rising
+//! tone when someone joins and a falling one when someone leaves; a caller who
+//! presses `*` is muted (a low tone) or heard again (a high tone). An
+//! administrator or supervisor can mute a caller from the API as well.
+//!
 //! [`Rooms`] finds or starts the room by name. A room whose last participant
 //! leaves takes itself out of the registry before it stops, under the
 //! registry's lock; a join that raced with that stop finds the room gone and
@@ -19,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use media::LiveFeed;
-use media::room::{ParticipantId, Room};
+use media::room::{Cue, ParticipantId, Room};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
@@ -47,6 +52,19 @@ enum RoomMsg {
     Frame(ParticipantId, Vec<i16>),
     /// A participant left (hung up, or the call moved on).
     Leave(ParticipantId),
+    /// Mutes or unmutes (`Some`), or toggles (`None`), a participant; the reply
+    /// is its new state, `None` when it is not in the room.
+    Mute {
+        who: Who,
+        muted: Option<bool>,
+        reply: Option<oneshot::Sender<Option<bool>>>,
+    },
+}
+
+/// A participant, as a seat knows it or as the API names it.
+enum Who {
+    Seat(ParticipantId),
+    Call(String),
 }
 
 type Registry = HashMap<String, mpsc::UnboundedSender<RoomMsg>>;
@@ -84,6 +102,15 @@ impl Seat {
     /// Hands the room 20 ms of the caller's audio (16 kHz).
     pub(crate) fn push(&self, samples: Vec<i16>) {
         let _ = self.to_room.send(RoomMsg::Frame(self.id, samples));
+    }
+
+    /// Mutes the caller, or lets the room hear them again (`*` on the phone).
+    pub(crate) fn toggle_mute(&self) {
+        let _ = self.to_room.send(RoomMsg::Mute {
+            who: Who::Seat(self.id),
+            muted: None,
+            reply: None,
+        });
     }
 }
 
@@ -169,6 +196,23 @@ impl Rooms {
         Err(JoinRefusal::Gone)
     }
 
+    /// Mutes or unmutes call `call_id` in room `name`; `false` when it is not there.
+    pub(crate) async fn mute(&self, name: &str, call_id: &str, muted: bool) -> bool {
+        let Some(to_room) = self.registry().get(name).cloned() else {
+            return false;
+        };
+        let (reply, answer) = oneshot::channel();
+        let mute = RoomMsg::Mute {
+            who: Who::Call(call_id.to_owned()),
+            muted: Some(muted),
+            reply: Some(reply),
+        };
+        if to_room.send(mute).is_err() {
+            return false;
+        }
+        matches!(answer.await, Ok(Some(_)))
+    }
+
     /// Takes room `name` out of the registry if `to_room` is still its entry.
     fn retire(&self, name: &str, to_room: &mpsc::UnboundedSender<RoomMsg>) {
         let mut rooms = self.registry();
@@ -176,6 +220,24 @@ impl Rooms {
             rooms.remove(name);
         }
     }
+}
+
+/// Mutes, unmutes or toggles (`muted: None`) participant `id`, cues them, and
+/// returns their new state; `None` when they are not in the room.
+fn set_muted(
+    room: &mut Room,
+    seated: &mut BTreeMap<ParticipantId, (LiveFeed, ConferenceParticipant)>,
+    id: ParticipantId,
+    muted: Option<bool>,
+) -> Option<bool> {
+    let muted = muted.unwrap_or(!room.is_muted(id)?);
+    room.set_muted(id, muted).ok()?;
+    let cue = if muted { Cue::Muted } else { Cue::Unmuted };
+    room.cue(id, cue).ok()?;
+    if let Some((_, who)) = seated.get_mut(&id) {
+        who.muted = muted;
+    }
+    Some(muted)
 }
 
 /// A room's task: takes joins, frames and leaves, and mixes every [`TICK`].
@@ -202,6 +264,7 @@ async fn run(
                     let id = room.join();
                     if reply.send(Some(id)).is_ok() {
                         seated.insert(id, (feed, who));
+                        room.cue_all(Cue::Joined, Some(id));
                         tracing::info!(room = %name, participants = room.len(), "caller joined the conference");
                     } else {
                         room.leave(id);
@@ -215,8 +278,23 @@ async fn run(
                 Some(RoomMsg::Describe(reply)) => {
                     let _ = reply.send(seated.values().map(|(_, who)| who.clone()).collect());
                 }
+                Some(RoomMsg::Mute { who, muted, reply }) => {
+                    let id = match who {
+                        Who::Seat(id) => Some(id),
+                        Who::Call(call_id) => seated
+                            .iter()
+                            .find(|(_, (_, who))| who.call_id == call_id)
+                            .map(|(id, _)| *id),
+                    };
+                    let state = id.and_then(|id| set_muted(&mut room, &mut seated, id, muted));
+                    if let Some(reply) = reply {
+                        let _ = reply.send(state);
+                    }
+                }
                 Some(RoomMsg::Leave(id)) => {
-                    room.leave(id);
+                    if room.leave(id) {
+                        room.cue_all(Cue::Left, None);
+                    }
                     seated.remove(&id);
                     tracing::info!(room = %name, participants = room.len(), "caller left the conference");
                     if room.is_empty() {
@@ -251,6 +329,7 @@ mod tests {
             call_id: format!("call-{n}"),
             caller: format!("100{n}"),
             joined_at: i64::from(n),
+            muted: false,
         }
     }
 
@@ -357,5 +436,31 @@ mod tests {
             rooms.join("big", who(999), LiveFeed::new()).await.is_ok(),
             "a seat freed"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_are_muted_from_the_api_or_their_phone() {
+        let rooms = Rooms::default();
+        let a = rooms
+            .join("huddle", who(1), LiveFeed::new())
+            .await
+            .expect("seated");
+        let _b = rooms
+            .join("huddle", who(2), LiveFeed::new())
+            .await
+            .expect("seated");
+        let muted = |rooms: &[ConferenceSummary]| -> Vec<bool> {
+            rooms[0].participants.iter().map(|p| p.muted).collect()
+        };
+        assert!(rooms.mute("huddle", "call-2", true).await);
+        assert_eq!(muted(&rooms.describe().await), [false, true]);
+        assert!(!rooms.mute("huddle", "call-9", true).await, "no such call");
+        assert!(!rooms.mute("lobby", "call-2", true).await, "no such room");
+        a.toggle_mute();
+        settle().await;
+        assert_eq!(muted(&rooms.describe().await), [true, true]);
+        a.toggle_mute();
+        assert!(rooms.mute("huddle", "call-2", false).await);
+        assert_eq!(muted(&rooms.describe().await), [false, false]);
     }
 }

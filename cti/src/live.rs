@@ -46,6 +46,15 @@ impl LiveNode for NodeLive {
         self.rooms.describe().boxed()
     }
 
+    fn conference_mute<'a>(
+        &'a self,
+        room: &'a str,
+        call_id: &'a str,
+        muted: bool,
+    ) -> BoxFuture<'a, bool> {
+        self.rooms.mute(room, call_id, muted).boxed()
+    }
+
     fn calls(&self) -> BoxFuture<'_, Vec<CallSummary>> {
         async move {
             let (reply, rx) = oneshot::channel();

@@ -23,6 +23,12 @@
 //!   each participant's frame is the sum of every other participant's, brought back to
 //!   16 bits by a per-listener limiter ([`Normalisation::Limit`]). A participant alone
 //!   in the room hears silence.
+//! - [`Room::set_muted`] takes a participant out of everyone else's mix (its queued
+//!   and further input is discarded) while it still hears the room.
+//! - A [`Cue`] is a short tone laid over what one participant ([`Room::cue`]) or
+//!   everyone but one ([`Room::cue_all`]) hears, from the next tick on: someone joined
+//!   or left, you are muted or unmuted. It is added after the mix, so it never reaches
+//!   another participant.
 //! - Per-participant counters ([`ParticipantStats`]) say what was mixed, dropped and
 //!   missing.
 //!
@@ -76,6 +82,55 @@ pub enum RoomError {
     },
 }
 
+/// A short tone a participant hears over the room's audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cue {
+    /// Someone joined: two rising tones (550 then 800 Hz, 100 ms each).
+    Joined,
+    /// Someone left: two falling tones (800 then 550 Hz).
+    Left,
+    /// You are muted: one low tone (350 Hz, 160 ms).
+    Muted,
+    /// You are heard again: one high tone (700 Hz, 160 ms).
+    Unmuted,
+}
+
+impl Cue {
+    /// The cue's tones: (frequency in Hz, 20 ms frames). Multiples of 50 Hz fit a
+    /// 20 ms frame in whole cycles.
+    fn tones(self) -> &'static [(f64, usize)] {
+        match self {
+            Cue::Joined => &[(550.0, 5), (800.0, 5)],
+            Cue::Left => &[(800.0, 5), (550.0, 5)],
+            Cue::Muted => &[(350.0, 8)],
+            Cue::Unmuted => &[(700.0, 8)],
+        }
+    }
+
+    /// Frame `frame` of the cue (`None` once it is over), added onto `out`.
+    fn add_frame(self, frame: usize, out: &mut [i16]) -> Option<()> {
+        let mut first = 0;
+        for &(freq, frames) in self.tones() {
+            if frame < first + frames {
+                let start = frame * AUDIO_FRAME;
+                for (n, sample) in (start..).zip(out.iter_mut()) {
+                    let phase = std::f64::consts::TAU * freq * n as f64 / 16_000.0;
+                    // At most CUE_LEVEL in magnitude: the cast cannot overflow.
+                    let tone = (CUE_LEVEL * phase.sin()).round() as i16;
+                    *sample = sample.saturating_add(tone);
+                }
+                return Some(());
+            }
+            first += frames;
+        }
+        None
+    }
+}
+
+/// Peak level of a cue's tone (about −24 dBFS).
+const CUE_LEVEL: f64 = 2_000.0;
+
 /// What happened to one participant's audio so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ParticipantStats {
@@ -99,6 +154,10 @@ struct Participant {
     current: [i16; AUDIO_FRAME],
     /// Whether it contributes `current` to the current tick (else silence).
     heard: bool,
+    /// Whether its input is discarded (it still hears the room).
+    muted: bool,
+    /// The cue it hears, and the cue's next frame.
+    cue: Option<(Cue, usize)>,
     stats: ParticipantStats,
 }
 
@@ -110,6 +169,8 @@ impl Participant {
             primed: false,
             current: [0; AUDIO_FRAME],
             heard: false,
+            muted: false,
+            cue: None,
             stats: ParticipantStats::default(),
         }
     }
@@ -118,7 +179,10 @@ impl Participant {
     /// (and primes again, when its queue ran empty).
     fn take(&mut self) {
         self.heard = false;
-        if self.primed {
+        if self.muted {
+            self.queue.clear();
+            self.primed = false;
+        } else if self.primed {
             match self.queue.pop_front() {
                 Some(frame) => {
                     self.current = frame;
@@ -250,9 +314,7 @@ impl Room {
             got: frame.len(),
         })?;
         let participant = self
-            .slot(id)
-            .and_then(|slot| self.slots.get_mut(slot))
-            .and_then(Option::as_mut)
+            .participant_mut(id)
             .ok_or(RoomError::UnknownParticipant(id))?;
         while participant.queue.len() >= INPUT_FRAMES {
             participant.queue.pop_front();
@@ -293,14 +355,67 @@ impl Room {
                 output.resize(AUDIO_FRAME, 0);
             }
         }
+        for (participant, output) in slots.iter_mut().zip(outputs.iter_mut()) {
+            let Some(participant) = participant else {
+                continue;
+            };
+            if let Some((cue, frame)) = participant.cue {
+                participant.cue = cue.add_frame(frame, output).map(|()| (cue, frame + 1));
+            }
+        }
         slots
             .iter()
             .zip(outputs.iter())
             .filter_map(|(slot, output)| slot.as_ref().map(|p| (p.id, output.as_slice())))
     }
 
+    /// Mutes or unmutes `id`: while muted nobody hears it (its input is discarded),
+    /// and it still hears the room.
+    ///
+    /// # Errors
+    ///
+    /// [`RoomError::UnknownParticipant`] when `id` is not in the room.
+    pub fn set_muted(&mut self, id: ParticipantId, muted: bool) -> Result<(), RoomError> {
+        self.participant_mut(id)
+            .ok_or(RoomError::UnknownParticipant(id))?
+            .muted = muted;
+        Ok(())
+    }
+
+    /// Whether `id` is muted, while it is in the room.
+    #[must_use]
+    pub fn is_muted(&self, id: ParticipantId) -> Option<bool> {
+        self.participant(id).map(|p| p.muted)
+    }
+
+    /// Lays `cue` over what `id` hears from the next tick on (replacing a cue still
+    /// playing there).
+    ///
+    /// # Errors
+    ///
+    /// [`RoomError::UnknownParticipant`] when `id` is not in the room.
+    pub fn cue(&mut self, id: ParticipantId, cue: Cue) -> Result<(), RoomError> {
+        self.participant_mut(id)
+            .ok_or(RoomError::UnknownParticipant(id))?
+            .cue = Some((cue, 0));
+        Ok(())
+    }
+
+    /// Lays `cue` over what everyone in the room hears, but `except`.
+    pub fn cue_all(&mut self, cue: Cue, except: Option<ParticipantId>) {
+        for participant in self.slots.iter_mut().flatten() {
+            if Some(participant.id) != except {
+                participant.cue = Some((cue, 0));
+            }
+        }
+    }
+
     fn participant(&self, id: ParticipantId) -> Option<&Participant> {
         self.slots.iter().flatten().find(|p| p.id == id)
+    }
+
+    fn participant_mut(&mut self, id: ParticipantId) -> Option<&mut Participant> {
+        self.slots.iter_mut().flatten().find(|p| p.id == id)
     }
 }
 
@@ -554,5 +669,86 @@ mod tests {
         assert_eq!(room.slot(stranger), None);
         assert_eq!(room.stats(stranger), None);
         assert_eq!(room.queued(stranger), None);
+    }
+
+    #[test]
+    fn a_muted_participant_is_heard_by_no_one_and_still_hears_the_room() {
+        let mut room = Room::new();
+        let ids = [room.join(), room.join(), room.join()];
+        room.set_muted(ids[0], true).expect("in the room");
+        assert_eq!(room.is_muted(ids[0]), Some(true));
+        for index in 0..6 {
+            for (id, freq) in ids.iter().zip(FREQS) {
+                room.push(*id, &tone(freq, index)).expect("queued");
+            }
+            let out = tick(&mut room);
+            if index < PRIMING_FRAMES {
+                continue;
+            }
+            for (id, frame) in &out {
+                assert!(
+                    amplitude(frame, FREQS[0]) < AMP * 0.01,
+                    "{id} hears the muted one"
+                );
+            }
+            assert!(
+                amplitude(&out[0].1, FREQS[1]) > AMP * 0.9,
+                "the muted one hears the room"
+            );
+        }
+        room.set_muted(ids[0], false).expect("in the room");
+        let mut heard = false;
+        for index in 6..12 {
+            for (id, freq) in ids.iter().zip(FREQS) {
+                room.push(*id, &tone(freq, index)).expect("queued");
+            }
+            let out = tick(&mut room);
+            heard |= amplitude(&out[1].1, FREQS[0]) > AMP * 0.9;
+        }
+        assert!(heard, "heard again once unmuted");
+        assert_eq!(
+            room.set_muted(ParticipantId(99), true),
+            Err(RoomError::UnknownParticipant(ParticipantId(99)))
+        );
+    }
+
+    #[test]
+    fn a_cue_reaches_only_its_listeners_for_its_length() {
+        let mut room = Room::new();
+        let ids = [room.join(), room.join(), room.join()];
+        room.cue_all(Cue::Joined, Some(ids[2]));
+        room.cue(ids[2], Cue::Muted).expect("in the room");
+        let mut frames = Vec::new();
+        for _ in 0..12 {
+            frames.push(tick(&mut room));
+        }
+        let level = |tick: usize, who: usize, freq: f64| amplitude(&frames[tick][who].1, freq);
+        // Joined: 550 Hz for five frames, then 800 Hz for five, then nothing.
+        for who in [0, 1] {
+            assert!(
+                level(0, who, 550.0) > CUE_LEVEL * 0.8,
+                "rising tone, first half"
+            );
+            assert!(
+                level(7, who, 800.0) > CUE_LEVEL * 0.8,
+                "rising tone, second half"
+            );
+            assert!(
+                level(10, who, 800.0) < 1.0 && level(10, who, 550.0) < 1.0,
+                "over"
+            );
+            assert!(
+                level(0, who, 350.0) < CUE_LEVEL * 0.1,
+                "not the other's cue"
+            );
+        }
+        // The third hears only its own cue, 350 Hz for eight frames.
+        assert!(level(0, 2, 350.0) > CUE_LEVEL * 0.8);
+        assert!(level(7, 2, 350.0) > CUE_LEVEL * 0.8);
+        assert!(level(8, 2, 350.0) < 1.0);
+        assert!(
+            level(0, 2, 550.0) < CUE_LEVEL * 0.1,
+            "excluded from the joined cue"
+        );
     }
 }

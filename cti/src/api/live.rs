@@ -40,6 +40,18 @@ pub trait LiveNode: Send + Sync {
         Box::pin(async { Vec::new() })
     }
 
+    /// Mutes or unmutes call `call_id` in conference room `room`; `false` when it
+    /// is not there.
+    fn conference_mute<'a>(
+        &'a self,
+        room: &'a str,
+        call_id: &'a str,
+        muted: bool,
+    ) -> BoxFuture<'a, bool> {
+        let _ = (room, call_id, muted);
+        Box::pin(async { false })
+    }
+
     /// Pauses or resumes the recording of call `call_id`; `false` when there is
     /// no such call or it is not being recorded.
     fn record<'a>(&'a self, call_id: &'a str, action: RecordingAction) -> BoxFuture<'a, bool>;
@@ -404,6 +416,8 @@ pub struct ConferenceParticipant {
     pub caller: String,
     /// When the caller joined the room, unix ms.
     pub joined_at: i64,
+    /// Whether the room does not hear them (`*` on their phone, or the API).
+    pub muted: bool,
 }
 
 /// One queue now.

@@ -384,6 +384,11 @@ fn route_table(r: Routes, access: Access) -> Routes {
         )
         .add(Method::GET, "/api/v1/queues", calls::list_queues)
         .add(Method::GET, "/api/v1/conferences", calls::list_conferences)
+        .add(
+            Method::POST,
+            "/api/v1/conferences/{room}/participants/{call_id}/mute",
+            calls::mute_in_conference,
+        )
         .add(Method::GET, "/api/v1/alerts", calls::list_alerts)
         .add(Method::GET, "/api/v1/events", stream::events)
         .add(Method::GET, "/api/v1/webhooks", handlers::webhooks::list)

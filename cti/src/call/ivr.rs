@@ -519,6 +519,7 @@ impl Call {
             call_id: self.cdr.call_id.clone(),
             caller: self.cdr.caller.clone(),
             joined_at: unix_ms(),
+            muted: false,
         };
         match self.ctx.rooms.join(&room, who, feed).await {
             Ok(seat) => {

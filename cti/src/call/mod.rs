@@ -444,7 +444,12 @@ impl Call {
             } => {
                 let party = if side == Side::A { "caller" } else { "callee" };
                 debug!(call = self.id.0, party, digit = %digit.as_char(), ms = duration.as_millis() as u64, "DTMF received");
-                if side == Side::A && self.phase == Phase::Ivr {
+                if side == Side::A
+                    && digit.as_char() == '*'
+                    && let Some(seat) = &self.conference
+                {
+                    seat.toggle_mute();
+                } else if side == Side::A && self.phase == Phase::Ivr {
                     if digit.as_char() == '#' && self.recording_voicemail() {
                         self.finish_voicemail().await;
                     } else {

@@ -183,6 +183,37 @@ pub(crate) async fn list_conferences(
     Ok(Json(shared.state.live.conferences().await).into_response())
 }
 
+/// The body of `POST /api/v1/conferences/{room}/participants/{call_id}/mute`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MuteBody {
+    muted: bool,
+}
+
+/// `POST /api/v1/conferences/{room}/participants/{call_id}/mute`: the room stops
+/// (or starts again) hearing that caller, who hears a cue; audited.
+pub(crate) async fn mute_in_conference(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((room, call_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<MuteBody>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&[Role::Admin, Role::Supervisor])?;
+    if !shared
+        .state
+        .live
+        .conference_mute(&room, &call_id, body.muted)
+        .await
+    {
+        return Err(ApiError::not_found(format!(
+            "no call {call_id} in conference {room}"
+        )));
+    }
+    let detail = serde_json::json!({ "call_id": call_id, "muted": body.muted });
+    shared.audit(&p, "conference.mute", &room, detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `GET /api/v1/alerts`: the alerts in force, oldest first (administrators; a
 /// supervisor those about their queues).
 pub(crate) async fn list_alerts(

@@ -68,6 +68,12 @@ fn matrix() -> Vec<Row> {
             None,
             [200, 200, 403, 403],
         ),
+        (
+            Method::POST,
+            "/api/v1/conferences/huddle/participants/c-1/mute",
+            Some(r#"{"muted":true}"#),
+            [404, 404, 403, 403],
+        ),
         (Method::GET, "/api/v1/cdrs", None, [200, 200, 200, 200]),
         (Method::GET, "/api/v1/cdrs.csv", None, [200, 200, 200, 200]),
         (
