@@ -824,6 +824,8 @@ impl Call {
         self.phase = Phase::Ended;
         // The supervisor's leg ends with the call, and so does its audio stream.
         let _ = self.stop_monitor().await;
+        // The room stops mixing for the caller now, not when the task lingers out.
+        self.conference = None;
         let missed = self.stop_streaming();
         if let Some(session) = self.media.take() {
             self.cdr.caller_quality = party_quality(session.quality(Side::A));
