@@ -5,6 +5,12 @@
 //! frame (three outputs); a live conference needs 50 of them per second, so
 //! `conferences per core = mix calls per second / 50`.
 //!
+//! The `room` cases run a conference room's core ([`media::room::Room`], 16 kHz): one
+//! tick queues a frame from every participant and mixes one frame for each, so a live
+//! room needs 50 ticks a second and `rooms per core = ticks per second / 50`. Decoding
+//! what the phones send and encoding what they hear come on top, per participant, as
+//! for any leg.
+//!
 //! `cargo bench -p switchyard-media --bench mix`; `MIX_BENCH_MILLIS` (default 1500)
 //! sets the time per case.
 
@@ -17,6 +23,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use media::mix::{Conference, Monitor, MonitorInput, MonitorMode, MonitorOutput, Normalisation};
+use media::room::Room;
 
 fn main() {
     let budget = Duration::from_millis(
@@ -38,6 +45,35 @@ fn main() {
         "conference 10 legs 8 kHz Saturate",
         conference(160, 10, Normalisation::Saturate, budget),
     );
+    println!("\ncase                                   ticks/s       rooms/core   µs/participant");
+    for participants in [3, 10, 50] {
+        let ticks = room(participants, budget);
+        println!(
+            "{:<38} {ticks:>12.0} {:>12.0} {:>14.2}",
+            format!("room {participants} participants 16 kHz"),
+            ticks / 50.0,
+            1e6 / ticks / participants as f64
+        );
+    }
+}
+
+/// Ticks per second of a room of `participants`, each pushing one frame a tick.
+fn room(participants: usize, budget: Duration) -> f64 {
+    let len = media::AUDIO_FRAME;
+    let frames: Vec<Vec<i16>> = (0..participants)
+        .map(|i| noise(len, i as u64 + 11, 12_000))
+        .collect();
+    let mut room = Room::new();
+    let ids: Vec<_> = (0..participants).map(|_| room.join()).collect();
+    run(budget, || {
+        for (id, frame) in ids.iter().zip(&frames) {
+            room.push(*id, black_box(frame))
+                .expect("a participant's frame");
+        }
+        for (_, heard) in room.tick() {
+            black_box(heard);
+        }
+    })
 }
 
 fn report(name: &str, calls_per_second: f64) {
