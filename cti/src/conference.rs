@@ -14,6 +14,10 @@
 //! presses `*` is muted (a low tone) or heard again (a high tone). An
 //! administrator or supervisor can mute a caller from the API as well.
 //!
+//! What happens in a room goes out as `conference.participant` events (joined, left,
+//! muted, unmuted, talking, silent), so a dashboard can follow who is there and
+//! who speaks without polling.
+//!
 //! [`Rooms`] finds or starts the room by name. A room whose last participant
 //! leaves takes itself out of the registry before it stops, under the
 //! registry's lock; a join that raced with that stop finds the room gone and
@@ -28,7 +32,7 @@ use media::room::{Cue, ParticipantId, Room};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
-use crate::api::{ConferenceParticipant, ConferenceSummary};
+use crate::api::{ConferenceParticipant, ConferenceSummary, Event, EventBus, EventKind};
 
 /// How often a room mixes: one frame of every participant.
 const TICK: Duration = Duration::from_millis(20);
@@ -69,10 +73,14 @@ enum Who {
 
 type Registry = HashMap<String, mpsc::UnboundedSender<RoomMsg>>;
 
+/// Where a room's events go.
+type Publish = Arc<dyn Fn(Event) + Send + Sync>;
+
 /// The node's conference rooms, by name.
 #[derive(Clone, Default)]
 pub(crate) struct Rooms {
     rooms: Arc<Mutex<Registry>>,
+    publish: Option<Publish>,
 }
 
 /// Why a caller was not seated.
@@ -121,6 +129,21 @@ impl Drop for Seat {
 }
 
 impl Rooms {
+    /// Rooms whose events go to `events`.
+    pub(crate) fn new(events: EventBus) -> Self {
+        Self::publishing(move |event| {
+            events.publish(event);
+        })
+    }
+
+    /// Rooms whose events go to `publish`.
+    fn publishing(publish: impl Fn(Event) + Send + Sync + 'static) -> Self {
+        Self {
+            rooms: Arc::default(),
+            publish: Some(Arc::new(publish)),
+        }
+    }
+
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -222,22 +245,65 @@ impl Rooms {
     }
 }
 
-/// Mutes, unmutes or toggles (`muted: None`) participant `id`, cues them, and
-/// returns their new state; `None` when they are not in the room.
-fn set_muted(
-    room: &mut Room,
-    seated: &mut BTreeMap<ParticipantId, (LiveFeed, ConferenceParticipant)>,
-    id: ParticipantId,
-    muted: Option<bool>,
-) -> Option<bool> {
-    let muted = muted.unwrap_or(!room.is_muted(id)?);
-    room.set_muted(id, muted).ok()?;
-    let cue = if muted { Cue::Muted } else { Cue::Unmuted };
-    room.cue(id, cue).ok()?;
-    if let Some((_, who)) = seated.get_mut(&id) {
-        who.muted = muted;
+/// Who sits in a room, by their id there; ids grow, so the map's order is the
+/// order they joined.
+type Seated = BTreeMap<ParticipantId, (LiveFeed, ConferenceParticipant)>;
+
+/// A room's state as its task keeps it.
+struct RoomTask {
+    name: String,
+    room: Room,
+    seated: Seated,
+    publish: Option<Publish>,
+}
+
+impl RoomTask {
+    /// Publishes `what` happened to participant `who`.
+    fn publish(&self, what: &str, who: &ConferenceParticipant) {
+        let Some(publish) = &self.publish else {
+            return;
+        };
+        let data = serde_json::json!({
+            "room": self.name,
+            "what": what,
+            "caller": who.caller,
+            "participants": self.room.len(),
+        });
+        let event = Event::new(EventKind::ConferenceParticipant, crate::api::unix_ms_now())
+            .call(who.call_id.clone())
+            .data(data);
+        publish(event);
     }
-    Some(muted)
+
+    /// Mutes, unmutes or toggles (`muted: None`) participant `id`, cues them,
+    /// and returns their new state; `None` when they are not in the room.
+    fn set_muted(&mut self, id: ParticipantId, muted: Option<bool>) -> Option<bool> {
+        let muted = muted.unwrap_or(!self.room.is_muted(id)?);
+        self.room.set_muted(id, muted).ok()?;
+        let cue = if muted { Cue::Muted } else { Cue::Unmuted };
+        self.room.cue(id, cue).ok()?;
+        self.talk_changes();
+        let who = {
+            let (_, who) = self.seated.get_mut(&id)?;
+            who.muted = muted;
+            who.clone()
+        };
+        self.publish(if muted { "muted" } else { "unmuted" }, &who);
+        Some(muted)
+    }
+
+    /// Notes and publishes who started or stopped talking.
+    fn talk_changes(&mut self) {
+        let changes: Vec<_> = self.room.talk_changes().collect();
+        for change in changes {
+            let Some((_, who)) = self.seated.get_mut(&change.id) else {
+                continue;
+            };
+            who.talking = change.talking;
+            let who = who.clone();
+            self.publish(if change.talking { "talking" } else { "silent" }, &who);
+        }
+    }
 }
 
 /// A room's task: takes joins, frames and leaves, and mixes every [`TICK`].
@@ -247,71 +313,78 @@ async fn run(
     own: mpsc::UnboundedSender<RoomMsg>,
     rooms: Rooms,
 ) {
-    let mut room = Room::new();
-    // Each participant's feed and who they are; ids grow, so the map's order
-    // is the order they joined.
-    let mut seated: BTreeMap<ParticipantId, (LiveFeed, ConferenceParticipant)> = BTreeMap::new();
+    let mut task = RoomTask {
+        name,
+        room: Room::new(),
+        seated: Seated::new(),
+        publish: rooms.publish.clone(),
+    };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    tracing::debug!(room = %name, "conference room opened");
+    tracing::debug!(room = %task.name, "conference room opened");
     loop {
         tokio::select! {
             msg = inbox.recv() => match msg {
-                Some(RoomMsg::Join { reply, .. }) if room.len() >= MAX_PARTICIPANTS => {
+                Some(RoomMsg::Join { reply, .. }) if task.room.len() >= MAX_PARTICIPANTS => {
                     let _ = reply.send(None);
                 }
                 Some(RoomMsg::Join { who, feed, reply }) => {
-                    let id = room.join();
+                    let id = task.room.join();
                     if reply.send(Some(id)).is_ok() {
-                        seated.insert(id, (feed, who));
-                        room.cue_all(Cue::Joined, Some(id));
-                        tracing::info!(room = %name, participants = room.len(), "caller joined the conference");
+                        task.room.cue_all(Cue::Joined, Some(id));
+                        task.publish("joined", &who);
+                        task.seated.insert(id, (feed, who));
+                        tracing::info!(room = %task.name, participants = task.room.len(), "caller joined the conference");
                     } else {
-                        room.leave(id);
+                        task.room.leave(id);
                     }
                 }
                 Some(RoomMsg::Frame(id, samples)) => {
-                    if let Err(error) = room.push(id, &samples) {
-                        tracing::debug!(room = %name, %error, "frame not mixed");
+                    if let Err(error) = task.room.push(id, &samples) {
+                        tracing::debug!(room = %task.name, %error, "frame not mixed");
                     }
                 }
                 Some(RoomMsg::Describe(reply)) => {
-                    let _ = reply.send(seated.values().map(|(_, who)| who.clone()).collect());
+                    let _ = reply.send(task.seated.values().map(|(_, who)| who.clone()).collect());
                 }
                 Some(RoomMsg::Mute { who, muted, reply }) => {
                     let id = match who {
                         Who::Seat(id) => Some(id),
-                        Who::Call(call_id) => seated
+                        Who::Call(call_id) => task.seated
                             .iter()
                             .find(|(_, (_, who))| who.call_id == call_id)
                             .map(|(id, _)| *id),
                     };
-                    let state = id.and_then(|id| set_muted(&mut room, &mut seated, id, muted));
+                    let state = id.and_then(|id| task.set_muted(id, muted));
                     if let Some(reply) = reply {
                         let _ = reply.send(state);
                     }
                 }
                 Some(RoomMsg::Leave(id)) => {
-                    if room.leave(id) {
-                        room.cue_all(Cue::Left, None);
+                    if task.room.leave(id) {
+                        task.room.cue_all(Cue::Left, None);
                     }
-                    seated.remove(&id);
-                    tracing::info!(room = %name, participants = room.len(), "caller left the conference");
-                    if room.is_empty() {
+                    if let Some((_, who)) = task.seated.remove(&id) {
+                        task.publish("left", &who);
+                    }
+                    tracing::info!(room = %task.name, participants = task.room.len(), "caller left the conference");
+                    if task.room.is_empty() {
                         break;
                     }
                 }
                 None => break,
             },
-            _ = tick.tick(), if !room.is_empty() => {
-                for (id, frame) in room.tick() {
-                    if let Some((feed, _)) = seated.get(&id) {
+            _ = tick.tick(), if !task.room.is_empty() => {
+                for (id, frame) in task.room.tick() {
+                    if let Some((feed, _)) = task.seated.get(&id) {
                         let _ = feed.push(frame);
                     }
                 }
+                task.talk_changes();
             }
         }
     }
+    let name = task.name;
     rooms.retire(&name, &own);
     inbox.close();
     // Joins that arrived after the last leave get no answer (their reply is
@@ -330,6 +403,7 @@ mod tests {
             caller: format!("100{n}"),
             joined_at: i64::from(n),
             muted: false,
+            talking: false,
         }
     }
 
@@ -462,5 +536,79 @@ mod tests {
         a.toggle_mute();
         assert!(rooms.mute("huddle", "call-2", false).await);
         assert_eq!(muted(&rooms.describe().await), [false, false]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn joins_leaves_mutes_and_talkers_are_published_as_events() {
+        let events = Arc::new(Mutex::new(Vec::<Event>::new()));
+        let seen = Arc::clone(&events);
+        let rooms = Rooms::publishing(move |e| seen.lock().expect("events").push(e));
+        let taken = || -> Vec<(String, String, String, u64)> {
+            events
+                .lock()
+                .expect("events")
+                .drain(..)
+                .map(|e| {
+                    assert_eq!(e.kind, EventKind::ConferenceParticipant);
+                    assert_eq!(e.data["room"], "huddle");
+                    (
+                        e.call_id.unwrap_or_default(),
+                        e.data["what"].as_str().unwrap_or_default().to_owned(),
+                        e.data["caller"].as_str().unwrap_or_default().to_owned(),
+                        e.data["participants"].as_u64().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        };
+        let ev = |call: &str, what: &str, caller: &str, n: u64| {
+            (call.to_owned(), what.to_owned(), caller.to_owned(), n)
+        };
+        let a = rooms
+            .join("huddle", who(1), LiveFeed::new())
+            .await
+            .expect("seated");
+        let b = rooms
+            .join("huddle", who(2), LiveFeed::new())
+            .await
+            .expect("seated");
+        settle().await;
+        assert_eq!(
+            taken(),
+            [
+                ev("call-1", "joined", "1001", 1),
+                ev("call-2", "joined", "1002", 2)
+            ]
+        );
+        // Caller 1 talks (−16 dBFS) for 100 ms: the room says so once.
+        for _ in 0..5 {
+            a.push(vec![5_000; media::AUDIO_FRAME]);
+            settle().await;
+            tokio::time::advance(TICK).await;
+            settle().await;
+        }
+        assert_eq!(taken(), [ev("call-1", "talking", "1001", 2)]);
+        let talking = |rooms: &[ConferenceSummary]| -> Vec<bool> {
+            rooms[0].participants.iter().map(|p| p.talking).collect()
+        };
+        assert_eq!(talking(&rooms.describe().await), [true, false]);
+        // Muting a talker ends their talking first.
+        assert!(rooms.mute("huddle", "call-1", true).await);
+        assert_eq!(
+            taken(),
+            [
+                ev("call-1", "silent", "1001", 2),
+                ev("call-1", "muted", "1001", 2)
+            ]
+        );
+        assert_eq!(talking(&rooms.describe().await), [false, false]);
+        b.toggle_mute();
+        settle().await;
+        assert_eq!(taken(), [ev("call-2", "muted", "1002", 2)]);
+        drop(b);
+        settle().await;
+        assert_eq!(taken(), [ev("call-2", "left", "1002", 1)]);
+        drop(a);
+        settle().await;
+        assert_eq!(taken(), [ev("call-1", "left", "1001", 0)]);
     }
 }

@@ -375,7 +375,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
             b.stats_period,
         ));
     }
-    let rooms = crate::conference::Rooms::default();
+    let rooms = crate::conference::Rooms::new(events.clone());
     let live = crate::live::NodeLive {
         cmds: cmd_tx.clone(),
         acd: acd.clone(),

@@ -31,6 +31,11 @@
 //!   another participant.
 //! - Per-participant counters ([`ParticipantStats`]) say what was mixed, dropped and
 //!   missing.
+//! - Talker detection: a participant starts talking when [`TALK_START_FRAMES`]
+//!   consecutive mixed frames are louder than [`TALK_LEVEL`] and stops after
+//!   [`TALK_END_FRAMES`] frames that are not (a hangover, so pauses between words do
+//!   not flicker); a muted participant is never talking. [`Room::talk_changes`] hands
+//!   the driver every change since it last asked, in order.
 //!
 //! Sans-IO: no clock, no socket. The driver decides when 20 ms have passed and carries
 //! frames to and from the participants' sessions.
@@ -46,6 +51,16 @@ pub const INPUT_FRAMES: usize = 5;
 /// Frames a participant's queue must reach before its input is mixed, at the start and
 /// again after it ran empty.
 pub const PRIMING_FRAMES: usize = 2;
+
+/// Mean-square level above which a frame counts as speech: −40 dBFS (an RMS of 328),
+/// well above line noise and comfort noise, well below a talker at a normal level.
+pub const TALK_LEVEL: f64 = 328.0 * 328.0;
+
+/// Consecutive loud frames that start talking (40 ms).
+pub const TALK_START_FRAMES: u32 = 2;
+
+/// Consecutive quiet frames (or ticks without input) that end talking (400 ms).
+pub const TALK_END_FRAMES: u32 = 20;
 
 /// A participant of a [`Room`], unique for the room's lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -158,6 +173,9 @@ struct Participant {
     muted: bool,
     /// The cue it hears, and the cue's next frame.
     cue: Option<(Cue, usize)>,
+    /// Whether it is talking, and how many frames in a row disagreed with that.
+    talking: bool,
+    against: u32,
     stats: ParticipantStats,
 }
 
@@ -171,8 +189,31 @@ impl Participant {
             heard: false,
             muted: false,
             cue: None,
+            talking: false,
+            against: 0,
             stats: ParticipantStats::default(),
         }
+    }
+
+    /// Updates the talker state from this tick's input; `true` when it changed.
+    fn detect_talk(&mut self) -> bool {
+        let loud = self.heard && !self.muted && mean_square(&self.current) > TALK_LEVEL;
+        if loud == self.talking {
+            self.against = 0;
+            return false;
+        }
+        self.against += 1;
+        let needed = if loud {
+            TALK_START_FRAMES
+        } else {
+            TALK_END_FRAMES
+        };
+        if self.against < needed {
+            return false;
+        }
+        self.talking = loud;
+        self.against = 0;
+        true
     }
 
     /// Takes this tick's frame into `current`, or notes that it contributes silence
@@ -197,6 +238,21 @@ impl Participant {
     }
 }
 
+/// The mean of a frame's squared samples.
+fn mean_square(frame: &[i16]) -> f64 {
+    let sum: i64 = frame.iter().map(|&s| i64::from(s) * i64::from(s)).sum();
+    sum as f64 / frame.len().max(1) as f64
+}
+
+/// A participant started or stopped talking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TalkChange {
+    /// Who.
+    pub id: ParticipantId,
+    /// Whether it is talking now.
+    pub talking: bool,
+}
+
 /// A conference room's mixer: who is in it, their queued audio, and the mix-minus
 /// each hears.
 #[derive(Debug)]
@@ -206,6 +262,8 @@ pub struct Room {
     slots: Vec<Option<Participant>>,
     /// What the participant in each slot hears, after a tick.
     outputs: Vec<Vec<i16>>,
+    /// Talker changes the driver has not taken yet.
+    talk_changes: Vec<TalkChange>,
     next_id: u64,
     len: usize,
 }
@@ -224,6 +282,7 @@ impl Room {
             conference: Conference::new(AUDIO_FRAME, Normalisation::Limit),
             slots: Vec::new(),
             outputs: Vec::new(),
+            talk_changes: Vec::new(),
             next_id: 0,
             len: 0,
         }
@@ -253,6 +312,7 @@ impl Room {
         if let Some(entry) = self.slots.get_mut(slot) {
             *entry = None;
         }
+        self.talk_changes.retain(|change| change.id != id);
         self.len = self.len.saturating_sub(1);
         // Free slots at the end need not be mixed; those in the middle keep the others'
         // positions stable.
@@ -334,10 +394,17 @@ impl Room {
             conference,
             slots,
             outputs,
+            talk_changes,
             ..
         } = self;
         for participant in slots.iter_mut().flatten() {
             participant.take();
+            if participant.detect_talk() {
+                talk_changes.push(TalkChange {
+                    id: participant.id,
+                    talking: participant.talking,
+                });
+            }
         }
         let inputs: Vec<Option<&[i16]>> = slots
             .iter()
@@ -370,16 +437,34 @@ impl Room {
     }
 
     /// Mutes or unmutes `id`: while muted nobody hears it (its input is discarded),
-    /// and it still hears the room.
+    /// and it still hears the room. A talking participant stops talking at once.
     ///
     /// # Errors
     ///
     /// [`RoomError::UnknownParticipant`] when `id` is not in the room.
     pub fn set_muted(&mut self, id: ParticipantId, muted: bool) -> Result<(), RoomError> {
-        self.participant_mut(id)
-            .ok_or(RoomError::UnknownParticipant(id))?
-            .muted = muted;
+        let participant = self
+            .participant_mut(id)
+            .ok_or(RoomError::UnknownParticipant(id))?;
+        participant.muted = muted;
+        if muted && participant.talking {
+            participant.talking = false;
+            participant.against = 0;
+            self.talk_changes.push(TalkChange { id, talking: false });
+        }
         Ok(())
+    }
+
+    /// Whether `id` is talking, while it is in the room.
+    #[must_use]
+    pub fn is_talking(&self, id: ParticipantId) -> Option<bool> {
+        self.participant(id).map(|p| p.talking)
+    }
+
+    /// Every start and end of talking since the last call, oldest first (a
+    /// participant that left since is not reported).
+    pub fn talk_changes(&mut self) -> std::vec::Drain<'_, TalkChange> {
+        self.talk_changes.drain(..)
     }
 
     /// Whether `id` is muted, while it is in the room.
@@ -749,6 +834,94 @@ mod tests {
         assert!(
             level(0, 2, 550.0) < CUE_LEVEL * 0.1,
             "excluded from the joined cue"
+        );
+    }
+
+    /// Ticks `frames` times with `level` (a constant sample value) from `id`, then
+    /// returns the talker changes those ticks made.
+    fn talk(room: &mut Room, id: ParticipantId, level: i16, frames: usize) -> Vec<bool> {
+        let mut changes = Vec::new();
+        for _ in 0..frames {
+            room.push(id, &[level; AUDIO_FRAME]).expect("a whole frame");
+            let _ = room.tick().count();
+            changes.extend(room.talk_changes().map(|c| {
+                assert_eq!(c.id, id);
+                c.talking
+            }));
+        }
+        changes
+    }
+
+    #[test]
+    fn talking_starts_after_two_loud_frames_and_ends_after_a_400_ms_hangover() {
+        let mut room = Room::new();
+        let id = room.join();
+        let other = room.join();
+        // Input primes at two queued frames, so from then on one frame waits in the
+        // queue: each tick mixes the frame pushed one tick before.
+        assert_eq!(
+            talk(&mut room, id, 3_000, 2),
+            [],
+            "one loud frame is not talk"
+        );
+        assert_eq!(room.is_talking(id), Some(false));
+        assert_eq!(talk(&mut room, id, 3_000, 1), [true]);
+        assert_eq!(room.is_talking(id), Some(true));
+        assert_eq!(
+            talk(&mut room, id, 3_000, 50),
+            [],
+            "no flicker while talking"
+        );
+        assert_eq!(
+            talk(&mut room, id, 0, TALK_END_FRAMES as usize - 1),
+            [],
+            "a pause shorter than the hangover"
+        );
+        assert_eq!(talk(&mut room, id, 3_000, 5), [], "talking resumed in time");
+        assert_eq!(
+            talk(&mut room, id, 0, TALK_END_FRAMES as usize),
+            [],
+            "the first of these ticks mixed the last loud frame"
+        );
+        assert_eq!(talk(&mut room, id, 0, 1), [false]);
+        assert_eq!(room.is_talking(other), Some(false), "the other never spoke");
+    }
+
+    #[test]
+    fn noise_below_the_talk_level_never_counts_as_talking() {
+        let mut room = Room::new();
+        let id = room.join();
+        // RMS 300 (about −41 dBFS) for ten seconds.
+        assert_eq!(talk(&mut room, id, 300, 500), []);
+        assert_eq!(talk(&mut room, id, 400, 3), [true], "RMS 400 is speech");
+    }
+
+    #[test]
+    fn a_muted_talker_stops_talking_at_once_and_a_leaver_is_not_reported() {
+        let mut room = Room::new();
+        let id = room.join();
+        assert_eq!(talk(&mut room, id, 3_000, 3), [true]);
+        room.set_muted(id, true).expect("in the room");
+        let changes: Vec<TalkChange> = room.talk_changes().collect();
+        assert_eq!(changes, [TalkChange { id, talking: false }]);
+        assert_eq!(
+            talk(&mut room, id, 3_000, 10),
+            [],
+            "muted input is not talk"
+        );
+        room.set_muted(id, false).expect("in the room");
+        // Unmuted: primes again (one tick), then two loud frames.
+        assert_eq!(talk(&mut room, id, 3_000, 3), [true]);
+        let leaver = room.join();
+        for _ in 0..3 {
+            room.push(leaver, &[3_000; AUDIO_FRAME])
+                .expect("a whole frame");
+            let _ = room.tick().count();
+        }
+        assert!(room.leave(leaver));
+        assert!(
+            room.talk_changes().all(|c| c.id != leaver),
+            "no change reported for someone who left"
         );
     }
 }

@@ -71,11 +71,15 @@ pub enum EventKind {
     /// An agent's consultation (the first step of an attended transfer) rang,
     /// was answered, failed or was dropped (see `data.stage`).
     CallConsulted,
+    /// A caller joined or left a conference room, was muted or unmuted, or
+    /// started or stopped talking (see `data.what`); administrators and every
+    /// supervisor see it (rooms belong to no queue).
+    ConferenceParticipant,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         Self::CallOffered,
         Self::CallRinging,
         Self::CallAnswered,
@@ -91,6 +95,7 @@ impl EventKind {
         Self::CallMonitored,
         Self::CallAnalysis,
         Self::CallConsulted,
+        Self::ConferenceParticipant,
     ];
 
     /// The wire name: `call.offered`, `agent.state`, `alert`, …
@@ -112,6 +117,7 @@ impl EventKind {
             Self::CallMonitored => "call.monitored",
             Self::CallAnalysis => "call.analysis",
             Self::CallConsulted => "call.consult",
+            Self::ConferenceParticipant => "conference.participant",
         }
     }
 

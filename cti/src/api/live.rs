@@ -418,6 +418,9 @@ pub struct ConferenceParticipant {
     pub joined_at: i64,
     /// Whether the room does not hear them (`*` on their phone, or the API).
     pub muted: bool,
+    /// Whether they are talking (louder than −40 dBFS for 40 ms, until 400 ms
+    /// of quiet).
+    pub talking: bool,
 }
 
 /// One queue now.

@@ -389,6 +389,11 @@ fn route_table(r: Routes, access: Access) -> Routes {
             "/api/v1/conferences/{room}/participants/{call_id}/mute",
             calls::mute_in_conference,
         )
+        .add(
+            Method::DELETE,
+            "/api/v1/conferences/{room}/participants/{call_id}",
+            calls::remove_from_conference,
+        )
         .add(Method::GET, "/api/v1/alerts", calls::list_alerts)
         .add(Method::GET, "/api/v1/events", stream::events)
         .add(Method::GET, "/api/v1/webhooks", handlers::webhooks::list)

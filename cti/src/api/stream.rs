@@ -25,7 +25,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::auth::{Principal, Role};
 use super::error::QueryArgs;
-use super::events::{EventBus, Published};
+use super::events::{EventBus, EventKind, Published};
 use super::{ApiError, AppState};
 
 /// Backlog events read per query.
@@ -69,7 +69,12 @@ pub(crate) fn check_subscriber(p: &Principal) -> Result<(), ApiError> {
 pub(crate) fn visible(p: &Principal, e: &Published) -> bool {
     match p.role {
         Role::Admin => true,
-        Role::Supervisor => p.oversees(e.event.queues.iter().map(String::as_str)),
+        // Conference rooms belong to no queue: every supervisor follows them, as
+        // every supervisor may list them.
+        Role::Supervisor => {
+            e.event.kind == EventKind::ConferenceParticipant
+                || p.oversees(e.event.queues.iter().map(String::as_str))
+        }
         Role::Agent => p.is_agent(e.event.agent.as_deref()),
         Role::QualityAnalyst => false,
     }

@@ -520,6 +520,7 @@ impl Call {
             caller: self.cdr.caller.clone(),
             joined_at: unix_ms(),
             muted: false,
+            talking: false,
         };
         match self.ctx.rooms.join(&room, who, feed).await {
             Ok(seat) => {

@@ -214,6 +214,31 @@ pub(crate) async fn mute_in_conference(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /api/v1/conferences/{room}/participants/{call_id}`: hangs up a
+/// caller in a conference room (the others hear them leave); audited. Rooms
+/// belong to no queue, so any supervisor may, as any supervisor may mute.
+pub(crate) async fn remove_from_conference(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((room, call_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&[Role::Admin, Role::Supervisor])?;
+    let live = &shared.state.live;
+    let seated = live
+        .conferences()
+        .await
+        .iter()
+        .any(|c| c.room == room && c.participants.iter().any(|who| who.call_id == call_id));
+    if !seated || !live.hang_up(&call_id).await {
+        return Err(ApiError::not_found(format!(
+            "no call {call_id} in conference {room}"
+        )));
+    }
+    let detail = serde_json::json!({ "call_id": call_id });
+    shared.audit(&p, "conference.remove", &room, detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `GET /api/v1/alerts`: the alerts in force, oldest first (administrators; a
 /// supervisor those about their queues).
 pub(crate) async fn list_alerts(

@@ -281,3 +281,42 @@ async fn a_recording_body_must_name_a_known_action_as_json() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "not JSON typed");
     assert!(asked(&h).is_empty());
 }
+
+#[tokio::test]
+async fn a_supervisor_removes_a_caller_from_a_conference_room() {
+    let h = Harness::new().await;
+    h.seed().await;
+    h.live.with(|s| {
+        s.calls.push(call("c-room", "+15550000001", "", ""));
+        s.conferences = vec![ConferenceSummary {
+            room: "huddle".to_owned(),
+            participants: vec![ConferenceParticipant {
+                call_id: "c-room".to_owned(),
+                caller: "+15550000001".to_owned(),
+                joined_at: 1,
+                muted: false,
+                talking: true,
+            }],
+        }];
+    });
+    for uri in [
+        "/api/v1/conferences/lobby/participants/c-room",
+        "/api/v1/conferences/huddle/participants/c-sales",
+    ] {
+        let (status, _) = h.json(Role::Supervisor, Method::DELETE, uri, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: not in that room");
+    }
+    let uri = "/api/v1/conferences/huddle/participants/c-room";
+    let (status, _) = h.json(Role::Agent, Method::DELETE, uri, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(h.live.with(|s| s.hung_up.is_empty()), "nothing hung up yet");
+    let (status, _) = h.json(Role::Supervisor, Method::DELETE, uri, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(h.live.with(|s| s.hung_up.clone()), ["c-room"]);
+    assert_eq!(actions(&h).await, ["conference.remove"]);
+    let (status, rooms) = h
+        .json(Role::Supervisor, Method::GET, "/api/v1/conferences", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rooms[0]["participants"][0]["talking"], true);
+}

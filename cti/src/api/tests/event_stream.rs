@@ -93,6 +93,16 @@ fn visibility_follows_the_role() {
     assert!(!visible(&p(Role::Agent, Some("1002"), &[]), &e));
     assert!(!visible(&p(Role::Agent, None, &[]), &e));
     assert!(!visible(&p(Role::QualityAnalyst, None, &[]), &e));
+    // Conference rooms belong to no queue: every supervisor follows them.
+    let room = Published {
+        seq: 3,
+        event: Event::new(EventKind::ConferenceParticipant, T0).call("call-9"),
+    };
+    assert!(visible(&admin, &room));
+    assert!(visible(&p(Role::Supervisor, None, &["support"]), &room));
+    assert!(visible(&p(Role::Supervisor, None, &[]), &room));
+    assert!(!visible(&p(Role::Agent, Some("1001"), &[]), &room));
+    assert!(!visible(&p(Role::QualityAnalyst, None, &[]), &room));
 }
 
 type Client =

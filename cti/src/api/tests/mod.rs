@@ -34,6 +34,7 @@ pub(super) struct FakeState {
     pub(super) calls: Vec<CallSummary>,
     pub(super) agents: Vec<AgentSummary>,
     pub(super) queues: Vec<QueueSummary>,
+    pub(super) conferences: Vec<ConferenceSummary>,
     pub(super) hung_up: Vec<String>,
     pub(super) states: Vec<(String, AgentPresence)>,
     pub(super) recordings: Vec<(String, RecordingAction)>,
@@ -61,6 +62,11 @@ impl LiveNode for FakeLive {
     fn calls(&self) -> BoxFuture<'_, Vec<CallSummary>> {
         let calls = self.with(|s| s.calls.clone());
         Box::pin(async move { calls })
+    }
+
+    fn conferences(&self) -> BoxFuture<'_, Vec<ConferenceSummary>> {
+        let rooms = self.with(|s| s.conferences.clone());
+        Box::pin(async move { rooms })
     }
 
     fn hang_up<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, bool> {

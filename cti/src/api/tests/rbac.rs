@@ -74,6 +74,12 @@ fn matrix() -> Vec<Row> {
             Some(r#"{"muted":true}"#),
             [404, 404, 403, 403],
         ),
+        (
+            Method::DELETE,
+            "/api/v1/conferences/huddle/participants/c-1",
+            None,
+            [404, 404, 403, 403],
+        ),
         (Method::GET, "/api/v1/cdrs", None, [200, 200, 200, 200]),
         (Method::GET, "/api/v1/cdrs.csv", None, [200, 200, 200, 200]),
         (
