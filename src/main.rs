@@ -129,7 +129,8 @@ enum IvrCommand {
         /// The number dialled.
         #[arg(long, default_value = "500")]
         dialled: String,
-        /// Keys pressed, one group per menu or collect: "1,2,#" or "1,123456#".
+        /// Keys pressed, one group per menu or collect: "1,2,#" or "1,123456#"; "full"
+        /// for a conference step with `full` finds its room full.
         #[arg(long, default_value = "")]
         digits: String,
         /// Wall-clock time of the call: RFC 3339 or "2026-03-09T10:00[America/New_York]"

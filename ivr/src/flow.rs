@@ -451,7 +451,23 @@ pub(crate) struct Conference {
     /// The room's name; checked by [`is_room_name`] when written without
     /// variables, and after expansion at run time.
     pub(crate) room: Template,
+    /// Where the flow goes on when the room is full. With it the step waits
+    /// for the node to seat the caller or report the room full; without it
+    /// the flow ends as soon as the caller is sent to the room.
+    pub(crate) full: Option<Target>,
+    /// The most callers the room may hold when this caller arrives: with
+    /// `max` callers already in it the caller is refused. The step's `max`,
+    /// or [`MAX_ROOM_SIZE`] when it sets none.
+    pub(crate) max: u16,
 }
+
+/// The node's largest conference room: the most callers one room holds, and
+/// the `max` of every `conference` step that sets none (a step's `max` is 2 to
+/// this).
+pub const MAX_ROOM_SIZE: u16 = 50;
+
+/// The smallest `max` a `conference` step may set.
+pub(crate) const MIN_ROOM_SIZE: u16 = 2;
 
 /// The longest conference room name, in characters.
 pub(crate) const ROOM_NAME_MAX: usize = 64;

@@ -73,7 +73,7 @@ mod validate;
 mod value;
 
 pub use diag::{Diagnostic, DiagnosticKind, Severity};
-pub use flow::{Flow, FlowName, HttpMethod, StepName};
+pub use flow::{Flow, FlowName, HttpMethod, MAX_ROOM_SIZE, StepName};
 pub use flowset::{FlowSet, FlowSource, LoadError, PromptCatalog, check};
 pub use hours::{HoursState, Schedule};
 pub use interp::{

@@ -7,6 +7,10 @@
 //! time a menu or collect listens for keys, the next entry of
 //! [`Scenario::digits`] is pressed, one key every 250 ms starting 500 ms after
 //! the prompt ends; an empty entry presses nothing, so that attempt times out.
+//! A conference step with `full` seats the caller 20 ms after sending them to
+//! the room, unless the next entry is [`ROOM_FULL`] (`full`): it takes that
+//! entry, and the room turns out full. A step's `max` is logged with the
+//! room (`board (at most 10 callers)`) but decides nothing here.
 //! The clock jumps from one event or deadline to the next, so a run takes
 //! microseconds whatever the timeouts. The [`Report`] lists every step,
 //! command and event with its virtual time, then the outcome and the path.
@@ -19,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+use crate::flow::MAX_ROOM_SIZE;
 use crate::flowset::FlowSet;
 use crate::interp::{
     CallInfo, Command, HttpOutcome, HttpRequest, Input, Interpreter, LookupKey, Outcome, PromptRef,
@@ -33,13 +38,19 @@ pub struct Scenario {
     pub caller: String,
     /// The number dialled.
     pub dialled: String,
-    /// Keys to press, one entry per listening menu or collect (`"1"`, `"123#"`, `""`).
+    /// Keys to press, one entry per listening menu or collect (`"1"`, `"123#"`,
+    /// `""`), taken in order; a [`ROOM_FULL`] entry is the answer to the next
+    /// conference step with `full` (a menu or collect that meets it presses nothing).
     pub digits: Vec<String>,
     /// The wall-clock time the call starts.
     pub at: Timestamp,
     /// Virtual time after which the run stops.
     pub limit: Duration,
 }
+
+/// The [`Scenario::digits`] entry (`--digits "1,full"`) that makes the next
+/// conference step with `full` find its room full; without it the caller is seated.
+pub const ROOM_FULL: &str = "full";
 
 impl Scenario {
     /// A caller who presses nothing, at `at`, stopped after an hour.
@@ -126,7 +137,9 @@ pub enum SimError {
     #[error("no flow named `{0}`")]
     UnknownFlow(String),
     /// `--digits` is malformed.
-    #[error("bad digits `{0}`: use keys 0-9 * # A-D, entries separated by commas")]
+    #[error(
+        "bad digits `{0}`: use keys 0-9 * # A-D, or `full` for a full conference room, entries separated by commas"
+    )]
     BadDigits(String),
     /// `--at` is malformed.
     #[error(
@@ -135,23 +148,28 @@ pub enum SimError {
     BadTime(String),
 }
 
-/// Splits `"1,2,123#,,9"` into entries; spaces are ignored.
+/// Splits `"1,2,123#,,9"` into entries; spaces are ignored. An entry may also
+/// be [`ROOM_FULL`] (`"3,full"`).
 ///
 /// # Errors
 ///
-/// [`SimError::BadDigits`] for a character that is not a key or a comma.
+/// [`SimError::BadDigits`] for an entry that is neither keys nor [`ROOM_FULL`].
 pub fn parse_digits(text: &str) -> Result<Vec<String>, SimError> {
     let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if clean.is_empty() {
         return Ok(Vec::new());
     }
-    if !clean
-        .chars()
-        .all(|c| matches!(c, '0'..='9' | '*' | '#' | 'A'..='D' | ','))
-    {
+    let entries: Vec<String> = clean.split(',').map(str::to_owned).collect();
+    let valid = |entry: &String| {
+        entry == ROOM_FULL
+            || entry
+                .chars()
+                .all(|c| matches!(c, '0'..='9' | '*' | '#' | 'A'..='D'))
+    };
+    if !entries.iter().all(valid) {
         return Err(SimError::BadDigits(text.to_owned()));
     }
-    Ok(clean.split(',').map(str::to_owned).collect())
+    Ok(entries)
 }
 
 /// Parses `--at`: an RFC 3339 instant, or a civil time with a zone in brackets.
@@ -204,6 +222,11 @@ enum Event {
     Answered(u64),
     LeftQueue(u8),
     Recorded(u64),
+    /// The node's answer to a conference step with `full`.
+    Room {
+        room: String,
+        full: bool,
+    },
 }
 
 /// Caps the number of inputs fed, whatever the flow does.
@@ -404,7 +427,20 @@ impl<'a> Run<'a> {
                 self.schedule(length, Event::Recorded(id));
             }
             Command::Transfer { target } => self.log("transfer", &target.to_string()),
-            Command::Conference { room } => self.log("conference", &room),
+            Command::Conference { room, max } => {
+                if max < MAX_ROOM_SIZE {
+                    self.log("conference", &format!("{room} (at most {max} callers)"));
+                } else {
+                    self.log("conference", &room);
+                }
+                if self.interp.awaits_seat() {
+                    let full = self.digits.front().is_some_and(|e| e == ROOM_FULL);
+                    if full {
+                        self.digits.pop_front();
+                    }
+                    self.schedule(Duration::from_millis(20), Event::Room { room, full });
+                }
+            }
             Command::Hangup => self.log("hangup", ""),
         }
     }
@@ -429,7 +465,7 @@ impl<'a> Run<'a> {
             return;
         }
         self.answered = Some(attempt);
-        let Some(entry) = self.digits.pop_front() else {
+        let Some(entry) = self.digits.pop_front().filter(|e| e != ROOM_FULL) else {
             return;
         };
         for (i, key) in entry.chars().enumerate() {
@@ -507,6 +543,15 @@ impl<'a> Run<'a> {
             Event::Recorded(id) => {
                 self.log("recorded", &format!("#{id}"));
                 Input::VoicemailFinished { id, recorded: true }
+            }
+            Event::Room { room, full } => {
+                if full {
+                    self.log("room", &format!("{room} full"));
+                    Input::ConferenceFull
+                } else {
+                    self.log("room", &format!("{room} seated"));
+                    Input::ConferenceSeated
+                }
             }
         };
         self.feed(input);

@@ -58,6 +58,8 @@ const KEYS: &[&str] = &[
     "extension",
     "number",
     "room",
+    "full",
+    "max",
     "flow",
     "barge_in",
     "say",
@@ -165,7 +167,7 @@ fn flow_text() -> impl Strategy<Value = String> {
 /// most of these build, so the interpreter runs arbitrary graphs.
 fn wired_flow() -> impl Strategy<Value = String> {
     let step = (
-        0usize..13,
+        0usize..14,
         proptest::collection::vec(0usize..6, 4),
         any::<bool>(),
     );
@@ -187,6 +189,7 @@ fn wired_flow() -> impl Strategy<Value = String> {
                 9 => "type = \"transfer\"\nextension = \"100\"".to_owned(),
                 10 => format!("type = \"goto\"\nnext = {}", t[0]),
                 11 => "type = \"return\"".to_owned(),
+                12 => if flag { format!("type = \"conference\"\nroom = \"r-${{dialled}}\"\nfull = {}\nmax = {}", t[0], targets[1] + 2) } else { "type = \"conference\"\nroom = \"r\"".to_owned() },
                 _ => format!("type = \"call\"\nflow = \"main\"\nnext = {}", t[0]),
             };
             text.push_str(&format!("[steps.s{i}]\n{body}\n\n"));
@@ -248,6 +251,8 @@ enum Event {
     Answered(Option<u64>, u16),
     Recorded(Option<u64>),
     LeftQueue(u8),
+    Seated,
+    RoomFull,
     Hangup,
 }
 
@@ -262,6 +267,8 @@ fn events() -> impl Strategy<Value = Vec<(u64, Event)>> {
         2 => (id.clone(), prop_oneof![Just(200u16), Just(404), Just(0)]).prop_map(|(i, s)| Event::Answered(i, s)),
         1 => id.prop_map(Event::Recorded),
         1 => (0u8..4).prop_map(Event::LeftQueue),
+        1 => Just(Event::Seated),
+        1 => Just(Event::RoomFull),
         1 => Just(Event::Hangup),
     ];
     proptest::collection::vec((0u64..8000, event), 0..60)
@@ -327,6 +334,8 @@ fn drive(set: &Arc<FlowSet>, flow: &str, events: &[(u64, Event)]) -> Result<(), 
                     QueueExit::Closed,
                 ][usize::from(*r)],
             },
+            Event::Seated => Input::ConferenceSeated,
+            Event::RoomFull => Input::ConferenceFull,
             Event::Hangup => Input::Hangup,
         };
         let was_over = ivr.outcome().is_some();
@@ -357,6 +366,13 @@ fn drive(set: &Arc<FlowSet>, flow: &str, events: &[(u64, Event)]) -> Result<(), 
                     prop_assert!(*id <= last_id, "stop of an unknown playback {id}");
                     None
                 }
+                Command::Conference { max, .. } => {
+                    prop_assert!(
+                        (2..=ivr::MAX_ROOM_SIZE).contains(max),
+                        "room size {max} out of range"
+                    );
+                    None
+                }
                 _ => None,
             };
             if let Some(id) = id {
@@ -366,6 +382,14 @@ fn drive(set: &Arc<FlowSet>, flow: &str, events: &[(u64, Event)]) -> Result<(), 
         }
         if ivr.outcome().is_some() {
             prop_assert_eq!(ivr.poll_timeout(), None);
+            prop_assert!(!ivr.awaits_seat());
+        }
+        if ivr.awaits_seat() {
+            prop_assert_eq!(
+                ivr.poll_timeout(),
+                None,
+                "no timer while waiting for a seat"
+            );
         }
         if let Some(deadline) = ivr.poll_timeout() {
             prop_assert!(

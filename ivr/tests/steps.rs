@@ -477,10 +477,12 @@ fn conference_step_parses_and_compiles() {
 fn conference_joins_the_room_expanded_from_a_variable() {
     let set = set(&[("main", CONFERENCE)]);
     let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    // Without `max` the room may hold as many callers as the node allows.
     assert_eq!(
         call.one(),
         Command::Conference {
-            room: "team-sales".into()
+            room: "team-sales".into(),
+            max: ivr::MAX_ROOM_SIZE,
         }
     );
     let outcome = Outcome::Conference {
@@ -561,6 +563,376 @@ fn simulator_logs_the_conference() {
     assert!(
         text.contains("outcome: conference team-sales\npath: main.pick -> main.huddle"),
         "{text}"
+    );
+}
+
+/// A conference whose full room sends the caller to voicemail.
+const CONFERENCE_FULL: &str = r#"
+[steps.pick]
+type = "set"
+vars = { queue = "sales" }
+next = "huddle"
+
+[steps.huddle]
+type = "conference"
+room = "team-${queue}"
+full = "sorry"
+
+[steps.sorry]
+type = "play"
+play = ["room_full"]
+next = "message"
+
+[steps.message]
+type = "voicemail"
+mailbox = "sales"
+"#;
+
+/// Starts a call into [`CONFERENCE_FULL`] and checks it waits for a seat.
+fn seat_call() -> Call {
+    let set = set(&[("main", CONFERENCE_FULL)]);
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    assert_eq!(
+        call.one(),
+        Command::Conference {
+            room: "team-sales".into(),
+            max: 50,
+        }
+    );
+    assert!(call.ivr.awaits_seat());
+    assert_eq!(call.outcome(), None, "waits for the node's answer");
+    assert_eq!(call.timer(), None, "no timer while waiting for a seat");
+    call
+}
+
+#[test]
+fn conference_step_with_full_parses_and_compiles() {
+    let flow = ivr::Flow::compile("main", CONFERENCE_FULL, std::path::Path::new("main.toml"))
+        .unwrap_or_else(|d| panic!("compiles: {d:?}"));
+    let names: Vec<&str> = flow.step_names().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["pick", "huddle", "sorry", "message"]);
+    // Without `full` the same room compiles too, and its flow ends at once.
+    let set = set(&[("main", CONFERENCE)]);
+    let mut call = Call::start(&set, "main", "+15550100", monday_noon());
+    call.commands();
+    assert!(!call.ivr.awaits_seat());
+}
+
+#[test]
+fn a_full_room_continues_at_the_full_step() {
+    let mut call = seat_call();
+    call.input(Input::ConferenceFull);
+    assert!(!call.ivr.awaits_seat());
+    let (id, prompts) = call.played();
+    assert_eq!(prompts, ["room_full"]);
+    assert_eq!(call.steps(), ["pick", "huddle", "sorry"]);
+    call.finish_play(id);
+    let Command::RecordVoicemail { id, mailbox, .. } = call.one() else {
+        panic!("expected a recording");
+    };
+    assert_eq!(mailbox, "sales");
+    call.input(Input::VoicemailFinished { id, recorded: true });
+    assert_eq!(call.one(), Command::Hangup);
+    assert_eq!(
+        call.outcome(),
+        Some(&Outcome::Voicemail {
+            mailbox: "sales".into()
+        })
+    );
+    assert_eq!(call.steps(), ["pick", "huddle", "sorry", "message"]);
+}
+
+#[test]
+fn a_seat_in_the_room_ends_the_flow_in_the_conference() {
+    let mut call = seat_call();
+    call.input(Input::ConferenceSeated);
+    assert!(call.commands().is_empty(), "the node has seated the caller");
+    assert_eq!(
+        call.outcome(),
+        Some(&Outcome::Conference {
+            room: "team-sales".into()
+        })
+    );
+    assert!(!call.ivr.awaits_seat());
+    assert_eq!(call.steps(), ["pick", "huddle"]);
+    // A late "full" changes nothing.
+    call.input(Input::ConferenceFull);
+    assert!(call.commands().is_empty());
+    assert_eq!(call.steps(), ["pick", "huddle"]);
+}
+
+#[test]
+fn hanging_up_while_waiting_for_a_seat() {
+    let mut call = seat_call();
+    call.input(Input::Hangup);
+    assert_eq!(call.outcome(), Some(&Outcome::CallerHungUp));
+    assert!(!call.ivr.awaits_seat());
+    call.input(Input::ConferenceFull);
+    call.input(Input::ConferenceSeated);
+    assert!(call.commands().is_empty());
+    assert_eq!(call.outcome(), Some(&Outcome::CallerHungUp));
+}
+
+#[test]
+fn keys_timeouts_and_stray_seat_answers_are_ignored() {
+    // While waiting for a seat: keys and timeouts do nothing, and a key
+    // pressed then is not kept for a later menu or collect.
+    let mut call = seat_call();
+    call.keys("12#");
+    call.wait(secs(600));
+    call.input(Input::Timeout);
+    assert!(call.commands().is_empty());
+    assert!(call.ivr.awaits_seat());
+    call.input(Input::ConferenceFull);
+    let (id, _) = call.played();
+    call.finish_play(id);
+    assert!(matches!(call.one(), Command::RecordVoicemail { .. }));
+
+    // Answers in another step (here a prompt playing) are ignored.
+    let flow = format!(
+        "[steps.hello]\ntype = \"play\"\nplay = [\"hi\"]\nnext = \"pick\"\n{CONFERENCE_FULL}"
+    );
+    let greeted = set(&[("main", &flow)]);
+    let mut call = Call::start(&greeted, "main", "+1", monday_noon());
+    let (id, _) = call.played();
+    call.input(Input::ConferenceFull);
+    call.input(Input::ConferenceSeated);
+    assert!(call.commands().is_empty());
+    assert_eq!((call.outcome(), call.steps()), (None, vec!["hello".into()]));
+    call.finish_play(id);
+    assert!(matches!(call.one(), Command::Conference { .. }));
+    assert!(call.ivr.awaits_seat());
+
+    // And so are answers to a conference without `full`: its flow is over.
+    let set = set(&[("main", CONFERENCE)]);
+    let mut call = Call::start(&set, "main", "+1", monday_noon());
+    call.commands();
+    call.input(Input::ConferenceFull);
+    assert!(call.commands().is_empty());
+    assert_eq!(
+        call.outcome(),
+        Some(&Outcome::Conference {
+            room: "team-sales".into()
+        })
+    );
+    assert_eq!(call.steps(), ["pick", "huddle"]);
+}
+
+#[test]
+fn simulator_seats_the_caller_unless_told_the_room_is_full() {
+    use ivr::simulate::{NoCustomers, ROOM_FULL, Scenario, parse_digits, simulate};
+    let set = set(&[("main", CONFERENCE_FULL)]);
+
+    let scenario = Scenario::new("+15550100", "8000", monday_noon());
+    let report = simulate(&set, "main", &scenario, &mut NoCustomers).expect("main exists");
+    let text = report.to_string();
+    assert_eq!(
+        report.outcome,
+        Some(Outcome::Conference {
+            room: "team-sales".into()
+        }),
+        "{text}"
+    );
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| l == "00:00.020  room      team-sales seated"),
+        "{text}"
+    );
+    assert!(text.ends_with("path: main.pick -> main.huddle"), "{text}");
+
+    let mut scenario = Scenario::new("+15550100", "8000", monday_noon());
+    scenario.digits = parse_digits("full").expect("the token parses");
+    assert_eq!(scenario.digits, [ROOM_FULL]);
+    let report = simulate(&set, "main", &scenario, &mut NoCustomers).expect("main exists");
+    let text = report.to_string();
+    assert_eq!(
+        report.outcome,
+        Some(Outcome::Voicemail {
+            mailbox: "sales".into()
+        }),
+        "{text}"
+    );
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| l == "00:00.020  room      team-sales full"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("path: main.pick -> main.huddle -> main.sorry -> main.message"),
+        "{text}"
+    );
+}
+
+#[test]
+fn simulator_takes_the_full_token_in_order_with_the_keys() {
+    use ivr::simulate::{NoCustomers, Scenario, SimError, parse_digits, simulate};
+    assert_eq!(
+        parse_digits(" 1 , full,,12#").expect("valid"),
+        ["1", "full", "", "12#"]
+    );
+    for bad in ["ful", "1full", "full1", "FULL"] {
+        assert_eq!(parse_digits(bad), Err(SimError::BadDigits(bad.into())));
+    }
+    // A menu before the room: its key comes first, then the room is full, and
+    // the menu after the full room gets the entry after that.
+    let flow = r#"
+[steps.ask]
+type = "menu"
+options = { 1 = "huddle" }
+fallback = "bye"
+
+[steps.huddle]
+type = "conference"
+room = "board"
+full = "again"
+
+[steps.again]
+type = "menu"
+options = { 2 = "bye" }
+retries = 0
+fallback = "bye"
+
+[steps.bye]
+type = "hangup"
+"#;
+    let set = set(&[("main", flow)]);
+    let run = |digits: &str| {
+        let mut scenario = Scenario::new("+1", "8000", monday_noon());
+        scenario.digits = parse_digits(digits).expect("valid");
+        simulate(&set, "main", &scenario, &mut NoCustomers).expect("main exists")
+    };
+    let names = |r: &ivr::simulate::Report| -> Vec<String> {
+        r.path.iter().map(|v| v.step.to_string()).collect()
+    };
+    let report = run("1,full,2");
+    assert_eq!(report.outcome, Some(Outcome::HungUp), "{report}");
+    assert_eq!(names(&report), ["ask", "huddle", "again", "bye"]);
+    assert!(report.to_string().contains("key       2"), "{report}");
+    // Keys next in line are not the token: the caller is seated.
+    let report = run("1,2");
+    assert_eq!(
+        report.outcome,
+        Some(Outcome::Conference {
+            room: "board".into()
+        })
+    );
+    // A menu that meets the token presses nothing.
+    let report = run("full");
+    assert_eq!(names(&report), ["ask", "bye"], "{report}");
+}
+
+/// [`CONFERENCE_FULL`] with a room of at most 10.
+fn small_room() -> String {
+    CONFERENCE_FULL.replace("full = \"sorry\"\n", "full = \"sorry\"\nmax = 10\n")
+}
+
+#[test]
+fn the_node_caps_rooms_at_fifty() {
+    assert_eq!(ivr::MAX_ROOM_SIZE, 50);
+}
+
+#[test]
+fn conference_max_parses_with_and_without_full() {
+    let path = std::path::Path::new("main.toml");
+    let small = small_room();
+    assert!(small.contains("max = 10\n"), "{small}");
+    let flow = ivr::Flow::compile("main", &small, path).unwrap_or_else(|d| panic!("{d:?}"));
+    let names: Vec<&str> = flow.step_names().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["pick", "huddle", "sorry", "message"]);
+    for max in [2, 10, 50] {
+        let text = format!("{CONFERENCE}max = {max}\n");
+        assert!(ivr::Flow::compile("main", &text, path).is_ok(), "{text}");
+    }
+}
+
+#[test]
+fn conference_command_carries_the_step_max() {
+    // With `full`: the command carries the step's `max`, and the answers work
+    // as without it.
+    let small = set(&[("main", &small_room())]);
+    let mut call = Call::start(&small, "main", "+15550100", monday_noon());
+    assert_eq!(
+        call.one(),
+        Command::Conference {
+            room: "team-sales".into(),
+            max: 10,
+        }
+    );
+    assert!(call.ivr.awaits_seat());
+    call.input(Input::ConferenceFull);
+    let (_, prompts) = call.played();
+    assert_eq!(prompts, ["room_full"]);
+    assert_eq!(call.steps(), ["pick", "huddle", "sorry"]);
+
+    // Without `full`: the same value, and the flow ends at once.
+    for max in [2, 50] {
+        let flow = format!("{CONFERENCE}max = {max}\n");
+        let flows = set(&[("main", &flow)]);
+        let mut call = Call::start(&flows, "main", "+15550100", monday_noon());
+        assert_eq!(
+            call.one(),
+            Command::Conference {
+                room: "team-sales".into(),
+                max,
+            }
+        );
+        assert!(!call.ivr.awaits_seat());
+        assert_eq!(
+            call.outcome(),
+            Some(&Outcome::Conference {
+                room: "team-sales".into()
+            })
+        );
+    }
+}
+
+#[test]
+fn simulator_logs_the_max_a_step_sets() {
+    use ivr::simulate::{NoCustomers, Scenario, parse_digits, simulate};
+    let small = set(&[("main", &small_room())]);
+    let scenario = Scenario::new("+15550100", "8000", monday_noon());
+    let report = simulate(&small, "main", &scenario, &mut NoCustomers).expect("main exists");
+    let text = report.to_string();
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| l == "00:00.000  conference team-sales (at most 10 callers)"),
+        "{text}"
+    );
+    // `max` decides nothing in the simulator: the caller is seated...
+    assert_eq!(
+        report.outcome,
+        Some(Outcome::Conference {
+            room: "team-sales".into()
+        }),
+        "{text}"
+    );
+    // ...unless the `full` token says the room is full.
+    let mut scenario = Scenario::new("+15550100", "8000", monday_noon());
+    scenario.digits = parse_digits("full").expect("valid");
+    let report = simulate(&small, "main", &scenario, &mut NoCustomers).expect("main exists");
+    assert_eq!(
+        report.outcome,
+        Some(Outcome::Voicemail {
+            mailbox: "sales".into()
+        }),
+        "{report}"
+    );
+    // A step without `max` logs the room alone (see simulator_logs_the_conference).
+    let plain = set(&[("main", CONFERENCE_FULL)]);
+    let scenario = Scenario::new("+15550100", "8000", monday_noon());
+    let report = simulate(&plain, "main", &scenario, &mut NoCustomers).expect("main exists");
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| l == "00:00.000  conference team-sales"),
+        "{report}"
     );
 }
 

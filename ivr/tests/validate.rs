@@ -131,6 +131,103 @@ fn conference_steps_end_the_flow() {
 }
 
 #[test]
+fn conference_full_names_a_step_of_the_flow() {
+    let text = r#"[steps.a]
+type = "conference"
+room = "board"
+full = "sorry"
+
+[steps.sorry]
+type = "play"
+play = ["room_full"]
+next = "bye"
+
+[steps.bye]
+type = "hangup"
+"#;
+    // `full` is an edge: the steps after it are reachable.
+    assert!(diags(text, &[], None).is_empty());
+    // An unknown step is an error at its name.
+    let unknown = text.replace("full = \"sorry\"", "full = \"nowhere\"");
+    let found = check(&[FlowSource::from_path_text("main.toml", &unknown)], None);
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        ["main.toml:4:8: step `a`: `full` names no step `nowhere` in this flow"]
+    );
+    assert_eq!(found[0].kind, DiagnosticKind::UnknownTarget);
+    // Not a string: a type error; other keys are still unknown.
+    assert_eq!(
+        one(&text.replace("full = \"sorry\"", "full = 3")),
+        "4:8 WrongType"
+    );
+    assert_eq!(
+        one(&text.replace("full = \"sorry\"", "full = \"sorry\"\nnext = \"bye\"")),
+        "5:1 UnknownKey"
+    );
+    // A full room's way back to the room waits for the node each time round:
+    // not a loop without waiting.
+    let retry = "[steps.a]\ntype = \"conference\"\nroom = \"board\"\nfull = \"again\"\n\n[steps.again]\ntype = \"goto\"\nnext = \"a\"\n";
+    assert!(diags(retry, &[], None).is_empty());
+}
+
+#[test]
+fn conference_max_is_a_room_size_from_2_to_50() {
+    let text = "[steps.a]\ntype = \"conference\"\nroom = \"board\"\nmax = 10\n";
+    assert!(diags(text, &[], None).is_empty());
+    for ok in ["2", "50"] {
+        let t = text.replace("max = 10", &format!("max = {ok}"));
+        assert!(diags(&t, &[], None).is_empty(), "{t}");
+    }
+    // Out of range: a bad value at the value, with the range in the message.
+    for (bad, at) in [
+        ("1", "4:7"),
+        ("51", "4:7"),
+        ("0", "4:7"),
+        ("-3", "4:7"),
+        ("9999999999999999999", "4:7"),
+    ] {
+        let t = text.replace("max = 10", &format!("max = {bad}"));
+        let found = check(&[FlowSource::from_path_text("main.toml", &t)], None);
+        let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [format!(
+                "main.toml:{at}: step `a`: `max` must be an integer from 2 to 50"
+            )],
+            "{t}"
+        );
+        assert_eq!(found[0].kind, DiagnosticKind::InvalidValue);
+    }
+    // Not an integer: a type error at the value.
+    for (bad, found_kind) in [
+        ("\"ten\"", "a string"),
+        ("10.0", "a float"),
+        ("true", "a boolean"),
+        ("[10]", "an array"),
+    ] {
+        let t = text.replace("max = 10", &format!("max = {bad}"));
+        let found = check(&[FlowSource::from_path_text("main.toml", &t)], None);
+        let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [format!(
+                "main.toml:4:7: step `a`: `max` must be an integer, found {found_kind}"
+            )],
+            "{t}"
+        );
+        assert_eq!(found[0].kind, DiagnosticKind::WrongType);
+    }
+    // With `full`, a bad `max` is the one problem: the `full` step is still reached.
+    let with_full = "[steps.a]\ntype = \"conference\"\nroom = \"board\"\nfull = \"b\"\nmax = 51\n\n[steps.b]\ntype = \"hangup\"\n";
+    assert_eq!(one(with_full), "5:7 InvalidValue");
+    assert!(diags(&with_full.replace("51", "49"), &[], None).is_empty());
+    // `max` belongs to conference steps only.
+    let queue = "[steps.a]\ntype = \"queue\"\nqueue = \"q\"\nmax = 10\n";
+    assert_eq!(one(queue), "4:1 UnknownKey");
+}
+
+#[test]
 fn unknown_targets_point_at_the_name() {
     let text = r#"[steps.menu]
 type = "menu"

@@ -12,9 +12,9 @@ use super::items::{self, literal, prompts, template, var_def, var_use};
 use super::reader::Table;
 use crate::diag::{DiagnosticKind, Problems};
 use crate::flow::{
-    Branch, CallFlow, Collect, Conference, FlowName, Http, HttpMethod, Lookup, LookupBy, Menu,
-    Play, Queue, ROOM_NAME_RULE, Retry, SetVars, StepKind, Transfer, VarDef, Voicemail,
-    is_room_name,
+    Branch, CallFlow, Collect, Conference, FlowName, Http, HttpMethod, Lookup, LookupBy,
+    MAX_ROOM_SIZE, MIN_ROOM_SIZE, Menu, Play, Queue, ROOM_NAME_RULE, Retry, SetVars, StepKind,
+    Transfer, VarDef, Voicemail, is_room_name,
 };
 use crate::pattern::Pattern;
 use crate::value::{BUILTINS, is_ident};
@@ -35,7 +35,7 @@ pub(crate) fn step(t: &Table<'_, '_>, ctx: &Ctx<'_>, p: &mut Problems) -> Option
         "queue" => StepKind::Queue(queue(t, ctx, p)?),
         "voicemail" => StepKind::Voicemail(voicemail(t, ctx, p)?),
         "transfer" => StepKind::Transfer(transfer(t, p)?),
-        "conference" => StepKind::Conference(conference(t, p)?),
+        "conference" => StepKind::Conference(conference(t, ctx, p)?),
         "hangup" | "return" => {
             t.check_keys(&["type"], p);
             if ty == "hangup" {
@@ -488,11 +488,14 @@ fn transfer(t: &Table<'_, '_>, p: &mut Problems) -> Option<Transfer> {
     }
 }
 
-fn conference(t: &Table<'_, '_>, p: &mut Problems) -> Option<Conference> {
-    t.check_keys(&["type", "room"], p);
+fn conference(t: &Table<'_, '_>, ctx: &Ctx<'_>, p: &mut Problems) -> Option<Conference> {
+    t.check_keys(&["type", "room", "full", "max"], p);
     if !t.has("room") {
         t.missing("room", "the conference room name, a template", p);
     }
+    let full = ctx.opt_target(t, "full", p);
+    let sizes = i64::from(MIN_ROOM_SIZE)..=i64::from(MAX_ROOM_SIZE);
+    let max = t.int("max", sizes, p).and_then(|n| u16::try_from(n).ok());
     let room = template(t, "room", p)?;
     if let Some(name) = room.as_literal()
         && !is_room_name(&name)
@@ -501,7 +504,14 @@ fn conference(t: &Table<'_, '_>, p: &mut Problems) -> Option<Conference> {
         t.invalid("room", room.at.clone(), &why, p);
         return None;
     }
-    Some(Conference { room })
+    if (t.has("full") && full.is_none()) || (t.has("max") && max.is_none()) {
+        return None;
+    }
+    Some(Conference {
+        room,
+        full,
+        max: max.unwrap_or(MAX_ROOM_SIZE),
+    })
 }
 
 fn call(t: &Table<'_, '_>, ctx: &Ctx<'_>, p: &mut Problems) -> Option<CallFlow> {

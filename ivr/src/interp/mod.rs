@@ -100,6 +100,11 @@ enum Wait {
     Queue {
         step: StepId,
     },
+    /// A `conference` step with `full` sent the caller to `room` (as expanded).
+    Seat {
+        step: StepId,
+        room: String,
+    },
     Done,
 }
 
@@ -167,6 +172,8 @@ impl Interpreter {
                 }
             }
             Input::QueueExited { reason } => self.on_queue_exit(&mut cx, reason),
+            Input::ConferenceSeated => self.on_seated(),
+            Input::ConferenceFull => self.on_room_full(&mut cx),
         }
         self.drain_typeahead(&mut cx);
     }
@@ -223,6 +230,14 @@ impl Interpreter {
     #[must_use]
     pub fn current_flow(&self) -> &Arc<Flow> {
         &self.flow
+    }
+
+    /// Whether the flow waits for the node to seat the caller in a conference
+    /// room: a `conference` step with `full` has sent [`Command::Conference`],
+    /// and [`Input::ConferenceSeated`] or [`Input::ConferenceFull`] is the answer.
+    #[must_use]
+    pub fn awaits_seat(&self) -> bool {
+        matches!(self.wait, Wait::Seat { .. })
     }
 
     /// The current menu or collect attempt while it listens for keys (no

@@ -1,5 +1,6 @@
 //! Running steps: the loop through steps that do not wait, entering the ones
-//! that do, and the menu, collect, lookup, http, queue and voicemail logic.
+//! that do, and the menu, collect, lookup, http, queue, conference and
+//! voicemail logic.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -99,7 +100,7 @@ impl Interpreter {
                 None
             }
             StepKind::Conference(c) => {
-                self.conference(c);
+                self.conference(step, c);
                 None
             }
             StepKind::Hangup => {
@@ -149,15 +150,45 @@ impl Interpreter {
     }
 
     /// Puts the caller into the room, or fails the flow when the expanded
-    /// name is not a room name.
-    fn conference(&mut self, c: &crate::flow::Conference) {
+    /// name is not a room name. With `full` the flow waits for the node's
+    /// answer (no timer: the node always answers, or the caller hangs up).
+    fn conference(&mut self, step: StepId, c: &crate::flow::Conference) {
         let room = c.room.expand(|n| self.vars.get(n), raw);
         if !is_room_name(&room) {
             self.fail(Failure::InvalidRoom(room));
             return;
         }
-        self.emit(Command::Conference { room: room.clone() });
-        self.finish(Outcome::Conference { room });
+        self.emit(Command::Conference {
+            room: room.clone(),
+            max: c.max,
+        });
+        if c.full.is_some() {
+            self.wait = Wait::Seat { step, room };
+        } else {
+            self.finish(Outcome::Conference { room });
+        }
+    }
+
+    /// The node seated the caller: the flow ends in the room.
+    pub(super) fn on_seated(&mut self) {
+        if let Wait::Seat { room, .. } = &self.wait {
+            let room = room.clone();
+            self.finish(Outcome::Conference { room });
+        }
+    }
+
+    /// The room was full: the flow goes on at the step's `full`.
+    pub(super) fn on_room_full(&mut self, cx: &mut Cx) {
+        let Wait::Seat { step, .. } = self.wait else {
+            return;
+        };
+        let flow = Arc::clone(&self.flow);
+        let Some(StepKind::Conference(c)) = flow.step(step).map(|s| &s.kind) else {
+            return;
+        };
+        if let Some(full) = &c.full {
+            self.goto(cx, full.step);
+        }
     }
 
     fn visit(&mut self, flow: &Flow, step: StepId) {

@@ -173,6 +173,14 @@ pub enum Input {
         /// Why.
         reason: QueueExit,
     },
+    /// The caller took a seat in the room of a [`Command::Conference`] from a
+    /// `conference` step that has `full`: the flow ends there
+    /// ([`Outcome::Conference`]).
+    ConferenceSeated,
+    /// The room of a [`Command::Conference`] from a `conference` step that has
+    /// `full` had no seat left: the caller is not in it, and the flow goes on
+    /// at the step `full` names.
+    ConferenceFull,
     /// The caller hung up.
     Hangup,
 }
@@ -236,11 +244,22 @@ pub enum Command {
         /// Where to.
         target: TransferTarget,
     },
-    /// Put the caller into a conference room of the node; the flow is over.
-    /// The caller stays in the room until they hang up.
+    /// Put the caller into a conference room of the node, where they stay
+    /// until they hang up. The flow is over, unless the step has `full`
+    /// ([`crate::Interpreter::awaits_seat`]): then answer with
+    /// [`Input::ConferenceSeated`] or [`Input::ConferenceFull`].
+    ///
+    /// A room that already holds `max` callers is full for this caller
+    /// (answer [`Input::ConferenceFull`], or hang up when the step has no
+    /// `full`). `max` belongs to this command, not to the room: another step
+    /// may send callers to the same room with another `max`.
     Conference {
         /// The room's name: 1 to 64 ASCII letters, digits, `.`, `_` and `-`.
         room: String,
+        /// The most callers the room may hold when this caller arrives: the
+        /// step's `max` (2 or more), or [`crate::MAX_ROOM_SIZE`] when it sets
+        /// none. Never more than [`crate::MAX_ROOM_SIZE`].
+        max: u16,
     },
     /// Hang up the call; the flow is over.
     Hangup,
@@ -260,7 +279,7 @@ pub enum Outcome {
         /// Where to.
         target: TransferTarget,
     },
-    /// Put into a conference room.
+    /// Put into a conference room (for a step with `full`: seated there).
     Conference {
         /// The room's name.
         room: String,

@@ -105,6 +105,7 @@ fn step_edges(kind: &StepKind, callee: Option<Callee<'_>>) -> Vec<Edge> {
             .map(|t| edge(t.step, vec![Arc::from("queue.exit_reason")]))
             .collect(),
         StepKind::Voicemail(v) => v.next.iter().map(|t| edge(t.step, vec![])).collect(),
+        StepKind::Conference(c) => c.full.iter().map(|t| edge(t.step, vec![])).collect(),
         StepKind::Goto(t) => vec![edge(t.step, vec![])],
         StepKind::Call(c) => {
             let sets = match callee.and_then(|f| f(c.flow.as_str())) {
@@ -116,15 +117,14 @@ fn step_edges(kind: &StepKind, callee: Option<Callee<'_>>) -> Vec<Edge> {
                 sets,
             }]
         }
-        StepKind::Transfer(_)
-        | StepKind::Conference(_)
-        | StepKind::Hangup
-        | StepKind::Return
-        | StepKind::Invalid => Vec::new(),
+        StepKind::Transfer(_) | StepKind::Hangup | StepKind::Return | StepKind::Invalid => {
+            Vec::new()
+        }
     }
 }
 
-/// Whether a step waits for the caller (or for the call to leave the IVR) before going on.
+/// Whether a step waits for the caller, or for the node (the call leaving a
+/// queue, a seat in a conference room), before going on.
 pub(crate) fn waits(kind: &StepKind) -> bool {
     matches!(
         kind,
@@ -133,6 +133,7 @@ pub(crate) fn waits(kind: &StepKind) -> bool {
             | StepKind::Collect(_)
             | StepKind::Voicemail(_)
             | StepKind::Queue(_)
+            | StepKind::Conference(_)
             | StepKind::Call(_)
     )
 }
