@@ -940,14 +940,26 @@ fn install_conference_flow(dir: &std::path::Path) {
     common::copy_demo_prompts(dir);
 }
 
+/// The dashboard's conference rows as `[caller, muted, talking]`, and its
+/// event log as "type detail".
+const READ_ROOMS: &str = r##"(() => ({
+  rows: Array.from(document.querySelectorAll("#conferences tbody tr[data-call]"),
+    r => [r.cells[1].textContent.trim(), r.dataset.muted, r.dataset.talking]),
+  log: Array.from(document.querySelectorAll("#log tbody tr"),
+    r => r.cells[2].textContent.trim() + " " + r.cells[5].textContent.trim())
+}))()"##;
+
 /// Three phones dial the demo's conference number, each playing its own tone. Each decodes
 /// the other two tones, each more than ten times stronger than its own (the room
 /// mixes everyone but the listener). While they talk the API lists the room with the
-/// three callers in the order they joined, and each live call names its room. 1001 then
-/// presses `*`: the API shows it muted, and the others' last second holds the third
-/// tone more than ten times stronger than 1001's; an administrator unmutes it through
-/// the API. Once they hang up the list is empty, and each call's record says where the
-/// flow sent it.
+/// three callers in the order they joined, all talking, and each live call names its
+/// room; the supervisor dashboard in Chromium (when installed) shows the same rows and
+/// follows every change below from the event stream, faster than it re-reads the API.
+/// An administrator mutes and unmutes 1002 through the API. 1001 then presses `*`: the
+/// API and the dashboard show it muted and no longer talking, and an administrator
+/// removes it from the room (its call ends); the others' last second holds the third
+/// tone more than ten times stronger than 1001's. Once the others hang up the list is
+/// empty, and each call's record says where the flow sent it.
 #[test]
 fn three_callers_in_a_conference_room_each_hear_the_other_two() {
     use common::api::{first_admin, request};
@@ -1010,34 +1022,133 @@ fn three_callers_in_a_conference_room_each_hear_the_other_two() {
         all.iter().filter(|c| c["conference"] == "huddle").count()
     });
     assert_eq!(in_room, 3, "{}", calls.body);
-    std::thread::sleep(AUDIO_PERIOD); // everyone talks at once; nothing is awaited here
-    // 1001 mutes itself with `*`: the room stops hearing it.
-    phones[0].press('*');
-    let muted_of = |listed: &serde_json::Value| -> Vec<bool> {
+    // Every caller plays a tone: the room reports each of them talking.
+    let seats = |listed: &serde_json::Value| -> Vec<(String, bool, bool)> {
         listed[0]["participants"]
             .as_array()
-            .map(|all| all.iter().filter_map(|p| p["muted"].as_bool()).collect())
+            .map(|all| {
+                all.iter()
+                    .map(|p| {
+                        let caller = p["caller"].as_str().unwrap_or_default().to_owned();
+                        (caller, p["muted"] == true, p["talking"] == true)
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     };
-    wait_until("1001 to be muted", STEP, || {
-        Some(()).filter(|()| muted_of(&rooms()) == [true, false, false])
+    let seat = |caller: &str, muted: bool, talking: bool| (caller.to_owned(), muted, talking);
+    wait_until("all three callers to be talking", STEP, || {
+        let all = [
+            seat("1001", false, true),
+            seat("1002", false, true),
+            seat("1003", false, true),
+        ];
+        Some(()).filter(|()| seats(&rooms()) == all)
     });
+    // The supervisor dashboard follows the room from the event stream.
+    let mut board = common::peer_available("chromium").then(|| {
+        let mut chromium = common::cdp::Chromium::start(&node, "chromium");
+        chromium.navigate(&format!("http://{api}/dashboard#token={token}"));
+        chromium
+    });
+    let mut board_shows = |what: &str, want: &[(&str, &str, &str)], log: Option<&str>| {
+        let Some(chromium) = board.as_mut() else {
+            return;
+        };
+        let want: Vec<serde_json::Value> = want
+            .iter()
+            .map(|(caller, muted, talking)| serde_json::json!([caller, muted, talking]))
+            .collect();
+        let mut last = serde_json::Value::Null;
+        // Shorter than the page's periodic re-read (15 s): the rows must follow
+        // the events.
+        let shown = common::wait_until_or_none(Duration::from_secs(8), || {
+            last = chromium.evaluate(READ_ROOMS).ok()?;
+            let rows_match = last["rows"].as_array() == Some(&want);
+            let logged = log.is_none_or(|entry| {
+                last["log"]
+                    .as_array()
+                    .is_some_and(|rows| rows.iter().any(|r| r.as_str() == Some(entry)))
+            });
+            (rows_match && logged).then_some(())
+        });
+        assert!(
+            shown.is_some(),
+            "the dashboard never showed {what}: {last:#}"
+        );
+    };
+    board_shows(
+        "three talkers in the room",
+        &[
+            ("1001", "no", "yes"),
+            ("1002", "no", "yes"),
+            ("1003", "no", "yes"),
+        ],
+        None,
+    );
+    // An administrator mutes 1002 and lets the room hear it again.
+    let participant = |caller: &str| -> String {
+        rooms()[0]["participants"]
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["caller"] == caller))
+            .and_then(|p| p["call_id"].as_str())
+            .expect("the caller is in the room")
+            .to_owned()
+    };
+    let (first, second) = (participant("1001"), participant("1002"));
+    for muted in [true, false] {
+        let reply = request(
+            api,
+            "POST",
+            &format!("/api/v1/conferences/huddle/participants/{second}/mute"),
+            Some(&token),
+            Some(&format!(r#"{{"muted":{muted}}}"#)),
+        )
+        .expect("the API answers");
+        assert_eq!(reply.status, 204, "{}", reply.body);
+        let listed = rooms();
+        assert_eq!(seats(&listed)[1].1, muted, "{listed}");
+    }
+    std::thread::sleep(AUDIO_PERIOD); // everyone talks at once; nothing is awaited here
+    // 1001 mutes itself with `*`: the room stops hearing it, and it is no
+    // longer talking.
+    phones[0].press('*');
+    wait_until("1001 to be muted", STEP, || {
+        let want = [
+            seat("1001", true, false),
+            seat("1002", false, true),
+            seat("1003", false, true),
+        ];
+        Some(()).filter(|()| seats(&rooms()) == want)
+    });
+    board_shows(
+        "1001 muted",
+        &[
+            ("1001", "yes", "no"),
+            ("1002", "no", "yes"),
+            ("1003", "no", "yes"),
+        ],
+        Some("conference.participant 1001 muted (huddle, 3 in the room)"),
+    );
     std::thread::sleep(MUTED_PERIOD); // the others talk on; nothing is awaited here
-    let call_id = rooms()[0]["participants"][0]["call_id"]
-        .as_str()
-        .expect("a call id")
-        .to_owned();
-    let unmute = request(
+    // An administrator takes the muted 1001 out of the room: its call ends.
+    let remove = request(
         api,
-        "POST",
-        &format!("/api/v1/conferences/huddle/participants/{call_id}/mute"),
+        "DELETE",
+        &format!("/api/v1/conferences/huddle/participants/{first}"),
         Some(&token),
-        Some(r#"{"muted":false}"#),
+        None,
     )
     .expect("the API answers");
-    assert_eq!(unmute.status, 204, "{}", unmute.body);
-    assert_eq!(muted_of(&rooms()), [false, false, false]);
-    for phone in &mut phones {
+    assert_eq!(remove.status, 204, "{}", remove.body);
+    phones[0].event("CALL_CLOSED");
+    board_shows(
+        "1001 gone",
+        &[("1002", "no", "yes"), ("1003", "no", "yes")],
+        Some("conference.participant 1001 left (huddle, 2 in the room)"),
+    );
+    drop(board);
+    for phone in &mut phones[1..] {
         phone.command("hangup", "");
         phone.event("CALL_CLOSED");
     }

@@ -317,7 +317,7 @@ fn agent_state_events_reach_the_open_page() {
             }
             n
         });
-        let seen = wait_until_or_none(BROWSER_RUN, || {
+        let seen = common::wait_until_or_none(BROWSER_RUN, || {
             let log = chromium.evaluate(READ_LOG).ok()?;
             (log["states"].as_u64()? > 1).then_some(())
         });
@@ -330,7 +330,7 @@ fn agent_state_events_reach_the_open_page() {
     // follows it.
     let newest = format!("not ready (break{})", last - 1);
     let mut board = serde_json::Value::Null;
-    let settled = wait_until_or_none(BROWSER_RUN, || {
+    let settled = common::wait_until_or_none(BROWSER_RUN, || {
         board = chromium.evaluate(READ_LOG).ok()?;
         let logged = board["newest"].as_str()?.contains(&newest);
         let shown = board["agent"].as_str()?.contains(&newest);
@@ -537,7 +537,7 @@ impl Firefox {
     /// Polls the live DOM until `check` finds what it wants in it.
     fn wait_for<T>(&mut self, what: &str, mut check: impl FnMut(&str) -> Option<T>) -> T {
         let mut last = String::new();
-        let found = wait_until_or_none(Duration::from_secs(30), || {
+        let found = common::wait_until_or_none(Duration::from_secs(30), || {
             last = self.dom();
             check(&last)
         });
@@ -551,20 +551,6 @@ impl Drop for Firefox {
         let _ = self
             .marionette
             .try_command("Marionette:Quit", serde_json::json!({}));
-    }
-}
-
-/// `check` polled until it gives a value or `within` passes (then `None`).
-fn wait_until_or_none<T>(within: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = std::time::Instant::now() + within;
-    loop {
-        if let Some(value) = check() {
-            return Some(value);
-        }
-        if std::time::Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -753,7 +739,7 @@ fn wait_for_board(
     mut check: impl FnMut(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
     let mut last = serde_json::Value::Null;
-    let found = wait_until_or_none(Duration::from_secs(30), || {
+    let found = common::wait_until_or_none(Duration::from_secs(30), || {
         // Between documents, or before the page's tables exist, the read fails.
         last = chromium.evaluate(READ_BOARD).ok()?;
         check(&last).then(|| last.clone())

@@ -2,7 +2,8 @@
 //! node's B2BUA between a SIPp caller (UAC) and a SIPp phone registered to
 //! the node (one SIPp sends the REGISTER, a second one runs the UAS scenario
 //! at the registered Contact), CANCEL, BYE from either side, rejections, a
-//! re-INVITE, a short burst, and the CDR each call leaves.
+//! re-INVITE, a short burst, and the CDR each call leaves; and a conference
+//! room of two whose third caller goes to its flow's `full` branch.
 //!
 //! Scenarios live in `tests/interop/sipp/`, named for the behaviour they
 //! test. SIPp 3.6 answers only MD5 challenges and reads the first
@@ -20,7 +21,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::sipp::{SHORT, Sipp, SippDone, one_call, phone, register};
+use common::sipp::{SHORT, Sipp, SippDone, SippRun, one_call, phone, register};
 use common::{Cdr, Node, NodeSpec, SipProbe, wait_until};
 
 /// Challenge order SIPp can answer: it reads the first algorithm offered.
@@ -642,4 +643,137 @@ fn sha256_authorization(node: &Node, ext: &str, challenge: &str) -> String {
         "Digest username=\"{ext}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", \
          algorithm=SHA-256, cnonce=\"{cnonce}\", qop=auth, nc=00000001{opaque}"
     )
+}
+
+/// 801 answers with a room of two whose `full` branch plays a prompt and hangs up.
+const PAIR_IVR: &str = r#"
+[ivr]
+flows = "flows"
+prompts = "prompts"
+numbers = { "801" = "pair" }
+"#;
+
+const PAIR_FLOW: &str = r#"[flow]
+start = "room"
+languages = ["en"]
+
+[steps.room]
+type = "conference"
+room = "pair"
+max = 2
+full = "full"
+
+[steps.full]
+type = "play"
+play = ["room_full"]
+next = "bye"
+
+[steps.bye]
+type = "hangup"
+"#;
+
+/// `conference.participant` events so far, as (call id, what, caller).
+fn room_events(node: &Node) -> Vec<(String, String, String)> {
+    common::read_events(node)
+        .into_iter()
+        .filter(|(kind, ..)| kind == "conference.participant")
+        .map(|(_, call_id, data)| {
+            let data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+            let text = |key: &str| data[key].as_str().unwrap_or_default().to_owned();
+            (call_id.unwrap_or_default(), text("what"), text("caller"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_third_caller_of_a_room_of_two_goes_to_the_flows_full_branch() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        extra: PAIR_IVR.to_owned(),
+        setup: Some(|dir: &std::path::Path| {
+            std::fs::create_dir_all(dir.join("flows")).expect("create the flows directory");
+            std::fs::write(dir.join("flows/pair.toml"), PAIR_FLOW).expect("write the flow");
+            common::copy_demo_prompts(dir);
+        }),
+        ..NodeSpec::default()
+    });
+    let seated: Vec<SippRun> = ["1001", "1002"]
+        .into_iter()
+        .map(|caller| {
+            let run = Sipp::new(&node, &format!("seated-{caller}"), "uac-call-trusted")
+                .target(&node)
+                .service("801")
+                .caller(caller)
+                .hold_ms(8000)
+                .calls(1)
+                .start();
+            // One at a time, so the room's order is known.
+            wait_until("the caller to take a seat", SHORT, || {
+                room_events(&node)
+                    .iter()
+                    .any(|(_, what, who)| what == "joined" && who == caller)
+                    .then_some(())
+            });
+            run
+        })
+        .collect();
+    // The third hears the full branch's prompt (about 4 s), then the flow hangs up.
+    Sipp::new(&node, "third", "uac-call-callee-hangs-up")
+        .target(&node)
+        .service("801")
+        .caller("1003")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    for run in seated {
+        run.finish(SHORT).assert_ok();
+    }
+    let cdrs = node.wait_cdrs(3, CDR_WAIT);
+    let by_caller = |caller: &str| -> &Cdr {
+        cdrs.iter()
+            .find(|c| c.caller == caller)
+            .unwrap_or_else(|| panic!("no CDR of {caller}: {cdrs:#?}"))
+    };
+    for caller in ["1001", "1002"] {
+        let cdr = by_caller(caller);
+        assert_eq!(
+            cdr.ivr_outcome.as_deref(),
+            Some("conference pair"),
+            "{cdr:#?}"
+        );
+    }
+    let third = by_caller("1003");
+    assert_eq!(
+        third.ivr_path.as_deref(),
+        Some("pair.room pair.full pair.bye"),
+        "{third:#?}"
+    );
+    assert_eq!(
+        third.ivr_outcome.as_deref(),
+        Some("the flow hung up"),
+        "{third:#?}"
+    );
+    assert!(
+        third.billsec_ms >= 3_000,
+        "the prompt plays to its end before the hang-up: {third:#?}"
+    );
+    let events = room_events(&node);
+    let seen: Vec<(&str, &str)> = events
+        .iter()
+        .map(|(_, what, who)| (what.as_str(), who.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("joined", "1001"),
+            ("joined", "1002"),
+            ("left", "1001"),
+            ("left", "1002")
+        ],
+        "the third caller never sat in the room: {events:#?}"
+    );
 }

@@ -38,16 +38,18 @@ use crate::api::{ConferenceParticipant, ConferenceSummary, Event, EventBus, Even
 const TICK: Duration = Duration::from_millis(20);
 
 /// Most callers in one room; the next is refused (the mix costs a decode, a sum
-/// and an encode per caller every 20 ms).
-pub(crate) const MAX_PARTICIPANTS: usize = 50;
+/// and an encode per caller every 20 ms). A flow's `conference` step may set a
+/// smaller `max`.
+pub(crate) const MAX_PARTICIPANTS: usize = ivr::MAX_ROOM_SIZE as usize;
 
 /// What a room's task is told.
 enum RoomMsg {
-    /// A caller joins; the reply is their place in the room, or `None` when the
-    /// room is full.
+    /// A caller joins a room of at most `max`; the reply is their place in the
+    /// room, or `None` when the room is full.
     Join {
         who: ConferenceParticipant,
         feed: LiveFeed,
+        max: usize,
         reply: oneshot::Sender<Option<ParticipantId>>,
     },
     /// Who is in the room, in the order they joined.
@@ -86,7 +88,8 @@ pub(crate) struct Rooms {
 /// Why a caller was not seated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum JoinRefusal {
-    /// The room has [`MAX_PARTICIPANTS`] callers already.
+    /// The room has as many callers as the joiner's `max` allows (at most
+    /// [`MAX_PARTICIPANTS`]).
     #[error("the room is full")]
     Full,
     /// The room's task did not answer.
@@ -171,13 +174,15 @@ impl Rooms {
         out
     }
 
-    /// Seats caller `who` in room `name`, starting the room if it is empty;
-    /// `feed` is what the caller's session plays toward the phone.
+    /// Seats caller `who` in room `name`, starting the room if it is empty,
+    /// unless `max` callers (or [`MAX_PARTICIPANTS`]) are in it already; `feed`
+    /// is what the caller's session plays toward the phone.
     pub(crate) async fn join(
         &self,
         name: &str,
         who: ConferenceParticipant,
         feed: LiveFeed,
+        max: usize,
     ) -> Result<Seat, JoinRefusal> {
         // A room that stopped between the lookup and the join answers nothing:
         // the second attempt starts a new one.
@@ -197,6 +202,7 @@ impl Rooms {
                 let join = RoomMsg::Join {
                     who: who.clone(),
                     feed: feed.clone(),
+                    max: max.min(MAX_PARTICIPANTS),
                     reply,
                 };
                 if to_room.send(join).is_err() {
@@ -325,10 +331,10 @@ async fn run(
     loop {
         tokio::select! {
             msg = inbox.recv() => match msg {
-                Some(RoomMsg::Join { reply, .. }) if task.room.len() >= MAX_PARTICIPANTS => {
+                Some(RoomMsg::Join { reply, max, .. }) if task.room.len() >= max => {
                     let _ = reply.send(None);
                 }
-                Some(RoomMsg::Join { who, feed, reply }) => {
+                Some(RoomMsg::Join { who, feed, reply, .. }) => {
                     let id = task.room.join();
                     if reply.send(Some(id)).is_ok() {
                         task.room.cue_all(Cue::Joined, Some(id));
@@ -428,15 +434,15 @@ mod tests {
     async fn rooms_seat_callers_in_order_and_close_when_the_last_leaves() {
         let rooms = Rooms::default();
         let a = rooms
-            .join("huddle", who(1), LiveFeed::new())
+            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS)
             .await
             .expect("seated");
         let b = rooms
-            .join("huddle", who(2), LiveFeed::new())
+            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS)
             .await
             .expect("seated");
         let c = rooms
-            .join("sales", who(3), LiveFeed::new())
+            .join("sales", who(3), LiveFeed::new(), MAX_PARTICIPANTS)
             .await
             .expect("seated");
         assert_eq!(
@@ -460,7 +466,9 @@ mod tests {
         drop(b);
         settle().await;
         assert!(rooms.registry().is_empty());
-        let again = rooms.join("huddle", who(4), LiveFeed::new()).await;
+        let again = rooms
+            .join("huddle", who(4), LiveFeed::new(), MAX_PARTICIPANTS)
+            .await;
         assert!(again.is_ok(), "a closed room opens again");
     }
 
@@ -469,11 +477,11 @@ mod tests {
         let rooms = Rooms::default();
         let (feed_a, feed_b) = (LiveFeed::new(), LiveFeed::new());
         let a = rooms
-            .join("huddle", who(1), feed_a.clone())
+            .join("huddle", who(1), feed_a.clone(), MAX_PARTICIPANTS)
             .await
             .expect("seated");
         let b = rooms
-            .join("huddle", who(2), feed_b.clone())
+            .join("huddle", who(2), feed_b.clone(), MAX_PARTICIPANTS)
             .await
             .expect("seated");
         for _ in 0..4 {
@@ -497,17 +505,22 @@ mod tests {
             let n = u32::try_from(n).expect("small");
             seats.push(
                 rooms
-                    .join("big", who(n), LiveFeed::new())
+                    .join("big", who(n), LiveFeed::new(), MAX_PARTICIPANTS)
                     .await
                     .expect("seated"),
             );
         }
-        let refused = rooms.join("big", who(999), LiveFeed::new()).await;
+        let refused = rooms
+            .join("big", who(999), LiveFeed::new(), MAX_PARTICIPANTS)
+            .await;
         assert_eq!(refused.err(), Some(JoinRefusal::Full));
         seats.pop();
         settle().await;
         assert!(
-            rooms.join("big", who(999), LiveFeed::new()).await.is_ok(),
+            rooms
+                .join("big", who(999), LiveFeed::new(), MAX_PARTICIPANTS)
+                .await
+                .is_ok(),
             "a seat freed"
         );
     }
@@ -516,11 +529,11 @@ mod tests {
     async fn callers_are_muted_from_the_api_or_their_phone() {
         let rooms = Rooms::default();
         let a = rooms
-            .join("huddle", who(1), LiveFeed::new())
+            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS)
             .await
             .expect("seated");
         let _b = rooms
-            .join("huddle", who(2), LiveFeed::new())
+            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS)
             .await
             .expect("seated");
         let muted = |rooms: &[ConferenceSummary]| -> Vec<bool> {
@@ -564,11 +577,11 @@ mod tests {
             (call.to_owned(), what.to_owned(), caller.to_owned(), n)
         };
         let a = rooms
-            .join("huddle", who(1), LiveFeed::new())
+            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS)
             .await
             .expect("seated");
         let b = rooms
-            .join("huddle", who(2), LiveFeed::new())
+            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS)
             .await
             .expect("seated");
         settle().await;
@@ -610,5 +623,18 @@ mod tests {
         drop(a);
         settle().await;
         assert_eq!(taken(), [ev("call-1", "left", "1001", 0)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flow_max_caps_the_room_for_the_caller_it_brings() {
+        let rooms = Rooms::default();
+        let _a = rooms.join("pair", who(1), LiveFeed::new(), 2).await;
+        let _b = rooms.join("pair", who(2), LiveFeed::new(), 2).await;
+        let third = rooms.join("pair", who(3), LiveFeed::new(), 2).await;
+        assert_eq!(third.err(), Some(JoinRefusal::Full), "two is the most");
+        let fourth = rooms.join("pair", who(4), LiveFeed::new(), 3).await;
+        assert!(fourth.is_ok(), "a step with a larger max seats its caller");
+        let huge = rooms.join("pair", who(5), LiveFeed::new(), 10_000).await;
+        assert!(huge.is_ok(), "a max above the node's is the node's");
     }
 }

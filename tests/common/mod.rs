@@ -90,6 +90,24 @@ pub(crate) fn wait_until<T>(
     }
 }
 
+/// `check` polled until it gives a value or `within` passes (then `None`), for
+/// callers that report the failure themselves.
+pub(crate) fn wait_until_or_none<T>(
+    within: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The last `lines` lines of a text file, or a note that it cannot be read.
 pub(crate) fn tail(path: &Path, lines: usize) -> String {
     match std::fs::read(path) {

@@ -33,6 +33,7 @@ use tracing::{debug, warn};
 use super::audio::watch_media;
 use super::{Call, Phase, unix_ms};
 use crate::codecs;
+use crate::conference::JoinRefusal;
 use crate::endpoint::Command as EndpointCommand;
 
 /// The IVR side of a call: its interpreter and what it is waiting for.
@@ -328,7 +329,7 @@ impl Call {
                 max_duration,
             } => self.start_voicemail(id, mailbox, max_duration),
             Command::Transfer { target } => self.transfer(target).await,
-            Command::Conference { room } => self.join_conference(room).await,
+            Command::Conference { room, max } => self.join_conference(room, max).await,
             Command::Hangup => {
                 self.hang_up_both("ivr_hangup").await;
             }
@@ -505,7 +506,7 @@ impl Call {
     /// Seats the caller in conference room `room`: the room hears the caller's decoded
     /// audio and the caller hears the room's mix, played as a live track, until they
     /// hang up.
-    async fn join_conference(&mut self, room: String) {
+    async fn join_conference(&mut self, room: String, max: u16) {
         let feed = media::LiveFeed::new();
         let playing = self
             .media
@@ -522,10 +523,30 @@ impl Call {
             muted: false,
             talking: false,
         };
-        match self.ctx.rooms.join(&room, who, feed).await {
+        let awaits_seat = self
+            .ivr
+            .as_ref()
+            .is_some_and(|leg| leg.interp.awaits_seat());
+        match self
+            .ctx
+            .rooms
+            .join(&room, who, feed, usize::from(max))
+            .await
+        {
             Ok(seat) => {
                 debug!(call = self.id.0, room = %seat.room(), "caller in the conference");
                 self.conference = Some(seat);
+                if awaits_seat {
+                    self.ivr_feed(Input::ConferenceSeated);
+                }
+            }
+            Err(JoinRefusal::Full) if awaits_seat => {
+                // The flow's `full` step decides what the caller hears next.
+                debug!(call = self.id.0, %room, "conference full: the flow goes on");
+                if let Some(session) = &self.media {
+                    session.stop_playback(Side::A);
+                }
+                self.ivr_feed(Input::ConferenceFull);
             }
             Err(refusal) => {
                 warn!(call = self.id.0, %room, %refusal, "caller not seated in the conference");
