@@ -177,11 +177,16 @@ fn a_caller_rates_the_call_after_the_agent_hangs_up() {
             .is_some_and(|o| o.ends_with("; csat 4")),
         "{cdr:?}"
     );
-    let csat: Vec<serde_json::Value> = common::read_events(&node)
-        .into_iter()
-        .filter(|(kind, ..)| kind == "csat.submitted")
-        .filter_map(|(.., data)| serde_json::from_str(&data).ok())
-        .collect();
+    // Events reach the table in the bus writer's next batch, after the CDR.
+    let csat: Vec<serde_json::Value> =
+        common::wait_until("the csat.submitted event", SHORT, || {
+            let csat: Vec<serde_json::Value> = common::read_events(&node)
+                .into_iter()
+                .filter(|(kind, ..)| kind == "csat.submitted")
+                .filter_map(|(.., data)| serde_json::from_str(&data).ok())
+                .collect();
+            (!csat.is_empty()).then_some(csat)
+        });
     assert_eq!(csat.len(), 1, "{csat:?}");
     assert_eq!(
         (&csat[0]["score"], &csat[0]["queue"], &csat[0]["agent"]),

@@ -636,6 +636,91 @@ fn assert_srtp_opened(ext: &str, out: &str) {
     );
 }
 
+/// A caller whose INVITE carries no SDP (a late offer, from SIPp) calls 1002, an
+/// extension that requires SRTP, whose phone on TLS insists on it: with no offer to
+/// pass on, the node makes its own toward 1002 with its own key, offers the caller
+/// plain RTP in its 200, and relays each way once the caller's ACK answers. 1002's
+/// phone opens every SRTP packet and decodes the caller's 440 Hz tone; the caller's
+/// socket receives 1002's audio.
+#[test]
+fn a_late_offer_reaches_an_extension_that_requires_srtp_in_srtp() {
+    use common::sipp::{SHORT, Sipp, logged_port};
+    if !common::peer_available("baresip") || !common::peer_available("sipp") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        trusted: &["127.0.0.1"],
+        tls: true,
+        srtp_required: &["1002"],
+        ..NodeSpec::default()
+    });
+    let mut b = Baresip::start_with(
+        &node,
+        "1002",
+        node.password("1002"),
+        &Phone {
+            dump_audio: true,
+            ..secure(1000)
+        },
+    );
+    b.registered();
+    let media = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
+    let port = media.local_addr().expect("bound").port().to_string();
+    let caller = Sipp::new(&node, "late-caller", "uac-late-offer-media-at-key")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .args(&["-key", "rtp", &port])
+        .calls(1)
+        .start();
+    b.event("CALL_INCOMING");
+    b.command("accept", "");
+    b.event("CALL_ESTABLISHED");
+    let node_a = std::net::SocketAddr::from(([127, 0, 0, 1], logged_port(&caller, "offer")));
+    // Three seconds of a 440 Hz tone in PCMU, paced like a phone; 1002's audio comes
+    // back meanwhile.
+    media
+        .set_read_timeout(Some(Duration::from_millis(1)))
+        .expect("a read timeout");
+    let mut buf = [0_u8; 1500];
+    let mut heard = 0;
+    for seq in 0..150_u16 {
+        let mut packet = vec![0x80, 0];
+        packet.extend_from_slice(&seq.to_be_bytes());
+        packet.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        packet.extend_from_slice(&0x1a7e_0ffe_u32.to_be_bytes());
+        packet.extend((0..160_u32).map(|n| {
+            let t = f64::from(u32::from(seq) * 160 + n) / 8_000.0;
+            let sample = (8_000.0 * (std::f64::consts::TAU * 440.0 * t).sin()).round() as i16;
+            media::codec::g711::ulaw_encode(sample)
+        }));
+        media.send_to(&packet, node_a).expect("send RTP");
+        std::thread::sleep(Duration::from_millis(20)); // paced like a phone, not awaited
+        while let Ok(n) = media.recv(&mut buf) {
+            heard += usize::from(n > 12 && buf[1] & 0x7f == 0);
+        }
+    }
+    b.command("hangup", "");
+    b.event("CALL_CLOSED");
+    caller.finish(SHORT).assert_ok();
+    let out = b.quit();
+    assert_srtp_opened("1002", &out);
+    assert!(
+        heard >= 100,
+        "the caller received {heard} PCMU packets from 1002"
+    );
+    let (rate, pcm) = decoded_audio(&b.dir);
+    let tone = goertzel_at(&pcm, 440.0, rate);
+    let other = goertzel_at(&pcm, 700.0, rate);
+    assert!(
+        tone > 10.0 * other && tone > 0.0,
+        "1002 decoded 440 Hz at {tone:.3e} against {other:.3e} at 700 Hz"
+    );
+    let cdr = node.wait_cdrs(1, Duration::from_secs(15)).remove(0);
+    assert_eq!(cdr.disposition, "answered", "{cdr:#?}");
+}
+
 /// The IVR of the SRTP tests: number 700 runs the `srtp` flow, 701 hands the
 /// caller to 1002.
 const SRTP_IVR: &str = r#"

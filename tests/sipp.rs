@@ -2,8 +2,10 @@
 //! node's B2BUA between a SIPp caller (UAC) and a SIPp phone registered to
 //! the node (one SIPp sends the REGISTER, a second one runs the UAS scenario
 //! at the registered Contact), CANCEL, BYE from either side, rejections, a
-//! re-INVITE, a short burst, and the CDR each call leaves; and a conference
-//! room of two whose third caller goes to its flow's `full` branch.
+//! re-INVITE, a short burst, and the CDR each call leaves; late offers (an
+//! INVITE without SDP) to an extension and to an IVR flow, with the test
+//! carrying RTP itself; and a conference room of two whose third caller goes
+//! to its flow's `full` branch.
 //!
 //! Scenarios live in `tests/interop/sipp/`, named for the behaviour they
 //! test. SIPp 3.6 answers only MD5 challenges and reads the first
@@ -19,6 +21,7 @@
 
 mod common;
 
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use common::sipp::{SHORT, Sipp, SippDone, SippRun, one_call, phone, register};
@@ -775,5 +778,178 @@ fn the_third_caller_of_a_room_of_two_goes_to_the_flows_full_branch() {
             ("left", "1002")
         ],
         "the third caller never sat in the room: {events:#?}"
+    );
+}
+
+/// A 20 ms PCMU packet: sequence `seq`, SSRC `ssrc`, every payload byte `fill`.
+fn pcmu_packet(seq: u16, ssrc: u32, fill: u8) -> Vec<u8> {
+    let mut packet = vec![0x80, 0];
+    packet.extend_from_slice(&seq.to_be_bytes());
+    packet.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    packet.extend_from_slice(&ssrc.to_be_bytes());
+    packet.extend(std::iter::repeat_n(fill, 160));
+    packet
+}
+
+/// Sends 50 packets (one second) from `from` to `to`, and counts those of them
+/// `at` receives (PCMU with the payload `fill`) within two seconds of the last.
+fn relayed(from: &UdpSocket, to: SocketAddr, at: &UdpSocket, fill: u8) -> usize {
+    at.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("a read timeout");
+    let mut buf = [0_u8; 1500];
+    let mut got = 0;
+    for seq in 0..50_u16 {
+        from.send_to(&pcmu_packet(seq, 0x5157_0000 | u32::from(fill), fill), to)
+            .expect("send RTP");
+        std::thread::sleep(Duration::from_millis(20)); // paced like a phone, not awaited
+        while let Ok(n) = at.recv(&mut buf) {
+            got += usize::from(
+                n == 172 && buf[1] & 0x7f == 0 && buf[12..n].iter().all(|&b| b == fill),
+            );
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        if let Ok(n) = at.recv(&mut buf) {
+            got += usize::from(
+                n == 172 && buf[1] & 0x7f == 0 && buf[12..n].iter().all(|&b| b == fill),
+            );
+        }
+    }
+    got
+}
+
+#[test]
+fn a_late_offer_to_an_extension_gets_the_nodes_offer_on_both_legs() {
+    use common::api::{first_admin, request};
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let caller_media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
+    let callee_media = UdpSocket::bind("127.0.0.1:0").expect("bind the callee's media");
+    let port = |s: &UdpSocket| s.local_addr().expect("bound").port().to_string();
+    let callee = Sipp::new(&node, "callee-1002", "uas-answer-media-at-key")
+        .args(&["-key", "rtp", &port(&callee_media)])
+        .calls(1)
+        .start()
+        .bound();
+    register(&node, "1002", callee.port);
+    let caller = Sipp::new(&node, "late-caller", "uac-late-offer-media-at-key")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .args(&["-key", "rtp", &port(&caller_media)])
+        .calls(1)
+        .start();
+    // The callee got the node's offer in the INVITE, the caller in the 200.
+    let node_b = common::sipp::logged_port(&callee, "offer");
+    let node_a = common::sipp::logged_port(&caller, "offer");
+    let relay = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    // Only once the caller's ACK has set side A can the callee's audio reach it.
+    let api = relay(node.ports.http());
+    let token = first_admin(&node);
+    let live = wait_until("the call to be answered", SHORT, || {
+        let reply = request(api, "GET", "/api/v1/calls", Some(&token), None)?;
+        let calls = reply.json();
+        calls
+            .as_array()?
+            .iter()
+            .find(|c| c["phase"] == "talking")
+            .cloned()
+    });
+    let to_callee = relayed(&caller_media, relay(node_a), &callee_media, 0x11);
+    let to_caller = relayed(&callee_media, relay(node_b), &caller_media, 0x22);
+    assert!(
+        to_callee >= 45 && to_caller >= 45,
+        "relayed {to_callee} of 50 to the callee and {to_caller} of 50 to the caller"
+    );
+    let call_id = live["call_id"].as_str().expect("a call id");
+    let hangup = format!("/api/v1/calls/{call_id}/hangup");
+    let ended = request(api, "POST", &hangup, Some(&token), None).expect("an answer");
+    assert_eq!(ended.status, 204, "{}", ended.body);
+    caller.finish(SHORT).assert_ok();
+    callee.finish(SHORT).assert_ok();
+    assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
+}
+
+/// 802 plays the demo's beep, then hangs up.
+const BEEP_IVR: &str = r#"
+[ivr]
+flows = "flows"
+prompts = "prompts"
+numbers = { "802" = "beep" }
+"#;
+
+const BEEP_FLOW: &str = r#"[flow]
+start = "beep"
+languages = ["en"]
+
+[steps.beep]
+type = "play"
+play = ["beep"]
+next = "bye"
+
+[steps.bye]
+type = "hangup"
+"#;
+
+#[test]
+fn a_late_offer_to_an_ivr_flow_hears_its_prompt_in_the_codec_of_the_ack() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        extra: BEEP_IVR.to_owned(),
+        setup: Some(|dir: &std::path::Path| {
+            std::fs::create_dir_all(dir.join("flows")).expect("create the flows directory");
+            std::fs::write(dir.join("flows/beep.toml"), BEEP_FLOW).expect("write the flow");
+            common::copy_demo_prompts(dir);
+        }),
+        ..NodeSpec::default()
+    });
+    let media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
+    let port = media.local_addr().expect("bound").port().to_string();
+    let caller = Sipp::new(&node, "late-caller", "uac-late-offer-media-at-key")
+        .target(&node)
+        .service("802")
+        .caller("1001")
+        .args(&["-key", "rtp", &port])
+        .calls(1)
+        .start();
+    // The beep comes to the address of the caller's answer, in PCMU (the first
+    // codec of the node's offer, which the caller took).
+    media
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a read timeout");
+    let mut buf = [0_u8; 1500];
+    let mut packets = 0;
+    let mut loud = 0;
+    while let Ok(n) = media.recv(&mut buf) {
+        assert_eq!(buf[1] & 0x7f, 0, "PCMU, as the caller answered");
+        packets += 1;
+        // PCMU silence is 0xff/0x7f; a tone swings far from it.
+        loud += usize::from(buf[12..n].iter().any(|&b| b & 0x7f < 0x60));
+        media
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("a read timeout");
+    }
+    caller.finish(SHORT).assert_ok();
+    assert!(
+        packets >= 10 && loud >= 5,
+        "{packets} packets, {loud} with audio"
+    );
+    let cdr = node.wait_cdrs(1, CDR_WAIT).remove(0);
+    assert_eq!(
+        cdr.ivr_path.as_deref(),
+        Some("beep.beep beep.bye"),
+        "{cdr:#?}"
+    );
+    assert_eq!(
+        cdr.ivr_outcome.as_deref(),
+        Some("the flow hung up"),
+        "{cdr:#?}"
     );
 }

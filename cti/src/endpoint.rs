@@ -108,8 +108,8 @@ pub(crate) enum CallEvent {
     Response { key: TsxKey, response: Response },
     /// An in-dialog request.
     Request { key: TsxKey, request: Request },
-    /// An ACK for a 2xx the call sent.
-    Ack,
+    /// An ACK for a 2xx the call sent (after a late offer, it carries the answer).
+    Ack { request: Request },
     /// The caller CANCELled (the layer already answered the CANCEL).
     Cancelled,
     /// A transaction of the call timed out.
@@ -434,7 +434,7 @@ impl Endpoint {
             } => self.on_request(key, request, source),
             TsxEvent::Ack { request, .. } => {
                 if let Some(call) = self.dialog_owner(&request) {
-                    self.deliver(call, CallEvent::Ack);
+                    self.deliver(call, CallEvent::Ack { request });
                 }
             }
             TsxEvent::Cancelled { invite, .. } => {

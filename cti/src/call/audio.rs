@@ -255,10 +255,10 @@ impl Call {
         let Some(session) = self.media.as_ref().filter(|_| self.ctx.record) else {
             return;
         };
-        let (Ok(a), Ok(b)) = (Sdp::parse(&self.a_invite.body), Sdp::parse(answer)) else {
+        let (Some(a), Ok(b)) = (self.a_offer.as_ref(), Sdp::parse(answer)) else {
             return debug!(call = self.id.0, "no SDP to record from");
         };
-        let Some(payloads) = recording::tapped_payloads(&a, &b) else {
+        let Some(payloads) = recording::tapped_payloads(a, &b) else {
             return debug!(call = self.id.0, "not recorded: no codec the node decodes");
         };
         let dir = self.ctx.data_dir.join("recordings");
@@ -286,10 +286,10 @@ impl Call {
         let Some(session) = self.media.as_ref() else {
             return;
         };
-        let (Ok(a), Ok(b)) = (Sdp::parse(&self.a_invite.body), Sdp::parse(answer)) else {
+        let (Some(a), Ok(b)) = (self.a_offer.as_ref(), Sdp::parse(answer)) else {
             return;
         };
-        let Some(payloads) = recording::tapped_payloads(&a, &b) else {
+        let Some(payloads) = recording::tapped_payloads(a, &b) else {
             return debug!(call = self.id.0, "not streamed: no codec the node decodes");
         };
         for (side, (pt, law)) in Side::ALL.into_iter().zip(payloads) {

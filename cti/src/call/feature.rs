@@ -11,8 +11,9 @@
 //! refuses (and logs) a code from an extension that is not a configured agent.
 
 use acd::Input;
-use media::Side;
+use media::{LegCodec, Side};
 
+use super::late_offer::LateOffer;
 use super::{Call, Phase};
 
 /// The playback id of the confirmation prompt.
@@ -49,7 +50,16 @@ impl Call {
             Feature::NotReady => Input::not_ready(agent, "break"),
             Feature::Logout => Input::logout(agent),
         });
-        let codec = self.answer_with_media()?;
+        match self.answer_with_media()? {
+            Some(codec) => self.confirm_feature(feature, codec).await,
+            None => self.late_offer = Some(LateOffer::Feature(feature)),
+        }
+        Ok(())
+    }
+
+    /// Plays the confirmation of `feature` to the answered agent, whose leg speaks
+    /// `codec`; the node hangs up once it is heard.
+    pub(super) async fn confirm_feature(&mut self, feature: Feature, codec: LegCodec) {
         let name = match feature {
             Feature::Login => "en/agent_logged_in",
             Feature::NotReady | Feature::Logout => "en/agent_logged_out",
@@ -66,7 +76,6 @@ impl Call {
         if !matches!(played, Some(Ok(()))) {
             self.hang_up_both("feature_done").await;
         }
-        Ok(())
     }
 
     /// The confirmation was heard: the feature call is over.

@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::audio::watch_media;
+use super::late_offer::LateOffer;
 use super::{Call, Phase, unix_ms};
 use crate::codecs;
 use crate::conference::JoinRefusal;
@@ -89,14 +90,28 @@ fn wall() -> ivr::jiff::Timestamp {
 }
 
 impl Call {
-    /// Answers the caller and starts `flow`; `Err(status)` when the call cannot be
-    /// answered (no usable offer, no media ports).
+    /// Answers the caller and starts `flow` (once the caller's answer is in, when its
+    /// INVITE had no offer); `Err(status)` when the call cannot be answered (no usable
+    /// offer, no media ports).
     pub(super) async fn start_ivr(
         &mut self,
         flow: std::sync::Arc<ivr::Flow>,
         set: std::sync::Arc<ivr::FlowSet>,
     ) -> Result<(), u16> {
-        let codec = self.answer_with_media()?;
+        match self.answer_with_media()? {
+            Some(codec) => self.run_ivr(flow, set, codec).await,
+            None => self.late_offer = Some(LateOffer::Ivr(flow, set)),
+        }
+        Ok(())
+    }
+
+    /// Starts `flow` on the answered caller, whose leg speaks `codec`.
+    pub(super) async fn run_ivr(
+        &mut self,
+        flow: std::sync::Arc<ivr::Flow>,
+        set: std::sync::Arc<ivr::FlowSet>,
+        codec: LegCodec,
+    ) {
         let call = ivr::CallInfo {
             call_id: self.cdr.call_id.clone(),
             caller: self.cdr.caller.clone(),
@@ -114,18 +129,23 @@ impl Call {
         });
         debug!(call = self.id.0, ?codec, "answered by the IVR");
         self.ivr_input(Input::Start).await;
-        Ok(())
     }
 
     /// Answers the caller with an SDP answer from a media session of the node's own
     /// (prompts and DTMF on side A; a second leg may join on side B later); returns the
-    /// caller's codec, or `Err(status)` when the call cannot be answered (no usable
-    /// offer, SRTP without TLS or without a usable key, no media ports).
+    /// caller's codec, `None` when the caller sent no offer (the 200 carries the node's,
+    /// and the caller's answer comes in its ACK: see `late_offer`), or `Err(status)`
+    /// when the call cannot be answered (no usable offer, SRTP without TLS or without a
+    /// usable key, no media ports).
     ///
     /// An SDES offer over TLS is answered with the node's own key in the suite the
     /// caller chose, under the caller's profile; the leg's SRTP is terminated in the
     /// relay, so prompts, digits and voicemail work as on plain RTP.
-    pub(super) fn answer_with_media(&mut self) -> Result<LegCodec, u16> {
+    pub(super) fn answer_with_media(&mut self) -> Result<Option<LegCodec>, u16> {
+        if self.a_invite.body.is_empty() {
+            self.offer_to_a()?;
+            return Ok(None);
+        }
         let offer = Sdp::parse(&self.a_invite.body).map_err(|_| 488u16)?;
         let srtp = super::audio::offers_srtp(&offer);
         if srtp && self.a_source.transport != TransportKind::Tls {
@@ -165,8 +185,14 @@ impl Call {
         self.media = Some(session);
         self.a_offer = Some(offer);
         self.a_codec = Some(codec);
+        self.answered_by_node(answer);
+        Ok(Some(codec))
+    }
 
-        let ok = self.answer_a(200, Some(answer.to_bytes()));
+    /// Sends the caller the node's 200 with `sdp` (an answer, or the node's offer to a
+    /// caller that sent none): the node has answered the call itself.
+    pub(super) fn answered_by_node(&mut self, sdp: Sdp) {
+        let ok = self.answer_a(200, Some(sdp.to_bytes()));
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
         self.ctx.send(EndpointCommand::Respond {
             key: self.a_key,
@@ -176,7 +202,6 @@ impl Call {
         self.a_answered = true;
         self.cdr.answered_at = Some(unix_ms());
         self.deadline = Instant::now() + self.ctx.max_duration;
-        Ok(codec)
     }
 
     /// Runs `flow` for a caller the node answered before (a post-call survey, see

@@ -22,6 +22,7 @@ mod control;
 mod events;
 mod feature;
 mod ivr;
+mod late_offer;
 mod monitor;
 mod queue;
 mod record;
@@ -107,8 +108,13 @@ struct Call {
     srtp: bool,
     /// The SDES keys of the legs that terminate SRTP.
     srtp_legs: audio::SrtpLegs,
-    /// The caller's offer as it sent it, to choose codecs when the callee answers.
+    /// The caller's offer as it sent it, to choose codecs when the callee answers
+    /// (after a late offer: the caller's answer to the node's).
     a_offer: Option<Sdp>,
+    /// The caller's INVITE carried no offer: the node offers on both legs.
+    a_late: bool,
+    /// What waits for the caller's answer in its ACK, after the node's 200 offered.
+    late_offer: Option<late_offer::LateOffer>,
     /// The node answered the caller itself (IVR): a B leg joins rather than answers.
     a_answered: bool,
     /// The caller's codec when the node answered it.
@@ -231,6 +237,8 @@ impl Call {
             srtp: false,
             srtp_legs: audio::SrtpLegs::default(),
             a_offer: None,
+            a_late: false,
+            late_offer: None,
             a_answered: false,
             a_codec: None,
             ivr: None,
@@ -337,9 +345,17 @@ impl Call {
     /// the offer is unusable or no ports are left.
     fn offer_for_b(&mut self, required: bool) -> Result<Option<Vec<u8>>, u16> {
         if self.a_invite.body.is_empty() {
-            // No offer to put the node's key into: a callee that requires SRTP
-            // would have to offer it to the caller itself.
-            return if required { Err(488) } else { Ok(None) };
+            // A late offer: the node offers to the callee itself (with its key when
+            // the extension requires SRTP), and to the caller in the 200.
+            let session = self.ctx.relay.allocate().map_err(|_| 503u16)?;
+            let mut offer = late_offer::node_offer(self.ctx.media_ip, &session, Side::B, None);
+            if required {
+                self.srtp_offer_to_b(&mut offer, SrtpSuite::AesCm128HmacSha1_80);
+            }
+            self.media_events = Some(session.events());
+            self.media = Some(session);
+            self.a_late = true;
+            return Ok(Some(offer.to_bytes()));
         }
         let mut sdp = Sdp::parse(&self.a_invite.body).map_err(|_| 488u16)?;
         // SDES keys travel in the SDP: never over unencrypted signalling, and
@@ -397,7 +413,11 @@ impl Call {
         match ev {
             CallEvent::Response { key, response } => self.on_response(key, response).await,
             CallEvent::Request { key, request } => self.on_request(key, request).await,
-            CallEvent::Ack => {}
+            CallEvent::Ack { request } => {
+                if request.headers.call_id() == Some(self.a_call_id()) {
+                    self.on_late_answer(&request.body).await;
+                }
+            }
             CallEvent::Cancelled if self.phase == Phase::Routing => {
                 self.cancel_forks();
                 self.fail(487, Disposition::Cancelled, "caller_cancel")
@@ -605,12 +625,22 @@ impl Call {
             self.b = Some((dialog, target));
             return self.b_leg_joined(&resp.body).await;
         }
-        let body = self.answer_from_b(&resp.body);
-        if (self.srtp || self.srtp_terminated()) && body.is_none() {
-            // The callee answered SRTP without a usable key: no plain-RTP call.
+        let body = if self.a_late {
+            self.offer_to_a_from_b(&resp.body)
+        } else {
+            self.answer_from_b(&resp.body)
+        };
+        if (self.a_late || self.srtp || self.srtp_terminated()) && body.is_none() {
+            // The callee answered SRTP without a usable key (no plain-RTP call), or
+            // left nothing to offer a caller that sent no offer.
             let bye = dialog.request(Method::Bye);
             self.ctx.send_request(self.id, bye, target).await;
-            return self.fail(488, Disposition::Failed, "srtp_answer").await;
+            let cause = if self.a_late {
+                "late_offer_answer"
+            } else {
+                "srtp_answer"
+            };
+            return self.fail(488, Disposition::Failed, cause).await;
         }
         let ok = self.answer_a(200, body);
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
@@ -622,8 +652,11 @@ impl Call {
         self.phase = Phase::Answered;
         self.cdr.answered_at = Some(unix_ms());
         self.deadline = Instant::now() + self.ctx.max_duration;
-        self.start_recording(&resp.body);
-        self.start_streaming(&resp.body);
+        if !self.a_late {
+            // After a late offer both start once the caller's answer is in.
+            self.start_recording(&resp.body);
+            self.start_streaming(&resp.body);
+        }
     }
 
     async fn fork_failed(&mut self, i: usize, status: u16) {

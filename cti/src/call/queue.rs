@@ -377,14 +377,14 @@ impl Call {
 
     /// Taps side B's audio in the codec a new agent answered with.
     fn retap_agent(&self, answer: &[u8]) {
-        let (Some(session), Ok(a), Ok(b)) = (
+        let (Some(session), Some(a), Ok(b)) = (
             self.media.as_ref(),
-            sip::sdp::Sdp::parse(&self.a_invite.body),
+            self.a_offer.as_ref(),
             sip::sdp::Sdp::parse(answer),
         ) else {
             return;
         };
-        if let Some([_, (pt, codec)]) = crate::recording::tapped_payloads(&a, &b) {
+        if let Some([_, (pt, codec)]) = crate::recording::tapped_payloads(a, &b) {
             session.watch_audio(Side::B, pt, codec);
         }
     }
