@@ -24,6 +24,7 @@
 //! starts a new one.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -36,6 +37,11 @@ use crate::api::{ConferenceParticipant, ConferenceSummary, Event, EventBus, Even
 
 /// How often a room mixes: one frame of every participant.
 const TICK: Duration = Duration::from_millis(20);
+
+/// 20 ms frames of all its callers together that wait for a room's task before
+/// more are dropped: a stalled room holds at most this much audio (100 ms of a
+/// full room of 50, 1.7 s of a room of three) rather than all it is sent.
+const FRAME_QUEUE: usize = 256;
 
 /// Most callers in one room; the next is refused (the mix costs a decode, a sum
 /// and an encode per caller every 20 ms). A flow's `conference` step may set a
@@ -50,12 +56,13 @@ enum RoomMsg {
         who: ConferenceParticipant,
         feed: LiveFeed,
         max: usize,
+        muted: Arc<AtomicBool>,
+        /// Laid over what the caller hears when nobody else is in the room.
+        alone: Option<Arc<[i16]>>,
         reply: oneshot::Sender<Option<ParticipantId>>,
     },
     /// Who is in the room, in the order they joined.
     Describe(oneshot::Sender<Vec<ConferenceParticipant>>),
-    /// 20 ms of a participant's audio, 16 kHz.
-    Frame(ParticipantId, Vec<i16>),
     /// A participant left (hung up, or the call moved on).
     Leave(ParticipantId),
     /// Mutes or unmutes (`Some`), or toggles (`None`), a participant; the reply
@@ -73,7 +80,18 @@ enum Who {
     Call(String),
 }
 
-type Registry = HashMap<String, mpsc::UnboundedSender<RoomMsg>>;
+/// 20 ms of a participant's audio, 16 kHz.
+type Frame = (ParticipantId, Vec<i16>);
+
+/// How a room is reached: its control messages (never dropped) and its callers'
+/// audio (bounded).
+#[derive(Clone)]
+struct RoomLine {
+    control: mpsc::UnboundedSender<RoomMsg>,
+    frames: mpsc::Sender<Frame>,
+}
+
+type Registry = HashMap<String, RoomLine>;
 
 /// Where a room's events go.
 type Publish = Arc<dyn Fn(Event) + Send + Sync>;
@@ -102,6 +120,9 @@ pub(crate) struct Seat {
     room: String,
     id: ParticipantId,
     to_room: mpsc::UnboundedSender<RoomMsg>,
+    frames: mpsc::Sender<Frame>,
+    /// Set by the room while it does not hear this caller: their audio stays here.
+    muted: Arc<AtomicBool>,
 }
 
 impl Seat {
@@ -110,9 +131,16 @@ impl Seat {
         &self.room
     }
 
-    /// Hands the room 20 ms of the caller's audio (16 kHz).
-    pub(crate) fn push(&self, samples: Vec<i16>) {
-        let _ = self.to_room.send(RoomMsg::Frame(self.id, samples));
+    /// Hands the room 20 ms of the caller's audio (16 kHz); `false` when the room
+    /// is behind and the frame was dropped. A muted caller's audio is not sent.
+    pub(crate) fn push(&self, samples: Vec<i16>) -> bool {
+        if self.muted.load(Ordering::Relaxed) {
+            return true;
+        }
+        !matches!(
+            self.frames.try_send((self.id, samples)),
+            Err(mpsc::error::TrySendError::Full(_))
+        )
     }
 
     /// Mutes the caller, or lets the room hear them again (`*` on the phone).
@@ -156,7 +184,7 @@ impl Rooms {
         let rooms: Vec<(String, mpsc::UnboundedSender<RoomMsg>)> = self
             .registry()
             .iter()
-            .map(|(name, to_room)| (name.clone(), to_room.clone()))
+            .map(|(name, line)| (name.clone(), line.control.clone()))
             .collect();
         let mut out = Vec::with_capacity(rooms.len());
         for (room, to_room) in rooms {
@@ -176,46 +204,61 @@ impl Rooms {
 
     /// Seats caller `who` in room `name`, starting the room if it is empty,
     /// unless `max` callers (or [`MAX_PARTICIPANTS`]) are in it already; `feed`
-    /// is what the caller's session plays toward the phone.
+    /// is what the caller's session plays toward the phone, and `alone` (16 kHz)
+    /// what the caller hears first when the room was empty.
     pub(crate) async fn join(
         &self,
         name: &str,
         who: ConferenceParticipant,
         feed: LiveFeed,
         max: usize,
+        alone: Option<Arc<[i16]>>,
     ) -> Result<Seat, JoinRefusal> {
         // A room that stopped between the lookup and the join answers nothing:
         // the second attempt starts a new one.
         for _ in 0..2 {
             let (reply, placed) = oneshot::channel();
-            let to_room = {
+            let muted = Arc::new(AtomicBool::new(false));
+            let line = {
                 let mut rooms = self.registry();
-                let to_room = match rooms.get(name) {
-                    Some(to_room) if !to_room.is_closed() => to_room.clone(),
+                let line = match rooms.get(name) {
+                    Some(line) if !line.control.is_closed() => line.clone(),
                     _ => {
-                        let (to_room, inbox) = mpsc::unbounded_channel();
-                        rooms.insert(name.to_owned(), to_room.clone());
-                        tokio::spawn(run(name.to_owned(), inbox, to_room.clone(), self.clone()));
-                        to_room
+                        let (control, inbox) = mpsc::unbounded_channel();
+                        let (frames, audio) = mpsc::channel(FRAME_QUEUE);
+                        let line = RoomLine { control, frames };
+                        rooms.insert(name.to_owned(), line.clone());
+                        let inboxes = (inbox, audio);
+                        tokio::spawn(run(
+                            name.to_owned(),
+                            inboxes,
+                            line.control.clone(),
+                            self.clone(),
+                        ));
+                        line
                     }
                 };
                 let join = RoomMsg::Join {
                     who: who.clone(),
                     feed: feed.clone(),
                     max: max.min(MAX_PARTICIPANTS),
+                    muted: Arc::clone(&muted),
+                    alone: alone.clone(),
                     reply,
                 };
-                if to_room.send(join).is_err() {
+                if line.control.send(join).is_err() {
                     continue;
                 }
-                to_room
+                line
             };
             match placed.await {
                 Ok(Some(id)) => {
                     return Ok(Seat {
                         room: name.to_owned(),
                         id,
-                        to_room,
+                        to_room: line.control,
+                        frames: line.frames,
+                        muted,
                     });
                 }
                 Ok(None) => return Err(JoinRefusal::Full),
@@ -227,7 +270,7 @@ impl Rooms {
 
     /// Mutes or unmutes call `call_id` in room `name`; `false` when it is not there.
     pub(crate) async fn mute(&self, name: &str, call_id: &str, muted: bool) -> bool {
-        let Some(to_room) = self.registry().get(name).cloned() else {
+        let Some(to_room) = self.registry().get(name).map(|line| line.control.clone()) else {
             return false;
         };
         let (reply, answer) = oneshot::channel();
@@ -245,7 +288,10 @@ impl Rooms {
     /// Takes room `name` out of the registry if `to_room` is still its entry.
     fn retire(&self, name: &str, to_room: &mpsc::UnboundedSender<RoomMsg>) {
         let mut rooms = self.registry();
-        if rooms.get(name).is_some_and(|s| s.same_channel(to_room)) {
+        if rooms
+            .get(name)
+            .is_some_and(|line| line.control.same_channel(to_room))
+        {
             rooms.remove(name);
         }
     }
@@ -253,7 +299,7 @@ impl Rooms {
 
 /// Who sits in a room, by their id there; ids grow, so the map's order is the
 /// order they joined.
-type Seated = BTreeMap<ParticipantId, (LiveFeed, ConferenceParticipant)>;
+type Seated = BTreeMap<ParticipantId, (LiveFeed, ConferenceParticipant, Arc<AtomicBool>)>;
 
 /// A room's state as its task keeps it.
 struct RoomTask {
@@ -290,8 +336,9 @@ impl RoomTask {
         self.room.cue(id, cue).ok()?;
         self.talk_changes();
         let who = {
-            let (_, who) = self.seated.get_mut(&id)?;
+            let (_, who, seat_muted) = self.seated.get_mut(&id)?;
             who.muted = muted;
+            seat_muted.store(muted, Ordering::Relaxed);
             who.clone()
         };
         self.publish(if muted { "muted" } else { "unmuted" }, &who);
@@ -302,7 +349,7 @@ impl RoomTask {
     fn talk_changes(&mut self) {
         let changes: Vec<_> = self.room.talk_changes().collect();
         for change in changes {
-            let Some((_, who)) = self.seated.get_mut(&change.id) else {
+            let Some((_, who, _)) = self.seated.get_mut(&change.id) else {
                 continue;
             };
             who.talking = change.talking;
@@ -315,7 +362,7 @@ impl RoomTask {
 /// A room's task: takes joins, frames and leaves, and mixes every [`TICK`].
 async fn run(
     name: String,
-    mut inbox: mpsc::UnboundedReceiver<RoomMsg>,
+    (mut inbox, mut audio): (mpsc::UnboundedReceiver<RoomMsg>, mpsc::Receiver<Frame>),
     own: mpsc::UnboundedSender<RoomMsg>,
     rooms: Rooms,
 ) {
@@ -334,31 +381,29 @@ async fn run(
                 Some(RoomMsg::Join { reply, max, .. }) if task.room.len() >= max => {
                     let _ = reply.send(None);
                 }
-                Some(RoomMsg::Join { who, feed, reply, .. }) => {
+                Some(RoomMsg::Join { who, feed, reply, muted, alone, .. }) => {
                     let id = task.room.join();
                     if reply.send(Some(id)).is_ok() {
                         task.room.cue_all(Cue::Joined, Some(id));
+                        if let Some(clip) = alone.filter(|_| task.room.len() == 1) {
+                            let _ = task.room.announce(id, clip);
+                        }
                         task.publish("joined", &who);
-                        task.seated.insert(id, (feed, who));
+                        task.seated.insert(id, (feed, who, muted));
                         tracing::info!(room = %task.name, participants = task.room.len(), "caller joined the conference");
                     } else {
                         task.room.leave(id);
                     }
                 }
-                Some(RoomMsg::Frame(id, samples)) => {
-                    if let Err(error) = task.room.push(id, &samples) {
-                        tracing::debug!(room = %task.name, %error, "frame not mixed");
-                    }
-                }
                 Some(RoomMsg::Describe(reply)) => {
-                    let _ = reply.send(task.seated.values().map(|(_, who)| who.clone()).collect());
+                    let _ = reply.send(task.seated.values().map(|(_, who, _)| who.clone()).collect());
                 }
                 Some(RoomMsg::Mute { who, muted, reply }) => {
                     let id = match who {
                         Who::Seat(id) => Some(id),
                         Who::Call(call_id) => task.seated
                             .iter()
-                            .find(|(_, (_, who))| who.call_id == call_id)
+                            .find(|(_, (_, who, _))| who.call_id == call_id)
                             .map(|(id, _)| *id),
                     };
                     let state = id.and_then(|id| task.set_muted(id, muted));
@@ -370,7 +415,7 @@ async fn run(
                     if task.room.leave(id) {
                         task.room.cue_all(Cue::Left, None);
                     }
-                    if let Some((_, who)) = task.seated.remove(&id) {
+                    if let Some((_, who, _)) = task.seated.remove(&id) {
                         task.publish("left", &who);
                     }
                     tracing::info!(room = %task.name, participants = task.room.len(), "caller left the conference");
@@ -380,9 +425,14 @@ async fn run(
                 }
                 None => break,
             },
+            Some((id, samples)) = audio.recv() => {
+                if let Err(error) = task.room.push(id, &samples) {
+                    tracing::debug!(room = %task.name, %error, "frame not mixed");
+                }
+            }
             _ = tick.tick(), if !task.room.is_empty() => {
                 for (id, frame) in task.room.tick() {
-                    if let Some((feed, _)) = task.seated.get(&id) {
+                    if let Some((feed, ..)) = task.seated.get(&id) {
                         let _ = feed.push(frame);
                     }
                 }
@@ -434,15 +484,15 @@ mod tests {
     async fn rooms_seat_callers_in_order_and_close_when_the_last_leaves() {
         let rooms = Rooms::default();
         let a = rooms
-            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS)
+            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS, None)
             .await
             .expect("seated");
         let b = rooms
-            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS)
+            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS, None)
             .await
             .expect("seated");
         let c = rooms
-            .join("sales", who(3), LiveFeed::new(), MAX_PARTICIPANTS)
+            .join("sales", who(3), LiveFeed::new(), MAX_PARTICIPANTS, None)
             .await
             .expect("seated");
         assert_eq!(
@@ -467,7 +517,7 @@ mod tests {
         settle().await;
         assert!(rooms.registry().is_empty());
         let again = rooms
-            .join("huddle", who(4), LiveFeed::new(), MAX_PARTICIPANTS)
+            .join("huddle", who(4), LiveFeed::new(), MAX_PARTICIPANTS, None)
             .await;
         assert!(again.is_ok(), "a closed room opens again");
     }
@@ -477,11 +527,11 @@ mod tests {
         let rooms = Rooms::default();
         let (feed_a, feed_b) = (LiveFeed::new(), LiveFeed::new());
         let a = rooms
-            .join("huddle", who(1), feed_a.clone(), MAX_PARTICIPANTS)
+            .join("huddle", who(1), feed_a.clone(), MAX_PARTICIPANTS, None)
             .await
             .expect("seated");
         let b = rooms
-            .join("huddle", who(2), feed_b.clone(), MAX_PARTICIPANTS)
+            .join("huddle", who(2), feed_b.clone(), MAX_PARTICIPANTS, None)
             .await
             .expect("seated");
         for _ in 0..4 {
@@ -505,20 +555,20 @@ mod tests {
             let n = u32::try_from(n).expect("small");
             seats.push(
                 rooms
-                    .join("big", who(n), LiveFeed::new(), MAX_PARTICIPANTS)
+                    .join("big", who(n), LiveFeed::new(), MAX_PARTICIPANTS, None)
                     .await
                     .expect("seated"),
             );
         }
         let refused = rooms
-            .join("big", who(999), LiveFeed::new(), MAX_PARTICIPANTS)
+            .join("big", who(999), LiveFeed::new(), MAX_PARTICIPANTS, None)
             .await;
         assert_eq!(refused.err(), Some(JoinRefusal::Full));
         seats.pop();
         settle().await;
         assert!(
             rooms
-                .join("big", who(999), LiveFeed::new(), MAX_PARTICIPANTS)
+                .join("big", who(999), LiveFeed::new(), MAX_PARTICIPANTS, None)
                 .await
                 .is_ok(),
             "a seat freed"
@@ -529,11 +579,11 @@ mod tests {
     async fn callers_are_muted_from_the_api_or_their_phone() {
         let rooms = Rooms::default();
         let a = rooms
-            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS)
+            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS, None)
             .await
             .expect("seated");
         let _b = rooms
-            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS)
+            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS, None)
             .await
             .expect("seated");
         let muted = |rooms: &[ConferenceSummary]| -> Vec<bool> {
@@ -577,11 +627,11 @@ mod tests {
             (call.to_owned(), what.to_owned(), caller.to_owned(), n)
         };
         let a = rooms
-            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS)
+            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS, None)
             .await
             .expect("seated");
         let b = rooms
-            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS)
+            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS, None)
             .await
             .expect("seated");
         settle().await;
@@ -628,13 +678,85 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_flow_max_caps_the_room_for_the_caller_it_brings() {
         let rooms = Rooms::default();
-        let _a = rooms.join("pair", who(1), LiveFeed::new(), 2).await;
-        let _b = rooms.join("pair", who(2), LiveFeed::new(), 2).await;
-        let third = rooms.join("pair", who(3), LiveFeed::new(), 2).await;
+        let _a = rooms.join("pair", who(1), LiveFeed::new(), 2, None).await;
+        let _b = rooms.join("pair", who(2), LiveFeed::new(), 2, None).await;
+        let third = rooms.join("pair", who(3), LiveFeed::new(), 2, None).await;
         assert_eq!(third.err(), Some(JoinRefusal::Full), "two is the most");
-        let fourth = rooms.join("pair", who(4), LiveFeed::new(), 3).await;
+        let fourth = rooms.join("pair", who(4), LiveFeed::new(), 3, None).await;
         assert!(fourth.is_ok(), "a step with a larger max seats its caller");
-        let huge = rooms.join("pair", who(5), LiveFeed::new(), 10_000).await;
+        let huge = rooms
+            .join("pair", who(5), LiveFeed::new(), 10_000, None)
+            .await;
         assert!(huge.is_ok(), "a max above the node's is the node's");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_room_holds_a_bounded_queue_and_a_muted_caller_sends_nothing() {
+        let rooms = Rooms::default();
+        let a = rooms
+            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .await
+            .expect("seated");
+        // The room's task does not run between these pushes: it is stalled.
+        let frame = || vec![100_i16; media::AUDIO_FRAME];
+        let taken = (0..FRAME_QUEUE + 10).filter(|_| a.push(frame())).count();
+        assert_eq!(taken, FRAME_QUEUE, "the rest is dropped");
+        settle().await;
+        assert_eq!(a.frames.capacity(), FRAME_QUEUE, "the room caught up");
+        assert!(rooms.mute("huddle", "call-1", true).await);
+        for _ in 0..10 {
+            assert!(a.push(frame()), "a muted caller's frame is not a drop");
+        }
+        assert_eq!(a.frames.capacity(), FRAME_QUEUE, "nothing was sent");
+        a.toggle_mute();
+        settle().await;
+        assert!(a.push(frame()));
+        assert_eq!(a.frames.capacity(), FRAME_QUEUE - 1, "heard again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_caller_hears_that_they_are_alone_and_the_second_does_not() {
+        let rooms = Rooms::default();
+        let clip: Arc<[i16]> = vec![1_000_i16; media::AUDIO_FRAME * 3].into();
+        let (feed_a, feed_b) = (LiveFeed::new(), LiveFeed::new());
+        let a = rooms
+            .join(
+                "huddle",
+                who(1),
+                feed_a.clone(),
+                MAX_PARTICIPANTS,
+                Some(Arc::clone(&clip)),
+            )
+            .await
+            .expect("seated");
+        tokio::time::advance(TICK).await;
+        settle().await;
+        let first = feed_a.pop().expect("a frame for a");
+        assert!(first.iter().all(|&s| s == 1_000), "a hears the clip alone");
+        let b = rooms
+            .join(
+                "huddle",
+                who(2),
+                feed_b.clone(),
+                MAX_PARTICIPANTS,
+                Some(clip),
+            )
+            .await
+            .expect("seated");
+        tokio::time::advance(TICK).await;
+        settle().await;
+        let heard = feed_b.pop().expect("a frame for b");
+        assert!(
+            heard.iter().all(|&s| s == 0),
+            "b, not alone, hears no clip (and a is silent)"
+        );
+        let latest = std::iter::from_fn(|| feed_a.pop())
+            .last()
+            .expect("a frame for a");
+        assert!(
+            latest.iter().any(|&s| s != 1_000),
+            "a hears b's join cue over the rest of the clip"
+        );
+        drop((a, b));
     }
 }

@@ -29,6 +29,9 @@
 //!   everyone but one ([`Room::cue_all`]) hears, from the next tick on: someone joined
 //!   or left, you are muted or unmuted. It is added after the mix, so it never reaches
 //!   another participant.
+//! - [`Room::announce`] lays a clip (a prompt's samples at 16 kHz) over what one
+//!   participant hears, frame by frame, the same way: "you are the only person in
+//!   this conference".
 //! - Per-participant counters ([`ParticipantStats`]) say what was mixed, dropped and
 //!   missing.
 //! - Talker detection: a participant starts talking when [`TALK_START_FRAMES`]
@@ -41,6 +44,7 @@
 //! frames to and from the participants' sessions.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::AUDIO_FRAME;
 use crate::mix::{Conference, Normalisation};
@@ -173,6 +177,8 @@ struct Participant {
     muted: bool,
     /// The cue it hears, and the cue's next frame.
     cue: Option<(Cue, usize)>,
+    /// The clip it hears, and the clip's next sample.
+    clip: Option<(Arc<[i16]>, usize)>,
     /// Whether it is talking, and how many frames in a row disagreed with that.
     talking: bool,
     against: u32,
@@ -189,6 +195,7 @@ impl Participant {
             heard: false,
             muted: false,
             cue: None,
+            clip: None,
             talking: false,
             against: 0,
             stats: ParticipantStats::default(),
@@ -429,6 +436,17 @@ impl Room {
             if let Some((cue, frame)) = participant.cue {
                 participant.cue = cue.add_frame(frame, output).map(|()| (cue, frame + 1));
             }
+            if let Some((clip, at)) = participant.clip.as_mut() {
+                let end = (*at + AUDIO_FRAME).min(clip.len());
+                let part = clip.get(*at..end).unwrap_or_default();
+                for (sample, add) in output.iter_mut().zip(part) {
+                    *sample = sample.saturating_add(*add);
+                }
+                *at = end;
+                if end >= clip.len() {
+                    participant.clip = None;
+                }
+            }
         }
         slots
             .iter()
@@ -483,6 +501,20 @@ impl Room {
         self.participant_mut(id)
             .ok_or(RoomError::UnknownParticipant(id))?
             .cue = Some((cue, 0));
+        Ok(())
+    }
+
+    /// Lays `clip` (mono samples at 16 kHz, a prompt for instance) over what `id`
+    /// hears from the next tick on, one frame a tick, replacing a clip still playing
+    /// there; like a cue, it reaches no one else.
+    ///
+    /// # Errors
+    ///
+    /// [`RoomError::UnknownParticipant`] when `id` is not in the room.
+    pub fn announce(&mut self, id: ParticipantId, clip: Arc<[i16]>) -> Result<(), RoomError> {
+        self.participant_mut(id)
+            .ok_or(RoomError::UnknownParticipant(id))?
+            .clip = (!clip.is_empty()).then_some((clip, 0));
         Ok(())
     }
 
@@ -922,6 +954,35 @@ mod tests {
         assert!(
             room.talk_changes().all(|c| c.id != leaver),
             "no change reported for someone who left"
+        );
+    }
+
+    #[test]
+    fn an_announcement_reaches_only_its_listener_for_its_length() {
+        let mut room = Room::new();
+        let (a, b) = (room.join(), room.join());
+        // Two and a half frames of a 1 kHz tone.
+        let clip: Arc<[i16]> = (0..AUDIO_FRAME * 5 / 2)
+            .map(|n| (AMP * (std::f64::consts::TAU * 1_000.0 * n as f64 / 16_000.0).sin()) as i16)
+            .collect();
+        room.announce(a, Arc::clone(&clip)).expect("in the room");
+        let mut heard = Vec::new();
+        for _ in 0..4 {
+            let frames = tick(&mut room);
+            let of = |id| &frames.iter().find(|(p, _)| *p == id).expect("a frame").1;
+            assert!(of(b).iter().all(|&s| s == 0), "b hears nothing of a's clip");
+            heard.extend_from_slice(of(a));
+        }
+        assert_eq!(
+            &heard[..clip.len()],
+            &clip[..],
+            "the clip, sample for sample"
+        );
+        assert!(heard[clip.len()..].iter().all(|&s| s == 0), "then silence");
+        let gone = ParticipantId(99);
+        assert_eq!(
+            room.announce(gone, clip),
+            Err(RoomError::UnknownParticipant(gone))
         );
     }
 }

@@ -83,6 +83,8 @@ const OVERFLOW_VOICEMAIL_ID: u64 = u64::MAX - 10;
 const OVERFLOW_VOICEMAIL_MAX: Duration = Duration::from_secs(120);
 /// The track a conference room's mix plays on toward the caller.
 const CONFERENCE_TRACK: u64 = u64::MAX - 11;
+/// The prompt a caller hears on entering an empty conference room.
+const ROOM_ALONE: &str = "room_alone";
 
 /// The wall clock, for business hours.
 fn wall() -> ivr::jiff::Timestamp {
@@ -552,12 +554,12 @@ impl Call {
             .ivr
             .as_ref()
             .is_some_and(|leg| leg.interp.awaits_seat());
-        match self
+        let alone = self.room_alone_prompt();
+        let joined = self
             .ctx
             .rooms
-            .join(&room, who, feed, usize::from(max))
-            .await
-        {
+            .join(&room, who, feed, usize::from(max), alone);
+        match joined.await {
             Ok(seat) => {
                 debug!(call = self.id.0, room = %seat.room(), "caller in the conference");
                 self.conference = Some(seat);
@@ -578,6 +580,17 @@ impl Call {
                 self.hang_up_both("conference_refused").await;
             }
         }
+    }
+
+    /// "You are the only person in this conference", in the caller's language, at the
+    /// rate rooms mix at; `None` when the prompts have none.
+    fn room_alone_prompt(&self) -> Option<std::sync::Arc<[i16]>> {
+        let language = self.ivr_language().unwrap_or_else(|| "en".to_owned());
+        let prompts = &self.ctx.flows.prompts;
+        let prompt = prompts
+            .get(&format!("{language}/{ROOM_ALONE}"), SampleRate::Hz16000)
+            .or_else(|| prompts.get(&format!("en/{ROOM_ALONE}"), SampleRate::Hz16000))?;
+        Some(prompt.samples().into())
     }
 
     /// The caller left while the flow or a voicemail was running.

@@ -508,7 +508,8 @@ impl Call {
                 if side == Side::A
                     && let Some(seat) = &self.conference
                 {
-                    seat.push(samples);
+                    // A room that is behind drops the frame; the call goes on.
+                    let _ = seat.push(samples);
                 }
             }
             _ => {}

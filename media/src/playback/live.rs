@@ -102,6 +102,13 @@ impl LiveFeed {
         self.lock().dropped
     }
 
+    /// Takes the oldest frame, as a live track does every 20 ms (for a consumer
+    /// other than a session: a test, a recorder of what the feed carries).
+    #[must_use]
+    pub fn pop(&self) -> Option<[i16; AUDIO_FRAME]> {
+        self.lock().frames.pop_front()
+    }
+
     /// Moves the oldest frame into `out`; `false` (and `out` untouched) when none waits.
     pub(crate) fn pop_into(&self, out: &mut [i16; AUDIO_FRAME]) -> bool {
         match self.lock().frames.pop_front() {
