@@ -434,6 +434,45 @@ fn reinvite_is_relayed_with_its_direction() {
     assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
 }
 
+/// A re-INVITE without SDP (a late offer mid-call): the callee's 200 carries the
+/// offer, the node relays it to the caller anchored, and the ACK to the callee
+/// waits for the caller's answer, which it carries anchored too.
+#[test]
+fn a_reinvite_without_sdp_carries_the_callers_answer_in_the_ack() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let uas = phone(&node, "1002", "uas-answer-sdpless-reinvite", 1, 0);
+    let uac = Sipp::new(&node, "uac-sdpless-reinvite", "uac-reinvite-without-sdp")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .hold_ms(300)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    let uas = uas.finish(SHORT).assert_ok();
+    let in_relay = |logged: &[String]| {
+        logged.first().map(String::as_str) == Some("127.0.0.1")
+            && logged
+                .get(1)
+                .and_then(|p| p.parse::<u16>().ok())
+                .is_some_and(|p| node.ports.rtp().contains(&p))
+    };
+    let reoffer = uac.logged("reoffer");
+    assert!(
+        reoffer.len() == 1 && in_relay(&reoffer[0]),
+        "the callee's offer reached the caller anchored: {reoffer:?}"
+    );
+    let reanswer = uas.logged("reanswer");
+    assert!(
+        reanswer.len() == 1 && in_relay(&reanswer[0]),
+        "the caller's answer reached the callee in the ACK, anchored: {reanswer:?}"
+    );
+    assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
+}
+
 #[test]
 fn burst_of_200_calls_at_50_cps_has_no_failures() {
     if !sipp_available() {

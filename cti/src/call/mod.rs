@@ -79,6 +79,16 @@ struct Relayed {
     request: Request,
 }
 
+/// The ACK to a 2xx that answered a relayed re-INVITE without SDP: that 2xx
+/// carried an offer, so the ACK waits for the answer the other leg sends in its own
+/// ACK (RFC 3264 §4, a late offer in a re-INVITE).
+struct HeldAck {
+    invite: TsxKey,
+    to_leg: Side,
+    /// The re-INVITE's CSeq number on `to_leg`.
+    seq: u32,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
     /// Ringing the callee's contacts.
@@ -115,6 +125,8 @@ struct Call {
     a_late: bool,
     /// What waits for the caller's answer in its ACK, after the node's 200 offered.
     late_offer: Option<late_offer::LateOffer>,
+    /// An ACK that waits for the other leg's answer (a re-INVITE without SDP).
+    held_ack: Option<HeldAck>,
     /// The node answered the caller itself (IVR): a B leg joins rather than answers.
     a_answered: bool,
     /// The caller's codec when the node answered it.
@@ -239,6 +251,7 @@ impl Call {
             a_offer: None,
             a_late: false,
             late_offer: None,
+            held_ack: None,
             a_answered: false,
             a_codec: None,
             ivr: None,
@@ -414,8 +427,15 @@ impl Call {
             CallEvent::Response { key, response } => self.on_response(key, response).await,
             CallEvent::Request { key, request } => self.on_request(key, request).await,
             CallEvent::Ack { request } => {
-                if request.headers.call_id() == Some(self.a_call_id()) {
+                let from = if request.headers.call_id() == Some(self.a_call_id()) {
+                    Side::A
+                } else {
+                    Side::B
+                };
+                if from == Side::A && self.late_offer.is_some() {
                     self.on_late_answer(&request.body).await;
+                } else {
+                    self.release_held_ack(from, &request.body);
                 }
             }
             CallEvent::Cancelled if self.phase == Phase::Routing => {
@@ -564,11 +584,15 @@ impl Call {
                 return;
             }
             let r = self.relayed.remove(i);
+            let accepted = r.request.method == Method::Invite && (200..300).contains(&resp.status);
+            // A re-INVITE without SDP: the 2xx is the offer, and its ACK carries the
+            // answer the other leg will send in its own ACK.
+            let held = accepted && r.request.body.is_empty() && !resp.body.is_empty();
             if let Some((dialog, target)) = self.leg(r.to_leg) {
                 dialog.handle_refresh_response(&resp);
                 // We are the UAC on that leg: a 2xx to our re-INVITE is ACKed
                 // by us, at once; the other party's ACK to our 2xx ends with us.
-                if r.request.method == Method::Invite && (200..300).contains(&resp.status) {
+                if accepted && !held {
                     let ack = dialog.ack(r.seq);
                     self.ctx.send(Command::Ack {
                         invite: key,
@@ -576,6 +600,13 @@ impl Call {
                         target,
                     });
                 }
+            }
+            if held {
+                self.held_ack = Some(HeldAck {
+                    invite: key,
+                    to_leg: r.to_leg,
+                    seq: r.seq,
+                });
             }
             let body = self.relay_sdp(r.to_leg, &resp.body);
             self.respond_relayed(&r, resp.status, body);
@@ -764,6 +795,28 @@ impl Call {
             to_leg,
             seq,
             request: req,
+        });
+    }
+
+    /// Sends the ACK held for the leg other than `from`, with the answer `from` sent in
+    /// its own ACK, rewritten for the relay.
+    fn release_held_ack(&mut self, from: Side, answer: &[u8]) {
+        let Some(held) = self.held_ack.take_if(|h| h.to_leg == from.other()) else {
+            return;
+        };
+        let answer = self.relay_sdp(from, answer);
+        let Some((dialog, target)) = self.leg(held.to_leg) else {
+            return;
+        };
+        let mut ack = dialog.ack(held.seq);
+        if let Some(answer) = answer {
+            ack.headers.push(HeaderName::ContentType, "application/sdp");
+            ack.body = answer;
+        }
+        self.ctx.send(Command::Ack {
+            invite: held.invite,
+            ack,
+            target,
         });
     }
 
