@@ -827,9 +827,13 @@ fn a_supervisor_in_chromium_sees_a_sipp_call_wait_in_the_queue_then_reach_an_age
     assert_eq!(agent_1001["Activity"], "idle", "{queued:#}");
     screenshot(&mut chromium, "1-caller-waiting-in-sales");
 
-    // The agent's phone registers, the agent turns ready, and the phone answers.
+    // The agent's phone registers, the supervisor makes the agent ready from the
+    // page, and the phone answers.
     let agent = common::sipp::phone(&node, "1001", "uas-answer", 1, 0);
-    set_state(addr, &admin, "1001", r#"{"state":"ready"}"#);
+    click(
+        &mut chromium,
+        r#"tr[data-agent="1001"] button[data-state="ready"]"#,
+    );
     let answered = wait_for_board(&mut chromium, "the call on agent 1001", |b| {
         let call = &b["calls"]["1003"];
         call["Agent"] == "1001"
@@ -845,7 +849,11 @@ fn a_supervisor_in_chromium_sees_a_sipp_call_wait_in_the_queue_then_reach_an_age
     );
     screenshot(&mut chromium, "2-call-on-agent-1001");
 
-    hang_up_the_call(addr, &admin);
+    // The supervisor ends the call from the page.
+    click(
+        &mut chromium,
+        r#"#calls tr[data-call] button[data-mode="hangup"]"#,
+    );
     caller.finish(SHORT).assert_ok();
     agent.finish(SHORT).assert_ok();
     // The agent is off the call: the ACD was told the call ended (a hang-up
@@ -860,4 +868,39 @@ fn a_supervisor_in_chromium_sees_a_sipp_call_wait_in_the_queue_then_reach_an_age
         (&sales["Waiting"], &sales["Answered"]),
         (&"0".into(), &"1".into())
     );
+    // And sets the agent not ready, with the page's reason.
+    click(
+        &mut chromium,
+        r#"tr[data-agent="1001"] button[data-state="not_ready"]"#,
+    );
+    wait_for_board(&mut chromium, "agent 1001 not ready", |b| {
+        b["agents"]["1001"]["Presence"] == "not ready (supervisor)"
+    });
+    let audited = common::api::request(addr, "GET", "/api/v1/audit", Some(&admin), None)
+        .expect("the API answers");
+    let rows = audited.json();
+    let actions: Vec<&str> = rows.as_array().map_or_else(Vec::new, |rows| {
+        rows.iter()
+            .filter(|r| r["actor"] == "boss")
+            .filter_map(|r| r["action"].as_str())
+            .collect()
+    });
+    for action in ["agent.state", "call.hangup"] {
+        assert!(
+            actions.contains(&action),
+            "no {action} by boss: {actions:?}"
+        );
+    }
+}
+
+/// Clicks the page's element matching `selector` (it must be there).
+fn click(chromium: &mut Chromium, selector: &str) {
+    let script = format!(
+        "(() => {{ const b = document.querySelector({selector:?}); \
+         if (!b) return false; b.click(); return true; }})()"
+    );
+    let clicked = common::wait_until_or_none(Duration::from_secs(30), || {
+        (chromium.evaluate(&script).ok()? == true).then_some(())
+    });
+    assert!(clicked.is_some(), "nothing on the page matches {selector}");
 }
