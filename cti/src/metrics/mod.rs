@@ -65,9 +65,13 @@ pub const API_DURATION: &str = "switchyard_api_request_duration_seconds";
 pub const API_ERRORS: &str = "switchyard_api_errors_total";
 /// Webhook outbox rows, by `state`.
 pub const WEBHOOK_DELIVERIES: &str = "switchyard_webhook_deliveries";
+/// Conference rooms with someone in them.
+pub const CONFERENCE_ROOMS: &str = "switchyard_conference_rooms";
+/// Callers in conference rooms, by `state` (`talking`, `muted`, `listening`).
+pub const CONFERENCE_PARTICIPANTS: &str = "switchyard_conference_participants";
 
 /// Every series, its type and help text.
-pub const NAMES: [(&str, &str, &str); 16] = [
+pub const NAMES: [(&str, &str, &str); 18] = [
     (CALLS_STARTED, "counter", "Calls that reached the node."),
     (CALLS_ANSWERED, "counter", "Calls an agent answered."),
     (CALLS_ENDED, "counter", "Calls that ended, by outcome."),
@@ -108,6 +112,16 @@ pub const NAMES: [(&str, &str, &str); 16] = [
     (API_DURATION, "histogram", "CTI API request latency."),
     (API_ERRORS, "counter", "CTI API answers with a 5xx status."),
     (WEBHOOK_DELIVERIES, "gauge", "Webhook outbox rows by state."),
+    (
+        CONFERENCE_ROOMS,
+        "gauge",
+        "Conference rooms with someone in them.",
+    ),
+    (
+        CONFERENCE_PARTICIPANTS,
+        "gauge",
+        "Callers in conference rooms, by talking, muted or listening.",
+    ),
 ];
 
 const MOS_BUCKETS: [f64; 11] = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.2, 4.4, 4.5];

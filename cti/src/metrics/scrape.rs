@@ -11,9 +11,10 @@ use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AGENTS, API_DURATION, API_ERRORS, CountRegistrations, Metrics, QUEUE_AGENTS_AVAILABLE,
-    QUEUE_AGENTS_LOGGED_IN, QUEUE_LONGEST_WAIT, QUEUE_WAITING, REGISTERED_EXTENSIONS,
-    REGISTRATIONS, Registrations, WEBHOOK_DELIVERIES,
+    AGENTS, API_DURATION, API_ERRORS, CONFERENCE_PARTICIPANTS, CONFERENCE_ROOMS,
+    CountRegistrations, Metrics, QUEUE_AGENTS_AVAILABLE, QUEUE_AGENTS_LOGGED_IN,
+    QUEUE_LONGEST_WAIT, QUEUE_WAITING, REGISTERED_EXTENSIONS, REGISTRATIONS, Registrations,
+    WEBHOOK_DELIVERIES,
 };
 use crate::api::{AgentActivity, AgentPresence, AgentSummary, ApiState, AppState};
 use crate::endpoint::Command;
@@ -83,7 +84,25 @@ fn method_label(m: &Method) -> &'static str {
 impl Metrics {
     /// Reads every gauge from its owner.
     async fn refresh(&self, state: &ApiState) {
-        let (queues, agents) = tokio::join!(state.live.queues(), state.live.agents());
+        let (queues, agents, rooms) = tokio::join!(
+            state.live.queues(),
+            state.live.agents(),
+            state.live.conferences()
+        );
+        self.gauge(CONFERENCE_ROOMS, &[]).set(rooms.len() as f64);
+        // No room label: a room's name may come from what a caller keyed in.
+        let callers = || rooms.iter().flat_map(|r| &r.participants);
+        for (label, n) in [
+            ("talking", callers().filter(|p| p.talking).count()),
+            ("muted", callers().filter(|p| p.muted).count()),
+            (
+                "listening",
+                callers().filter(|p| !p.talking && !p.muted).count(),
+            ),
+        ] {
+            self.gauge(CONFERENCE_PARTICIPANTS, &[("state", label)])
+                .set(n as f64);
+        }
         for q in &queues {
             let labels = [("queue", q.queue.as_str())];
             self.gauge(QUEUE_WAITING, &labels).set(f64::from(q.waiting));

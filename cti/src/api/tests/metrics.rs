@@ -173,6 +173,56 @@ async fn calls_queues_agents_and_requests_show_up_in_the_scrape() {
 }
 
 #[tokio::test]
+async fn conference_rooms_and_their_callers_are_gauged_without_room_names() {
+    use crate::api::{ConferenceParticipant, ConferenceSummary};
+    let h = Harness::new().await;
+    let caller = |n: u32, muted: bool, talking: bool| ConferenceParticipant {
+        call_id: format!("c-{n}"),
+        caller: format!("100{n}"),
+        joined_at: T0,
+        muted,
+        talking,
+    };
+    h.live.with(|s| {
+        s.conferences = vec![
+            ConferenceSummary {
+                room: "huddle".to_owned(),
+                participants: vec![caller(1, false, true), caller(2, true, false)],
+            },
+            ConferenceSummary {
+                room: "team-4321".to_owned(),
+                participants: vec![caller(3, false, false), caller(4, false, true)],
+            },
+        ];
+    });
+    let text = scrape(&h).await;
+    assert_eq!(sample(&text, "switchyard_conference_rooms", &[]), Some(2.0));
+    for (state, n) in [("talking", 2.0), ("muted", 1.0), ("listening", 1.0)] {
+        assert_eq!(
+            sample(
+                &text,
+                "switchyard_conference_participants",
+                &[("state", state)]
+            ),
+            Some(n),
+            "{state}"
+        );
+    }
+    assert!(
+        !text.contains("huddle") && !text.contains("4321"),
+        "a room's name is no label"
+    );
+    h.live.with(|s| s.conferences.clear());
+    let text = scrape(&h).await;
+    assert_eq!(sample(&text, "switchyard_conference_rooms", &[]), Some(0.0));
+    let talking = [("state", "talking")];
+    assert_eq!(
+        sample(&text, "switchyard_conference_participants", &talking),
+        Some(0.0)
+    );
+}
+
+#[tokio::test]
 async fn server_errors_are_counted_by_route() {
     let h = Harness::new().await;
     // With the database gone, authenticating the token fails inside the node.
