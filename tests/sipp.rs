@@ -868,7 +868,8 @@ fn a_late_offer_to_an_extension_gets_the_nodes_offer_on_both_legs() {
     let caller_media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
     let callee_media = UdpSocket::bind("127.0.0.1:0").expect("bind the callee's media");
     let port = |s: &UdpSocket| s.local_addr().expect("bound").port().to_string();
-    let callee = Sipp::new(&node, "callee-1002", "uas-answer-media-at-key")
+    // The callee sends early media (183 with SDP): the caller's 183 carries none.
+    let callee = Sipp::new(&node, "callee-1002", "uas-early-media-at-key")
         .args(&["-key", "rtp", &port(&callee_media)])
         .calls(1)
         .start()
@@ -907,8 +908,14 @@ fn a_late_offer_to_an_extension_gets_the_nodes_offer_on_both_legs() {
     let hangup = format!("/api/v1/calls/{call_id}/hangup");
     let ended = request(api, "POST", &hangup, Some(&token), None).expect("an answer");
     assert_eq!(ended.status, 204, "{}", ended.body);
-    caller.finish(SHORT).assert_ok();
+    let caller = caller.finish(SHORT).assert_ok();
     callee.finish(SHORT).assert_ok();
+    let early = caller.logged("early");
+    assert_eq!(
+        early,
+        [Vec::<String>::new()],
+        "one 183, without SDP, reached the caller"
+    );
     assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
 }
 

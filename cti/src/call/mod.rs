@@ -619,7 +619,13 @@ impl Call {
             // The caller hears the node (prompts, hold) while a second leg rings.
             101..=199 if self.a_answered => {}
             101..=199 if self.phase == Phase::Routing => {
-                let body = self.answer_from_b(&resp.body);
+                // After a late offer the caller gets the node's offer in the 200 (an
+                // offer never goes in an unreliable provisional response).
+                let body = if self.a_late {
+                    None
+                } else {
+                    self.answer_from_b(&resp.body)
+                };
                 let provisional = self.answer_a(resp.status, body);
                 self.ctx.send(Command::Respond {
                     key: self.a_key,
