@@ -1044,7 +1044,9 @@ const READ_ROOMS: &str = r##"(() => ({
 /// API and the dashboard show it muted and no longer talking, and an administrator
 /// removes it from the room (its call ends); the others' last second holds the third
 /// tone more than ten times stronger than 1001's. Once the others hang up the list is
-/// empty, and each call's record says where the flow sent it.
+/// empty, and each call's record says where the flow sent it. The room was recorded
+/// (the demo's flow says `record`): one mono 16 kHz file, indexed with its three
+/// callers, holding each caller's tone.
 #[test]
 fn three_callers_in_a_conference_room_each_hear_the_other_two() {
     use common::api::{first_admin, request};
@@ -1276,6 +1278,41 @@ fn three_callers_in_a_conference_room_each_hear_the_other_two() {
             cdr.ivr_outcome.as_deref(),
             Some("conference huddle"),
             "{cdrs:#?}"
+        );
+    }
+    // The demo's huddle is recorded: one mono file of everyone, indexed with the
+    // callers who took part.
+    let listed = wait_until("the room's recording to be completed", STEP, || {
+        let reply = request(
+            api,
+            "GET",
+            "/api/v1/conference-recordings?room=huddle",
+            Some(&token),
+            None,
+        )?;
+        let all = reply.json();
+        Some(all).filter(|all| all[0]["finished"] == true)
+    });
+    let recording = &listed[0];
+    assert_eq!(recording["participants"], 3, "{listed}");
+    let id = recording["id"].as_str().expect("an id");
+    let path = node.dir().join(format!("recordings/conference/{id}.wav"));
+    let bytes = std::fs::read(&path).expect("the room's WAV file");
+    let wav = WavReader::parse(&bytes).expect("a valid WAV file");
+    assert_eq!(wav.format().channels, Channels::Mono);
+    assert_eq!(wav.format().sample_rate.hz(), 16_000);
+    let file_ms = wav.duration().as_millis() as i64;
+    assert!(
+        (file_ms - recording["duration_ms"].as_i64().unwrap_or_default()).abs() <= 40,
+        "indexed {recording}, file {file_ms} ms"
+    );
+    let pcm: Vec<f64> = wav.to_mono().iter().map(|&s| f64::from(s)).collect();
+    let silence = goertzel_at(&pcm, 700.0, 16_000.0);
+    for (ext, hz) in tones {
+        let level = goertzel_at(&pcm, f64::from(hz), 16_000.0);
+        assert!(
+            level > 10.0 * silence && level > 0.0,
+            "{ext}'s {hz} Hz at {level:.3e} in the room's recording, 700 Hz at {silence:.3e}"
         );
     }
 }

@@ -23,7 +23,8 @@
 //! registry's lock; a join that raced with that stop finds the room gone and
 //! starts a new one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -34,6 +35,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
 use crate::api::{ConferenceParticipant, ConferenceSummary, Event, EventBus, EventKind};
+use crate::room_recording::RoomRecording;
+use crate::store::{ConferenceRecording, Store};
 
 /// How often a room mixes: one frame of every participant.
 const TICK: Duration = Duration::from_millis(20);
@@ -53,12 +56,8 @@ enum RoomMsg {
     /// A caller joins a room of at most `max`; the reply is their place in the
     /// room, or `None` when the room is full.
     Join {
-        who: ConferenceParticipant,
-        feed: LiveFeed,
-        max: usize,
+        arrival: Arrival,
         muted: Arc<AtomicBool>,
-        /// Laid over what the caller hears when nobody else is in the room.
-        alone: Option<Arc<[i16]>>,
         reply: oneshot::Sender<Option<ParticipantId>>,
     },
     /// Who is in the room, in the order they joined.
@@ -101,6 +100,23 @@ type Publish = Arc<dyn Fn(Event) + Send + Sync>;
 pub(crate) struct Rooms {
     rooms: Arc<Mutex<Registry>>,
     publish: Option<Publish>,
+    archive: Option<Archive>,
+}
+
+/// A caller arriving in a room.
+#[derive(Clone)]
+pub(crate) struct Arrival {
+    /// Who, as the API lists them.
+    pub(crate) who: ConferenceParticipant,
+    /// What the caller's session plays toward the phone.
+    pub(crate) feed: LiveFeed,
+    /// The most callers the room may hold when this one arrives (capped at
+    /// [`MAX_PARTICIPANTS`]).
+    pub(crate) max: usize,
+    /// What the caller hears first when the room was empty (16 kHz).
+    pub(crate) alone: Option<Arc<[i16]>>,
+    /// The room is recorded from this arrival on, until it empties.
+    pub(crate) record: bool,
 }
 
 /// Why a caller was not seated.
@@ -160,18 +176,21 @@ impl Drop for Seat {
 }
 
 impl Rooms {
-    /// Rooms whose events go to `events`.
-    pub(crate) fn new(events: EventBus) -> Self {
-        Self::publishing(move |event| {
+    /// Rooms whose events go to `events` and whose recordings to `archive`.
+    pub(crate) fn new(events: EventBus, archive: Archive) -> Self {
+        let mut rooms = Self::publishing(move |event| {
             events.publish(event);
-        })
+        });
+        rooms.archive = Some(archive);
+        rooms
     }
 
-    /// Rooms whose events go to `publish`.
+    /// Rooms whose events go to `publish` (and that keep no recording).
     fn publishing(publish: impl Fn(Event) + Send + Sync + 'static) -> Self {
         Self {
             rooms: Arc::default(),
             publish: Some(Arc::new(publish)),
+            archive: None,
         }
     }
 
@@ -202,18 +221,9 @@ impl Rooms {
         out
     }
 
-    /// Seats caller `who` in room `name`, starting the room if it is empty,
-    /// unless `max` callers (or [`MAX_PARTICIPANTS`]) are in it already; `feed`
-    /// is what the caller's session plays toward the phone, and `alone` (16 kHz)
-    /// what the caller hears first when the room was empty.
-    pub(crate) async fn join(
-        &self,
-        name: &str,
-        who: ConferenceParticipant,
-        feed: LiveFeed,
-        max: usize,
-        alone: Option<Arc<[i16]>>,
-    ) -> Result<Seat, JoinRefusal> {
+    /// Seats a caller in room `name`, starting the room if it is empty, unless
+    /// the arrival's `max` callers (or [`MAX_PARTICIPANTS`]) are in it already.
+    pub(crate) async fn join(&self, name: &str, arrival: Arrival) -> Result<Seat, JoinRefusal> {
         // A room that stopped between the lookup and the join answers nothing:
         // the second attempt starts a new one.
         for _ in 0..2 {
@@ -239,11 +249,8 @@ impl Rooms {
                     }
                 };
                 let join = RoomMsg::Join {
-                    who: who.clone(),
-                    feed: feed.clone(),
-                    max: max.min(MAX_PARTICIPANTS),
+                    arrival: arrival.clone(),
                     muted: Arc::clone(&muted),
-                    alone: alone.clone(),
                     reply,
                 };
                 if line.control.send(join).is_err() {
@@ -307,6 +314,23 @@ struct RoomTask {
     room: Room,
     seated: Seated,
     publish: Option<Publish>,
+    /// Where recordings go and are indexed, when the node keeps them.
+    archive: Option<Archive>,
+    recording: Option<Recording>,
+}
+
+/// A room's recording in progress, and who took part in it.
+struct Recording {
+    file: RoomRecording,
+    participants: HashSet<String>,
+}
+
+/// Where a room's recordings are written and indexed.
+#[derive(Clone)]
+pub(crate) struct Archive {
+    pub(crate) store: Store,
+    /// `recordings/conference` under the data directory.
+    pub(crate) dir: PathBuf,
 }
 
 impl RoomTask {
@@ -345,6 +369,82 @@ impl RoomTask {
         Some(muted)
     }
 
+    /// Starts recording the room (`by`: the call whose arrival asked for it):
+    /// the file, its index row, and the room's mix of everyone.
+    async fn start_recording(&mut self, by: String) {
+        let Some(archive) = &self.archive else {
+            tracing::warn!(room = %self.name, "no store to keep a room recording in");
+            return;
+        };
+        let started_at = crate::api::unix_ms_now();
+        let file = match RoomRecording::start(&archive.dir, &self.name, started_at) {
+            Ok(file) => file,
+            Err(error) => {
+                return tracing::warn!(room = %self.name, %error, "room not recorded");
+            }
+        };
+        let row = ConferenceRecording {
+            id: file.id.clone(),
+            room: self.name.clone(),
+            path: file.path.display().to_string(),
+            started_at,
+            duration_ms: 0,
+            participants: 0,
+            finished: false,
+        };
+        if let Err(error) = archive.store.add_conference_recording(&row).await {
+            // Recorded all the same: the file is there for an operator to find.
+            tracing::warn!(room = %self.name, %error, "room recording not indexed");
+        }
+        tracing::info!(room = %self.name, call = %by, recording = %row.id, "room recording started");
+        let mut participants: HashSet<String> = self
+            .seated
+            .values()
+            .map(|(_, who, _)| who.call_id.clone())
+            .collect();
+        participants.insert(by);
+        self.room.set_recording(true);
+        self.recording = Some(Recording { file, participants });
+    }
+
+    /// Writes this tick's mix of everyone; a write that fails ends the recording.
+    async fn record_tick(&mut self) {
+        let (Some(rec), Some(frame)) = (self.recording.as_mut(), self.room.recording_frame())
+        else {
+            return;
+        };
+        if let Err(error) = rec.file.write(frame) {
+            tracing::warn!(room = %self.name, %error, "room recording stopped");
+            self.finish_recording().await;
+        }
+    }
+
+    /// Completes the room's recording, if any: the file's header and the index row.
+    async fn finish_recording(&mut self) {
+        let Some(rec) = self.recording.take() else {
+            return;
+        };
+        self.room.set_recording(false);
+        let id = rec.file.id.clone();
+        let participants = i64::try_from(rec.participants.len()).unwrap_or(i64::MAX);
+        let duration_ms = match rec.file.finish() {
+            Ok(ms) => ms,
+            Err(error) => {
+                tracing::warn!(room = %self.name, %error, "room recording not completed");
+                return;
+            }
+        };
+        if let Some(archive) = &self.archive
+            && let Err(error) = archive
+                .store
+                .finish_conference_recording(&id, duration_ms, participants)
+                .await
+        {
+            tracing::warn!(room = %self.name, %error, "room recording's index not completed");
+        }
+        tracing::info!(room = %self.name, recording = %id, duration_ms, participants, "room recording finished");
+    }
+
     /// Notes and publishes who started or stopped talking.
     fn talk_changes(&mut self) {
         let changes: Vec<_> = self.room.talk_changes().collect();
@@ -371,6 +471,8 @@ async fn run(
         room: Room::new(),
         seated: Seated::new(),
         publish: rooms.publish.clone(),
+        archive: rooms.archive.clone(),
+        recording: None,
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -378,10 +480,13 @@ async fn run(
     loop {
         tokio::select! {
             msg = inbox.recv() => match msg {
-                Some(RoomMsg::Join { reply, max, .. }) if task.room.len() >= max => {
+                Some(RoomMsg::Join { reply, arrival, .. })
+                    if task.room.len() >= arrival.max.min(MAX_PARTICIPANTS) =>
+                {
                     let _ = reply.send(None);
                 }
-                Some(RoomMsg::Join { who, feed, reply, muted, alone, .. }) => {
+                Some(RoomMsg::Join { arrival, reply, muted }) => {
+                    let Arrival { who, feed, alone, record, .. } = arrival;
                     let id = task.room.join();
                     if reply.send(Some(id)).is_ok() {
                         task.room.cue_all(Cue::Joined, Some(id));
@@ -389,7 +494,14 @@ async fn run(
                             let _ = task.room.announce(id, clip);
                         }
                         task.publish("joined", &who);
+                        if let Some(rec) = task.recording.as_mut() {
+                            rec.participants.insert(who.call_id.clone());
+                        }
+                        let call_id = who.call_id.clone();
                         task.seated.insert(id, (feed, who, muted));
+                        if record && task.recording.is_none() {
+                            task.start_recording(call_id).await;
+                        }
                         tracing::info!(room = %task.name, participants = task.room.len(), "caller joined the conference");
                     } else {
                         task.room.leave(id);
@@ -436,10 +548,12 @@ async fn run(
                         let _ = feed.push(frame);
                     }
                 }
+                task.record_tick().await;
                 task.talk_changes();
             }
         }
     }
+    task.finish_recording().await;
     let name = task.name;
     rooms.retire(&name, &own);
     inbox.close();
@@ -460,6 +574,21 @@ mod tests {
             joined_at: i64::from(n),
             muted: false,
             talking: false,
+        }
+    }
+
+    fn arrival(
+        who: ConferenceParticipant,
+        feed: LiveFeed,
+        max: usize,
+        alone: Option<Arc<[i16]>>,
+    ) -> Arrival {
+        Arrival {
+            who,
+            feed,
+            max,
+            alone,
+            record: false,
         }
     }
 
@@ -484,15 +613,24 @@ mod tests {
     async fn rooms_seat_callers_in_order_and_close_when_the_last_leaves() {
         let rooms = Rooms::default();
         let a = rooms
-            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .join(
+                "huddle",
+                arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None),
+            )
             .await
             .expect("seated");
         let b = rooms
-            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .join(
+                "huddle",
+                arrival(who(2), LiveFeed::new(), MAX_PARTICIPANTS, None),
+            )
             .await
             .expect("seated");
         let c = rooms
-            .join("sales", who(3), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .join(
+                "sales",
+                arrival(who(3), LiveFeed::new(), MAX_PARTICIPANTS, None),
+            )
             .await
             .expect("seated");
         assert_eq!(
@@ -517,7 +655,10 @@ mod tests {
         settle().await;
         assert!(rooms.registry().is_empty());
         let again = rooms
-            .join("huddle", who(4), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .join(
+                "huddle",
+                arrival(who(4), LiveFeed::new(), MAX_PARTICIPANTS, None),
+            )
             .await;
         assert!(again.is_ok(), "a closed room opens again");
     }
@@ -527,11 +668,17 @@ mod tests {
         let rooms = Rooms::default();
         let (feed_a, feed_b) = (LiveFeed::new(), LiveFeed::new());
         let a = rooms
-            .join("huddle", who(1), feed_a.clone(), MAX_PARTICIPANTS, None)
+            .join(
+                "huddle",
+                arrival(who(1), feed_a.clone(), MAX_PARTICIPANTS, None),
+            )
             .await
             .expect("seated");
         let b = rooms
-            .join("huddle", who(2), feed_b.clone(), MAX_PARTICIPANTS, None)
+            .join(
+                "huddle",
+                arrival(who(2), feed_b.clone(), MAX_PARTICIPANTS, None),
+            )
             .await
             .expect("seated");
         for _ in 0..4 {
@@ -555,20 +702,29 @@ mod tests {
             let n = u32::try_from(n).expect("small");
             seats.push(
                 rooms
-                    .join("big", who(n), LiveFeed::new(), MAX_PARTICIPANTS, None)
+                    .join(
+                        "big",
+                        arrival(who(n), LiveFeed::new(), MAX_PARTICIPANTS, None),
+                    )
                     .await
                     .expect("seated"),
             );
         }
         let refused = rooms
-            .join("big", who(999), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .join(
+                "big",
+                arrival(who(999), LiveFeed::new(), MAX_PARTICIPANTS, None),
+            )
             .await;
         assert_eq!(refused.err(), Some(JoinRefusal::Full));
         seats.pop();
         settle().await;
         assert!(
             rooms
-                .join("big", who(999), LiveFeed::new(), MAX_PARTICIPANTS, None)
+                .join(
+                    "big",
+                    arrival(who(999), LiveFeed::new(), MAX_PARTICIPANTS, None)
+                )
                 .await
                 .is_ok(),
             "a seat freed"
@@ -579,11 +735,17 @@ mod tests {
     async fn callers_are_muted_from_the_api_or_their_phone() {
         let rooms = Rooms::default();
         let a = rooms
-            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .join(
+                "huddle",
+                arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None),
+            )
             .await
             .expect("seated");
         let _b = rooms
-            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .join(
+                "huddle",
+                arrival(who(2), LiveFeed::new(), MAX_PARTICIPANTS, None),
+            )
             .await
             .expect("seated");
         let muted = |rooms: &[ConferenceSummary]| -> Vec<bool> {
@@ -627,11 +789,17 @@ mod tests {
             (call.to_owned(), what.to_owned(), caller.to_owned(), n)
         };
         let a = rooms
-            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .join(
+                "huddle",
+                arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None),
+            )
             .await
             .expect("seated");
         let b = rooms
-            .join("huddle", who(2), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .join(
+                "huddle",
+                arrival(who(2), LiveFeed::new(), MAX_PARTICIPANTS, None),
+            )
             .await
             .expect("seated");
         settle().await;
@@ -678,14 +846,22 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_flow_max_caps_the_room_for_the_caller_it_brings() {
         let rooms = Rooms::default();
-        let _a = rooms.join("pair", who(1), LiveFeed::new(), 2, None).await;
-        let _b = rooms.join("pair", who(2), LiveFeed::new(), 2, None).await;
-        let third = rooms.join("pair", who(3), LiveFeed::new(), 2, None).await;
+        let _a = rooms
+            .join("pair", arrival(who(1), LiveFeed::new(), 2, None))
+            .await;
+        let _b = rooms
+            .join("pair", arrival(who(2), LiveFeed::new(), 2, None))
+            .await;
+        let third = rooms
+            .join("pair", arrival(who(3), LiveFeed::new(), 2, None))
+            .await;
         assert_eq!(third.err(), Some(JoinRefusal::Full), "two is the most");
-        let fourth = rooms.join("pair", who(4), LiveFeed::new(), 3, None).await;
+        let fourth = rooms
+            .join("pair", arrival(who(4), LiveFeed::new(), 3, None))
+            .await;
         assert!(fourth.is_ok(), "a step with a larger max seats its caller");
         let huge = rooms
-            .join("pair", who(5), LiveFeed::new(), 10_000, None)
+            .join("pair", arrival(who(5), LiveFeed::new(), 10_000, None))
             .await;
         assert!(huge.is_ok(), "a max above the node's is the node's");
     }
@@ -694,7 +870,10 @@ mod tests {
     async fn a_stalled_room_holds_a_bounded_queue_and_a_muted_caller_sends_nothing() {
         let rooms = Rooms::default();
         let a = rooms
-            .join("huddle", who(1), LiveFeed::new(), MAX_PARTICIPANTS, None)
+            .join(
+                "huddle",
+                arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None),
+            )
             .await
             .expect("seated");
         // The room's task does not run between these pushes: it is stalled.
@@ -722,10 +901,12 @@ mod tests {
         let a = rooms
             .join(
                 "huddle",
-                who(1),
-                feed_a.clone(),
-                MAX_PARTICIPANTS,
-                Some(Arc::clone(&clip)),
+                arrival(
+                    who(1),
+                    feed_a.clone(),
+                    MAX_PARTICIPANTS,
+                    Some(Arc::clone(&clip)),
+                ),
             )
             .await
             .expect("seated");
@@ -736,10 +917,7 @@ mod tests {
         let b = rooms
             .join(
                 "huddle",
-                who(2),
-                feed_b.clone(),
-                MAX_PARTICIPANTS,
-                Some(clip),
+                arrival(who(2), feed_b.clone(), MAX_PARTICIPANTS, Some(clip)),
             )
             .await
             .expect("seated");
@@ -758,5 +936,92 @@ mod tests {
             "a hears b's join cue over the rest of the clip"
         );
         drop((a, b));
+    }
+
+    /// The amplitude of `freq` in 16 kHz `samples` (Goertzel).
+    fn amplitude(samples: &[i16], freq: f64) -> f64 {
+        let w = std::f64::consts::TAU * freq / 16_000.0;
+        let (mut s1, mut s2) = (0.0_f64, 0.0_f64);
+        for &x in samples {
+            let s0 = f64::from(x) + 2.0 * w.cos() * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2).sqrt() * 2.0 / samples.len() as f64
+    }
+
+    /// Frame `index` of a `freq` Hz tone at 16 kHz.
+    fn tone(freq: f64, index: usize) -> Vec<i16> {
+        let start = index * media::AUDIO_FRAME;
+        (start..start + media::AUDIO_FRAME)
+            .map(|n| (4_000.0 * (std::f64::consts::TAU * freq * n as f64 / 16_000.0).sin()) as i16)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_recorded_room_writes_everyone_into_one_indexed_file() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = Store::open_file(&dir.path().join("node.db"))
+            .await
+            .expect("a store");
+        let rooms = Rooms {
+            archive: Some(Archive {
+                store: store.clone(),
+                dir: dir.path().join("recordings"),
+            }),
+            ..Rooms::default()
+        };
+        let plain = arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None);
+        let a = rooms.join("huddle", plain).await.expect("seated");
+        let recorded = Arrival {
+            record: true,
+            ..arrival(who(2), LiveFeed::new(), MAX_PARTICIPANTS, None)
+        };
+        let b = rooms.join("huddle", recorded).await.expect("seated");
+        // The room answers in order: once it has described itself, the join that
+        // started the recording is done.
+        assert_eq!(rooms.describe().await[0].participants.len(), 2);
+        let listed = store
+            .conference_recordings(Some("huddle"), 10)
+            .await
+            .expect("listed");
+        assert_eq!(listed.len(), 1, "indexed as it starts");
+        assert!(!listed[0].finished);
+        // Half a second of both callers talking, on the room's simulated clock.
+        tokio::time::pause();
+        for index in 0..25 {
+            a.push(tone(1_000.0, index));
+            b.push(tone(1_700.0, index));
+            settle().await;
+            tokio::time::advance(TICK).await;
+            settle().await;
+        }
+        tokio::time::resume();
+        drop((a, b));
+        let row = wait_for_finish(&store, &listed[0].id).await;
+        assert_eq!(row.participants, 2, "both took part");
+        assert!((400..=520).contains(&row.duration_ms), "{row:?}");
+        let bytes = std::fs::read(&row.path).expect("the file");
+        let wav = media::wav::WavReader::parse(&bytes).expect("a valid WAV");
+        let samples = wav.to_mono();
+        let tail = &samples[samples.len() - 4_000..];
+        for freq in [1_000.0, 1_700.0] {
+            assert!(amplitude(tail, freq) > 1_000.0, "{freq} Hz missing");
+        }
+        assert!(amplitude(tail, 550.0) < 100.0, "no cue in the recording");
+    }
+
+    /// The recording `id` once the room completed its row.
+    async fn wait_for_finish(store: &Store, id: &str) -> ConferenceRecording {
+        for _ in 0..200 {
+            settle().await;
+            if let Some(row) = store.conference_recording(id).await.expect("read")
+                && row.finished
+            {
+                return row;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the room never completed its recording");
     }
 }

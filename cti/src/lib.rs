@@ -36,6 +36,7 @@ mod prompts;
 mod queue_watch;
 mod recording;
 pub mod registrar;
+mod room_recording;
 pub mod standby;
 pub mod store;
 pub mod webhooks;

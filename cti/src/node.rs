@@ -375,7 +375,11 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
             b.stats_period,
         ));
     }
-    let rooms = crate::conference::Rooms::new(events.clone());
+    let archive = crate::conference::Archive {
+        store: store.clone(),
+        dir: cfg.node.data_dir.join("recordings").join("conference"),
+    };
+    let rooms = crate::conference::Rooms::new(events.clone(), archive);
     let live = crate::live::NodeLive {
         cmds: cmd_tx.clone(),
         acd: acd.clone(),

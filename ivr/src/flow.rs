@@ -459,6 +459,9 @@ pub(crate) struct Conference {
     /// `max` callers already in it the caller is refused. The step's `max`,
     /// or [`MAX_ROOM_SIZE`] when it sets none.
     pub(crate) max: u16,
+    /// Whether the room is recorded from the arrival of a caller this step
+    /// sent until it empties: the step's `record`, `false` when it sets none.
+    pub(crate) record: bool,
 }
 
 /// The node's largest conference room: the most callers one room holds, and

@@ -9,8 +9,9 @@
 //! the prompt ends; an empty entry presses nothing, so that attempt times out.
 //! A conference step with `full` seats the caller 20 ms after sending them to
 //! the room, unless the next entry is [`ROOM_FULL`] (`full`): it takes that
-//! entry, and the room turns out full. A step's `max` is logged with the
-//! room (`board (at most 10 callers)`) but decides nothing here.
+//! entry, and the room turns out full. A step's `max` and `record` are logged
+//! with the room (`board (at most 10 callers, recorded)`) but decide nothing
+//! here.
 //! The clock jumps from one event or deadline to the next, so a run takes
 //! microseconds whatever the timeouts. The [`Report`] lists every step,
 //! command and event with its virtual time, then the outcome and the path.
@@ -427,11 +428,18 @@ impl<'a> Run<'a> {
                 self.schedule(length, Event::Recorded(id));
             }
             Command::Transfer { target } => self.log("transfer", &target.to_string()),
-            Command::Conference { room, max } => {
+            Command::Conference { room, max, record } => {
+                let mut notes = Vec::new();
                 if max < MAX_ROOM_SIZE {
-                    self.log("conference", &format!("{room} (at most {max} callers)"));
-                } else {
+                    notes.push(format!("at most {max} callers"));
+                }
+                if record {
+                    notes.push("recorded".to_owned());
+                }
+                if notes.is_empty() {
                     self.log("conference", &room);
+                } else {
+                    self.log("conference", &format!("{room} ({})", notes.join(", ")));
                 }
                 if self.interp.awaits_seat() {
                     let full = self.digits.front().is_some_and(|e| e == ROOM_FULL);

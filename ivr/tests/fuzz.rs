@@ -60,6 +60,7 @@ const KEYS: &[&str] = &[
     "room",
     "full",
     "max",
+    "record",
     "flow",
     "barge_in",
     "say",
@@ -189,7 +190,7 @@ fn wired_flow() -> impl Strategy<Value = String> {
                 9 => "type = \"transfer\"\nextension = \"100\"".to_owned(),
                 10 => format!("type = \"goto\"\nnext = {}", t[0]),
                 11 => "type = \"return\"".to_owned(),
-                12 => if flag { format!("type = \"conference\"\nroom = \"r-${{dialled}}\"\nfull = {}\nmax = {}", t[0], targets[1] + 2) } else { "type = \"conference\"\nroom = \"r\"".to_owned() },
+                12 => if flag { format!("type = \"conference\"\nroom = \"r-${{dialled}}\"\nfull = {}\nmax = {}\nrecord = {}", t[0], targets[1] + 2, targets[2] % 2 == 0) } else { "type = \"conference\"\nroom = \"r\"".to_owned() },
                 _ => format!("type = \"call\"\nflow = \"main\"\nnext = {}", t[0]),
             };
             text.push_str(&format!("[steps.s{i}]\n{body}\n\n"));

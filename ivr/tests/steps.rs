@@ -483,6 +483,7 @@ fn conference_joins_the_room_expanded_from_a_variable() {
         Command::Conference {
             room: "team-sales".into(),
             max: ivr::MAX_ROOM_SIZE,
+            record: false,
         }
     );
     let outcome = Outcome::Conference {
@@ -597,6 +598,7 @@ fn seat_call() -> Call {
         Command::Conference {
             room: "team-sales".into(),
             max: 50,
+            record: false,
         }
     );
     assert!(call.ivr.awaits_seat());
@@ -860,6 +862,7 @@ fn conference_command_carries_the_step_max() {
         Command::Conference {
             room: "team-sales".into(),
             max: 10,
+            record: false,
         }
     );
     assert!(call.ivr.awaits_seat());
@@ -878,6 +881,7 @@ fn conference_command_carries_the_step_max() {
             Command::Conference {
                 room: "team-sales".into(),
                 max,
+                record: false,
             }
         );
         assert!(!call.ivr.awaits_seat());
@@ -933,6 +937,117 @@ fn simulator_logs_the_max_a_step_sets() {
             .iter()
             .any(|l| l == "00:00.000  conference team-sales"),
         "{report}"
+    );
+}
+
+/// [`CONFERENCE`] (no `full`, no `max`) with `record` set to `value`.
+fn recorded_room(value: &str) -> String {
+    format!("{CONFERENCE}record = {value}\n")
+}
+
+#[test]
+fn conference_record_parses_with_and_without_full() {
+    let path = std::path::Path::new("main.toml");
+    for value in ["true", "false"] {
+        let text = recorded_room(value);
+        let flow = ivr::Flow::compile("main", &text, path).unwrap_or_else(|d| panic!("{d:?}"));
+        let names: Vec<&str> = flow.step_names().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["pick", "huddle"], "{text}");
+    }
+    // With `full` and `max` alongside.
+    let text = small_room().replace("max = 10\n", "max = 10\nrecord = true\n");
+    assert!(text.contains("record = true\n"), "{text}");
+    let flow = ivr::Flow::compile("main", &text, path).unwrap_or_else(|d| panic!("{d:?}"));
+    let names: Vec<&str> = flow.step_names().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["pick", "huddle", "sorry", "message"]);
+    // Without `record` the step compiles as before (see the tests above).
+    assert!(ivr::Flow::compile("main", CONFERENCE, path).is_ok());
+}
+
+#[test]
+fn conference_command_carries_the_record_flag() {
+    // Without `full`: the flag as written, and the flow ends at once.
+    for (value, record) in [("true", true), ("false", false)] {
+        let flows = set(&[("main", &recorded_room(value))]);
+        let mut call = Call::start(&flows, "main", "+15550100", monday_noon());
+        assert_eq!(
+            call.one(),
+            Command::Conference {
+                room: "team-sales".into(),
+                max: ivr::MAX_ROOM_SIZE,
+                record,
+            }
+        );
+        assert!(!call.ivr.awaits_seat());
+        assert_eq!(
+            call.outcome(),
+            Some(&Outcome::Conference {
+                room: "team-sales".into()
+            })
+        );
+    }
+    // With `full` and `max`: both travel with the flag, and the answers work
+    // as without it.
+    let text = small_room().replace("max = 10\n", "max = 10\nrecord = true\n");
+    let flows = set(&[("main", &text)]);
+    let mut call = Call::start(&flows, "main", "+15550100", monday_noon());
+    assert_eq!(
+        call.one(),
+        Command::Conference {
+            room: "team-sales".into(),
+            max: 10,
+            record: true,
+        }
+    );
+    assert!(call.ivr.awaits_seat());
+    call.input(Input::ConferenceSeated);
+    assert!(call.commands().is_empty());
+    assert_eq!(
+        call.outcome(),
+        Some(&Outcome::Conference {
+            room: "team-sales".into()
+        })
+    );
+}
+
+#[test]
+fn simulator_logs_a_recorded_room() {
+    use ivr::simulate::{NoCustomers, Scenario, simulate};
+    let line = |text: &str| {
+        let flows = set(&[("main", text)]);
+        let scenario = Scenario::new("+15550100", "8000", monday_noon());
+        let report = simulate(&flows, "main", &scenario, &mut NoCustomers).expect("main exists");
+        assert_eq!(
+            report.outcome,
+            Some(Outcome::Conference {
+                room: "team-sales".into()
+            }),
+            "{report}"
+        );
+        report
+            .lines
+            .iter()
+            .find(|l| l.contains("  conference "))
+            .cloned()
+            .unwrap_or_else(|| panic!("no conference line: {report}"))
+    };
+    assert_eq!(
+        line(&recorded_room("true")),
+        "00:00.000  conference team-sales (recorded)"
+    );
+    let both = small_room().replace("max = 10\n", "max = 10\nrecord = true\n");
+    assert_eq!(
+        line(&both),
+        "00:00.000  conference team-sales (at most 10 callers, recorded)"
+    );
+    // `record = false` logs the room as a step without it does.
+    assert_eq!(
+        line(&recorded_room("false")),
+        "00:00.000  conference team-sales"
+    );
+    assert_eq!(
+        line(&small_room()),
+        "00:00.000  conference team-sales (at most 10 callers)"
     );
 }
 

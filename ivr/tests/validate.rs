@@ -228,6 +228,41 @@ fn conference_max_is_a_room_size_from_2_to_50() {
 }
 
 #[test]
+fn conference_record_is_a_boolean() {
+    let text = "[steps.a]\ntype = \"conference\"\nroom = \"board\"\nrecord = true\n";
+    assert!(diags(text, &[], None).is_empty());
+    assert!(diags(&text.replace("true", "false"), &[], None).is_empty());
+    // Not a boolean: a type error at the value, as for the other flags.
+    for (bad, found_kind) in [
+        ("\"yes\"", "a string"),
+        ("1", "an integer"),
+        ("[true]", "an array"),
+    ] {
+        let t = text.replace("record = true", &format!("record = {bad}"));
+        let found = check(&[FlowSource::from_path_text("main.toml", &t)], None);
+        let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [format!(
+                "main.toml:4:10: step `a`: `record` must be true or false, found {found_kind}"
+            )],
+            "{t}"
+        );
+        assert_eq!(found[0].kind, DiagnosticKind::WrongType);
+    }
+    // With `full`, a bad `record` is the one problem: the `full` step is still reached.
+    let with_full = "[steps.a]\ntype = \"conference\"\nroom = \"board\"\nfull = \"b\"\nrecord = \"yes\"\n\n[steps.b]\ntype = \"hangup\"\n";
+    assert_eq!(one(with_full), "5:10 WrongType");
+    // `record` belongs to conference steps only.
+    let queue = "[steps.a]\ntype = \"queue\"\nqueue = \"q\"\nrecord = true\n";
+    assert_eq!(one(queue), "4:1 UnknownKey");
+    // Unknown keys are still rejected next to it.
+    let typo =
+        "[steps.a]\ntype = \"conference\"\nroom = \"board\"\nrecord = true\nrecording = true\n";
+    assert_eq!(one(typo), "5:1 UnknownKey");
+}
+
+#[test]
 fn unknown_targets_point_at_the_name() {
     let text = r#"[steps.menu]
 type = "menu"

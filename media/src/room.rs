@@ -32,6 +32,9 @@
 //! - [`Room::announce`] lays a clip (a prompt's samples at 16 kHz) over what one
 //!   participant hears, frame by frame, the same way: "you are the only person in
 //!   this conference".
+//! - [`Room::set_recording`] has each tick also mix everyone the room hears (the
+//!   muted excepted, cues and announcements left out) into one frame through its
+//!   own limiter, for a recording of the room: [`Room::recording_frame`].
 //! - Per-participant counters ([`ParticipantStats`]) say what was mixed, dropped and
 //!   missing.
 //! - Talker detection: a participant starts talking when [`TALK_START_FRAMES`]
@@ -47,6 +50,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::AUDIO_FRAME;
+use crate::mix::limiter::OutputStage;
 use crate::mix::{Conference, Normalisation};
 
 /// Most frames a participant's input queue holds (100 ms); older ones are dropped.
@@ -260,6 +264,14 @@ pub struct TalkChange {
     pub talking: bool,
 }
 
+/// Everyone the room hears at a tick, mixed for a recording.
+#[derive(Debug)]
+struct RecordingMix {
+    stage: OutputStage,
+    sum: [i32; AUDIO_FRAME],
+    frame: [i16; AUDIO_FRAME],
+}
+
 /// A conference room's mixer: who is in it, their queued audio, and the mix-minus
 /// each hears.
 #[derive(Debug)]
@@ -271,6 +283,8 @@ pub struct Room {
     outputs: Vec<Vec<i16>>,
     /// Talker changes the driver has not taken yet.
     talk_changes: Vec<TalkChange>,
+    /// The mix of everyone, while the room is recorded.
+    recording: Option<Box<RecordingMix>>,
     next_id: u64,
     len: usize,
 }
@@ -290,6 +304,7 @@ impl Room {
             slots: Vec::new(),
             outputs: Vec::new(),
             talk_changes: Vec::new(),
+            recording: None,
             next_id: 0,
             len: 0,
         }
@@ -402,6 +417,7 @@ impl Room {
             slots,
             outputs,
             talk_changes,
+            recording,
             ..
         } = self;
         for participant in slots.iter_mut().flatten() {
@@ -412,6 +428,15 @@ impl Room {
                     talking: participant.talking,
                 });
             }
+        }
+        if let Some(rec) = recording.as_deref_mut() {
+            rec.sum.fill(0);
+            for participant in slots.iter().flatten().filter(|p| p.heard) {
+                for (sum, &x) in rec.sum.iter_mut().zip(&participant.current) {
+                    *sum += i32::from(x);
+                }
+            }
+            rec.stage.write(&rec.sum, &mut rec.frame);
         }
         let inputs: Vec<Option<&[i16]>> = slots
             .iter()
@@ -471,6 +496,28 @@ impl Room {
             self.talk_changes.push(TalkChange { id, talking: false });
         }
         Ok(())
+    }
+
+    /// Starts (or stops) mixing everyone the room hears into one frame each tick, for
+    /// a recording ([`Room::recording_frame`]).
+    pub fn set_recording(&mut self, on: bool) {
+        if on == self.recording.is_some() {
+            return;
+        }
+        self.recording = on.then(|| {
+            Box::new(RecordingMix {
+                stage: OutputStage::new(Normalisation::Limit),
+                sum: [0; AUDIO_FRAME],
+                frame: [0; AUDIO_FRAME],
+            })
+        });
+    }
+
+    /// Everyone the room heard at the last tick, mixed and limited (no cues, no
+    /// announcements, no muted participant); `None` unless recording.
+    #[must_use]
+    pub fn recording_frame(&self) -> Option<&[i16]> {
+        self.recording.as_deref().map(|rec| rec.frame.as_slice())
     }
 
     /// Whether `id` is talking, while it is in the room.
@@ -984,5 +1031,37 @@ mod tests {
             room.announce(gone, clip),
             Err(RoomError::UnknownParticipant(gone))
         );
+    }
+
+    #[test]
+    fn a_recording_holds_everyone_heard_but_no_cue_and_no_muted_voice() {
+        let mut room = Room::new();
+        assert!(room.recording_frame().is_none(), "not recording");
+        let ids = [room.join(), room.join(), room.join()];
+        room.set_recording(true);
+        room.set_muted(ids[2], true).expect("in the room");
+        room.cue_all(Cue::Joined, None);
+        let mut recorded = Vec::new();
+        for index in 0..6 {
+            for (id, f) in ids.iter().zip(FREQS) {
+                room.push(*id, &tone(f, index)).expect("a whole frame");
+            }
+            let _ = room.tick().count();
+            recorded.extend_from_slice(room.recording_frame().expect("recording"));
+        }
+        // The first tick primes; the last four frames are whole mixes.
+        let last = &recorded[recorded.len() - 4 * AUDIO_FRAME..];
+        for frame in last.chunks(AUDIO_FRAME) {
+            assert_eq!(
+                heard(frame),
+                [true, true, false],
+                "the muted voice is left out"
+            );
+            for cue in [550.0, 800.0] {
+                assert!(amplitude(frame, cue) < AMP * 0.01, "a cue was recorded");
+            }
+        }
+        room.set_recording(false);
+        assert!(room.recording_frame().is_none());
     }
 }

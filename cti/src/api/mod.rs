@@ -313,6 +313,16 @@ fn route_table(r: Routes, access: Access) -> Routes {
         .add(Method::GET, "/api/v1/cdrs.csv", cdrs::export_csv)
         .add(Method::GET, "/api/v1/customers/lookup", customers::lookup)
         .add(Method::GET, "/api/v1/recordings/{cdr_id}", media::recording)
+        .add(
+            Method::GET,
+            "/api/v1/conference-recordings",
+            media::conference_recordings,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/conference-recordings/{id}/audio",
+            media::conference_recording_audio,
+        )
         .add(Method::GET, "/api/v1/voicemails", media::voicemails)
         .add(
             Method::GET,

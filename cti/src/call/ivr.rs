@@ -356,7 +356,9 @@ impl Call {
                 max_duration,
             } => self.start_voicemail(id, mailbox, max_duration),
             Command::Transfer { target } => self.transfer(target).await,
-            Command::Conference { room, max } => self.join_conference(room, max).await,
+            Command::Conference { room, max, record } => {
+                self.join_conference(room, max, record).await;
+            }
             Command::Hangup => {
                 self.hang_up_both("ivr_hangup").await;
             }
@@ -530,10 +532,10 @@ impl Call {
         }
     }
 
-    /// Seats the caller in conference room `room`: the room hears the caller's decoded
-    /// audio and the caller hears the room's mix, played as a live track, until they
-    /// hang up.
-    async fn join_conference(&mut self, room: String, max: u16) {
+    /// Seats the caller in conference room `room` (of at most `max`; recorded from
+    /// now on when `record`): the room hears the caller's decoded audio and the caller
+    /// hears the room's mix, played as a live track, until they hang up.
+    async fn join_conference(&mut self, room: String, max: u16, record: bool) {
         let feed = media::LiveFeed::new();
         let playing = self
             .media
@@ -554,12 +556,14 @@ impl Call {
             .ivr
             .as_ref()
             .is_some_and(|leg| leg.interp.awaits_seat());
-        let alone = self.room_alone_prompt();
-        let joined = self
-            .ctx
-            .rooms
-            .join(&room, who, feed, usize::from(max), alone);
-        match joined.await {
+        let arrival = crate::conference::Arrival {
+            who,
+            feed,
+            max: usize::from(max),
+            alone: self.room_alone_prompt(),
+            record,
+        };
+        match self.ctx.rooms.join(&room, arrival).await {
             Ok(seat) => {
                 debug!(call = self.id.0, room = %seat.room(), "caller in the conference");
                 self.conference = Some(seat);

@@ -2,7 +2,8 @@
 //! value maps (JSON inside sealed items), so both ends need only agree on
 //! table names; each end keeps the columns its own table has.
 //!
-//! - **Hand-back**: the rows of the standby's call records and recordings,
+//! - **Hand-back**: the rows of the standby's call records and recordings (of
+//!   calls and of conference rooms),
 //!   merged into the primary's store with `INSERT OR IGNORE` by primary key:
 //!   a row handed back twice is stored once. The standby forgets a row when
 //!   the primary says it merged it.
@@ -27,6 +28,7 @@ use crate::store::Store;
 pub(crate) const TABLES: &[(&str, &str)] = &[
     ("cdrs", "id"),
     ("recordings", "cdr_id"),
+    ("conference_recordings", "id"),
     ("standby_activity", "key"),
 ];
 
@@ -253,4 +255,57 @@ pub(crate) async fn forget(store: &Store, table: &str, key: &str) -> Result<(), 
     .execute(store.pool())
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ConferenceRecording;
+
+    async fn store(dir: &std::path::Path, name: &str) -> Store {
+        Store::open_file(&dir.join(name)).await.expect("a store")
+    }
+
+    #[tokio::test]
+    async fn a_room_recording_made_on_the_standby_is_handed_back_once() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (standby, primary) = (
+            store(dir.path(), "s.db").await,
+            store(dir.path(), "p.db").await,
+        );
+        let rec = ConferenceRecording {
+            id: "huddle-1750000000000".to_owned(),
+            room: "huddle".to_owned(),
+            path: "/data/recordings/conference/huddle-1750000000000.wav".to_owned(),
+            started_at: 1_750_000_000_000,
+            duration_ms: 61_000,
+            participants: 3,
+            finished: true,
+        };
+        standby
+            .add_conference_recording(&rec)
+            .await
+            .expect("indexed");
+        let rows = rows(&standby).await.expect("rows");
+        let row = rows
+            .iter()
+            .find(|r| r.table == "conference_recordings")
+            .expect("handed back");
+        assert_eq!(row.key, rec.id);
+        for _ in 0..2 {
+            assert!(merge(&primary, row).await.expect("merged"));
+        }
+        let merged = primary
+            .conference_recordings(None, 10)
+            .await
+            .expect("listed");
+        assert_eq!(merged, [rec.clone()], "stored once, as it was");
+        forget(&standby, &row.table, &row.key)
+            .await
+            .expect("forgotten");
+        assert_eq!(
+            standby.conference_recording(&rec.id).await.expect("read"),
+            None
+        );
+    }
 }

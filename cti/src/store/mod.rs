@@ -33,6 +33,7 @@
 
 mod acd_state;
 mod cdr;
+mod conference_recording;
 mod extension;
 mod recording;
 mod voicemail;
@@ -53,6 +54,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use acd_state::AcdStateWriter;
 pub use cdr::{Cdr, Disposition, PartyQuality, Routing};
+pub use conference_recording::ConferenceRecording;
 pub use extension::{
     Extension, GENERATED_PASSWORD_LEN, SrtpPolicy, generate_password, validate_ext,
 };
@@ -311,6 +313,11 @@ fn migrator() -> Migrator {
             12,
             "extension srtp",
             include_str!("../../migrations/0012_extension_srtp.sql"),
+        ),
+        step(
+            13,
+            "conference recordings",
+            include_str!("../../migrations/0013_conference_recordings.sql"),
         ),
     ])
 }

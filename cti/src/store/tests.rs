@@ -5,8 +5,8 @@ use std::path::Path;
 use sip::auth::{DigestAlgorithm, ha1};
 
 use super::{
-    Cdr, CdrWriter, Disposition, PartyQuality, Recording, Routing, SrtpPolicy, Store, StoreError,
-    validate_ext,
+    Cdr, CdrWriter, ConferenceRecording, Disposition, PartyQuality, Recording, Routing, SrtpPolicy,
+    Store, StoreError, validate_ext,
 };
 
 const REALM: &str = "pbx.example";
@@ -513,4 +513,194 @@ async fn recordings_are_indexed_once_per_call() {
     store.close().await;
     let reopened = open_in(dir.path()).await;
     assert_eq!(reopened.recording("cdr-1").await.expect("query"), Some(rec));
+}
+
+/// A conference recording of `room` that began at `started_at`, just started.
+fn conference_recording(id: &str, room: &str, started_at: i64) -> ConferenceRecording {
+    ConferenceRecording {
+        id: id.to_owned(),
+        room: room.to_owned(),
+        path: format!("recordings/conference/{id}.wav"),
+        started_at,
+        duration_ms: 0,
+        participants: 0,
+        finished: false,
+    }
+}
+
+/// The ids of `list`, in order.
+fn conference_ids(list: &[ConferenceRecording]) -> Vec<&str> {
+    list.iter().map(|r| r.id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_conference_recording_round_trips_and_is_indexed_once() {
+    let dir = temp_dir();
+    let store = open_in(dir.path()).await;
+    assert_eq!(
+        store.conference_recording("conf-1").await.expect("query"),
+        None
+    );
+    let rec = conference_recording("conf-1", "huddle", 1_700_000_000_000);
+    store
+        .add_conference_recording(&rec)
+        .await
+        .expect("first insert");
+    assert!(
+        store.add_conference_recording(&rec).await.is_err(),
+        "one row per id"
+    );
+    assert_eq!(
+        store.conference_recording("conf-1").await.expect("query"),
+        Some(rec.clone())
+    );
+    assert_eq!(
+        store.conference_recording("conf-2").await.expect("query"),
+        None
+    );
+    store.close().await;
+    let reopened = open_in(dir.path()).await;
+    assert_eq!(
+        reopened
+            .conference_recording("conf-1")
+            .await
+            .expect("query"),
+        Some(rec)
+    );
+}
+
+#[tokio::test]
+async fn finishing_a_conference_recording_sets_its_length_and_callers() {
+    let dir = temp_dir();
+    let store = open_in(dir.path()).await;
+    let rec = conference_recording("conf-1", "huddle", 1_700_000_000_000);
+    store.add_conference_recording(&rec).await.expect("insert");
+    let other = conference_recording("conf-2", "huddle", 1_700_000_001_000);
+    store
+        .add_conference_recording(&other)
+        .await
+        .expect("insert");
+    store
+        .finish_conference_recording("conf-1", 95_040, 3)
+        .await
+        .expect("update");
+    let done = store
+        .conference_recording("conf-1")
+        .await
+        .expect("query")
+        .expect("indexed");
+    assert_eq!(
+        done,
+        ConferenceRecording {
+            duration_ms: 95_040,
+            participants: 3,
+            finished: true,
+            ..rec
+        }
+    );
+    // The other row is untouched, and an unknown id changes nothing.
+    store
+        .finish_conference_recording("conf-9", 1, 1)
+        .await
+        .expect("no row, no error");
+    assert_eq!(
+        store.conference_recording("conf-2").await.expect("query"),
+        Some(other)
+    );
+    assert_eq!(
+        store.conference_recording("conf-9").await.expect("query"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn conference_recordings_list_newest_first_by_room_and_limit() {
+    let dir = temp_dir();
+    let store = open_in(dir.path()).await;
+    assert!(
+        store
+            .conference_recordings(None, 100)
+            .await
+            .expect("query")
+            .is_empty()
+    );
+    let t = 1_700_000_000_000;
+    for (id, room, at) in [
+        ("conf-a", "huddle", t),
+        ("conf-b", "board", t + 2_000),
+        ("conf-c", "huddle", t + 1_000),
+        ("conf-d", "huddle", t + 3_000),
+        ("conf-e", "board", t + 3_000),
+    ] {
+        store
+            .add_conference_recording(&conference_recording(id, room, at))
+            .await
+            .expect("insert");
+    }
+    let all = store.conference_recordings(None, 100).await.expect("query");
+    assert_eq!(
+        conference_ids(&all),
+        ["conf-d", "conf-e", "conf-b", "conf-c", "conf-a"]
+    );
+    let huddle = store
+        .conference_recordings(Some("huddle"), 100)
+        .await
+        .expect("query");
+    assert_eq!(conference_ids(&huddle), ["conf-d", "conf-c", "conf-a"]);
+    assert!(huddle.iter().all(|r| r.room == "huddle"));
+    let none = store
+        .conference_recordings(Some("lobby"), 100)
+        .await
+        .expect("query");
+    assert!(none.is_empty());
+    let two = store.conference_recordings(None, 2).await.expect("query");
+    assert_eq!(conference_ids(&two), ["conf-d", "conf-e"]);
+    let one = store
+        .conference_recordings(Some("board"), 1)
+        .await
+        .expect("query");
+    assert_eq!(conference_ids(&one), ["conf-e"]);
+    for limit in [0, -1] {
+        let empty = store
+            .conference_recordings(None, limit)
+            .await
+            .expect("query");
+        assert!(empty.is_empty(), "limit {limit}");
+    }
+}
+
+#[tokio::test]
+async fn the_finished_flag_is_checked_by_the_schema() {
+    let dir = temp_dir();
+    let store = open_in(dir.path()).await;
+    let rec = conference_recording("conf-1", "huddle", 1_700_000_000_000);
+    store.add_conference_recording(&rec).await.expect("insert");
+    let refused = sqlx::query("UPDATE conference_recordings SET finished = 2 WHERE id = 'conf-1'")
+        .execute(store.pool())
+        .await;
+    assert!(refused.is_err(), "the CHECK constraint holds");
+    let refused = sqlx::query(
+        "INSERT INTO conference_recordings (id, room, path, started_at, finished)
+         VALUES ('conf-2', 'huddle', 'x.wav', 1, -1)",
+    )
+    .execute(store.pool())
+    .await;
+    assert!(refused.is_err(), "the CHECK constraint holds on insert");
+    // Defaults: a bare row is just started.
+    sqlx::query(
+        "INSERT INTO conference_recordings (id, room, path, started_at)
+         VALUES ('conf-3', 'huddle', 'x.wav', 1)",
+    )
+    .execute(store.pool())
+    .await
+    .expect("the other columns have defaults");
+    let bare = store
+        .conference_recording("conf-3")
+        .await
+        .expect("query")
+        .expect("indexed");
+    assert_eq!(
+        (bare.duration_ms, bare.participants, bare.finished),
+        (0, 0, false)
+    );
 }

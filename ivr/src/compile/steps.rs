@@ -489,13 +489,14 @@ fn transfer(t: &Table<'_, '_>, p: &mut Problems) -> Option<Transfer> {
 }
 
 fn conference(t: &Table<'_, '_>, ctx: &Ctx<'_>, p: &mut Problems) -> Option<Conference> {
-    t.check_keys(&["type", "room", "full", "max"], p);
+    t.check_keys(&["type", "room", "full", "max", "record"], p);
     if !t.has("room") {
         t.missing("room", "the conference room name, a template", p);
     }
     let full = ctx.opt_target(t, "full", p);
     let sizes = i64::from(MIN_ROOM_SIZE)..=i64::from(MAX_ROOM_SIZE);
     let max = t.int("max", sizes, p).and_then(|n| u16::try_from(n).ok());
+    let record = t.boolean("record", p).unwrap_or(false);
     let room = template(t, "room", p)?;
     if let Some(name) = room.as_literal()
         && !is_room_name(&name)
@@ -511,6 +512,7 @@ fn conference(t: &Table<'_, '_>, ctx: &Ctx<'_>, p: &mut Problems) -> Option<Conf
         room,
         full,
         max: max.unwrap_or(MAX_ROOM_SIZE),
+        record,
     })
 }
 

@@ -161,6 +161,7 @@ impl Interpreter {
         self.emit(Command::Conference {
             room: room.clone(),
             max: c.max,
+            record: c.record,
         });
         if c.full.is_some() {
             self.wait = Wait::Seat { step, room };

@@ -253,6 +253,10 @@ pub enum Command {
     /// (answer [`Input::ConferenceFull`], or hang up when the step has no
     /// `full`). `max` belongs to this command, not to the room: another step
     /// may send callers to the same room with another `max`.
+    ///
+    /// With `record` the node records the room: it starts recording when a
+    /// caller whose command has `record` joins (a room already being
+    /// recorded goes on), and the recording runs until the room empties.
     Conference {
         /// The room's name: 1 to 64 ASCII letters, digits, `.`, `_` and `-`.
         room: String,
@@ -260,6 +264,10 @@ pub enum Command {
         /// step's `max` (2 or more), or [`crate::MAX_ROOM_SIZE`] when it sets
         /// none. Never more than [`crate::MAX_ROOM_SIZE`].
         max: u16,
+        /// Whether the room is recorded (one mono WAV of the room's mix) from
+        /// this caller's arrival until it empties: the step's `record`,
+        /// `false` when it sets none.
+        record: bool,
     },
     /// Hang up the call; the flow is over.
     Hangup,

@@ -8,13 +8,13 @@ const RELEASE_PER_FRAME: f32 = 1.06;
 
 /// One listener's output stage: saturation, or a limiter with its current gain.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct OutputStage {
+pub(crate) struct OutputStage {
     normalisation: Normalisation,
     gain: f32,
 }
 
 impl OutputStage {
-    pub(super) fn new(normalisation: Normalisation) -> Self {
+    pub(crate) fn new(normalisation: Normalisation) -> Self {
         Self {
             normalisation,
             gain: 1.0,
@@ -22,7 +22,7 @@ impl OutputStage {
     }
 
     /// Writes `mix` to `out` (same length) as 16-bit samples.
-    pub(super) fn write(&mut self, mix: &[i32], out: &mut [i16]) {
+    pub(crate) fn write(&mut self, mix: &[i32], out: &mut [i16]) {
         match self.normalisation {
             Normalisation::Saturate => saturate(mix, out),
             Normalisation::Limit => self.limit(mix, out),

@@ -30,7 +30,7 @@
 
 mod conference;
 pub(crate) mod leg;
-mod limiter;
+pub(crate) mod limiter;
 mod monitor;
 
 pub use conference::Conference;

@@ -1,5 +1,5 @@
-//! Recordings and voicemail: listings and WAV downloads, streamed from the
-//! files the node wrote.
+//! Recordings (of calls and of conference rooms) and voicemail: listings and
+//! WAV downloads, streamed from the files the node wrote.
 //!
 //! Recordings: quality analysts, supervisors and administrators; every
 //! download is audited. Voicemail: administrators and supervisors any
@@ -18,6 +18,8 @@ use crate::api::error::QueryArgs;
 use crate::api::{ApiError, AppState};
 use crate::store::Db;
 
+use super::page_limit;
+
 /// Bytes read from a file per chunk of the response.
 const CHUNK: usize = 64 * 1024;
 
@@ -27,7 +29,7 @@ pub(crate) async fn recording(
     Extension(p): Extension<Principal>,
     Path(cdr_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    p.require(&[Role::Admin, Role::Supervisor, Role::QualityAnalyst])?;
+    p.require(RECORDING_ROLES)?;
     let rec = shared
         .state
         .store
@@ -38,6 +40,54 @@ pub(crate) async fn recording(
     shared
         .audit(&p, "recording.read", &rec.cdr_id, serde_json::json!({}))
         .await?;
+    Ok(response)
+}
+
+/// Who may list and download recordings, of calls and of conference rooms.
+const RECORDING_ROLES: &[Role] = &[Role::Admin, Role::Supervisor, Role::QualityAnalyst];
+
+/// `GET /api/v1/conference-recordings` query.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConferenceRecordingQuery {
+    /// Only this room's recordings.
+    room: Option<String>,
+    /// Page size, as [`page_limit`] reads it.
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/conference-recordings?room=R&limit=N`: conference rooms'
+/// recordings, newest first (without their file paths).
+pub(crate) async fn conference_recordings(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    QueryArgs(q): QueryArgs<ConferenceRecordingQuery>,
+) -> Result<Response, ApiError> {
+    p.require(RECORDING_ROLES)?;
+    let list = shared
+        .state
+        .store
+        .conference_recordings(q.room.as_deref(), i64::from(page_limit(q.limit)))
+        .await?;
+    Ok(Json(list).into_response())
+}
+
+/// `GET /api/v1/conference-recordings/{id}/audio`: the room's WAV file.
+pub(crate) async fn conference_recording_audio(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    p.require(RECORDING_ROLES)?;
+    let rec = shared
+        .state
+        .store
+        .conference_recording(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no conference recording {id}")))?;
+    let response = wav_file(std::path::Path::new(&rec.path), &rec.id).await?;
+    let detail = serde_json::json!({ "room": rec.room });
+    shared.audit(&p, "recording.read", &rec.id, detail).await?;
     Ok(response)
 }
 

@@ -7,6 +7,7 @@ mod audit_chain;
 mod bodies;
 mod call_control;
 mod cdrs;
+mod conference_recordings;
 mod event_stream;
 mod grpc;
 mod metrics;
@@ -26,7 +27,9 @@ use tower::ServiceExt as _;
 use super::users::{self, NewUser, TokenKind};
 use super::*;
 use crate::customers::{CustomerKeys, MASTER_KEY_LEN, NewCustomer, Tier};
-use crate::store::{Cdr, CdrWriter, Disposition, Recording, Routing, Voicemail};
+use crate::store::{
+    Cdr, CdrWriter, ConferenceRecording, Disposition, Recording, Routing, Voicemail,
+};
 
 /// The fake node's state, inspectable by tests.
 #[derive(Debug, Default)]
@@ -316,8 +319,8 @@ impl Harness {
         (status, value)
     }
 
-    /// Live calls, agents and queues; customers, CDRs, a recording and
-    /// voicemails to go with them.
+    /// Live calls, agents and queues; customers, CDRs, a recording, a
+    /// conference room's recording and voicemails to go with them.
     pub(super) async fn seed(&self) {
         self.live.with(|s| {
             s.calls = vec![
@@ -417,6 +420,20 @@ impl Harness {
             })
             .await
             .expect("recording indexed");
+        let room = self.dir.join("conf-1.wav");
+        std::fs::write(&room, b"RIFF\x24\0\0\0WAVEfmt room audio").expect("write file");
+        self.store
+            .add_conference_recording(&ConferenceRecording {
+                id: "conf-1".to_owned(),
+                room: "huddle".to_owned(),
+                path: room.display().to_string(),
+                started_at: T0,
+                duration_ms: 0,
+                participants: 0,
+                finished: false,
+            })
+            .await
+            .expect("conference recording indexed");
         for (id, mailbox) in [("vm-1", "1001"), ("vm-2", "1002")] {
             let path = self.dir.join(format!("{id}.wav"));
             std::fs::write(&path, format!("RIFF voicemail {id}")).expect("write file");

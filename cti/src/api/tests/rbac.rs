@@ -108,6 +108,24 @@ fn matrix() -> Vec<Row> {
         ),
         (
             Method::GET,
+            "/api/v1/conference-recordings?room=huddle&limit=10",
+            None,
+            [200, 200, 403, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/conference-recordings/conf-1/audio",
+            None,
+            [200, 200, 403, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/conference-recordings/conf-none/audio",
+            None,
+            [404, 404, 403, 404],
+        ),
+        (
+            Method::GET,
             "/api/v1/voicemails?mailbox=1001",
             None,
             [200, 200, 200, 403],
