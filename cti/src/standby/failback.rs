@@ -299,7 +299,7 @@ mod tests {
             .conference_recordings(None, 10)
             .await
             .expect("listed");
-        assert_eq!(merged, [rec.clone()], "stored once, as it was");
+        assert_eq!(merged, std::slice::from_ref(&rec), "stored once, as it was");
         forget(&standby, &row.table, &row.key)
             .await
             .expect("forgotten");
