@@ -1074,10 +1074,6 @@ fn three_callers_in_a_conference_room_each_hear_the_other_two() {
     for phone in &mut phones {
         phone.registered();
     }
-    for phone in &mut phones {
-        phone.command("dial", "sip:800@127.0.0.1");
-        phone.event("CALL_ESTABLISHED");
-    }
     let token = first_admin(&node);
     let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
     let rooms = || {
@@ -1086,14 +1082,23 @@ fn three_callers_in_a_conference_room_each_hear_the_other_two() {
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.json()
     };
-    // Each caller hears the flow's beep before taking a seat.
-    let listed = wait_until("three callers in the room", STEP, || {
-        Some(rooms()).filter(|r| {
+    // Each caller hears the flow's beep before taking a seat; the next dials once
+    // the room has the one before, so that the order of the room is known.
+    let seated = |n: usize| {
+        move |r: &serde_json::Value| {
             r[0]["participants"]
                 .as_array()
-                .is_some_and(|p| p.len() == 3)
-        })
-    });
+                .is_some_and(|p| p.len() == n)
+        }
+    };
+    for (n, phone) in phones.iter_mut().enumerate() {
+        phone.command("dial", "sip:800@127.0.0.1");
+        phone.event("CALL_ESTABLISHED");
+        wait_until("the caller to take a seat", STEP, || {
+            Some(rooms()).filter(seated(n + 1))
+        });
+    }
+    let listed = rooms();
     assert_eq!(listed[0]["room"], "huddle", "{listed}");
     let callers: Vec<&str> = listed[0]["participants"]
         .as_array()
