@@ -9,7 +9,8 @@
 //! tick queues a frame from every participant and mixes one frame for each, so a live
 //! room needs 50 ticks a second and `rooms per core = ticks per second / 50`. Decoding
 //! what the phones send and encoding what they hear come on top, per participant, as
-//! for any leg.
+//! for any leg. A `recorded` case also mixes everyone into one frame a tick for the
+//! room's recording ([`media::room::Room::set_recording`]).
 //!
 //! `cargo bench -p switchyard-media --bench mix`; `MIX_BENCH_MILLIS` (default 1500)
 //! sets the time per case.
@@ -46,25 +47,28 @@ fn main() {
         conference(160, 10, Normalisation::Saturate, budget),
     );
     println!("\ncase                                   ticks/s       rooms/core   µs/participant");
-    for participants in [3, 10, 50] {
-        let ticks = room(participants, budget);
+    for (participants, recorded) in [(3, false), (10, false), (10, true), (50, false), (50, true)] {
+        let ticks = room(participants, recorded, budget);
+        let recorded = if recorded { ", recorded" } else { "" };
         println!(
             "{:<38} {ticks:>12.0} {:>12.0} {:>14.2}",
-            format!("room {participants} participants 16 kHz"),
+            format!("room {participants} participants 16 kHz{recorded}"),
             ticks / 50.0,
             1e6 / ticks / participants as f64
         );
     }
 }
 
-/// Ticks per second of a room of `participants`, each pushing one frame a tick.
-fn room(participants: usize, budget: Duration) -> f64 {
+/// Ticks per second of a room of `participants`, each pushing one frame a tick
+/// (and mixing everyone for a recording when `recorded`).
+fn room(participants: usize, recorded: bool, budget: Duration) -> f64 {
     let len = media::AUDIO_FRAME;
     let frames: Vec<Vec<i16>> = (0..participants)
         .map(|i| noise(len, i as u64 + 11, 12_000))
         .collect();
     let mut room = Room::new();
     let ids: Vec<_> = (0..participants).map(|_| room.join()).collect();
+    room.set_recording(recorded);
     run(budget, || {
         for (id, frame) in ids.iter().zip(&frames) {
             room.push(*id, black_box(frame))
@@ -73,6 +77,7 @@ fn room(participants: usize, budget: Duration) -> f64 {
         for (_, heard) in room.tick() {
             black_box(heard);
         }
+        black_box(room.recording_frame());
     })
 }
 
