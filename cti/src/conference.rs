@@ -592,6 +592,12 @@ mod tests {
         }
     }
 
+    /// Seats caller `n` in `room` (no feed to read, no limit of its own).
+    async fn seat(rooms: &Rooms, room: &str, n: u32) -> Seat {
+        let arrival = arrival(who(n), LiveFeed::new(), MAX_PARTICIPANTS, None);
+        rooms.join(room, arrival).await.expect("seated")
+    }
+
     fn callers(rooms: &[ConferenceSummary]) -> Vec<(String, Vec<String>)> {
         rooms
             .iter()
@@ -612,27 +618,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn rooms_seat_callers_in_order_and_close_when_the_last_leaves() {
         let rooms = Rooms::default();
-        let a = rooms
-            .join(
-                "huddle",
-                arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None),
-            )
-            .await
-            .expect("seated");
-        let b = rooms
-            .join(
-                "huddle",
-                arrival(who(2), LiveFeed::new(), MAX_PARTICIPANTS, None),
-            )
-            .await
-            .expect("seated");
-        let c = rooms
-            .join(
-                "sales",
-                arrival(who(3), LiveFeed::new(), MAX_PARTICIPANTS, None),
-            )
-            .await
-            .expect("seated");
+        let a = seat(&rooms, "huddle", 1).await;
+        let b = seat(&rooms, "huddle", 2).await;
+        let c = seat(&rooms, "sales", 3).await;
         assert_eq!(
             callers(&rooms.describe().await),
             [
@@ -700,15 +688,7 @@ mod tests {
         let mut seats = Vec::new();
         for n in 0..MAX_PARTICIPANTS {
             let n = u32::try_from(n).expect("small");
-            seats.push(
-                rooms
-                    .join(
-                        "big",
-                        arrival(who(n), LiveFeed::new(), MAX_PARTICIPANTS, None),
-                    )
-                    .await
-                    .expect("seated"),
-            );
+            seats.push(seat(&rooms, "big", n).await);
         }
         let refused = rooms
             .join(
@@ -734,20 +714,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn callers_are_muted_from_the_api_or_their_phone() {
         let rooms = Rooms::default();
-        let a = rooms
-            .join(
-                "huddle",
-                arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None),
-            )
-            .await
-            .expect("seated");
-        let _b = rooms
-            .join(
-                "huddle",
-                arrival(who(2), LiveFeed::new(), MAX_PARTICIPANTS, None),
-            )
-            .await
-            .expect("seated");
+        let a = seat(&rooms, "huddle", 1).await;
+        let _b = seat(&rooms, "huddle", 2).await;
         let muted = |rooms: &[ConferenceSummary]| -> Vec<bool> {
             rooms[0].participants.iter().map(|p| p.muted).collect()
         };
@@ -788,20 +756,8 @@ mod tests {
         let ev = |call: &str, what: &str, caller: &str, n: u64| {
             (call.to_owned(), what.to_owned(), caller.to_owned(), n)
         };
-        let a = rooms
-            .join(
-                "huddle",
-                arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None),
-            )
-            .await
-            .expect("seated");
-        let b = rooms
-            .join(
-                "huddle",
-                arrival(who(2), LiveFeed::new(), MAX_PARTICIPANTS, None),
-            )
-            .await
-            .expect("seated");
+        let a = seat(&rooms, "huddle", 1).await;
+        let b = seat(&rooms, "huddle", 2).await;
         settle().await;
         assert_eq!(
             taken(),
@@ -869,13 +825,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_stalled_room_holds_a_bounded_queue_and_a_muted_caller_sends_nothing() {
         let rooms = Rooms::default();
-        let a = rooms
-            .join(
-                "huddle",
-                arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None),
-            )
-            .await
-            .expect("seated");
+        let a = seat(&rooms, "huddle", 1).await;
         // The room's task does not run between these pushes: it is stalled.
         let frame = || vec![100_i16; media::AUDIO_FRAME];
         let taken = (0..FRAME_QUEUE + 10).filter(|_| a.push(frame())).count();
