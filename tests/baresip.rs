@@ -644,7 +644,7 @@ fn assert_srtp_opened(ext: &str, out: &str) {
 /// socket receives 1002's audio.
 #[test]
 fn a_late_offer_reaches_an_extension_that_requires_srtp_in_srtp() {
-    use common::sipp::{SHORT, Sipp, logged_port};
+    use common::sipp::{SHORT, late_offer_caller, logged_port, pcmu_packet};
     if !common::peer_available("baresip") || !common::peer_available("sipp") {
         return;
     }
@@ -665,15 +665,7 @@ fn a_late_offer_reaches_an_extension_that_requires_srtp_in_srtp() {
         },
     );
     b.registered();
-    let media = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
-    let port = media.local_addr().expect("bound").port().to_string();
-    let caller = Sipp::new(&node, "late-caller", "uac-late-offer-media-at-key")
-        .target(&node)
-        .service("1002")
-        .caller("1001")
-        .args(&["-key", "rtp", &port])
-        .calls(1)
-        .start();
+    let (caller, media) = late_offer_caller(&node, "1002", "1001");
     b.event("CALL_INCOMING");
     b.command("accept", "");
     b.event("CALL_ESTABLISHED");
@@ -686,15 +678,12 @@ fn a_late_offer_reaches_an_extension_that_requires_srtp_in_srtp() {
     let mut buf = [0_u8; 1500];
     let mut heard = 0;
     for seq in 0..150_u16 {
-        let mut packet = vec![0x80, 0];
-        packet.extend_from_slice(&seq.to_be_bytes());
-        packet.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-        packet.extend_from_slice(&0x1a7e_0ffe_u32.to_be_bytes());
-        packet.extend((0..160_u32).map(|n| {
+        let tone = (0..160_u32).map(|n| {
             let t = f64::from(u32::from(seq) * 160 + n) / 8_000.0;
             let sample = (8_000.0 * (std::f64::consts::TAU * 440.0 * t).sin()).round() as i16;
             media::codec::g711::ulaw_encode(sample)
-        }));
+        });
+        let packet = pcmu_packet(seq, 0x1a7e_0ffe, tone);
         media.send_to(&packet, node_a).expect("send RTP");
         std::thread::sleep(Duration::from_millis(20)); // paced like a phone, not awaited
         while let Ok(n) = media.recv(&mut buf) {

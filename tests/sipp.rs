@@ -24,7 +24,9 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use common::sipp::{SHORT, Sipp, SippDone, SippRun, one_call, phone, register};
+use common::sipp::{
+    SHORT, Sipp, SippDone, SippRun, late_offer_caller, one_call, pcmu_packet, phone, register,
+};
 use common::{Cdr, Node, NodeSpec, SipProbe, wait_until};
 
 /// Challenge order SIPp can answer: it reads the first algorithm offered.
@@ -453,23 +455,10 @@ fn a_reinvite_without_sdp_carries_the_callers_answer_in_the_ack() {
         .run(SHORT)
         .assert_ok();
     let uas = uas.finish(SHORT).assert_ok();
-    let in_relay = |logged: &[String]| {
-        logged.first().map(String::as_str) == Some("127.0.0.1")
-            && logged
-                .get(1)
-                .and_then(|p| p.parse::<u16>().ok())
-                .is_some_and(|p| node.ports.rtp().contains(&p))
-    };
-    let reoffer = uac.logged("reoffer");
-    assert!(
-        reoffer.len() == 1 && in_relay(&reoffer[0]),
-        "the callee's offer reached the caller anchored: {reoffer:?}"
-    );
-    let reanswer = uas.logged("reanswer");
-    assert!(
-        reanswer.len() == 1 && in_relay(&reanswer[0]),
-        "the caller's answer reached the callee in the ACK, anchored: {reanswer:?}"
-    );
+    // The callee's offer reached the caller anchored; the caller's answer reached
+    // the callee in the ACK, anchored too.
+    assert_anchored(&node, &uac, "reoffer", 1);
+    assert_anchored(&node, &uas, "reanswer", 1);
     assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
 }
 
@@ -820,16 +809,6 @@ fn the_third_caller_of_a_room_of_two_goes_to_the_flows_full_branch() {
     );
 }
 
-/// A 20 ms PCMU packet: sequence `seq`, SSRC `ssrc`, every payload byte `fill`.
-fn pcmu_packet(seq: u16, ssrc: u32, fill: u8) -> Vec<u8> {
-    let mut packet = vec![0x80, 0];
-    packet.extend_from_slice(&seq.to_be_bytes());
-    packet.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    packet.extend_from_slice(&ssrc.to_be_bytes());
-    packet.extend(std::iter::repeat_n(fill, 160));
-    packet
-}
-
 /// Sends 50 packets (one second) from `from` to `to`, and counts those of them
 /// `at` receives (PCMU with the payload `fill`) within two seconds of the last.
 fn relayed(from: &UdpSocket, to: SocketAddr, at: &UdpSocket, fill: u8) -> usize {
@@ -838,8 +817,11 @@ fn relayed(from: &UdpSocket, to: SocketAddr, at: &UdpSocket, fill: u8) -> usize 
     let mut buf = [0_u8; 1500];
     let mut got = 0;
     for seq in 0..50_u16 {
-        from.send_to(&pcmu_packet(seq, 0x5157_0000 | u32::from(fill), fill), to)
-            .expect("send RTP");
+        from.send_to(
+            &pcmu_packet(seq, 0x5157_0000 | u32::from(fill), [fill; 160]),
+            to,
+        )
+        .expect("send RTP");
         std::thread::sleep(Duration::from_millis(20)); // paced like a phone, not awaited
         while let Ok(n) = at.recv(&mut buf) {
             got += usize::from(
@@ -865,7 +847,6 @@ fn a_late_offer_to_an_extension_gets_the_nodes_offer_on_both_legs() {
         return;
     }
     let node = trusted_node();
-    let caller_media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
     let callee_media = UdpSocket::bind("127.0.0.1:0").expect("bind the callee's media");
     let port = |s: &UdpSocket| s.local_addr().expect("bound").port().to_string();
     // The callee sends early media (183 with SDP): the caller's 183 carries none.
@@ -875,13 +856,7 @@ fn a_late_offer_to_an_extension_gets_the_nodes_offer_on_both_legs() {
         .start()
         .bound();
     register(&node, "1002", callee.port);
-    let caller = Sipp::new(&node, "late-caller", "uac-late-offer-media-at-key")
-        .target(&node)
-        .service("1002")
-        .caller("1001")
-        .args(&["-key", "rtp", &port(&caller_media)])
-        .calls(1)
-        .start();
+    let (caller, caller_media) = late_offer_caller(&node, "1002", "1001");
     // The callee got the node's offer in the INVITE, the caller in the 200.
     let node_b = common::sipp::logged_port(&callee, "offer");
     let node_a = common::sipp::logged_port(&caller, "offer");
@@ -956,15 +931,7 @@ fn a_late_offer_to_an_ivr_flow_hears_its_prompt_in_the_codec_of_the_ack() {
         }),
         ..NodeSpec::default()
     });
-    let media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
-    let port = media.local_addr().expect("bound").port().to_string();
-    let caller = Sipp::new(&node, "late-caller", "uac-late-offer-media-at-key")
-        .target(&node)
-        .service("802")
-        .caller("1001")
-        .args(&["-key", "rtp", &port])
-        .calls(1)
-        .start();
+    let (caller, media) = late_offer_caller(&node, "802", "1001");
     // The beep comes to the address of the caller's answer, in PCMU (the first
     // codec of the node's offer, which the caller took).
     media

@@ -266,3 +266,32 @@ pub(crate) fn logged_port(run: &SippRun, tag: &str) -> u16 {
             .find_map(|rest| rest.split_whitespace().find_map(|w| w.parse().ok()))
     })
 }
+
+/// A SIPp caller whose INVITE carries no SDP (`uac-late-offer-media-at-key`),
+/// calling `service` as `caller`, and the socket its answer puts its media at.
+pub(crate) fn late_offer_caller(
+    node: &Node,
+    service: &str,
+    caller: &str,
+) -> (SippRun, std::net::UdpSocket) {
+    let media = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media");
+    let port = media.local_addr().expect("bound").port().to_string();
+    let run = Sipp::new(node, "late-caller", "uac-late-offer-media-at-key")
+        .target(node)
+        .service(service)
+        .caller(caller)
+        .args(&["-key", "rtp", &port])
+        .calls(1)
+        .start();
+    (run, media)
+}
+
+/// A 20 ms PCMU packet: sequence `seq` (timestamp 160 a packet), SSRC `ssrc`.
+pub(crate) fn pcmu_packet(seq: u16, ssrc: u32, payload: impl IntoIterator<Item = u8>) -> Vec<u8> {
+    let mut packet = vec![0x80, 0];
+    packet.extend_from_slice(&seq.to_be_bytes());
+    packet.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    packet.extend_from_slice(&ssrc.to_be_bytes());
+    packet.extend(payload);
+    packet
+}
