@@ -1310,3 +1310,133 @@ fn three_callers_in_a_conference_room_each_hear_the_other_two() {
         );
     }
 }
+
+/// The transfer button of a phone: 1002, called by 1001, sends REFER to 1003. The
+/// node accepts, reports `200 OK` in a NOTIFY (baresip closes its call as "Call
+/// transfered" only on that), hangs 1002 up and rings 1003, and 1001 and 1003 hear
+/// each other. A REFER from the caller's side is then refused with 403. (baresip
+/// 1.0 drops its own call on any failed transfer, so that comes last; that a
+/// refused transfer leaves the call up is shown with SIPp, `tests/sipp.rs`.)
+#[test]
+fn a_phone_transfers_its_caller_with_refer() {
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        log: "info,cti::call=debug",
+        ..NodeSpec::default()
+    });
+    let mut phones = dumping_phones(&node, &[("1001", 440), ("1002", 1000), ("1003", 1700)]);
+    let [a, b, c] = &mut phones[..] else {
+        unreachable!("three phones")
+    };
+    a.call(b, "sip:1002@127.0.0.1");
+    b.command("transfer", "sip:1003@127.0.0.1");
+    let closed = b.event("CALL_CLOSED");
+    assert!(
+        closed["param"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("transfered"),
+        "1002 let go of the call on the NOTIFY's 200: {closed}"
+    );
+    let incoming = c.event("CALL_INCOMING");
+    assert!(
+        incoming["peeruri"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1001"),
+        "the caller shown to 1003: {incoming}"
+    );
+    c.command("accept", "");
+    c.event("CALL_ESTABLISHED");
+    std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
+
+    a.command("transfer", "sip:1002@127.0.0.1");
+    let failed = a.event("TRANSFER_FAILED");
+    assert!(
+        failed["param"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("403"),
+        "transfer by the caller's side: {failed}"
+    );
+    // baresip frees that call without a CALL_CLOSED of its own; its BYE reaches 1003.
+    c.event("CALL_CLOSED");
+
+    for phone in &mut phones {
+        phone.quit();
+    }
+    assert_each_hears(&[(&phones[0], 1700.0, 440.0), (&phones[2], 440.0, 1700.0)]);
+    let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
+    assert_eq!(cdrs.len(), 1, "CDRs: {cdrs:#?}");
+    let cdr = &cdrs[0];
+    assert_eq!(
+        (
+            cdr.callee.as_str(),
+            cdr.agent.as_deref(),
+            cdr.disposition.as_str()
+        ),
+        ("1002", Some("1003"), "answered"),
+        "{cdr:#?}"
+    );
+}
+
+/// A phone transfers its caller to a number an IVR flow answers (the conference
+/// room): the caller is taken through the flow and seated, and the CDR's path
+/// holds the flow's steps.
+#[test]
+fn a_phone_transfers_its_caller_into_a_flow_with_refer() {
+    use common::api::{first_admin, request};
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        extra: CONFERENCE_IVR.to_owned(),
+        setup: Some(install_conference_flow),
+        ..NodeSpec::default()
+    });
+    let mut phones = dumping_phones(&node, &[("1001", 440), ("1002", 1000)]);
+    let [a, b] = &mut phones[..] else {
+        unreachable!("two phones")
+    };
+    a.call(b, "sip:1002@127.0.0.1");
+    b.command("transfer", "sip:800@127.0.0.1");
+    b.event("CALL_CLOSED");
+    let token = first_admin(&node);
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let seated = wait_until("the caller to take a seat in the room", STEP, || {
+        let reply = request(api, "GET", "/api/v1/conferences", Some(&token), None)?;
+        let rooms = reply.json();
+        let caller = rooms[0]["participants"][0]["caller"].as_str()?.to_owned();
+        Some((rooms[0]["room"].as_str()?.to_owned(), caller))
+    });
+    assert_eq!(seated, ("huddle".to_owned(), "1001".to_owned()));
+    a.command("hangup", "");
+    a.event("CALL_CLOSED");
+    let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
+    let path = cdrs[0].ivr_path.clone().unwrap_or_default();
+    assert!(
+        path.contains("room"),
+        "the flow's steps in the CDR: {path:?}"
+    );
+}
+
+/// Phones that dump what they decode, each sending its own tone, registered.
+fn dumping_phones(node: &Node, tones: &[(&str, u32)]) -> Vec<Baresip> {
+    tones
+        .iter()
+        .map(|&(ext, tone_hz)| {
+            let phone = Phone {
+                tone_hz,
+                dump_audio: true,
+                ..Phone::default()
+            };
+            let mut phone = Baresip::start_with(node, ext, node.password(ext), &phone);
+            phone.registered();
+            phone
+        })
+        .collect()
+}

@@ -462,6 +462,61 @@ fn a_reinvite_without_sdp_carries_the_callers_answer_in_the_ack() {
     assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
 }
 
+/// A phone's Transfer button, twice: a REFER to a number nobody has is accepted and
+/// its NOTIFY says 404, and the call goes on (the transferor would fail on an
+/// early BYE); a REFER to 1003 is reported as `100 Trying` then `200 OK`, the
+/// transferor gets the node's BYE, 1003 rings for the caller, answers, and hangs
+/// up, which ends the caller's call.
+#[test]
+fn a_refer_from_the_callee_transfers_the_caller_and_a_refused_one_changes_nothing() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let transferor = Sipp::new(&node, "transferor-1002", "uas-answer-then-refer")
+        .args(&["-key", "unreachable", "4711", "-key", "target", "1003"])
+        .hold_ms(700)
+        .calls(1)
+        .start()
+        .bound();
+    register(&node, "1002", transferor.port);
+    let target = phone(&node, "1003", "uas-answer-then-hang-up", 1, 700);
+    Sipp::new(&node, "uac-transferred", "uac-call-callee-hangs-up")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    let transferor = transferor.finish(SHORT).assert_ok();
+    target.finish(SHORT).assert_ok();
+    let notified: Vec<String> = transferor
+        .logged("notify")
+        .into_iter()
+        .map(|words| words.join(" "))
+        .collect();
+    assert_eq!(
+        notified,
+        [
+            "404 Not Found terminated;reason=noresource",
+            "100 Trying active;expires=60",
+            "200 OK terminated;reason=noresource",
+        ],
+        "the NOTIFYs' sipfrag and subscription state"
+    );
+    let cdrs = node.wait_cdrs(1, CDR_WAIT);
+    let cdr = &cdrs[0];
+    assert_eq!(
+        (
+            cdr.callee.as_str(),
+            cdr.agent.as_deref(),
+            cdr.disposition.as_str()
+        ),
+        ("1002", Some("1003"), "answered"),
+        "{cdr:#?}"
+    );
+}
+
 #[test]
 fn burst_of_200_calls_at_50_cps_has_no_failures() {
     if !sipp_available() {

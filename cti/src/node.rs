@@ -57,7 +57,7 @@ pub enum NodeError {
 }
 
 /// The methods the node handles, for Allow headers.
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, REGISTER";
 
 /// What call tasks share: handles to the endpoint, store, relay, and the
 /// few settings they need.

@@ -26,6 +26,7 @@ mod late_offer;
 mod monitor;
 mod queue;
 mod record;
+mod refer;
 mod survey;
 
 use std::sync::Arc;
@@ -775,6 +776,10 @@ impl Call {
             Method::Options => self.ctx.respond(&key, &req, 200),
             _ if self.phase != Phase::Answered => self.ctx.respond(&key, &req, 481),
             Method::Invite if !self.relayed.is_empty() => self.ctx.respond(&key, &req, 491),
+            Method::Refer => {
+                self.on_refer(key, req, if from_a { Side::A } else { Side::B })
+                    .await
+            }
             _ => {
                 self.relay_request(key, req, if from_a { Side::B } else { Side::A })
                     .await

@@ -71,12 +71,14 @@ header_names! {
     RecordRoute => "Record-Route";
     ReferTo => "Refer-To", "r";
     ReferredBy => "Referred-By", "b";
+    ReferSub => "Refer-Sub";
     Require => "Require";
     RetryAfter => "Retry-After";
     Route => "Route";
     Server => "Server";
     SessionExpires => "Session-Expires", "x";
     Subject => "Subject", "s";
+    SubscriptionState => "Subscription-State";
     Supported => "Supported", "k";
     To => "To", "t";
     Unsupported => "Unsupported";
