@@ -593,21 +593,9 @@ queues = { premium = 1 }
     assert_eq!(call.agent.as_deref(), Some("1006"), "{call:#?}");
 }
 
-/// A caller who waits too long is offered a callback (`when_timed_out = "callback"`):
-/// the node says so and hangs up, the caller keeps their place, and when an agent
-/// logs in the node rings the agent, then calls the customer back and bridges them.
-#[test]
-fn a_timed_out_caller_is_called_back_when_an_agent_is_free() {
-    if !common::peer_available("sipp") {
-        return;
-    }
-    fn install_queue_flow(dir: &Path) {
-        install_demo_ivr(dir);
-        let flow = "[steps.q]\ntype = \"queue\"\nqueue = \"support\"\nskills = { en = 1 }\n";
-        std::fs::write(dir.join("flows/direct.toml"), flow).expect("write the flow");
-    }
-    let node = sipp_node(
-        r#"
+/// A queue whose callers are offered a callback after 2 s, reached by dialling 600,
+/// and its one agent.
+const CALLBACK_QUEUE: &str = r#"
 [ivr]
 flows = "flows"
 prompts = "prompts"
@@ -622,25 +610,30 @@ when_timed_out = "callback"
 id = "1006"
 queues = { support = 1 }
 skills = { en = 5 }
-"#,
-        install_queue_flow,
-    );
-    // The customer's phone takes the callback and hangs up after 2 s; the agent's
-    // phone answers and waits for the BYE.
-    let customer = phone(&node, "1003", "uas-answer-then-hang-up", 1, 2000);
-    let agent = phone(&node, "1006", "uas-answer", 1, 0);
-    // The caller waits, hears that it will be called back, and the node hangs up.
-    Sipp::new(&node, "caller-waits", "uac-feature-code")
-        .target(&node)
+"#;
+
+/// The demo's flows and a flow that queues straight away (for 600).
+fn install_queue_flow(dir: &Path) {
+    install_demo_ivr(dir);
+    let flow = "[steps.q]\ntype = \"queue\"\nqueue = \"support\"\nskills = { en = 1 }\n";
+    std::fs::write(dir.join("flows/direct.toml"), flow).expect("write the flow");
+}
+
+/// `caller` dials 600 and waits too long: the node says it will call back and hangs
+/// up. Then agent 1006 logs in and the callback goes out.
+fn wait_for_a_callback(node: &Node, caller: &str) {
+    Sipp::new(node, "caller-waits", "uac-feature-code")
+        .target(node)
         .service("600")
-        .caller("1003")
+        .caller(caller)
         .calls(1)
         .run(Duration::from_secs(30))
         .assert_ok();
-    // Only now does an agent log in: the callback goes out.
-    feature_code(&node, "1006", "*71");
-    customer.finish(Duration::from_secs(30)).assert_ok();
-    agent.finish(SHORT).assert_ok();
+    feature_code(node, "1006", "*71");
+}
+
+/// The callback's CDR, after the call that asked for it.
+fn callback_cdr(node: &Node) -> Cdr {
     let cdrs = node.wait_cdrs(3, CDR_WAIT);
     let first = cdrs
         .iter()
@@ -651,16 +644,71 @@ skills = { en = 5 }
         Some("callback requested"),
         "{first:#?}"
     );
-    let callback = cdrs
-        .iter()
+    cdrs.into_iter()
         .find(|c| c.ivr_outcome.as_deref() == Some("callback"))
-        .unwrap_or_else(|| panic!("no callback CDR: {cdrs:#?}"));
+        .unwrap_or_else(|| panic!("no callback CDR"))
+}
+
+/// A caller who waits too long is offered a callback (`when_timed_out = "callback"`):
+/// the node says so and hangs up, the caller keeps their place, and when an agent
+/// logs in the node rings the agent, then calls the customer back and bridges them.
+#[test]
+fn a_timed_out_caller_is_called_back_when_an_agent_is_free() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = sipp_node(CALLBACK_QUEUE, install_queue_flow);
+    // The customer's phone takes the callback and hangs up after 2 s; the agent's
+    // phone answers and waits for the BYE.
+    let customer = phone(&node, "1003", "uas-answer-then-hang-up", 1, 2000);
+    let agent = phone(&node, "1006", "uas-answer", 1, 0);
+    wait_for_a_callback(&node, "1003");
+    customer.finish(Duration::from_secs(30)).assert_ok();
+    agent.finish(SHORT).assert_ok();
+    let callback = callback_cdr(&node);
     assert_eq!(
         (callback.caller.as_str(), callback.callee.as_str()),
         ("1003", "1006")
     );
     assert_eq!(callback.disposition, "answered", "{callback:#?}");
     assert_eq!(callback.queue.as_deref(), Some("support"));
+}
+
+/// A caller from outside (a trusted trunk source, an E.164 number) is called back
+/// through the trunk whose route covers the number: the carrier (SIPp, first peer)
+/// challenges and verifies the node's digest, answers, and gets the BYE when the
+/// agent hangs up.
+#[test]
+fn a_callback_to_an_external_number_goes_out_by_its_trunk() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let trunk = format!(
+        "{CALLBACK_QUEUE}\n[trunks.carrier]\naddress = \"127.0.0.1:{}\"\nusername = \"cb\"\n\
+         password = \"cb-secret\"\nprefixes = [\"+1\"]\n",
+        common::FIRST_PEER_PORT
+    );
+    let node = sipp_node(&trunk, install_queue_flow);
+    let carrier = Sipp::new(&node, "carrier", "uas-carrier-digest")
+        .args(&["-key", "user", "cb", "-key", "password", "cb-secret"])
+        .calls(1)
+        .start()
+        .bound();
+    let agent = phone(&node, "1006", "uas-answer-then-hang-up", 1, 2000);
+    wait_for_a_callback(&node, "+15557654321");
+    let carrier = carrier.finish(Duration::from_secs(30)).assert_ok();
+    agent.finish(SHORT).assert_ok();
+    assert_eq!(carrier.logged("dialled"), [["+15557654321"]]);
+    let callback = callback_cdr(&node);
+    assert_eq!(
+        (
+            callback.caller.as_str(),
+            callback.callee.as_str(),
+            callback.disposition.as_str()
+        ),
+        ("+15557654321", "1006", "answered"),
+        "{callback:#?}"
+    );
 }
 
 /// Marker values planted in the protected customer store: none may cross the bridge.

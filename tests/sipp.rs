@@ -517,6 +517,173 @@ fn a_refer_from_the_callee_transfers_the_caller_and_a_refused_one_changes_nothin
     );
 }
 
+/// A carrier behind `[trunks.carrier]`, on the first peer port; the password is
+/// what its SIPp checks the node's credentials against.
+const CARRIER: &str = r#"
+[trunks.carrier]
+address = "127.0.0.1:@FIRST_PEER_PORT@"
+username = "acct1234"
+password = "trunk-secret-7f3a"
+caller_id = "+15550001111"
+prefixes = ["9"]
+strip = ["9"]
+max_calls = 2
+"#;
+
+/// An extension dials 9 and a number: the node sends it (without the 9) to the
+/// carrier presenting the trunk's caller ID, answers the carrier's 401 with the
+/// trunk's credentials (SIPp verifies the digest), and the call is anchored on the
+/// relay both ways. The password never reaches the node's log.
+#[test]
+fn an_extension_dials_out_by_a_trunk_that_asks_for_credentials() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        log: "debug",
+        extra: CARRIER.to_owned(),
+        ..NodeSpec::default()
+    });
+    let carrier = Sipp::new(&node, "carrier", "uas-carrier-digest")
+        .args(&[
+            "-key",
+            "user",
+            "acct1234",
+            "-key",
+            "password",
+            "trunk-secret-7f3a",
+        ])
+        .calls(1)
+        .start()
+        .bound();
+    let dialled = "95551234567";
+    let caller = Sipp::new(&node, "uac-out", "uac-call-with-proxy-auth")
+        .target(&node)
+        .service(dialled)
+        .caller("1001")
+        .auth(&node, "1001")
+        .args(&["-auth_uri", &format!("{dialled}@{}", node.sip_target())])
+        .hold_ms(500)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    let carrier = carrier.finish(SHORT).assert_ok();
+    assert_eq!(carrier.logged("dialled"), [["5551234567"]]);
+    let from = carrier.logged("from").concat().join(" ");
+    assert!(
+        from.contains("sip:+15550001111@"),
+        "From at the carrier: {from}"
+    );
+    assert_eq!(
+        carrier.logged("cseq"),
+        [["2"]],
+        "the authorized INVITE's CSeq"
+    );
+    assert_anchored(&node, &carrier, "offer", 1);
+    assert_anchored(&node, &caller, "answer", 1);
+    assert_cdrs(&node, &[("1001", dialled, "answered", None)]);
+    let log = node.log_text();
+    assert!(
+        log.contains("out by a trunk"),
+        "the node logged the trunk call"
+    );
+    assert!(
+        !log.contains("trunk-secret-7f3a"),
+        "the trunk's password in the log"
+    );
+}
+
+/// A phone transfers its caller to an external number: the REFER's target goes out
+/// by the trunk (digest answered), the carrier answers, and the caller's BYE reaches
+/// it. The first REFER (to a number nobody has) still changes nothing.
+#[test]
+fn a_refer_to_an_external_number_goes_out_by_the_trunk() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        extra: CARRIER.to_owned(),
+        ..NodeSpec::default()
+    });
+    let carrier = Sipp::new(&node, "carrier", "uas-carrier-digest")
+        .args(&[
+            "-key",
+            "user",
+            "acct1234",
+            "-key",
+            "password",
+            "trunk-secret-7f3a",
+        ])
+        .calls(1)
+        .start()
+        .bound();
+    let transferor = Sipp::new(&node, "transferor-1002", "uas-answer-then-refer")
+        .args(&[
+            "-key",
+            "unreachable",
+            "4711",
+            "-key",
+            "target",
+            "95551234567",
+        ])
+        .hold_ms(500)
+        .calls(1)
+        .start()
+        .bound();
+    register(&node, "1002", transferor.port);
+    Sipp::new(&node, "uac-transferred-out", "uac-call-trusted")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .hold_ms(4000)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    transferor.finish(SHORT).assert_ok();
+    let carrier = carrier.finish(SHORT).assert_ok();
+    assert_eq!(carrier.logged("dialled"), [["5551234567"]]);
+    assert_anchored(&node, &carrier, "offer", 1);
+    let cdrs = node.wait_cdrs(1, CDR_WAIT);
+    assert_eq!(
+        (cdrs[0].agent.as_deref(), cdrs[0].disposition.as_str()),
+        (Some("95551234567"), "answered"),
+        "{:#?}",
+        cdrs[0]
+    );
+}
+
+/// A call from a trusted source (a trunk, an SBC) never leaves by a trunk: the
+/// number is unknown (404) and the carrier sees nothing.
+#[test]
+fn a_trusted_source_cannot_dial_out_by_a_trunk() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        extra: CARRIER.to_owned(),
+        ..NodeSpec::default()
+    });
+    let carrier = UdpSocket::bind(("127.0.0.1", node.ports.peer())).expect("the carrier's port");
+    carrier
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("a read timeout");
+    Sipp::new(&node, "uac-trusted-out", "uac-call-unknown-404")
+        .target(&node)
+        .service("95551234567")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    let mut buf = [0_u8; 2048];
+    assert!(carrier.recv(&mut buf).is_err(), "the carrier got a request");
+    assert_cdrs(&node, &[("1001", "95551234567", "not_found", Some(404))]);
+}
+
 #[test]
 fn burst_of_200_calls_at_50_cps_has_no_failures() {
     if !sipp_available() {

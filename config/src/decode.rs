@@ -79,6 +79,9 @@ const DR_KEYS: &[&str] = &[
 
 /// Every section of the file and the keys it accepts, in the order the example
 /// file documents them.
+///
+/// The `[trunks.NAME]` tables are not listed: their names are the file's own,
+/// and each takes the keys [`crate::Trunk`] describes.
 pub const SCHEMA: &[(&str, &[&str])] = &[
     ("node", NODE_KEYS),
     ("sip", SIP_KEYS),
@@ -95,6 +98,9 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("log", LOG_KEYS),
 ];
 
+/// The top-level table of `[trunks.NAME]` tables.
+const TRUNKS: &str = "trunks";
+
 /// Parses and decodes `text`; `file` names it in diagnostics, `base` is the
 /// directory relative paths are joined to.
 pub(crate) fn decode(text: &str, file: &Path, base: &Path) -> Result<NodeConfig, ConfigError> {
@@ -108,7 +114,11 @@ pub(crate) fn decode(text: &str, file: &Path, base: &Path) -> Result<NodeConfig,
             return Err(p.into_error(text, file));
         }
     };
-    let names: Vec<&str> = SCHEMA.iter().map(|(name, _)| *name).collect();
+    let names: Vec<&str> = SCHEMA
+        .iter()
+        .map(|(name, _)| *name)
+        .chain([TRUNKS])
+        .collect();
     let root = Section::root(doc.get_ref(), text, &names, &mut p);
     let config = decode_sections(&root, base, &mut p);
     if p.is_empty() {
@@ -150,6 +160,7 @@ fn decode_sections(root: &Section<'_, '_>, base: &Path, p: &mut Problems) -> Nod
             p,
         ),
         dr: dr_section(&root.section("dr", DR_KEYS, p), &node.data_dir, base, p),
+        trunks: crate::trunks::trunks(root, p),
         node,
         sip,
         media,

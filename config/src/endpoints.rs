@@ -134,12 +134,20 @@ impl fmt::Display for EndpointUrl {
     }
 }
 
-/// A secret header value. `Debug` shows `Credential(<redacted>)`.
+/// A secret: a header value, or a trunk's digest password. `Debug` shows
+/// `Credential(<redacted>)`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credential(String);
+pub struct Credential(pub(crate) String);
 
 impl Credential {
-    /// The secret itself, to put in a request header.
+    /// Keeps `secret` (for tests and callers that build a configuration in code).
+    #[must_use]
+    pub fn new(secret: String) -> Self {
+        Self(secret)
+    }
+
+    /// The secret itself, to put in a request header or hash into a digest
+    /// response.
     #[must_use]
     pub fn expose(&self) -> &str {
         &self.0
@@ -164,7 +172,7 @@ fn split_scheme(text: &str) -> Option<(UrlScheme, &str)> {
 }
 
 /// `HOST[:PORT]` into the host (no brackets) and the port, if written.
-fn split_authority(authority: &str) -> Option<(String, Option<u16>)> {
+pub(crate) fn split_authority(authority: &str) -> Option<(String, Option<u16>)> {
     let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
         let (v6, after) = inner.split_once(']')?;
         v6.parse::<Ipv6Addr>().ok()?;
@@ -315,7 +323,7 @@ fn credential(s: &Section<'_, '_>, p: &mut Problems) -> Option<Credential> {
     None
 }
 
-fn valid_name(s: &str) -> bool {
+pub(crate) fn valid_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')

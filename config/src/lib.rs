@@ -19,7 +19,8 @@
 //! - No input makes the loader panic.
 //!
 //! `examples/switchyard.toml` in this crate documents every key with its default
-//! and unit; a test keeps it in step with [`SCHEMA`].
+//! and unit; a test keeps it in step with [`SCHEMA`]. The `[trunks.NAME]`
+//! tables, named by the file, are described by [`Trunk`] and `docs/sip.md`.
 //!
 //! ```
 //! use std::path::Path;
@@ -45,6 +46,7 @@ mod ipnet;
 mod reader;
 mod rules;
 mod sections;
+mod trunks;
 
 use std::path::Path;
 
@@ -59,6 +61,7 @@ pub use sections::{
     HttpConfig, IvrConfig, LogConfig, MediaConfig, NodeConfig, NodeSection, RegistrarConfig,
     SipConfig, StoreConfig, StoreUrl, TlsConfig, TlsIdentity,
 };
+pub use trunks::{Trunk, TrunkTransport, route};
 
 impl NodeConfig {
     /// Reads and decodes the configuration file at `path`.

@@ -43,6 +43,9 @@ pub struct NodeConfig {
     pub dr: Option<DrConfig>,
     /// `[log]`: log filtering.
     pub log: LogConfig,
+    /// `[trunks.NAME]`: the SIP trunks outbound calls leave through, in file
+    /// order; names and prefixes unique. None by default.
+    pub trunks: Vec<crate::trunks::Trunk>,
 }
 
 /// `[node]`: the node's identity and where it keeps its files.
@@ -387,6 +390,7 @@ impl NodeConfig {
             log: LogConfig {
                 level: "info".to_owned(),
             },
+            trunks: Vec::new(),
         }
     }
 }

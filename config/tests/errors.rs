@@ -32,7 +32,7 @@ fn cases() -> Vec<Case> {
             kind: UnknownKey,
             display: "switchyard.toml:2:2: unknown key `sipp` at the top level, expected one \
                       of: node, sip, registrar, auth, media, store, calls, ivr, acd, http, bridge, \
-                      dr, log",
+                      dr, log, trunks",
         },
         Case {
             name: "a node that is both primary and standby",

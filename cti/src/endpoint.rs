@@ -529,7 +529,7 @@ impl Endpoint {
                     .from()
                     .and_then(|f| f.uri.sip().and_then(|u| u.user.clone()))
                     .unwrap_or_default();
-                self.start_call(key, req, source, caller);
+                self.start_call(key, req, source, caller, false);
             }
             Method::Invite => self.authenticate(key, req, source, Purpose::Invite),
             Method::Options => self.reply(&key, &req, 200),
@@ -689,7 +689,7 @@ impl Endpoint {
                 self.throttle.record_success(ip);
                 match purpose {
                     Purpose::Register => self.register(key, request, source, &user),
-                    Purpose::Invite => self.start_call(key, request, source, user),
+                    Purpose::Invite => self.start_call(key, request, source, user, true),
                 }
             }
             Verdict::Stale => self.challenge(&key, &request, purpose, true),
@@ -750,7 +750,16 @@ impl Endpoint {
         }
     }
 
-    fn start_call(&mut self, key: TsxKey, invite: Request, source: Source, caller: String) {
+    /// Starts a call task for `invite`; `authenticated` when the caller proved to
+    /// be the extension `caller` (only those may dial out by a trunk).
+    fn start_call(
+        &mut self,
+        key: TsxKey,
+        invite: Request,
+        source: Source,
+        caller: String,
+        authenticated: bool,
+    ) {
         let Some(callee) = invite.uri.sip().and_then(|u| u.user.clone()) else {
             return self.reply(&key, &invite, 404);
         };
@@ -767,6 +776,7 @@ impl Endpoint {
             invite,
             source,
             caller,
+            authenticated,
             callee,
             bindings,
         };

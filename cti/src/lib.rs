@@ -39,6 +39,7 @@ pub mod registrar;
 mod room_recording;
 pub mod standby;
 pub mod store;
+mod trunk;
 pub mod webhooks;
 
 pub use node::{CUSTOMER_KEY_ENV, NodeError, NodeOptions, customer_keys, run_node, run_node_with};

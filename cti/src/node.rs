@@ -92,6 +92,8 @@ pub(crate) struct Ctx {
     pub(crate) queue_options: Arc<std::collections::BTreeMap<String, config::QueueOptions>>,
     /// The conference rooms IVR flows send callers to.
     pub(crate) rooms: crate::conference::Rooms,
+    /// The trunks calls to external numbers leave by.
+    pub(crate) trunks: crate::trunk::Trunks,
     user_agent: String,
 }
 
@@ -409,6 +411,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         acd,
         queue_options: Arc::new(cfg.queue_options.clone()),
         rooms,
+        trunks: crate::trunk::Trunks::new(&cfg.trunks),
         user_agent: format!(
             "Switchyard/{} ({})",
             env!("CARGO_PKG_VERSION"),

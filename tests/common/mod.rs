@@ -149,6 +149,14 @@ const BLOCK_BASES: [u16; 12] = [
 ];
 static NEXT_BLOCK: AtomicU16 = AtomicU16::new(0);
 
+/// Offset in a port block of the first port [`Ports::peer`] hands out.
+const FIRST_PEER: u16 = 10;
+
+/// Written in [`NodeSpec::extra`], stands for the port the test's first peer
+/// ([`Ports::peer`]) will get: configuration that must name a peer started after
+/// the node (a SIPp carrier behind a trunk) uses it.
+pub(crate) const FIRST_PEER_PORT: &str = "@FIRST_PEER_PORT@";
+
 /// A block of loopback ports owned by one node and its peers:
 /// `base` SIP (UDP+TCP), `+1` TLS, `+2` HTTP, `+10..+99` peers' signalling
 /// (two apart: baresip also binds the next port), `+100..+199` peers' media,
@@ -173,7 +181,7 @@ impl Ports {
             if block_free(base) {
                 return Ports {
                     base,
-                    next_peer: AtomicU16::new(10),
+                    next_peer: AtomicU16::new(FIRST_PEER),
                     next_media: AtomicU16::new(100),
                 };
             }
@@ -246,7 +254,8 @@ pub(crate) struct NodeSpec {
     pub(crate) log: &'static str,
     /// `[calls] record`.
     pub(crate) record: bool,
-    /// More configuration appended to the file (`[ivr]`, `[acd]` sections).
+    /// More configuration appended to the file (`[ivr]`, `[acd]` sections), with
+    /// [`FIRST_PEER_PORT`] replaced.
     pub(crate) extra: String,
     /// Prepares the node's directory before it starts (flows, prompts).
     pub(crate) setup: Option<fn(&Path)>,
@@ -298,7 +307,10 @@ impl Node {
         if let Some(setup) = spec.setup {
             setup(&path);
         }
-        let text = config_text(&path, &ports, spec) + &spec.extra;
+        let extra = spec
+            .extra
+            .replace(FIRST_PEER_PORT, &(ports.base + FIRST_PEER).to_string());
+        let text = config_text(&path, &ports, spec) + &extra;
         std::fs::write(&config, text).expect("write the node config");
         let mut passwords = BTreeMap::new();
         for ext in spec.extensions.clone() {
@@ -437,6 +449,11 @@ impl Node {
     /// The node's working directory; peers keep their files under it.
     pub(crate) fn dir(&self) -> &Path {
         &self.path
+    }
+
+    /// What the node has logged so far.
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The password of `ext`.

@@ -12,7 +12,9 @@
 //! from its side of one media session; the session transcodes when the two phones
 //! chose different codecs. An agent who does not answer is reported to the ACD as a
 //! refusal (it keeps the callback for the next agent); a customer who does not answer
-//! ends the callback (CDR `no_answer`).
+//! ends the callback (CDR `no_answer`). A customer with no registered phone is called
+//! at their number through the trunk whose route covers it (`crate::trunk`), whose
+//! credentials answer the carrier's challenge once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use std::time::Duration;
 use acd::{Input, RefuseReason};
 use media::{Session, Side};
 use sip::dialog::Dialog;
-use sip::message::{HeaderName, Method, Request, Response};
+use sip::message::{HeaderName, Method, NameAddr, Request, Response};
 use sip::net::Target;
 use sip::sdp::{self, LocalMedia, Sdp};
 use sip::transaction::TsxKey;
@@ -32,6 +34,7 @@ use crate::codecs;
 use crate::endpoint::{CallEvent, CallRef, Command};
 use crate::node::Ctx;
 use crate::store::{Cdr, Disposition};
+use crate::trunk::{Seat, TrunkLine};
 
 /// How long each leg may ring.
 const RING: Duration = Duration::from_secs(30);
@@ -54,6 +57,8 @@ struct Leg {
     side: Side,
     invites: Vec<(TsxKey, Request, Target)>,
     dialog: Option<(Dialog, Target)>,
+    /// The trunk the leg goes out by (a customer at an external number).
+    trunk: Option<Arc<TrunkLine>>,
 }
 
 struct Callback {
@@ -64,6 +69,8 @@ struct Callback {
     events: UnboundedReceiver<CallEvent>,
     cdr: Cdr,
     tag: String,
+    /// The callback's place on the trunk that reaches the customer.
+    seat: Option<Seat>,
 }
 
 /// Runs a callback to its end.
@@ -88,6 +95,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, req: CallbackRequest) {
         events,
         cdr,
         tag,
+        seat: None,
     };
     cb.place(call_id).await;
     cb.ctx.send(Command::Done { call: cb.id });
@@ -150,12 +158,16 @@ impl Callback {
             side,
             invites: Vec::new(),
             dialog: None,
+            trunk: None,
         };
         for b in bindings {
             let invite = self.invite(&b.contact.uri, ext, call_id, &offer, b.source.transport);
             let target = b.target();
             let key = self.ctx.send_request(self.id, invite.clone(), target).await;
             leg.invites.push((key, invite, target));
+        }
+        if leg.invites.is_empty() && side == Side::A {
+            self.ring_by_trunk(&mut leg, ext, call_id, &offer).await;
         }
         if leg.invites.is_empty() {
             return None;
@@ -175,6 +187,9 @@ impl Callback {
                     if (200..300).contains(&response.status) {
                         return self.answered(leg, i, &response);
                     }
+                    if self.retry_with_credentials(&mut leg, i, &response).await {
+                        continue;
+                    }
                     failed += 1;
                 }
                 CallEvent::TimedOut { .. } => failed += 1,
@@ -191,9 +206,10 @@ impl Callback {
     fn answered(&mut self, mut leg: Leg, i: usize, response: &Response) -> Option<Leg> {
         let (key, invite, target) = leg.invites.get(i)?.clone();
         let dialog = Dialog::uac(&invite, response).ok()?;
+        let seq = invite.headers.cseq().map_or(1, |c| c.seq);
         self.ctx.send(Command::Ack {
             invite: key,
-            ack: dialog.ack(1),
+            ack: dialog.ack(seq),
             target,
         });
         for (other, ..) in leg.invites.iter().filter(|(k, ..)| *k != key) {
@@ -267,6 +283,58 @@ impl Callback {
         if let Err(e) = self.ctx.cdrs.write(self.cdr.clone()).await {
             tracing::error!(call = self.id.0, error = %e, "callback CDR not written");
         }
+    }
+
+    /// Rings the customer's external `number` through the trunk its route names, if
+    /// any, with a place free on it and an address that resolves.
+    async fn ring_by_trunk(&mut self, leg: &mut Leg, number: &str, call_id: &str, offer: &[u8]) {
+        let Some((line, number)) = self.ctx.trunks.route(number) else {
+            return;
+        };
+        let Some(seat) = line.seat() else {
+            debug!(call = self.id.0, trunk = %line.trunk.name, "trunk full: no callback");
+            return;
+        };
+        let Some(target) = line.resolve().await else {
+            debug!(call = self.id.0, trunk = %line.trunk.name, "trunk address does not resolve");
+            return;
+        };
+        let caller_id = line.caller_id(&self.req.agent).to_owned();
+        let mut from = NameAddr::new(sip::message::Uri::Sip(sip::message::SipUri::new(
+            Some(&caller_id),
+            self.ctx.domain().clone(),
+            None,
+        )));
+        from.params.set("tag", Some(&self.tag));
+        let contact = self.ctx.contact(line.transport());
+        let mut invite = line.invite(&number, &from, call_id, contact, Some(offer));
+        self.ctx.request_headers(&mut invite.headers);
+        debug!(call = self.id.0, trunk = %line.trunk.name, %number, "callback out by a trunk");
+        let key = self.ctx.send_request(self.id, invite.clone(), target).await;
+        leg.invites.push((key, invite, target));
+        leg.trunk = Some(line);
+        self.seat = Some(seat);
+    }
+
+    /// Answers a carrier's 401/407 to the leg's INVITE `i` once; `false` when it
+    /// cannot be answered (the failure stands).
+    async fn retry_with_credentials(
+        &mut self,
+        leg: &mut Leg,
+        i: usize,
+        response: &Response,
+    ) -> bool {
+        let Some(line) = &leg.trunk else {
+            return false;
+        };
+        let cnonce = format!("{:016x}", rand::random::<u64>());
+        let Some(invite) = line.authorize(&leg.invites[i].1, response, &cnonce) else {
+            return false;
+        };
+        let target = leg.invites[i].2;
+        let key = self.ctx.send_request(self.id, invite.clone(), target).await;
+        leg.invites[i] = (key, invite, target);
+        true
     }
 
     fn invite(

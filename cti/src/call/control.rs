@@ -6,10 +6,11 @@
 //!   neither phone is re-INVITEd (a phone that puts the call on hold itself still
 //!   sends its re-INVITE, which the node relays as before). Resume stops both tracks.
 //! * **Blind transfer** hangs the agent's leg up (the ACD sees the agent's call end,
-//!   so wrap-up starts) and rings the target extension from the same media session;
+//!   so wrap-up starts) and rings the target extension — or an external number,
+//!   through the trunk its route names (`trunk.rs`) — from the same media session;
 //!   the caller hears the hold prompt while it rings. When the target answers, the
 //!   caller talks to it; when nobody answers, the call ends (`transfer_failed`).
-//!   The target must have a registered phone, or nothing is hung up.
+//!   The target must have a registered phone or a trunk route, or nothing is hung up.
 //! * **Escalation** moves the caller from the agent to another queue, ahead of
 //!   everyone waiting there: the agent's leg ends (wrap-up starts), the caller hears
 //!   the new queue's hold prompt, and the ACD offers the call to that queue's
@@ -135,9 +136,10 @@ impl Call {
         format!("{lang}/queue_hold")
     }
 
-    /// Hangs the agent up and rings `to` for the caller.
+    /// Hangs the agent up and rings `to` for the caller: an extension's phones, or an
+    /// external number through its trunk.
     async fn blind_transfer(&mut self, to: String) -> Result<(), ControlRefusal> {
-        if self.ctx.bindings(&to).await.is_empty() {
+        if !self.reachable(&to).await {
             return Err(ControlRefusal::NotRegistered(to));
         }
         let _ = self.stop_monitor().await;
@@ -157,7 +159,7 @@ impl Call {
         self.a_answered = true;
         self.phase = Phase::Ivr;
         self.cdr.routing.agent = Some(to.clone());
-        if !self.ring_extension(&to).await {
+        if !self.ring_number(&to).await {
             self.hang_up_both("transfer_failed").await;
             return Err(ControlRefusal::NotRegistered(to));
         }

@@ -516,19 +516,21 @@ impl Call {
             .map_err(|e| e.to_string())
     }
 
-    /// Transfers the caller to an extension: it rings as a second leg and is bridged
-    /// on answer. External numbers need a trunk, which this node does not have yet.
+    /// Transfers the caller to an extension, or to an external number through the
+    /// trunk its route names: it rings as a second leg and is bridged on answer.
     async fn transfer(&mut self, target: ivr::TransferTarget) {
-        match target {
-            ivr::TransferTarget::Extension(ext) => {
-                if !self.ring_extension(&ext).await {
-                    self.hang_up_both("transfer_failed").await;
-                }
-            }
+        let rung = match target {
+            ivr::TransferTarget::Extension(ext) => self.ring_extension(&ext).await,
             ivr::TransferTarget::External(number) => {
-                warn!(call = self.id.0, %number, "no trunk for external transfers");
-                self.hang_up_both("transfer_failed").await;
+                let rung = self.ring_number(&number).await;
+                if !rung {
+                    warn!(call = self.id.0, %number, "no trunk route for the external number");
+                }
+                rung
             }
+        };
+        if !rung {
+            self.hang_up_both("transfer_failed").await;
         }
     }
 

@@ -28,6 +28,7 @@ mod queue;
 mod record;
 mod refer;
 mod survey;
+mod trunk;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -58,6 +59,9 @@ pub(crate) struct CallSetup {
     pub(crate) invite: Request,
     pub(crate) source: Source,
     pub(crate) caller: String,
+    /// The caller proved to be this extension (digest auth), so may dial out by a
+    /// trunk; a call from a trusted source never does.
+    pub(crate) authenticated: bool,
     pub(crate) callee: String,
     pub(crate) bindings: Vec<Binding>,
 }
@@ -68,6 +72,8 @@ struct Fork {
     invite: Request,
     target: Target,
     done: bool,
+    /// The trunk this leg goes out by, whose credentials answer a challenge.
+    trunk: Option<Arc<crate::trunk::TrunkLine>>,
 }
 
 /// An in-dialog request relayed from one leg to the other, waiting for its answer.
@@ -167,6 +173,10 @@ struct Call {
     phase: Phase,
     best_failure: Option<u16>,
     pending_bye: Option<(TsxKey, Request)>,
+    /// The caller authenticated as an extension (see [`CallSetup::authenticated`]).
+    authenticated: bool,
+    /// The call's place on the trunk it went out by, freed when the call ends.
+    trunk_seat: Option<crate::trunk::Seat>,
     cdr: Cdr,
     deadline: Instant,
 }
@@ -272,6 +282,8 @@ impl Call {
             phase: Phase::Routing,
             best_failure: None,
             pending_bye: None,
+            authenticated: s.authenticated,
+            trunk_seat: None,
             cdr,
             ctx,
         };
@@ -317,6 +329,12 @@ impl Call {
                 .ok()
                 .flatten()
                 .is_some();
+            if !known
+                && self.authenticated
+                && let Some((line, number)) = self.ctx.trunks.route(&self.cdr.callee)
+            {
+                return self.dial_trunk(line, number).await;
+            }
             let (status, disposition) = if known {
                 (480, Disposition::Unavailable)
             } else {
@@ -347,6 +365,7 @@ impl Call {
                 invite,
                 target,
                 done: false,
+                trunk: None,
             });
         }
     }
@@ -634,6 +653,7 @@ impl Call {
                 });
             }
             200..=299 => self.on_fork_answer(i, resp).await,
+            401 | 407 if self.retry_with_credentials(i, &resp).await => {}
             300.. => self.fork_failed(i, resp.status).await,
             _ => {}
         }
@@ -647,9 +667,10 @@ impl Call {
             return;
         };
         let (key, target) = (fork.key, fork.target);
+        let seq = fork.invite.headers.cseq().map_or(1, |c| c.seq);
         self.ctx.send(Command::Ack {
             invite: key,
-            ack: dialog.ack(1),
+            ack: dialog.ack(seq),
             target,
         });
         let joining = self.a_answered && self.phase == Phase::Ivr && self.b.is_none();
@@ -920,6 +941,8 @@ impl Call {
             return;
         }
         self.phase = Phase::Ended;
+        // The trunk's place goes back now, not when the task lingers out.
+        self.trunk_seat = None;
         // The supervisor's leg ends with the call, and so does its audio stream.
         let _ = self.stop_monitor().await;
         // The room stops mixing for the caller now, not when the task lingers out.

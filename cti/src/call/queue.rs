@@ -248,27 +248,12 @@ impl Call {
     /// session; `false` when it has none (or the call has no media).
     pub(super) async fn ring_extension(&mut self, ext: &str) -> bool {
         let bindings = self.ctx.bindings(ext).await;
-        let (Some(session), Some(a)) = (&self.media, self.a_codec) else {
+        let Some(mut offer) = self.node_offer_to_b() else {
             return false;
         };
-        let mut local = LocalMedia::new(self.ctx.media_ip, session.local(Side::B).port());
-        local.session_id = u64::from(rand::random::<u32>());
-        local.username = "switchyard".to_owned();
-        let mut offered = vec![codecs::sdp_codec(a)];
-        for codec in [sdp::Codec::pcmu(), sdp::Codec::pcma()] {
-            if !offered
-                .iter()
-                .any(|c| c.name.eq_ignore_ascii_case(&codec.name))
-            {
-                offered.push(codec);
-            }
-        }
-        offered.push(sdp::Codec::telephone_event());
-        local.codecs = offered;
         if bindings.is_empty() {
             return false;
         }
-        let mut offer = sdp::offer(&local);
         // An SRTP caller's audio goes on in SRTP to an extension with a phone on TLS
         // (only those phones ring); one with no phone on TLS, where keys could not
         // travel safely, gets its own leg in plain RTP. An extension that requires
@@ -304,9 +289,34 @@ impl Call {
                 invite,
                 target,
                 done: false,
+                trunk: None,
             });
         }
         true
+    }
+
+    /// The node's offer for a second leg on side B of an answered caller's session:
+    /// the caller's codec first (no transcoding when the callee takes it), then
+    /// PCMU and PCMA, and telephone-event. `None` before the caller has media.
+    pub(super) fn node_offer_to_b(&self) -> Option<sdp::Sdp> {
+        let (Some(session), Some(a)) = (&self.media, self.a_codec) else {
+            return None;
+        };
+        let mut local = LocalMedia::new(self.ctx.media_ip, session.local(Side::B).port());
+        local.session_id = u64::from(rand::random::<u32>());
+        local.username = "switchyard".to_owned();
+        let mut offered = vec![codecs::sdp_codec(a)];
+        for codec in [sdp::Codec::pcmu(), sdp::Codec::pcma()] {
+            if !offered
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(&codec.name))
+            {
+                offered.push(codec);
+            }
+        }
+        offered.push(sdp::Codec::telephone_event());
+        local.codecs = offered;
+        Some(sdp::offer(&local))
     }
 
     /// The second leg answered: its media joins side B and the caller hears it.

@@ -16,7 +16,8 @@
 //!   stream to the cloud go on. A REFER from the caller's side is refused: the
 //!   node would have to turn the called party into a caller.
 //! * **Targets.** The user part of `Refer-To` names an extension with a registered
-//!   phone, or a number an IVR flow answers (a menu or a queue's entry): the
+//!   phone, an external number a trunk route covers (`crate::trunk`), or a number an
+//!   IVR flow answers (a menu or a queue's entry): the
 //!   caller is then taken through that flow, its steps following the earlier
 //!   flow's in the CDR. For any other number nothing changes and the call goes on:
 //!   the REFER is accepted and its one NOTIFY reports `480 Temporarily Unavailable`
@@ -49,8 +50,9 @@ use crate::endpoint::Command;
 /// Where a REFER sends the caller.
 #[derive(Debug, PartialEq, Eq)]
 enum Target {
-    /// An extension with at least one registered phone.
-    Extension(String),
+    /// An extension with at least one registered phone, or an external number a
+    /// trunk route covers.
+    Number(String),
     /// A number an IVR flow answers.
     Flow(String),
 }
@@ -191,14 +193,14 @@ impl Call {
             .clone()
             .unwrap_or_else(|| self.cdr.callee.clone());
         let to = match &target {
-            Target::Extension(to) | Target::Flow(to) => to.clone(),
+            Target::Number(to) | Target::Flow(to) => to.clone(),
         };
         debug!(call = self.id.0, %transferor, %to, "transfer asked for by the phone");
         self.leave_transferor().await;
         match target {
-            Target::Extension(to) => {
+            Target::Number(to) => {
                 self.cdr.routing.agent = Some(to.clone());
-                if !self.ring_extension(&to).await {
+                if !self.ring_number(&to).await {
                     return self.hang_up_both("transfer_failed").await;
                 }
                 self.play_held_caller();
@@ -244,8 +246,8 @@ impl Call {
             }
             return Ok(Ok(Target::Flow(number)));
         }
-        if !self.ctx.bindings(&number).await.is_empty() {
-            return Ok(Ok(Target::Extension(number)));
+        if self.reachable(&number).await {
+            return Ok(Ok(Target::Number(number)));
         }
         Ok(Err(match self.ctx.store.extension(&number).await {
             Ok(Some(_)) => Unreachable::NoPhone,

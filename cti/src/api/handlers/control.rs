@@ -72,8 +72,10 @@ pub(crate) async fn transfer(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<TransferBody>,
 ) -> Result<StatusCode, ApiError> {
-    if !valid_extension(&body.to) {
-        return Err(ApiError::bad_request("to: an extension, digits, 1 to 32"));
+    if !valid_number(&body.to) {
+        return Err(ApiError::bad_request(
+            "to: an extension or an external number, digits with an optional leading +, 1 to 32",
+        ));
     }
     act(&shared, &p, &id, CallControl::Transfer { to: body.to }).await
 }
@@ -191,6 +193,11 @@ fn conflict_or(message: String, missing: bool) -> ApiError {
 
 fn valid_extension(ext: &str) -> bool {
     !ext.is_empty() && ext.len() <= EXTENSION_MAX_LEN && ext.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An extension, or an external number a trunk may carry (`+` first allowed).
+fn valid_number(number: &str) -> bool {
+    number.len() <= EXTENSION_MAX_LEN && valid_extension(number.strip_prefix('+').unwrap_or(number))
 }
 
 /// Checks the caller's role and scope, carries `control` out on call `id`, and

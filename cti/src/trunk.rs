@@ -1,0 +1,374 @@
+//! Outbound calls through SIP trunks (`[trunks.NAME]`): which trunk a dialled number
+//! leaves by, how many calls each carries, the INVITE a trunk gets, and the retry
+//! that answers a carrier's digest challenge.
+//!
+//! ```text
+//!  node ──INVITE sip:NUMBER@carrier──────────────► carrier
+//!  node ◄──401 (WWW-Authenticate) / 407 (Proxy-)── carrier     (the transaction ACKs it)
+//!  node ──INVITE, CSeq+1, Authorization──────────► carrier     (once per INVITE)
+//! ```
+//!
+//! Everything here but [`TrunkLine::resolve`] is pure: the call task builds the
+//! requests from these functions and sends them itself. A trunk's password is used
+//! only to compute digest responses; it is never logged nor put on the wire.
+//!
+//! Only callers who proved they are an extension (digest auth) dial out, and so do
+//! the node's own legs on their behalf (callbacks, transfers): a call that came in
+//! from a trusted trunk source never leaves by another trunk, so the node is no
+//! open relay for toll fraud.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use config::{Trunk, TrunkTransport};
+use sip::auth::{Challenge, DigestAlgorithm, DigestRequest};
+use sip::message::{HeaderName, Host, Method, NameAddr, Request, Response, SipUri, Uri};
+use sip::net::{Target, TransportKind};
+
+/// The node's trunks, with the calls each carries now.
+#[derive(Debug, Default)]
+pub(crate) struct Trunks {
+    lines: Vec<Arc<TrunkLine>>,
+}
+
+/// One trunk and its count of active outbound calls.
+#[derive(Debug)]
+pub(crate) struct TrunkLine {
+    pub(crate) trunk: Trunk,
+    active: AtomicU32,
+}
+
+/// One call's place on a trunk; dropping it frees the place.
+#[derive(Debug)]
+pub(crate) struct Seat(Arc<TrunkLine>);
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Trunks {
+    pub(crate) fn new(trunks: &[Trunk]) -> Self {
+        Self {
+            lines: trunks
+                .iter()
+                .map(|trunk| {
+                    Arc::new(TrunkLine {
+                        trunk: trunk.clone(),
+                        active: AtomicU32::new(0),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// The trunk `dialled` leaves by and the number it sends, if any route matches.
+    pub(crate) fn route(&self, dialled: &str) -> Option<(Arc<TrunkLine>, String)> {
+        let mut best: Option<(usize, &Arc<TrunkLine>, String)> = None;
+        for line in &self.lines {
+            if let Some((len, number)) = line.trunk.route(dialled)
+                && best.as_ref().is_none_or(|(best_len, _, _)| len > *best_len)
+            {
+                best = Some((len, line, number));
+            }
+        }
+        best.map(|(_, line, number)| (Arc::clone(line), number))
+    }
+}
+
+impl TrunkLine {
+    /// A place for one more call, unless the trunk carries `max_calls` already.
+    pub(crate) fn seat(self: &Arc<Self>) -> Option<Seat> {
+        let max = self.trunk.max_calls;
+        self.active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (max == 0 || n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Seat(Arc::clone(self)))
+    }
+
+    /// Calls on the trunk now.
+    pub(crate) fn active(&self) -> u32 {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Where the trunk's requests go: its address resolved now (DNS names each time,
+    /// so a carrier's change is followed), the first address returned.
+    pub(crate) async fn resolve(&self) -> Option<Target> {
+        let address = (self.trunk.host.as_str(), self.trunk.port);
+        let remote = tokio::net::lookup_host(address).await.ok()?.next()?;
+        Some(Target {
+            transport: self.transport(),
+            remote,
+            conn: None,
+        })
+    }
+
+    /// The Request-URI (and To) for `number` on this trunk.
+    pub(crate) fn uri(&self, number: &str) -> Uri {
+        let host = match self.trunk.host.parse() {
+            Ok(ip) => Host::Ip(ip),
+            Err(_) => Host::Domain(self.trunk.host.clone()),
+        };
+        let mut uri = SipUri::new(Some(number), host, Some(self.trunk.port));
+        if self.trunk.transport == TrunkTransport::Tcp {
+            uri.params.set("transport", Some("tcp"));
+        }
+        Uri::Sip(uri)
+    }
+
+    /// The INVITE for `number` on this trunk from `from` (which carries the leg's
+    /// tag), with `contact` and an optional offer; the caller adds the node's own
+    /// headers (`User-Agent`, `Max-Forwards`).
+    pub(crate) fn invite(
+        &self,
+        number: &str,
+        from: &NameAddr,
+        call_id: &str,
+        contact: String,
+        sdp: Option<&[u8]>,
+    ) -> Request {
+        let uri = self.uri(number);
+        let mut req = Request::new(Method::Invite, uri.clone());
+        let h = &mut req.headers;
+        h.push(HeaderName::From, from.to_string());
+        h.push(HeaderName::To, NameAddr::new(uri).to_string());
+        h.push(HeaderName::CallId, call_id.to_owned());
+        h.push(HeaderName::CSeq, "1 INVITE");
+        h.push(HeaderName::Contact, contact);
+        if let Some(sdp) = sdp {
+            h.push(HeaderName::ContentType, "application/sdp");
+            req.body = sdp.to_vec();
+        }
+        req
+    }
+
+    /// The SIP transport the trunk is reached over.
+    pub(crate) fn transport(&self) -> TransportKind {
+        match self.trunk.transport {
+            TrunkTransport::Udp => TransportKind::Udp,
+            TrunkTransport::Tcp => TransportKind::Tcp,
+        }
+    }
+
+    /// The number presented to the carrier: the trunk's `caller_id`, or `caller`.
+    pub(crate) fn caller_id<'a>(&'a self, caller: &'a str) -> &'a str {
+        self.trunk.caller_id.as_deref().unwrap_or(caller)
+    }
+
+    /// The INVITE to send after `response` (a 401 or 407) challenged `invite`:
+    /// the same request with the next CSeq and the credentials answering the
+    /// strongest challenge the node supports. `None` when the trunk has no
+    /// credentials, `invite` already carried some (the carrier refused them), or no
+    /// challenge is usable: the failure then stands.
+    pub(crate) fn authorize(
+        &self,
+        invite: &Request,
+        response: &Response,
+        cnonce: &str,
+    ) -> Option<Request> {
+        let (user, password) = (
+            self.trunk.username.as_deref()?,
+            self.trunk.password.as_ref()?,
+        );
+        let (challenge_header, answer_header) = match response.status {
+            401 => (HeaderName::WwwAuthenticate, HeaderName::Authorization),
+            407 => (
+                HeaderName::ProxyAuthenticate,
+                HeaderName::ProxyAuthorization,
+            ),
+            _ => return None,
+        };
+        if invite.headers.get(&answer_header).is_some() {
+            return None;
+        }
+        let challenge = strongest(response.headers.get_all(&challenge_header))?;
+        let uri = invite.uri.to_string();
+        let request = DigestRequest {
+            method: "INVITE",
+            uri: &uri,
+            body: Some(&invite.body),
+        };
+        let value =
+            sip::auth::respond(&challenge, user, password.expose(), &request, cnonce, 1).ok()?;
+        let mut next = invite.clone();
+        let seq = next.headers.cseq().map_or(1, |c| c.seq).saturating_add(1);
+        next.headers
+            .set(HeaderName::CSeq, format!("{seq} {}", Method::Invite));
+        next.headers.remove(&HeaderName::Via);
+        next.headers.push(answer_header, value);
+        Some(next)
+    }
+}
+
+/// The challenge to answer among `values`: SHA-256 before MD5 (RFC 8760 §2.4: the
+/// client uses the first it supports of those the server prefers; a server lists
+/// its preferred first, and SHA-256 is the stronger of the two the node knows).
+fn strongest<'a>(values: impl Iterator<Item = &'a str>) -> Option<Challenge> {
+    let mut challenges: Vec<Challenge> = values.filter_map(|v| Challenge::parse(v).ok()).collect();
+    challenges.sort_by_key(|c| match c.algorithm {
+        DigestAlgorithm::Sha256 => 0,
+        _ => 1,
+    });
+    challenges.into_iter().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trunk(prefixes: &[&str], max_calls: u32) -> Trunk {
+        Trunk {
+            name: "carrier".to_owned(),
+            host: "127.0.0.1".to_owned(),
+            port: 5090,
+            transport: TrunkTransport::Udp,
+            username: Some("acct".to_owned()),
+            password: Some(config::Credential::new("s3cret".to_owned())),
+            caller_id: None,
+            prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
+            strip: vec!["9".to_owned()],
+            max_calls,
+        }
+    }
+
+    fn invite(line: &TrunkLine) -> Request {
+        let mut req = Request::new(Method::Invite, line.uri("15551234567"));
+        req.headers.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1",
+        );
+        req.headers
+            .push(HeaderName::From, "<sip:1001@127.0.0.1>;tag=a");
+        req.headers
+            .push(HeaderName::To, "<sip:15551234567@127.0.0.1:5090>");
+        req.headers.push(HeaderName::CallId, "trunk-test");
+        req.headers.push(HeaderName::CSeq, "1 INVITE");
+        req
+    }
+
+    fn challenge(status: u16, values: &[&str]) -> Response {
+        let mut resp = Response::to_request(&invite(&line(&["9"], 0)), status);
+        let name = if status == 401 {
+            HeaderName::WwwAuthenticate
+        } else {
+            HeaderName::ProxyAuthenticate
+        };
+        for value in values {
+            resp.headers.push(name.clone(), *value);
+        }
+        resp
+    }
+
+    fn line(prefixes: &[&str], max_calls: u32) -> Arc<TrunkLine> {
+        Arc::clone(&Trunks::new(&[trunk(prefixes, max_calls)]).lines[0])
+    }
+
+    #[test]
+    fn seats_stop_at_max_calls_and_come_back_when_dropped() {
+        let line = line(&["9"], 2);
+        let first = line.seat().expect("a first seat");
+        let second = line.seat().expect("a second seat");
+        assert!(line.seat().is_none(), "the third call finds the trunk full");
+        drop(first);
+        assert_eq!(line.active(), 1);
+        assert!(line.seat().is_some(), "a freed seat is taken again");
+        drop(second);
+        let unlimited = self::line(&["9"], 0);
+        let seats: Vec<Seat> = (0..100).filter_map(|_| unlimited.seat()).collect();
+        assert_eq!(seats.len(), 100, "max_calls 0 sets no limit");
+    }
+
+    #[test]
+    fn the_longest_prefix_over_all_trunks_wins() {
+        let mut national = trunk(&["9"], 0);
+        national.name = "national".to_owned();
+        let mut international = trunk(&["900", "+"], 0);
+        international.name = "international".to_owned();
+        international.strip = vec![];
+        let trunks = Trunks::new(&[national, international]);
+        let pick = |dialled: &str| {
+            trunks
+                .route(dialled)
+                .map(|(line, number)| (line.trunk.name.clone(), number))
+        };
+        assert_eq!(
+            pick("95551234"),
+            Some(("national".into(), "5551234".into()))
+        );
+        assert_eq!(
+            pick("9004412345"),
+            Some(("international".into(), "9004412345".into()))
+        );
+        assert_eq!(
+            pick("+4412345"),
+            Some(("international".into(), "+4412345".into()))
+        );
+        assert_eq!(pick("1003"), None);
+    }
+
+    #[test]
+    fn a_401_is_answered_once_with_authorization_and_the_next_cseq() {
+        let line = line(&["9"], 0);
+        let first = invite(&line);
+        let resp = challenge(
+            401,
+            &[r#"Digest realm="carrier", nonce="abc", qop="auth", algorithm=MD5"#],
+        );
+        let next = line.authorize(&first, &resp, "0a4f113b").expect("a retry");
+        assert_eq!(next.headers.cseq().map(|c| c.seq), Some(2));
+        assert!(
+            next.headers.get(&HeaderName::Via).is_none(),
+            "a new transaction's Via"
+        );
+        let value = next
+            .headers
+            .get(&HeaderName::Authorization)
+            .expect("credentials");
+        assert!(value.contains(r#"username="acct""#) && value.contains(r#"realm="carrier""#));
+        assert!(!value.contains("s3cret"), "the password never travels");
+        assert!(
+            line.authorize(&next, &resp, "0a4f113b").is_none(),
+            "refused credentials are not sent again"
+        );
+    }
+
+    #[test]
+    fn a_407_gets_proxy_authorization_for_the_stronger_challenge() {
+        let line = line(&["9"], 0);
+        let resp = challenge(
+            407,
+            &[
+                r#"Digest realm="carrier", nonce="n1", qop="auth", algorithm=MD5"#,
+                r#"Digest realm="carrier", nonce="n2", qop="auth", algorithm=SHA-256"#,
+            ],
+        );
+        let next = line.authorize(&invite(&line), &resp, "c").expect("a retry");
+        let value = next
+            .headers
+            .get(&HeaderName::ProxyAuthorization)
+            .expect("proxy credentials");
+        assert!(
+            value.contains("SHA-256") && value.contains(r#"nonce="n2""#),
+            "{value}"
+        );
+        assert!(next.headers.get(&HeaderName::Authorization).is_none());
+    }
+
+    #[test]
+    fn no_retry_without_credentials_or_a_usable_challenge() {
+        let mut bare = trunk(&["9"], 0);
+        bare.username = None;
+        bare.password = None;
+        let bare = Arc::clone(&Trunks::new(&[bare]).lines[0]);
+        let resp = challenge(401, &[r#"Digest realm="carrier", nonce="abc""#]);
+        assert!(bare.authorize(&invite(&bare), &resp, "c").is_none());
+        let line = line(&["9"], 0);
+        let garbage = challenge(401, &["Basic realm=\"x\""]);
+        assert!(line.authorize(&invite(&line), &garbage, "c").is_none());
+        let busy = challenge(486, &[]);
+        assert!(line.authorize(&invite(&line), &busy, "c").is_none());
+    }
+}
