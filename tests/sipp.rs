@@ -684,6 +684,84 @@ fn a_trusted_source_cannot_dial_out_by_a_trunk() {
     assert_cdrs(&node, &[("1001", "95551234567", "not_found", Some(404))]);
 }
 
+/// A party gone without a BYE (`[media] rtp_timeout_s = 2`): a call whose phones
+/// send no RTP at all is hung up both ways (`rtp_timeout`); a call whose phones
+/// talk (RTP both ways, longer than the timeout) stays up, and is hung up once
+/// the callee falls silent.
+#[test]
+fn a_party_that_stops_sending_rtp_is_hung_up_after_the_timeout() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        rtp_timeout_s: Some(2),
+        ..NodeSpec::default()
+    });
+    let silent = phone(&node, "1002", "uas-answer", 1, 0);
+    Sipp::new(&node, "uac-silent", "uac-call-callee-hangs-up")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    silent.finish(SHORT).assert_ok();
+
+    let (caller_rtp, callee_rtp) = (
+        UdpSocket::bind("127.0.0.1:0").expect("the caller's media"),
+        UdpSocket::bind("127.0.0.1:0").expect("the callee's media"),
+    );
+    let port = |s: &UdpSocket| s.local_addr().expect("bound").port().to_string();
+    let callee = Sipp::new(&node, "callee-talks", "uas-answer-media-at-key")
+        .args(&["-key", "rtp", &port(&callee_rtp)])
+        .calls(1)
+        .start()
+        .bound();
+    register(&node, "1003", callee.port);
+    let caller = Sipp::new(&node, "caller-talks", "uac-call-media-at-key")
+        .target(&node)
+        .service("1003")
+        .caller("1001")
+        .args(&["-key", "rtp", &port(&caller_rtp)])
+        .calls(1)
+        .start();
+    let to_b = SocketAddr::from(([127, 0, 0, 1], common::sipp::logged_port(&callee, "offer")));
+    let to_a = SocketAddr::from(([127, 0, 0, 1], common::sipp::logged_port(&caller, "answer")));
+    // Both talk for 5 s (2.5 timeouts), then the callee stops and the caller goes on.
+    let talk = |socket: &UdpSocket, to: SocketAddr, ssrc: u32, packets: u16| {
+        for seq in 0..packets {
+            let packet = pcmu_packet(seq, ssrc, std::iter::repeat_n(0xd5, 160));
+            socket.send_to(&packet, to).expect("send RTP");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| talk(&callee_rtp, to_b, 0xb0b, 250));
+        talk(&caller_rtp, to_a, 0xa11ce, 250);
+        assert_eq!(
+            node.cdrs().len(),
+            1,
+            "the talking call is still up after 5 s"
+        );
+        talk(&caller_rtp, to_a, 0xa11ce, 250);
+    });
+    caller.finish(SHORT).assert_ok();
+    callee.finish(SHORT).assert_ok();
+    let cdrs = node.wait_cdrs(2, CDR_WAIT);
+    let causes: Vec<(&str, &str)> = cdrs
+        .iter()
+        .map(|c| (c.callee.as_str(), c.hangup_cause.as_str()))
+        .collect();
+    assert_eq!(causes, [("1002", "rtp_timeout"), ("1003", "rtp_timeout")]);
+    assert!(
+        cdrs[1].billsec_ms >= 6_000,
+        "the talking call lasted {} ms: up while both talked, and past the callee's silence",
+        cdrs[1].billsec_ms
+    );
+}
+
 #[test]
 fn burst_of_200_calls_at_50_cps_has_no_failures() {
     if !sipp_available() {

@@ -47,7 +47,13 @@ const AUTH_KEYS: &[&str] = &[
     "ban_s",
     "trusted",
 ];
-const MEDIA_KEYS: &[&str] = &["bind", "advertise", "rtp_port_min", "rtp_port_max"];
+const MEDIA_KEYS: &[&str] = &[
+    "bind",
+    "advertise",
+    "rtp_port_min",
+    "rtp_port_max",
+    "rtp_timeout_s",
+];
 const STORE_KEYS: &[&str] = &["url", "cdr_batch_max"];
 const CALLS_KEYS: &[&str] = &["ring_timeout_s", "max_duration_s", "record"];
 const IVR_KEYS: &[&str] = &["flows", "prompts", "numbers", "endpoints"];
@@ -346,6 +352,9 @@ fn media_section(
         advertise: advertised(s, p, "advertise", sip.advertise),
         rtp_port_min: min.as_ref().map_or(d.rtp_port_min, |f| f.value),
         rtp_port_max: max.as_ref().map_or(d.rtp_port_max, |f| f.value),
+        rtp_timeout: s
+            .seconds(p, "rtp_timeout_s", 0..=86_400)
+            .map_or(d.rtp_timeout, |f| (!f.value.is_zero()).then_some(f.value)),
     };
     if let Some(f) = &min
         && f.value % 2 != 0

@@ -184,6 +184,9 @@ pub struct MediaConfig {
     pub rtp_port_min: u16,
     /// Highest port of the range (inclusive); greater than `rtp_port_min`.
     pub rtp_port_max: u16,
+    /// A call whose party has sent neither RTP nor RTCP for this long, while its
+    /// SDP says it sends, is hung up (a phone gone without a BYE); `None`: never.
+    pub rtp_timeout: Option<Duration>,
 }
 
 /// `[store]`: the node's database.
@@ -345,6 +348,7 @@ impl NodeConfig {
                 advertise: sip.advertise,
                 rtp_port_min: 20_000,
                 rtp_port_max: 30_000,
+                rtp_timeout: Some(Duration::from_secs(60)),
             },
             sip,
             registrar: RegistrarConfig {

@@ -94,6 +94,8 @@ pub(crate) struct Ctx {
     pub(crate) rooms: crate::conference::Rooms,
     /// The trunks calls to external numbers leave by.
     pub(crate) trunks: crate::trunk::Trunks,
+    /// Silence from a party after which its call is hung up (`[media] rtp_timeout_s`).
+    pub(crate) rtp_timeout: Option<Duration>,
     user_agent: String,
 }
 
@@ -412,6 +414,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         queue_options: Arc::new(cfg.queue_options.clone()),
         rooms,
         trunks: crate::trunk::Trunks::new(&cfg.trunks),
+        rtp_timeout: cfg.media.rtp_timeout,
         user_agent: format!(
             "Switchyard/{} ({})",
             env!("CARGO_PKG_VERSION"),

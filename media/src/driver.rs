@@ -469,6 +469,9 @@ impl Relaying<'_> {
         let verdict = self.latch.handle_packet(side, channel, source);
         let accepted =
             !matches!(verdict, Verdict::Drop(reason) if reason != DropReason::NoDestination);
+        if accepted {
+            self.stats.flow_mut(side, channel).received += 1;
+        }
         // A muted side keeps its latch, and nothing else: no tap, mix or peer hears it.
         if self.hints.muted[side.index()] {
             let reason = match verdict {

@@ -55,6 +55,13 @@ pub struct SideStats {
 }
 
 impl SideStats {
+    /// Datagrams (RTP and RTCP) accepted from the side's peer so far: the sign that
+    /// the party is still there (see [`FlowStats::received`]).
+    #[must_use]
+    pub fn received(&self) -> u64 {
+        self.rtp.received + self.rtcp.received
+    }
+
     /// The counters of `channel`'s socket.
     #[must_use]
     pub fn channel(&self, channel: Channel) -> &FlowStats {
@@ -69,6 +76,10 @@ impl SideStats {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FlowStats {
+    /// Datagrams accepted from the side's peer (its latched source, or the first
+    /// one a flow latches to), whatever became of them: relayed, played over,
+    /// mixed, heard by the IVR, or muted.
+    pub received: u64,
     /// Datagrams sent on to the other side.
     pub relayed_packets: u64,
     /// Payload bytes of those datagrams (UDP payload, no IP/UDP headers).

@@ -30,6 +30,8 @@ pub(crate) struct Cdr {
     pub(crate) queue: Option<String>,
     /// The agent who took it.
     pub(crate) agent: Option<String>,
+    /// Why it ended (`caller_bye`, `rtp_timeout`, …).
+    pub(crate) hangup_cause: String,
 }
 
 /// The `cdrs` columns [`Cdr`] is made from.
@@ -47,6 +49,7 @@ struct CdrRow {
     ivr_outcome: Option<String>,
     queue: Option<String>,
     agent: Option<String>,
+    hangup_cause: String,
 }
 
 pub(crate) fn read_cdrs(db: &Path) -> Result<Vec<Cdr>, sqlx::Error> {
@@ -62,7 +65,7 @@ pub(crate) fn read_cdrs(db: &Path) -> Result<Vec<Cdr>, sqlx::Error> {
         let mut conn = options.connect().await?;
         sqlx::query_as(
             "SELECT caller, callee, disposition, sip_status, answered_at, billsec_ms, caller_mos, callee_mos, \
-             ivr_path, ivr_outcome, queue, agent FROM cdrs ORDER BY started_at, id",
+             ivr_path, ivr_outcome, queue, agent, hangup_cause FROM cdrs ORDER BY started_at, id",
         )
         .fetch_all(&mut conn)
         .await
@@ -81,6 +84,7 @@ pub(crate) fn read_cdrs(db: &Path) -> Result<Vec<Cdr>, sqlx::Error> {
             ivr_outcome: row.ivr_outcome,
             queue: row.queue,
             agent: row.agent,
+            hangup_cause: row.hangup_cause,
         })
         .collect())
 }

@@ -261,6 +261,8 @@ pub(crate) struct NodeSpec {
     pub(crate) setup: Option<fn(&Path)>,
     /// Extensions provisioned with `--srtp required`.
     pub(crate) srtp_required: &'static [&'static str],
+    /// `[media] rtp_timeout_s`, when not the node's default.
+    pub(crate) rtp_timeout_s: Option<u32>,
 }
 
 impl Default for NodeSpec {
@@ -276,6 +278,7 @@ impl Default for NodeSpec {
             extra: String::new(),
             setup: None,
             srtp_required: &[],
+            rtp_timeout_s: None,
         }
     }
 }
@@ -490,6 +493,11 @@ impl Node {
             .collect()
     }
 
+    /// The CDRs committed so far, in start order.
+    pub(crate) fn cdrs(&self) -> Vec<Cdr> {
+        read_cdrs(&self.db).unwrap_or_default()
+    }
+
     /// Waits until the `cdrs` table holds at least `count` rows (the node
     /// group-commits them) and returns all rows in start order.
     pub(crate) fn wait_cdrs(&self, count: usize, within: Duration) -> Vec<Cdr> {
@@ -546,7 +554,7 @@ fn config_text(dir: &Path, ports: &Ports, spec: &NodeSpec) -> String {
         "[node]\nname = \"interop\"\ndata_dir = {dir:?}\n\n\
          [sip]\nlisten = \"127.0.0.1\"\nport = {sip}\ntls_port = {tls}\ndomain = \"127.0.0.1\"\n\n\
          [auth]\nalgorithms = [{algorithms}]\ntrusted = [{trusted}]\n\n\
-         [media]\nbind = \"127.0.0.1\"\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n\n\
+         [media]\nbind = \"127.0.0.1\"\nrtp_port_min = {rtp_min}\nrtp_port_max = {rtp_max}\n{rtp_timeout}\n\
          [store]\nurl = \"sqlite://switchyard.db\"\n\n\
          [calls]\nring_timeout_s = {ring}\nrecord = {record}\n\n\
          [http]\nlisten = \"127.0.0.1\"\nport = {http}\n\n\
@@ -554,6 +562,10 @@ fn config_text(dir: &Path, ports: &Ports, spec: &NodeSpec) -> String {
         dir = dir.to_str().expect("temporary directory paths are UTF-8"),
         sip = ports.sip(),
         tls = if spec.tls { ports.tls() } else { 0 },
+        rtp_timeout = spec
+            .rtp_timeout_s
+            .map(|s| format!("rtp_timeout_s = {s}\n"))
+            .unwrap_or_default(),
         algorithms = list(spec.algorithms),
         trusted = list(spec.trusted),
         rtp_min = ports.rtp().start(),

@@ -398,6 +398,7 @@ impl Call {
         }
         let mut sdp = Sdp::parse(body).ok()?;
         self.media.as_ref()?;
+        self.peer_sends[usize::from(from == Side::B)] = super::rtp_watch::sends(&sdp);
         self.srtp_relay(from, &mut sdp);
         let session = self.media.as_ref()?;
         if let Some(remote) = sdp.audio_remote() {

@@ -27,6 +27,7 @@ mod monitor;
 mod queue;
 mod record;
 mod refer;
+mod rtp_watch;
 mod survey;
 mod trunk;
 
@@ -177,6 +178,11 @@ struct Call {
     authenticated: bool,
     /// The call's place on the trunk it went out by, freed when the call ends.
     trunk_seat: Option<crate::trunk::Seat>,
+    /// Who has sent what, to hang up on a party gone silent (`rtp_watch.rs`).
+    rtp_watch: Option<rtp_watch::RtpWatch>,
+    rtp_check: Option<Interval>,
+    /// Whether each party's latest SDP says it sends (by side: A, B).
+    peer_sends: [bool; 2],
     cdr: Cdr,
     deadline: Instant,
 }
@@ -195,6 +201,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, mut events: UnboundedRe
             },
             Some(ev) = next_media_event(&mut call.media_events) => call.on_media(ev).await,
             at = next_tick(&mut call.record_tick) => call.on_record_tick(at),
+            at = next_tick(&mut call.rtp_check) => call.on_rtp_check(at).await,
             () = sleep_until_some(ivr_at) => call.on_ivr_timer().await,
             result = ivr::next_http(&mut call.ivr) => call.on_http_result(result).await,
             ev = queue::next_event(&mut call.queue) => call.on_queue_event(ev).await,
@@ -284,6 +291,15 @@ impl Call {
             pending_bye: None,
             authenticated: s.authenticated,
             trunk_seat: None,
+            rtp_watch: ctx
+                .rtp_timeout
+                .map(|timeout| rtp_watch::RtpWatch::new(timeout, Instant::now())),
+            rtp_check: ctx.rtp_timeout.map(|timeout| {
+                let mut check = tokio::time::interval(rtp_watch::check_every(timeout));
+                check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                check
+            }),
+            peer_sends: [true; 2],
             cdr,
             ctx,
         };
