@@ -592,6 +592,146 @@ fn an_extension_dials_out_by_a_trunk_that_asks_for_credentials() {
         !log.contains("trunk-secret-7f3a"),
         "the trunk's password in the log"
     );
+    // The trunk's place is back once the call has ended.
+    let api = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let metrics = common::api::request(api, "GET", "/metrics", None, None).expect("metrics");
+    assert!(
+        metrics
+            .body
+            .lines()
+            .any(|l| l == r#"switchyard_trunk_calls{trunk="carrier"} 0"#),
+        "trunk gauge in:\n{}",
+        metrics.body
+    );
+}
+
+/// The attended transfer of a desk phone. Agent 1002 (the test's own UA: one phone
+/// with two calls) answers 1001 and holds it (the hold reaches 1001 through the
+/// node, which answers `recvonly`), calls 1003 through the node, then REFERs the
+/// first call with `Replaces` naming its dialog of the second. The node NOTIFYs
+/// `100 Trying` then `200 OK`, BYEs both of the agent's legs, re-INVITEs 1003 onto
+/// the first call's media and takes 1001 off hold; 1001 hangs up later, which
+/// reaches 1003.
+#[test]
+fn a_phones_attended_transfer_joins_the_caller_and_the_target() {
+    use common::ua::{Ua, sdp};
+    use sip::dialog::Dialog;
+    use sip::message::{HeaderName, Method};
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let mut agent = Ua::bind(node.ports.peer(), node.sip_addr());
+    register(&node, "1002", agent.port());
+    let target = phone(&node, "1003", "uas-answer-reinvite", 1, 0);
+    let caller = Sipp::new(&node, "caller-held", "uac-call-held-and-resumed")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .hold_ms(1500)
+        .calls(1)
+        .start();
+
+    // The first call: the agent answers, then holds it.
+    let invite = agent.request(Method::Invite, None, SHORT);
+    let contact = agent.contact("1002");
+    agent.respond(
+        &invite,
+        200,
+        "agent-x",
+        &contact,
+        Some(&sdp(40_000, 1, "sendrecv")),
+    );
+    let x_id = invite.headers.call_id().expect("a Call-ID").to_owned();
+    agent.request(Method::Ack, Some(&x_id), SHORT);
+    let mut x = Dialog::uas(&invite, "agent-x").expect("the first call's dialog");
+    let seq = agent.send_in_dialog(
+        &mut x,
+        Method::Invite,
+        &contact,
+        &[],
+        Some(&sdp(40_000, 2, "sendonly")),
+    );
+    assert_eq!(
+        agent.response(&x_id, seq, 200, SHORT).status,
+        200,
+        "the hold"
+    );
+    agent.send(x.ack(seq));
+
+    // The second call: the agent calls 1003, then transfers the first to it.
+    let y = agent.call("1002", "1003", &sdp(40_002, 1, "sendrecv"), SHORT);
+    let id = y.id();
+    let replaces = format!(
+        "{}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
+        id.call_id.replace('@', "%40"),
+        id.remote_tag,
+        id.local_tag
+    );
+    let refer_to = format!("<sip:1003@127.0.0.1?Replaces={replaces}>");
+    let seq = agent.send_in_dialog(
+        &mut x,
+        Method::Refer,
+        &contact,
+        &[(HeaderName::ReferTo, refer_to)],
+        None,
+    );
+    assert_eq!(agent.response(&x_id, seq, 200, SHORT).status, 202);
+
+    // NOTIFYs on the first call, a BYE on each: in whatever order they come.
+    let (mut sipfrags, mut byes) = (Vec::new(), Vec::new());
+    while sipfrags.len() < 2 || byes.len() < 2 {
+        let req = agent.any_request(SHORT);
+        agent.respond(&req, 200, "", &contact, None);
+        let call_id = req.headers.call_id().unwrap_or_default().to_owned();
+        match req.method {
+            Method::Notify => {
+                assert_eq!(call_id, x_id, "NOTIFY on the REFER's dialog");
+                let body = String::from_utf8_lossy(&req.body).into_owned();
+                sipfrags.push(body.lines().next().unwrap_or_default().to_owned());
+            }
+            Method::Bye => byes.push(call_id),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(sipfrags, ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
+    byes.sort();
+    let mut expected = vec![x_id.clone(), id.call_id.clone()];
+    expected.sort();
+    assert_eq!(byes, expected, "both of the agent's legs end");
+
+    let caller = caller.finish(SHORT).assert_ok();
+    let target = target.finish(SHORT).assert_ok();
+    assert_eq!(
+        caller.logged("held").first().map(|l| l[0].as_str()),
+        Some("sendonly")
+    );
+    assert_eq!(
+        caller.logged("resumed").first().map(|l| l[0].as_str()),
+        Some("sendrecv"),
+        "the node took the caller off hold"
+    );
+    // 1003 was moved onto the first call's media, anchored on the relay.
+    assert_anchored(&node, &target, "reoffer", 1);
+    let cdrs = node.wait_cdrs(2, CDR_WAIT);
+    let rows: Vec<(&str, &str, Option<&str>, &str)> = cdrs
+        .iter()
+        .map(|c| {
+            (
+                c.caller.as_str(),
+                c.callee.as_str(),
+                c.agent.as_deref(),
+                c.hangup_cause.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("1001", "1002", Some("1003"), "caller_bye"),
+            ("1002", "1003", None, "replaced"),
+        ]
+    );
 }
 
 /// A phone transfers its caller to an external number: the REFER's target goes out

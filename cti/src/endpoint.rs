@@ -100,6 +100,16 @@ pub(crate) enum Command {
         request: crate::api::MonitorRequest,
         reply: oneshot::Sender<Result<(), crate::api::MonitorRefusal>>,
     },
+    /// For `call`'s attended transfer (a REFER with Replaces, RFC 3891): the call
+    /// holding the dialog (`call_id`, one tag ours, the other theirs; in either
+    /// order) gives up its other leg on `reply` (`None`: no such dialog, or it
+    /// cannot).
+    TakeLeg {
+        call: CallRef,
+        call_id: String,
+        tags: [String; 2],
+        reply: oneshot::Sender<Option<crate::call::HandOver>>,
+    },
 }
 
 /// What the endpoint passes to a call task.
@@ -120,6 +130,14 @@ pub(crate) enum CallEvent {
     },
     /// Hang up both legs now (the CTI API).
     HangUp,
+    /// Give the leg other than the dialog (`call_id`, the remote party's
+    /// `remote_tag`) to another call (an attended transfer; see
+    /// [`Command::TakeLeg`]).
+    GiveLeg {
+        call_id: String,
+        remote_tag: String,
+        reply: oneshot::Sender<Option<crate::call::HandOver>>,
+    },
     /// Pause (`true`) or resume the recording; the reply says whether there is one.
     Record {
         pause: bool,
@@ -383,7 +401,40 @@ impl Endpoint {
                 self.publish_in_progress();
                 self.publish_in_progress();
                 for key in self.routes.remove(&call).unwrap_or_default() {
-                    self.dialogs.remove(&key);
+                    // A leg handed to another call is routed there now.
+                    if self.dialogs.get(&key) == Some(&call) {
+                        self.dialogs.remove(&key);
+                    }
+                }
+            }
+            Command::TakeLeg {
+                call,
+                call_id,
+                tags,
+                reply,
+            } => {
+                let [a, b] = tags;
+                let owner =
+                    [(a.clone(), b.clone()), (b, a)]
+                        .into_iter()
+                        .find_map(|(local, remote)| {
+                            let owner = *self.dialogs.get(&(call_id.clone(), local))?;
+                            Some((owner, remote))
+                        });
+                match owner {
+                    Some((owner, remote_tag)) if owner != call => {
+                        if let Some(tx) = self.calls.get(&owner) {
+                            // A gone call drops `reply`, which reads as `None`.
+                            let _ = tx.send(CallEvent::GiveLeg {
+                                call_id,
+                                remote_tag,
+                                reply,
+                            });
+                        }
+                    }
+                    _ => {
+                        let _ = reply.send(None);
+                    }
                 }
             }
         }

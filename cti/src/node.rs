@@ -211,6 +211,24 @@ impl Ctx {
         &self.advertise
     }
 
+    /// The leg another call gives up for `call`'s attended transfer: the call holding
+    /// the dialog `call_id` with `tags` (see `Command::TakeLeg`).
+    pub(crate) async fn take_leg(
+        &self,
+        call: CallRef,
+        call_id: String,
+        tags: [String; 2],
+    ) -> Option<crate::call::HandOver> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::TakeLeg {
+            call,
+            call_id,
+            tags,
+            reply,
+        });
+        rx.await.ok().flatten()
+    }
+
     /// A fresh tag (RFC 3261 §19.3: at least 32 bits of randomness).
     pub(crate) fn new_tag(&self) -> String {
         format!("{:016x}", rand::random::<u64>())

@@ -23,6 +23,7 @@ mod cdrs;
 pub(crate) mod cloud;
 pub(crate) mod restart;
 pub(crate) mod sipp;
+pub(crate) mod ua;
 pub(crate) mod voice;
 
 use std::collections::BTreeMap;

@@ -515,6 +515,11 @@ impl Call {
         self.srtp_legs.any()
     }
 
+    /// Whether the node terminates SRTP on `side`'s leg.
+    pub(super) fn srtp_terminated_on(&self, side: Side) -> bool {
+        self.srtp_legs.exchanges[slot(side)].is_some()
+    }
+
     /// The SRTP suite to offer a leg the node adds to the call (an agent, a supervisor,
     /// a consulted party): the caller's, when the node terminates SRTP there, else the
     /// default one when the extension `required` SRTP; `None`: a plain leg.

@@ -37,7 +37,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use media::Side;
 use media::mix::MonitorMode;
 use serde_json::json;
-use sip::message::{HeaderName, Method, Request, Response};
+use sip::message::{Request, Response};
 use sip::sdp::Sdp;
 use sip::transaction::TsxKey;
 use tokio::time::Instant;
@@ -207,7 +207,7 @@ impl Call {
         let offer = offer.to_bytes();
         self.b = Some((dialog, target));
         self.b_codec = None;
-        let Some((key, seq)) = self.reinvite_b(offer).await else {
+        let Some((key, seq)) = self.send_reinvite(Side::B, offer).await else {
             return;
         };
         let Some(consult) = self.consult.as_mut() else {
@@ -224,24 +224,6 @@ impl Call {
             EventKind::CallTransferred,
             json!({ "from": from, "to": to, "kind": "attended" }),
         );
-    }
-
-    /// Sends a re-INVITE with `offer` on the B leg; its key and CSeq number.
-    async fn reinvite_b(&mut self, offer: Vec<u8>) -> Option<(TsxKey, u32)> {
-        let (dialog, target) = self.b.as_mut()?;
-        let target = *target;
-        let mut invite = dialog.request(Method::Invite);
-        let seq = invite.headers.cseq().map_or(0, |c| c.seq);
-        invite
-            .headers
-            .push(HeaderName::Contact, self.ctx.contact(target.transport));
-        self.ctx.request_headers(&mut invite.headers);
-        invite
-            .headers
-            .push(HeaderName::ContentType, "application/sdp");
-        invite.body = offer;
-        let key = self.ctx.send_request(self.id, invite, target).await;
-        Some((key, seq))
     }
 
     /// Whether `key` is the re-INVITE moving the target to side B.
@@ -298,7 +280,7 @@ impl Call {
 
     /// Points side B at the target's media from its `answer` and takes the mixing
     /// leg off: caller and target are relayed to each other.
-    fn target_on_side_b(&mut self, answer: &[u8]) {
+    pub(super) fn target_on_side_b(&mut self, answer: &[u8]) {
         let Some(session) = &self.media else {
             return;
         };

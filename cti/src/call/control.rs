@@ -165,6 +165,7 @@ impl Call {
         }
         // The caller hears the hold prompt (once) while the target rings.
         self.play_held_caller();
+        self.take_caller_off_hold().await;
         self.publish_call_event(
             EventKind::CallTransferred,
             json!({ "from": from, "to": to, "kind": "blind" }),
@@ -196,6 +197,7 @@ impl Call {
         self.phase = Phase::Ivr;
         self.enqueue(to.clone(), ESCALATED_PRIORITY, Vec::new(), Vec::new())
             .await;
+        self.take_caller_off_hold().await;
         self.publish_call_event(
             EventKind::CallTransferred,
             json!({

@@ -27,6 +27,7 @@ mod monitor;
 mod queue;
 mod record;
 mod refer;
+mod reinvite;
 mod rtp_watch;
 mod survey;
 mod trunk;
@@ -52,6 +53,18 @@ use crate::node::Ctx;
 use crate::recording::CallRecording;
 use crate::registrar::Binding;
 use crate::store::{Cdr, Disposition};
+
+/// A leg one call gives another (an attended transfer): its dialog, where it is
+/// reached, how the endpoint routes it, who is on it, and the SDP origin it has
+/// seen so far.
+pub(crate) struct HandOver {
+    dialog: Dialog,
+    target: Target,
+    call_id: String,
+    local_tag: String,
+    party: String,
+    origin: LegOrigin,
+}
 
 /// What the endpoint knows when it starts a call.
 pub(crate) struct CallSetup {
@@ -183,6 +196,8 @@ struct Call {
     rtp_check: Option<Interval>,
     /// Whether each party's latest SDP says it sends (by side: A, B).
     peer_sends: [bool; 2],
+    /// Re-INVITEs the node sent of its own accord, waiting for their answers.
+    reinvites: Vec<reinvite::Pending>,
     cdr: Cdr,
     deadline: Instant,
 }
@@ -300,6 +315,7 @@ impl Call {
                 check
             }),
             peer_sends: [true; 2],
+            reinvites: Vec::new(),
             cdr,
             ctx,
         };
@@ -493,6 +509,11 @@ impl Call {
             CallEvent::Control { control, reply } => {
                 let _ = reply.send(self.on_control(control).await);
             }
+            CallEvent::GiveLeg {
+                call_id,
+                remote_tag,
+                reply,
+            } => self.give_leg(&call_id, &remote_tag, reply).await,
             CallEvent::HangUp => match self.phase {
                 Phase::Routing => {
                     self.cancel_forks();
@@ -593,6 +614,9 @@ impl Call {
         if self.consult_owns(key) {
             return self.on_consult_timeout().await;
         }
+        if self.reinvite_owns(key) {
+            return self.on_reinvite_timeout(key).await;
+        }
         if let Some(i) = self.forks.iter().position(|f| f.key == key) {
             return self.fork_failed(i, 408).await;
         }
@@ -611,6 +635,9 @@ impl Call {
         }
         if self.consult_owns(key) {
             return self.on_consult_response(key, resp).await;
+        }
+        if self.reinvite_owns(key) {
+            return self.on_reinvite_response(key, resp).await;
         }
         if let Some(i) = self.forks.iter().position(|f| f.key == key) {
             return self.on_fork_response(i, resp).await;

@@ -20,14 +20,26 @@
 //!   IVR flow answers (a menu or a queue's entry): the
 //!   caller is then taken through that flow, its steps following the earlier
 //!   flow's in the CDR. For any other number nothing changes and the call goes on:
-//!   the REFER is accepted and its one NOTIFY reports `480 Temporarily Unavailable`
+//!   the REFER is accepted and its NOTIFY reports `480 Temporarily Unavailable`
 //!   (an extension without a phone) or `404 Not Found`, as the INVITE to it would
 //!   have ended. Those codes never answer the REFER itself: as its final response
 //!   they would end the whole dialog for some phones (RFC 5057 §5.1), baresip's
 //!   among them.
-//! * **Attended transfer** (`Refer-To` with a `Replaces` header, RFC 3891) joins two
-//!   calls and is not followed (`501 Not Implemented` in the NOTIFY); the API's
-//!   consultation does it (`consult.rs`).
+//! * **Attended transfer** — the phone's own: the agent puts the caller on hold,
+//!   calls the target through the node (a second call), talks, then presses
+//!   Transfer. The REFER on the first call carries `Refer-To: <…?Replaces=…>`
+//!   (RFC 3891) naming the agent's dialog of the second. The node asks the call
+//!   holding that dialog for its other leg (`Command::TakeLeg`): that call gives
+//!   up the target's leg and ends with a BYE to the agent (`replaced`); this call
+//!   hangs its own agent leg up, takes the target's dialog as side B (its requests
+//!   are routed here from now on) and re-INVITEs the target onto its media, keeping
+//!   the SDP origin the target has seen. Both agent legs end; caller and target
+//!   talk; the NOTIFY says `200 OK`, or `481` when the node holds no such dialog
+//!   (or that call cannot give its leg: not a plain answered two-party call). The
+//!   API's consultation does the same from a desktop (`consult.rs`).
+//! * **Held callers** — phones hold the call before they transfer it, so after
+//!   either kind the node offers the caller its leg again, `sendrecv`, when its
+//!   latest SDP said it would not send (`reinvite.rs`).
 //! * **Reporting.** The NOTIFYs carry `message/sipfrag` (RFC 3420): `100 Trying` at
 //!   once, then `200 OK`, which ends the subscription, just before the node hangs
 //!   the transferor up. Phones wait for that `200` before they let go of the call.
@@ -41,9 +53,11 @@ use media::Side;
 use serde_json::json;
 use sip::message::{HeaderName, NameAddr, Request, Response};
 use sip::transaction::TsxKey;
+use tokio::sync::oneshot;
 use tracing::debug;
 
-use super::{Call, Phase};
+use super::reinvite::Purpose;
+use super::{Call, HandOver, Phase};
 use crate::api::EventKind;
 use crate::endpoint::Command;
 
@@ -55,6 +69,52 @@ enum Target {
     Number(String),
     /// A number an IVR flow answers.
     Flow(String),
+    /// The other party of a call the transferor holds through the node (an
+    /// attended transfer).
+    Replacing(Replaces),
+}
+
+/// The dialog a `Replaces` names (RFC 3891 §6.1): its Call-ID and the tags of its
+/// two ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Replaces {
+    call_id: String,
+    to_tag: String,
+    from_tag: String,
+}
+
+impl Replaces {
+    /// Parses `callid;to-tag=…;from-tag=…` (other parameters, `early-only`, are
+    /// ignored); `None` without a Call-ID and both tags.
+    fn parse(value: &str) -> Option<Self> {
+        let mut parts = value.split(';').map(str::trim);
+        let call_id = parts.next().filter(|c| !c.is_empty())?.to_owned();
+        let (mut to_tag, mut from_tag) = (None, None);
+        for part in parts {
+            let (name, tag) = part.split_once('=').unwrap_or((part, ""));
+            let tag = tag.trim().to_owned();
+            if name.trim().eq_ignore_ascii_case("to-tag") {
+                to_tag = Some(tag);
+            } else if name.trim().eq_ignore_ascii_case("from-tag") {
+                from_tag = Some(tag);
+            }
+        }
+        let ok = |t: &Option<String>| t.as_ref().is_some_and(|t| !t.is_empty());
+        (ok(&to_tag) && ok(&from_tag)).then(|| Self {
+            call_id,
+            to_tag: to_tag.unwrap_or_default(),
+            from_tag: from_tag.unwrap_or_default(),
+        })
+    }
+}
+
+/// What `Refer-To` asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Asked {
+    /// A number: an extension, an external number or a flow's.
+    Number(String),
+    /// An attended transfer: the dialog its `Replaces` names.
+    Replacing(Replaces),
 }
 
 /// Why a REFER is refused outright, with the final response it gets. Each of these
@@ -89,8 +149,8 @@ impl Refusal {
 /// for some phones, RFC 5057.)
 #[derive(Debug, PartialEq, Eq)]
 enum Unreachable {
-    /// `Refer-To` with `Replaces`: an attended transfer (501).
-    Attended,
+    /// `Replaces` names no dialog the node can hand over (481, RFC 3891 §3).
+    NoDialog,
     /// An extension without a registered phone (480).
     NoPhone,
     /// No extension or flow by that number (404).
@@ -100,37 +160,33 @@ enum Unreachable {
 impl Unreachable {
     fn status(&self) -> u16 {
         match self {
-            Unreachable::Attended => 501,
+            Unreachable::NoDialog => 481,
             Unreachable::NoPhone => 480,
             Unreachable::Unknown => 404,
         }
     }
 }
 
-/// What `Refer-To` asks for: a number, or an attended transfer; or why it is unusable.
-fn refer_to(req: &Request) -> Result<Result<String, Unreachable>, Refusal> {
+/// What `Refer-To` asks for, or why it is unusable.
+fn refer_to(req: &Request) -> Result<Asked, Refusal> {
     let mut values = req.headers.get_all(&HeaderName::ReferTo);
     let (Some(value), None) = (values.next(), values.next()) else {
         return Err(Refusal::BadReferTo);
     };
     let address = NameAddr::parse(value).map_err(|_| Refusal::BadReferTo)?;
     let uri = address.uri.sip().ok_or(Refusal::BadReferTo)?;
-    if uri.headers.as_deref().is_some_and(|h| {
-        h.split('&').any(|header| {
-            header
-                .split('=')
-                .next()
-                .is_some_and(|name| name.eq_ignore_ascii_case("Replaces"))
-        })
-    }) {
-        return Ok(Err(Unreachable::Attended));
+    if let Some(replaces) = uri.header("Replaces") {
+        let replaces = String::from_utf8(replaces).map_err(|_| Refusal::BadReferTo)?;
+        return Replaces::parse(&replaces)
+            .map(Asked::Replacing)
+            .ok_or(Refusal::BadReferTo);
     }
     let user = uri.user_unescaped().ok_or(Refusal::BadReferTo)?;
     let number = String::from_utf8(user).map_err(|_| Refusal::BadReferTo)?;
     if number.is_empty() || number.chars().any(char::is_control) {
         return Err(Refusal::BadReferTo);
     }
-    Ok(Ok(number))
+    Ok(Asked::Number(number))
 }
 
 /// Whether the REFER asks for no NOTIFYs (RFC 4488 `Refer-Sub: false`).
@@ -183,43 +239,164 @@ impl Call {
         if notify {
             self.notify_refer(from, &status_line(100), "active;expires=60")
                 .await;
+        }
+        let (to, is_flow) = match target {
+            Target::Number(to) => (to, false),
+            Target::Flow(number) => (number, true),
+            Target::Replacing(replaces) => {
+                return self.replace_transferor(from, replaces, notify).await;
+            }
+        };
+        if notify {
             self.notify_refer(from, &status_line(200), "terminated;reason=noresource")
                 .await;
         }
-        let transferor = self
-            .cdr
-            .routing
-            .agent
-            .clone()
-            .unwrap_or_else(|| self.cdr.callee.clone());
-        let to = match &target {
-            Target::Number(to) | Target::Flow(to) => to.clone(),
-        };
+        let transferor = self.transferor();
         debug!(call = self.id.0, %transferor, %to, "transfer asked for by the phone");
         self.leave_transferor().await;
-        match target {
-            Target::Number(to) => {
-                self.cdr.routing.agent = Some(to.clone());
-                if !self.ring_number(&to).await {
-                    return self.hang_up_both("transfer_failed").await;
-                }
-                self.play_held_caller();
+        if is_flow {
+            let Some((flow, set)) = self.ctx.flows.for_number(&to) else {
+                return self.hang_up_both("transfer_failed").await;
+            };
+            if let Some(session) = &self.media {
+                session.set_remote(Side::B, super::consult::nowhere(), None);
+                session.stop_playback(Side::A);
             }
-            Target::Flow(number) => {
-                let Some((flow, set)) = self.ctx.flows.for_number(&number) else {
-                    return self.hang_up_both("transfer_failed").await;
-                };
-                if let Some(session) = &self.media {
-                    session.set_remote(Side::B, super::consult::nowhere(), None);
-                    session.stop_playback(Side::A);
-                }
-                self.continue_with_flow(flow, set).await;
+            self.continue_with_flow(flow, set).await;
+        } else {
+            self.cdr.routing.agent = Some(to.clone());
+            if !self.ring_number(&to).await {
+                return self.hang_up_both("transfer_failed").await;
             }
+            self.play_held_caller();
         }
+        self.take_caller_off_hold().await;
         self.publish_call_event(
             EventKind::CallTransferred,
             json!({ "from": transferor, "to": to, "kind": "blind", "by": "phone" }),
         );
+    }
+
+    /// Who the call's called party is: the agent, else the extension rung.
+    fn transferor(&self) -> String {
+        self.cdr
+            .routing
+            .agent
+            .clone()
+            .unwrap_or_else(|| self.cdr.callee.clone())
+    }
+
+    /// An attended transfer: the party the transferor talks to on another call of
+    /// the node's (the dialog `replaces` names) takes the transferor's place here.
+    async fn replace_transferor(&mut self, from: Side, replaces: Replaces, notify: bool) {
+        let Replaces {
+            call_id,
+            to_tag,
+            from_tag,
+        } = replaces;
+        let Some(leg) = self
+            .ctx
+            .take_leg(self.id, call_id, [to_tag, from_tag])
+            .await
+        else {
+            debug!(
+                call = self.id.0,
+                "REFER's Replaces names no dialog to hand over"
+            );
+            if notify {
+                let failure = status_line(Unreachable::NoDialog.status());
+                self.notify_refer(from, &failure, "terminated;reason=noresource")
+                    .await;
+            }
+            return;
+        };
+        if notify {
+            self.notify_refer(from, &status_line(200), "terminated;reason=noresource")
+                .await;
+        }
+        let transferor = self.transferor();
+        let party = leg.party.clone();
+        debug!(call = self.id.0, %transferor, to = %party, "attended transfer by the phone");
+        // The replaced call's leg is routed here from now on.
+        self.ctx.send(Command::Route {
+            call: self.id,
+            call_id: leg.call_id.clone(),
+            local_tag: leg.local_tag.clone(),
+        });
+        let _ = self.stop_monitor().await;
+        if self.held {
+            self.resume();
+        }
+        self.send_bye(Side::B).await;
+        // The agent's part of the call is over: the ACD starts their wrap-up.
+        self.queue_call_ended();
+        let Some(mut offer) = self.node_offer_to_b() else {
+            return self.hang_up_both("transfer_failed").await;
+        };
+        if let Some(session) = &self.media {
+            session.set_remote(Side::B, super::consult::nowhere(), None);
+            let port = session.local(Side::B).port();
+            let mut origin = leg.origin;
+            offer.rewrite_for_relay(self.ctx.media_ip, &[port], &mut origin);
+            self.origin_b = origin;
+        }
+        self.plain_b();
+        self.b = Some((leg.dialog, leg.target));
+        self.b_codec = None;
+        self.cdr.routing.agent = Some(party.clone());
+        if !self
+            .reinvite(Side::B, offer.to_bytes(), Purpose::Rejoin)
+            .await
+        {
+            return self.hang_up_both("transfer_failed").await;
+        }
+        self.take_caller_off_hold().await;
+        self.publish_call_event(
+            EventKind::CallTransferred,
+            json!({ "from": transferor, "to": party, "kind": "attended", "by": "phone" }),
+        );
+    }
+
+    /// The other call of an attended transfer asks for this call's leg other than
+    /// the dialog (`call_id`, the transferor's `remote_tag`): when that dialog is the
+    /// caller's leg of an answered two-party call in plain RTP, the callee's leg goes
+    /// to the asking call, and this call ends with the transferor's leg (BYE,
+    /// `replaced`). Otherwise nothing changes and `reply` gets `None`.
+    pub(super) async fn give_leg(
+        &mut self,
+        call_id: &str,
+        remote_tag: &str,
+        reply: oneshot::Sender<Option<HandOver>>,
+    ) {
+        let ready = self.phase == Phase::Answered
+            && call_id == self.a_call_id()
+            && self
+                .a_dialog
+                .as_ref()
+                .is_some_and(|d| d.id().remote_tag == remote_tag)
+            && self.consult.is_none()
+            && self.monitor.is_none()
+            && !self.srtp_terminated_on(Side::B)
+            && self.relayed.is_empty()
+            && self.reinvites.is_empty();
+        let Some((dialog, target)) = self.b.take_if(|_| ready) else {
+            let _ = reply.send(None);
+            return;
+        };
+        let leg = HandOver {
+            dialog,
+            target,
+            call_id: self.b_call_id.clone(),
+            local_tag: self.b_tag.clone(),
+            party: self.cdr.callee.clone(),
+            origin: self.origin_b.clone(),
+        };
+        if let Err(Some(back)) = reply.send(Some(leg)) {
+            self.b = Some((back.dialog, back.target));
+            return;
+        }
+        debug!(call = self.id.0, "this call's callee goes to the transfer");
+        self.hang_up(Side::A, "replaced").await;
     }
 
     /// Where `req` sends the caller (or why it cannot), checked before anything
@@ -237,8 +414,8 @@ impl Call {
             return Err(Refusal::Consulting);
         }
         let number = match number {
-            Ok(number) => number,
-            Err(unreachable) => return Ok(Err(unreachable)),
+            Asked::Number(number) => number,
+            Asked::Replacing(replaces) => return Ok(Ok(Target::Replacing(replaces))),
         };
         if self.ctx.flows.for_number(&number).is_some() {
             if self.a_codec.is_none() || self.media.is_none() {
@@ -323,13 +500,13 @@ mod tests {
             let value = value.trim_start_matches("r: ");
             assert_eq!(
                 refer_to(&refer(&[value])),
-                Ok(Ok("1003".to_owned())),
+                Ok(Asked::Number("1003".to_owned())),
                 "{value}"
             );
         }
         assert_eq!(
             refer_to(&refer(&["<sip:%31003@127.0.0.1>"])),
-            Ok(Ok("1003".to_owned())),
+            Ok(Asked::Number("1003".to_owned())),
             "escaped user parts are unescaped"
         );
     }
@@ -353,11 +530,37 @@ mod tests {
     }
 
     #[test]
-    fn replaces_marks_an_attended_transfer() {
+    fn replaces_names_the_dialog_of_an_attended_transfer() {
         let value = "<sip:1003@127.0.0.1?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>";
-        assert_eq!(refer_to(&refer(&[value])), Ok(Err(Unreachable::Attended)));
-        let value = "<sip:1003@127.0.0.1?Subject=x&replaces=abc>";
-        assert_eq!(refer_to(&refer(&[value])), Ok(Err(Unreachable::Attended)));
+        let expected = Replaces {
+            call_id: "abc@host".to_owned(),
+            to_tag: "1".to_owned(),
+            from_tag: "2".to_owned(),
+        };
+        assert_eq!(
+            refer_to(&refer(&[value])),
+            Ok(Asked::Replacing(expected.clone()))
+        );
+        let value =
+            "<sip:1003@a?Subject=x&replaces=abc%40host%3Bfrom-tag%3D2%3Bearly-only%3Bto-tag%3D1>";
+        assert_eq!(
+            refer_to(&refer(&[value])),
+            Ok(Asked::Replacing(expected)),
+            "any order, early-only ignored"
+        );
+        for broken in [
+            "abc",
+            "abc%3Bto-tag%3D1",
+            "%3Bto-tag%3D1%3Bfrom-tag%3D2",
+            "abc%3Bto-tag%3D%3Bfrom-tag%3D2",
+        ] {
+            let value = format!("<sip:1003@a?Replaces={broken}>");
+            assert_eq!(
+                refer_to(&refer(&[&value])),
+                Err(Refusal::BadReferTo),
+                "{broken}"
+            );
+        }
     }
 
     #[test]

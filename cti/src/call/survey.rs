@@ -87,6 +87,8 @@ impl Call {
             agent: self.cdr.routing.agent.clone(),
             scored: false,
         });
+        // The caller keys the score in: it must be sending.
+        self.take_caller_off_hold().await;
         self.continue_with_flow(flow, set).await;
         true
     }

@@ -161,6 +161,16 @@ impl SipUri {
         self.user.as_deref().map(unescape)
     }
 
+    /// The value of the URI header `name` (`?name=value&…`, RFC 3261 §19.1.1; the
+    /// name compared case-insensitively), with `%HH` escapes decoded once: the
+    /// `Replaces` of a `Refer-To`, say. The first one when repeated.
+    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.headers.as_deref()?.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            key.eq_ignore_ascii_case(name).then(|| unescape(value))
+        })
+    }
+
     /// The value of the `transport` parameter, lower-cased.
     pub fn transport(&self) -> Option<String> {
         self.params
@@ -374,6 +384,19 @@ mod tests {
             Uri::Sip(u) => u,
             Uri::Other(o) => panic!("not sip: {o}"),
         }
+    }
+
+    #[test]
+    fn uri_headers_are_found_by_name_and_unescaped() {
+        let u = sip("sip:1003@pbx?Subject=hi&replaces=abc%40host%3Bto-tag%3D1&Replaces=second");
+        assert_eq!(
+            u.header("Replaces").as_deref(),
+            Some(&b"abc@host;to-tag=1"[..]),
+            "case-insensitive, the first of two"
+        );
+        assert_eq!(u.header("subject").as_deref(), Some(&b"hi"[..]));
+        assert_eq!(u.header("Priority"), None);
+        assert_eq!(sip("sip:1003@pbx").header("Replaces"), None);
     }
 
     #[test]
