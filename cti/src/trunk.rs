@@ -44,7 +44,8 @@ pub(crate) struct Seat(Arc<TrunkLine>);
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::AcqRel);
+        let active = self.0.active.fetch_sub(1, Ordering::AcqRel) - 1;
+        self.0.publish(active);
     }
 }
 
@@ -81,29 +82,60 @@ impl TrunkLine {
     /// A place for one more call, unless the trunk carries `max_calls` already.
     pub(crate) fn seat(self: &Arc<Self>) -> Option<Seat> {
         let max = self.trunk.max_calls;
-        self.active
+        match self
+            .active
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (max == 0 || n < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Seat(Arc::clone(self)))
-    }
-
-    /// Calls on the trunk now.
-    pub(crate) fn active(&self) -> u32 {
-        self.active.load(Ordering::Acquire)
+            }) {
+            Ok(before) => {
+                self.publish(before + 1);
+                Some(Seat(Arc::clone(self)))
+            }
+            Err(_) => {
+                self.refused("full");
+                None
+            }
+        }
     }
 
     /// Where the trunk's requests go: its address resolved now (DNS names each time,
     /// so a carrier's change is followed), the first address returned.
     pub(crate) async fn resolve(&self) -> Option<Target> {
         let address = (self.trunk.host.as_str(), self.trunk.port);
-        let remote = tokio::net::lookup_host(address).await.ok()?.next()?;
+        let resolved = tokio::net::lookup_host(address)
+            .await
+            .ok()
+            .and_then(|mut a| a.next());
+        let Some(remote) = resolved else {
+            self.refused("unresolved");
+            return None;
+        };
         Some(Target {
             transport: self.transport(),
             remote,
             conn: None,
         })
+    }
+
+    /// The trunk's gauge of calls (`switchyard_trunk_calls`).
+    fn publish(&self, active: u32) {
+        metrics::gauge!(crate::metrics::TRUNK_CALLS, "trunk" => self.trunk.name.clone())
+            .set(f64::from(active));
+    }
+
+    /// Counts a call the trunk could not take.
+    fn refused(&self, reason: &'static str) {
+        metrics::counter!(
+            crate::metrics::TRUNK_REFUSED,
+            "trunk" => self.trunk.name.clone(),
+            "reason" => reason
+        )
+        .increment(1);
+    }
+
+    /// Calls on the trunk now.
+    pub(crate) fn active(&self) -> u32 {
+        self.active.load(Ordering::Acquire)
     }
 
     /// The Request-URI (and To) for `number` on this trunk.

@@ -69,9 +69,14 @@ pub const WEBHOOK_DELIVERIES: &str = "switchyard_webhook_deliveries";
 pub const CONFERENCE_ROOMS: &str = "switchyard_conference_rooms";
 /// Callers in conference rooms, by `state` (`talking`, `muted`, `listening`).
 pub const CONFERENCE_PARTICIPANTS: &str = "switchyard_conference_participants";
+/// Calls out by a trunk now, by `trunk` (its name in the configuration).
+pub const TRUNK_CALLS: &str = "switchyard_trunk_calls";
+/// Calls a trunk could not take, by `trunk` and `reason` (`full`: at `max_calls`;
+/// `unresolved`: its address did not resolve).
+pub const TRUNK_REFUSED: &str = "switchyard_trunk_refused_total";
 
 /// Every series, its type and help text.
-pub const NAMES: [(&str, &str, &str); 18] = [
+pub const NAMES: [(&str, &str, &str); 20] = [
     (CALLS_STARTED, "counter", "Calls that reached the node."),
     (CALLS_ANSWERED, "counter", "Calls an agent answered."),
     (CALLS_ENDED, "counter", "Calls that ended, by outcome."),
@@ -121,6 +126,12 @@ pub const NAMES: [(&str, &str, &str); 18] = [
         CONFERENCE_PARTICIPANTS,
         "gauge",
         "Callers in conference rooms, by talking, muted or listening.",
+    ),
+    (TRUNK_CALLS, "gauge", "Calls out by each trunk now."),
+    (
+        TRUNK_REFUSED,
+        "counter",
+        "Calls a trunk could not take (full, unresolved).",
     ),
 ];
 
