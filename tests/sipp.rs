@@ -902,6 +902,108 @@ fn a_party_that_stops_sending_rtp_is_hung_up_after_the_timeout() {
     );
 }
 
+/// Session timers (RFC 4028) on the caller's leg: negotiated in the 200
+/// (`Session-Expires` back with `refresher=uac`, `Require: timer`), a refresh by
+/// UPDATE answered by the node itself (the callee's SIPp would fail on an UPDATE),
+/// a refresh by re-INVITE relayed and answered with `Session-Expires` again; an
+/// interval under 90 s gets 422 with `Min-SE: 90`, and an option tag the node
+/// lacks still gets 420 naming only it.
+#[test]
+fn session_timers_are_negotiated_and_refreshes_answered() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let callee = phone(&node, "1002", "uas-answer-reinvite", 1, 0);
+    let caller = Sipp::new(&node, "uac-timer", "uac-session-timer")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .hold_ms(300)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    callee.finish(SHORT).assert_ok();
+    for (tag, value) in [
+        ("negotiated", "90;refresher=uac"),
+        ("update", "90;refresher=uac"),
+        ("reinvite", "90;refresher=uac"),
+        ("require", "timer"),
+    ] {
+        let logged = caller.logged(tag);
+        assert_eq!(
+            logged.first().and_then(|l| l.first()).map(String::as_str),
+            Some(value),
+            "{tag}: {logged:?}"
+        );
+    }
+
+    let probe = SipProbe::new("127.0.0.1");
+    let invite = |headers: &str| {
+        let local = probe.local();
+        format!(
+            "INVITE sip:1002@{target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
+             From: <sip:1001@127.0.0.1>;tag=t1\r\nTo: <sip:1002@127.0.0.1>\r\nCall-ID: {id}\r\n\
+             CSeq: 1 INVITE\r\nContact: <sip:1001@{local}>\r\nMax-Forwards: 70\r\n{headers}\
+             Content-Length: 0\r\n\r\n",
+            target = node.sip_target(),
+            branch = common::unique("z9hG4bK"),
+            id = common::unique("timer"),
+        )
+    };
+    let short = probe
+        .exchange(
+            &invite("Supported: timer\r\nSession-Expires: 60\r\n"),
+            node.sip_addr(),
+            SHORT,
+        )
+        .expect("an answer");
+    assert_eq!(short.status, 422);
+    assert_eq!(short.headers("Min-SE"), ["90"]);
+    let required = probe
+        .exchange(
+            &invite("Require: timer, 100rel\r\n"),
+            node.sip_addr(),
+            SHORT,
+        )
+        .expect("an answer");
+    assert_eq!(required.status, 420);
+    assert_eq!(required.headers("Unsupported"), ["100rel"]);
+}
+
+/// A caller the node answers itself (here in a conference room) re-INVITEs with
+/// its SDP unchanged, as trunks refresh sessions: the node answers 200 with its own
+/// SDP, same origin line, instead of the 481 it used to send (which made a trunk
+/// drop a caller waiting in a queue at its first refresh).
+#[test]
+fn a_caller_in_a_flow_can_re_invite() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        extra: PAIR_IVR.to_owned(),
+        setup: Some(|dir: &std::path::Path| {
+            std::fs::create_dir_all(dir.join("flows")).expect("create the flows directory");
+            std::fs::write(dir.join("flows/pair.toml"), PAIR_FLOW).expect("write the flow");
+            common::copy_demo_prompts(dir);
+        }),
+        ..NodeSpec::default()
+    });
+    let caller = Sipp::new(&node, "uac-refresh-flow", "uac-reinvite-a-flow")
+        .target(&node)
+        .service("801")
+        .caller("1001")
+        .hold_ms(300)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    let (first, again) = (caller.logged("first"), caller.logged("again"));
+    assert!(!first.is_empty(), "the 200's origin was logged");
+    assert_eq!(first, again, "the node's SDP is unchanged");
+}
+
 #[test]
 fn burst_of_200_calls_at_50_cps_has_no_failures() {
     if !sipp_available() {

@@ -598,13 +598,14 @@ impl Endpoint {
         if req.uri.sip().is_none() {
             return Some(416);
         }
-        if req
-            .headers
-            .values(&HeaderName::Require)
-            .is_some_and(|v| !v.is_empty())
-            && req.method != Method::Cancel
-        {
+        if !unsupported(req).is_empty() && req.method != Method::Cancel {
             return Some(420);
+        }
+        if req.method == Method::Invite
+            && crate::call::session_timer::session_expires(&req.headers)
+                .is_some_and(|(seconds, _)| seconds < crate::call::session_timer::MIN_SE)
+        {
+            return Some(422);
         }
         if req.method == Method::Invite && !req.body.is_empty() {
             let ct = req
@@ -631,13 +632,13 @@ impl Endpoint {
         self.ctx.response_headers(&mut resp.headers);
         match status {
             420 => {
-                let unsupported = req
-                    .headers
-                    .values(&HeaderName::Require)
-                    .unwrap_or_default()
-                    .join(", ");
-                resp.headers.push(HeaderName::Unsupported, unsupported);
+                resp.headers
+                    .push(HeaderName::Unsupported, unsupported(req).join(", "));
             }
+            422 => resp.headers.push(
+                HeaderName::Other("Min-SE".into()),
+                crate::call::session_timer::MIN_SE.to_string(),
+            ),
             415 => resp.headers.push(HeaderName::Accept, "application/sdp"),
             200 if req.method == Method::Options => {
                 resp.headers.push(HeaderName::Accept, "application/sdp")
@@ -833,6 +834,18 @@ impl Endpoint {
         };
         tokio::spawn(call::run(self.ctx.clone(), setup, rx));
     }
+}
+
+/// The option tags `req` requires that the node does not support (it supports
+/// `timer`, RFC 4028).
+fn unsupported(req: &Request) -> Vec<&str> {
+    req.headers
+        .values(&HeaderName::Require)
+        .unwrap_or_default()
+        .into_iter()
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty() && !tag.eq_ignore_ascii_case("timer"))
+        .collect()
 }
 
 /// Adds our tag to a response's To (RFC 3261 §8.2.6.2) unless it has one.

@@ -167,6 +167,7 @@ impl Ctx {
     /// Headers every response the node sends carries.
     pub(crate) fn response_headers(&self, h: &mut Headers) {
         h.push(HeaderName::Allow, ALLOW);
+        h.push(HeaderName::Supported, "timer");
         h.push(HeaderName::Server, self.user_agent.as_str());
     }
 

@@ -195,6 +195,7 @@ impl Call {
     /// caller that sent none): the node has answered the call itself.
     pub(super) fn answered_by_node(&mut self, sdp: Sdp) {
         let ok = self.answer_a(200, Some(sdp.to_bytes()));
+        self.a_sdp = Some(sdp);
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
         self.ctx.send(EndpointCommand::Respond {
             key: self.a_key,

@@ -29,6 +29,7 @@ mod record;
 mod refer;
 mod reinvite;
 mod rtp_watch;
+pub(crate) mod session_timer;
 mod survey;
 mod trunk;
 
@@ -198,6 +199,13 @@ struct Call {
     peer_sends: [bool; 2],
     /// Re-INVITEs the node sent of its own accord, waiting for their answers.
     reinvites: Vec<reinvite::Pending>,
+    /// The caller's session timer (RFC 4028), when its INVITE asked for one.
+    session_timer: Option<session_timer::SessionTimer>,
+    /// The node's UPDATE refreshing the caller's session, until answered.
+    session_refresh: Option<TsxKey>,
+    /// The SDP the node last gave the caller as its own (when the node answered
+    /// it: IVR, queue, room), to answer the caller's re-INVITEs with.
+    a_sdp: Option<Sdp>,
     cdr: Cdr,
     deadline: Instant,
 }
@@ -209,6 +217,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, mut events: UnboundedRe
     call.start(bindings).await;
     while !call.finished() {
         let ivr_at = call.ivr_deadline();
+        let session_at = call.session_timer_at();
         tokio::select! {
             ev = events.recv() => match ev {
                 Some(ev) => call.handle(ev).await,
@@ -217,6 +226,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, mut events: UnboundedRe
             Some(ev) = next_media_event(&mut call.media_events) => call.on_media(ev).await,
             at = next_tick(&mut call.record_tick) => call.on_record_tick(at),
             at = next_tick(&mut call.rtp_check) => call.on_rtp_check(at).await,
+            () = sleep_until_some(session_at) => call.on_session_timer().await,
             () = sleep_until_some(ivr_at) => call.on_ivr_timer().await,
             result = ivr::next_http(&mut call.ivr) => call.on_http_result(result).await,
             ev = queue::next_event(&mut call.queue) => call.on_queue_event(ev).await,
@@ -263,6 +273,7 @@ impl Call {
         let call_id = s.invite.headers.call_id().unwrap_or_default().to_owned();
         let cdr = Cdr::begin(&call_id, &s.caller, &s.callee, unix_ms());
         let session_id = u64::from(rand::random::<u32>());
+        let session_timer = session_timer::SessionTimer::negotiate(&s.invite, Instant::now());
         let call = Call {
             deadline: Instant::now() + ctx.ring_timeout,
             a_tag: ctx.new_tag(),
@@ -316,6 +327,9 @@ impl Call {
             }),
             peer_sends: [true; 2],
             reinvites: Vec::new(),
+            session_timer,
+            session_refresh: None,
+            a_sdp: None,
             cdr,
             ctx,
         };
@@ -484,6 +498,9 @@ impl Call {
                 } else {
                     Side::B
                 };
+                if from == Side::A {
+                    self.session_refreshed();
+                }
                 if from == Side::A && self.late_offer.is_some() {
                     self.on_late_answer(&request.body).await;
                 } else {
@@ -617,6 +634,9 @@ impl Call {
         if self.reinvite_owns(key) {
             return self.on_reinvite_timeout(key).await;
         }
+        if self.session_refresh_owns(key) {
+            return self.on_session_refresh_answer(None).await;
+        }
         if let Some(i) = self.forks.iter().position(|f| f.key == key) {
             return self.fork_failed(i, 408).await;
         }
@@ -638,6 +658,9 @@ impl Call {
         }
         if self.reinvite_owns(key) {
             return self.on_reinvite_response(key, resp).await;
+        }
+        if self.session_refresh_owns(key) {
+            return self.on_session_refresh_answer(Some(resp.status)).await;
         }
         if let Some(i) = self.forks.iter().position(|f| f.key == key) {
             return self.on_fork_response(i, resp).await;
@@ -838,6 +861,18 @@ impl Call {
                     .await;
             }
             Method::Options => self.ctx.respond(&key, &req, 200),
+            // A session refresh from the caller: answered here, not relayed.
+            Method::Update
+                if from_a
+                    && req.body.is_empty()
+                    && matches!(self.phase, Phase::Answered | Phase::Ivr) =>
+            {
+                self.answer_refresh(&key, &req)
+            }
+            // The node is the caller's only peer (IVR, queue, room): it answers.
+            Method::Invite if from_a && self.phase == Phase::Ivr => {
+                self.answer_caller_reinvite(&key, &req)
+            }
             _ if self.phase != Phase::Answered => self.ctx.respond(&key, &req, 481),
             Method::Invite if !self.relayed.is_empty() => self.ctx.respond(&key, &req, 491),
             Method::Refer => {
@@ -906,9 +941,16 @@ impl Call {
         }
     }
 
-    fn respond_relayed(&self, r: &Relayed, status: u16, body: Option<Vec<u8>>) {
+    fn respond_relayed(&mut self, r: &Relayed, status: u16, body: Option<Vec<u8>>) {
         let mut resp = Response::to_request(&r.request, status);
         let refresh = matches!(r.request.method, Method::Invite | Method::Update);
+        if refresh && (200..300).contains(&status) && r.to_leg == Side::B {
+            // The caller refreshed its session through the other leg.
+            self.session_refreshed();
+            if let Some(timer) = &self.session_timer {
+                timer.response_headers(&mut resp.headers);
+            }
+        }
         if refresh && (200..300).contains(&status) {
             let source = if r.to_leg == Side::A {
                 self.b.as_ref().map(|(_, t)| t.transport)
@@ -945,6 +987,11 @@ impl Call {
                 HeaderName::Contact,
                 self.ctx.contact(self.a_source.transport),
             );
+        }
+        if (200..300).contains(&status)
+            && let Some(timer) = &self.session_timer
+        {
+            timer.response_headers(&mut resp.headers);
         }
         self.ctx.response_headers(&mut resp.headers);
         if let Some(sdp) = sdp {
