@@ -389,6 +389,34 @@ mod tests {
         assert!(next.headers.get(&HeaderName::Authorization).is_none());
     }
 
+    proptest::proptest! {
+        /// Any challenge a carrier sends is answered or declined, never a panic,
+        /// and the password is never in what goes out.
+        #[test]
+        fn any_challenge_is_answered_or_declined(
+            value in "[ -~]{0,120}",
+            status in proptest::sample::select(vec![401_u16, 407]),
+        ) {
+            let line = line(&["9"], 0);
+            let resp = challenge(status, &[&value]);
+            if let Some(next) = line.authorize(&invite(&line), &resp, "c") {
+                let text = String::from_utf8_lossy(&next.to_bytes()).into_owned();
+                proptest::prop_assert!(!text.contains("s3cret"));
+            }
+        }
+
+        /// Routing any dialled string never panics, and a route's number is what
+        /// follows the prefix (stripped) or the whole string.
+        #[test]
+        fn any_dialled_string_routes_or_not(dialled in "[0-9+*#a-z]{0,20}") {
+            let trunks = Trunks::new(&[trunk(&["9", "+"], 0)]);
+            if let Some((_, number)) = trunks.route(&dialled) {
+                proptest::prop_assert!(!number.is_empty());
+                proptest::prop_assert!(dialled.ends_with(&number));
+            }
+        }
+    }
+
     #[test]
     fn no_retry_without_credentials_or_a_usable_challenge() {
         let mut bare = trunk(&["9"], 0);

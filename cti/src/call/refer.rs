@@ -468,6 +468,8 @@ impl Call {
 
 #[cfg(test)]
 mod tests {
+    use sip::message::Message;
+
     use super::*;
 
     fn refer(refer_to: &[&str]) -> Request {
@@ -559,6 +561,36 @@ mod tests {
                 refer_to(&refer(&[&value])),
                 Err(Refusal::BadReferTo),
                 "{broken}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any Refer-To a phone sends gives a number, an attended transfer or a
+        /// refusal, never a panic; a Replaces that parses names its dialog exactly.
+        #[test]
+        fn any_refer_to_is_judged_without_a_panic(
+            value in "[ -~]{0,80}",
+            call_id in "[a-zA-Z0-9@.-]{1,20}",
+            to_tag in "[a-zA-Z0-9-]{1,10}",
+            from_tag in "[a-zA-Z0-9-]{1,10}",
+        ) {
+            if let Ok(Message::Request(req)) = sip::message::parse(
+                format!(
+                    "REFER sip:n@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                     From: <sip:a@h>;tag=a\r\nTo: <sip:b@h>;tag=b\r\nCall-ID: c\r\n\
+                     CSeq: 1 REFER\r\nRefer-To: {value}\r\nContent-Length: 0\r\n\r\n"
+                )
+                .as_bytes(),
+                false,
+            ) {
+                let _ = refer_to(&req);
+            }
+            let _ = Replaces::parse(&value);
+            let text = format!("{call_id};from-tag={from_tag};to-tag={to_tag}");
+            proptest::prop_assert_eq!(
+                Replaces::parse(&text),
+                Some(Replaces { call_id, to_tag, from_tag })
             );
         }
     }

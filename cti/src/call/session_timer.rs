@@ -322,6 +322,10 @@ mod tests {
     use super::*;
 
     fn invite(headers: &[(&str, &str)]) -> Request {
+        parse_invite(headers).expect("a well-formed INVITE")
+    }
+
+    fn parse_invite(headers: &[(&str, &str)]) -> Option<Request> {
         let mut text = String::from(
             "INVITE sip:1002@127.0.0.1 SIP/2.0\r\n\
              Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
@@ -336,8 +340,8 @@ mod tests {
         }
         text.push_str("Content-Length: 0\r\n\r\n");
         match sip::message::parse(text.as_bytes(), false) {
-            Ok(sip::message::Message::Request(r)) => r,
-            other => panic!("not an INVITE: {other:?}"),
+            Ok(sip::message::Message::Request(r)) => Some(r),
+            _ => None,
         }
     }
 
@@ -428,6 +432,33 @@ mod tests {
             None,
             "a proxy's Session-Expires, a caller without timers or UPDATE"
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever `Session-Expires` a caller sends, the node never panics and
+        /// never takes an interval under 90 s.
+        #[test]
+        fn any_session_expires_is_judged_without_a_panic(
+            value in "[ -~]{0,40}",
+            supported in proptest::bool::ANY,
+            update in proptest::bool::ANY,
+        ) {
+            let mut headers = vec![("Session-Expires", value.as_str())];
+            if supported {
+                headers.push(("Supported", "timer"));
+            }
+            if update {
+                headers.push(("Allow", "UPDATE"));
+            }
+            let Some(req) = parse_invite(&headers) else {
+                return Ok(());
+            };
+            let now = Instant::now();
+            if let Some(timer) = SessionTimer::negotiate(&req, now) {
+                proptest::prop_assert!(timer.interval >= Duration::from_secs(u64::from(MIN_SE)));
+                proptest::prop_assert!(timer.at() > now);
+            }
+        }
     }
 
     #[test]
