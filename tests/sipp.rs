@@ -795,6 +795,75 @@ fn a_refer_to_an_external_number_goes_out_by_the_trunk() {
     );
 }
 
+/// A trunk with `register = true`: the node registers to the carrier (the SIPp
+/// registrar challenges, verifies the digest, grants 4 s) and refreshes in time;
+/// the carrier's inbound call comes to the registered Contact with the DID in
+/// `To`, from the carrier's address, which is trusted without any `[auth]
+/// trusted`: it rings extension 1002.
+#[test]
+fn a_trunk_registers_to_its_carrier_and_takes_its_inbound_calls() {
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        extra: format!("{CARRIER}register = true\n"),
+        ..NodeSpec::default()
+    });
+    let registrar = Sipp::new(&node, "registrar", "uas-carrier-registrar")
+        .args(&[
+            "-key",
+            "user",
+            "acct1234",
+            "-key",
+            "password",
+            "trunk-secret-7f3a",
+        ])
+        .calls(1)
+        .start()
+        .bound()
+        .finish(Duration::from_secs(20))
+        .assert_ok();
+    let contact = format!("sip:acct1234@127.0.0.1:{}", node.ports.sip());
+    let (first, refresh) = (registrar.logged("first"), registrar.logged("refresh"));
+    assert_eq!(
+        first.first().map(|l| &l[..2]),
+        Some(&[contact.clone(), "600".to_owned()][..])
+    );
+    assert_eq!(
+        refresh.first().map(|l| &l[..2]),
+        Some(&[contact, "600".to_owned()][..])
+    );
+    assert_eq!(
+        registrar.logged("verified").len(),
+        2,
+        "both REGISTERs authenticated"
+    );
+    let api = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let metrics = common::api::request(api, "GET", "/metrics", None, None).expect("metrics");
+    assert!(
+        metrics
+            .body
+            .lines()
+            .any(|l| l == r#"switchyard_trunk_registered{trunk="carrier"} 1"#),
+        "registration gauge in:\n{}",
+        metrics.body
+    );
+
+    let uas = phone(&node, "1002", "uas-answer", 1, 0);
+    Sipp::new(&node, "did-call", "uac-carrier-did")
+        .target(&node)
+        .service("1002")
+        .caller("+15557654321")
+        .args(&["-key", "contact_user", "acct1234"])
+        .hold_ms(300)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    uas.finish(SHORT).assert_ok();
+    assert_cdrs(&node, &[("+15557654321", "1002", "answered", None)]);
+}
+
 /// A call from a trusted source (a trunk, an SBC) never leaves by a trunk: the
 /// number is unknown (404) and the carrier sees nothing.
 #[test]

@@ -10,6 +10,8 @@
 //! prefixes = ["+", "9"]
 //! strip = ["9"]
 //! max_calls = 30
+//! register = true
+//! register_expires_s = 600
 //! ```
 //!
 //! A dialled number that starts with one of a trunk's `prefixes` goes out
@@ -18,7 +20,9 @@
 //! A prefix belongs to one trunk only. `username` and `password` are the digest
 //! credentials that answer the carrier's challenges; they come together or not
 //! at all. The password is kept in a [`Credential`], whose `Debug` does not show
-//! it, and no diagnostic quotes it.
+//! it, and no diagnostic quotes it. With `register = true` the node registers to
+//! the carrier as `username` (which it then needs), every `register_expires_s`
+//! asked for, so that the carrier sends the trunk's inbound calls to it.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -39,6 +43,8 @@ pub(crate) const TRUNK_KEYS: &[&str] = &[
     "prefixes",
     "strip",
     "max_calls",
+    "register",
+    "register_expires_s",
 ];
 
 /// Longest prefix, in characters.
@@ -76,6 +82,10 @@ pub struct Trunk {
     pub strip: Vec<String>,
     /// Concurrent outbound calls allowed on this trunk; 0 is no limit.
     pub max_calls: u32,
+    /// Register to the carrier (as [`username`](Self::username)) for the
+    /// registration's `Expires`, this many seconds (60 to 86,400, default 600);
+    /// `None`: the carrier knows the node by its address.
+    pub register: Option<std::time::Duration>,
 }
 
 /// The transport of a [`Trunk`].
@@ -220,6 +230,7 @@ fn trunk(
     let max_calls = s
         .number(p, "max_calls", 0..=MAX_CALLS)
         .map_or(0, |f| f.value);
+    let register = registration(s, p);
     let (host, port) = address?.value;
     if prefixes.is_empty() {
         return None;
@@ -235,7 +246,34 @@ fn trunk(
         prefixes: prefixes.iter().map(|p| (*p.get_ref()).to_owned()).collect(),
         strip,
         max_calls,
+        register,
     })
+}
+
+/// `register` and `register_expires_s`: how long registrations to the carrier ask
+/// to last, when the node registers.
+fn registration(s: &Section<'_, '_>, p: &mut Problems) -> Option<std::time::Duration> {
+    let expires = s.seconds(p, "register_expires_s", 60..=86_400);
+    let register = s.boolean(p, "register").is_some_and(|f| f.value);
+    if let (false, Some(at)) = (register, s.key_at("register_expires_s")) {
+        let what = format!("is only used with {} = true", s.dotted("register"));
+        s.invalid(
+            p,
+            at,
+            "register_expires_s",
+            ProblemKind::Inconsistent,
+            &what,
+        );
+    }
+    if let (true, None, Some(at)) = (register, s.key_at("username"), s.key_at("register")) {
+        let what = format!(
+            "needs {} and {}: the carrier registers the node by them",
+            s.dotted("username"),
+            s.dotted("password")
+        );
+        s.invalid(p, at, "register", ProblemKind::Inconsistent, &what);
+    }
+    register.then(|| expires.map_or(std::time::Duration::from_secs(600), |f| f.value))
 }
 
 /// The `password` value; a rejected one is reported without quoting it.
@@ -417,6 +455,8 @@ caller_id = \"+15551230000\"
 prefixes = [\"+\", \"9\"]
 strip = [\"9\"]
 max_calls = 30
+register = true
+register_expires_s = 300
 
 [trunks.backup]
 address = \"[2001:db8::10]\"
@@ -460,7 +500,38 @@ prefixes = [\"00\"]
             prefixes: prefixes.iter().map(|&p| p.to_owned()).collect(),
             strip: strip.iter().map(|&s| s.to_owned()).collect(),
             max_calls: 0,
+            register: None,
         }
+    }
+
+    #[test]
+    fn registering_needs_credentials_and_expires_needs_registering() {
+        let base = "[trunks.carrier]\naddress = \"192.0.2.10\"\nprefixes = [\"9\"]\n";
+        let (kind, key, _) = single(&format!("{base}register = true\n"));
+        assert_eq!(
+            (kind, key.as_str()),
+            (ProblemKind::Inconsistent, "trunks.carrier.register")
+        );
+        let (kind, key, _) = single(&format!("{base}register_expires_s = 300\n"));
+        assert_eq!(
+            (kind, key.as_str()),
+            (
+                ProblemKind::Inconsistent,
+                "trunks.carrier.register_expires_s"
+            )
+        );
+        let (_, key, _) = single(&format!(
+            "{base}username = \"u\"\npassword = \"p\"\nregister = true\nregister_expires_s = 30\n"
+        ));
+        assert_eq!(key, "trunks.carrier.register_expires_s", "below 60 s");
+        let config = parse(&format!(
+            "{base}username = \"u\"\npassword = \"p\"\nregister = true\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.trunks[0].register,
+            Some(std::time::Duration::from_secs(600))
+        );
     }
 
     #[test]
@@ -477,6 +548,7 @@ prefixes = [\"00\"]
             prefixes: vec!["+".to_owned(), "9".to_owned()],
             strip: vec!["9".to_owned()],
             max_calls: 30,
+            register: Some(std::time::Duration::from_secs(300)),
         };
         let backup = Trunk {
             name: "backup".to_owned(),
@@ -600,12 +672,12 @@ prefixes = [\"00\"]
                  0..=100000, found 100001",
             ),
             (
-                with("register = true"),
+                with("outbound_proxy = true"),
                 UnknownKey,
-                "trunks.carrier.register",
-                "switchyard.toml:4:1: unknown key `register` in [trunks.carrier], expected one \
-                 of: address, transport, username, password, caller_id, prefixes, strip, \
-                 max_calls",
+                "trunks.carrier.outbound_proxy",
+                "switchyard.toml:4:1: unknown key `outbound_proxy` in [trunks.carrier], expected \
+                 one of: address, transport, username, password, caller_id, prefixes, strip, \
+                 max_calls, register, register_expires_s",
             ),
             (
                 "[trunks.\"the carrier\"]\naddress = \"192.0.2.10\"\nprefixes = [\"9\"]\n"

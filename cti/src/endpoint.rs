@@ -573,7 +573,8 @@ impl Endpoint {
                     .cfg
                     .trusted
                     .iter()
-                    .any(|n| n.contains(source.remote.ip())) =>
+                    .any(|n| n.contains(source.remote.ip()))
+                    || self.ctx.trunks.carrier_at(source.remote.ip()) =>
             {
                 let caller = req
                     .headers
@@ -812,9 +813,19 @@ impl Endpoint {
         caller: String,
         authenticated: bool,
     ) {
-        let Some(callee) = invite.uri.sip().and_then(|u| u.user.clone()) else {
+        let Some(mut callee) = invite.uri.sip().and_then(|u| u.user.clone()) else {
             return self.reply(&key, &invite, 404);
         };
+        // A carrier sends a trunk's inbound calls to the Contact the node registered,
+        // whose user is the trunk's: the number called (the DID) is in To.
+        if self.ctx.trunks.registers_as(&callee)
+            && let Some(did) = invite
+                .headers
+                .to()
+                .and_then(|to| to.uri.sip().and_then(|u| u.user.clone()))
+        {
+            callee = did;
+        }
         let id = CallRef(self.next_call);
         self.next_call += 1;
         let bindings = self.location.lookup(now(), &callee);

@@ -19,6 +19,7 @@ mod bridge;
 mod bridge_recorded;
 mod bridge_stats;
 mod call;
+mod carrier_registration;
 mod codecs;
 mod conference;
 pub mod customers;

@@ -158,6 +158,15 @@ impl Ctx {
         }
     }
 
+    /// The node's SIP port for `kind` (TLS: its TLS port, or TCP's without one).
+    pub(crate) fn port(&self, kind: TransportKind) -> u16 {
+        match kind {
+            TransportKind::Udp => self.ports.udp,
+            TransportKind::Tcp => self.ports.tcp,
+            TransportKind::Tls => self.ports.tls.unwrap_or(self.ports.tcp),
+        }
+    }
+
     /// Headers every request the node originates carries.
     pub(crate) fn request_headers(&self, h: &mut Headers) {
         h.push(HeaderName::Allow, ALLOW);
@@ -440,6 +449,14 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
             cfg.node.name
         ),
     });
+    for line in ctx.trunks.lines() {
+        if line.trunk.register.is_some() {
+            tokio::spawn(crate::carrier_registration::run(
+                Arc::clone(&ctx),
+                Arc::clone(line),
+            ));
+        }
+    }
     let callback_ctx = Arc::clone(&ctx);
     tokio::spawn(async move {
         while let Some(request) = callback_rx.recv().await {

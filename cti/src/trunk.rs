@@ -17,8 +17,9 @@
 //! from a trusted trunk source never leaves by another trunk, so the node is no
 //! open relay for toll fraud.
 
-use std::sync::Arc;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use config::{Trunk, TrunkTransport};
 use sip::auth::{Challenge, DigestAlgorithm, DigestRequest};
@@ -31,11 +32,14 @@ pub(crate) struct Trunks {
     lines: Vec<Arc<TrunkLine>>,
 }
 
-/// One trunk and its count of active outbound calls.
+/// One trunk, its count of active outbound calls, and what the node last learned of
+/// its carrier.
 #[derive(Debug)]
 pub(crate) struct TrunkLine {
     pub(crate) trunk: Trunk,
     active: AtomicU32,
+    /// The carrier's address as last resolved (its INVITEs are trusted).
+    resolved: Mutex<Option<IpAddr>>,
 }
 
 /// One call's place on a trunk; dropping it frees the place.
@@ -58,10 +62,33 @@ impl Trunks {
                     Arc::new(TrunkLine {
                         trunk: trunk.clone(),
                         active: AtomicU32::new(0),
+                        resolved: Mutex::new(trunk.host.parse().ok()),
                     })
                 })
                 .collect(),
         }
+    }
+
+    /// Every trunk.
+    pub(crate) fn lines(&self) -> &[Arc<TrunkLine>] {
+        &self.lines
+    }
+
+    /// Whether `ip` is a trunk's carrier (as its address last resolved): its
+    /// INVITEs are trusted like those of `[auth] trusted` sources.
+    pub(crate) fn carrier_at(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.lines
+            .iter()
+            .any(|line| *line.resolved.lock().unwrap_or_else(PoisonError::into_inner) == Some(ip))
+    }
+
+    /// Whether `user` is the user a trunk registers as (the user of the Contact
+    /// its carrier sends inbound calls to).
+    pub(crate) fn registers_as(&self, user: &str) -> bool {
+        self.lines.iter().any(|line| {
+            line.trunk.register.is_some() && line.trunk.username.as_deref() == Some(user)
+        })
     }
 
     /// The trunk `dialled` leaves by and the number it sends, if any route matches.
@@ -110,11 +137,20 @@ impl TrunkLine {
             self.refused("unresolved");
             return None;
         };
+        *self.resolved.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(remote.ip().to_canonical());
         Some(Target {
             transport: self.transport(),
             remote,
             conn: None,
         })
+    }
+
+    /// Whether the node is registered to the carrier now
+    /// (`switchyard_trunk_registered`).
+    pub(crate) fn set_registered(&self, registered: bool) {
+        metrics::gauge!(crate::metrics::TRUNK_REGISTERED, "trunk" => self.trunk.name.clone())
+            .set(if registered { 1.0 } else { 0.0 });
     }
 
     /// The trunk's gauge of calls (`switchyard_trunk_calls`).
@@ -190,14 +226,14 @@ impl TrunkLine {
         self.trunk.caller_id.as_deref().unwrap_or(caller)
     }
 
-    /// The INVITE to send after `response` (a 401 or 407) challenged `invite`:
-    /// the same request with the next CSeq and the credentials answering the
+    /// The request to send after `response` (a 401 or 407) challenged `request`
+    /// (an INVITE, a REGISTER): the same request with the next CSeq and the credentials answering the
     /// strongest challenge the node supports. `None` when the trunk has no
-    /// credentials, `invite` already carried some (the carrier refused them), or no
+    /// credentials, `request` already carried some (the carrier refused them), or no
     /// challenge is usable: the failure then stands.
     pub(crate) fn authorize(
         &self,
-        invite: &Request,
+        request: &Request,
         response: &Response,
         cnonce: &str,
     ) -> Option<Request> {
@@ -213,22 +249,23 @@ impl TrunkLine {
             ),
             _ => return None,
         };
-        if invite.headers.get(&answer_header).is_some() {
+        if request.headers.get(&answer_header).is_some() {
             return None;
         }
         let challenge = strongest(response.headers.get_all(&challenge_header))?;
-        let uri = invite.uri.to_string();
-        let request = DigestRequest {
-            method: "INVITE",
+        let uri = request.uri.to_string();
+        let method = request.method.to_string();
+        let digest = DigestRequest {
+            method: &method,
             uri: &uri,
-            body: Some(&invite.body),
+            body: Some(&request.body),
         };
         let value =
-            sip::auth::respond(&challenge, user, password.expose(), &request, cnonce, 1).ok()?;
-        let mut next = invite.clone();
+            sip::auth::respond(&challenge, user, password.expose(), &digest, cnonce, 1).ok()?;
+        let mut next = request.clone();
         let seq = next.headers.cseq().map_or(1, |c| c.seq).saturating_add(1);
         next.headers
-            .set(HeaderName::CSeq, format!("{seq} {}", Method::Invite));
+            .set(HeaderName::CSeq, format!("{seq} {}", request.method));
         next.headers.remove(&HeaderName::Via);
         next.headers.push(answer_header, value);
         Some(next)
@@ -263,6 +300,7 @@ mod tests {
             prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
             strip: vec!["9".to_owned()],
             max_calls,
+            register: None,
         }
     }
 

@@ -71,12 +71,15 @@ pub const CONFERENCE_ROOMS: &str = "switchyard_conference_rooms";
 pub const CONFERENCE_PARTICIPANTS: &str = "switchyard_conference_participants";
 /// Calls out by a trunk now, by `trunk` (its name in the configuration).
 pub const TRUNK_CALLS: &str = "switchyard_trunk_calls";
+/// Whether the node is registered to a trunk's carrier now (1) or not (0), by
+/// `trunk`; only for trunks with `register = true`.
+pub const TRUNK_REGISTERED: &str = "switchyard_trunk_registered";
 /// Calls a trunk could not take, by `trunk` and `reason` (`full`: at `max_calls`;
 /// `unresolved`: its address did not resolve).
 pub const TRUNK_REFUSED: &str = "switchyard_trunk_refused_total";
 
 /// Every series, its type and help text.
-pub const NAMES: [(&str, &str, &str); 20] = [
+pub const NAMES: [(&str, &str, &str); 21] = [
     (CALLS_STARTED, "counter", "Calls that reached the node."),
     (CALLS_ANSWERED, "counter", "Calls an agent answered."),
     (CALLS_ENDED, "counter", "Calls that ended, by outcome."),
@@ -128,6 +131,11 @@ pub const NAMES: [(&str, &str, &str); 20] = [
         "Callers in conference rooms, by talking, muted or listening.",
     ),
     (TRUNK_CALLS, "gauge", "Calls out by each trunk now."),
+    (
+        TRUNK_REGISTERED,
+        "gauge",
+        "Whether the node is registered to the trunk's carrier.",
+    ),
     (
         TRUNK_REFUSED,
         "counter",
