@@ -16,9 +16,9 @@
 //!   answer at all is tried again after 30 s, doubling to 10 minutes.
 //! * Inbound calls: the carrier sends them to the Contact, `sip:USER@node`. A
 //!   Request-URI whose user is a registering trunk's user is routed by its `To`
-//!   user instead (the DID), and the carrier's address counts as a trusted source
-//!   (`crate::trunk::Trunks::carrier_at`): its INVITEs are not challenged, and
-//!   cannot leave by a trunk.
+//!   user instead (the DID), and the address of a carrier the node registers to
+//!   counts as a trusted source (`crate::trunk::Trunks::carrier_at`): its INVITEs
+//!   are not challenged, and cannot leave by a trunk.
 //!
 //! [`Registration`] is the sans-IO core: requests out, responses and `now` in.
 //! [`run`] is its thin driver, one task per registering trunk.

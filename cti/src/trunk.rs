@@ -74,13 +74,16 @@ impl Trunks {
         &self.lines
     }
 
-    /// Whether `ip` is a trunk's carrier (as its address last resolved): its
-    /// INVITEs are trusted like those of `[auth] trusted` sources.
+    /// Whether `ip` is the carrier of a trunk the node registers to (as its address
+    /// last resolved): that carrier sends the trunk's inbound calls, and its INVITEs
+    /// are trusted like those of `[auth] trusted` sources. Other trunks' carriers
+    /// are trusted only when listed there.
     pub(crate) fn carrier_at(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        self.lines
-            .iter()
-            .any(|line| *line.resolved.lock().unwrap_or_else(PoisonError::into_inner) == Some(ip))
+        self.lines.iter().any(|line| {
+            line.trunk.register.is_some()
+                && *line.resolved.lock().unwrap_or_else(PoisonError::into_inner) == Some(ip)
+        })
     }
 
     /// Whether `user` is the user a trunk registers as (the user of the Contact

@@ -15,14 +15,13 @@
 
 use media::Side;
 use sip::message::{HeaderName, Method, Response};
-use sip::sdp::{self, LocalMedia, Sdp};
+use sip::sdp::Sdp;
 use sip::transaction::TsxKey;
 use tracing::{debug, warn};
 
 use super::Call;
 use super::audio::watch_media;
 use super::rtp_watch::sends;
-use crate::codecs;
 use crate::endpoint::Command;
 
 /// What a node-originated re-INVITE is for.
@@ -150,14 +149,9 @@ impl Call {
             debug!(call = self.id.0, "an SRTP caller is not re-offered its leg");
             return;
         }
-        let (Some(session), Some(codec)) = (&self.media, self.a_codec) else {
+        let Some(offer) = self.caller_leg_sdp() else {
             return;
         };
-        let port = session.local(Side::A).port();
-        let mut local = LocalMedia::new(self.ctx.media_ip, port);
-        local.codecs = vec![codecs::sdp_codec(codec), sdp::Codec::telephone_event()];
-        let mut offer = sdp::offer(&local);
-        offer.rewrite_for_relay(self.ctx.media_ip, &[port], &mut self.origin_a);
         debug!(call = self.id.0, "taking the caller off hold");
         self.reinvite(Side::A, offer.to_bytes(), Purpose::Resume)
             .await;

@@ -254,7 +254,7 @@ impl Call {
     /// offer's new address is followed. A re-INVITE without SDP gets the node's SDP
     /// as the offer (the caller's answer comes in the ACK, unused).
     pub(super) fn answer_caller_reinvite(&mut self, key: &TsxKey, req: &Request) {
-        let Some(mut ours) = self.a_sdp.clone() else {
+        let Some(mut ours) = self.a_sdp.clone().or_else(|| self.caller_leg_sdp()) else {
             return self.ctx.respond(key, req, 488);
         };
         if !req.body.is_empty() {
@@ -295,6 +295,25 @@ impl Call {
             key: *key,
             response: ok,
         });
+    }
+
+    /// The node's SDP for the caller's leg, in the codec it speaks, under the origin
+    /// the caller has seen (next version): for a caller the node did not answer
+    /// itself but now talks to alone (after a transfer, an escalation).
+    pub(super) fn caller_leg_sdp(&mut self) -> Option<Sdp> {
+        let (Some(session), Some(codec)) = (&self.media, self.a_codec) else {
+            return None;
+        };
+        let port = session.local(Side::A).port();
+        let mut local = sip::sdp::LocalMedia::new(self.ctx.media_ip, port);
+        local.codecs = vec![
+            crate::codecs::sdp_codec(codec),
+            sip::sdp::Codec::telephone_event(),
+        ];
+        let mut sdp = sip::sdp::offer(&local);
+        sdp.rewrite_for_relay(self.ctx.media_ip, &[port], &mut self.origin_a);
+        self.a_sdp = Some(sdp.clone());
+        Some(sdp)
     }
 
     /// Answers the caller's UPDATE without SDP (a session refresh) on the node's
