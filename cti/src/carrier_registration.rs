@@ -273,9 +273,8 @@ pub(crate) async fn run(ctx: Arc<Ctx>, line: Arc<TrunkLine>) {
                 let Some((_, sent)) = in_flight.take_if(|(k, _)| *k == key) else {
                     continue;
                 };
-                let cnonce = format!("{:016x}", rand::random::<u64>());
                 let retry = registration.on_response(&sent, &response, Instant::now(), |s, r| {
-                    line.authorize(s, r, &cnonce)
+                    line.answer_challenge(s, r)
                 });
                 if !(200..300).contains(&response.status) && retry.is_none() {
                     warn!(trunk = %name, status = response.status, "carrier refused the registration");

@@ -229,6 +229,16 @@ impl TrunkLine {
         self.trunk.caller_id.as_deref().unwrap_or(caller)
     }
 
+    /// [`Self::authorize`] with a fresh client nonce.
+    pub(crate) fn answer_challenge(
+        &self,
+        request: &Request,
+        response: &Response,
+    ) -> Option<Request> {
+        let cnonce = format!("{:016x}", rand::random::<u64>());
+        self.authorize(request, response, &cnonce)
+    }
+
     /// The request to send after `response` (a 401 or 407) challenged `request`
     /// (an INVITE, a REGISTER): the same request with the next CSeq and the credentials answering the
     /// strongest challenge the node supports. `None` when the trunk has no

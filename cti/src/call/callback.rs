@@ -327,8 +327,7 @@ impl Callback {
         let Some(line) = &leg.trunk else {
             return false;
         };
-        let cnonce = format!("{:016x}", rand::random::<u64>());
-        let Some(invite) = line.authorize(&leg.invites[i].1, response, &cnonce) else {
+        let Some(invite) = line.answer_challenge(&leg.invites[i].1, response) else {
             return false;
         };
         let target = leg.invites[i].2;

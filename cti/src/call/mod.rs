@@ -537,9 +537,7 @@ impl Call {
                     self.fail(480, Disposition::Failed, "api_hangup").await;
                 }
                 Phase::Ivr | Phase::Answered => {
-                    self.ivr_caller_gone().await;
-                    self.queue_caller_gone();
-                    self.cancel_forks();
+                    self.caller_gone().await;
                     self.hang_up_both("api_hangup").await;
                 }
                 Phase::Ended => {}
@@ -851,9 +849,7 @@ impl Call {
                     return;
                 }
                 if from_a && self.phase == Phase::Ivr {
-                    self.ivr_caller_gone().await;
-                    self.queue_caller_gone();
-                    self.cancel_forks();
+                    self.caller_gone().await;
                 }
                 self.pending_bye = Some((key, req));
                 let cause = if from_a { "caller_bye" } else { "callee_bye" };
@@ -1000,6 +996,14 @@ impl Call {
             resp.body = sdp;
         }
         resp
+    }
+
+    /// The caller is gone (hung up, fell silent, let its session expire): out of
+    /// the flow and the queue, and no second leg rings for it any more.
+    async fn caller_gone(&mut self) {
+        self.ivr_caller_gone().await;
+        self.queue_caller_gone();
+        self.cancel_forks();
     }
 
     async fn hang_up_both(&mut self, cause: &str) {

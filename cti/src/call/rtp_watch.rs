@@ -100,10 +100,7 @@ impl Call {
             "no RTP or RTCP from the party: hanging up"
         );
         if side == Side::A && self.phase == Phase::Ivr {
-            // As if the caller had hung up: out of the flow and the queue.
-            self.ivr_caller_gone().await;
-            self.queue_caller_gone();
-            self.cancel_forks();
+            self.caller_gone().await;
         }
         self.hang_up_both("rtp_timeout").await;
     }

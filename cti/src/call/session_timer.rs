@@ -203,10 +203,7 @@ impl Call {
     /// Ends the call because the caller's session is gone.
     async fn session_expired(&mut self) {
         if self.phase == Phase::Ivr {
-            // As if the caller had hung up: out of the flow and the queue.
-            self.ivr_caller_gone().await;
-            self.queue_caller_gone();
-            self.cancel_forks();
+            self.caller_gone().await;
         }
         self.hang_up_both("session_expired").await;
     }
@@ -280,15 +277,7 @@ impl Call {
             }
         }
         self.session_refreshed();
-        let mut ok = Response::to_request(req, 200);
-        ok.headers.push(
-            HeaderName::Contact,
-            self.ctx.contact(self.a_source.transport),
-        );
-        self.ctx.response_headers(&mut ok.headers);
-        if let Some(timer) = &self.session_timer {
-            timer.response_headers(&mut ok.headers);
-        }
+        let mut ok = self.refresh_ok(req);
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = ours.to_bytes();
         self.ctx.send(Command::Respond {
@@ -320,6 +309,16 @@ impl Call {
     /// own: the other leg has nothing to learn from it.
     pub(super) fn answer_refresh(&mut self, key: &TsxKey, req: &Request) {
         self.session_refreshed();
+        let ok = self.refresh_ok(req);
+        self.ctx.send(Command::Respond {
+            key: *key,
+            response: ok,
+        });
+    }
+
+    /// The node's own 200 to the caller's in-dialog `req` (a refresh): Contact, the
+    /// node's headers, and the session timer's.
+    fn refresh_ok(&self, req: &Request) -> Response {
         let mut ok = Response::to_request(req, 200);
         ok.headers.push(
             HeaderName::Contact,
@@ -329,10 +328,7 @@ impl Call {
         if let Some(timer) = &self.session_timer {
             timer.response_headers(&mut ok.headers);
         }
-        self.ctx.send(Command::Respond {
-            key: *key,
-            response: ok,
-        });
+        ok
     }
 }
 

@@ -159,8 +159,7 @@ impl Call {
         let Some(line) = fork.trunk.clone() else {
             return false;
         };
-        let cnonce = format!("{:016x}", rand::random::<u64>());
-        let Some(invite) = line.authorize(&fork.invite, resp, &cnonce) else {
+        let Some(invite) = line.answer_challenge(&fork.invite, resp) else {
             debug!(call = self.id.0, trunk = %line.trunk.name, status = resp.status, "trunk refused the call's credentials");
             return false;
         };
