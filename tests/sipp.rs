@@ -1049,17 +1049,7 @@ fn a_caller_in_a_flow_can_re_invite() {
     if !sipp_available() {
         return;
     }
-    let node = Node::start(&NodeSpec {
-        algorithms: SIPP_ALGORITHMS,
-        trusted: LOOPBACK,
-        extra: PAIR_IVR.to_owned(),
-        setup: Some(|dir: &std::path::Path| {
-            std::fs::create_dir_all(dir.join("flows")).expect("create the flows directory");
-            std::fs::write(dir.join("flows/pair.toml"), PAIR_FLOW).expect("write the flow");
-            common::copy_demo_prompts(dir);
-        }),
-        ..NodeSpec::default()
-    });
+    let node = pair_room_node();
     let caller = Sipp::new(&node, "uac-refresh-flow", "uac-reinvite-a-flow")
         .target(&node)
         .service("801")
@@ -1295,6 +1285,21 @@ prompts = "prompts"
 numbers = { "801" = "pair" }
 "#;
 
+/// A trusted node where 801 seats callers in the room of two (`PAIR_FLOW`).
+fn pair_room_node() -> Node {
+    Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        trusted: LOOPBACK,
+        extra: PAIR_IVR.to_owned(),
+        setup: Some(|dir: &std::path::Path| {
+            std::fs::create_dir_all(dir.join("flows")).expect("create the flows directory");
+            std::fs::write(dir.join("flows/pair.toml"), PAIR_FLOW).expect("write the flow");
+            common::copy_demo_prompts(dir);
+        }),
+        ..NodeSpec::default()
+    })
+}
+
 const PAIR_FLOW: &str = r#"[flow]
 start = "room"
 languages = ["en"]
@@ -1332,17 +1337,7 @@ fn the_third_caller_of_a_room_of_two_goes_to_the_flows_full_branch() {
     if !sipp_available() {
         return;
     }
-    let node = Node::start(&NodeSpec {
-        algorithms: SIPP_ALGORITHMS,
-        trusted: LOOPBACK,
-        extra: PAIR_IVR.to_owned(),
-        setup: Some(|dir: &std::path::Path| {
-            std::fs::create_dir_all(dir.join("flows")).expect("create the flows directory");
-            std::fs::write(dir.join("flows/pair.toml"), PAIR_FLOW).expect("write the flow");
-            common::copy_demo_prompts(dir);
-        }),
-        ..NodeSpec::default()
-    });
+    let node = pair_room_node();
     let seated: Vec<SippRun> = ["1001", "1002"]
         .into_iter()
         .map(|caller| {
