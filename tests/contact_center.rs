@@ -711,6 +711,84 @@ fn a_callback_to_an_external_number_goes_out_by_its_trunk() {
     );
 }
 
+/// An agent on a call the ACD did not route (here a colleague's, 1003 dialling
+/// 1006 directly) shows as on a call and is offered no queue call meanwhile: the
+/// caller waiting in `support` rings 1006 only once the direct call has ended.
+#[test]
+fn an_agent_on_a_direct_call_is_offered_no_queue_call() {
+    use common::api::{first_admin, request};
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let queue = CALLBACK_QUEUE.replace("max_wait_s = 2\nwhen_timed_out = \"callback\"\n", "");
+    let node = sipp_node(&queue, install_queue_flow);
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let activity = || {
+        let agents = request(api, "GET", "/api/v1/agents", Some(&token), None).expect("an answer");
+        agents
+            .json()
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["agent"] == "1006").cloned())
+            .map(|a| a["activity"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    // 1006 answers the colleague's call, then the queue's.
+    let agent = phone(&node, "1006", "uas-answer", 2, 0);
+    feature_code(&node, "1006", "*71");
+    let colleague = Sipp::new(&node, "colleague", "uac-call-trusted")
+        .target(&node)
+        .service("1006")
+        .caller("1003")
+        .hold_ms(4000)
+        .calls(1)
+        .start();
+    common::wait_until("1006 on the direct call", SHORT, || {
+        (activity() == "on_call").then_some(())
+    });
+    let caller = Sipp::new(&node, "queued", "uac-call-trusted")
+        .target(&node)
+        .service("600")
+        .caller("1001")
+        .hold_ms(6000)
+        .calls(1)
+        .start();
+    std::thread::sleep(Duration::from_secs(2)); // the caller waits; nothing is awaited
+    let ended = node
+        .cdrs()
+        .into_iter()
+        .filter(|c| c.callee == "600" || c.callee == "1006")
+        .count();
+    assert_eq!(
+        ended, 0,
+        "neither call has ended: the queued caller still waits"
+    );
+    colleague.finish(SHORT).assert_ok();
+    caller.finish(Duration::from_secs(30)).assert_ok();
+    agent.finish(SHORT).assert_ok();
+    let cdrs = node.wait_cdrs(3, CDR_WAIT);
+    let queued = cdrs
+        .iter()
+        .find(|c| c.callee == "600")
+        .unwrap_or_else(|| panic!("no CDR for the queued call: {cdrs:#?}"));
+    assert_eq!(queued.agent.as_deref(), Some("1006"), "{queued:#?}");
+    // In the order things happened: 1006 was rung for the queue only after the
+    // colleague's call had ended.
+    let events = common::read_events(&node);
+    let at = |kind: &str, callee: &str| {
+        events
+            .iter()
+            .position(|(k, _, data)| {
+                k == kind && data.contains(&format!("\"callee\":\"{callee}\""))
+            })
+            .unwrap_or_else(|| panic!("no {kind} for {callee} in {events:#?}"))
+    };
+    assert!(
+        at("call.ended", "1006") < at("call.offered", "600"),
+        "1006 was offered the queued call during the direct one: {events:#?}"
+    );
+}
+
 /// Marker values planted in the protected customer store: none may cross the bridge.
 const MARKERS: &[&str] = &[
     "Quillon Marchbanks",

@@ -240,6 +240,17 @@ pub enum Input {
         /// The new skills.
         skills: Vec<Proficiency>,
     },
+    /// A call the engine did not route started (`active`) or ended on the phone of
+    /// `agent`: a consultation, a call to or from a colleague, an outbound call.
+    /// While one is up the agent is offered nothing and shows as on a call; when
+    /// the last ends, waiting callers may be offered at once. Ignored for an
+    /// extension that is no agent.
+    DirectCall {
+        /// The agent (any extension; only agents count).
+        agent: AgentId,
+        /// The call started (`true`) or ended.
+        active: bool,
+    },
     /// Nothing but the passage of time (the deadline from `poll_timeout` was reached).
     Timeout,
 }

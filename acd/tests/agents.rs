@@ -302,3 +302,51 @@ fn state_durations_and_occupancy_add_up() {
     let occupancy = s.occupancy.expect("staffed");
     assert!((occupancy - 35.0 / 50.0).abs() < 1e-9);
 }
+
+/// A call the engine did not route (a consultation, a colleague's call) keeps the
+/// agent from being offered anything and shows them on a call; the waiting caller
+/// is offered the moment the last such call ends. Other extensions are ignored.
+#[test]
+fn an_agent_on_a_direct_call_is_offered_nothing_until_it_ends() {
+    let t = t0();
+    let mut acd = build(one_queue(Strategy::Linear, 1));
+    ready_in_order(&mut acd, t, &["a1"]);
+    let direct = |agent: &str, active| Input::DirectCall {
+        agent: agent.into(),
+        active,
+    };
+    input(&mut acd, t, direct("a1", true));
+    input(&mut acd, t, direct("a1", true));
+    assert_eq!(status(&acd, "a1"), (Presence::Ready, Activity::OnCall));
+    let outs = drain(&mut acd);
+    assert!(
+        outs.iter().any(|o| matches!(
+            o,
+            Output::AgentStateChanged {
+                activity: Activity::OnCall,
+                ..
+            }
+        )),
+        "the dashboard hears of it: {outs:?}"
+    );
+    enqueue(&mut acd, t + secs(1), "c1", "q");
+    assert!(
+        offers(&drain(&mut acd)).is_empty(),
+        "not while on a direct call"
+    );
+    input(&mut acd, t + secs(5), direct("a1", false));
+    assert!(
+        offers(&drain(&mut acd)).is_empty(),
+        "one of two direct calls still up"
+    );
+    input(&mut acd, t + secs(9), direct("a1", false));
+    assert_eq!(
+        offers(&drain(&mut acd)),
+        [("c1".to_owned(), "a1".to_owned())],
+        "offered as soon as the last one ended"
+    );
+    // An extension that is no agent, and an end without a start, change nothing.
+    input(&mut acd, t + secs(10), direct("1099", true));
+    input(&mut acd, t + secs(10), direct("a1", false));
+    assert_eq!(status(&acd, "a1"), (Presence::Ready, Activity::Reserved));
+}

@@ -15,7 +15,7 @@ impl Acd {
     /// Records the agent's current state on its clock and tells the node.
     fn note_state(&mut self, now: Instant, a: AgentSlot) {
         let agent = &mut self.agents[a.ix()];
-        let activity = agent.act.public();
+        let activity = agent.activity();
         agent
             .counters
             .enter(AgentState::of(&agent.presence, activity), now);
@@ -31,7 +31,7 @@ impl Acd {
     pub(super) fn set_act(&mut self, now: Instant, a: AgentSlot, act: Act) {
         let agent = &mut self.agents[a.ix()];
         let was_available = agent.is_available();
-        let old = agent.act;
+        let shown = agent.activity();
         agent.act = act;
         match act {
             Act::WrapUp { until, .. } | Act::Cooldown { until } => {
@@ -44,8 +44,36 @@ impl Acd {
             self.avail_seq += 1;
             agent.avail_seq = self.avail_seq;
         }
-        if old.public() != act.public() {
+        if shown != self.agents[a.ix()].activity() {
             self.note_state(now, a);
+        }
+    }
+
+    /// A call the engine did not route starts (`active`) or ends on `agent`'s phone:
+    /// while one is up the agent is offered nothing and shows as on a call. An
+    /// extension that is no agent is none of the engine's business.
+    pub(super) fn direct_call(&mut self, now: Instant, agent: &AgentId, active: bool) {
+        let Some(&a) = self.agent_names.get(agent) else {
+            return;
+        };
+        let entry = &mut self.agents[a.ix()];
+        let (was_available, shown) = (entry.is_available(), entry.activity());
+        entry.direct_calls = if active {
+            entry.direct_calls.saturating_add(1)
+        } else {
+            entry.direct_calls.saturating_sub(1)
+        };
+        let (available, showing) = (entry.is_available(), entry.activity());
+        if was_available && !available {
+            self.unindex_agent(a);
+        }
+        if shown != showing {
+            self.note_state(now, a);
+        }
+        if !was_available && available {
+            self.avail_seq += 1;
+            self.agents[a.ix()].avail_seq = self.avail_seq;
+            self.agent_freed(now, a);
         }
     }
 

@@ -176,6 +176,7 @@ impl Acd {
             indexed: false,
             timer: TimerId::default(),
             counters: AgentCounters::default(),
+            direct_calls: 0,
         });
         Ok(())
     }

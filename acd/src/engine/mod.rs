@@ -118,6 +118,10 @@ impl Acd {
             Input::JoinQueue { agent, tier } => self.join_queue(now, &agent, &tier),
             Input::LeaveQueue { agent, queue } => self.leave_queue(now, &agent, &queue),
             Input::SetSkills { agent, skills } => self.set_skills(now, &agent, &skills),
+            Input::DirectCall { agent, active } => {
+                self.direct_call(now, &agent, active);
+                Ok(())
+            }
             Input::Timeout => Ok(()),
         }
     }

@@ -90,11 +90,22 @@ pub(crate) struct AgentEntry {
     pub(crate) indexed: bool,
     pub(crate) timer: TimerId,
     pub(crate) counters: AgentCounters,
+    /// Calls on the agent's phone the engine did not route (a consultation, a call
+    /// to or from a colleague, an outbound call): none are offered meanwhile.
+    pub(crate) direct_calls: u32,
 }
 
 impl AgentEntry {
     pub(crate) fn is_available(&self) -> bool {
-        self.presence == Presence::Ready && self.act == Act::Idle
+        self.presence == Presence::Ready && self.act == Act::Idle && self.direct_calls == 0
+    }
+
+    /// What the agent is doing, as shown: on a call also when it is a direct one.
+    pub(crate) fn activity(&self) -> Activity {
+        match self.act {
+            Act::Idle if self.direct_calls > 0 => Activity::OnCall,
+            act => act.public(),
+        }
     }
 
     /// The agent's proficiency in `skill` (0 without it).

@@ -103,7 +103,7 @@ impl Acd {
     /// An agent's presence and activity.
     pub fn agent_status(&self, agent: &AgentId) -> Option<(Presence, Activity)> {
         let a = &self.agents[self.agent_names.get(agent)?.ix()];
-        Some((a.presence.clone(), a.act.public()))
+        Some((a.presence.clone(), a.activity()))
     }
 
     /// Where a call stands; `None` once it has ended or left the engine.
@@ -190,7 +190,7 @@ impl Acd {
         let a = &self.agents[self.agent_names.get(agent)?.ix()];
         Some(
             a.counters
-                .snapshot(a.id.clone(), a.presence.clone(), a.act.public(), now),
+                .snapshot(a.id.clone(), a.presence.clone(), a.activity(), now),
         )
     }
 
@@ -198,7 +198,7 @@ impl Acd {
     pub fn all_agent_stats(&self, now: Instant) -> impl Iterator<Item = AgentStats> + '_ {
         self.agents.iter().map(move |a| {
             a.counters
-                .snapshot(a.id.clone(), a.presence.clone(), a.act.public(), now)
+                .snapshot(a.id.clone(), a.presence.clone(), a.activity(), now)
         })
     }
 

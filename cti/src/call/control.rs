@@ -156,6 +156,7 @@ impl Call {
         self.b = None;
         // The agent's part of the call is over: the ACD starts their wrap-up.
         self.queue_call_ended();
+        self.report_direct(Side::B, None);
         self.a_answered = true;
         self.phase = Phase::Ivr;
         self.cdr.routing.agent = Some(to.clone());

@@ -199,6 +199,9 @@ struct Call {
     peer_sends: [bool; 2],
     /// Re-INVITEs the node sent of its own accord, waiting for their answers.
     reinvites: Vec<reinvite::Pending>,
+    /// The extensions on each side (A, B) whose part in this call the ACD did not
+    /// route, as reported to it (`acd::Input::DirectCall`).
+    direct: [Option<String>; 2],
     /// The caller's session timer (RFC 4028), when its INVITE asked for one.
     session_timer: Option<session_timer::SessionTimer>,
     /// The node's UPDATE refreshing the caller's session, until answered.
@@ -327,6 +330,7 @@ impl Call {
             }),
             peer_sends: [true; 2],
             reinvites: Vec::new(),
+            direct: [None, None],
             session_timer,
             session_refresh: None,
             a_sdp: None,
@@ -775,6 +779,13 @@ impl Call {
         self.b = Some((dialog, target));
         self.phase = Phase::Answered;
         self.cdr.answered_at = Some(unix_ms());
+        // A call the ACD did not route: its agents are busy while it lasts.
+        let callee = self.cdr.callee.clone();
+        self.report_direct(Side::B, Some(callee));
+        if self.authenticated {
+            let caller = self.cdr.caller.clone();
+            self.report_direct(Side::A, Some(caller));
+        }
         self.deadline = Instant::now() + self.ctx.max_duration;
         if !self.a_late {
             // After a late offer both start once the caller's answer is in.
@@ -998,6 +1009,32 @@ impl Call {
         resp
     }
 
+    /// Tells the ACD that the extension on `side` is on this call, which it did not
+    /// route (`Some`), or no longer (`None`, or another extension: the one before
+    /// is off it). The ACD ignores extensions that are no agents.
+    fn report_direct(&mut self, side: Side, ext: Option<String>) {
+        let slot = &mut self.direct[usize::from(side == Side::B)];
+        if *slot == ext {
+            return;
+        }
+        let Some(acd) = &self.ctx.acd else {
+            return;
+        };
+        if let Some(old) = slot.take() {
+            acd.input(acd::Input::DirectCall {
+                agent: old.as_str().into(),
+                active: false,
+            });
+        }
+        if let Some(ext) = ext {
+            acd.input(acd::Input::DirectCall {
+                agent: ext.as_str().into(),
+                active: true,
+            });
+            *slot = Some(ext);
+        }
+    }
+
     /// The caller is gone (hung up, fell silent, let its session expire): out of
     /// the flow and the queue, and no second leg rings for it any more.
     async fn caller_gone(&mut self) {
@@ -1037,6 +1074,8 @@ impl Call {
         self.phase = Phase::Ended;
         // The trunk's place goes back now, not when the task lingers out.
         self.trunk_seat = None;
+        self.report_direct(Side::A, None);
+        self.report_direct(Side::B, None);
         // The supervisor's leg ends with the call, and so does its audio stream.
         let _ = self.stop_monitor().await;
         // The room stops mixing for the caller now, not when the task lingers out.

@@ -344,6 +344,7 @@ impl Call {
         self.b = Some((leg.dialog, leg.target));
         self.b_codec = None;
         self.cdr.routing.agent = Some(party.clone());
+        self.report_direct(Side::B, Some(party.clone()));
         if !self
             .reinvite(Side::B, offer.to_bytes(), Purpose::Rejoin)
             .await
@@ -453,6 +454,7 @@ impl Call {
 
     /// Hangs the transferor (side B) up and leaves the caller waiting on the node.
     async fn leave_transferor(&mut self) {
+        self.report_direct(Side::B, None);
         let _ = self.stop_monitor().await;
         if self.held {
             self.resume();
