@@ -1049,20 +1049,7 @@ fn three_callers_in_a_conference_room_each_hear_the_other_two() {
         ..NodeSpec::default()
     });
     let tones = [("1001", 440_u32), ("1002", 1000), ("1003", 1700)];
-    let mut phones: Vec<Baresip> = tones
-        .iter()
-        .map(|&(ext, tone_hz)| {
-            let phone = Phone {
-                tone_hz,
-                dump_audio: true,
-                ..Phone::default()
-            };
-            Baresip::start_with(&node, ext, node.password(ext), &phone)
-        })
-        .collect();
-    for phone in &mut phones {
-        phone.registered();
-    }
+    let mut phones = dumping_phones(&node, &tones);
     let token = first_admin(&node);
     let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
     let rooms = || {

@@ -128,6 +128,15 @@ impl TrunkLine {
         }
     }
 
+    /// A place on the trunk and where to send, for one more call; `Err` with the
+    /// CDR cause: `trunk_full` at `max_calls`, `trunk_unreachable` when the address
+    /// does not resolve (the place is given back).
+    pub(crate) async fn open(self: &Arc<Self>) -> Result<(Seat, Target), &'static str> {
+        let seat = self.seat().ok_or("trunk_full")?;
+        let target = self.resolve().await.ok_or("trunk_unreachable")?;
+        Ok((seat, target))
+    }
+
     /// Where the trunk's requests go: its address resolved now (DNS names each time,
     /// so a carrier's change is followed), the first address returned.
     pub(crate) async fn resolve(&self) -> Option<Target> {

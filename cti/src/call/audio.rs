@@ -115,7 +115,7 @@ impl SrtpLegs {
     }
 }
 
-fn slot(side: Side) -> usize {
+pub(super) fn slot(side: Side) -> usize {
     match side {
         Side::A => 0,
         Side::B => 1,
@@ -305,7 +305,7 @@ impl Call {
         else {
             return;
         };
-        let seq = &mut seqs[usize::from(side == Side::B)];
+        let seq = &mut seqs[slot(side)];
         bridge.audio_chunk(*call, side == Side::A, *seq, samples);
         *seq += 1;
     }
@@ -398,7 +398,7 @@ impl Call {
         }
         let mut sdp = Sdp::parse(body).ok()?;
         self.media.as_ref()?;
-        self.peer_sends[usize::from(from == Side::B)] = super::rtp_watch::sends(&sdp);
+        self.peer_sends[slot(from)] = super::rtp_watch::sends(&sdp);
         self.srtp_relay(from, &mut sdp);
         let session = self.media.as_ref()?;
         if let Some(remote) = sdp.audio_remote() {

@@ -291,13 +291,12 @@ impl Callback {
         let Some((line, number)) = self.ctx.trunks.route(number) else {
             return;
         };
-        let Some(seat) = line.seat() else {
-            debug!(call = self.id.0, trunk = %line.trunk.name, "trunk full: no callback");
-            return;
-        };
-        let Some(target) = line.resolve().await else {
-            debug!(call = self.id.0, trunk = %line.trunk.name, "trunk address does not resolve");
-            return;
+        let (seat, target) = match line.open().await {
+            Ok(open) => open,
+            Err(cause) => {
+                debug!(call = self.id.0, trunk = %line.trunk.name, cause, "no callback by the trunk");
+                return;
+            }
         };
         let caller_id = line.caller_id(&self.req.agent).to_owned();
         let mut from = NameAddr::new(sip::message::Uri::Sip(sip::message::SipUri::new(

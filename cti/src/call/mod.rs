@@ -1013,7 +1013,7 @@ impl Call {
     /// route (`Some`), or no longer (`None`, or another extension: the one before
     /// is off it). The ACD ignores extensions that are no agents.
     fn report_direct(&mut self, side: Side, ext: Option<String>) {
-        let slot = &mut self.direct[usize::from(side == Side::B)];
+        let slot = &mut self.direct[audio::slot(side)];
         if *slot == ext {
             return;
         }

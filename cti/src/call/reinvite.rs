@@ -142,7 +142,7 @@ impl Call {
     /// After a transfer: a caller whose latest SDP says it does not send (held by the
     /// phone that transferred it) is offered its leg again, `sendrecv`.
     pub(super) async fn take_caller_off_hold(&mut self) {
-        if self.peer_sends[0] || self.a_dialog.is_none() {
+        if self.peer_sends[super::audio::slot(Side::A)] || self.a_dialog.is_none() {
             return;
         }
         if self.srtp_terminated_on(Side::A) {
@@ -163,7 +163,7 @@ impl Call {
         let Ok(sdp) = Sdp::parse(answer) else {
             return;
         };
-        self.peer_sends[0] = sends(&sdp);
+        self.peer_sends[super::audio::slot(Side::A)] = sends(&sdp);
         if let Some(session) = &self.media {
             if let Some(remote) = sdp.audio_remote() {
                 session.set_remote(Side::A, remote.rtp, remote.rtcp);

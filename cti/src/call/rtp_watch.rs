@@ -22,6 +22,7 @@ use sip::sdp::{MediaKind, Sdp};
 use tokio::time::Instant;
 use tracing::info;
 
+use super::audio::slot;
 use super::{Call, Phase};
 
 /// How often the counters are compared for `timeout`: a quarter of it, between 1 s
@@ -50,7 +51,7 @@ impl RtpWatch {
     /// Takes `side`'s count of datagrams received so far at `now`; `true` when the
     /// side is `watched` and has sent nothing for the timeout.
     pub(super) fn observe(&mut self, now: Instant, side: Side, heard: u64, watched: bool) -> bool {
-        let i = usize::from(side == Side::B);
+        let i = slot(side);
         if !watched || heard != self.heard[i] {
             self.heard[i] = heard;
             self.since[i] = now;
@@ -86,7 +87,7 @@ impl Call {
                         && self.late_offer.is_none()
                 }
                 Side::B => self.phase == Phase::Answered && self.b.is_some(),
-            } && self.peer_sends[usize::from(side == Side::B)];
+            } && self.peer_sends[slot(side)];
             if watch.observe(now, side, stats.side(side).received(), watched) && quiet.is_none() {
                 quiet = Some(side);
             }

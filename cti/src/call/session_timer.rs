@@ -271,7 +271,7 @@ impl Call {
                 ours.origin.session_version += 1;
                 self.a_sdp = Some(ours.clone());
             }
-            self.peer_sends[0] = theirs.sends();
+            self.peer_sends[super::audio::slot(Side::A)] = theirs.sends();
             if let (Some(session), Some(remote)) = (&self.media, offer.audio_remote()) {
                 session.set_remote(Side::A, remote.rtp, remote.rtcp);
             }

@@ -21,23 +21,30 @@ use crate::trunk::TrunkLine;
 impl Call {
     /// Rings `number` through `line` for the caller.
     pub(super) async fn dial_trunk(&mut self, line: Arc<TrunkLine>, number: String) {
-        let Some(seat) = line.seat() else {
-            debug!(call = self.id.0, trunk = %line.trunk.name, "trunk full");
-            return self.fail(503, Disposition::Failed, "trunk_full").await;
-        };
-        let Some(target) = line.resolve().await else {
-            debug!(call = self.id.0, trunk = %line.trunk.name, "trunk address does not resolve");
-            return self
-                .fail(503, Disposition::Failed, "trunk_unreachable")
-                .await;
-        };
         let offer = match self.offer_for_b(false) {
             Ok(offer) => offer,
             Err(status) => return self.fail(status, Disposition::Failed, "media").await,
         };
         let offer = offer.map(|bytes| self.plain_for_trunk(bytes));
+        if let Err(cause) = self.fork_to_trunk(line, &number, offer.as_deref()).await {
+            self.fail(503, Disposition::Failed, cause).await;
+        }
+    }
+
+    /// Sends `number` the INVITE with `offer` through `line` as one of the call's
+    /// forks, holding a place on the trunk; `Err` with the CDR cause when the trunk
+    /// is full or its address does not resolve.
+    async fn fork_to_trunk(
+        &mut self,
+        line: Arc<TrunkLine>,
+        number: &str,
+        offer: Option<&[u8]>,
+    ) -> Result<(), &'static str> {
+        let (seat, target) = line.open().await.inspect_err(|cause| {
+            debug!(call = self.id.0, trunk = %line.trunk.name, cause, "trunk cannot take the call");
+        })?;
         let caller = self.cdr.caller.clone();
-        let invite = self.trunk_invite(&line, &number, line.caller_id(&caller), offer.as_deref());
+        let invite = self.trunk_invite(&line, number, line.caller_id(&caller), offer);
         debug!(
             call = self.id.0,
             trunk = %line.trunk.name,
@@ -54,6 +61,7 @@ impl Call {
             done: false,
             trunk: Some(line),
         });
+        Ok(())
     }
 
     /// Rings `number` as the second leg of an answered caller (a transfer): the
@@ -81,30 +89,11 @@ impl Call {
         let Some(offer) = self.node_offer_to_b() else {
             return false;
         };
-        let Some(seat) = line.seat() else {
-            debug!(call = self.id.0, trunk = %line.trunk.name, "trunk full");
-            return false;
-        };
-        let Some(target) = line.resolve().await else {
-            debug!(call = self.id.0, trunk = %line.trunk.name, "trunk address does not resolve");
-            return false;
-        };
         self.plain_b();
-        let caller = self.cdr.caller.clone();
-        let offer = offer.to_bytes();
-        let invite = self.trunk_invite(&line, number, line.caller_id(&caller), Some(&offer));
-        debug!(call = self.id.0, trunk = %line.trunk.name, %number, "second leg out by a trunk");
         self.best_failure = None;
-        self.trunk_seat = Some(seat);
-        let key = self.ctx.send_request(self.id, invite.clone(), target).await;
-        self.forks.push(Fork {
-            key,
-            invite,
-            target,
-            done: false,
-            trunk: Some(line),
-        });
-        true
+        self.fork_to_trunk(line, number, Some(&offer.to_bytes()))
+            .await
+            .is_ok()
     }
 
     /// The INVITE for `number` on `line`, presenting `caller_id` (with the caller's
