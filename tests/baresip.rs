@@ -1427,3 +1427,122 @@ fn dumping_phones(node: &Node, tones: &[(&str, u32)]) -> Vec<Baresip> {
         })
         .collect()
 }
+
+/// Click-to-dial from the desktop (`POST /api/v1/calls`): the agent's phone (1001,
+/// sending 2 kHz) rings first, showing the number it is about to call; once it
+/// answers it hears ringback (440 + 480 Hz) while the node calls 1002 (1 kHz), whose
+/// phone shows the agent as the caller. Audio then flows both ways through the relay,
+/// the API lists the call as talking with 1001 as its agent, the desktop's hang-up
+/// ends it, and the CDR names 1002 as caller, 1001 as callee and agent, `outbound`.
+#[test]
+fn an_agent_dials_from_the_desktop() {
+    use common::api::{first_admin, request};
+    if !common::peer_available("baresip") {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: BARESIP_ALGORITHMS,
+        log: "info,cti::call=debug",
+        ..NodeSpec::default()
+    });
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let listening = |tone_hz| Phone {
+        tone_hz,
+        dump_audio: true,
+        ..Phone::default()
+    };
+    let mut agent = Baresip::start_with(&node, "1001", node.password("1001"), &listening(2000));
+    let mut customer = Baresip::start_with(&node, "1002", node.password("1002"), &listening(1000));
+    agent.registered();
+    customer.registered();
+    let dial = request(
+        api,
+        "POST",
+        "/api/v1/calls",
+        Some(&token),
+        Some(r#"{"from":"1001","to":"1002"}"#),
+    )
+    .expect("the API answers");
+    assert_eq!(dial.status, 201, "{}", dial.body);
+    let call_id = dial.json()["call_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a call id: {}", dial.body))
+        .to_owned();
+    let shown = |event: &serde_json::Value, ext: &str| {
+        event["peeruri"]
+            .as_str()
+            .is_some_and(|uri| uri.starts_with(&format!("sip:{ext}@")))
+    };
+    let ringing = agent.event("CALL_INCOMING");
+    assert!(
+        shown(&ringing, "1002"),
+        "the agent's phone shows: {ringing}"
+    );
+    agent.command("accept", "");
+    agent.event("CALL_ESTABLISHED");
+    let incoming = customer.event("CALL_INCOMING");
+    assert!(
+        shown(&incoming, "1001"),
+        "the customer's phone shows: {incoming}"
+    );
+    // The customer's phone rings a while: the agent hears the node's ringback.
+    std::thread::sleep(Duration::from_secs(2));
+    customer.command("accept", "");
+    customer.event("CALL_ESTABLISHED");
+    let calls = wait_until("the call to be talking", Duration::from_secs(10), || {
+        let calls = request(api, "GET", "/api/v1/calls", Some(&token), None)?;
+        (calls.json()[0]["phase"] == "talking").then_some(calls)
+    });
+    let listed = &calls.json()[0];
+    assert_eq!(
+        (&listed["call_id"], &listed["agent"], &listed["caller"]),
+        (
+            &serde_json::json!(call_id),
+            &serde_json::json!("1001"),
+            &serde_json::json!("1002")
+        ),
+        "{}",
+        calls.body
+    );
+    std::thread::sleep(AUDIO_PERIOD); // audio flows; nothing is awaited here
+    let hang_up = request(
+        api,
+        "POST",
+        &format!("/api/v1/calls/{call_id}/hangup"),
+        Some(&token),
+        None,
+    )
+    .expect("the API answers");
+    assert_eq!(hang_up.status, 204, "{}", hang_up.body);
+    agent.event("CALL_CLOSED");
+    customer.event("CALL_CLOSED");
+    agent.quit();
+    customer.quit();
+    assert_each_hears(&[(&agent, 1000.0, 2000.0), (&customer, 2000.0, 1000.0)]);
+    // The first second the agent's phone decoded (after the start-up half second) is
+    // the ringback, before the customer answered.
+    let (rate, pcm) = decoded_audio(&agent.dir);
+    let first = &pcm[..(rate as usize).min(pcm.len())];
+    let (ringback, customer_tone) = (
+        goertzel_at(first, 480.0, rate),
+        goertzel_at(first, 1000.0, rate),
+    );
+    assert!(
+        ringback > 10.0 * customer_tone,
+        "the agent heard no ringback first: 480 Hz at {ringback:.3e}, 1 kHz at {customer_tone:.3e}"
+    );
+    let cdrs = node.wait_cdrs(1, Duration::from_secs(15));
+    let cdr = &cdrs[0];
+    assert_eq!(
+        (
+            cdr.caller.as_str(),
+            cdr.callee.as_str(),
+            cdr.disposition.as_str(),
+            cdr.ivr_outcome.as_deref(),
+            cdr.agent.as_deref()
+        ),
+        ("1002", "1001", "answered", Some("outbound"), Some("1001")),
+        "{cdrs:#?}"
+    );
+}

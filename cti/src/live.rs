@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::acd::AcdHandle;
 use crate::api::{
     AgentPresence, AgentSummary, CallControl, CallSummary, ConferenceSummary, ControlRefusal,
-    LiveNode, MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
+    DialRefusal, LiveNode, MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
 };
 use crate::endpoint::Command;
 
@@ -26,6 +26,8 @@ pub(crate) struct NodeLive {
     pub(crate) bridge: Option<Arc<crate::bridge::NodeBridge>>,
     /// The conference rooms.
     pub(crate) rooms: crate::conference::Rooms,
+    /// Calls to place for agents (`crate::call::originate`).
+    pub(crate) dials: mpsc::UnboundedSender<crate::call::originate::DialRequest>,
 }
 
 impl NodeLive {
@@ -113,6 +115,28 @@ impl LiveNode for NodeLive {
                 return Err(MonitorRefusal::NoCall);
             }
             rx.await.unwrap_or(Err(MonitorRefusal::NoCall))
+        }
+        .boxed()
+    }
+
+    fn dial<'a>(
+        &'a self,
+        agent: &'a str,
+        to: &'a str,
+        auto_answer: bool,
+    ) -> BoxFuture<'a, Result<String, DialRefusal>> {
+        async move {
+            let (reply, rx) = oneshot::channel();
+            let request = crate::call::originate::DialRequest {
+                agent: agent.to_owned(),
+                to: to.to_owned(),
+                auto_answer,
+                reply,
+            };
+            if self.dials.send(request).is_err() {
+                return Err(DialRefusal::Unavailable);
+            }
+            rx.await.unwrap_or(Err(DialRefusal::Unavailable))
         }
         .boxed()
     }

@@ -374,6 +374,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         crate::webhooks::Settings::default(),
     );
     let (callback_tx, mut callback_rx) = mpsc::unbounded_channel();
+    let (dial_tx, mut dial_rx) = mpsc::unbounded_channel();
     let acd = if cfg.acd.queues.is_empty() {
         None
     } else {
@@ -418,6 +419,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         memberships: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
         bridge: bridge.clone(),
         rooms: rooms.clone(),
+        dials: dial_tx,
     };
     serve_api(&cfg, &store, customers.clone(), events.clone(), live).await?;
     let ctx = Arc::new(Ctx {
@@ -464,6 +466,12 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
                 Arc::clone(&callback_ctx),
                 request,
             ));
+        }
+    });
+    let dial_ctx = Arc::clone(&ctx);
+    tokio::spawn(async move {
+        while let Some(request) = dial_rx.recv().await {
+            tokio::spawn(crate::call::originate::run(Arc::clone(&dial_ctx), request));
         }
     });
     let endpoint = Endpoint::new(

@@ -68,6 +68,19 @@ pub trait LiveNode: Send + Sync {
         Box::pin(async { Err(MonitorRefusal::Unsupported) })
     }
 
+    /// Places a call for agent `agent` to `to` (an extension, or a number a trunk
+    /// routes): the agent's phones ring first, then `to`. Answers with the call's
+    /// Call-ID once the agent's phones are ringing.
+    fn dial<'a>(
+        &'a self,
+        agent: &'a str,
+        to: &'a str,
+        auto_answer: bool,
+    ) -> BoxFuture<'a, Result<String, DialRefusal>> {
+        let _ = (agent, to, auto_answer);
+        Box::pin(async { Err(DialRefusal::Unavailable) })
+    }
+
     /// Holds, resumes, transfers (blind or attended) call `call_id`, or starts or
     /// stops its recording.
     fn control<'a>(
@@ -116,6 +129,22 @@ pub enum CallControl {
         /// The caller's score that set the rule off; `None` when a person asked.
         sentiment: Option<f64>,
     },
+}
+
+/// Why a call could not be placed for an agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DialRefusal {
+    /// The extension has no registered phone (or one the node would have to reach
+    /// in SRTP).
+    #[error("extension {0} has no registered phone")]
+    NotRegistered(String),
+    /// Neither an extension with a phone nor a number a trunk routes.
+    #[error("no extension or trunk route for {0}")]
+    NoRoute(String),
+    /// The node cannot place calls now (no media port free, shutting down).
+    #[error("the node cannot place a call now")]
+    Unavailable,
 }
 
 /// Why a call-control request could not be carried out.

@@ -69,7 +69,7 @@ pub use error::ApiError;
 pub use events::{Event, EventBus, EventKind, Published};
 pub use live::{
     AgentActivity, AgentPresence, AgentSummary, CallAnalysis, CallControl, CallPhase, CallSummary,
-    ConferenceParticipant, ConferenceSummary, ControlRefusal, LiveNode, MonitorMode,
+    ConferenceParticipant, ConferenceSummary, ControlRefusal, DialRefusal, LiveNode, MonitorMode,
     MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
 };
 pub use users::{IssuedToken, NewUser, User, UserError};
@@ -330,6 +330,7 @@ fn route_table(r: Routes, access: Access) -> Routes {
             media::voicemail_audio,
         )
         .add(Method::GET, "/api/v1/calls", calls::list_calls)
+        .add(Method::POST, "/api/v1/calls", control::dial)
         .add(Method::POST, "/api/v1/calls/{id}/hangup", calls::hang_up)
         .add(
             Method::POST,

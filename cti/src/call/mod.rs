@@ -24,6 +24,7 @@ mod feature;
 mod ivr;
 mod late_offer;
 mod monitor;
+pub(crate) mod originate;
 mod queue;
 mod record;
 mod refer;
@@ -209,15 +210,23 @@ struct Call {
     /// The SDP the node last gave the caller as its own (when the node answered
     /// it: IVR, queue, room), to answer the caller's re-INVITEs with.
     a_sdp: Option<Sdp>,
+    /// The node placed the caller's leg (`originate.rs`): `a_invite` is the INVITE
+    /// it sent the caller, so the caller is its To, not its From.
+    placed: bool,
     cdr: Cdr,
     deadline: Instant,
 }
 
 /// Runs a call to its end; the endpoint spawned it with the receiving end of
 /// the call's event channel.
-pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, mut events: UnboundedReceiver<CallEvent>) {
+pub(crate) async fn run(ctx: Arc<Ctx>, setup: CallSetup, events: UnboundedReceiver<CallEvent>) {
     let (mut call, bindings) = Call::new(ctx, setup);
     call.start(bindings).await;
+    run_call(call, events).await;
+}
+
+/// Carries `call` through its events and timers to its end.
+async fn run_call(mut call: Call, mut events: UnboundedReceiver<CallEvent>) {
     while !call.finished() {
         let ivr_at = call.ivr_deadline();
         let session_at = call.session_timer_at();
@@ -334,6 +343,7 @@ impl Call {
             session_timer,
             session_refresh: None,
             a_sdp: None,
+            placed: false,
             cdr,
             ctx,
         };
@@ -424,6 +434,15 @@ impl Call {
         self.a_invite.headers.call_id().unwrap_or_default()
     }
 
+    /// Who the caller is, as new legs present it: the From of the caller's INVITE,
+    /// or the To of the node's INVITE to a caller it called (without its tags).
+    fn caller_identity(&self) -> sip::message::NameAddr {
+        let h = &self.a_invite.headers;
+        let mut who = if self.placed { h.to() } else { h.from() }.expect("parsed INVITE has both");
+        who.params.remove("tag");
+        who
+    }
+
     /// Allocates the relay and rewrites A's offer for B; `Err(status)` when
     /// the offer is unusable or no ports are left.
     fn offer_for_b(&mut self, required: bool) -> Result<Option<Vec<u8>>, u16> {
@@ -474,8 +493,8 @@ impl Call {
     fn fork_invite(&self, b: &Binding, sdp: Option<&[u8]>) -> Request {
         let mut req = Request::new(Method::Invite, b.contact.uri.clone());
         let a = &self.a_invite.headers;
+        let mut from = self.caller_identity();
         let h = &mut req.headers;
-        let mut from = a.from().expect("parsed INVITE has a From");
         from.params.set("tag", Some(&self.b_tag));
         h.push(HeaderName::From, from.to_string());
         let mut to = a.to().expect("parsed INVITE has a To");

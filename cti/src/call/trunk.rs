@@ -110,12 +110,7 @@ impl Call {
             self.ctx.domain().clone(),
             None,
         )));
-        from.display = self
-            .a_invite
-            .headers
-            .from()
-            .and_then(|f| f.display)
-            .filter(|d| !d.is_empty());
+        from.display = self.caller_identity().display.filter(|d| !d.is_empty());
         from.params.set("tag", Some(&self.b_tag));
         let contact = self.ctx.contact(line.transport());
         let mut req = line.invite(number, &from, &self.b_call_id, contact, sdp);

@@ -1,5 +1,12 @@
-//! Hold, resume, blind and attended transfer and three-way conference of a connected
-//! call, from an agent's desktop.
+//! Click-to-dial, and hold, resume, blind and attended transfer and three-way
+//! conference of a connected call, from an agent's desktop.
+//!
+//! `POST /api/v1/calls` `{"to": "+15551234567"}` places a call for the agent: their
+//! phone rings first, then the number (an extension, or a number a trunk routes);
+//! `from` names the agent for a supervisor or an administrator, and `auto_answer`
+//! asks the agent's phone to pick up by itself. 201 with the call's `call_id` once
+//! the agent's phone rings; the call then shows in `GET /api/v1/calls` and on the
+//! event stream like any other.
 //!
 //! `POST /api/v1/calls/{id}/hold`, `…/resume` (no body), `…/transfer`
 //! `{"to": "1004"}`, `…/consult` `{"to": "1004"}` then `POST …/consult/complete` or
@@ -18,9 +25,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::calls::{live_roles, visible_call};
-use crate::api::auth::Principal;
+use crate::api::auth::{Principal, Role};
 use crate::api::error::JsonBody;
-use crate::api::live::{CallControl, ControlRefusal, MonitorMode, MonitorRefusal, MonitorRequest};
+use crate::api::live::{
+    CallControl, ControlRefusal, DialRefusal, MonitorMode, MonitorRefusal, MonitorRequest,
+};
 use crate::api::{ApiError, AppState};
 
 /// The body of `POST /api/v1/calls/{id}/transfer`.
@@ -28,6 +37,18 @@ use crate::api::{ApiError, AppState};
 #[serde(deny_unknown_fields)]
 pub(crate) struct TransferBody {
     to: String,
+}
+
+/// The body of `POST /api/v1/calls`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DialBody {
+    to: String,
+    /// The agent to place the call for; an agent's own by default.
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    auto_answer: bool,
 }
 
 /// The body of `POST /api/v1/calls/{id}/conference`.
@@ -46,6 +67,50 @@ pub(crate) struct EscalateBody {
 
 /// Longest extension accepted.
 const EXTENSION_MAX_LEN: usize = 32;
+
+/// `POST /api/v1/calls`: places a call for an agent (click-to-dial). Agents dial
+/// from their own extension only; supervisors and administrators name the agent.
+pub(crate) async fn dial(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(body): JsonBody<DialBody>,
+) -> Result<(StatusCode, axum::Json<serde_json::Value>), ApiError> {
+    live_roles(&p)?;
+    if !valid_number(&body.to) {
+        return Err(ApiError::bad_request(
+            "to: an extension or an external number, digits with an optional leading +, 1 to 32",
+        ));
+    }
+    let agent = match (p.role, body.from) {
+        (Role::Agent, None) => p.own_agent()?.to_owned(),
+        (Role::Agent, Some(from)) if p.is_agent(Some(&from)) => from,
+        (Role::Agent, Some(_)) => {
+            return Err(ApiError::forbidden("agents dial from their own extension"));
+        }
+        (_, Some(from)) if valid_extension(&from) => from,
+        (_, _) => {
+            return Err(ApiError::bad_request(
+                "from: the agent's extension, digits, 1 to 32",
+            ));
+        }
+    };
+    let call_id = shared
+        .state
+        .live
+        .dial(&agent, &body.to, body.auto_answer)
+        .await
+        .map_err(|r| match r {
+            DialRefusal::NotRegistered(_) => ApiError::conflict(r.to_string()),
+            DialRefusal::NoRoute(_) => ApiError::not_found(r.to_string()),
+            _ => ApiError::unavailable(r.to_string()),
+        })?;
+    let detail = serde_json::json!({ "agent": agent, "to": body.to });
+    shared.audit(&p, "call.dial", &call_id, detail).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({ "call_id": call_id, "agent": agent, "to": body.to })),
+    ))
+}
 
 /// `POST /api/v1/calls/{id}/hold`.
 pub(crate) async fn hold(
