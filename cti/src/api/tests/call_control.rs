@@ -320,3 +320,137 @@ async fn a_supervisor_removes_a_caller_from_a_conference_room() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(rooms[0]["participants"][0]["talking"], true);
 }
+
+/// Every call the fake node was asked to place, as (agent, to, auto answer).
+fn dialled(h: &Harness) -> Vec<(String, String, bool)> {
+    h.live.with(|s| std::mem::take(&mut s.dialled))
+}
+
+#[tokio::test]
+async fn an_agent_dials_from_their_own_extension_and_the_call_is_audited() {
+    let h = Harness::new().await;
+    let (status, reply) = h
+        .json(
+            Role::Agent,
+            Method::POST,
+            "/api/v1/calls",
+            Some(r#"{"to":"+15551234567","auto_answer":true}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    assert_eq!(reply["call_id"], "placed-1");
+    assert_eq!(reply["agent"], "1001");
+    let (status, _) = h
+        .json(
+            Role::Agent,
+            Method::POST,
+            "/api/v1/calls",
+            Some(r#"{"to":"1004","from":"1001"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        dialled(&h),
+        [
+            ("1001".to_owned(), "+15551234567".to_owned(), true),
+            ("1001".to_owned(), "1004".to_owned(), false),
+        ]
+    );
+    assert_eq!(actions(&h).await, ["call.dial", "call.dial"]);
+}
+
+#[tokio::test]
+async fn nobody_dials_for_someone_else_without_the_role_for_it() {
+    let h = Harness::new().await;
+    let (status, _) = h
+        .json(
+            Role::Agent,
+            Method::POST,
+            "/api/v1/calls",
+            Some(r#"{"to":"1004","from":"1002"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = h
+        .json(
+            Role::QualityAnalyst,
+            Method::POST,
+            "/api/v1/calls",
+            Some(r#"{"to":"1004","from":"1002"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, reply) = h
+        .json(
+            Role::Supervisor,
+            Method::POST,
+            "/api/v1/calls",
+            Some(r#"{"to":"1004","from":"1002"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    // An administrator has no extension of their own: `from` is required.
+    let (status, _) = h
+        .json(
+            Role::Admin,
+            Method::POST,
+            "/api/v1/calls",
+            Some(r#"{"to":"1004"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(dialled(&h), [("1002".to_owned(), "1004".to_owned(), false)]);
+    assert_eq!(actions(&h).await, ["call.dial"]);
+}
+
+#[tokio::test]
+async fn a_dial_with_a_bad_number_or_body_reaches_nothing() {
+    let h = Harness::new().await;
+    for body in [
+        r#"{"to":"x1"}"#,
+        r#"{"to":""}"#,
+        r#"{"to":"++1"}"#,
+        r#"{"to":"123456789012345678901234567890123"}"#,
+        r#"{"to":"1004","from":"abc"}"#,
+        r#"{"to":"1004","extra":1}"#,
+        r#"{"to":1004}"#,
+        "{}",
+        "not json",
+    ] {
+        let (status, reply) = h
+            .json(Role::Supervisor, Method::POST, "/api/v1/calls", Some(body))
+            .await;
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {status} {reply}"
+        );
+    }
+    assert!(dialled(&h).is_empty());
+    assert!(actions(&h).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_node_s_refusals_to_dial_come_back_as_conflict_not_found_or_unavailable() {
+    let h = Harness::new().await;
+    for (refusal, expected) in [
+        (
+            DialRefusal::NotRegistered("1001".into()),
+            StatusCode::CONFLICT,
+        ),
+        (DialRefusal::NoRoute("999".into()), StatusCode::NOT_FOUND),
+        (DialRefusal::Unavailable, StatusCode::SERVICE_UNAVAILABLE),
+    ] {
+        h.live.with(|s| s.dial_refusal = Some(refusal.clone()));
+        let (status, reply) = h
+            .json(
+                Role::Agent,
+                Method::POST,
+                "/api/v1/calls",
+                Some(r#"{"to":"999"}"#),
+            )
+            .await;
+        assert_eq!(status, expected, "{refusal:?}: {reply}");
+        assert_eq!(reply["error"]["message"], refusal.to_string(), "{reply}");
+    }
+    assert!(actions(&h).await.is_empty());
+}

@@ -45,6 +45,10 @@ pub(super) struct FakeState {
     pub(super) controls: Vec<(String, CallControl)>,
     /// When set, call controls are refused with it.
     pub(super) refusal: Option<ControlRefusal>,
+    /// Every call placed, as (agent, to, auto answer).
+    pub(super) dialled: Vec<(String, String, bool)>,
+    /// When set, placing a call is refused with it.
+    pub(super) dial_refusal: Option<DialRefusal>,
 }
 
 /// A [`LiveNode`] answering from [`FakeState`]; hang-ups and state changes
@@ -92,6 +96,23 @@ impl LiveNode for FakeLive {
             known
         });
         Box::pin(async move { known })
+    }
+
+    fn dial<'a>(
+        &'a self,
+        agent: &'a str,
+        to: &'a str,
+        auto_answer: bool,
+    ) -> BoxFuture<'a, Result<String, DialRefusal>> {
+        let answer = self.with(|s| {
+            if let Some(refusal) = s.dial_refusal.clone() {
+                return Err(refusal);
+            }
+            s.dialled
+                .push((agent.to_owned(), to.to_owned(), auto_answer));
+            Ok(format!("placed-{}", s.dialled.len()))
+        });
+        Box::pin(async move { answer })
     }
 
     fn control<'a>(
