@@ -1572,3 +1572,130 @@ fn a_late_offer_to_an_ivr_flow_hears_its_prompt_in_the_codec_of_the_ack() {
         "{cdr:#?}"
     );
 }
+
+/// Click-to-dial to an external number (`POST /api/v1/calls` with `auto_answer`):
+/// the agent's phone (SIPp, 1001) gets an INVITE that asks it to answer by itself
+/// and shows the number; once it answers, the node calls the number out by the
+/// trunk, answers the carrier's digest challenge, and the carrier's early media
+/// (183 with SDP) reaches the agent before the carrier answers. Then the relay
+/// carries both ways, the desktop hangs up, and the CDR names the number as caller
+/// and 1001 as callee.
+#[test]
+fn an_agent_dials_out_by_a_trunk_and_hears_the_carriers_early_media() {
+    use common::api::{first_admin, request};
+    if !sipp_available() {
+        return;
+    }
+    let node = Node::start(&NodeSpec {
+        algorithms: SIPP_ALGORITHMS,
+        log: "info,cti::call=debug",
+        extra: CARRIER.to_owned(),
+        ..NodeSpec::default()
+    });
+    let carrier_media = UdpSocket::bind("127.0.0.1:0").expect("bind the carrier's media");
+    let agent_media = UdpSocket::bind("127.0.0.1:0").expect("bind the agent's media");
+    let port = |s: &UdpSocket| s.local_addr().expect("bound").port().to_string();
+    let carrier = Sipp::new(&node, "carrier", "uas-carrier-early-media")
+        .args(&[
+            "-key",
+            "user",
+            "acct1234",
+            "-key",
+            "password",
+            "trunk-secret-7f3a",
+        ])
+        .args(&["-key", "rtp", &port(&carrier_media)])
+        .hold_ms(8000)
+        .calls(1)
+        .start()
+        .bound();
+    let agent = Sipp::new(&node, "agent-1001", "uas-auto-answer-media-at-key")
+        .args(&["-key", "rtp", &port(&agent_media)])
+        .calls(1)
+        .start()
+        .bound();
+    register(&node, "1001", agent.port);
+    let api = SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let dial = request(
+        api,
+        "POST",
+        "/api/v1/calls",
+        Some(&token),
+        Some(r#"{"from":"1001","to":"95551234567","auto_answer":true}"#),
+    )
+    .expect("the API answers");
+    assert_eq!(dial.status, 201, "{}", dial.body);
+    let call_id = dial.json()["call_id"]
+        .as_str()
+        .expect("a call id")
+        .to_owned();
+    let relay = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let node_b = common::sipp::logged_port(&agent, "offer");
+    let node_a = common::sipp::logged_port(&carrier, "offer");
+    // The carrier rings with early media (it answers 8 s after its 183): sent while
+    // the API still shows the call ringing, it reaches the agent before the 200.
+    // The agent hears the node's ringback meanwhile: only the carrier's packets count.
+    let mut early = 0;
+    let mut buf = [0_u8; 1500];
+    let mut count = |socket: &UdpSocket| {
+        while let Ok(n) = socket.recv(&mut buf) {
+            early += usize::from(n == 172 && buf[12..n].iter().all(|&b| b == 0x33));
+        }
+    };
+    agent_media.set_nonblocking(true).expect("non-blocking");
+    for seq in 0..50_u16 {
+        carrier_media
+            .send_to(&pcmu_packet(seq, 0x5157_0033, [0x33; 160]), relay(node_a))
+            .expect("send RTP");
+        std::thread::sleep(Duration::from_millis(20)); // paced like a phone, not awaited
+        count(&agent_media);
+    }
+    std::thread::sleep(Duration::from_millis(200)); // the last packets' way through
+    count(&agent_media);
+    agent_media.set_nonblocking(false).expect("blocking again");
+    let calls = request(api, "GET", "/api/v1/calls", Some(&token), None).expect("the API answers");
+    assert_eq!(
+        calls.json()[0]["phase"],
+        "ringing",
+        "still ringing: {}",
+        calls.body
+    );
+    assert!(
+        early >= 45,
+        "{early} of 50 early-media packets reached the agent"
+    );
+    wait_until("the call to be talking", SHORT, || {
+        let reply = request(api, "GET", "/api/v1/calls", Some(&token), None)?;
+        (reply.json()[0]["phase"] == "talking").then_some(())
+    });
+    let to_agent = relayed(&carrier_media, relay(node_a), &agent_media, 0x44);
+    let to_carrier = relayed(&agent_media, relay(node_b), &carrier_media, 0x55);
+    assert!(
+        to_agent >= 45 && to_carrier >= 45,
+        "relayed {to_agent} of 50 to the agent and {to_carrier} of 50 to the carrier"
+    );
+    let hangup = format!("/api/v1/calls/{call_id}/hangup");
+    let ended = request(api, "POST", &hangup, Some(&token), None).expect("an answer");
+    assert_eq!(ended.status, 204, "{}", ended.body);
+    let carrier = carrier.finish(SHORT).assert_ok();
+    let agent = agent.finish(SHORT).assert_ok();
+    assert_eq!(carrier.logged("dialled"), [["5551234567"]]);
+    assert_eq!(
+        carrier.logged("cseq"),
+        [["2"]],
+        "the authorized INVITE's CSeq"
+    );
+    let from = carrier.logged("from").concat().join(" ");
+    assert!(
+        from.contains("sip:+15550001111@"),
+        "From at the carrier: {from}"
+    );
+    let shown = agent.logged("from").concat().join(" ");
+    assert!(
+        shown.contains("sip:95551234567@"),
+        "From at the agent: {shown}"
+    );
+    let cdrs = assert_cdrs(&node, &[("95551234567", "1001", "answered", None)]);
+    assert_eq!(cdrs[0].ivr_outcome.as_deref(), Some("outbound"));
+}

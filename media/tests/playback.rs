@@ -279,3 +279,34 @@ async fn the_node_sends_sender_reports_for_the_stream_it_plays() {
     );
     assert_eq!(sr.info.octet_count, sr.info.packet_count * 160);
 }
+
+/// While a prompt plays toward the agent (ringback, say), what the other side sends is
+/// not relayed to the agent, whether or not that side's codec is known yet.
+#[tokio::test]
+async fn nothing_is_relayed_to_a_side_a_prompt_plays_to() {
+    let relay = relay(26050, 26053);
+    let session = relay.allocate().expect("ports free");
+    let (far, agent) = (socket().await, socket().await);
+    session.set_remote(Side::B, addr(&agent), None);
+    session.set_codec(Side::B, PCMU).expect("g711");
+    session.set_remote(Side::A, addr(&far), None);
+    session
+        .play(Side::B, 1, vec![level_prompt(500, 1000)])
+        .expect("codec set");
+    let mut payload = Vec::new();
+    g711::pcmu_encode(&[-3000; 160], &mut payload);
+    for seq in 0..20_u16 {
+        let buf = rtp(0, seq, u32::from(seq) * 160, 77, seq == 0, &payload);
+        far.send_to(&buf, session.local(Side::A))
+            .await
+            .expect("send");
+    }
+    // The next 30 packets the agent gets are all the prompt's.
+    for _ in 0..30 {
+        let (_, pcm) = decode(&recv(&agent).await);
+        assert!(
+            pcm.iter().all(|&s| (s - 1000).abs() < 100),
+            "the prompt, not the other side"
+        );
+    }
+}

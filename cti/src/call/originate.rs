@@ -623,9 +623,10 @@ impl Placing {
             .as_ref()
             .and_then(|a| a.codec.codec.pcm_rate())
             .unwrap_or(media::codec::SampleRate::Hz8000);
-        let _ = self
-            .media
-            .play(Side::B, RINGBACK_ID, vec![ringback(rate); 20]);
+        let cadences = vec![ringback(rate); 20];
+        if let Err(error) = self.media.play(Side::B, RINGBACK_ID, cadences) {
+            debug!(call = self.id.0, %error, "no ringback");
+        }
     }
 
     async fn retry_with_credentials(&mut self, attempt: &mut Attempt, response: &Response) -> bool {
