@@ -660,9 +660,31 @@ fn a_timed_out_caller_is_called_back_when_an_agent_is_free() {
     let node = sipp_node(CALLBACK_QUEUE, install_queue_flow);
     // The customer's phone takes the callback and hangs up after 2 s; the agent's
     // phone answers and waits for the BYE.
-    let customer = phone(&node, "1003", "uas-answer-then-hang-up", 1, 2000);
+    let customer = phone(&node, "1003", "uas-answer-then-hang-up", 1, 3000);
     let agent = phone(&node, "1006", "uas-answer", 1, 0);
     wait_for_a_callback(&node, "1003");
+    // Connected, the callback is a live call like any other: listed, with its queue
+    // and agent, for the desktop to hold, transfer or record.
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = common::api::first_admin(&node);
+    let live = common::wait_until("the callback to be talking", SHORT, || {
+        let calls = common::api::request(api, "GET", "/api/v1/calls", Some(&token), None)?;
+        let calls = calls.json();
+        calls
+            .as_array()?
+            .iter()
+            .find(|c| c["phase"] == "talking")
+            .cloned()
+    });
+    assert_eq!(
+        (&live["caller"], &live["agent"], &live["queue"]),
+        (
+            &serde_json::json!("1003"),
+            &serde_json::json!("1006"),
+            &serde_json::json!("support")
+        ),
+        "{live}"
+    );
     customer.finish(Duration::from_secs(30)).assert_ok();
     agent.finish(SHORT).assert_ok();
     let callback = callback_cdr(&node);
@@ -672,6 +694,49 @@ fn a_timed_out_caller_is_called_back_when_an_agent_is_free() {
     );
     assert_eq!(callback.disposition, "answered", "{callback:#?}");
     assert_eq!(callback.queue.as_deref(), Some("support"));
+}
+
+/// A customer who does not take their callback (busy) ends it: the agent, who
+/// answered first, is hung up and goes to wrap-up rather than staying on a call that
+/// never was, and the callback's CDR says busy.
+#[test]
+fn a_callback_the_customer_refuses_releases_its_agent() {
+    use common::api::{first_admin, request};
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = sipp_node(CALLBACK_QUEUE, install_queue_flow);
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let customer = phone(&node, "1003", "uas-busy-486", 1, 0);
+    let agent = phone(&node, "1006", "uas-answer", 1, 0);
+    wait_for_a_callback(&node, "1003");
+    customer.finish(Duration::from_secs(30)).assert_ok();
+    agent.finish(SHORT).assert_ok();
+    let callback = callback_cdr(&node);
+    assert_eq!(
+        (
+            callback.disposition.as_str(),
+            callback.hangup_cause.as_str()
+        ),
+        ("busy", "busy"),
+        "{callback:#?}"
+    );
+    let activity = common::wait_until("1006 off the callback", SHORT, || {
+        let agents = request(api, "GET", "/api/v1/agents", Some(&token), None)?;
+        let agent = agents
+            .json()
+            .as_array()?
+            .iter()
+            .find(|a| a["agent"] == "1006")?
+            .clone();
+        let activity = agent["activity"].as_str()?.to_owned();
+        (activity != "on_call").then_some(activity)
+    });
+    assert!(
+        ["wrap_up", "idle"].contains(&activity.as_str()),
+        "1006 is {activity}"
+    );
 }
 
 /// A caller from outside (a trusted trunk source, an E.164 number) is called back

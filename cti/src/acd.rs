@@ -131,7 +131,7 @@ impl AcdHandle {
         mut engine: Acd,
         store: Store,
         events: Option<AgentEvents>,
-        callbacks: Option<UnboundedSender<crate::call::callback::CallbackRequest>>,
+        callbacks: Option<UnboundedSender<crate::call::originate::CallbackRequest>>,
     ) -> Self {
         let stored = match store.acd_state().await {
             Ok(stored) => stored,
@@ -156,7 +156,7 @@ impl AcdHandle {
         engine: Acd,
         writer: Option<AcdStateWriter>,
         events: Option<AgentEvents>,
-        callbacks: Option<UnboundedSender<crate::call::callback::CallbackRequest>>,
+        callbacks: Option<UnboundedSender<crate::call::originate::CallbackRequest>>,
     ) -> Self {
         let (tx, rx) = unbounded_channel();
         let mut task = Task::new(engine, writer);
@@ -239,7 +239,7 @@ struct Task {
     /// Callback numbers of queued calls.
     contacts: HashMap<CallId, String>,
     /// Where the callbacks the engine asks for are placed.
-    callbacks: Option<UnboundedSender<crate::call::callback::CallbackRequest>>,
+    callbacks: Option<UnboundedSender<crate::call::originate::CallbackRequest>>,
 }
 
 /// The CTI event stream, and each agent's queues (a supervisor sees the agents of
@@ -402,7 +402,7 @@ impl Task {
             return;
         };
         info!(call = %call, agent = %agent, "placing a callback");
-        let _ = callbacks.send(crate::call::callback::CallbackRequest {
+        let _ = callbacks.send(crate::call::originate::CallbackRequest {
             call: call.to_string(),
             agent: agent.to_string(),
             queue: queue.to_string(),

@@ -462,7 +462,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
     let callback_ctx = Arc::clone(&ctx);
     tokio::spawn(async move {
         while let Some(request) = callback_rx.recv().await {
-            tokio::spawn(crate::call::callback::run(
+            tokio::spawn(crate::call::originate::call_back(
                 Arc::clone(&callback_ctx),
                 request,
             ));

@@ -16,7 +16,6 @@
 //! response, or the 200 to a BYE.
 
 mod audio;
-pub(crate) mod callback;
 mod consult;
 mod control;
 mod events;

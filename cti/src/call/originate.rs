@@ -1,5 +1,7 @@
 //! A call the node places for an agent: click-to-dial from the desktop
-//! (`POST /api/v1/calls`), the way a PBX originates a call for a CTI client.
+//! (`POST /api/v1/calls`), the way a PBX originates a call for a CTI client, and the
+//! callback the ACD asks for once an agent is reserved for a caller who kept their
+//! place.
 //!
 //! ```text
 //!  node ──INVITE──► agent's phones (side B)    200, ACK       the agent hears ringback
@@ -9,28 +11,32 @@
 //!  node ◄─200── customer, ACK                  from here a call like any other
 //! ```
 //!
-//! The agent's phone rings first, showing the number it is about to call (a phone that
-//! honours `Call-Info: answer-after=0` answers on its own when the desktop asks for
-//! it). Once the agent answers, the node calls the customer from the other side of the
-//! same media session: the agent's codec is offered first, so the two legs share it
-//! when they can and are transcoded when they cannot. The customer is the extension's
-//! registered phones, or the number through the trunk whose route covers it (digest
-//! answered once with the trunk's credentials).
+//! The agent's phone rings first, showing the number it is about to call ("Callback"
+//! for a callback; a phone that honours `Call-Info: answer-after=0` answers on its own
+//! when the desktop asks for it). Once the agent answers, the node calls the customer
+//! from the other side of the same media session: the agent's codec is offered first,
+//! so the two legs share it when they can and are transcoded when they cannot. The
+//! customer is the extension's registered phones, or the number through the trunk
+//! whose route covers it (digest answered once with the trunk's credentials).
 //!
 //! When the customer answers, the placing is over and the call runs as
 //! [`super::Call`], with the customer on side A and the agent on side B exactly as for
 //! an inbound call: hold, transfer, REFER, recording, monitoring, the cloud stream,
 //! quality and the CDR work the same. The CDR names the customer as caller and the
-//! agent as callee (and as the call's agent), with `routing.ivr_outcome = "outbound"`.
+//! agent as callee (and as the call's agent), with `routing.ivr_outcome` `outbound`
+//! or `callback` (and the queue).
 //!
 //! The placing ends without a call when the agent does not answer (`agent_no_answer`),
 //! the customer fails (`busy`, `no_answer`, `failed` with the SIP status), the agent
 //! hangs up first (`agent_bye`), the desktop hangs up (`api_hangup`), or nobody
 //! answers within the node's ring timeout (`ring_timeout`). Each writes a CDR and
-//! publishes `call.ended`, as a call does.
+//! publishes `call.ended`, as a call does. A callback tells the ACD as it goes: a
+//! refusal when its agent does not answer (the ACD keeps it for the next agent), the
+//! answer, and its end (the agent's wrap-up), also when the customer never answered.
 
 use std::sync::Arc;
 
+use acd::{Input, RefuseReason};
 use media::{LegCodec, Session, Side};
 use sip::dialog::Dialog;
 use sip::message::{HeaderName, Method, NameAddr, Request, Response, SipUri, Uri};
@@ -66,6 +72,19 @@ pub(crate) struct DialRequest {
     pub(crate) auto_answer: bool,
     /// The call's Call-ID once the agent's phone is ringing, or why not.
     pub(crate) reply: oneshot::Sender<Result<String, DialRefusal>>,
+}
+
+/// What the ACD asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct CallbackRequest {
+    /// The original call's Call-ID (the ACD's name for the callback).
+    pub(crate) call: String,
+    /// The agent reserved for it.
+    pub(crate) agent: String,
+    /// The queue it waited in.
+    pub(crate) queue: String,
+    /// The number to call back (the caller's extension).
+    pub(crate) contact: String,
 }
 
 /// Where the customer is reached.
@@ -128,10 +147,21 @@ impl Failed {
     }
 }
 
+/// What a placed call is for.
+#[derive(Debug, Clone)]
+enum Order {
+    /// An agent's click-to-dial.
+    Dial,
+    /// A callback the ACD reserved the agent for: its name for the call (the
+    /// original call's Call-ID) and the queue the caller waited in.
+    Callback { call: String, queue: String },
+}
+
 /// The placing of one call, until the customer answers.
 struct Placing {
     ctx: Arc<Ctx>,
     id: CallRef,
+    order: Order,
     events: UnboundedReceiver<CallEvent>,
     media: Session,
     cdr: Cdr,
@@ -151,26 +181,148 @@ struct Placing {
 
 /// Places the call `req` asks for and, once both parties answered, runs it to its end.
 pub(crate) async fn run(ctx: Arc<Ctx>, req: DialRequest) {
-    let destination = match check(&ctx, &req).await {
-        Ok(found) => found,
+    match check(&ctx, &req.agent, &req.to).await {
+        Ok(destination) => {
+            let call = Placed {
+                order: Order::Dial,
+                agent: req.agent,
+                to: req.to,
+                auto_answer: req.auto_answer,
+            };
+            place(ctx, call, destination, Some(req.reply)).await;
+        }
         Err(refusal) => {
             let _ = req.reply.send(Err(refusal));
-            return;
         }
+    }
+}
+
+/// Places the callback the ACD asked for: the agent reserved for it first, then the
+/// caller, at their extension or through a trunk. An agent who does not answer (or
+/// has no phone) is a refusal, and the ACD keeps the callback for the next agent; a
+/// caller who cannot be reached ends it.
+pub(crate) async fn call_back(ctx: Arc<Ctx>, req: CallbackRequest) {
+    let order = Order::Callback {
+        call: req.call,
+        queue: req.queue,
     };
-    let agent_phones = ctx.bindings(&req.agent).await;
-    let Some((id, events)) = ctx.attach().await else {
-        let _ = req.reply.send(Err(DialRefusal::Unavailable));
+    match check(&ctx, &req.agent, &req.contact).await {
+        Ok(destination) => {
+            let call = Placed {
+                order,
+                agent: req.agent,
+                to: req.contact,
+                auto_answer: false,
+            };
+            place(ctx, call, destination, None).await;
+        }
+        Err(DialRefusal::NotRegistered(ext)) if ext == req.agent => {
+            tell_acd(
+                &ctx,
+                &order,
+                &req.agent,
+                Progress::AgentFailed(RefuseReason::Unreachable),
+            );
+        }
+        Err(refusal) => {
+            debug!(%refusal, "callback abandoned");
+            let mut cdr = Cdr::begin(&ctx.new_call_id(), &req.contact, &req.agent, unix_ms());
+            order.describe(&mut cdr, &req.agent);
+            cdr.finish(Disposition::Failed, "customer_unreachable", None, unix_ms());
+            if let Err(e) = ctx.cdrs.write(cdr).await {
+                tracing::error!(error = %e, "callback CDR not written");
+            }
+            tell_acd(&ctx, &order, &req.agent, Progress::Abandoned);
+        }
+    }
+}
+
+/// A call to place, checked.
+struct Placed {
+    order: Order,
+    agent: String,
+    to: String,
+    auto_answer: bool,
+}
+
+/// How far a callback got, for the ACD.
+enum Progress {
+    /// The agent's phones did not answer (or could not ring).
+    AgentFailed(RefuseReason),
+    /// The agent answered.
+    AgentAnswered,
+    /// The callback ended: the agent answered and the call ended or the customer
+    /// could not be reached.
+    Ended,
+    /// Given up before the agent answered (the desktop hung up, nobody reachable).
+    Abandoned,
+}
+
+/// Tells the ACD how a callback goes (nothing for other calls).
+fn tell_acd(ctx: &Ctx, order: &Order, agent: &str, progress: Progress) {
+    let (Order::Callback { call, .. }, Some(acd)) = (order, &ctx.acd) else {
         return;
     };
+    let call = call.as_str().into();
+    acd.input(match progress {
+        Progress::AgentFailed(reason) => Input::Refused {
+            call,
+            agent: agent.into(),
+            reason,
+        },
+        Progress::AgentAnswered => Input::Answered {
+            call,
+            agent: agent.into(),
+        },
+        Progress::Ended => Input::CallEnded(call),
+        Progress::Abandoned => Input::Abandon(call),
+    });
+}
+
+impl Order {
+    /// Fills in the CDR's routing for a call placed for `agent`.
+    fn describe(&self, cdr: &mut Cdr, agent: &str) {
+        cdr.routing.agent = Some(agent.to_owned());
+        match self {
+            Order::Dial => cdr.routing.ivr_outcome = Some("outbound".to_owned()),
+            Order::Callback { queue, .. } => {
+                cdr.routing.ivr_outcome = Some("callback".to_owned());
+                cdr.routing.queue = Some(queue.clone());
+            }
+        }
+    }
+}
+
+/// Places `call` and, once both parties answered, runs it to its end; `reply` (a
+/// desktop's) gets the call's Call-ID once the agent's phones ring.
+async fn place(
+    ctx: Arc<Ctx>,
+    call: Placed,
+    destination: Destination,
+    reply: Option<oneshot::Sender<Result<String, DialRefusal>>>,
+) {
+    let refuse = |reply: Option<oneshot::Sender<_>>| {
+        if let Some(reply) = reply {
+            let _ = reply.send(Err(DialRefusal::Unavailable));
+        }
+    };
+    let agent_phones = ctx.bindings(&call.agent).await;
+    let Some((id, events)) = ctx.attach().await else {
+        return refuse(reply);
+    };
     let Ok(media) = ctx.relay.allocate() else {
-        let _ = req.reply.send(Err(DialRefusal::Unavailable));
+        refuse(reply);
+        tell_acd(
+            &ctx,
+            &call.order,
+            &call.agent,
+            Progress::AgentFailed(RefuseReason::Unreachable),
+        );
         return ctx.send(Command::Done { call: id });
     };
     let a_call_id = ctx.new_call_id();
-    let mut cdr = Cdr::begin(&a_call_id, &req.to, &req.agent, unix_ms());
-    cdr.routing.agent = Some(req.agent.clone());
-    cdr.routing.ivr_outcome = Some("outbound".to_owned());
+    let mut cdr = Cdr::begin(&a_call_id, &call.to, &call.agent, unix_ms());
+    call.order.describe(&mut cdr, &call.agent);
     let session_id = u64::from(rand::random::<u32>());
     let mut placing = Placing {
         deadline: Instant::now() + ctx.ring_timeout,
@@ -182,15 +334,18 @@ pub(crate) async fn run(ctx: Arc<Ctx>, req: DialRequest) {
         a_call_id,
         ctx,
         id,
+        order: call.order,
         events,
         media,
         cdr,
-        auto_answer: req.auto_answer,
+        auto_answer: call.auto_answer,
         seat: None,
         agent: None,
     };
     placing.route_legs();
-    let _ = req.reply.send(Ok(placing.a_call_id.clone()));
+    if let Some(reply) = reply {
+        let _ = reply.send(Ok(placing.a_call_id.clone()));
+    }
     placing.publish(EventKind::CallCreated, None);
     match placing.place(agent_phones, destination).await {
         Ok(customer) => {
@@ -204,31 +359,31 @@ pub(crate) async fn run(ctx: Arc<Ctx>, req: DialRequest) {
     }
 }
 
-/// Whether the call can be placed: the agent has a phone, and the number is an
-/// extension with one, or a trunk's route covers it.
-async fn check(ctx: &Ctx, req: &DialRequest) -> Result<Destination, DialRefusal> {
-    if req.to == req.agent {
-        return Err(DialRefusal::NoRoute(req.to.clone()));
+/// Whether a call from `agent` to `to` can be placed: the agent has a phone, and
+/// `to` is an extension with one, or a trunk's route covers it.
+async fn check(ctx: &Ctx, agent: &str, to: &str) -> Result<Destination, DialRefusal> {
+    if to == agent {
+        return Err(DialRefusal::NoRoute(to.to_owned()));
     }
     // SDES keys travel only on TLS legs and placed legs are plain RTP: an extension
     // that requires SRTP is not called this way rather than called in the clear.
-    if ctx.bindings(&req.agent).await.is_empty() || ctx.requires_srtp(&req.agent).await {
-        return Err(DialRefusal::NotRegistered(req.agent.clone()));
+    if ctx.bindings(agent).await.is_empty() || ctx.requires_srtp(agent).await {
+        return Err(DialRefusal::NotRegistered(agent.to_owned()));
     }
-    let phones = ctx.bindings(&req.to).await;
+    let phones = ctx.bindings(to).await;
     if !phones.is_empty() {
-        if ctx.requires_srtp(&req.to).await {
-            return Err(DialRefusal::NotRegistered(req.to.clone()));
+        if ctx.requires_srtp(to).await {
+            return Err(DialRefusal::NotRegistered(to.to_owned()));
         }
         return Ok(Destination::Phones(phones));
     }
-    let known = matches!(ctx.store.extension(&req.to).await, Ok(Some(_)));
+    let known = matches!(ctx.store.extension(to).await, Ok(Some(_)));
     if known {
-        return Err(DialRefusal::NotRegistered(req.to.clone()));
+        return Err(DialRefusal::NotRegistered(to.to_owned()));
     }
-    match ctx.trunks.route(&req.to) {
+    match ctx.trunks.route(to) {
         Some((line, number)) => Ok(Destination::Trunk(line, number)),
-        None => Err(DialRefusal::NoRoute(req.to.clone())),
+        None => Err(DialRefusal::NoRoute(to.to_owned())),
     }
 }
 
@@ -267,23 +422,41 @@ impl Placing {
                 trunk: None,
             });
         }
-        let agent = self
-            .ring(Side::B, attempts)
-            .await
-            .map_err(|f| match f.cause.as_str() {
-                "api_hangup" | "shutdown" => f,
-                _ => Failed::new(Disposition::NoAnswer, "agent_no_answer"),
-            })?;
+        let agent = match self.ring(Side::B, attempts).await {
+            Ok(agent) => agent,
+            Err(failed) if matches!(failed.cause.as_str(), "api_hangup" | "shutdown") => {
+                self.tell_acd(Progress::Abandoned);
+                return Err(failed);
+            }
+            Err(failed) => {
+                let reason = match failed.status {
+                    Some(486 | 600) => RefuseReason::Busy,
+                    Some(603) => RefuseReason::Declined,
+                    _ => RefuseReason::NoAnswer,
+                };
+                self.tell_acd(Progress::AgentFailed(reason));
+                return Err(Failed::new(Disposition::NoAnswer, "agent_no_answer"));
+            }
+        };
+        self.tell_acd(Progress::AgentAnswered);
         self.joined(Side::B, &agent);
         debug!(call = self.id.0, agent = %self.cdr.callee, to = %self.cdr.caller, "agent answered; calling out");
         self.agent = Some(agent);
         self.play_ringback();
         self.deadline = Instant::now() + self.ctx.ring_timeout;
-        let attempts = self.call_customer(destination).await?;
-        let customer = match self.ring(Side::A, attempts).await {
+        let ringing = match self.call_customer(destination).await {
+            Ok(attempts) => self.ring(Side::A, attempts).await,
+            Err(failed) => Err(failed),
+        };
+        let customer = match ringing {
             Ok(customer) => customer,
             Err(failed) => {
-                self.bye_agent().await;
+                // The agent's phone is hung up (it may have done so itself), and a
+                // callback's agent goes to wrap-up.
+                if failed.cause != "agent_bye" {
+                    self.bye_agent().await;
+                }
+                self.tell_acd(Progress::Ended);
                 return Err(failed);
             }
         };
@@ -328,11 +501,15 @@ impl Placing {
         let mut req = Request::new(Method::Invite, b.contact.uri.clone());
         let domain = self.ctx.domain();
         let to = &self.cdr.caller;
+        // The phone shows the number it is about to call (a callback says so).
+        let display = match self.order {
+            Order::Dial => to.as_str(),
+            Order::Callback { .. } => "Callback",
+        };
         let h = &mut req.headers;
-        // The phone shows the number it is about to call.
         h.push(
             HeaderName::From,
-            format!("\"{to}\" <sip:{to}@{domain}>;tag={}", self.b_tag),
+            format!("\"{display}\" <sip:{to}@{domain}>;tag={}", self.b_tag),
         );
         h.push(
             HeaderName::To,
@@ -379,7 +556,6 @@ impl Placing {
                 let (seat, target) = match line.open().await {
                     Ok(open) => open,
                     Err(cause) => {
-                        self.bye_agent().await;
                         let mut failed = Failed::new(Disposition::Failed, cause);
                         failed.status = Some(503);
                         return Err(failed);
@@ -403,6 +579,10 @@ impl Placing {
             }
         }
         Ok(attempts)
+    }
+
+    fn tell_acd(&self, progress: Progress) {
+        tell_acd(&self.ctx, &self.order, &self.cdr.callee, progress);
     }
 
     /// The customer's From: the agent's extension (or the trunk's caller ID) at the
@@ -444,9 +624,6 @@ impl Placing {
                 ev = self.events.recv() => ev,
                 () = tokio::time::sleep_until(self.deadline) => {
                     cancel(&self.ctx, &mut attempts);
-                    if side == Side::A {
-                        self.bye_agent().await;
-                    }
                     return Err(Failed::new(Disposition::NoAnswer, "ring_timeout"));
                 }
             };
@@ -490,7 +667,6 @@ impl Placing {
                 }
                 CallEvent::HangUp => {
                     cancel(&self.ctx, &mut attempts);
-                    self.bye_agent().await;
                     let mut failed = Failed::new(Disposition::Cancelled, "api_hangup");
                     failed.status = Some(487);
                     return Err(failed);
@@ -684,6 +860,9 @@ impl Placing {
         if let Some(agent) = &self.cdr.routing.agent {
             event = event.agent(agent.clone());
         }
+        if let Some(queue) = &self.cdr.routing.queue {
+            event = event.queue(queue.clone());
+        }
         self.ctx.events.publish(event.data(data));
     }
 
@@ -755,7 +934,13 @@ impl Placing {
         call.cdr = self.cdr;
         call.deadline = Instant::now() + call.ctx.max_duration;
         let agent_ext = call.cdr.callee.clone();
-        call.report_direct(Side::B, Some(agent_ext));
+        match self.order {
+            // The ACD routed it: the call ends in its books like any queue call.
+            Order::Callback { call: name, .. } => {
+                call.queue = Some(super::queue::Queued::taken(name, agent_ext));
+            }
+            Order::Dial => call.report_direct(Side::B, Some(agent_ext)),
+        }
         if call.trunk_seat.is_none() {
             // An extension on the other end: busy on this call too, if it is an agent.
             let customer_ext = call.cdr.caller.clone();

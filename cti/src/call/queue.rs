@@ -33,12 +33,29 @@ const CALLBACK_ID: u64 = u64::MAX - 4;
 
 /// A call's place in the ACD.
 pub(super) struct Queued {
+    /// The ACD's name for the call: its Call-ID (a callback's is that of the call
+    /// that asked for it).
+    name: String,
     events: UnboundedReceiver<QueueEvent>,
     since: Instant,
     /// The agent being rung, if any.
     ringing: Option<String>,
     /// The agent who answered.
     agent: Option<String>,
+}
+
+impl Queued {
+    /// A callback's place: the ACD reserved `agent` for call `name`, and the agent
+    /// answered; the ACD sends it nothing more.
+    pub(super) fn taken(name: String, agent: String) -> Queued {
+        Queued {
+            name,
+            events: unbounded_channel().1,
+            since: Instant::now(),
+            ringing: None,
+            agent: Some(agent),
+        }
+    }
 }
 
 /// The next event for a queued call, or never when it is not queued.
@@ -83,6 +100,7 @@ impl Call {
         }
         let (tx, rx) = unbounded_channel();
         self.queue = Some(Queued {
+            name: self.cdr.call_id.clone(),
             events: rx,
             since: Instant::now(),
             ringing: None,
@@ -363,7 +381,7 @@ impl Call {
             q.agent = Some(agent.clone());
             if let Some(acd) = &self.ctx.acd {
                 acd.input(Input::Answered {
-                    call: self.cdr.call_id.as_str().into(),
+                    call: q.name.as_str().into(),
                     agent: agent.as_str().into(),
                 });
             }
@@ -434,12 +452,15 @@ impl Call {
     }
 
     fn refused(&mut self, reason: RefuseReason) {
-        let Some(agent) = self.queue.as_mut().and_then(|q| q.ringing.take()) else {
+        let Some(q) = self.queue.as_mut() else {
+            return;
+        };
+        let Some(agent) = q.ringing.take() else {
             return;
         };
         if let Some(acd) = &self.ctx.acd {
             acd.input(Input::Refused {
-                call: self.cdr.call_id.as_str().into(),
+                call: q.name.as_str().into(),
                 agent: agent.as_str().into(),
                 reason,
             });
@@ -459,7 +480,7 @@ impl Call {
             return;
         };
         if let Some(acd) = &self.ctx.acd {
-            let call = self.cdr.call_id.as_str().into();
+            let call = q.name.as_str().into();
             acd.input(if q.agent.is_some() {
                 Input::CallEnded(call)
             } else {
