@@ -151,6 +151,12 @@ fn matrix() -> Vec<Row> {
         (Method::GET, "/api/v1/calls", None, [200, 200, 200, 403]),
         (
             Method::POST,
+            "/api/v1/calls",
+            Some(r#"{"to":"1004","from":"1001"}"#),
+            [201, 201, 201, 403],
+        ),
+        (
+            Method::POST,
             "/api/v1/calls/c-sales/hangup",
             None,
             [204, 204, 403, 403],
