@@ -696,6 +696,68 @@ fn a_timed_out_caller_is_called_back_when_an_agent_is_free() {
     assert_eq!(callback.queue.as_deref(), Some("support"));
 }
 
+/// The target of a blind transfer the ACD did not route (here an agent, 1006, that a
+/// colleague's call is transferred to from the API) is on a direct call while it
+/// lasts: the API shows 1006 on a call, then not once the caller has hung up.
+#[test]
+fn a_blind_transfer_s_target_is_on_a_call_until_it_ends() {
+    use common::api::{first_admin, request};
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let queue = CALLBACK_QUEUE.replace("max_wait_s = 2\nwhen_timed_out = \"callback\"\n", "");
+    let node = sipp_node(&queue, install_queue_flow);
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let activity = || {
+        let agents = request(api, "GET", "/api/v1/agents", Some(&token), None).expect("an answer");
+        agents
+            .json()
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["agent"] == "1006").cloned())
+            .map(|a| a["activity"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    let colleague = phone(&node, "1004", "uas-answer", 1, 0);
+    let agent = phone(&node, "1006", "uas-answer", 1, 0);
+    feature_code(&node, "1006", "*71");
+    let caller = Sipp::new(&node, "caller", "uac-call-trusted")
+        .target(&node)
+        .service("1004")
+        .caller("1003")
+        .hold_ms(5000)
+        .calls(1)
+        .start();
+    let call_id = common::wait_until("the call to be talking", SHORT, || {
+        let calls = request(api, "GET", "/api/v1/calls", Some(&token), None)?;
+        let calls = calls.json();
+        let call = calls
+            .as_array()?
+            .iter()
+            .find(|c| c["phase"] == "talking")?
+            .clone();
+        call["call_id"].as_str().map(str::to_owned)
+    });
+    let transfer = request(
+        api,
+        "POST",
+        &format!("/api/v1/calls/{call_id}/transfer"),
+        Some(&token),
+        Some(r#"{"to":"1006"}"#),
+    )
+    .expect("an answer");
+    assert_eq!(transfer.status, 204, "{}", transfer.body);
+    colleague.finish(SHORT).assert_ok();
+    common::wait_until("1006 on the transferred call", SHORT, || {
+        (activity() == "on_call").then_some(())
+    });
+    caller.finish(Duration::from_secs(30)).assert_ok();
+    agent.finish(SHORT).assert_ok();
+    common::wait_until("1006 off the call", SHORT, || {
+        (activity() != "on_call").then_some(())
+    });
+}
+
 /// A customer who does not take their callback (busy) ends it: the agent, who
 /// answered first, is hung up and goes to wrap-up rather than staying on a call that
 /// never was, and the callback's CDR says busy.

@@ -216,6 +216,8 @@ impl Call {
         consult.stage = Stage::Joining { key, seq };
         let (from, to) = (consult.from.clone(), consult.to.clone());
         self.cdr.routing.agent = Some(to.clone());
+        // The target's part of the call was not routed by the ACD.
+        self.report_direct(Side::B, Some(to.clone()));
         debug!(
             call = self.id.0,
             "attended transfer: the target moves to side B"

@@ -202,6 +202,9 @@ struct Call {
     /// The extensions on each side (A, B) whose part in this call the ACD did not
     /// route, as reported to it (`acd::Input::DirectCall`).
     direct: [Option<String>; 2],
+    /// Who the second leg rings for, once the caller is answered (a queue's agent,
+    /// a transfer's target): an extension or an external number.
+    b_party: Option<String>,
     /// The caller's session timer (RFC 4028), when its INVITE asked for one.
     session_timer: Option<session_timer::SessionTimer>,
     /// The node's UPDATE refreshing the caller's session, until answered.
@@ -339,6 +342,7 @@ impl Call {
             peer_sends: [true; 2],
             reinvites: Vec::new(),
             direct: [None, None],
+            b_party: None,
             session_timer,
             session_refresh: None,
             a_sdp: None,

@@ -297,6 +297,7 @@ impl Call {
         };
         let offer = offer.to_bytes();
         self.best_failure = None;
+        self.b_party = Some(ext.to_owned());
         for b in bindings {
             let mut invite = self.fork_invite(&b, Some(&offer));
             invite.uri = b.contact.uri.clone();
@@ -385,6 +386,10 @@ impl Call {
                     agent: agent.as_str().into(),
                 });
             }
+        } else {
+            // A transfer's target: the ACD did not route this part of the call.
+            let party = self.b_party.clone();
+            self.report_direct(Side::B, party);
         }
         debug!(
             call = self.id.0,

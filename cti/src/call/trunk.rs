@@ -91,6 +91,7 @@ impl Call {
         };
         self.plain_b();
         self.best_failure = None;
+        self.b_party = Some(number.to_owned());
         self.fork_to_trunk(line, number, Some(&offer.to_bytes()))
             .await
             .is_ok()
