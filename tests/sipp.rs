@@ -1699,3 +1699,40 @@ fn an_agent_dials_out_by_a_trunk_and_hears_the_carriers_early_media() {
     let cdrs = assert_cdrs(&node, &[("95551234567", "1001", "answered", None)]);
     assert_eq!(cdrs[0].ivr_outcome.as_deref(), Some("outbound"));
 }
+
+/// A caller that requires reliable provisional responses (RFC 3262, `Require:
+/// 100rel`, as some carriers' SBCs do) is no longer refused with 420: the callee's
+/// 183 with early media reaches it with `Require: 100rel` and an `RSeq`, its PRACK
+/// (naming that `RSeq` in `RAck`) gets a 200, the call is answered on the relay. The
+/// order (a 2xx after a reliable answer waits for its PRACK), retransmissions and
+/// the 500 after 64·T1 without PRACK are `call::prack`'s unit tests.
+#[test]
+fn a_caller_that_requires_100rel_gets_reliable_provisional_responses() {
+    if !sipp_available() {
+        return;
+    }
+    let node = trusted_node();
+    let callee_media = UdpSocket::bind("127.0.0.1:0").expect("bind the callee's media");
+    let port = callee_media.local_addr().expect("bound").port().to_string();
+    let callee = Sipp::new(&node, "callee-1002", "uas-early-media-at-key")
+        .args(&["-key", "rtp", &port])
+        .calls(1)
+        .start()
+        .bound();
+    register(&node, "1002", callee.port);
+    let caller = Sipp::new(&node, "caller-100rel", "uac-call-100rel")
+        .target(&node)
+        .service("1002")
+        .caller("1001")
+        .hold_ms(500)
+        .calls(1)
+        .run(SHORT)
+        .assert_ok();
+    callee.finish(SHORT).assert_ok();
+    let rseq = caller.logged("rseq");
+    assert_eq!(rseq.len(), 1, "one reliable 183: {rseq:?}");
+    let early = caller.logged("rseq").concat().join(" ");
+    assert!(early.contains("100rel"), "{early}");
+    assert_anchored(&node, &caller, "answer", 1);
+    assert_cdrs(&node, &[("1001", "1002", "answered", None)]);
+}

@@ -848,14 +848,18 @@ impl Endpoint {
 }
 
 /// The option tags `req` requires that the node does not support (it supports
-/// `timer`, RFC 4028).
+/// `timer`, RFC 4028, and `100rel`, RFC 3262).
 fn unsupported(req: &Request) -> Vec<&str> {
     req.headers
         .values(&HeaderName::Require)
         .unwrap_or_default()
         .into_iter()
         .map(str::trim)
-        .filter(|tag| !tag.is_empty() && !tag.eq_ignore_ascii_case("timer"))
+        .filter(|tag| {
+            !tag.is_empty()
+                && !tag.eq_ignore_ascii_case("timer")
+                && !tag.eq_ignore_ascii_case("100rel")
+        })
         .collect()
 }
 

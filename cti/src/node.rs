@@ -57,7 +57,8 @@ pub enum NodeError {
 }
 
 /// The methods the node handles, for Allow headers.
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, REGISTER";
+const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, REGISTER";
 
 /// What call tasks share: handles to the endpoint, store, relay, and the
 /// few settings they need.
@@ -176,7 +177,7 @@ impl Ctx {
     /// Headers every response the node sends carries.
     pub(crate) fn response_headers(&self, h: &mut Headers) {
         h.push(HeaderName::Allow, ALLOW);
-        h.push(HeaderName::Supported, "timer");
+        h.push(HeaderName::Supported, "timer, 100rel");
         h.push(HeaderName::Server, self.user_agent.as_str());
     }
 

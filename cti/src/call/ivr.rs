@@ -35,7 +35,6 @@ use super::late_offer::LateOffer;
 use super::{Call, Phase, unix_ms};
 use crate::codecs;
 use crate::conference::JoinRefusal;
-use crate::endpoint::Command as EndpointCommand;
 
 /// The IVR side of a call: its interpreter and what it is waiting for.
 pub(super) struct IvrLeg {
@@ -197,10 +196,7 @@ impl Call {
         let ok = self.answer_a(200, Some(sdp.to_bytes()));
         self.a_sdp = Some(sdp);
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
-        self.ctx.send(EndpointCommand::Respond {
-            key: self.a_key,
-            response: ok,
-        });
+        self.respond_a(ok);
         self.phase = Phase::Ivr;
         self.a_answered = true;
         self.cdr.answered_at = Some(unix_ms());

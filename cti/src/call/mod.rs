@@ -24,6 +24,7 @@ mod ivr;
 mod late_offer;
 mod monitor;
 pub(crate) mod originate;
+mod prack;
 mod queue;
 mod record;
 mod refer;
@@ -205,6 +206,9 @@ struct Call {
     /// Who the second leg rings for, once the caller is answered (a queue's agent,
     /// a transfer's target): an extension or an external number.
     b_party: Option<String>,
+    /// Reliable provisional responses (RFC 3262), when the caller's INVITE requires
+    /// them.
+    reliable: Option<prack::Reliable>,
     /// The caller's session timer (RFC 4028), when its INVITE asked for one.
     session_timer: Option<session_timer::SessionTimer>,
     /// The node's UPDATE refreshing the caller's session, until answered.
@@ -232,6 +236,7 @@ async fn run_call(mut call: Call, mut events: UnboundedReceiver<CallEvent>) {
     while !call.finished() {
         let ivr_at = call.ivr_deadline();
         let session_at = call.session_timer_at();
+        let reliable_at = call.reliable_at();
         tokio::select! {
             ev = events.recv() => match ev {
                 Some(ev) => call.handle(ev).await,
@@ -241,6 +246,7 @@ async fn run_call(mut call: Call, mut events: UnboundedReceiver<CallEvent>) {
             at = next_tick(&mut call.record_tick) => call.on_record_tick(at),
             at = next_tick(&mut call.rtp_check) => call.on_rtp_check(at).await,
             () = sleep_until_some(session_at) => call.on_session_timer().await,
+            () = sleep_until_some(reliable_at) => call.on_reliable_timer().await,
             () = sleep_until_some(ivr_at) => call.on_ivr_timer().await,
             result = ivr::next_http(&mut call.ivr) => call.on_http_result(result).await,
             ev = queue::next_event(&mut call.queue) => call.on_queue_event(ev).await,
@@ -288,6 +294,8 @@ impl Call {
         let cdr = Cdr::begin(&call_id, &s.caller, &s.callee, unix_ms());
         let session_id = u64::from(rand::random::<u32>());
         let session_timer = session_timer::SessionTimer::negotiate(&s.invite, Instant::now());
+        let reliable = prack::required(&s.invite)
+            .then(|| prack::Reliable::new(&s.invite, rand::random::<u32>() >> 1));
         let call = Call {
             deadline: Instant::now() + ctx.ring_timeout,
             a_tag: ctx.new_tag(),
@@ -343,6 +351,7 @@ impl Call {
             reinvites: Vec::new(),
             direct: [None, None],
             b_party: None,
+            reliable,
             session_timer,
             session_refresh: None,
             a_sdp: None,
@@ -737,10 +746,7 @@ impl Call {
                     self.answer_from_b(&resp.body)
                 };
                 let provisional = self.answer_a(resp.status, body);
-                self.ctx.send(Command::Respond {
-                    key: self.a_key,
-                    response: provisional,
-                });
+                self.respond_a(provisional);
             }
             200..=299 => self.on_fork_answer(i, resp).await,
             401 | 407 if self.retry_with_credentials(i, &resp).await => {}
@@ -794,10 +800,7 @@ impl Call {
         }
         let ok = self.answer_a(200, body);
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag).ok();
-        self.ctx.send(Command::Respond {
-            key: self.a_key,
-            response: ok,
-        });
+        self.respond_a(ok);
         self.b = Some((dialog, target));
         self.phase = Phase::Answered;
         self.cdr.answered_at = Some(unix_ms());
@@ -850,10 +853,7 @@ impl Call {
     async fn fail(&mut self, status: u16, disposition: Disposition, cause: &str) {
         self.end(disposition, cause, Some(status)).await;
         let resp = self.answer_a(status, None);
-        self.ctx.send(Command::Respond {
-            key: self.a_key,
-            response: resp,
-        });
+        self.respond_a(resp);
     }
 
     async fn on_request(&mut self, key: TsxKey, req: Request) {
@@ -861,6 +861,10 @@ impl Call {
             return self.on_monitor_request(key, req);
         }
         let from_a = req.headers.call_id() == Some(self.a_call_id());
+        if from_a && req.method == Method::Prack {
+            // In the early dialog, before there is a dialog to check it against.
+            return self.on_prack(&key, &req);
+        }
         let dialog = if from_a {
             self.a_dialog.as_mut()
         } else {
