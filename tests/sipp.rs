@@ -1031,13 +1031,13 @@ fn session_timers_are_negotiated_and_refreshes_answered() {
     assert_eq!(short.headers("Min-SE"), ["90"]);
     let required = probe
         .exchange(
-            &invite("Require: timer, 100rel\r\n"),
+            &invite("Require: timer, 100rel, precondition\r\n"),
             node.sip_addr(),
             SHORT,
         )
         .expect("an answer");
     assert_eq!(required.status, 420);
-    assert_eq!(required.headers("Unsupported"), ["100rel"]);
+    assert_eq!(required.headers("Unsupported"), ["precondition"]);
 }
 
 /// A caller the node answers itself (here in a conference room) re-INVITEs with
