@@ -758,6 +758,71 @@ fn a_blind_transfer_s_target_is_on_a_call_until_it_ends() {
     });
 }
 
+/// A callback asked for ahead through the API (a web page's "call me back") waits in
+/// `support` with nobody on the line, counted in the queue's figures; a second one is
+/// withdrawn before any agent is free. When agent 1006 logs in, the node rings 1006,
+/// then the customer's 1003, bridges them, and the CDR reads `callback` in `support`.
+#[test]
+fn a_callback_asked_for_through_the_api_reaches_the_first_free_agent() {
+    use common::api::{first_admin, request};
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = sipp_node(CALLBACK_QUEUE, install_queue_flow);
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let customer = phone(&node, "1003", "uas-answer-then-hang-up", 1, 2000);
+    let agent = phone(&node, "1006", "uas-answer", 1, 0);
+    let ask = |number: &str| {
+        let body = format!(r#"{{"number":"{number}"}}"#);
+        let reply = request(
+            api,
+            "POST",
+            "/api/v1/queues/support/callbacks",
+            Some(&token),
+            Some(&body),
+        )
+        .expect("an answer");
+        assert_eq!(reply.status, 202, "{}", reply.body);
+        reply.json()["callback_id"]
+            .as_str()
+            .expect("an id")
+            .to_owned()
+    };
+    ask("1003");
+    let withdrawn = ask("1004");
+    let callbacks_waiting = || {
+        let queues = request(api, "GET", "/api/v1/queues", Some(&token), None).expect("an answer");
+        queues.json()[0]["callbacks_waiting"].as_u64()
+    };
+    assert_eq!(callbacks_waiting(), Some(2));
+    let path = format!("/api/v1/queues/support/callbacks/{withdrawn}");
+    let cancel = request(api, "DELETE", &path, Some(&token), None).expect("an answer");
+    assert_eq!(cancel.status, 204, "{}", cancel.body);
+    let again = request(api, "DELETE", &path, Some(&token), None).expect("an answer");
+    assert_eq!(again.status, 404, "{}", again.body);
+    assert_eq!(callbacks_waiting(), Some(1));
+    feature_code(&node, "1006", "*71");
+    customer.finish(Duration::from_secs(30)).assert_ok();
+    agent.finish(SHORT).assert_ok();
+    let cdrs = node.wait_cdrs(2, CDR_WAIT);
+    let callback = cdrs
+        .iter()
+        .find(|c| c.ivr_outcome.as_deref() == Some("callback"))
+        .unwrap_or_else(|| panic!("no callback CDR: {cdrs:#?}"));
+    assert_eq!(
+        (
+            callback.caller.as_str(),
+            callback.callee.as_str(),
+            callback.disposition.as_str(),
+            callback.queue.as_deref()
+        ),
+        ("1003", "1006", "answered", Some("support")),
+        "{callback:#?}"
+    );
+    assert_eq!(callbacks_waiting(), Some(0));
+}
+
 /// A customer who does not take their callback (busy) ends it: the agent, who
 /// answered first, is hung up and goes to wrap-up rather than staying on a call that
 /// never was, and the callback's CDR says busy.

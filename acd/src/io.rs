@@ -97,6 +97,11 @@ pub struct CallRequest {
     pub preferred: Vec<SkillRequirement>,
     /// Attributes the routing rules read.
     pub attributes: Attributes,
+    /// A callback asked for ahead (from a web page, an integration): no caller is
+    /// on the line, so it is never announced, never times out and does not count
+    /// toward the queue's `max_len`; an agent it reaches gets
+    /// [`Output::PlaceCallback`].
+    pub callback: bool,
 }
 
 impl CallRequest {
@@ -109,6 +114,7 @@ impl CallRequest {
             required: Vec::new(),
             preferred: Vec::new(),
             attributes: Attributes::new(),
+            callback: false,
         }
     }
 
@@ -119,6 +125,13 @@ impl CallRequest {
             attributes,
             ..Self::to_queue(call, "")
         }
+    }
+
+    /// Makes it a callback asked for ahead (builder style; see
+    /// [`CallRequest::callback`]).
+    pub fn as_callback(mut self) -> Self {
+        self.callback = true;
+        self
     }
 
     /// Sets the priority (builder style).

@@ -311,6 +311,63 @@ fn callback_keeps_the_place_and_asks_the_node_to_call_back() {
     }));
 }
 
+/// A callback asked for ahead (a web page's "call me back") waits in the queue with
+/// no caller on the line: not announced, never timed out, not counted toward
+/// `max_len` (a full queue still takes it), no overflow when no agent is logged in;
+/// the first agent free gets `PlaceCallback`, and a refusal puts it back.
+#[test]
+fn a_callback_asked_for_ahead_waits_for_an_agent_whatever_the_queue_s_limits() {
+    let t = t0();
+    let policy = acd::OverflowPolicy {
+        when_timed_out: OverflowTarget::Disconnect,
+        when_full: OverflowTarget::Disconnect,
+        when_no_agents: Some(OverflowTarget::Disconnect),
+    };
+    let mut acd = build(limited(Some(1), Some(secs(30)), policy));
+    let ahead = |call: &str| Input::Enqueue(CallRequest::to_queue(call, "q").as_callback());
+    input(&mut acd, t, ahead("web-1"));
+    input(&mut acd, t, ahead("web-2"));
+    let outs = drain(&mut acd);
+    assert!(overflows(&outs).is_empty(), "{outs:?}");
+    assert!(matches!(
+        acd.call_status(&"web-1".into()),
+        Some(CallStatus::Waiting {
+            position: 1,
+            callback: true,
+            ..
+        })
+    ));
+    input(&mut acd, t + secs(3600), Input::Timeout);
+    let outs = drain(&mut acd);
+    assert!(overflows(&outs).is_empty(), "an hour later: {outs:?}");
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::Announce { .. })),
+        "{outs:?}"
+    );
+    input(&mut acd, t + secs(3601), Input::ready("a1"));
+    let outs = drain(&mut acd);
+    let placed = Output::PlaceCallback {
+        call: "web-1".into(),
+        agent: "a1".into(),
+        queue: "q".into(),
+    };
+    assert!(outs.contains(&placed), "{outs:?}");
+    input(
+        &mut acd,
+        t + secs(3602),
+        Input::Refused {
+            call: "web-1".into(),
+            agent: "a1".into(),
+            reason: acd::RefuseReason::NoAnswer,
+        },
+    );
+    drain(&mut acd);
+    assert!(matches!(
+        acd.call_status(&"web-1".into()),
+        Some(CallStatus::Waiting { callback: true, .. })
+    ));
+}
+
 #[test]
 fn overflow_cycles_end_in_disconnect() {
     let t = t0();

@@ -81,6 +81,31 @@ pub(crate) enum AcdMsg {
     Flush { reply: oneshot::Sender<()> },
     /// The number to call `call` back on, should it overflow to a callback.
     Contact { call: CallId, contact: String },
+    /// A callback asked for ahead (`request` is one, see
+    /// [`CallRequest::as_callback`]) to `contact`; the reply says whether the engine
+    /// took it (its queue exists).
+    CallBack {
+        request: CallRequest,
+        contact: String,
+        reply: oneshot::Sender<Result<(), acd::AcdError>>,
+    },
+    /// Withdraws callback `call` of `queue` while it still waits.
+    CancelCallBack {
+        call: CallId,
+        queue: acd::QueueId,
+        reply: oneshot::Sender<Withdrawn>,
+    },
+}
+
+/// What became of a callback the API asked to withdraw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Withdrawn {
+    /// It was waiting, and is no more.
+    Done,
+    /// No such callback (placed and over, or never asked for).
+    Unknown,
+    /// An agent is being rung for it or talks on it: it goes on.
+    InProgress,
 }
 
 /// The engine's live figures at one instant.
@@ -212,6 +237,30 @@ impl AcdHandle {
         let (reply, rx) = oneshot::channel();
         self.send(AcdMsg::Agents { reply });
         rx.await.unwrap_or_default()
+    }
+
+    /// Asks for a callback to `contact` ahead (`request` made with
+    /// [`CallRequest::as_callback`]); `Err` when the engine refuses it (no such
+    /// queue, a duplicate id) or the task has stopped.
+    pub(crate) async fn call_back(
+        &self,
+        request: CallRequest,
+        contact: String,
+    ) -> Result<(), Option<acd::AcdError>> {
+        let (reply, rx) = oneshot::channel();
+        self.send(AcdMsg::CallBack {
+            request,
+            contact,
+            reply,
+        });
+        rx.await.map_err(|_| None)?.map_err(Some)
+    }
+
+    /// Withdraws callback `call` of `queue` if it still waits.
+    pub(crate) async fn cancel_call_back(&self, call: CallId, queue: acd::QueueId) -> Withdrawn {
+        let (reply, rx) = oneshot::channel();
+        self.send(AcdMsg::CancelCallBack { call, queue, reply });
+        rx.await.unwrap_or(Withdrawn::Unknown)
     }
 
     /// Stores the agent state now and waits until it is written (at once without
@@ -391,6 +440,33 @@ impl Task {
             AcdMsg::Flush { reply } => self.flush(reply),
             AcdMsg::Contact { call, contact } => {
                 self.contacts.insert(call, contact);
+            }
+            AcdMsg::CallBack {
+                request,
+                contact,
+                reply,
+            } => {
+                // The number first: an agent free now gets the callback at once.
+                let call = request.call.clone();
+                self.contacts.insert(call.clone(), contact);
+                let taken = self.engine.handle_input(now(), Input::Enqueue(request));
+                if taken.is_err() {
+                    self.contacts.remove(&call);
+                }
+                let _ = reply.send(taken);
+            }
+            AcdMsg::CancelCallBack { call, queue, reply } => {
+                let outcome = match self.engine.call_status(&call) {
+                    Some(status) if status.queue() != &queue => Withdrawn::Unknown,
+                    Some(acd::CallStatus::Waiting { callback: true, .. }) => {
+                        self.contacts.remove(&call);
+                        self.feed(Input::Abandon(call));
+                        Withdrawn::Done
+                    }
+                    Some(_) => Withdrawn::InProgress,
+                    None => Withdrawn::Unknown,
+                };
+                let _ = reply.send(outcome);
             }
         }
     }

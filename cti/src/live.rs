@@ -9,10 +9,11 @@ use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::acd::AcdHandle;
+use crate::acd::{AcdHandle, Withdrawn};
 use crate::api::{
-    AgentPresence, AgentSummary, CallControl, CallSummary, ConferenceSummary, ControlRefusal,
-    DialRefusal, LiveNode, MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
+    AgentPresence, AgentSummary, CallControl, CallSummary, CallbackRefusal, ConferenceSummary,
+    ControlRefusal, DialRefusal, LiveNode, MonitorRefusal, MonitorRequest, QueueSummary,
+    RecordingAction,
 };
 use crate::endpoint::Command;
 
@@ -137,6 +138,45 @@ impl LiveNode for NodeLive {
                 return Err(DialRefusal::Unavailable);
             }
             rx.await.unwrap_or(Err(DialRefusal::Unavailable))
+        }
+        .boxed()
+    }
+
+    fn request_callback<'a>(
+        &'a self,
+        queue: &'a str,
+        number: &'a str,
+        priority: i32,
+    ) -> BoxFuture<'a, Result<String, CallbackRefusal>> {
+        async move {
+            let acd = self.acd.as_ref().ok_or(CallbackRefusal::Unavailable)?;
+            let id = format!("callback-{:032x}", rand::random::<u128>());
+            let request = acd::CallRequest::to_queue(id.as_str(), queue)
+                .with_priority(priority)
+                .as_callback();
+            match acd.call_back(request, number.to_owned()).await {
+                Ok(()) => Ok(id),
+                Err(Some(acd::AcdError::UnknownQueue(_))) => {
+                    Err(CallbackRefusal::UnknownQueue(queue.to_owned()))
+                }
+                Err(_) => Err(CallbackRefusal::Unavailable),
+            }
+        }
+        .boxed()
+    }
+
+    fn cancel_callback<'a>(
+        &'a self,
+        queue: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), CallbackRefusal>> {
+        async move {
+            let acd = self.acd.as_ref().ok_or(CallbackRefusal::Unavailable)?;
+            match acd.cancel_call_back(id.into(), queue.into()).await {
+                Withdrawn::Done => Ok(()),
+                Withdrawn::Unknown => Err(CallbackRefusal::Unknown(id.to_owned())),
+                Withdrawn::InProgress => Err(CallbackRefusal::InProgress(id.to_owned())),
+            }
         }
         .boxed()
     }

@@ -189,6 +189,7 @@ mod tests {
         QueueSummary {
             queue: "support".to_owned(),
             waiting,
+            callbacks_waiting: 0,
             longest_wait_ms,
             agents_logged_in: 2,
             agents_available: 0,

@@ -48,7 +48,7 @@ impl Acd {
             tier_limit: u8::MAX,
             entered: now,
             state: CallState::Waiting,
-            callback: false,
+            callback: req.callback,
             attached: false,
             next_step: 0,
             next_announce: None,

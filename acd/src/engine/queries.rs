@@ -39,6 +39,18 @@ pub enum CallStatus {
     },
 }
 
+impl CallStatus {
+    /// The queue the call is in.
+    #[must_use]
+    pub fn queue(&self) -> &QueueId {
+        match self {
+            CallStatus::Waiting { queue, .. }
+            | CallStatus::Ringing { queue, .. }
+            | CallStatus::Connected { queue, .. } => queue,
+        }
+    }
+}
+
 /// One caller in a queue's waiting list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WaitingCall {

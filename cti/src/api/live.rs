@@ -81,6 +81,29 @@ pub trait LiveNode: Send + Sync {
         Box::pin(async { Err(DialRefusal::Unavailable) })
     }
 
+    /// Asks for a callback to `number` in `queue` (a web page's "call me back"):
+    /// it waits like a caller who kept their place, and the first free agent is
+    /// rung, then `number`. Answers with the callback's id.
+    fn request_callback<'a>(
+        &'a self,
+        queue: &'a str,
+        number: &'a str,
+        priority: i32,
+    ) -> BoxFuture<'a, Result<String, CallbackRefusal>> {
+        let _ = (queue, number, priority);
+        Box::pin(async { Err(CallbackRefusal::Unavailable) })
+    }
+
+    /// Withdraws callback `id` of `queue` while it still waits.
+    fn cancel_callback<'a>(
+        &'a self,
+        queue: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), CallbackRefusal>> {
+        let _ = (queue, id);
+        Box::pin(async { Err(CallbackRefusal::Unavailable) })
+    }
+
     /// Holds, resumes, transfers (blind or attended) call `call_id`, or starts or
     /// stops its recording.
     fn control<'a>(
@@ -129,6 +152,24 @@ pub enum CallControl {
         /// The caller's score that set the rule off; `None` when a person asked.
         sentiment: Option<f64>,
     },
+}
+
+/// Why a callback could not be asked for or withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackRefusal {
+    /// No such queue.
+    #[error("no queue {0}")]
+    UnknownQueue(String),
+    /// No such callback waits (placed and over, or never asked for).
+    #[error("no callback {0} is waiting")]
+    Unknown(String),
+    /// An agent is being rung for it, or talks on it.
+    #[error("callback {0} is being placed")]
+    InProgress(String),
+    /// The node has no ACD.
+    #[error("the node takes no callbacks")]
+    Unavailable,
 }
 
 /// Why a call could not be placed for an agent.
@@ -459,6 +500,8 @@ pub struct QueueSummary {
     pub queue: String,
     /// Callers waiting.
     pub waiting: u32,
+    /// Of those, callbacks (callers who kept their place, callbacks asked ahead).
+    pub callbacks_waiting: u32,
     /// Longest current wait, milliseconds.
     pub longest_wait_ms: u64,
     /// Members logged in.
@@ -480,6 +523,7 @@ impl From<&acd::QueueStats> for QueueSummary {
         Self {
             queue: s.queue.to_string(),
             waiting: s.waiting,
+            callbacks_waiting: s.callbacks_waiting,
             longest_wait_ms: u64::try_from(s.longest_wait.as_millis()).unwrap_or(u64::MAX),
             agents_logged_in: s.agents_logged_in,
             agents_available: s.agents_available,

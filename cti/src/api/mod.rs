@@ -69,8 +69,8 @@ pub use error::ApiError;
 pub use events::{Event, EventBus, EventKind, Published};
 pub use live::{
     AgentActivity, AgentPresence, AgentSummary, CallAnalysis, CallControl, CallPhase, CallSummary,
-    ConferenceParticipant, ConferenceSummary, ControlRefusal, DialRefusal, LiveNode, MonitorMode,
-    MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
+    CallbackRefusal, ConferenceParticipant, ConferenceSummary, ControlRefusal, DialRefusal,
+    LiveNode, MonitorMode, MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
 };
 pub use users::{IssuedToken, NewUser, User, UserError};
 
@@ -278,7 +278,7 @@ enum Access {
 /// Every route, once. The same table drives the router and the check that
 /// the OpenAPI document lists each route.
 fn route_table(r: Routes, access: Access) -> Routes {
-    use handlers::{admin, calls, cdrs, control, customers, media, monitor, recording};
+    use handlers::{admin, callbacks, calls, cdrs, control, customers, media, monitor, recording};
     if access == Access::Public {
         return r
             .add(Method::POST, "/api/v1/login", auth::login)
@@ -394,6 +394,16 @@ fn route_table(r: Routes, access: Access) -> Routes {
             calls::set_agent_state,
         )
         .add(Method::GET, "/api/v1/queues", calls::list_queues)
+        .add(
+            Method::POST,
+            "/api/v1/queues/{queue}/callbacks",
+            callbacks::request,
+        )
+        .add(
+            Method::DELETE,
+            "/api/v1/queues/{queue}/callbacks/{id}",
+            callbacks::cancel,
+        )
         .add(Method::GET, "/api/v1/conferences", calls::list_conferences)
         .add(
             Method::POST,

@@ -3,6 +3,7 @@
 //! (when the action is audited) before answering.
 
 pub(crate) mod admin;
+pub(crate) mod callbacks;
 pub(crate) mod calls;
 pub(crate) mod cdrs;
 pub(crate) mod control;

@@ -6,6 +6,7 @@ mod alerts;
 mod audit_chain;
 mod bodies;
 mod call_control;
+mod callbacks;
 mod cdrs;
 mod conference_recordings;
 mod event_stream;
@@ -49,6 +50,8 @@ pub(super) struct FakeState {
     pub(super) dialled: Vec<(String, String, bool)>,
     /// When set, placing a call is refused with it.
     pub(super) dial_refusal: Option<DialRefusal>,
+    /// Callbacks asked for and still waiting, as (id, queue, number, priority).
+    pub(super) callbacks: Vec<(String, String, String, i32)>,
 }
 
 /// A [`LiveNode`] answering from [`FakeState`]; hang-ups and state changes
@@ -96,6 +99,43 @@ impl LiveNode for FakeLive {
             known
         });
         Box::pin(async move { known })
+    }
+
+    fn request_callback<'a>(
+        &'a self,
+        queue: &'a str,
+        number: &'a str,
+        priority: i32,
+    ) -> BoxFuture<'a, Result<String, CallbackRefusal>> {
+        let answer = self.with(|s| {
+            if !s.queues.iter().any(|q| q.queue == queue) {
+                return Err(CallbackRefusal::UnknownQueue(queue.to_owned()));
+            }
+            let id = format!("callback-{}", s.callbacks.len() + 1);
+            s.callbacks
+                .push((id.clone(), queue.to_owned(), number.to_owned(), priority));
+            Ok(id)
+        });
+        Box::pin(async move { answer })
+    }
+
+    fn cancel_callback<'a>(
+        &'a self,
+        queue: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), CallbackRefusal>> {
+        let answer = self.with(|s| {
+            if id == "callback-ringing" {
+                return Err(CallbackRefusal::InProgress(id.to_owned()));
+            }
+            let before = s.callbacks.len();
+            s.callbacks.retain(|(i, q, ..)| !(i == id && q == queue));
+            if s.callbacks.len() == before {
+                return Err(CallbackRefusal::Unknown(id.to_owned()));
+            }
+            Ok(())
+        });
+        Box::pin(async move { answer })
     }
 
     fn dial<'a>(
@@ -511,6 +551,7 @@ fn queue(name: &str) -> QueueSummary {
     QueueSummary {
         queue: name.to_owned(),
         waiting: 2,
+        callbacks_waiting: 0,
         longest_wait_ms: 40_000,
         agents_logged_in: 1,
         agents_available: 0,

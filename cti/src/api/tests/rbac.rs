@@ -151,6 +151,18 @@ fn matrix() -> Vec<Row> {
         (Method::GET, "/api/v1/calls", None, [200, 200, 200, 403]),
         (
             Method::POST,
+            "/api/v1/queues/sales/callbacks",
+            Some(r#"{"number":"1003"}"#),
+            [202, 202, 403, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/queues/sales/callbacks/none",
+            None,
+            [404, 404, 403, 403],
+        ),
+        (
+            Method::POST,
             "/api/v1/calls",
             Some(r#"{"to":"1004","from":"1001"}"#),
             [201, 201, 201, 403],
