@@ -453,6 +453,44 @@ fn an_unanswered_offer_moves_to_the_next_agent_and_rona_makes_the_first_not_read
     );
 }
 
+/// An agent configured with `auto_answer = true` (a headset agent) gets ACD offers
+/// that ask the phone to pick up by itself: the SIPp phone fails the call unless the
+/// INVITE carries `Call-Info: …;answer-after=0`.
+#[test]
+fn an_auto_answer_agent_s_phone_is_asked_to_pick_up_by_itself() {
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let config = RONA_AND_WRAP_UP.replace(
+        "id = \"1006\"\nqueues = { support = 1 }\n",
+        "id = \"1006\"\nqueues = { support = 1 }\nauto_answer = true\n",
+    );
+    assert_ne!(config, RONA_AND_WRAP_UP);
+    let node = sipp_node(&config, common::install_direct_queue);
+    let media = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the agent's media");
+    let port = media.local_addr().expect("bound").port().to_string();
+    let agent = Sipp::new(&node, "agent-1006", "uas-auto-answer-media-at-key")
+        .args(&["-key", "rtp", &port])
+        .calls(1)
+        .start()
+        .bound();
+    common::sipp::register(&node, "1006", agent.port);
+    feature_code(&node, "1006", "*71");
+    // The caller waits, is answered by 1006's phone, and hangs up after 3 s.
+    Sipp::new(&node, "caller", "uac-call-trusted")
+        .target(&node)
+        .service("600")
+        .caller("1003")
+        .hold_ms(3000)
+        .calls(1)
+        .run(Duration::from_secs(30))
+        .assert_ok();
+    let agent = agent.finish(SHORT).assert_ok();
+    assert_eq!(agent.logged("auto-answer"), [["answer-after=0"]]);
+    let calls = queued_calls(&node, 1);
+    assert_eq!(calls[0].agent.as_deref(), Some("1006"), "{calls:#?}");
+}
+
 #[test]
 fn after_a_call_the_agent_gets_no_new_call_until_wrap_up_has_passed() {
     if !common::peer_available("sipp") {

@@ -33,7 +33,7 @@
 //! that need the whole configuration (an agent in an unknown queue, a rule naming an
 //! unknown queue) are made by building the engine once and are reported at `[acd]`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -86,7 +86,7 @@ const ESCALATION_KEYS: &[&str] = &[
     "add_queues",
     "raise_priority",
 ];
-const AGENT_KEYS: &[&str] = &["id", "queues", "skills", "weight"];
+const AGENT_KEYS: &[&str] = &["id", "queues", "skills", "weight", "auto_answer"];
 
 /// What the node does for one queue beyond the ACD's routing.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,13 +133,21 @@ impl Default for QueueOptions {
     }
 }
 
-/// Decodes `[acd]`; the result is checked by building the engine. Also returns each
-/// queue's [`QueueOptions`], by queue name.
+/// What `[acd]` decodes to besides the engine's configuration.
+#[derive(Debug, Default)]
+pub(crate) struct AcdExtras {
+    /// Each queue's [`QueueOptions`], by queue name.
+    pub(crate) queue_options: BTreeMap<String, QueueOptions>,
+    /// The agents whose phones are asked to answer ACD calls by themselves.
+    pub(crate) auto_answer: BTreeSet<String>,
+}
+
+/// Decodes `[acd]`; the result is checked by building the engine.
 pub(crate) fn acd_section(
     s: &Section<'_, '_>,
     src: &str,
     p: &mut Problems,
-) -> (AcdConfig, BTreeMap<String, QueueOptions>) {
+) -> (AcdConfig, AcdExtras) {
     let d = AcdConfig::default();
     let rona = RonaPolicy {
         max_misses: s
@@ -170,10 +178,17 @@ pub(crate) fn acd_section(
             (c, (name, o))
         })
         .unzip();
+    let mut auto_answer = BTreeSet::new();
     let agents: Vec<AgentConfig> = s
         .sections("agents", AGENT_KEYS, p)
         .iter()
-        .filter_map(|a| agent(a, p))
+        .filter_map(|a| {
+            let config = agent(a, p)?;
+            if a.boolean(p, "auto_answer").is_some_and(|f| f.value) {
+                auto_answer.insert(config.id.to_string());
+            }
+            Some(config)
+        })
         .collect();
     let rules = rules(s, src, p).unwrap_or_default();
     let config = AcdConfig {
@@ -212,7 +227,11 @@ pub(crate) fn acd_section(
             }
         }
     }
-    (config, options)
+    let extras = AcdExtras {
+        queue_options: options,
+        auto_answer,
+    };
+    (config, extras)
 }
 
 /// A queue's alert thresholds and survey flow.

@@ -145,7 +145,7 @@ fn decode_sections(root: &Section<'_, '_>, base: &Path, p: &mut Problems) -> Nod
     let media = media_section(&root.section("media", MEDIA_KEYS, p), &d.media, &sip, p);
     let store_table = root.section("store", STORE_KEYS, p);
     let acd_table = root.section("acd", crate::acd::ACD_KEYS, p);
-    let (acd, queue_options) = crate::acd::acd_section(&acd_table, root.src(), p);
+    let (acd, extras) = crate::acd::acd_section(&acd_table, root.src(), p);
     NodeConfig {
         registrar: registrar_section(
             &root.section("registrar", REGISTRAR_KEYS, p),
@@ -157,7 +157,8 @@ fn decode_sections(root: &Section<'_, '_>, base: &Path, p: &mut Problems) -> Nod
         calls: calls_section(&root.section("calls", CALLS_KEYS, p), &d.calls, p),
         ivr: ivr_section(&root.section("ivr", IVR_KEYS, p), &node.data_dir, base, p),
         acd,
-        queue_options,
+        queue_options: extras.queue_options,
+        auto_answer: extras.auto_answer,
         log: log_section(&root.section("log", LOG_KEYS, p), &d.log, p),
         bridge: bridge_section(
             &root.section("bridge", BRIDGE_KEYS, p),

@@ -35,6 +35,9 @@ pub struct NodeConfig {
     /// What the node does per `[acd]` queue beyond routing (alerts, survey), by
     /// queue name; every configured queue has an entry.
     pub queue_options: std::collections::BTreeMap<String, crate::acd::QueueOptions>,
+    /// The `[[acd.agents]]` with `auto_answer = true`: their phones are asked to pick up
+    /// ACD calls and calls placed for them by themselves (`Call-Info: …;answer-after=0`).
+    pub auto_answer: std::collections::BTreeSet<String>,
     /// `[http]`: the CTI API and dashboard listener.
     pub http: HttpConfig,
     /// `[bridge]`: the link to the cloud side, when configured.
@@ -391,6 +394,7 @@ impl NodeConfig {
             bridge: None,
             dr: None,
             queue_options: std::collections::BTreeMap::new(),
+            auto_answer: std::collections::BTreeSet::new(),
             log: LogConfig {
                 level: "info".to_owned(),
             },

@@ -50,11 +50,17 @@ skills = { en = 5, sales = 3 }
 id = "1002"
 queues = { premium = 1 }
 weight = 3
+auto_answer = true
 "#;
 
 #[test]
 fn a_contact_center_decodes_into_the_engine_configuration() {
     let config = parse(CENTER).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.auto_answer.iter().collect::<Vec<_>>(),
+        ["1002"],
+        "only the agent that says so answers by itself"
+    );
     let acd = &config.acd;
     assert_eq!(acd.rona.max_misses, 2);
     assert_eq!(acd.queues.len(), 2);
@@ -157,6 +163,10 @@ fn each_mistake_is_reported_at_its_key() {
         (
             "[[acd.agents]]\nid = \"1001\"\nqueues = { nowhere = 1 }\n",
             "unknown queue `nowhere`",
+        ),
+        (
+            "[[acd.agents]]\nid = \"1001\"\nauto_answer = \"yes\"\n",
+            "switchyard.toml:3:15: acd.agents[1].auto_answer: expected",
         ),
         (
             "[acd]\nrules = '''\notherwise -> round_robin(sales)\n'''\n",

@@ -91,6 +91,8 @@ pub(crate) struct Ctx {
     pub(crate) bridge: Option<Arc<crate::bridge::NodeBridge>>,
     /// What the node does per queue beyond routing (the post-call survey).
     pub(crate) queue_options: Arc<std::collections::BTreeMap<String, config::QueueOptions>>,
+    /// Agents whose phones are asked to answer ACD and placed calls by themselves.
+    pub(crate) auto_answer: Arc<std::collections::BTreeSet<String>>,
     /// The conference rooms IVR flows send callers to.
     pub(crate) rooms: crate::conference::Rooms,
     /// The trunks calls to external numbers leave by.
@@ -443,6 +445,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         customers,
         acd,
         queue_options: Arc::new(cfg.queue_options.clone()),
+        auto_answer: Arc::new(cfg.auto_answer.clone()),
         rooms,
         trunks: crate::trunk::Trunks::new(&cfg.trunks),
         rtp_timeout: cfg.media.rtp_timeout,

@@ -1126,6 +1126,15 @@ impl Call {
     }
 }
 
+/// Asks the phone an INVITE rings to answer by itself (`Call-Info: answer-after=0`,
+/// honoured by most desk phones and softphones with an auto-answer setting).
+fn ask_auto_answer(h: &mut sip::message::Headers, domain: &impl std::fmt::Display) {
+    h.push(
+        HeaderName::Other("Call-Info".into()),
+        format!("<sip:{domain}>;answer-after=0"),
+    );
+}
+
 fn copy_body(from: &Request, to: &mut Request, rewritten: Option<Vec<u8>>) {
     if from.body.is_empty() {
         return;

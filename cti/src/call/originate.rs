@@ -518,11 +518,8 @@ impl Placing {
         h.push(HeaderName::CallId, self.b_call_id.clone());
         h.push(HeaderName::CSeq, "1 INVITE");
         h.push(HeaderName::Contact, self.ctx.contact(b.source.transport));
-        if self.auto_answer {
-            h.push(
-                HeaderName::Other("Call-Info".into()),
-                format!("<sip:{domain}>;answer-after=0"),
-            );
+        if self.auto_answer || self.ctx.auto_answer.contains(&self.cdr.callee) {
+            super::ask_auto_answer(h, domain);
         }
         self.ctx.request_headers(h);
         h.push(HeaderName::ContentType, "application/sdp");

@@ -129,7 +129,8 @@ impl Call {
                     q.ringing = Some(agent.clone());
                 }
                 self.publish_offered(&agent).await;
-                if !self.ring_extension(&agent).await {
+                let auto_answer = self.ctx.auto_answer.contains(&agent);
+                if !self.ring_extension_with(&agent, auto_answer).await {
                     self.refused(RefuseReason::Unreachable);
                 }
             }
@@ -265,6 +266,12 @@ impl Call {
     /// Rings every registered phone of `ext` with an offer from the node's media
     /// session; `false` when it has none (or the call has no media).
     pub(super) async fn ring_extension(&mut self, ext: &str) -> bool {
+        self.ring_extension_with(ext, false).await
+    }
+
+    /// [`Call::ring_extension`], asking the phones to answer by themselves when
+    /// `auto_answer` (an ACD offer to an agent configured so).
+    async fn ring_extension_with(&mut self, ext: &str, auto_answer: bool) -> bool {
         let bindings = self.ctx.bindings(ext).await;
         let Some(mut offer) = self.node_offer_to_b() else {
             return false;
@@ -301,6 +308,9 @@ impl Call {
         for b in bindings {
             let mut invite = self.fork_invite(&b, Some(&offer));
             invite.uri = b.contact.uri.clone();
+            if auto_answer {
+                super::ask_auto_answer(&mut invite.headers, self.ctx.domain());
+            }
             let target = b.target();
             let key = self.ctx.send_request(self.id, invite.clone(), target).await;
             self.forks.push(Fork {
