@@ -77,6 +77,7 @@ const QUEUE_KEYS: &[&str] = &[
     "escalate_to",
     "escalate_below",
     "escalate_utterances",
+    "wrap_up_codes",
 ];
 const ESCALATION_KEYS: &[&str] = &[
     "after_s",
@@ -106,6 +107,9 @@ pub struct QueueOptions {
     /// (`escalate_to`, `escalate_below`, `escalate_utterances`); needs the bridge's
     /// speech analytics (`[bridge] audio`).
     pub escalation: Option<SentimentEscalation>,
+    /// The codes an agent may wrap this queue's calls up with (`PUT
+    /// /api/v1/cdrs/{id}/wrap-up`); empty: any well-formed code.
+    pub wrap_up_codes: Vec<String>,
 }
 
 /// When a live call moves to a senior queue on the caller's sentiment.
@@ -129,6 +133,7 @@ impl Default for QueueOptions {
             alert_service_level: 0.8,
             survey_flow: None,
             escalation: None,
+            wrap_up_codes: Vec::new(),
         }
     }
 }
@@ -249,7 +254,41 @@ fn queue_options(q: &Section<'_, '_>, p: &mut Problems) -> QueueOptions {
             .map_or(d.alert_service_level, |f| f.value),
         survey_flow: survey.map(|f| f.value),
         escalation: sentiment_escalation(q, p),
+        wrap_up_codes: wrap_up_codes(q, p),
     }
+}
+
+/// Whether `code` is a wrap-up code: 1 to 64 of a-z 0-9 _ -.
+#[must_use]
+pub fn valid_wrap_up_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A queue's `wrap_up_codes`, each checked and none twice.
+fn wrap_up_codes(q: &Section<'_, '_>, p: &mut Problems) -> Vec<String> {
+    const KEY: &str = "wrap_up_codes";
+    let Some(field) = q.strings(p, KEY, "an array of codes (1 to 64 of a-z 0-9 _ -)") else {
+        return Vec::new();
+    };
+    let mut codes: Vec<String> = Vec::with_capacity(field.value.len());
+    for item in &field.value {
+        let code = *item.get_ref();
+        let problem = if !valid_wrap_up_code(code) {
+            Some(format!("{code:?} is not a code (1 to 64 of a-z 0-9 _ -)"))
+        } else if codes.iter().any(|c| c == code) {
+            Some(format!("{code:?} is listed twice"))
+        } else {
+            None
+        };
+        match problem {
+            Some(what) => q.invalid(p, item.span(), KEY, ProblemKind::InvalidValue, &what),
+            None => codes.push(code.to_owned()),
+        }
+    }
+    codes
 }
 
 /// A queue's `escalate_to` names another configured queue.

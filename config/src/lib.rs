@@ -50,7 +50,7 @@ mod trunks;
 
 use std::path::Path;
 
-pub use acd::{QueueOptions, SentimentEscalation};
+pub use acd::{QueueOptions, SentimentEscalation, valid_wrap_up_code};
 pub use decode::SCHEMA;
 pub use demo::demo_toml;
 pub use endpoints::{Credential, EndpointUrl, HttpEndpoint, UrlScheme};

@@ -34,6 +34,7 @@ announce_period_s = 45
 escalation = [{ after_s = 120, add_queues = ["premium"] }, { after_s = 60, widen_tiers = 2 }]
 alert_wait_s = 20
 alert_service_level = 0.9
+wrap_up_codes = ["sale", "no_sale"]
 survey_flow = "survey"
 escalate_to = "premium"
 escalate_below = -0.4
@@ -56,6 +57,11 @@ auto_answer = true
 #[test]
 fn a_contact_center_decodes_into_the_engine_configuration() {
     let config = parse(CENTER).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.queue_options["sales"].wrap_up_codes,
+        ["sale", "no_sale"]
+    );
+    assert!(config.queue_options["premium"].wrap_up_codes.is_empty());
     assert_eq!(
         config.auto_answer.iter().collect::<Vec<_>>(),
         ["1002"],
@@ -163,6 +169,14 @@ fn each_mistake_is_reported_at_its_key() {
         (
             "[[acd.agents]]\nid = \"1001\"\nqueues = { nowhere = 1 }\n",
             "unknown queue `nowhere`",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\nwrap_up_codes = [\"sale\", \"Sale!\"]\n",
+            "switchyard.toml:3:26: acd.queues[1].wrap_up_codes: \"Sale!\" is not a code",
+        ),
+        (
+            "[[acd.queues]]\nname = \"q\"\nwrap_up_codes = [\"sale\", \"sale\"]\n",
+            "switchyard.toml:3:26: acd.queues[1].wrap_up_codes: \"sale\" is listed twice",
         ),
         (
             "[[acd.agents]]\nid = \"1001\"\nauto_answer = \"yes\"\n",

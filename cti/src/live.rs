@@ -142,6 +142,17 @@ impl LiveNode for NodeLive {
         .boxed()
     }
 
+    fn end_wrap_up<'a>(&'a self, agent: &'a str) -> BoxFuture<'a, bool> {
+        async move {
+            let Some(acd) = &self.acd else {
+                return false;
+            };
+            acd.input(acd::Input::EndWrapUp(agent.into()));
+            true
+        }
+        .boxed()
+    }
+
     fn request_callback<'a>(
         &'a self,
         queue: &'a str,

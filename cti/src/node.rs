@@ -544,6 +544,12 @@ async fn serve_api(
         crate::api::ApiConfig {
             requests_per_second: cfg.http.requests_per_second,
             burst: cfg.http.burst,
+            wrap_up_codes: cfg
+                .queue_options
+                .iter()
+                .filter(|(_, o)| !o.wrap_up_codes.is_empty())
+                .map(|(q, o)| (q.clone(), o.wrap_up_codes.clone()))
+                .collect(),
             ..crate::api::ApiConfig::new(cfg.sip.domain.clone())
         },
     );

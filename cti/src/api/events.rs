@@ -75,11 +75,13 @@ pub enum EventKind {
     /// started or stopped talking (see `data.what`); administrators and every
     /// supervisor see it (rooms belong to no queue).
     ConferenceParticipant,
+    /// An ended call was wrapped up with a disposition code (`data.code`).
+    CallWrapUp,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         Self::CallOffered,
         Self::CallRinging,
         Self::CallAnswered,
@@ -96,6 +98,7 @@ impl EventKind {
         Self::CallAnalysis,
         Self::CallConsulted,
         Self::ConferenceParticipant,
+        Self::CallWrapUp,
     ];
 
     /// The wire name: `call.offered`, `agent.state`, `alert`, …
@@ -118,6 +121,7 @@ impl EventKind {
             Self::CallAnalysis => "call.analysis",
             Self::CallConsulted => "call.consult",
             Self::ConferenceParticipant => "conference.participant",
+            Self::CallWrapUp => "call.wrap_up",
         }
     }
 

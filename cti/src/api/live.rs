@@ -81,6 +81,13 @@ pub trait LiveNode: Send + Sync {
         Box::pin(async { Err(DialRefusal::Unavailable) })
     }
 
+    /// Ends `agent`'s wrap-up now (their desktop's wrap-up is done): they may be
+    /// offered the next call at once. `false` when there is no such agent.
+    fn end_wrap_up<'a>(&'a self, agent: &'a str) -> BoxFuture<'a, bool> {
+        let _ = agent;
+        Box::pin(async { false })
+    }
+
     /// Asks for a callback to `number` in `queue` (a web page's "call me back"):
     /// it waits like a caller who kept their place, and the first free agent is
     /// rung, then `number`. Answers with the callback's id.

@@ -91,6 +91,10 @@ pub struct ApiConfig {
     pub burst: u32,
     /// Login attempts each client address may make per minute.
     pub logins_per_minute: u32,
+    /// The wrap-up codes of each queue that lists some (`[[acd.queues]]
+    /// wrap_up_codes`); a call of another queue, or of none, takes any
+    /// well-formed code.
+    pub wrap_up_codes: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl ApiConfig {
@@ -105,6 +109,7 @@ impl ApiConfig {
             requests_per_second: 20,
             burst: 40,
             logins_per_minute: 10,
+            wrap_up_codes: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -393,6 +398,7 @@ fn route_table(r: Routes, access: Access) -> Routes {
             "/api/v1/agents/{id}/state",
             calls::set_agent_state,
         )
+        .add(Method::PUT, "/api/v1/cdrs/{id}/wrap-up", cdrs::wrap_up)
         .add(Method::GET, "/api/v1/queues", calls::list_queues)
         .add(
             Method::POST,

@@ -221,6 +221,77 @@ impl Store {
     }
 }
 
+/// The agent's wrap-up of a call: its disposition code and notes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrapUp {
+    /// The code (from the queue's `wrap_up_codes` when it lists some).
+    pub code: String,
+    /// Free-text notes, possibly empty.
+    pub notes: String,
+    /// The user who gave it.
+    pub by: String,
+    /// When (unix ms).
+    pub at: i64,
+}
+
+/// Who took a stored call, for checking who may wrap it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CdrParties {
+    /// The call's caller.
+    pub caller: String,
+    /// The call's callee.
+    pub callee: String,
+    /// The queue it came through, if any.
+    pub queue: Option<String>,
+    /// The agent who took it, if any.
+    pub agent: Option<String>,
+}
+
+impl Store {
+    /// The parties of the stored call `id`; `None` when no such record exists
+    /// (yet: a call's record is written as it ends).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the query fails.
+    pub async fn cdr_parties(&self, id: &str) -> Result<Option<CdrParties>, StoreError> {
+        let row = sqlx::query::<Db>("SELECT caller, callee, queue, agent FROM cdrs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(CdrParties {
+            caller: row.try_get("caller")?,
+            callee: row.try_get("callee")?,
+            queue: row.try_get("queue")?,
+            agent: row.try_get("agent")?,
+        }))
+    }
+
+    /// Records (or replaces) the wrap-up of stored call `id`; `false` when there is
+    /// no such record.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the update fails.
+    pub async fn set_wrap_up(&self, id: &str, wrap_up: &WrapUp) -> Result<bool, StoreError> {
+        let done = sqlx::query::<Db>(
+            "UPDATE cdrs SET wrap_up_code = $1, wrap_up_notes = $2, wrap_up_by = $3, \
+             wrap_up_at = $4 WHERE id = $5",
+        )
+        .bind(&wrap_up.code)
+        .bind(&wrap_up.notes)
+        .bind(&wrap_up.by)
+        .bind(wrap_up.at)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
 /// Rows per INSERT statement: 25 parameters each stays under SQLite's
 /// 32,766 and PostgreSQL's 65,535 bound parameters.
 const ROWS_PER_STATEMENT: usize = 1000;

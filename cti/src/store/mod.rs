@@ -53,7 +53,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use acd_state::AcdStateWriter;
-pub use cdr::{Cdr, Disposition, PartyQuality, Routing};
+pub use cdr::{Cdr, CdrParties, Disposition, PartyQuality, Routing, WrapUp};
 pub use conference_recording::ConferenceRecording;
 pub use extension::{
     Extension, GENERATED_PASSWORD_LEN, SrtpPolicy, generate_password, validate_ext,
@@ -318,6 +318,11 @@ fn migrator() -> Migrator {
             13,
             "conference recordings",
             include_str!("../../migrations/0013_conference_recordings.sql"),
+        ),
+        step(
+            14,
+            "cdr wrap up",
+            include_str!("../../migrations/0014_cdr_wrap_up.sql"),
         ),
     ])
 }

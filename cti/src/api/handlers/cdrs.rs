@@ -1,13 +1,15 @@
-//! Call detail records: search with filters and keyset pagination, and CSV
-//! export of the same search.
+//! Call detail records: search with filters and keyset pagination, CSV export of
+//! the same search, and the agent's wrap-up of an ended call (`PUT
+//! /api/v1/cdrs/{id}/wrap-up`: a disposition code, notes, and optionally the end
+//! of the agent's wrap-up time).
 //!
 //! Administrators, supervisors and quality analysts see every record;
 //! agents only those they took, made or received (their agent id as
 //! `agent`, `caller` or `callee`). Exports are audited.
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::header;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use sqlx::Row as _;
@@ -15,9 +17,9 @@ use tokio::sync::mpsc;
 
 use super::page_limit;
 use crate::api::auth::{Principal, Role};
-use crate::api::error::QueryArgs;
-use crate::api::{ApiError, AppState};
-use crate::store::{Db, Disposition, Store};
+use crate::api::error::{JsonBody, QueryArgs};
+use crate::api::{ApiError, AppState, Event, EventKind};
+use crate::store::{Db, Disposition, Store, WrapUp};
 
 /// Rows per query of an export.
 const EXPORT_PAGE: u32 = 1000;
@@ -37,6 +39,8 @@ pub(crate) struct CdrQuery {
     queue: Option<String>,
     agent: Option<String>,
     disposition: Option<String>,
+    /// Calls wrapped up with this code.
+    wrap_up_code: Option<String>,
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -100,7 +104,7 @@ impl Search {
         let mut b = sqlx::QueryBuilder::new(
             "SELECT id, call_id, caller, callee, started_at, answered_at, ended_at, disposition, \
              hangup_cause, sip_status, duration_ms, billsec_ms, queue, queue_wait_ms, agent, \
-             ivr_path, ivr_outcome, caller_mos, callee_mos, \
+             ivr_path, ivr_outcome, caller_mos, callee_mos, wrap_up_code, wrap_up_notes, \
              (SELECT COUNT(*) FROM recordings r WHERE r.cdr_id = cdrs.id) AS recordings \
              FROM cdrs WHERE 1 = 1",
         );
@@ -116,6 +120,7 @@ impl Search {
             ("callee", &q.callee),
             ("queue", &q.queue),
             ("agent", &q.agent),
+            ("wrap_up_code", &q.wrap_up_code),
         ] {
             if let Some(v) = value {
                 b.push(format_args!(" AND {column} = "))
@@ -181,6 +186,8 @@ pub(crate) struct CdrView {
     caller_mos: Option<f64>,
     callee_mos: Option<f64>,
     recorded: bool,
+    wrap_up_code: Option<String>,
+    wrap_up_notes: Option<String>,
 }
 
 fn view_from_row(row: &<Db as sqlx::Database>::Row) -> Result<CdrView, sqlx::Error> {
@@ -205,6 +212,8 @@ fn view_from_row(row: &<Db as sqlx::Database>::Row) -> Result<CdrView, sqlx::Err
         caller_mos: row.try_get("caller_mos")?,
         callee_mos: row.try_get("callee_mos")?,
         recorded: row.try_get::<i64, _>("recordings")? > 0,
+        wrap_up_code: row.try_get("wrap_up_code")?,
+        wrap_up_notes: row.try_get("wrap_up_notes")?,
     })
 }
 
@@ -319,7 +328,7 @@ async fn export_rows(
     }
 }
 
-const CSV_COLUMNS: [&str; 20] = [
+const CSV_COLUMNS: [&str; 22] = [
     "id",
     "call_id",
     "caller",
@@ -340,6 +349,8 @@ const CSV_COLUMNS: [&str; 20] = [
     "caller_mos",
     "callee_mos",
     "recorded",
+    "wrap_up_code",
+    "wrap_up_notes",
 ];
 
 fn csv_header() -> String {
@@ -351,7 +362,7 @@ fn csv_header() -> String {
 fn csv_row(out: &mut String, r: &CdrView) {
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     let optf = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_default();
-    let fields: [String; 20] = [
+    let fields: [String; 22] = [
         r.id.clone(),
         r.call_id.clone(),
         r.caller.clone(),
@@ -372,6 +383,8 @@ fn csv_row(out: &mut String, r: &CdrView) {
         optf(r.caller_mos),
         optf(r.callee_mos),
         r.recorded.to_string(),
+        r.wrap_up_code.clone().unwrap_or_default(),
+        r.wrap_up_notes.clone().unwrap_or_default(),
     ];
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
@@ -380,6 +393,104 @@ fn csv_row(out: &mut String, r: &CdrView) {
         csv_field(out, f);
     }
     out.push_str("\r\n");
+}
+
+/// Longest wrap-up notes, in characters.
+const NOTES_MAX_CHARS: usize = 2000;
+
+/// The body of `PUT /api/v1/cdrs/{id}/wrap-up`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WrapUpBody {
+    code: String,
+    #[serde(default)]
+    notes: String,
+    /// End the agent's wrap-up time now: they may take the next call.
+    #[serde(default)]
+    end_wrap_up: bool,
+}
+
+/// `PUT /api/v1/cdrs/{id}/wrap-up`: the agent who took the call (or made or
+/// received it), a supervisor of its queue or an administrator records its
+/// disposition code and notes; a later wrap-up replaces it. Audited with the code
+/// (never the notes, which may name the customer), and published as
+/// `call.wrap_up`.
+pub(crate) async fn wrap_up(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<WrapUpBody>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&[Role::Admin, Role::Supervisor, Role::Agent])?;
+    if !config::valid_wrap_up_code(&body.code) {
+        return Err(ApiError::bad_request("code: 1 to 64 of a-z 0-9 _ -"));
+    }
+    let notes_ok = body.notes.chars().count() <= NOTES_MAX_CHARS
+        && !body
+            .notes
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t');
+    if !notes_ok {
+        return Err(ApiError::bad_request(
+            "notes: at most 2000 characters, no control characters but newline and tab",
+        ));
+    }
+    let store = &shared.state.store;
+    let parties = store.cdr_parties(&id).await?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no call record {id} (yet: it is written as the call ends)"
+        ))
+    })?;
+    let allowed = match p.role {
+        Role::Admin => true,
+        Role::Supervisor => p.oversees(parties.queue.iter().map(String::as_str)),
+        _ => {
+            p.is_agent(parties.agent.as_deref())
+                || p.is_agent(Some(&parties.caller))
+                || p.is_agent(Some(&parties.callee))
+        }
+    };
+    if !allowed {
+        return Err(ApiError::forbidden("not your call"));
+    }
+    let codes = parties
+        .queue
+        .as_ref()
+        .and_then(|q| shared.state.config.wrap_up_codes.get(q));
+    if let Some(codes) = codes
+        && !codes.contains(&body.code)
+    {
+        return Err(ApiError::bad_request(format!(
+            "code: one of {}",
+            codes.join(", ")
+        )));
+    }
+    let record = WrapUp {
+        code: body.code.clone(),
+        notes: body.notes,
+        by: p.user.clone(),
+        at: shared.state.clock.now_ms(),
+    };
+    if !store.set_wrap_up(&id, &record).await? {
+        return Err(ApiError::not_found(format!("no call record {id}")));
+    }
+    let detail = serde_json::json!({ "code": body.code, "queue": parties.queue });
+    shared.audit(&p, "cdr.wrap_up", &id, detail).await?;
+    let mut event = Event::new(EventKind::CallWrapUp, record.at)
+        .data(serde_json::json!({ "cdr_id": id, "code": body.code, "by": p.user }));
+    if let Some(agent) = &parties.agent {
+        event = event.agent(agent.clone());
+    }
+    if let Some(queue) = &parties.queue {
+        event = event.queue(queue.clone());
+    }
+    shared.state.events.publish(event);
+    if body.end_wrap_up
+        && let Some(agent) = parties.agent.as_deref().or(p.agent.as_deref())
+    {
+        shared.state.live.end_wrap_up(agent).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Writes `value` as one RFC 4180 field. A value a spreadsheet would run as

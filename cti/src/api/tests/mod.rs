@@ -15,6 +15,7 @@ mod metrics;
 mod rbac;
 mod tokens;
 mod webhooks;
+mod wrap_up;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,6 +53,8 @@ pub(super) struct FakeState {
     pub(super) dial_refusal: Option<DialRefusal>,
     /// Callbacks asked for and still waiting, as (id, queue, number, priority).
     pub(super) callbacks: Vec<(String, String, String, i32)>,
+    /// Agents whose wrap-up was ended, in order.
+    pub(super) wrap_ups_ended: Vec<String>,
 }
 
 /// A [`LiveNode`] answering from [`FakeState`]; hang-ups and state changes
@@ -99,6 +102,11 @@ impl LiveNode for FakeLive {
             known
         });
         Box::pin(async move { known })
+    }
+
+    fn end_wrap_up<'a>(&'a self, agent: &'a str) -> BoxFuture<'a, bool> {
+        self.with(|s| s.wrap_ups_ended.push(agent.to_owned()));
+        Box::pin(async { true })
     }
 
     fn request_callback<'a>(
@@ -243,6 +251,10 @@ impl Harness {
         // every request a test makes.
         let mut config = ApiConfig::new("switchyard.test");
         config.burst = 100_000;
+        config.wrap_up_codes.insert(
+            "sales".to_owned(),
+            vec!["sale".to_owned(), "no_sale".to_owned()],
+        );
         Self::with_config(config, 64).await
     }
 

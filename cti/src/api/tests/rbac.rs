@@ -150,6 +150,12 @@ fn matrix() -> Vec<Row> {
         ),
         (Method::GET, "/api/v1/calls", None, [200, 200, 200, 403]),
         (
+            Method::PUT,
+            "/api/v1/cdrs/cdr-1/wrap-up",
+            Some(r#"{"code":"sale"}"#),
+            [204, 204, 204, 403],
+        ),
+        (
             Method::POST,
             "/api/v1/queues/sales/callbacks",
             Some(r#"{"number":"1003"}"#),
