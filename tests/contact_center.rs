@@ -529,6 +529,64 @@ fn after_a_call_the_agent_gets_no_new_call_until_wrap_up_has_passed() {
     );
 }
 
+/// The agent's desktop wraps the call up (`PUT /api/v1/cdrs/{id}/wrap-up` with
+/// `end_wrap_up`): the code is on the stored record, and the agent's wrap-up time
+/// ends at once, so the next caller reaches 1007 well before the queue's 4 s.
+#[test]
+fn a_wrap_up_that_ends_the_wrap_up_time_lets_the_next_call_through_at_once() {
+    use common::api::{first_admin, request};
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = direct_queue_node();
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let agent = phone(&node, "1007", "uas-answer-then-hang-up", 2, 1000);
+    feature_code(&node, "1007", "*71");
+    queue_call(&node, "caller-first");
+    let cdrs =
+        request(api, "GET", "/api/v1/cdrs?queue=support", Some(&token), None).expect("an answer");
+    let id = cdrs.json()["items"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the first call's record: {}", cdrs.body))
+        .to_owned();
+    let wrapped = request(
+        api,
+        "PUT",
+        &format!("/api/v1/cdrs/{id}/wrap-up"),
+        Some(&token),
+        Some(r#"{"code":"resolved","notes":"reset the password","end_wrap_up":true}"#),
+    )
+    .expect("an answer");
+    assert_eq!(wrapped.status, 204, "{}", wrapped.body);
+    queue_call(&node, "caller-second");
+    agent.finish(SHORT).assert_ok();
+    let calls = queued_calls(&node, 2);
+    let gap = calls[1].agent_answered_by() - calls[0].ended_at;
+    assert!(
+        gap < WRAP_UP_MS - 1_000,
+        "1007 was offered the second call {gap} ms after the first ended, \
+         its wrap-up ended early: {calls:#?}"
+    );
+    let found = request(
+        api,
+        "GET",
+        "/api/v1/cdrs?wrap_up_code=resolved",
+        Some(&token),
+        None,
+    )
+    .expect("an answer");
+    let items = found.json()["items"].clone();
+    assert_eq!(items.as_array().map(Vec::len), Some(1), "{}", found.body);
+    assert_eq!(
+        (&items[0]["id"], &items[0]["wrap_up_notes"]),
+        (
+            &serde_json::json!(id),
+            &serde_json::json!("reset the password")
+        )
+    );
+}
+
 /// The presence the node stored for `agent` (`ready`, `not_ready`, …), if any.
 fn stored_presence(node: &Node, agent: &str) -> Option<String> {
     use sqlx::ConnectOptions as _;
