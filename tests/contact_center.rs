@@ -919,6 +919,79 @@ fn a_callback_asked_for_through_the_api_reaches_the_first_free_agent() {
     assert_eq!(callbacks_waiting(), Some(0));
 }
 
+/// `support` has only 1007, logged out; 1006 serves `other`.
+const TWO_QUEUES: &str = r#"
+[ivr]
+flows = "flows"
+prompts = "prompts"
+numbers = { "600" = "direct" }
+
+[[acd.queues]]
+name = "support"
+
+[[acd.queues]]
+name = "other"
+
+[[acd.agents]]
+id = "1006"
+queues = { other = 1 }
+
+[[acd.agents]]
+id = "1007"
+queues = { support = 1 }
+"#;
+
+/// A caller waits in `support`, where nobody is logged in. A supervisor's desktop
+/// puts agent 1006 (logged in, serving `other`) into `support` through the API:
+/// the ACD offers the caller to 1006 at once, and the API lists 1006 in both queues.
+#[test]
+fn an_agent_put_in_a_queue_through_the_api_takes_its_waiting_caller() {
+    use common::api::{first_admin, request};
+    if !common::peer_available("sipp") {
+        return;
+    }
+    let node = sipp_node(TWO_QUEUES, common::install_direct_queue);
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let token = first_admin(&node);
+    let agent = phone(&node, "1006", "uas-answer", 1, 0);
+    feature_code(&node, "1006", "*71");
+    let caller = Sipp::new(&node, "caller", "uac-call-trusted")
+        .target(&node)
+        .service("600")
+        .caller("1003")
+        .hold_ms(6000)
+        .calls(1)
+        .start();
+    common::wait_until("the caller to wait in support", SHORT, || {
+        let calls = request(api, "GET", "/api/v1/calls", Some(&token), None)?;
+        (calls.json()[0]["phase"] == "queued").then_some(())
+    });
+    let joined = request(
+        api,
+        "PUT",
+        "/api/v1/agents/1006/queues/support",
+        Some(&token),
+        Some(r#"{"level":1}"#),
+    )
+    .expect("an answer");
+    assert_eq!(joined.status, 204, "{}", joined.body);
+    let agents = request(api, "GET", "/api/v1/agents", Some(&token), None).expect("an answer");
+    let listed = agents
+        .json()
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["agent"] == "1006").cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        listed["queues"],
+        serde_json::json!(["support", "other"]),
+        "{listed}"
+    );
+    caller.finish(Duration::from_secs(30)).assert_ok();
+    agent.finish(SHORT).assert_ok();
+    let calls = queued_calls(&node, 1);
+    assert_eq!(calls[0].agent.as_deref(), Some("1006"), "{calls:#?}");
+}
+
 /// A customer who does not take their callback (busy) ends it: the agent, who
 /// answered first, is hung up and goes to wrap-up rather than staying on a call that
 /// never was, and the callback's CDR says busy.

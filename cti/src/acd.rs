@@ -89,6 +89,12 @@ pub(crate) enum AcdMsg {
         contact: String,
         reply: oneshot::Sender<Result<(), acd::AcdError>>,
     },
+    /// Joins or leaves a queue, or replaces skills (`Input::JoinQueue`,
+    /// `LeaveQueue`, `SetSkills`); the reply says whether the engine took it.
+    Membership {
+        input: Input,
+        reply: oneshot::Sender<Result<(), acd::AcdError>>,
+    },
     /// Withdraws callback `call` of `queue` while it still waits.
     CancelCallBack {
         call: CallId,
@@ -185,6 +191,9 @@ impl AcdHandle {
     ) -> Self {
         let (tx, rx) = unbounded_channel();
         let mut task = Task::new(engine, writer);
+        if let Some(events) = &events {
+            events.queues.refresh(&task.engine);
+        }
         task.events = events;
         task.callbacks = callbacks;
         tokio::spawn(run(task, rx));
@@ -256,6 +265,19 @@ impl AcdHandle {
         rx.await.map_err(|_| None)?.map_err(Some)
     }
 
+    /// Joins or leaves a queue, or replaces an agent's skills (`input` is one of
+    /// `Input::JoinQueue`, `LeaveQueue`, `SetSkills`); `Err` with the engine's
+    /// refusal (no such agent or queue, a bad level), or `None` once the task has
+    /// stopped.
+    pub(crate) async fn change_membership(
+        &self,
+        input: Input,
+    ) -> Result<(), Option<acd::AcdError>> {
+        let (reply, rx) = oneshot::channel();
+        self.send(AcdMsg::Membership { input, reply });
+        rx.await.map_err(|_| None)?.map_err(Some)
+    }
+
     /// Withdraws callback `call` of `queue` if it still waits.
     pub(crate) async fn cancel_call_back(&self, call: CallId, queue: acd::QueueId) -> Withdrawn {
         let (reply, rx) = oneshot::channel();
@@ -291,12 +313,55 @@ struct Task {
     callbacks: Option<UnboundedSender<crate::call::originate::CallbackRequest>>,
 }
 
+/// Each agent's queues as the ACD has them now — the configuration, then what the
+/// store restored and the API changed — for scoping what supervisors see. The ACD
+/// task writes it; the API and the event stream read it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Memberships(std::sync::Arc<std::sync::RwLock<HashMap<String, Vec<String>>>>);
+
+impl Memberships {
+    /// `agent`'s queues, or `None` for no such agent.
+    pub(crate) fn of(&self, agent: &str) -> Option<Vec<String>> {
+        self.read().get(agent).cloned()
+    }
+
+    /// Whether `agent` is a configured agent.
+    pub(crate) fn contains(&self, agent: &str) -> bool {
+        self.read().contains_key(agent)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<String>>> {
+        // Written whole under the lock: a poisoned map is still a consistent one.
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes every agent's queues from `engine`.
+    fn refresh(&self, engine: &Acd) {
+        let map = engine
+            .agent_ids()
+            .map(|a| {
+                let queues = engine.agent_queues(a).unwrap_or_default();
+                (
+                    a.to_string(),
+                    queues.iter().map(ToString::to_string).collect(),
+                )
+            })
+            .collect();
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = map;
+    }
+}
+
 /// The CTI event stream, and each agent's queues (a supervisor sees the agents of
 /// the queues they supervise).
 #[derive(Debug, Clone)]
 pub(crate) struct AgentEvents {
     pub(crate) bus: crate::api::EventBus,
-    pub(crate) queues: std::sync::Arc<HashMap<String, Vec<String>>>,
+    pub(crate) queues: Memberships,
 }
 
 impl AgentEvents {
@@ -304,7 +369,7 @@ impl AgentEvents {
         let state = acd::AgentState::of(presence, activity);
         let mut event = crate::api::Event::new(crate::api::EventKind::AgentState, unix_ms())
             .agent(agent.to_string());
-        for queue in self.queues.get(agent.as_str()).into_iter().flatten() {
+        for queue in self.queues.of(agent.as_str()).into_iter().flatten() {
             event = event.queue(queue.clone());
         }
         let data = serde_json::json!({
@@ -452,6 +517,18 @@ impl Task {
                 let taken = self.engine.handle_input(now(), Input::Enqueue(request));
                 if taken.is_err() {
                     self.contacts.remove(&call);
+                }
+                let _ = reply.send(taken);
+            }
+            AcdMsg::Membership { input, reply } => {
+                let taken = self.engine.handle_input(now(), input);
+                if taken.is_ok() {
+                    if let Some(saver) = &mut self.saver {
+                        saver.throttle.changed();
+                    }
+                    if let Some(events) = &self.events {
+                        events.queues.refresh(&self.engine);
+                    }
                 }
                 let _ = reply.send(taken);
             }

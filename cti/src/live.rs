@@ -2,18 +2,17 @@
 //! call task), agents and queues from the ACD task. Nothing is cached here; every
 //! question goes to the task that owns the answer.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::acd::{AcdHandle, Withdrawn};
+use crate::acd::{AcdHandle, Memberships, Withdrawn};
 use crate::api::{
     AgentPresence, AgentSummary, CallControl, CallSummary, CallbackRefusal, ConferenceSummary,
-    ControlRefusal, DialRefusal, LiveNode, MonitorRefusal, MonitorRequest, QueueSummary,
-    RecordingAction,
+    ControlRefusal, DialRefusal, LiveNode, MembershipChange, MembershipRefusal, MonitorRefusal,
+    MonitorRequest, QueueSummary, RecordingAction,
 };
 use crate::endpoint::Command;
 
@@ -21,27 +20,14 @@ use crate::endpoint::Command;
 pub(crate) struct NodeLive {
     pub(crate) cmds: mpsc::UnboundedSender<Command>,
     pub(crate) acd: Option<AcdHandle>,
-    /// Each agent's queues, from the configuration.
-    pub(crate) memberships: Arc<HashMap<String, Vec<String>>>,
+    /// Each agent's queues, as the ACD has them now.
+    pub(crate) memberships: Memberships,
     /// The bridge, whose analysis results attach to live calls.
     pub(crate) bridge: Option<Arc<crate::bridge::NodeBridge>>,
     /// The conference rooms.
     pub(crate) rooms: crate::conference::Rooms,
     /// Calls to place for agents (`crate::call::originate`).
     pub(crate) dials: mpsc::UnboundedSender<crate::call::originate::DialRequest>,
-}
-
-impl NodeLive {
-    /// Queue memberships of the configured agents.
-    pub(crate) fn memberships(cfg: &acd::AcdConfig) -> HashMap<String, Vec<String>> {
-        cfg.agents
-            .iter()
-            .map(|a| {
-                let queues = a.tiers.iter().map(|t| t.queue.to_string()).collect();
-                (a.id.to_string(), queues)
-            })
-            .collect()
-    }
 }
 
 impl LiveNode for NodeLive {
@@ -142,6 +128,52 @@ impl LiveNode for NodeLive {
         .boxed()
     }
 
+    fn set_membership<'a>(
+        &'a self,
+        agent: &'a str,
+        change: MembershipChange,
+    ) -> BoxFuture<'a, Result<(), MembershipRefusal>> {
+        async move {
+            let acd = self.acd.as_ref().ok_or(MembershipRefusal::Unavailable)?;
+            let input = match change {
+                MembershipChange::Join {
+                    queue,
+                    level,
+                    position,
+                } => acd::Input::JoinQueue {
+                    agent: agent.into(),
+                    tier: acd::Tier {
+                        queue: queue.as_str().into(),
+                        level,
+                        position,
+                    },
+                },
+                MembershipChange::Leave { queue } => acd::Input::LeaveQueue {
+                    agent: agent.into(),
+                    queue: queue.as_str().into(),
+                },
+                MembershipChange::Skills(skills) => acd::Input::SetSkills {
+                    agent: agent.into(),
+                    skills: skills
+                        .into_iter()
+                        .map(|(skill, level)| acd::Proficiency { skill, level })
+                        .collect(),
+                },
+            };
+            acd.change_membership(input).await.map_err(|e| match e {
+                Some(acd::AcdError::UnknownAgent(a)) => {
+                    MembershipRefusal::UnknownAgent(a.to_string())
+                }
+                Some(acd::AcdError::UnknownQueue(q)) => {
+                    MembershipRefusal::UnknownQueue(q.to_string())
+                }
+                Some(other) => MembershipRefusal::Invalid(other.to_string()),
+                None => MembershipRefusal::Unavailable,
+            })
+        }
+        .boxed()
+    }
+
     fn end_wrap_up<'a>(&'a self, agent: &'a str) -> BoxFuture<'a, bool> {
         async move {
             let Some(acd) = &self.acd else {
@@ -224,11 +256,7 @@ impl LiveNode for NodeLive {
                     agent: a.agent.to_string(),
                     presence: AgentPresence::from(&a.presence),
                     activity: a.activity.into(),
-                    queues: self
-                        .memberships
-                        .get(a.agent.as_str())
-                        .cloned()
-                        .unwrap_or_default(),
+                    queues: self.memberships.of(a.agent.as_str()).unwrap_or_default(),
                     calls_handled: a.calls_handled,
                 })
                 .collect()
@@ -245,7 +273,7 @@ impl LiveNode for NodeLive {
             let Some(acd) = &self.acd else {
                 return false;
             };
-            if !self.memberships.contains_key(agent) {
+            if !self.memberships.contains(agent) {
                 return false;
             }
             acd.set_presence(agent, acd::Presence::from(&presence));

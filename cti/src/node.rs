@@ -378,6 +378,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
     );
     let (callback_tx, mut callback_rx) = mpsc::unbounded_channel();
     let (dial_tx, mut dial_rx) = mpsc::unbounded_channel();
+    let memberships = crate::acd::Memberships::default();
     let acd = if cfg.acd.queues.is_empty() {
         None
     } else {
@@ -389,7 +390,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
         );
         let agent_events = crate::acd::AgentEvents {
             bus: events.clone(),
-            queues: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
+            queues: memberships.clone(),
         };
         Some(
             crate::acd::AcdHandle::start(
@@ -419,7 +420,7 @@ pub async fn run_node_with(cfg: NodeConfig, options: NodeOptions) -> Result<(), 
     let live = crate::live::NodeLive {
         cmds: cmd_tx.clone(),
         acd: acd.clone(),
-        memberships: Arc::new(crate::live::NodeLive::memberships(&cfg.acd)),
+        memberships,
         bridge: bridge.clone(),
         rooms: rooms.clone(),
         dials: dial_tx,

@@ -197,6 +197,18 @@ impl Acd {
         stats
     }
 
+    /// The queues `agent` is a member of now, best tier first; `None` for an unknown
+    /// agent.
+    pub fn agent_queues(&self, agent: &AgentId) -> Option<Vec<QueueId>> {
+        let a = &self.agents[self.agent_names.get(agent)?.ix()];
+        Some(
+            a.tiers
+                .iter()
+                .map(|m| self.queues[m.queue.ix()].id.clone())
+                .collect(),
+        )
+    }
+
     /// An agent's live statistics at `now`.
     pub fn agent_stats(&self, agent: &AgentId, now: Instant) -> Option<AgentStats> {
         let a = &self.agents[self.agent_names.get(agent)?.ix()];

@@ -81,6 +81,17 @@ pub trait LiveNode: Send + Sync {
         Box::pin(async { Err(DialRefusal::Unavailable) })
     }
 
+    /// Changes `agent`'s queues or skills, as the ACD keeps them (stored with the
+    /// agent state: they outlive a restart).
+    fn set_membership<'a>(
+        &'a self,
+        agent: &'a str,
+        change: MembershipChange,
+    ) -> BoxFuture<'a, Result<(), MembershipRefusal>> {
+        let _ = (agent, change);
+        Box::pin(async { Err(MembershipRefusal::Unavailable) })
+    }
+
     /// Ends `agent`'s wrap-up now (their desktop's wrap-up is done): they may be
     /// offered the next call at once. `false` when there is no such agent.
     fn end_wrap_up<'a>(&'a self, agent: &'a str) -> BoxFuture<'a, bool> {
@@ -159,6 +170,47 @@ pub enum CallControl {
         /// The caller's score that set the rule off; `None` when a person asked.
         sentiment: Option<f64>,
     },
+}
+
+/// A change to an agent's queues or skills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MembershipChange {
+    /// Joins `queue` (or moves within it) at tier `level` (1 first), `position`
+    /// within the tier (linear strategies).
+    Join {
+        /// The queue.
+        queue: String,
+        /// The tier, 1 first.
+        level: u8,
+        /// The place within the tier.
+        position: u32,
+    },
+    /// Leaves `queue`.
+    Leave {
+        /// The queue.
+        queue: String,
+    },
+    /// Replaces the agent's skills: name and level 1..=5.
+    Skills(Vec<(String, u8)>),
+}
+
+/// Why an agent's queues or skills could not be changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MembershipRefusal {
+    /// No such agent.
+    #[error("no agent {0}")]
+    UnknownAgent(String),
+    /// No such queue.
+    #[error("no queue {0}")]
+    UnknownQueue(String),
+    /// The ACD refused the change (a level out of range).
+    #[error("{0}")]
+    Invalid(String),
+    /// The node has no ACD.
+    #[error("the node has no ACD")]
+    Unavailable,
 }
 
 /// Why a callback could not be asked for or withdrawn.

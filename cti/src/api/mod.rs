@@ -70,7 +70,8 @@ pub use events::{Event, EventBus, EventKind, Published};
 pub use live::{
     AgentActivity, AgentPresence, AgentSummary, CallAnalysis, CallControl, CallPhase, CallSummary,
     CallbackRefusal, ConferenceParticipant, ConferenceSummary, ControlRefusal, DialRefusal,
-    LiveNode, MonitorMode, MonitorRefusal, MonitorRequest, QueueSummary, RecordingAction,
+    LiveNode, MembershipChange, MembershipRefusal, MonitorMode, MonitorRefusal, MonitorRequest,
+    QueueSummary, RecordingAction,
 };
 pub use users::{IssuedToken, NewUser, User, UserError};
 
@@ -283,7 +284,9 @@ enum Access {
 /// Every route, once. The same table drives the router and the check that
 /// the OpenAPI document lists each route.
 fn route_table(r: Routes, access: Access) -> Routes {
-    use handlers::{admin, callbacks, calls, cdrs, control, customers, media, monitor, recording};
+    use handlers::{
+        admin, callbacks, calls, cdrs, control, customers, media, membership, monitor, recording,
+    };
     if access == Access::Public {
         return r
             .add(Method::POST, "/api/v1/login", auth::login)
@@ -399,6 +402,21 @@ fn route_table(r: Routes, access: Access) -> Routes {
             calls::set_agent_state,
         )
         .add(Method::PUT, "/api/v1/cdrs/{id}/wrap-up", cdrs::wrap_up)
+        .add(
+            Method::PUT,
+            "/api/v1/agents/{id}/queues/{queue}",
+            membership::join,
+        )
+        .add(
+            Method::DELETE,
+            "/api/v1/agents/{id}/queues/{queue}",
+            membership::leave,
+        )
+        .add(
+            Method::PUT,
+            "/api/v1/agents/{id}/skills",
+            membership::skills,
+        )
         .add(Method::GET, "/api/v1/queues", calls::list_queues)
         .add(
             Method::POST,

@@ -9,6 +9,7 @@ pub(crate) mod cdrs;
 pub(crate) mod control;
 pub(crate) mod customers;
 pub(crate) mod media;
+pub(crate) mod membership;
 pub(crate) mod monitor;
 pub(crate) mod recording;
 pub(crate) mod webhooks;

@@ -454,3 +454,155 @@ async fn the_node_s_refusals_to_dial_come_back_as_conflict_not_found_or_unavaila
     }
     assert!(actions(&h).await.is_empty());
 }
+
+/// Every membership change the fake node was asked for.
+fn membership_changes(h: &Harness) -> Vec<(String, MembershipChange)> {
+    h.live.with(|s| std::mem::take(&mut s.memberships))
+}
+
+#[tokio::test]
+async fn a_supervisor_moves_agents_in_and_out_of_their_queues_and_it_is_audited() {
+    let h = Harness::new().await;
+    h.seed().await;
+    let (status, reply) = h
+        .json(
+            Role::Supervisor,
+            Method::PUT,
+            "/api/v1/agents/1002/queues/sales",
+            Some(r#"{"level":2,"position":3}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{reply}");
+    let (status, _) = h
+        .json(
+            Role::Supervisor,
+            Method::DELETE,
+            "/api/v1/agents/1001/queues/sales",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Not their queue; no such agent; no such queue; a tier 0.
+    for (method, uri, body, expected) in [
+        (
+            Method::PUT,
+            "/api/v1/agents/1001/queues/support",
+            Some(r#"{"level":1}"#),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/agents/9999/queues/sales",
+            Some(r#"{"level":1}"#),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/agents/1001/queues/sales",
+            Some(r#"{"level":0}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/agents/1001/queues/sales",
+            Some(r#"{"level":1,"x":1}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (status, reply) = h.json(Role::Supervisor, method, uri, body).await;
+        assert!(
+            status == expected
+                || (expected == StatusCode::UNPROCESSABLE_ENTITY
+                    && status == StatusCode::BAD_REQUEST),
+            "{uri} {body:?}: {status} {reply}"
+        );
+    }
+    let (status, _) = h
+        .json(
+            Role::Admin,
+            Method::PUT,
+            "/api/v1/agents/1001/queues/nope",
+            Some(r#"{"level":1}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        membership_changes(&h),
+        [
+            (
+                "1002".to_owned(),
+                MembershipChange::Join {
+                    queue: "sales".into(),
+                    level: 2,
+                    position: 3
+                }
+            ),
+            (
+                "1001".to_owned(),
+                MembershipChange::Leave {
+                    queue: "sales".into()
+                }
+            ),
+        ]
+    );
+    assert_eq!(actions(&h).await, ["agent.join_queue", "agent.leave_queue"]);
+}
+
+#[tokio::test]
+async fn skills_are_set_by_administrators_and_the_agent_s_supervisors_only() {
+    let h = Harness::new().await;
+    h.seed().await;
+    let body = Some(r#"{"skills":{"en":5,"fr":2}}"#);
+    let (status, _) = h
+        .json(
+            Role::Supervisor,
+            Method::PUT,
+            "/api/v1/agents/1001/skills",
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for (role, uri, expected) in [
+        (
+            Role::Supervisor,
+            "/api/v1/agents/1002/skills",
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Role::Agent,
+            "/api/v1/agents/1001/skills",
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Role::Admin,
+            "/api/v1/agents/9999/skills",
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (status, _) = h.json(role, Method::PUT, uri, body).await;
+        assert_eq!(status, expected, "{role:?} {uri}");
+    }
+    for bad in [
+        r#"{"skills":{"en":6}}"#,
+        r#"{"skills":{"en":0}}"#,
+        r#"{"skills":{"a b":1}}"#,
+    ] {
+        let (status, _) = h
+            .json(
+                Role::Admin,
+                Method::PUT,
+                "/api/v1/agents/1001/skills",
+                Some(bad),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(
+        membership_changes(&h),
+        [(
+            "1001".to_owned(),
+            MembershipChange::Skills(vec![("en".into(), 5), ("fr".into(), 2)])
+        )]
+    );
+    assert_eq!(actions(&h).await, ["agent.skills"]);
+}

@@ -55,6 +55,8 @@ pub(super) struct FakeState {
     pub(super) callbacks: Vec<(String, String, String, i32)>,
     /// Agents whose wrap-up was ended, in order.
     pub(super) wrap_ups_ended: Vec<String>,
+    /// Every membership change asked for, as (agent, change).
+    pub(super) memberships: Vec<(String, MembershipChange)>,
 }
 
 /// A [`LiveNode`] answering from [`FakeState`]; hang-ups and state changes
@@ -102,6 +104,32 @@ impl LiveNode for FakeLive {
             known
         });
         Box::pin(async move { known })
+    }
+
+    fn set_membership<'a>(
+        &'a self,
+        agent: &'a str,
+        change: MembershipChange,
+    ) -> BoxFuture<'a, Result<(), MembershipRefusal>> {
+        let answer = self.with(|s| {
+            if !s.agents.iter().any(|a| a.agent == agent) {
+                return Err(MembershipRefusal::UnknownAgent(agent.to_owned()));
+            }
+            let queue = match &change {
+                MembershipChange::Join { queue, .. } | MembershipChange::Leave { queue } => {
+                    Some(queue.clone())
+                }
+                _ => None,
+            };
+            if let Some(queue) = queue
+                && !s.queues.iter().any(|q| q.queue == queue)
+            {
+                return Err(MembershipRefusal::UnknownQueue(queue));
+            }
+            s.memberships.push((agent.to_owned(), change));
+            Ok(())
+        });
+        Box::pin(async move { answer })
     }
 
     fn end_wrap_up<'a>(&'a self, agent: &'a str) -> BoxFuture<'a, bool> {

@@ -151,6 +151,24 @@ fn matrix() -> Vec<Row> {
         (Method::GET, "/api/v1/calls", None, [200, 200, 200, 403]),
         (
             Method::PUT,
+            "/api/v1/agents/1001/queues/sales",
+            Some(r#"{"level":2}"#),
+            [204, 204, 403, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/agents/1001/queues/sales",
+            None,
+            [204, 204, 403, 403],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/agents/1001/skills",
+            Some(r#"{"skills":{"en":5}}"#),
+            [204, 204, 403, 403],
+        ),
+        (
+            Method::PUT,
             "/api/v1/cdrs/cdr-1/wrap-up",
             Some(r#"{"code":"sale"}"#),
             [204, 204, 204, 403],
