@@ -990,6 +990,36 @@ fn an_agent_put_in_a_queue_through_the_api_takes_its_waiting_caller() {
     agent.finish(SHORT).assert_ok();
     let calls = queued_calls(&node, 1);
     assert_eq!(calls[0].agent.as_deref(), Some("1006"), "{calls:#?}");
+    // The queue report counts the call: offered, answered by an agent, talk time
+    // from 1006's answer.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let uri = format!(
+        "/api/v1/reports/queues?from={}&to={}",
+        now - 3_600_000,
+        now + 60_000
+    );
+    let report = request(api, "GET", &uri, Some(&token), None).expect("an answer");
+    let row = report.json()["rows"][0].clone();
+    assert_eq!(
+        (
+            &row["queue"],
+            &row["offered"],
+            &row["answered"],
+            &row["abandoned"]
+        ),
+        (
+            &serde_json::json!("support"),
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!(0)
+        ),
+        "{}",
+        report.body
+    );
+    let talk = row["avg_talk_ms"].as_f64().unwrap_or_default();
+    assert!((1_000.0..60_000.0).contains(&talk), "talk {talk} ms: {row}");
 }
 
 /// A customer who does not take their callback (busy) ends it: the agent, who

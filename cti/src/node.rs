@@ -551,6 +551,16 @@ async fn serve_api(
                 .filter(|(_, o)| !o.wrap_up_codes.is_empty())
                 .map(|(q, o)| (q.clone(), o.wrap_up_codes.clone()))
                 .collect(),
+            service_levels: cfg
+                .acd
+                .queues
+                .iter()
+                .map(|q| {
+                    let ms =
+                        u64::try_from(q.service_level_threshold.as_millis()).unwrap_or(u64::MAX);
+                    (q.id.to_string(), ms)
+                })
+                .collect(),
             ..crate::api::ApiConfig::new(cfg.sip.domain.clone())
         },
     );

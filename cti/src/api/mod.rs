@@ -96,6 +96,9 @@ pub struct ApiConfig {
     /// wrap_up_codes`); a call of another queue, or of none, takes any
     /// well-formed code.
     pub wrap_up_codes: std::collections::BTreeMap<String, Vec<String>>,
+    /// Each queue's service level threshold in milliseconds (`service_level_s`),
+    /// for the reports.
+    pub service_levels: std::collections::BTreeMap<String, u64>,
 }
 
 impl ApiConfig {
@@ -111,6 +114,7 @@ impl ApiConfig {
             burst: 40,
             logins_per_minute: 10,
             wrap_up_codes: std::collections::BTreeMap::new(),
+            service_levels: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -286,6 +290,7 @@ enum Access {
 fn route_table(r: Routes, access: Access) -> Routes {
     use handlers::{
         admin, callbacks, calls, cdrs, control, customers, media, membership, monitor, recording,
+        reports,
     };
     if access == Access::Public {
         return r
@@ -417,6 +422,8 @@ fn route_table(r: Routes, access: Access) -> Routes {
             "/api/v1/agents/{id}/skills",
             membership::skills,
         )
+        .add(Method::GET, "/api/v1/reports/queues", reports::queues)
+        .add(Method::GET, "/api/v1/reports/agents", reports::agents)
         .add(Method::GET, "/api/v1/queues", calls::list_queues)
         .add(
             Method::POST,

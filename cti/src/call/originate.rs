@@ -927,7 +927,9 @@ impl Placing {
         call.trunk_seat = self.seat;
         call.a_answered = true;
         call.phase = Phase::Answered;
-        self.cdr.answered_at = Some(unix_ms());
+        let answered_at = unix_ms();
+        self.cdr.answered_at = Some(answered_at);
+        self.cdr.routing.agent_answered_at = Some(answered_at);
         call.cdr = self.cdr;
         call.deadline = Instant::now() + call.ctx.max_duration;
         let agent_ext = call.cdr.callee.clone();

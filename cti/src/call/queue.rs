@@ -401,6 +401,11 @@ impl Call {
             let party = self.b_party.clone();
             self.report_direct(Side::B, party);
         }
+        // Talk time runs from the first agent's answer (a transfer's target is the
+        // first when the call had none).
+        if self.cdr.routing.agent.is_some() && self.cdr.routing.agent_answered_at.is_none() {
+            self.cdr.routing.agent_answered_at = Some(unix_ms());
+        }
         debug!(
             call = self.id.0,
             "bridged to the second leg at {}",

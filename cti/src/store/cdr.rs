@@ -96,6 +96,8 @@ pub struct Routing {
     pub queue_wait_ms: Option<i64>,
     /// The agent who took it.
     pub agent: Option<String>,
+    /// When that agent answered (unix ms): talk time runs from here.
+    pub agent_answered_at: Option<i64>,
 }
 
 /// One call's record. Times are unix milliseconds.
@@ -211,7 +213,7 @@ impl Store {
                     disposition, hangup_cause, sip_status,
                     caller_mos, caller_loss_pct, caller_jitter_ms, caller_rtt_ms,
                     callee_mos, callee_loss_pct, callee_jitter_ms, callee_rtt_ms,
-                    ivr_path, ivr_outcome, queue, queue_wait_ms, agent
+                    ivr_path, ivr_outcome, queue, queue_wait_ms, agent, agent_answered_at
              FROM cdrs ORDER BY ended_at DESC, id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
@@ -292,7 +294,7 @@ impl Store {
     }
 }
 
-/// Rows per INSERT statement: 25 parameters each stays under SQLite's
+/// Rows per INSERT statement: 26 parameters each stays under SQLite's
 /// 32,766 and PostgreSQL's 65,535 bound parameters.
 const ROWS_PER_STATEMENT: usize = 1000;
 
@@ -348,7 +350,7 @@ fn insert_statement(cdrs: &[&Cdr]) -> sqlx::QueryBuilder<Db> {
          disposition, hangup_cause, sip_status, duration_ms, billsec_ms, \
          caller_mos, caller_loss_pct, caller_jitter_ms, caller_rtt_ms, \
          callee_mos, callee_loss_pct, callee_jitter_ms, callee_rtt_ms, \
-         ivr_path, ivr_outcome, queue, queue_wait_ms, agent) ",
+         ivr_path, ivr_outcome, queue, queue_wait_ms, agent, agent_answered_at) ",
     );
     q.push_values(cdrs, |mut row, cdr| {
         row.push_bind(cdr.id.clone())
@@ -374,7 +376,8 @@ fn insert_statement(cdrs: &[&Cdr]) -> sqlx::QueryBuilder<Db> {
             .push_bind(r.ivr_outcome.clone())
             .push_bind(r.queue.clone())
             .push_bind(r.queue_wait_ms)
-            .push_bind(r.agent.clone());
+            .push_bind(r.agent.clone())
+            .push_bind(r.agent_answered_at);
     });
     q.push(" ON CONFLICT (id) DO NOTHING");
     q
@@ -407,6 +410,7 @@ fn cdr_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Cdr, StoreError> {
             queue: row.try_get("queue")?,
             queue_wait_ms: row.try_get("queue_wait_ms")?,
             agent: row.try_get("agent")?,
+            agent_answered_at: row.try_get("agent_answered_at")?,
         },
         id,
     })

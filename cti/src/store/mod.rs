@@ -324,5 +324,10 @@ fn migrator() -> Migrator {
             "cdr wrap up",
             include_str!("../../migrations/0014_cdr_wrap_up.sql"),
         ),
+        step(
+            15,
+            "cdr agent answered at",
+            include_str!("../../migrations/0015_cdr_agent_answered_at.sql"),
+        ),
     ])
 }

@@ -51,6 +51,7 @@ fn cdr(id: usize) -> Cdr {
                 queue: Some("sales".to_owned()),
                 queue_wait_ms: Some(12_500),
                 agent: Some("1002".to_owned()),
+                agent_answered_at: Some(1_750_000_020_000),
             }
         } else {
             Routing::default()

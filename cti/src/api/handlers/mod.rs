@@ -12,6 +12,7 @@ pub(crate) mod media;
 pub(crate) mod membership;
 pub(crate) mod monitor;
 pub(crate) mod recording;
+pub(crate) mod reports;
 pub(crate) mod webhooks;
 
 use super::auth::Principal;

@@ -13,6 +13,7 @@ mod event_stream;
 mod grpc;
 mod metrics;
 mod rbac;
+mod reports;
 mod tokens;
 mod webhooks;
 mod wrap_up;

@@ -150,6 +150,18 @@ fn matrix() -> Vec<Row> {
         ),
         (Method::GET, "/api/v1/calls", None, [200, 200, 200, 403]),
         (
+            Method::GET,
+            "/api/v1/reports/queues?from=0&to=86400000",
+            None,
+            [200, 200, 403, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/reports/agents?from=0&to=86400000",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
             Method::PUT,
             "/api/v1/agents/1001/queues/sales",
             Some(r#"{"level":2}"#),
