@@ -805,15 +805,7 @@ fn a_blind_transfer_s_target_is_on_a_call_until_it_ends() {
     let node = sipp_node(&queue, install_queue_flow);
     let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
     let token = first_admin(&node);
-    let activity = || {
-        let agents = request(api, "GET", "/api/v1/agents", Some(&token), None).expect("an answer");
-        agents
-            .json()
-            .as_array()
-            .and_then(|a| a.iter().find(|a| a["agent"] == "1006").cloned())
-            .map(|a| a["activity"].as_str().unwrap_or_default().to_owned())
-            .unwrap_or_default()
-    };
+    let activity = || agent_activity(&node, &token, "1006");
     let colleague = phone(&node, "1004", "uas-answer", 1, 0);
     let agent = phone(&node, "1006", "uas-answer", 1, 0);
     feature_code(&node, "1006", "*71");
@@ -1102,28 +1094,32 @@ fn a_callback_to_an_external_number_goes_out_by_its_trunk() {
     );
 }
 
+/// `agent`'s activity as the API shows it (`on_call`, `wrap_up`, …; empty when
+/// the API does not list the agent).
+fn agent_activity(node: &Node, token: &str, agent: &str) -> String {
+    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
+    let agents =
+        common::api::request(api, "GET", "/api/v1/agents", Some(token), None).expect("an answer");
+    agents
+        .json()
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["agent"] == agent).cloned())
+        .map(|a| a["activity"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default()
+}
+
 /// An agent on a call the ACD did not route (here a colleague's, 1003 dialling
 /// 1006 directly) shows as on a call and is offered no queue call meanwhile: the
 /// caller waiting in `support` rings 1006 only once the direct call has ended.
 #[test]
 fn an_agent_on_a_direct_call_is_offered_no_queue_call() {
-    use common::api::{first_admin, request};
     if !common::peer_available("sipp") {
         return;
     }
     let queue = CALLBACK_QUEUE.replace("max_wait_s = 2\nwhen_timed_out = \"callback\"\n", "");
     let node = sipp_node(&queue, install_queue_flow);
-    let api = std::net::SocketAddr::from(([127, 0, 0, 1], node.ports.http()));
-    let token = first_admin(&node);
-    let activity = || {
-        let agents = request(api, "GET", "/api/v1/agents", Some(&token), None).expect("an answer");
-        agents
-            .json()
-            .as_array()
-            .and_then(|a| a.iter().find(|a| a["agent"] == "1006").cloned())
-            .map(|a| a["activity"].as_str().unwrap_or_default().to_owned())
-            .unwrap_or_default()
-    };
+    let token = common::api::first_admin(&node);
+    let activity = || agent_activity(&node, &token, "1006");
     // 1006 answers the colleague's call, then the queue's.
     let agent = phone(&node, "1006", "uas-answer", 2, 0);
     feature_code(&node, "1006", "*71");

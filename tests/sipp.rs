@@ -530,6 +530,19 @@ strip = ["9"]
 max_calls = 2
 "#;
 
+/// The SIPp carrier behind [`CARRIER`] running `scenario`, checking the node's
+/// digest against the trunk's credentials.
+fn carrier(node: &Node, scenario: &str) -> Sipp {
+    Sipp::new(node, "carrier", scenario).args(&[
+        "-key",
+        "user",
+        "acct1234",
+        "-key",
+        "password",
+        "trunk-secret-7f3a",
+    ])
+}
+
 /// An extension dials 9 and a number: the node sends it (without the 9) to the
 /// carrier presenting the trunk's caller ID, answers the carrier's 401 with the
 /// trunk's credentials (SIPp verifies the digest), and the call is anchored on the
@@ -545,15 +558,7 @@ fn an_extension_dials_out_by_a_trunk_that_asks_for_credentials() {
         extra: CARRIER.to_owned(),
         ..NodeSpec::default()
     });
-    let carrier = Sipp::new(&node, "carrier", "uas-carrier-digest")
-        .args(&[
-            "-key",
-            "user",
-            "acct1234",
-            "-key",
-            "password",
-            "trunk-secret-7f3a",
-        ])
+    let carrier = carrier(&node, "uas-carrier-digest")
         .calls(1)
         .start()
         .bound();
@@ -748,15 +753,7 @@ fn a_refer_to_an_external_number_goes_out_by_the_trunk() {
         extra: CARRIER.to_owned(),
         ..NodeSpec::default()
     });
-    let carrier = Sipp::new(&node, "carrier", "uas-carrier-digest")
-        .args(&[
-            "-key",
-            "user",
-            "acct1234",
-            "-key",
-            "password",
-            "trunk-secret-7f3a",
-        ])
+    let carrier = carrier(&node, "uas-carrier-digest")
         .calls(1)
         .start()
         .bound();
@@ -1595,15 +1592,7 @@ fn an_agent_dials_out_by_a_trunk_and_hears_the_carriers_early_media() {
     let carrier_media = UdpSocket::bind("127.0.0.1:0").expect("bind the carrier's media");
     let agent_media = UdpSocket::bind("127.0.0.1:0").expect("bind the agent's media");
     let port = |s: &UdpSocket| s.local_addr().expect("bound").port().to_string();
-    let carrier = Sipp::new(&node, "carrier", "uas-carrier-early-media")
-        .args(&[
-            "-key",
-            "user",
-            "acct1234",
-            "-key",
-            "password",
-            "trunk-secret-7f3a",
-        ])
+    let carrier = carrier(&node, "uas-carrier-early-media")
         .args(&["-key", "rtp", &port(&carrier_media)])
         .hold_ms(8000)
         .calls(1)

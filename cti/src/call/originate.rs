@@ -412,15 +412,7 @@ impl Placing {
         let mut attempts = Vec::new();
         for b in &agent_phones {
             let invite = self.agent_invite(b, &offer);
-            let target = b.target();
-            let key = self.ctx.send_request(self.id, invite.clone(), target).await;
-            attempts.push(Attempt {
-                key,
-                invite,
-                target,
-                done: false,
-                trunk: None,
-            });
+            attempts.push(self.attempt(invite, b.target(), None).await);
         }
         let agent = match self.ring(Side::B, attempts).await {
             Ok(agent) => agent,
@@ -538,15 +530,7 @@ impl Placing {
                 for b in phones {
                     let from = self.agent_identity(&agent);
                     let invite = self.customer_invite(&b, from, &offer);
-                    let target = b.target();
-                    let key = self.ctx.send_request(self.id, invite.clone(), target).await;
-                    attempts.push(Attempt {
-                        key,
-                        invite,
-                        target,
-                        done: false,
-                        trunk: None,
-                    });
+                    attempts.push(self.attempt(invite, b.target(), None).await);
                 }
             }
             Destination::Trunk(line, number) => {
@@ -564,15 +548,8 @@ impl Placing {
                     line.invite(&number, &from, &self.a_call_id, contact, Some(&offer));
                 self.ctx.request_headers(&mut invite.headers);
                 debug!(call = self.id.0, trunk = %line.trunk.name, %number, "outbound call by a trunk");
-                let key = self.ctx.send_request(self.id, invite.clone(), target).await;
                 self.seat = Some(seat);
-                attempts.push(Attempt {
-                    key,
-                    invite,
-                    target,
-                    done: false,
-                    trunk: Some(line),
-                });
+                attempts.push(self.attempt(invite, target, Some(line)).await);
             }
         }
         Ok(attempts)
@@ -580,6 +557,23 @@ impl Placing {
 
     fn tell_acd(&self, progress: Progress) {
         tell_acd(&self.ctx, &self.order, &self.cdr.callee, progress);
+    }
+
+    /// Sends `invite` to `target` as one attempt of a leg (by `trunk`, if any).
+    async fn attempt(
+        &self,
+        invite: Request,
+        target: Target,
+        trunk: Option<Arc<TrunkLine>>,
+    ) -> Attempt {
+        let key = self.ctx.send_request(self.id, invite.clone(), target).await;
+        Attempt {
+            key,
+            invite,
+            target,
+            done: false,
+            trunk,
+        }
     }
 
     /// The customer's From: the agent's extension (or the trunk's caller ID) at the

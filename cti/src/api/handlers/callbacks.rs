@@ -12,13 +12,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
+use super::valid_number;
 use crate::api::auth::{Principal, Role};
 use crate::api::error::JsonBody;
 use crate::api::live::CallbackRefusal;
 use crate::api::{ApiError, AppState};
-
-/// Longest number accepted.
-const NUMBER_MAX_LEN: usize = 32;
 
 /// The body of `POST /api/v1/queues/{queue}/callbacks`.
 #[derive(Debug, serde::Deserialize)]
@@ -38,13 +36,6 @@ fn may_manage(p: &Principal, queue: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::forbidden("not your queue"))
     }
-}
-
-fn valid_number(number: &str) -> bool {
-    let digits = number.strip_prefix('+').unwrap_or(number);
-    number.len() <= NUMBER_MAX_LEN
-        && !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn refusal(r: CallbackRefusal) -> ApiError {

@@ -25,6 +25,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::calls::{live_roles, visible_call};
+use super::{valid_extension, valid_number};
 use crate::api::auth::{Principal, Role};
 use crate::api::error::JsonBody;
 use crate::api::live::{
@@ -64,9 +65,6 @@ pub(crate) struct ConferenceBody {
 pub(crate) struct EscalateBody {
     queue: String,
 }
-
-/// Longest extension accepted.
-const EXTENSION_MAX_LEN: usize = 32;
 
 /// `POST /api/v1/calls`: places a call for an agent (click-to-dial). Agents dial
 /// from their own extension only; supervisors and administrators name the agent.
@@ -254,15 +252,6 @@ fn conflict_or(message: String, missing: bool) -> ApiError {
     } else {
         ApiError::conflict(message)
     }
-}
-
-fn valid_extension(ext: &str) -> bool {
-    !ext.is_empty() && ext.len() <= EXTENSION_MAX_LEN && ext.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// An extension, or an external number a trunk may carry (`+` first allowed).
-fn valid_number(number: &str) -> bool {
-    number.len() <= EXTENSION_MAX_LEN && valid_extension(number.strip_prefix('+').unwrap_or(number))
 }
 
 /// Checks the caller's role and scope, carries `control` out on call `id`, and

@@ -16,6 +16,19 @@ pub(crate) mod reports;
 pub(crate) mod webhooks;
 
 use super::auth::Principal;
+
+/// Longest extension or number accepted.
+const EXTENSION_MAX_LEN: usize = 32;
+
+/// An extension: 1 to 32 digits.
+pub(super) fn valid_extension(ext: &str) -> bool {
+    !ext.is_empty() && ext.len() <= EXTENSION_MAX_LEN && ext.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An extension, or an external number a trunk may carry (`+` first allowed).
+pub(super) fn valid_number(number: &str) -> bool {
+    number.len() <= EXTENSION_MAX_LEN && valid_extension(number.strip_prefix('+').unwrap_or(number))
+}
 use super::{ApiError, Shared, audit};
 
 impl Shared {

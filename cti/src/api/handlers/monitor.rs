@@ -13,6 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::calls::visible_call;
+use super::valid_extension;
 use crate::api::auth::{Principal, Role};
 use crate::api::error::JsonBody;
 use crate::api::live::{MonitorMode, MonitorRefusal, MonitorRequest};
@@ -27,9 +28,6 @@ pub(crate) struct MonitorBody {
     #[serde(default)]
     extension: Option<String>,
 }
-
-/// Longest extension accepted.
-const EXTENSION_MAX_LEN: usize = 32;
 
 /// `POST /api/v1/calls/{id}/monitor`.
 pub(crate) async fn start(
@@ -86,10 +84,6 @@ pub(crate) async fn stop(
     let detail = serde_json::json!({ "queue": call.queue, "agent": call.agent });
     shared.audit(&p, "call.monitor_stop", &id, detail).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn valid_extension(ext: &str) -> bool {
-    !ext.is_empty() && ext.len() <= EXTENSION_MAX_LEN && ext.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The HTTP answer to a refusal.

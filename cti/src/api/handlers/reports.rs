@@ -82,6 +82,36 @@ impl Period {
         })
     }
 
+    /// `SELECT column, bucket,` — the figures follow.
+    fn select(&self, column: &str) -> sqlx::QueryBuilder<Db> {
+        let mut b = sqlx::QueryBuilder::<Db>::new(format!("SELECT {column}, (started_at - "));
+        b.push_bind(self.from)
+            .push(") / ")
+            .push_bind(self.interval_ms)
+            .push(" AS bucket,");
+        b
+    }
+
+    /// `FROM cdrs WHERE` the call has `column` and started in the period.
+    fn within(&self, b: &mut sqlx::QueryBuilder<Db>, column: &str) {
+        b.push(format!(
+            " FROM cdrs WHERE {column} IS NOT NULL AND started_at >= "
+        ))
+        .push_bind(self.from)
+        .push(" AND started_at < ")
+        .push_bind(self.to);
+    }
+
+    /// The answer: the period, its intervals and `rows`.
+    fn report(&self, rows: &impl serde::Serialize) -> Json<serde_json::Value> {
+        Json(serde_json::json!({
+            "from": self.from,
+            "to": self.to,
+            "interval_ms": self.interval_ms,
+            "rows": rows,
+        }))
+    }
+
     /// The start of interval `bucket`.
     fn start(&self, bucket: i64) -> i64 {
         self.from + bucket * self.interval_ms
@@ -162,12 +192,9 @@ pub(crate) async fn queues(
     QueryArgs(q): QueryArgs<ReportQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let period = Period::new(&q)?;
-    let mut b = sqlx::QueryBuilder::<Db>::new("SELECT queue, (started_at - ");
-    b.push_bind(period.from)
-        .push(") / ")
-        .push_bind(period.interval_ms);
+    let mut b = period.select("queue");
     b.push(
-        " AS bucket, \
+        " \
          SUM(CASE WHEN COALESCE(ivr_outcome, '') <> 'callback' THEN 1 ELSE 0 END) AS offered, \
          SUM(CASE WHEN COALESCE(ivr_outcome, '') <> 'callback' \
              AND agent_answered_at IS NOT NULL THEN 1 ELSE 0 END) AS answered, \
@@ -197,12 +224,9 @@ pub(crate) async fn queues(
          MAX(CASE WHEN agent_answered_at IS NOT NULL THEN queue_wait_ms END) AS max_wait, \
          CAST(AVG(CASE WHEN agent_answered_at IS NOT NULL \
              THEN ended_at - agent_answered_at END) AS DOUBLE PRECISION) AS avg_talk, \
-         CAST(AVG(caller_mos) AS DOUBLE PRECISION) AS avg_mos \
-         FROM cdrs WHERE queue IS NOT NULL AND started_at >= ",
+         CAST(AVG(caller_mos) AS DOUBLE PRECISION) AS avg_mos",
     );
-    b.push_bind(period.from)
-        .push(" AND started_at < ")
-        .push_bind(period.to);
+    period.within(&mut b, "queue");
     scope(&mut b, &p, false)?;
     b.push(" GROUP BY queue, bucket ORDER BY queue, bucket");
     let rows = b.build().fetch_all(shared.state.store.pool()).await?;
@@ -229,12 +253,7 @@ pub(crate) async fn queues(
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-    Ok(Json(serde_json::json!({
-        "from": period.from,
-        "to": period.to,
-        "interval_ms": period.interval_ms,
-        "rows": rows,
-    })))
+    Ok(period.report(&rows))
 }
 
 /// `GET /api/v1/reports/agents`.
@@ -244,12 +263,9 @@ pub(crate) async fn agents(
     QueryArgs(q): QueryArgs<ReportQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let period = Period::new(&q)?;
-    let mut b = sqlx::QueryBuilder::<Db>::new("SELECT agent, (started_at - ");
-    b.push_bind(period.from)
-        .push(") / ")
-        .push_bind(period.interval_ms);
+    let mut b = period.select("agent");
     b.push(
-        " AS bucket, \
+        " \
          SUM(CASE WHEN agent_answered_at IS NOT NULL THEN 1 ELSE 0 END) AS handled, \
          SUM(CASE WHEN agent_answered_at IS NOT NULL THEN ended_at - agent_answered_at \
              ELSE 0 END) AS talk, \
@@ -259,12 +275,9 @@ pub(crate) async fn agents(
              THEN 1 ELSE 0 END) AS outbound, \
          SUM(CASE WHEN ivr_outcome = 'callback' AND agent_answered_at IS NOT NULL \
              THEN 1 ELSE 0 END) AS callbacks, \
-         SUM(CASE WHEN wrap_up_code IS NOT NULL THEN 1 ELSE 0 END) AS wrapped_up \
-         FROM cdrs WHERE agent IS NOT NULL AND started_at >= ",
+         SUM(CASE WHEN wrap_up_code IS NOT NULL THEN 1 ELSE 0 END) AS wrapped_up",
     );
-    b.push_bind(period.from)
-        .push(" AND started_at < ")
-        .push_bind(period.to);
+    period.within(&mut b, "agent");
     scope(&mut b, &p, true)?;
     b.push(" GROUP BY agent, bucket ORDER BY agent, bucket");
     let rows = b.build().fetch_all(shared.state.store.pool()).await?;
@@ -283,10 +296,5 @@ pub(crate) async fn agents(
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-    Ok(Json(serde_json::json!({
-        "from": period.from,
-        "to": period.to,
-        "interval_ms": period.interval_ms,
-        "rows": rows,
-    })))
+    Ok(period.report(&rows))
 }
