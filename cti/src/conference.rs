@@ -71,6 +71,12 @@ enum RoomMsg {
         muted: Option<bool>,
         reply: Option<oneshot::Sender<Option<bool>>>,
     },
+    /// Pauses (silence goes into the file, keeping its timeline) or resumes the
+    /// room's recording; the reply says whether the room is being recorded.
+    PauseRecording {
+        paused: bool,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// A participant, as a seat knows it or as the API names it.
@@ -292,6 +298,22 @@ impl Rooms {
         matches!(answer.await, Ok(Some(_)))
     }
 
+    /// Pauses or resumes room `name`'s recording; `false` when there is no such room
+    /// or it is not being recorded.
+    pub(crate) async fn pause_recording(&self, name: &str, paused: bool) -> bool {
+        let Some(to_room) = self.registry().get(name).map(|line| line.control.clone()) else {
+            return false;
+        };
+        let (reply, answer) = oneshot::channel();
+        if to_room
+            .send(RoomMsg::PauseRecording { paused, reply })
+            .is_err()
+        {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+
     /// Takes room `name` out of the registry if `to_room` is still its entry.
     fn retire(&self, name: &str, to_room: &mpsc::UnboundedSender<RoomMsg>) {
         let mut rooms = self.registry();
@@ -323,6 +345,8 @@ struct RoomTask {
 struct Recording {
     file: RoomRecording,
     participants: HashSet<String>,
+    /// Paused from the API (a card number read out): silence is written.
+    paused: bool,
 }
 
 /// Where a room's recordings are written and indexed.
@@ -404,7 +428,11 @@ impl RoomTask {
             .collect();
         participants.insert(by);
         self.room.set_recording(true);
-        self.recording = Some(Recording { file, participants });
+        self.recording = Some(Recording {
+            file,
+            participants,
+            paused: false,
+        });
     }
 
     /// Writes this tick's mix of everyone; a write that fails ends the recording.
@@ -413,7 +441,12 @@ impl RoomTask {
         else {
             return;
         };
-        if let Err(error) = rec.file.write(frame) {
+        let written = if rec.paused {
+            rec.file.write(&vec![0; frame.len()])
+        } else {
+            rec.file.write(frame)
+        };
+        if let Err(error) = written {
             tracing::warn!(room = %self.name, %error, "room recording stopped");
             self.finish_recording().await;
         }
@@ -506,6 +539,13 @@ async fn run(
                     } else {
                         task.room.leave(id);
                     }
+                }
+                Some(RoomMsg::PauseRecording { paused, reply }) => {
+                    let recording = task.recording.as_mut().map(|rec| rec.paused = paused);
+                    if recording.is_some() {
+                        tracing::info!(room = %task.name, paused, "room recording paused or resumed");
+                    }
+                    let _ = reply.send(recording.is_some());
                 }
                 Some(RoomMsg::Describe(reply)) => {
                     let _ = reply.send(task.seated.values().map(|(_, who, _)| who.clone()).collect());
@@ -959,6 +999,74 @@ mod tests {
             assert!(amplitude(tail, freq) > 1_000.0, "{freq} Hz missing");
         }
         assert!(amplitude(tail, 550.0) < 100.0, "no cue in the recording");
+    }
+
+    /// Paused from the API, a room's recording keeps its timeline with silence, and
+    /// takes the room's audio again once resumed; a room not recorded, or no room,
+    /// cannot be paused.
+    #[tokio::test]
+    async fn a_paused_room_recording_holds_silence_until_resumed() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = Store::open_file(&dir.path().join("node.db"))
+            .await
+            .expect("a store");
+        let rooms = Rooms {
+            archive: Some(Archive {
+                store: store.clone(),
+                dir: dir.path().join("recordings"),
+            }),
+            ..Rooms::default()
+        };
+        assert!(!rooms.pause_recording("huddle", true).await, "no room");
+        let plain = arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None);
+        let a = rooms.join("lobby", plain).await.expect("seated");
+        assert!(!rooms.pause_recording("lobby", true).await, "not recorded");
+        drop(a);
+        let recorded = Arrival {
+            record: true,
+            ..arrival(who(2), LiveFeed::new(), MAX_PARTICIPANTS, None)
+        };
+        let b = rooms.join("huddle", recorded).await.expect("seated");
+        assert_eq!(rooms.describe().await.len(), 1);
+        let id = store
+            .conference_recordings(Some("huddle"), 10)
+            .await
+            .expect("listed")[0]
+            .id
+            .clone();
+        tokio::time::pause();
+        let talk = |from: usize| {
+            let b = &b;
+            async move {
+                for index in from..from + 20 {
+                    b.push(tone(1_000.0, index));
+                    settle().await;
+                    tokio::time::advance(TICK).await;
+                    settle().await;
+                }
+            }
+        };
+        talk(0).await;
+        assert!(rooms.pause_recording("huddle", true).await);
+        talk(20).await;
+        assert!(rooms.pause_recording("huddle", false).await);
+        talk(40).await;
+        tokio::time::resume();
+        drop(b);
+        let row = wait_for_finish(&store, &id).await;
+        let bytes = std::fs::read(&row.path).expect("the file");
+        let samples = media::wav::WavReader::parse(&bytes)
+            .expect("a valid WAV")
+            .to_mono();
+        let frame = media::AUDIO_FRAME;
+        assert!(samples.len() >= 58 * frame, "{} samples", samples.len());
+        let paused = &samples[24 * frame..36 * frame];
+        assert!(paused.iter().all(|&s| s == 0), "silence while paused");
+        let after = &samples[samples.len() - 12 * frame..];
+        assert!(
+            amplitude(after, 1_000.0) > 1_000.0,
+            "the room again once resumed"
+        );
     }
 
     /// The recording `id` once the room completed its row.

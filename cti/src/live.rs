@@ -44,6 +44,10 @@ impl LiveNode for NodeLive {
         self.rooms.mute(room, call_id, muted).boxed()
     }
 
+    fn conference_recording<'a>(&'a self, room: &'a str, paused: bool) -> BoxFuture<'a, bool> {
+        self.rooms.pause_recording(room, paused).boxed()
+    }
+
     fn calls(&self) -> BoxFuture<'_, Vec<CallSummary>> {
         async move {
             let (reply, rx) = oneshot::channel();

@@ -52,6 +52,13 @@ pub trait LiveNode: Send + Sync {
         Box::pin(async { false })
     }
 
+    /// Pauses (silence is recorded) or resumes the recording of conference room
+    /// `room`; `false` when there is no such room or it is not being recorded.
+    fn conference_recording<'a>(&'a self, room: &'a str, paused: bool) -> BoxFuture<'a, bool> {
+        let _ = (room, paused);
+        Box::pin(async { false })
+    }
+
     /// Pauses or resumes the recording of call `call_id`; `false` when there is
     /// no such call or it is not being recorded.
     fn record<'a>(&'a self, call_id: &'a str, action: RecordingAction) -> BoxFuture<'a, bool>;

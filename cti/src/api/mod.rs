@@ -422,6 +422,16 @@ fn route_table(r: Routes, access: Access) -> Routes {
             "/api/v1/agents/{id}/skills",
             membership::skills,
         )
+        .add(
+            Method::POST,
+            "/api/v1/conferences/{room}/recording/pause",
+            calls::pause_conference_recording,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/conferences/{room}/recording/resume",
+            calls::resume_conference_recording,
+        )
         .add(Method::GET, "/api/v1/reports/queues", reports::queues)
         .add(Method::GET, "/api/v1/reports/agents", reports::agents)
         .add(Method::GET, "/api/v1/queues", calls::list_queues)

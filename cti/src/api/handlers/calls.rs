@@ -214,6 +214,46 @@ pub(crate) async fn mute_in_conference(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /api/v1/conferences/{room}/recording/pause`: silence goes into the room's
+/// recording (a card number read out) until it is resumed; audited.
+pub(crate) async fn pause_conference_recording(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(room): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    conference_recording(&shared, &p, &room, true).await
+}
+
+/// `POST /api/v1/conferences/{room}/recording/resume`; audited.
+pub(crate) async fn resume_conference_recording(
+    State(shared): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(room): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    conference_recording(&shared, &p, &room, false).await
+}
+
+async fn conference_recording(
+    shared: &AppState,
+    p: &Principal,
+    room: &str,
+    paused: bool,
+) -> Result<StatusCode, ApiError> {
+    p.require(&[Role::Admin, Role::Supervisor])?;
+    if !shared.state.live.conference_recording(room, paused).await {
+        return Err(ApiError::not_found(format!(
+            "conference {room} is not being recorded"
+        )));
+    }
+    let action = if paused {
+        "conference.recording_pause"
+    } else {
+        "conference.recording_resume"
+    };
+    shared.audit(p, action, room, serde_json::json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `DELETE /api/v1/conferences/{room}/participants/{call_id}`: hangs up a
 /// caller in a conference room (the others hear them leave); audited. Rooms
 /// belong to no queue, so any supervisor may, as any supervisor may mute.

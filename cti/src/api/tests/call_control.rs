@@ -606,3 +606,30 @@ async fn skills_are_set_by_administrators_and_the_agent_s_supervisors_only() {
     );
     assert_eq!(actions(&h).await, ["agent.skills"]);
 }
+
+#[tokio::test]
+async fn a_room_s_recording_is_paused_and_resumed_by_supervisors_and_audited() {
+    let h = Harness::new().await;
+    for what in ["pause", "resume"] {
+        let uri = format!("/api/v1/conferences/huddle/recording/{what}");
+        let (status, _) = h.json(Role::Supervisor, Method::POST, &uri, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{what}");
+    }
+    let (status, _) = h
+        .json(
+            Role::Admin,
+            Method::POST,
+            "/api/v1/conferences/lobby/recording/pause",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a room not being recorded");
+    assert_eq!(
+        h.live.with(|s| s.room_pauses.clone()),
+        [("huddle".to_owned(), true), ("huddle".to_owned(), false)]
+    );
+    assert_eq!(
+        actions(&h).await,
+        ["conference.recording_pause", "conference.recording_resume"]
+    );
+}

@@ -58,6 +58,9 @@ pub(super) struct FakeState {
     pub(super) wrap_ups_ended: Vec<String>,
     /// Every membership change asked for, as (agent, change).
     pub(super) memberships: Vec<(String, MembershipChange)>,
+    /// Room recordings paused (`true`) or resumed, as (room, paused); only
+    /// `huddle` is being recorded.
+    pub(super) room_pauses: Vec<(String, bool)>,
 }
 
 /// A [`LiveNode`] answering from [`FakeState`]; hang-ups and state changes
@@ -131,6 +134,14 @@ impl LiveNode for FakeLive {
             Ok(())
         });
         Box::pin(async move { answer })
+    }
+
+    fn conference_recording<'a>(&'a self, room: &'a str, paused: bool) -> BoxFuture<'a, bool> {
+        let recorded = room == "huddle";
+        if recorded {
+            self.with(|s| s.room_pauses.push((room.to_owned(), paused)));
+        }
+        Box::pin(async move { recorded })
     }
 
     fn end_wrap_up<'a>(&'a self, agent: &'a str) -> BoxFuture<'a, bool> {

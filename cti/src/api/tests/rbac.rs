@@ -150,6 +150,18 @@ fn matrix() -> Vec<Row> {
         ),
         (Method::GET, "/api/v1/calls", None, [200, 200, 200, 403]),
         (
+            Method::POST,
+            "/api/v1/conferences/huddle/recording/pause",
+            None,
+            [204, 204, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/conferences/huddle/recording/resume",
+            None,
+            [204, 204, 403, 403],
+        ),
+        (
             Method::GET,
             "/api/v1/reports/queues?from=0&to=86400000",
             None,
