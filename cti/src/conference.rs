@@ -951,16 +951,7 @@ mod tests {
     #[tokio::test]
     async fn a_recorded_room_writes_everyone_into_one_indexed_file() {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let store = Store::open_file(&dir.path().join("node.db"))
-            .await
-            .expect("a store");
-        let rooms = Rooms {
-            archive: Some(Archive {
-                store: store.clone(),
-                dir: dir.path().join("recordings"),
-            }),
-            ..Rooms::default()
-        };
+        let (rooms, store) = archived_rooms(dir.path()).await;
         let plain = arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None);
         let a = rooms.join("huddle", plain).await.expect("seated");
         let recorded = Arrival {
@@ -1007,16 +998,7 @@ mod tests {
     #[tokio::test]
     async fn a_paused_room_recording_holds_silence_until_resumed() {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let store = Store::open_file(&dir.path().join("node.db"))
-            .await
-            .expect("a store");
-        let rooms = Rooms {
-            archive: Some(Archive {
-                store: store.clone(),
-                dir: dir.path().join("recordings"),
-            }),
-            ..Rooms::default()
-        };
+        let (rooms, store) = archived_rooms(dir.path()).await;
         assert!(!rooms.pause_recording("huddle", true).await, "no room");
         let plain = arrival(who(1), LiveFeed::new(), MAX_PARTICIPANTS, None);
         let a = rooms.join("lobby", plain).await.expect("seated");
@@ -1067,6 +1049,21 @@ mod tests {
             amplitude(after, 1_000.0) > 1_000.0,
             "the room again once resumed"
         );
+    }
+
+    /// Rooms that record into a store and directory under `dir`.
+    async fn archived_rooms(dir: &std::path::Path) -> (Rooms, Store) {
+        let store = Store::open_file(&dir.join("node.db"))
+            .await
+            .expect("a store");
+        let rooms = Rooms {
+            archive: Some(Archive {
+                store: store.clone(),
+                dir: dir.join("recordings"),
+            }),
+            ..Rooms::default()
+        };
+        (rooms, store)
     }
 
     /// The recording `id` once the room completed its row.
